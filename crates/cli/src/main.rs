@@ -1,0 +1,53 @@
+//! `opportune`: the command-line entry point.
+
+mod config_file;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "opportune", version, about = "An SMB2/SMB3 file server built around correct oplocks, leases and locks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve a folder (or the shares given with --share / --config) over SMB.
+    Serve(serve::ServeArgs),
+    /// Print the NT hash of a password, for the `nt_hash` key of the config file.
+    HashPassword {
+        /// The password; read from standard input when absent.
+        password: Option<String>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::HashPassword { password } => hash_password(password),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("opportune: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn hash_password(password: Option<String>) -> Result<(), String> {
+    let pw = match password {
+        Some(p) => p,
+        None => {
+            let mut s = String::new();
+            std::io::stdin().read_line(&mut s).map_err(|e| e.to_string())?;
+            s.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    let h = opportune_auth::NtHash::from_password(&pw);
+    println!("{}", h.0.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! `opportune serve`: builds the server configuration from flags and an optional
+//! config file, prints how to connect, and runs until interrupted.
+
+use crate::config_file::{self, FileConfig};
+use clap::Args;
+use opportune_auth::NtHash;
+use opportune_server::{ServerConfig, ShareConfig, UserConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Loopback only: nothing is exposed to the network unless asked for.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4445";
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// A folder to serve as a share named after it.
+    path: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:4445].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// A share as NAME=PATH (repeatable).
+    #[arg(long = "share", value_name = "NAME=PATH")]
+    shares: Vec<String>,
+    /// A user as NAME:PASSWORD (repeatable).
+    #[arg(long = "user", value_name = "NAME:PASSWORD")]
+    users: Vec<String>,
+    /// Map unknown users and anonymous logons to guest (only shares with guest_ok, or all
+    /// shares given on the command line, accept guests).
+    #[arg(long)]
+    guest: bool,
+    /// Serve every share read-only.
+    #[arg(long)]
+    read_only: bool,
+    /// Require signing on every authenticated session.
+    #[arg(long)]
+    signing_required: bool,
+    /// A TOML configuration file (see docs/CONFIG.md).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+pub fn run(args: ServeArgs) -> Result<(), String> {
+    init_logging();
+    let file = match &args.config {
+        Some(p) => config_file::load(p)?,
+        None => FileConfig::default(),
+    };
+    let (config, generated) = build_config(&args, file)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let (listener, state) = opportune_server::bind(config).await.map_err(|e| e.to_string())?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        announce(&state.config, addr, generated.as_ref());
+        tokio::select! {
+            () = opportune_server::serve(listener, state) => {}
+            _ = tokio::signal::ctrl_c() => eprintln!("opportune: interrupted, stopping"),
+        }
+        Ok(())
+    })
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPPORTUNE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// The configuration, and the password generated for the first-run user if there was one.
+fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Option<(String, String)>), String> {
+    let listen = match (args.listen, &file.listen) {
+        (Some(a), _) => a,
+        (None, Some(s)) => s.parse().map_err(|e| format!("listen = {s:?}: {e}"))?,
+        (None, None) => DEFAULT_LISTEN.parse().map_err(|e| format!("{e}"))?,
+    };
+    let mut config = ServerConfig::new(listen);
+    config.guest = args.guest || file.guest.unwrap_or(false);
+    config.signing_required = args.signing_required || file.signing_required.unwrap_or(false);
+    if let Some(n) = file.server_name {
+        config.server_name = n;
+    }
+    if let Some(n) = file.max_connections {
+        config.max_connections = n;
+    }
+    if let Some(s) = file.oplock_break_timeout_secs {
+        config.oplock_break_timeout = std::time::Duration::from_secs(s);
+    }
+    for s in file.share {
+        config.shares.push(ShareConfig {
+            name: s.name,
+            path: s.path,
+            read_only: s.read_only || args.read_only,
+            guest_ok: s.guest_ok,
+            case_sensitive: s.case_sensitive,
+        });
+    }
+    let cli_shares = args.shares.iter().map(|s| parse_share(s)).collect::<Result<Vec<_>, _>>()?;
+    let folder = args.path.iter().map(|p| folder_share(p)).collect::<Result<Vec<_>, _>>()?;
+    for (name, path) in cli_shares.into_iter().chain(folder) {
+        config.shares.push(ShareConfig {
+            name,
+            path,
+            read_only: args.read_only,
+            guest_ok: config.guest,
+            case_sensitive: false,
+        });
+    }
+    if config.shares.is_empty() {
+        return Err("nothing to serve: give a folder, --share NAME=PATH or --config FILE".into());
+    }
+    check_unique_shares(&config.shares)?;
+    for u in file.user {
+        config.users.push(file_user(u)?);
+    }
+    for u in &args.users {
+        let (name, pw) = u.split_once(':').ok_or_else(|| format!("--user {u:?}: expected NAME:PASSWORD"))?;
+        if name.is_empty() {
+            return Err(format!("--user {u:?}: empty user name"));
+        }
+        config.users.push(UserConfig { name: name.to_string(), nt_hash: NtHash::from_password(pw) });
+    }
+    let mut generated = None;
+    if config.users.is_empty() && !config.guest {
+        let (name, pw) = first_run_user()?;
+        config.users.push(UserConfig { name: name.clone(), nt_hash: NtHash::from_password(&pw) });
+        generated = Some((name, pw));
+    }
+    Ok((config, generated))
+}
+
+fn parse_share(s: &str) -> Result<(String, PathBuf), String> {
+    let (name, path) = s.split_once('=').ok_or_else(|| format!("--share {s:?}: expected NAME=PATH"))?;
+    if name.is_empty() || name.contains(['\\', '/']) {
+        return Err(format!("--share {s:?}: bad share name"));
+    }
+    Ok((name.to_string(), PathBuf::from(path)))
+}
+
+fn folder_share(p: &std::path::Path) -> Result<(String, PathBuf), String> {
+    let abs = std::fs::canonicalize(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let name = abs.file_name().and_then(|n| n.to_str()).unwrap_or("share").to_string();
+    Ok((name, abs))
+}
+
+fn check_unique_shares(shares: &[ShareConfig]) -> Result<(), String> {
+    for (i, s) in shares.iter().enumerate() {
+        if s.name.eq_ignore_ascii_case("IPC$") || shares[..i].iter().any(|o| o.name.eq_ignore_ascii_case(&s.name)) {
+            return Err(format!("share name {:?} is used twice or reserved", s.name));
+        }
+    }
+    Ok(())
+}
+
+fn file_user(u: config_file::FileUser) -> Result<UserConfig, String> {
+    let nt_hash = match (u.password, u.nt_hash) {
+        (Some(pw), None) => NtHash::from_password(&pw),
+        (None, Some(hex)) => NtHash(parse_hex16(&hex).ok_or_else(|| format!("user {}: nt_hash must be 32 hex digits", u.name))?),
+        _ => return Err(format!("user {}: give exactly one of password or nt_hash", u.name)),
+    };
+    Ok(UserConfig { name: u.name, nt_hash })
+}
+
+fn parse_hex16(s: &str) -> Option<[u8; 16]> {
+    if s.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// With no user configured and guests off, a user named after the login with a random
+/// password is created for this run and printed once.
+fn first_run_user() -> Result<(String, String), String> {
+    let name = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "opportune".into());
+    let mut raw = [0u8; 12];
+    getrandom::fill(&mut raw).map_err(|e| e.to_string())?;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let pw = raw.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
+    Ok((name, pw))
+}
+
+fn announce(config: &ServerConfig, addr: SocketAddr, generated: Option<&(String, String)>) {
+    println!("opportune listening on {addr}");
+    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+    let port = if addr.port() == 445 { String::new() } else { format!("-p {} ", addr.port()) };
+    let user = match (generated, config.users.first()) {
+        (Some((n, p)), _) => format!("-U {n}%{p}"),
+        (None, Some(u)) => format!("-U {}", u.name),
+        (None, None) => "-N".to_string(),
+    };
+    for s in &config.shares {
+        println!("  share {:<12} {}{}", s.name, s.path.display(), if s.read_only { " (read-only)" } else { "" });
+        println!("    connect: smbclient {port}//{host}/{} {user}", s.name);
+    }
+    if let Some((n, p)) = generated {
+        println!("  first-run user {n} with password {p} (give --user NAME:PASSWORD to choose)");
+    }
+}

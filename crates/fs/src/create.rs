@@ -1,0 +1,423 @@
+//! Open or create (MS-FSA 2.1.5.1 "Server Requests an Open of a File").
+
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+
+use opportune_types::FileAttributes;
+use opportune_types::create::{CreateAction, CreateDisposition};
+
+use crate::error::FsError;
+use crate::handle::Handle;
+use crate::info::{statx_is_dir, statx_is_file};
+use crate::path::SmbPath;
+use crate::share::Share;
+use crate::sys;
+
+/// What the CREATE request asks of the file system.
+#[derive(Clone, Copy, Debug)]
+pub struct CreateParams {
+    pub disposition: CreateDisposition,
+    /// Some(true): FILE_DIRECTORY_FILE; Some(false): FILE_NON_DIRECTORY_FILE; None: either.
+    pub directory: Option<bool>,
+    /// Open a file read-write (else read-only). Directories are always
+    /// opened read-only. Overwrite/OverwriteIf/Supersede open read-write
+    /// regardless, as truncation needs it.
+    pub write: bool,
+    /// FILE_ATTRIBUTE_* for a new, overwritten or superseded file.
+    pub attributes: u32,
+    /// Space to reserve for a new or overwritten file (fallocate KEEP_SIZE).
+    pub allocation_size: u64,
+}
+
+/// The result of a successful create.
+#[derive(Debug)]
+pub struct Opened {
+    pub handle: Handle,
+    pub action: CreateAction,
+    /// On-disk '/'-separated path relative to the root, exact on-disk case; "" for the root.
+    pub rel_path: String,
+}
+
+/// Lookup/open races (a name appearing or vanishing in between) are retried this often.
+const ATTEMPTS: usize = 4;
+
+pub(crate) fn truncating(d: CreateDisposition) -> bool {
+    matches!(
+        d,
+        CreateDisposition::Overwrite
+            | CreateDisposition::OverwriteIf
+            | CreateDisposition::Supersede
+    )
+}
+
+impl Share {
+    /// Opens or creates `path` following the CreateDisposition rules of
+    /// MS-FSA 2.1.5.1:
+    ///
+    /// | disposition | exists | missing |
+    /// |---|---|---|
+    /// | Open | open | `NotFound` |
+    /// | Create | `Exists` | create |
+    /// | OpenIf | open | create |
+    /// | Overwrite | truncate | `NotFound` |
+    /// | OverwriteIf | truncate | create |
+    /// | Supersede | truncate | create |
+    ///
+    /// A missing parent is `PathNotFound`. FILE_DIRECTORY_FILE on a file is
+    /// `NotADirectory`, FILE_NON_DIRECTORY_FILE on a directory is
+    /// `IsADirectory`. FILE_DIRECTORY_FILE with a truncating disposition, or
+    /// a truncating disposition on an existing directory, is
+    /// `InvalidParameter` (directories are created only by Create/OpenIf).
+    /// Overwriting a HIDDEN or SYSTEM file without asking for that
+    /// attribute is `AccessDenied` (MS-FSA 2.1.5.1.2.1). A trailing `\`
+    /// demands a directory (`InvalidName` otherwise).
+    pub fn create(&self, path: &SmbPath, p: &CreateParams) -> Result<Opened, FsError> {
+        if p.directory == Some(true) && truncating(p.disposition) {
+            return Err(FsError::InvalidParameter);
+        }
+        if p.directory == Some(true) && p.attributes & FileAttributes::TEMPORARY != 0 {
+            return Err(FsError::InvalidParameter);
+        }
+        if path.trailing_separator() && p.directory == Some(false) {
+            return Err(FsError::InvalidName);
+        }
+        if path.is_root() {
+            if p.disposition == CreateDisposition::Create {
+                return Err(FsError::Exists);
+            }
+            return self.open_existing("", path, p);
+        }
+        // Fast path: the name exactly as given, one openat2.
+        if p.disposition != CreateDisposition::Create {
+            match self.open_existing(&path.to_rel(), path, p) {
+                Err(FsError::NotFound | FsError::PathNotFound) => {}
+                other => return other,
+            }
+        }
+        for _ in 0..ATTEMPTS {
+            let l = self.inner.locate(path.components())?;
+            if l.found {
+                if p.disposition == CreateDisposition::Create {
+                    return Err(FsError::Exists);
+                }
+                match self.open_existing(&l.rel(), path, p) {
+                    Err(FsError::NotFound | FsError::PathNotFound) => continue, // vanished meanwhile
+                    other => return other,
+                }
+            }
+            if matches!(
+                p.disposition,
+                CreateDisposition::Open | CreateDisposition::Overwrite
+            ) {
+                return Err(FsError::NotFound);
+            }
+            match self.create_new(&l.parent, &l.name, path, p) {
+                Err(FsError::Exists) => continue, // appeared meanwhile
+                other => return other,
+            }
+        }
+        // Something keeps occupying the name without being openable (a
+        // dangling symlink, say).
+        Err(FsError::Exists)
+    }
+
+    /// Opens an existing object at on-disk `rel` and applies the
+    /// disposition. `NotFound`/`PathNotFound` mean "not there (any more)".
+    fn open_existing(
+        &self,
+        rel: &str,
+        path: &SmbPath,
+        p: &CreateParams,
+    ) -> Result<Opened, FsError> {
+        let trunc = truncating(p.disposition);
+        let rw = if p.write || trunc {
+            libc::O_RDWR
+        } else {
+            libc::O_RDONLY
+        };
+        let dir_flags = libc::O_RDONLY | libc::O_DIRECTORY;
+        let first = if p.directory == Some(true) {
+            dir_flags
+        } else {
+            rw | libc::O_NONBLOCK | libc::O_NOCTTY
+        };
+        let fd: OwnedFd = match self.inner.open_rel(rel, first) {
+            Ok(fd) => fd,
+            Err(e) => match e.raw_os_error() {
+                Some(libc::ENOENT) => return Err(FsError::NotFound),
+                // O_DIRECTORY on a file, or a file used as a parent.
+                Some(libc::ENOTDIR) if p.directory == Some(true) => {
+                    return match self.inner.open_rel(rel, libc::O_PATH) {
+                        Ok(_) => Err(FsError::NotADirectory),
+                        Err(_) => Err(FsError::PathNotFound),
+                    };
+                }
+                Some(libc::ENOTDIR) => return Err(FsError::PathNotFound),
+                // A directory opened for writing.
+                Some(libc::EISDIR) if p.directory == Some(false) => {
+                    return Err(FsError::IsADirectory);
+                }
+                Some(libc::EISDIR) if trunc => return Err(FsError::InvalidParameter),
+                Some(libc::EISDIR) => self.inner.open_rel(rel, dir_flags)?,
+                Some(libc::EROFS | libc::ETXTBSY) => return Err(FsError::AccessDenied),
+                _ => return Err(e.into()),
+            },
+        };
+        let st = sys::fstatx(fd.as_fd())?;
+        let is_dir = statx_is_dir(&st);
+        if !is_dir && !statx_is_file(&st) {
+            return Err(FsError::AccessDenied); // devices, FIFOs, sockets are not served
+        }
+        if is_dir && p.directory == Some(false) {
+            return Err(FsError::IsADirectory);
+        }
+        if !is_dir && (p.directory == Some(true) || path.trailing_separator()) {
+            return Err(if path.trailing_separator() {
+                FsError::InvalidName
+            } else {
+                FsError::NotADirectory
+            });
+        }
+        if is_dir && trunc {
+            return Err(FsError::InvalidParameter);
+        }
+        let file = File::from(fd);
+        let action = if trunc {
+            self.overwrite(&file, &st, p)?
+        } else {
+            CreateAction::Opened
+        };
+        let handle = Handle::new(file, is_dir, self.inner.clone(), rel.to_string());
+        Ok(Opened {
+            handle,
+            action,
+            rel_path: rel.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{params, share};
+    use CreateDisposition::*;
+
+    const ALL: [CreateDisposition; 6] = [Supersede, Open, Create, OpenIf, Overwrite, OverwriteIf];
+    const KINDS: [Option<bool>; 3] = [None, Some(false), Some(true)];
+
+    fn parse(s: &str) -> SmbPath {
+        SmbPath::parse(s).unwrap()
+    }
+
+    #[test]
+    fn dispositions_on_missing_names() {
+        let (t, s) = share("c-missing", false);
+        for (i, d) in ALL.into_iter().enumerate() {
+            for (j, k) in KINDS.into_iter().enumerate() {
+                let name = format!("n{i}{j}");
+                let r = s.create(&parse(&name), &params(d, k));
+                let case = format!("{d:?} {k:?}");
+                if k == Some(true) && truncating(d) {
+                    assert!(matches!(r, Err(FsError::InvalidParameter)), "{case}: {r:?}");
+                } else if matches!(d, Open | Overwrite) {
+                    assert!(matches!(r, Err(FsError::NotFound)), "{case}: {r:?}");
+                } else {
+                    let o = r.unwrap_or_else(|e| panic!("{case}: {e:?}"));
+                    assert_eq!(o.action, CreateAction::Created, "{case}");
+                    assert_eq!(o.rel_path, name);
+                    assert_eq!(o.handle.is_dir(), k == Some(true), "{case}");
+                    assert_eq!(t.path().join(&name).is_dir(), k == Some(true), "{case}");
+                    continue;
+                }
+                assert!(!t.path().join(&name).exists(), "{case}");
+            }
+        }
+    }
+
+    #[test]
+    fn dispositions_on_existing_file() {
+        let (t, s) = share("c-file", false);
+        for d in ALL {
+            for k in KINDS {
+                std::fs::write(t.path().join("f"), b"data").unwrap();
+                let r = s.create(&parse("f"), &params(d, k));
+                let case = format!("{d:?} {k:?}");
+                let len = std::fs::metadata(t.path().join("f")).unwrap().len();
+                match (d, k) {
+                    (_, Some(true)) if truncating(d) => {
+                        assert!(matches!(r, Err(FsError::InvalidParameter)), "{case}: {r:?}")
+                    }
+                    (Create, _) => assert!(matches!(r, Err(FsError::Exists)), "{case}: {r:?}"),
+                    (_, Some(true)) => {
+                        assert!(matches!(r, Err(FsError::NotADirectory)), "{case}: {r:?}")
+                    }
+                    (Open | OpenIf, _) => {
+                        let o = r.unwrap();
+                        assert_eq!(o.action, CreateAction::Opened, "{case}");
+                        assert!(!o.handle.is_dir());
+                        assert_eq!(len, 4, "{case}");
+                    }
+                    _ => {
+                        let o = r.unwrap();
+                        let want = if d == Supersede {
+                            CreateAction::Superseded
+                        } else {
+                            CreateAction::Overwritten
+                        };
+                        assert_eq!(o.action, want, "{case}");
+                        assert_eq!(len, 0, "{case}");
+                        assert_eq!(o.handle.info().unwrap().size, 0);
+                    }
+                }
+                if !matches!((d, k), (Open | OpenIf, None | Some(false)))
+                    && !(truncating(d) && k != Some(true))
+                {
+                    assert_eq!(len, 4, "{case}: file must be untouched on failure");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dispositions_on_existing_directory() {
+        let (t, s) = share("c-dir", false);
+        std::fs::create_dir(t.path().join("d")).unwrap();
+        std::fs::write(t.path().join("d/inner"), b"x").unwrap();
+        for d in ALL {
+            for k in KINDS {
+                let r = s.create(&parse("d"), &params(d, k));
+                let case = format!("{d:?} {k:?}");
+                match (d, k) {
+                    (_, Some(true)) if truncating(d) => {
+                        assert!(matches!(r, Err(FsError::InvalidParameter)), "{case}: {r:?}")
+                    }
+                    (Create, _) => assert!(matches!(r, Err(FsError::Exists)), "{case}: {r:?}"),
+                    (_, Some(false)) => {
+                        assert!(matches!(r, Err(FsError::IsADirectory)), "{case}: {r:?}")
+                    }
+                    (Open | OpenIf, _) => {
+                        let o = r.unwrap();
+                        assert_eq!(o.action, CreateAction::Opened);
+                        assert!(o.handle.is_dir(), "{case}");
+                    }
+                    _ => assert!(matches!(r, Err(FsError::InvalidParameter)), "{case}: {r:?}"),
+                }
+                assert!(t.path().join("d/inner").exists(), "{case}");
+            }
+        }
+    }
+
+    #[test]
+    fn root_and_parents() {
+        let (t, s) = share("c-root", false);
+        std::fs::write(t.path().join("file"), b"").unwrap();
+        let root = s.create(&parse(""), &params(Open, None)).unwrap();
+        assert!(root.handle.is_dir());
+        assert_eq!(root.rel_path, "");
+        assert!(matches!(
+            s.create(&parse(""), &params(Create, Some(true))),
+            Err(FsError::Exists)
+        ));
+        assert!(matches!(
+            s.create(&parse(""), &params(OverwriteIf, None)),
+            Err(FsError::InvalidParameter)
+        ));
+        assert!(matches!(
+            s.create(&parse(""), &params(Open, Some(false))),
+            Err(FsError::IsADirectory)
+        ));
+        for d in ALL {
+            let r = s.create(&parse("nodir\\x"), &params(d, None));
+            assert!(matches!(r, Err(FsError::PathNotFound)), "{d:?}: {r:?}");
+            let r = s.create(&parse("file\\x"), &params(d, None));
+            assert!(matches!(r, Err(FsError::PathNotFound)), "{d:?}: {r:?}");
+        }
+        let (_t2, cs) = share("c-root-cs", true);
+        assert!(matches!(
+            cs.create(&parse("nodir\\x"), &params(OpenIf, None)),
+            Err(FsError::PathNotFound)
+        ));
+        assert!(matches!(
+            cs.create(&parse("nodir\\x"), &params(Open, Some(true))),
+            Err(FsError::PathNotFound)
+        ));
+    }
+
+    #[test]
+    fn case_insensitive_names() {
+        let (t, s) = share("c-case", false);
+        std::fs::create_dir(t.path().join("dir")).unwrap();
+        std::fs::write(t.path().join("dir/file.txt"), b"hello").unwrap();
+        let o = s
+            .create(&parse("DIR\\FILE.TXT"), &params(Open, Some(false)))
+            .unwrap();
+        assert_eq!(o.rel_path, "dir/file.txt");
+        let mut buf = [0u8; 16];
+        assert_eq!(o.handle.read_at(&mut buf, 0).unwrap(), 5);
+        assert_eq!(&buf[..5], b"hello");
+        assert!(matches!(
+            s.create(&parse("Dir\\File.Txt"), &params(Create, None)),
+            Err(FsError::Exists)
+        ));
+        let n = s
+            .create(&parse("DIR\\NewFile.TXT"), &params(Create, None))
+            .unwrap();
+        assert_eq!(n.rel_path, "dir/NewFile.TXT");
+        assert!(t.path().join("dir/NewFile.TXT").is_file());
+        let d = s.create(&parse("dir"), &params(Open, Some(true))).unwrap();
+        assert_eq!(d.rel_path, "dir");
+
+        let (t2, cs) = share("c-case-cs", true);
+        std::fs::create_dir(t2.path().join("dir")).unwrap();
+        std::fs::write(t2.path().join("dir/file.txt"), b"").unwrap();
+        assert!(matches!(
+            cs.create(&parse("DIR\\FILE.TXT"), &params(Open, None)),
+            Err(FsError::PathNotFound)
+        ));
+        assert!(matches!(
+            cs.create(&parse("dir\\FILE.TXT"), &params(Open, None)),
+            Err(FsError::NotFound)
+        ));
+        assert!(
+            cs.create(&parse("dir\\file.txt"), &params(Open, None))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn streams_and_trailing_separators() {
+        let (t, s) = share("c-stream", false);
+        std::fs::write(t.path().join("file"), b"abc").unwrap();
+        let o = s
+            .create(&parse("file::$DATA"), &params(Open, None))
+            .unwrap();
+        assert_eq!(o.rel_path, "file");
+        assert_eq!(o.handle.info().unwrap().size, 3);
+        assert!(matches!(
+            SmbPath::parse("file:stream"),
+            Err(FsError::InvalidName)
+        ));
+        assert!(matches!(
+            s.create(&parse("file\\"), &params(Open, None)),
+            Err(FsError::InvalidName)
+        ));
+        assert!(matches!(
+            s.create(&parse("new\\"), &params(Create, None)),
+            Err(FsError::InvalidName)
+        ));
+        assert!(matches!(
+            s.create(&parse("new\\"), &params(Create, Some(false))),
+            Err(FsError::InvalidName)
+        ));
+        let d = s
+            .create(&parse("new\\"), &params(Create, Some(true)))
+            .unwrap();
+        assert!(d.handle.is_dir());
+        assert!(
+            s.create(&parse("new\\"), &params(Open, None))
+                .unwrap()
+                .handle
+                .is_dir()
+        );
+    }
+}

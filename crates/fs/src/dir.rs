@@ -1,0 +1,228 @@
+//! Directory enumeration (the data behind MS-FSCC 2.4 directory information
+//! classes such as FileIdBothDirectoryInformation).
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+
+use crate::dosattr;
+use crate::error::FsError;
+use crate::handle::Handle;
+use crate::info::{DirEntry, FileInfo, statx_is_dir, statx_is_file};
+use crate::path::{check_component, join};
+use crate::sys;
+
+/// Raw names of the entries of an open directory, except "." and "..".
+/// Works on an O_PATH fd too: the directory is reopened, so the caller's
+/// file offset is neither used nor moved.
+pub(crate) fn list_names(dir: BorrowedFd) -> io::Result<Vec<Vec<u8>>> {
+    let fd = sys::openat2(
+        dir,
+        c".",
+        libc::O_RDONLY | libc::O_DIRECTORY,
+        0,
+        sys::CONFINED,
+    )?;
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut names = Vec::new();
+    loop {
+        let n = sys::getdents64(fd.as_fd(), &mut buf)?;
+        if n == 0 {
+            return Ok(names);
+        }
+        parse_dirents(&buf[..n.min(buf.len())], &mut names);
+    }
+}
+
+/// Parses `struct linux_dirent64` records: `u64 ino, i64 off, u16 reclen,
+/// u8 type, name NUL-terminated`. Malformed records end the parse.
+fn parse_dirents(mut buf: &[u8], out: &mut Vec<Vec<u8>>) {
+    const NAME_OFF: usize = 19;
+    while buf.len() >= NAME_OFF {
+        let reclen = usize::from(u16::from_ne_bytes([buf[16], buf[17]]));
+        if reclen < NAME_OFF || reclen > buf.len() {
+            return;
+        }
+        let raw = &buf[NAME_OFF..reclen];
+        let name = match raw.iter().position(|&b| b == 0) {
+            Some(end) => &raw[..end],
+            None => raw,
+        };
+        if name != b"." && name != b".." && !name.is_empty() {
+            out.push(name.to_vec());
+        }
+        buf = &buf[reclen..];
+    }
+}
+
+impl Handle {
+    /// The entries of this directory except "." and "..", each with its
+    /// info (statx relative to the directory fd, not following symlinks).
+    ///
+    /// Left out: names that are not UTF-8 or not valid Windows names
+    /// (MS-FSCC 2.1.5.2; the client could not open them), objects that are
+    /// neither regular files nor directories, and symlinks that are
+    /// dangling or lead outside the share. A symlink that stays inside is
+    /// listed with the info of its target, as opening it would follow it.
+    pub fn read_dir(&self) -> Result<Vec<DirEntry>, FsError> {
+        if !self.is_dir() {
+            return Err(FsError::NotADirectory);
+        }
+        let me = self.fd();
+        let names = list_names(me)?;
+        // Symlinks are resolved from the share root through our path when it
+        // still names this directory, so links to siblings work; otherwise
+        // (renamed meanwhile) only links that stay beneath this directory.
+        let rel = self.rel_path();
+        let rel_valid = self.path_is_current(&rel);
+        let mut out = Vec::with_capacity(names.len());
+        for raw in names {
+            let Ok(name) = String::from_utf8(raw) else {
+                continue;
+            };
+            if check_component(&name).is_err() {
+                continue;
+            }
+            let Ok(cname) = CString::new(name.as_str()) else {
+                continue;
+            };
+            let Ok(st) = sys::statx(me, &cname, libc::AT_SYMLINK_NOFOLLOW) else {
+                continue;
+            };
+            let (st, dos) = if u32::from(st.stx_mode) & libc::S_IFMT == libc::S_IFLNK {
+                let target = if rel_valid {
+                    self.share.open_rel(&join(&rel, &name), libc::O_PATH)
+                } else {
+                    sys::openat2(me, &cname, libc::O_PATH, 0, sys::CONFINED)
+                };
+                let Ok(t) = target else { continue };
+                let Ok(tst) = sys::fstatx(t.as_fd()) else {
+                    continue;
+                };
+                (tst, dosattr::read_at(t.as_fd(), c"").ok().flatten())
+            } else {
+                let dos = if statx_is_dir(&st) || statx_is_file(&st) {
+                    dosattr::read_at(me, &cname).ok().flatten()
+                } else {
+                    None
+                };
+                (st, dos)
+            };
+            if !statx_is_dir(&st) && !statx_is_file(&st) {
+                continue;
+            }
+            out.push(DirEntry {
+                name,
+                info: FileInfo::from_statx(&st, dos),
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &[u8], reclen: u16) -> Vec<u8> {
+        let mut r = vec![0u8; 19];
+        r[16..18].copy_from_slice(&reclen.to_ne_bytes());
+        r.extend_from_slice(name);
+        r.resize(usize::from(reclen), 0);
+        r
+    }
+
+    #[test]
+    fn parses_records_and_skips_dots() {
+        let mut buf = record(b".", 24);
+        buf.extend(record(b"..", 24));
+        buf.extend(record(b"hello", 32));
+        buf.extend(record(b"x", 24));
+        let mut out = Vec::new();
+        parse_dirents(&buf, &mut out);
+        assert_eq!(out, vec![b"hello".to_vec(), b"x".to_vec()]);
+    }
+
+    #[test]
+    fn malformed_records_stop_the_parse() {
+        let mut buf = record(b"ok", 24);
+        buf.extend(record(b"bad", 24));
+        buf[24 + 16] = 200; // reclen past the end
+        let mut out = Vec::new();
+        parse_dirents(&buf, &mut out);
+        assert_eq!(out, vec![b"ok".to_vec()]);
+        out.clear();
+        parse_dirents(&[0u8; 10], &mut out);
+        let mut zero = record(b"z", 24);
+        zero[16] = 0;
+        zero[17] = 0;
+        parse_dirents(&zero, &mut out);
+        assert!(out.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod listing_tests {
+    use crate::SmbPath;
+    use crate::testutil::{params, share};
+    use opportune_types::create::CreateDisposition::Open;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn read_dir_lists_files_and_dirs_and_hides_escapes() {
+        let (t, s) = share("dir-list", false);
+        let root = t.path();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/a.txt"), b"12345").unwrap();
+        std::fs::create_dir(root.join("sub/inner")).unwrap();
+        std::fs::create_dir(root.join("sibling")).unwrap();
+        symlink("/etc", root.join("sub/etc")).unwrap();
+        symlink("../../..", root.join("sub/up")).unwrap();
+        symlink("nowhere", root.join("sub/dangling")).unwrap();
+        symlink("../sibling", root.join("sub/tosib")).unwrap();
+        symlink("a.txt", root.join("sub/alias")).unwrap();
+        std::fs::write(root.join("sub/bad:name"), b"").unwrap();
+
+        let d = s
+            .create(&SmbPath::parse("SUB").unwrap(), &params(Open, Some(true)))
+            .unwrap();
+        let mut entries = d.handle.read_dir().unwrap();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let names: Vec<(&str, bool)> = entries
+            .iter()
+            .map(|e| (e.name.as_str(), e.info.is_dir))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("a.txt", false),
+                ("alias", false),
+                ("inner", true),
+                ("tosib", true)
+            ]
+        );
+        assert_eq!(entries[0].info.size, 5);
+        assert_eq!(
+            entries[1].info.file_id, entries[0].info.file_id,
+            "a symlink shows its target"
+        );
+        assert_eq!(entries[2].info.size, 0);
+
+        // After the directory is renamed behind our back, links stay confined.
+        std::fs::rename(root.join("sub"), root.join("moved")).unwrap();
+        let mut entries = d.handle.read_dir().unwrap();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["a.txt", "alias", "inner"]);
+        d.handle.set_rel_path("moved".into());
+        assert_eq!(d.handle.read_dir().unwrap().len(), 4);
+
+        let f = s
+            .create(
+                &SmbPath::parse("moved\\a.txt").unwrap(),
+                &params(Open, None),
+            )
+            .unwrap();
+        assert!(f.handle.read_dir().is_err());
+    }
+}

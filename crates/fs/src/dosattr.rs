@@ -1,0 +1,160 @@
+//! DOS attributes and creation time, which POSIX has no place for, kept in
+//! the user xattr `user.opportune.dos` (MS-FSCC 2.6 attributes, MS-FSCC 2.4.7
+//! CreationTime).
+//!
+//! Record, version 1, 16 bytes little-endian:
+//! `[0] version = 1, [1..4] zero, [4..8] attributes, [8..16] creation FILETIME`.
+//! Attributes are stored without DIRECTORY (derived from the file type);
+//! a creation time of 0 means "not stored". Unknown versions are ignored.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use opportune_types::FileAttributes;
+
+use crate::sys;
+
+/// The xattr name.
+pub const XATTR_NAME: &CStr = c"user.opportune.dos";
+const VERSION: u8 = 1;
+const LEN: usize = 16;
+
+/// The stored DOS information of one file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DosRecord {
+    /// FILE_ATTRIBUTE_* bits (only [`FileAttributes::SETTABLE`] ones).
+    pub attributes: u32,
+    /// FILETIME, 0 when unknown.
+    pub creation_time: u64,
+}
+
+impl DosRecord {
+    pub fn encode(&self) -> [u8; LEN] {
+        let mut b = [0u8; LEN];
+        b[0] = VERSION;
+        b[4..8].copy_from_slice(&(self.attributes & FileAttributes::SETTABLE).to_le_bytes());
+        b[8..16].copy_from_slice(&self.creation_time.to_le_bytes());
+        b
+    }
+
+    /// Decodes a record; `None` if it is short or of an unknown version.
+    pub fn decode(b: &[u8]) -> Option<DosRecord> {
+        if b.len() < LEN || b[0] != VERSION {
+            return None;
+        }
+        let attributes = u32::from_le_bytes(b[4..8].try_into().ok()?) & FileAttributes::SETTABLE;
+        let creation_time = u64::from_le_bytes(b[8..16].try_into().ok()?);
+        Some(DosRecord {
+            attributes,
+            creation_time,
+        })
+    }
+}
+
+/// Whether an xattr error only says "no record / no xattr support".
+pub fn absent(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENODATA | libc::ENOTSUP | libc::ERANGE | libc::EBADF)
+    )
+}
+
+/// Reads the record of an open fd.
+pub fn read_fd(fd: BorrowedFd) -> io::Result<Option<DosRecord>> {
+    let mut buf = [0u8; 64];
+    match sys::fgetxattr(fd, XATTR_NAME, &mut buf) {
+        Ok(n) => Ok(DosRecord::decode(&buf[..n])),
+        Err(e) if absent(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Set once getxattrat(2) turned out to be missing (kernel before 6.13).
+static NO_GETXATTRAT: AtomicBool = AtomicBool::new(false);
+
+/// Reads the record of the single-component `name` in `dir` (or of `dir`
+/// itself, which may be an O_PATH fd, when `name` is empty) without opening
+/// the file, so that no lease on it is broken; a final symlink is not
+/// followed. Before Linux 6.13 this falls back to opening `name` read-only
+/// (no symlinks, confined to `dir`); an O_PATH `dir` then yields `None`.
+pub fn read_at(dir: BorrowedFd, name: &CStr) -> io::Result<Option<DosRecord>> {
+    let mut buf = [0u8; 64];
+    if !NO_GETXATTRAT.load(Ordering::Relaxed) {
+        let flags = if name.is_empty() {
+            libc::AT_EMPTY_PATH
+        } else {
+            libc::AT_SYMLINK_NOFOLLOW
+        };
+        match sys::getxattrat(dir, name, flags, XATTR_NAME, &mut buf) {
+            Ok(n) => return Ok(DosRecord::decode(&buf[..n])),
+            Err(e) if absent(&e) => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                NO_GETXATTRAT.store(true, Ordering::Relaxed)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if name.is_empty() {
+        return read_fd(dir);
+    }
+    let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
+    let fd = sys::openat2(
+        dir,
+        name,
+        flags,
+        0,
+        sys::CONFINED | sys::RESOLVE_NO_SYMLINKS,
+    )?;
+    read_fd(fd.as_fd())
+}
+
+/// Writes the record. ENOTSUP (no user xattrs on this file system) is
+/// reported to the caller, which usually ignores it.
+pub fn write_fd(fd: BorrowedFd, rec: &DosRecord) -> io::Result<()> {
+    sys::fsetxattr(fd, XATTR_NAME, &rec.encode())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let r = DosRecord {
+            attributes: FileAttributes::HIDDEN | FileAttributes::ARCHIVE,
+            creation_time: 0x0123_4567_89ab_cdef,
+        };
+        let b = r.encode();
+        assert_eq!(b[0], 1);
+        assert_eq!(DosRecord::decode(&b), Some(r));
+    }
+
+    #[test]
+    fn rejects_unknown_and_short() {
+        let mut b = DosRecord {
+            attributes: 1,
+            creation_time: 2,
+        }
+        .encode();
+        assert_eq!(DosRecord::decode(&b[..15]), None);
+        b[0] = 2;
+        assert_eq!(DosRecord::decode(&b), None);
+        assert_eq!(DosRecord::decode(&[]), None);
+    }
+
+    #[test]
+    fn strips_unsettable_bits() {
+        let r = DosRecord {
+            attributes: FileAttributes::DIRECTORY
+                | FileAttributes::NORMAL
+                | FileAttributes::READONLY,
+            creation_time: 0,
+        };
+        assert_eq!(
+            DosRecord::decode(&r.encode()).unwrap().attributes,
+            FileAttributes::READONLY
+        );
+    }
+}

@@ -1,0 +1,392 @@
+//! An open file or directory: positional I/O and metadata
+//! (MS-FSA 2.1.5.2 read, 2.1.5.3 write, 2.1.5.14.2 FileBasicInformation).
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::sync::{Arc, RwLock};
+
+use opportune_types::FileAttributes;
+use opportune_types::time::filetime_to_unix;
+
+use crate::dosattr::{self, DosRecord};
+use crate::error::FsError;
+use crate::info::{BasicInfo, FileInfo};
+use crate::share::Inner;
+use crate::sys;
+
+/// One open file or directory. `Send + Sync`: all I/O is positional.
+pub struct Handle {
+    file: File,
+    is_dir: bool,
+    pub(crate) share: Arc<Inner>,
+    /// On-disk path relative to the share root, for confined symlink checks
+    /// in `read_dir`; the server updates it after a rename.
+    rel: RwLock<String>,
+}
+
+/// MS-FSCC 2.4.7: 0 and -1/-2 in a time field mean "leave unchanged".
+fn settable_time(t: Option<u64>) -> Option<u64> {
+    t.filter(|&v| v != 0 && v < u64::MAX - 1)
+}
+
+impl Handle {
+    pub(crate) fn new(file: File, is_dir: bool, share: Arc<Inner>, rel: String) -> Handle {
+        Handle {
+            file,
+            is_dir,
+            share,
+            rel: RwLock::new(rel),
+        }
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+
+    /// Whether this is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.is_dir
+    }
+
+    /// The on-disk path relative to the share root, as last known.
+    pub fn rel_path(&self) -> String {
+        self.rel.read().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Records the new on-disk path after `Share::rename` of this object.
+    pub fn set_rel_path(&self, rel: String) {
+        if let Ok(mut r) = self.rel.write() {
+            *r = rel;
+        }
+    }
+
+    /// Whether `rel` still names this very object.
+    pub(crate) fn path_is_current(&self, rel: &str) -> bool {
+        let Ok(fd) = self.share.open_rel(rel, libc::O_PATH) else {
+            return false;
+        };
+        match (sys::fstatx(fd.as_fd()), sys::fstatx(self.fd())) {
+            (Ok(a), Ok(b)) => {
+                (a.stx_ino, a.stx_dev_major, a.stx_dev_minor)
+                    == (b.stx_ino, b.stx_dev_major, b.stx_dev_minor)
+            }
+            _ => false,
+        }
+    }
+
+    /// Reads at `offset` until `buf` is full or end of file; returns the count.
+    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, FsError> {
+        if self.is_dir {
+            return Err(FsError::IsADirectory);
+        }
+        let mut done = 0;
+        while done < buf.len() {
+            let Some(pos) = offset
+                .checked_add(done as u64)
+                .filter(|&p| p <= i64::MAX as u64)
+            else {
+                break;
+            };
+            match self.file.read_at(&mut buf[done..], pos) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(done)
+    }
+
+    /// Writes all of `buf` at `offset`.
+    pub fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize, FsError> {
+        if self.is_dir {
+            return Err(FsError::IsADirectory);
+        }
+        let end = offset
+            .checked_add(buf.len() as u64)
+            .ok_or(FsError::DiskFull)?;
+        if end > i64::MAX as u64 {
+            return Err(FsError::DiskFull);
+        }
+        self.file.write_all_at(buf, offset)?;
+        Ok(buf.len())
+    }
+
+    /// Sets the end of file (MS-FSA 2.1.5.14.4 FileEndOfFileInformation).
+    pub fn set_len(&self, len: u64) -> Result<(), FsError> {
+        if self.is_dir {
+            return Err(FsError::IsADirectory);
+        }
+        if len > i64::MAX as u64 {
+            return Err(FsError::InvalidParameter);
+        }
+        Ok(self.file.set_len(len)?)
+    }
+
+    /// fsync(2) (MS-FSA 2.1.5.6 flush).
+    pub fn sync(&self) -> Result<(), FsError> {
+        Ok(self.file.sync_all()?)
+    }
+
+    /// Current metadata.
+    pub fn info(&self) -> Result<FileInfo, FsError> {
+        let st = sys::fstatx(self.fd())?;
+        let dos = dosattr::read_fd(self.fd())?;
+        Ok(FileInfo::from_statx(&st, dos))
+    }
+
+    /// Applies FileBasicInformation (MS-FSCC 2.4.7, MS-FSA 2.1.5.14.2).
+    ///
+    /// * Access and write times go to the POSIX atime/mtime (futimens).
+    /// * Creation time and attributes go to the `user.opportune.dos` xattr.
+    ///   On a file system without user xattrs they are silently dropped.
+    /// * `change_time` is ignored: POSIX cannot set ctime.
+    /// * Attributes: DIRECTORY on a file or TEMPORARY on a directory is
+    ///   `InvalidParameter` (MS-FSA 2.1.5.14.2); NORMAL alone clears all
+    ///   attributes; 0 leaves them unchanged. READONLY is only recorded in
+    ///   the xattr, but clearing it gives the owner back a missing write bit.
+    pub fn set_basic(&self, b: &BasicInfo) -> Result<(), FsError> {
+        let attrs = b.attributes.filter(|&a| a != 0);
+        if let Some(a) = attrs {
+            if (a & FileAttributes::DIRECTORY != 0 && !self.is_dir)
+                || (a & FileAttributes::TEMPORARY != 0 && self.is_dir)
+            {
+                return Err(FsError::InvalidParameter);
+            }
+        }
+        let creation = settable_time(b.creation_time);
+        if attrs.is_some() || creation.is_some() {
+            self.update_record(attrs.map(|a| a & FileAttributes::SETTABLE), creation)?;
+        }
+        let to_unix = |t: Option<u64>| settable_time(t).map(filetime_to_unix);
+        let times = [to_unix(b.last_access_time), to_unix(b.last_write_time)];
+        if times.iter().any(Option::is_some) {
+            sys::futimens(self.fd(), times)?;
+        }
+        Ok(())
+    }
+
+    fn update_record(&self, attrs: Option<u32>, creation: Option<u64>) -> Result<(), FsError> {
+        let st = sys::fstatx(self.fd())?;
+        let mut rec = match dosattr::read_fd(self.fd())? {
+            Some(r) => r,
+            None => {
+                let base = FileInfo::from_statx(&st, None);
+                let attributes = if self.is_dir {
+                    0
+                } else {
+                    FileAttributes::ARCHIVE
+                };
+                DosRecord {
+                    attributes,
+                    creation_time: base.creation_time,
+                }
+            }
+        };
+        if let Some(a) = attrs {
+            rec.attributes = a;
+        }
+        if let Some(c) = creation {
+            rec.creation_time = c;
+        }
+        let mode = u32::from(st.stx_mode) & 0o7777;
+        let owner_cannot_write = !self.is_dir && mode & 0o200 == 0;
+        let clearing_readonly = attrs.is_some_and(|a| a & FileAttributes::READONLY == 0);
+        // Writing a user xattr needs write permission on the inode: lend the
+        // owner the write bit for a moment (keep it when READONLY is cleared).
+        if owner_cannot_write {
+            self.file
+                .set_permissions(std::fs::Permissions::from_mode(mode | 0o200))?;
+        }
+        let res = dosattr::write_fd(self.fd(), &rec);
+        if owner_cannot_write && !clearing_readonly {
+            self.file
+                .set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        match res {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl AsFd for Handle {
+    /// The open descriptor, for byte-range locks and leases.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("rel", &self.rel_path())
+            .field("is_dir", &self.is_dir)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SmbPath;
+    use crate::testutil::{params, share, xattrs_supported};
+    use opportune_types::create::CreateDisposition::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn positional_io() {
+        assert_send_sync::<Handle>();
+        let (_t, s) = share("h-io", false);
+        let h = s
+            .create(&SmbPath::parse("f").unwrap(), &params(Create, None))
+            .unwrap()
+            .handle;
+        assert_eq!(h.write_at(b"hello world", 0).unwrap(), 11);
+        assert_eq!(h.write_at(b"W", 6).unwrap(), 1);
+        let mut buf = [0u8; 32];
+        assert_eq!(h.read_at(&mut buf, 0).unwrap(), 11);
+        assert_eq!(&buf[..11], b"hello World");
+        assert_eq!(h.read_at(&mut buf, 100).unwrap(), 0);
+        assert_eq!(h.read_at(&mut buf, u64::MAX).unwrap(), 0);
+        assert!(matches!(h.write_at(b"x", u64::MAX), Err(FsError::DiskFull)));
+        h.set_len(5).unwrap();
+        assert_eq!(h.info().unwrap().size, 5);
+        assert!(matches!(
+            h.set_len(u64::MAX),
+            Err(FsError::InvalidParameter)
+        ));
+        h.sync().unwrap();
+        let d = s
+            .create(&SmbPath::parse("").unwrap(), &params(Open, None))
+            .unwrap()
+            .handle;
+        assert!(matches!(d.read_at(&mut buf, 0), Err(FsError::IsADirectory)));
+        assert!(matches!(d.write_at(b"x", 0), Err(FsError::IsADirectory)));
+        d.sync().unwrap();
+    }
+
+    #[test]
+    fn set_basic_round_trips() {
+        let (t, s) = share("h-basic", false);
+        let h = s
+            .create(&SmbPath::parse("f").unwrap(), &params(Create, None))
+            .unwrap()
+            .handle;
+        // 100-ns FILETIME units survive the round trip through timespec.
+        let (ct, at, wt) = (
+            130_000_000_000_000_000u64,
+            131_000_000_000_000_100u64,
+            132_000_000_000_001_200u64,
+        );
+        let attrs = FileAttributes::HIDDEN | FileAttributes::SYSTEM;
+        let b = BasicInfo {
+            creation_time: Some(ct),
+            last_access_time: Some(at),
+            last_write_time: Some(wt),
+            change_time: Some(1),
+            attributes: Some(attrs),
+        };
+        h.set_basic(&b).unwrap();
+        let info = h.info().unwrap();
+        assert_eq!(info.last_access_time, at);
+        assert_eq!(info.last_write_time, wt);
+        if xattrs_supported(t.path()) {
+            assert_eq!(info.creation_time, ct);
+            assert_eq!(info.attributes, attrs);
+            // Seen the same way without the handle (stat and listings).
+            assert_eq!(s.stat("f").unwrap().attributes, attrs);
+            assert_eq!(s.stat("f").unwrap().creation_time, ct);
+            let root = s
+                .create(&SmbPath::parse("").unwrap(), &params(Open, None))
+                .unwrap()
+                .handle;
+            let e = root
+                .read_dir()
+                .unwrap()
+                .into_iter()
+                .find(|e| e.name == "f")
+                .unwrap();
+            assert_eq!((e.info.attributes, e.info.creation_time), (attrs, ct));
+            // 0 and -1 leave things unchanged; NORMAL alone clears.
+            h.set_basic(&BasicInfo {
+                creation_time: Some(u64::MAX),
+                attributes: Some(0),
+                ..Default::default()
+            })
+            .unwrap();
+            assert_eq!(h.info().unwrap().attributes, attrs);
+            assert_eq!(h.info().unwrap().creation_time, ct);
+            h.set_basic(&BasicInfo {
+                attributes: Some(FileAttributes::NORMAL),
+                ..Default::default()
+            })
+            .unwrap();
+            assert_eq!(h.info().unwrap().attributes, 0);
+        }
+        let bad = BasicInfo {
+            attributes: Some(FileAttributes::DIRECTORY),
+            ..Default::default()
+        };
+        assert!(matches!(h.set_basic(&bad), Err(FsError::InvalidParameter)));
+        let d = s
+            .create(&SmbPath::parse("d").unwrap(), &params(Create, Some(true)))
+            .unwrap()
+            .handle;
+        let bad = BasicInfo {
+            attributes: Some(FileAttributes::TEMPORARY),
+            ..Default::default()
+        };
+        assert!(matches!(d.set_basic(&bad), Err(FsError::InvalidParameter)));
+        let ok = BasicInfo {
+            attributes: Some(FileAttributes::DIRECTORY | FileAttributes::HIDDEN),
+            ..Default::default()
+        };
+        d.set_basic(&ok).unwrap();
+        if xattrs_supported(t.path()) {
+            assert_eq!(
+                d.info().unwrap().attributes,
+                FileAttributes::DIRECTORY | FileAttributes::HIDDEN
+            );
+        }
+    }
+
+    #[test]
+    fn clearing_readonly_restores_the_write_bit() {
+        let (t, s) = share("h-ro", false);
+        let p = t.path().join("ro");
+        std::fs::write(&p, b"").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let mut rd = params(Open, None);
+        rd.write = false;
+        let h = s
+            .create(&SmbPath::parse("ro").unwrap(), &rd)
+            .unwrap()
+            .handle;
+        assert_ne!(h.info().unwrap().attributes & FileAttributes::READONLY, 0);
+        h.set_basic(&BasicInfo {
+            attributes: Some(FileAttributes::READONLY | FileAttributes::ARCHIVE),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o444,
+            "mode restored"
+        );
+        h.set_basic(&BasicInfo {
+            attributes: Some(FileAttributes::ARCHIVE),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o200,
+            0o200
+        );
+        assert_eq!(h.info().unwrap().attributes & FileAttributes::READONLY, 0);
+    }
+}

@@ -1,0 +1,38 @@
+//! Opportune's file-system layer: a share root on a Linux file system,
+//! seen through Windows semantics (MS-FSA, MS-FSCC).
+//!
+//! * Confinement: every path is resolved by openat2(2) with
+//!   RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS relative to the share root, and
+//!   every mutation (mkdir, unlink, rename) takes a confined parent fd plus
+//!   a single name, so ".." , absolute paths and symlinks pointing outside
+//!   cannot reach anything beyond the share.
+//! * Names: [`SmbPath`] applies the MS-FSCC 2.1.5 rules; lookups can be
+//!   case-insensitive (exact name first, then a directory scan).
+//! * Create: [`Share::create`] implements the MS-FSA 2.1.5.1 dispositions.
+//! * DOS attributes and creation time live in the `user.opportune.dos` xattr.
+//! * Errors: [`FsError::status`] gives the NTSTATUS for the response.
+//!
+//! All `unsafe` code is in the `sys` module.
+
+mod create;
+mod dir;
+mod dosattr;
+mod error;
+mod handle;
+mod info;
+mod make;
+mod path;
+mod rename;
+mod resolve;
+mod share;
+mod sys;
+#[cfg(test)]
+mod testutil;
+
+pub use create::{CreateParams, Opened};
+pub use dosattr::XATTR_NAME;
+pub use error::FsError;
+pub use handle::Handle;
+pub use info::{BasicInfo, DirEntry, FileInfo, FsStats};
+pub use path::SmbPath;
+pub use share::Share;

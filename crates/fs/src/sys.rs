@@ -1,0 +1,278 @@
+//! Thin wrappers around the Linux calls this crate needs.
+//!
+//! All `unsafe` code of the crate lives here. Every wrapper takes borrowed
+//! file descriptors and `CStr` names, checks the return value, retries on
+//! EINTR and hands back an owned result, so callers stay in safe Rust.
+
+use std::ffi::CStr;
+use std::io;
+use std::mem::{MaybeUninit, size_of};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use libc::{c_int, c_long, c_uint};
+
+/// `struct open_how` of openat2(2).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// Do not follow "magic links" such as /proc/self/fd/N.
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+/// Do not follow any symbolic link.
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+/// Refuse any resolution that would leave the starting directory (EXDEV).
+pub const RESOLVE_BENEATH: u64 = 0x08;
+/// The confinement every path lookup of the crate uses.
+pub const CONFINED: u64 = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+
+/// getxattrat(2) (Linux 6.13); the same number on every architecture.
+const SYS_GETXATTRAT: c_long = 464;
+
+/// `struct xattr_args` of getxattrat(2).
+#[repr(C)]
+struct XattrArgs {
+    value: u64,
+    size: u32,
+    flags: u32,
+}
+
+fn cvt(r: c_long) -> io::Result<c_long> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn interrupted(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::EINTR)
+}
+
+/// openat2(2) relative to `dir`. `mode` is only passed with O_CREAT (the
+/// kernel rejects a mode otherwise). EAGAIN, which RESOLVE_BENEATH reports
+/// when it races with a rename, is retried a few times.
+pub fn openat2(
+    dir: BorrowedFd,
+    path: &CStr,
+    flags: c_int,
+    mode: u32,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u32 as u64,
+        mode: if flags & libc::O_CREAT != 0 {
+            u64::from(mode)
+        } else {
+            0
+        },
+        resolve,
+    };
+    let mut again = 0;
+    loop {
+        // SAFETY: `path` is NUL-terminated, `how` lives across the call and
+        // its size is passed; the returned fd is new and owned by nobody else.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                path.as_ptr(),
+                &how as *const OpenHow,
+                size_of::<OpenHow>(),
+            )
+        };
+        match cvt(r) {
+            // SAFETY: a non-negative result is a fresh descriptor.
+            Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd as c_int) }),
+            Err(e) if interrupted(&e) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && again < 16 => again += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// statx(2) of `path` relative to `dir` (or of `dir` itself with an empty
+/// path and AT_EMPTY_PATH), asking for the basic stats and the birth time.
+pub fn statx(dir: BorrowedFd, path: &CStr, flags: c_int) -> io::Result<libc::statx> {
+    let mut st = MaybeUninit::<libc::statx>::zeroed();
+    let mask = libc::STATX_BASIC_STATS | libc::STATX_BTIME;
+    loop {
+        // SAFETY: `st` is a valid out-buffer of the right type, `path` is NUL-terminated.
+        let r =
+            unsafe { libc::statx(dir.as_raw_fd(), path.as_ptr(), flags, mask, st.as_mut_ptr()) };
+        match cvt(r as c_long) {
+            // SAFETY: statx filled the buffer (and it was zeroed before).
+            Ok(_) => return Ok(unsafe { st.assume_init() }),
+            Err(e) if interrupted(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// statx of the object `fd` refers to.
+pub fn fstatx(fd: BorrowedFd) -> io::Result<libc::statx> {
+    statx(fd, c"", libc::AT_EMPTY_PATH)
+}
+
+/// fgetxattr(2) into `buf`; returns the value length.
+pub fn fgetxattr(fd: BorrowedFd, name: &CStr, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` writable bytes; `name` is NUL-terminated.
+    let r = unsafe {
+        libc::fgetxattr(
+            fd.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    cvt(r as c_long).map(|n| n as usize)
+}
+
+/// getxattrat(2): an xattr of `path` relative to `dir` without opening it
+/// (opening would break a lease on the file). ENOSYS before Linux 6.13.
+pub fn getxattrat(
+    dir: BorrowedFd,
+    path: &CStr,
+    at_flags: c_int,
+    name: &CStr,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    let mut args = XattrArgs {
+        value: buf.as_mut_ptr() as u64,
+        size: buf.len() as u32,
+        flags: 0,
+    };
+    // SAFETY: `args.value` points to `buf`, valid for `args.size` bytes;
+    // both strings are NUL-terminated; the struct size is passed.
+    let r = unsafe {
+        libc::syscall(
+            SYS_GETXATTRAT,
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            at_flags as c_uint,
+            name.as_ptr(),
+            &mut args as *mut XattrArgs,
+            size_of::<XattrArgs>(),
+        )
+    };
+    cvt(r).map(|n| n as usize)
+}
+
+/// fsetxattr(2).
+pub fn fsetxattr(fd: BorrowedFd, name: &CStr, value: &[u8]) -> io::Result<()> {
+    // SAFETY: `value` is valid for `value.len()` bytes; `name` is NUL-terminated.
+    let r = unsafe {
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    cvt(r as c_long).map(drop)
+}
+
+/// renameat2(2) with single-component names relative to two directory fds.
+pub fn renameat2(
+    old_dir: BorrowedFd,
+    old: &CStr,
+    new_dir: BorrowedFd,
+    new: &CStr,
+    flags: c_uint,
+) -> io::Result<()> {
+    // SAFETY: both names are NUL-terminated; the fds are borrowed and open.
+    let r = unsafe {
+        libc::renameat2(
+            old_dir.as_raw_fd(),
+            old.as_ptr(),
+            new_dir.as_raw_fd(),
+            new.as_ptr(),
+            flags,
+        )
+    };
+    cvt(r as c_long).map(drop)
+}
+
+/// mkdirat(2) of a single-component name.
+pub fn mkdirat(dir: BorrowedFd, name: &CStr, mode: u32) -> io::Result<()> {
+    // SAFETY: `name` is NUL-terminated; the fd is borrowed and open.
+    let r = unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), mode as libc::mode_t) };
+    cvt(r as c_long).map(drop)
+}
+
+/// unlinkat(2) of a single-component name (AT_REMOVEDIR for a directory).
+pub fn unlinkat(dir: BorrowedFd, name: &CStr, flags: c_int) -> io::Result<()> {
+    // SAFETY: `name` is NUL-terminated; the fd is borrowed and open.
+    let r = unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), flags) };
+    cvt(r as c_long).map(drop)
+}
+
+/// fstatvfs(3).
+pub fn fstatvfs(fd: BorrowedFd) -> io::Result<libc::statvfs> {
+    let mut st = MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `st` is a valid out-buffer of the right type.
+    let r = unsafe { libc::fstatvfs(fd.as_raw_fd(), st.as_mut_ptr()) };
+    // SAFETY: filled on success (and zeroed before).
+    cvt(r as c_long).map(|_| unsafe { st.assume_init() })
+}
+
+/// futimens(2): `[atime, mtime]`, each `None` for UTIME_OMIT.
+pub fn futimens(fd: BorrowedFd, times: [Option<(i64, u32)>; 2]) -> io::Result<()> {
+    let ts = times.map(|t| match t {
+        Some((sec, nsec)) => libc::timespec {
+            tv_sec: sec as libc::time_t,
+            tv_nsec: nsec as libc::c_long,
+        },
+        None => libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+    });
+    // SAFETY: `ts` is an array of two timespecs as futimens requires.
+    let r = unsafe { libc::futimens(fd.as_raw_fd(), ts.as_ptr()) };
+    cvt(r as c_long).map(drop)
+}
+
+/// fallocate(2) with FALLOC_FL_KEEP_SIZE: reserve space without changing the size.
+pub fn reserve(fd: BorrowedFd, len: i64) -> io::Result<()> {
+    loop {
+        // SAFETY: plain integer arguments on a borrowed, open fd.
+        let r = unsafe {
+            libc::fallocate(
+                fd.as_raw_fd(),
+                libc::FALLOC_FL_KEEP_SIZE,
+                0,
+                len as libc::off_t,
+            )
+        };
+        match cvt(r as c_long) {
+            Ok(_) => return Ok(()),
+            Err(e) if interrupted(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// getdents64(2) into `buf`; returns the number of bytes filled (0 at the end).
+/// The records are parsed in safe code by `dir::parse_dirents`.
+pub fn getdents64(fd: BorrowedFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for `buf.len()` writable bytes.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                fd.as_raw_fd(),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
+        match cvt(r) {
+            Ok(n) => return Ok(n as usize),
+            Err(e) if interrupted(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! [`LockCore`]: the tables (files, opens, leases, deferred operations), the create
+//! path (MS-SMB2 3.3.5.9 with MS-FSA 2.1.5.1.2 and 2.1.4.12) and break delivery.
+
+use crate::api::{Config, CreateOutcome, CreateRequest, Event};
+use crate::breaks::{self, Holder, HolderId, Plan, Trigger};
+use crate::byte_range::ByteRangeLocks;
+use crate::caching::{H, R, RequestedCaching, W};
+use crate::ids::{ConnId, FileKey, LeaseId, OpenId, RequestId};
+use crate::lease::{self, Lease, LeaseBreak};
+use crate::oplock::Oplock;
+use crate::share_mode::{self, ShareEntry};
+use opportune_types::NtStatus;
+use opportune_types::create::oplock;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Instant;
+
+/// The caching an open has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OpenCaching {
+    None,
+    Oplock(Oplock),
+    Lease(LeaseId),
+}
+
+/// One registered open.
+#[derive(Clone, Debug)]
+pub(crate) struct OpenEntry {
+    pub conn: ConnId,
+    pub file: FileKey,
+    pub share: ShareEntry,
+    pub is_directory: bool,
+    pub level2_ok: bool,
+    pub caching: OpenCaching,
+    /// FILE_DELETE_ON_CLOSE: the file becomes delete-pending when this open closes.
+    pub delete_on_close: bool,
+    /// A write arrived while this open's oplock was breaking to LEVEL_II: break it on
+    /// to NONE as soon as the first break completes.
+    pub then_none: bool,
+}
+
+/// One file (MS-FSA 2.1.1.4) with at least one open or waiter.
+#[derive(Debug, Default)]
+pub(crate) struct FileState {
+    pub opens: Vec<OpenId>,
+    /// MS-FSA File.PendingDelete / Stream.DeletePending.
+    pub delete_pending: bool,
+    pub locks: ByteRangeLocks,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum WaiterKind {
+    Create(CreateRequest),
+    Rename { request: RequestId, open: OpenId },
+}
+
+/// A deferred operation; completed at the latest at `deadline` (deferral + break timeout).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Waiter {
+    pub kind: WaiterKind,
+    pub file: FileKey,
+    pub deadline: Instant,
+}
+
+/// A read-only view of an open's caching, for callers and invariant checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CachingView {
+    /// R/W/H bits in force (a breaking holder keeps its old caching until it acks).
+    pub bits: u32,
+    pub breaking: bool,
+    pub lease: Option<LeaseId>,
+}
+
+/// The lock core. See the crate documentation.
+#[derive(Debug)]
+pub struct LockCore {
+    pub(crate) config: Config,
+    pub(crate) files: BTreeMap<FileKey, FileState>,
+    pub(crate) opens: BTreeMap<OpenId, OpenEntry>,
+    pub(crate) leases: BTreeMap<LeaseId, Lease>,
+    pub(crate) waiters: Vec<Waiter>,
+    pub(crate) events: VecDeque<Event>,
+}
+
+impl LockCore {
+    pub fn new(config: Config) -> LockCore {
+        LockCore { config, files: BTreeMap::new(), opens: BTreeMap::new(), leases: BTreeMap::new(), waiters: Vec::new(), events: VecDeque::new() }
+    }
+
+    /// Next piece of work for the server.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`LockCore::handle_timeout`] must next be called: the earliest break
+    /// acknowledgment deadline or deferred-operation deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let opens = self.opens.values().filter_map(|o| match o.caching {
+            OpenCaching::Oplock(op) => op.deadline(),
+            _ => None,
+        });
+        let leases = self.leases.values().filter_map(|l| l.breaking.map(|b| b.deadline));
+        let waiters = self.waiters.iter().map(|w| w.deadline);
+        opens.chain(leases).chain(waiters).min()
+    }
+
+    /// Whether a new open of this file would get STATUS_DELETE_PENDING.
+    pub fn is_delete_pending(&self, file: FileKey) -> bool {
+        self.files.get(&file).is_some_and(|f| f.delete_pending)
+    }
+
+    /// Opens registered on a file.
+    pub fn opens_of(&self, file: FileKey) -> Vec<OpenId> {
+        self.files.get(&file).map(|f| f.opens.clone()).unwrap_or_default()
+    }
+
+    /// The caching an open holds now, or `None` for an unknown open.
+    pub fn caching_of(&self, open: OpenId) -> Option<CachingView> {
+        let e = self.opens.get(&open)?;
+        Some(match e.caching {
+            OpenCaching::None => CachingView { bits: 0, breaking: false, lease: None },
+            OpenCaching::Oplock(o) => CachingView { bits: o.bits(), breaking: o.deadline().is_some(), lease: None },
+            OpenCaching::Lease(id) => {
+                let l = &self.leases[&id];
+                CachingView { bits: l.state, breaking: l.breaking.is_some(), lease: Some(id) }
+            }
+        })
+    }
+
+    /// Number of deferred operations.
+    pub fn deferred_count(&self) -> usize {
+        self.waiters.len()
+    }
+
+    /// MS-SMB2 3.3.5.9: decides a create. The order follows MS-FSA 2.1.5.1.2: delete
+    /// pending first, then the sharing check; a sharing violation is final only once
+    /// no other open holds handle caching (batch oplock, H lease), since such a holder
+    /// may close when told; otherwise write caching of other opens is broken (and read
+    /// caching too when truncating), and the create waits for acknowledgments.
+    pub fn handle_create(&mut self, now: Instant, req: CreateRequest) -> CreateOutcome {
+        match self.evaluate_create(now, &req, false) {
+            Some(outcome) => outcome,
+            None => {
+                let deadline = now + self.config.break_timeout;
+                self.waiters.push(Waiter { kind: WaiterKind::Create(req), file: req.file, deadline });
+                CreateOutcome::Deferred
+            }
+        }
+    }
+
+    /// A client cancelled a deferred create (or gave up on it); the server answers
+    /// STATUS_CANCELLED itself. Returns whether it was waiting.
+    pub fn handle_cancel_create(&mut self, open: OpenId) -> bool {
+        let before = self.waiters.len();
+        self.waiters.retain(|w| !matches!(w.kind, WaiterKind::Create(r) if r.open == open));
+        before != self.waiters.len()
+    }
+
+    pub(crate) fn lease_id_of(&self, req: &CreateRequest) -> Option<LeaseId> {
+        match req.requested {
+            RequestedCaching::Lease { client, key, .. } if self.config.leases && req.policy.leases_allowed => {
+                Some(LeaseId { client, key })
+            }
+            _ => None,
+        }
+    }
+
+    /// Evaluates a create; `None` means it must wait. With `force` (its deadline has
+    /// passed) every break it would wait for is completed as timed out instead.
+    pub(crate) fn evaluate_create(&mut self, now: Instant, req: &CreateRequest, force: bool) -> Option<CreateOutcome> {
+        let lease_id = self.lease_id_of(req);
+        // MS-SMB2 3.3.5.9.8: a lease key already used for another file is refused.
+        if let Some(l) = lease_id.and_then(|id| self.leases.get(&id))
+            && l.file != req.file
+        {
+            return Some(CreateOutcome::Denied(NtStatus::INVALID_PARAMETER));
+        }
+        // MS-FSA 2.1.5.1.2: an open of a delete-pending file fails.
+        if self.is_delete_pending(req.file) {
+            return Some(CreateOutcome::Denied(NtStatus::DELETE_PENDING));
+        }
+        let new_entry = ShareEntry { access: req.access, share: req.share };
+        if !self.share_ok(req.file, new_entry) {
+            // MS-FSA 2.1.5.1.2 / 2.1.4.12: break handle caching before failing.
+            let holders = self.holders(req.file, lease_id);
+            let plan = breaks::plan(&holders, H, Trigger::Open, |h| h.bits & (W | H) != 0);
+            if plan.breaks.is_empty() && plan.wait_on.is_empty() {
+                return Some(CreateOutcome::Denied(NtStatus::SHARING_VIOLATION));
+            }
+            if self.apply_plan(now, &plan, force) {
+                return None;
+            }
+            if !self.share_ok(req.file, new_entry) {
+                return Some(CreateOutcome::Denied(NtStatus::SHARING_VIOLATION));
+            }
+        }
+        // MS-FSA 2.1.4.12 Operation OPEN: stat opens break nothing unless they truncate.
+        if !share_mode::is_stat_open(req.access) || req.truncating {
+            let remove = if req.truncating { W | R | H } else { W };
+            let holders = self.holders(req.file, lease_id);
+            let plan = breaks::plan(&holders, remove, Trigger::Open, |h| h.bits & (W | H) != 0);
+            if self.apply_plan(now, &plan, force) {
+                return None;
+            }
+        }
+        Some(self.grant(req, lease_id))
+    }
+
+    fn share_ok(&self, file: FileKey, new: ShareEntry) -> bool {
+        let Some(f) = self.files.get(&file) else { return true };
+        share_mode::check(f.opens.iter().map(|o| &self.opens[o].share), new)
+    }
+
+    /// The caching holders of a file, leaving out the lease `exclude`.
+    pub(crate) fn holders(&self, file: FileKey, exclude: Option<LeaseId>) -> Vec<Holder> {
+        let mut out = Vec::new();
+        let Some(f) = self.files.get(&file) else { return out };
+        for id in &f.opens {
+            let e = &self.opens[id];
+            match e.caching {
+                OpenCaching::None => {}
+                OpenCaching::Oplock(o) => out.push(Holder {
+                    id: HolderId::Oplock(*id),
+                    bits: o.bits(),
+                    breaking: o.deadline().is_some(),
+                    level2_ok: e.level2_ok,
+                }),
+                OpenCaching::Lease(lid) => {
+                    if Some(lid) == exclude || out.iter().any(|h: &Holder| h.id == HolderId::Lease(lid)) {
+                        continue;
+                    }
+                    let l = &self.leases[&lid];
+                    if l.state != 0 {
+                        out.push(Holder { id: HolderId::Lease(lid), bits: l.state, breaking: l.breaking.is_some(), level2_ok: true });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Sends the planned breaks; returns whether the operation must wait. With `force`,
+    /// every awaited break is completed at once as if its timer had fired.
+    pub(crate) fn apply_plan(&mut self, now: Instant, plan: &Plan, force: bool) -> bool {
+        for &(id, target) in &plan.breaks {
+            self.send_break(now, id, target);
+        }
+        if plan.wait_on.is_empty() {
+            return false;
+        }
+        if force {
+            for &id in &plan.wait_on {
+                self.expire(now, id);
+            }
+            return false;
+        }
+        true
+    }
+
+    /// MS-SMB2 3.3.4.6 / 3.3.4.7: notifies a holder that its caching drops to `target`.
+    pub(crate) fn send_break(&mut self, now: Instant, id: HolderId, target: u32) {
+        let deadline = now + self.config.break_timeout;
+        match id {
+            HolderId::Oplock(open) => {
+                let e = self.opens.get_mut(&open).expect("holder open exists");
+                let OpenCaching::Oplock(Oplock::Held(level)) = e.caching else { return };
+                let to_level = if target & R != 0 { oplock::LEVEL_II } else { oplock::NONE };
+                if level == oplock::LEVEL_II {
+                    // A Level II break needs no acknowledgment (MS-SMB2 3.3.4.6).
+                    e.caching = OpenCaching::None;
+                } else {
+                    e.caching = OpenCaching::Oplock(Oplock::Breaking { from: level, to: to_level, deadline });
+                }
+                self.events.push_back(Event::SendOplockBreak { conn: e.conn, open, to_level });
+            }
+            HolderId::Lease(lid) => {
+                let l = self.leases.get_mut(&lid).expect("holder lease exists");
+                let from = l.state;
+                let ack_required = lease::ack_required(from);
+                l.epoch = l.epoch.wrapping_add(1);
+                if ack_required {
+                    l.breaking = Some(LeaseBreak { to: target, deadline });
+                } else {
+                    l.state = target;
+                }
+                self.events.push_back(Event::SendLeaseBreak {
+                    conn: l.conn,
+                    lease: lid,
+                    epoch: l.epoch,
+                    v2: l.v2,
+                    from,
+                    to: target,
+                    ack_required,
+                });
+            }
+        }
+    }
+
+    /// Completes an outstanding break without an acknowledgment: MS-SMB2 3.3.6.3 (oplock
+    /// break acknowledgment timer: the oplock is set to NONE) and 3.3.6.4 (lease break
+    /// acknowledgment timer: the lease takes its BreakToLeaseState).
+    pub(crate) fn expire(&mut self, now: Instant, id: HolderId) {
+        match id {
+            HolderId::Oplock(open) => {
+                if let Some(e) = self.opens.get_mut(&open)
+                    && matches!(e.caching, OpenCaching::Oplock(Oplock::Breaking { .. }))
+                {
+                    e.caching = OpenCaching::None;
+                    e.then_none = false;
+                }
+            }
+            HolderId::Lease(lid) => {
+                if let Some(l) = self.leases.get_mut(&lid)
+                    && let Some(b) = l.breaking.take()
+                {
+                    l.state = b.to;
+                    self.after_lease_break(now, lid);
+                }
+            }
+        }
+    }
+
+    /// A lease break finished (ack or timeout): a break queued behind it is sent now.
+    pub(crate) fn after_lease_break(&mut self, now: Instant, lid: LeaseId) {
+        let Some(l) = self.leases.get_mut(&lid) else { return };
+        if let Some(t) = l.queued.take() {
+            let target = lease::normalize_state(l.state & t);
+            if target != l.state {
+                self.send_break(now, HolderId::Lease(lid), target);
+            }
+        }
+    }
+
+    /// An oplock break finished at LEVEL_II while a write wanted NONE: break on now.
+    pub(crate) fn after_oplock_break(&mut self, now: Instant, open: OpenId) {
+        let Some(e) = self.opens.get_mut(&open) else { return };
+        if std::mem::take(&mut e.then_none) && matches!(e.caching, OpenCaching::Oplock(Oplock::Held(_))) {
+            self.send_break(now, HolderId::Oplock(open), 0);
+        }
+    }
+
+    /// Re-evaluates the deferred operations on a file after its caching changed.
+    pub(crate) fn retry_waiters(&mut self, now: Instant, file: FileKey) {
+        let mut i = 0;
+        while i < self.waiters.len() {
+            let w = self.waiters[i];
+            if w.file != file {
+                i += 1;
+                continue;
+            }
+            let done = match w.kind {
+                WaiterKind::Create(req) => self.evaluate_create(now, &req, false).map(|outcome| Event::CompleteCreate { open: req.open, outcome }),
+                WaiterKind::Rename { request, open } => {
+                    (!self.evaluate_rename(now, open, false)).then_some(Event::CompleteRename { request, open, status: NtStatus::SUCCESS })
+                }
+            };
+            match done {
+                Some(ev) => {
+                    self.waiters.remove(i);
+                    self.events.push_back(ev);
+                }
+                None => i += 1,
+            }
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Opportune lock core: share modes, delete-pending, byte-range locks, oplocks, leases
+//! and the break state machine of an SMB2/SMB3 server, as a sans-IO library.
+//!
+//! The server feeds inputs through `handle_*` methods, passing the current time where
+//! timers matter, and drains outputs through [`LockCore::poll_event`] and
+//! [`LockCore::poll_timeout`]. Nothing here reads a clock, sleeps, does I/O or knows
+//! the wire format; a refused request is an ordinary outcome, not a Rust error.
+#![forbid(unsafe_code)]
+
+mod acks;
+pub mod api;
+pub mod breaks;
+pub mod byte_range;
+pub mod caching;
+mod core;
+mod grant;
+pub mod ids;
+pub mod lease;
+mod locking;
+pub mod oplock;
+mod ops;
+pub mod share_mode;
+
+pub use api::{CloseOutcome, Config, CreateOutcome, CreateRequest, Event, LockOutcome, RenameOutcome};
+pub use byte_range::{LockElement, LockKind};
+pub use caching::{CreatePolicy, GrantedCaching, RequestedCaching};
+pub use core::{CachingView, LockCore};
+pub use ids::{ClientGuid, ConnId, FileKey, LeaseId, LeaseKey, OpenId, RequestId};

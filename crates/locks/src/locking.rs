@@ -1,0 +1,97 @@
+//! SMB2 LOCK (MS-SMB2 3.3.5.14) and I/O range checks on top of [`crate::byte_range`].
+
+use crate::api::{Event, LockOutcome};
+use crate::byte_range::{LockElement, LockKind, PendingLock, range_is_valid};
+use crate::core::LockCore;
+use crate::ids::{OpenId, RequestId};
+use opportune_types::NtStatus;
+use std::time::Instant;
+
+impl LockCore {
+    /// MS-SMB2 3.3.5.14: one LOCK request, `request` being the server's async id.
+    ///
+    /// * The first element decides: an unlock request must hold only unlocks (3.3.5.14.1),
+    ///   processed in order and not rolled back when one fails; a lock request must hold
+    ///   only locks (3.3.5.14.2), and with more than one element each must carry
+    ///   FAIL_IMMEDIATELY; otherwise STATUS_INVALID_PARAMETER.
+    /// * A range past 2^64-1 is STATUS_INVALID_LOCK_RANGE (MS-FSA 2.1.5.8).
+    /// * Locks are all-or-nothing: on a conflict the ones granted by this request are
+    ///   released and STATUS_LOCK_NOT_GRANTED answered, unless the request is a single
+    ///   blocking lock, which waits ([`LockOutcome::Pending`]) until released locks let
+    ///   it in ([`Event::CompleteLock`]) or it is cancelled.
+    /// * Taking a lock breaks Level II / read caching like a write (MS-FSA 2.1.5.8 →
+    ///   2.1.4.12; smbtorture smb2.oplock.brl1).
+    pub fn handle_lock(&mut self, now: Instant, open: OpenId, request: RequestId, elements: &[LockElement]) -> LockOutcome {
+        use LockOutcome::Done;
+        let Some(e) = self.opens.get(&open) else { return Done(NtStatus::FILE_CLOSED) };
+        if e.is_directory || elements.is_empty() {
+            return Done(NtStatus::INVALID_PARAMETER);
+        }
+        let file = e.file;
+        if elements[0].kind == LockKind::Unlock {
+            let mut status = NtStatus::SUCCESS;
+            for el in elements {
+                if el.kind != LockKind::Unlock {
+                    status = NtStatus::INVALID_PARAMETER;
+                    break;
+                }
+                if !range_is_valid(el.offset, el.length) {
+                    status = NtStatus::INVALID_LOCK_RANGE;
+                    break;
+                }
+                let locks = &mut self.files.get_mut(&file).expect("file exists").locks;
+                status = locks.unlock(open, el.offset, el.length);
+                if status != NtStatus::SUCCESS {
+                    break;
+                }
+            }
+            self.wake_pending_locks(file);
+            return Done(status);
+        }
+        if elements.iter().any(|el| matches!(el.kind, LockKind::Unlock | LockKind::Invalid))
+            || (elements.len() > 1 && elements.iter().any(|el| !el.fail_immediately))
+        {
+            return Done(NtStatus::INVALID_PARAMETER);
+        }
+        if elements.iter().any(|el| !range_is_valid(el.offset, el.length)) {
+            return Done(NtStatus::INVALID_LOCK_RANGE);
+        }
+        self.break_read_caching(now, open);
+        let locks = &mut self.files.get_mut(&file).expect("file exists").locks;
+        match locks.lock_all(open, elements) {
+            Ok(()) => Done(NtStatus::SUCCESS),
+            Err(_) if elements.len() == 1 && !elements[0].fail_immediately => {
+                locks.add_pending(PendingLock { request, owner: open, element: elements[0] });
+                LockOutcome::Pending
+            }
+            Err(_) => Done(NtStatus::LOCK_NOT_GRANTED),
+        }
+    }
+
+    /// SMB2 CANCEL of a pending lock: answered through [`Event::CompleteLock`] with
+    /// STATUS_CANCELLED (smbtorture smb2.lock.cancel). Returns whether it was pending.
+    pub fn handle_cancel_lock(&mut self, request: RequestId) -> bool {
+        for f in self.files.values_mut() {
+            if let Some(p) = f.locks.remove_pending(request) {
+                self.events.push_back(Event::CompleteLock { request, open: p.owner, status: NtStatus::CANCELLED });
+                return true;
+            }
+        }
+        false
+    }
+
+    /// MS-SMB2 3.3.5.12 / 3.3.5.13 via MS-FSA 2.1.4.10: may `open` read or write this
+    /// range? STATUS_FILE_LOCK_CONFLICT when another open's exclusive lock covers it, or
+    /// (writes only) when any shared lock does, the writer's own included.
+    pub fn check_io(&self, open: OpenId, offset: u64, length: u64, write: bool) -> Result<(), NtStatus> {
+        let e = self.opens.get(&open).ok_or(NtStatus::FILE_CLOSED)?;
+        self.files[&e.file].locks.check_io(open, offset, length, write)
+    }
+
+    fn wake_pending_locks(&mut self, file: crate::ids::FileKey) {
+        let Some(f) = self.files.get_mut(&file) else { return };
+        for p in f.locks.retry_pending() {
+            self.events.push_back(Event::CompleteLock { request: p.request, open: p.owner, status: NtStatus::SUCCESS });
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Walk-throughs of the behaviour smbtorture expects from Windows.
+mod common;
+use common::*;
+use opportune_locks::caching::{H, R, W};
+use opportune_locks::*;
+use opportune_types::create::oplock;
+use opportune_types::{AccessMask, NtStatus, ShareAccess};
+use std::time::{Duration, Instant};
+
+const ALL: u32 = AccessMask::FILE_ALL_ACCESS;
+
+fn granted(o: CreateOutcome) -> GrantedCaching {
+    match o {
+        CreateOutcome::Granted { caching } => caching,
+        other => panic!("expected a grant, got {other:?}"),
+    }
+}
+
+/// The Level II walk-through: exclusive, second opener, ack, write.
+#[test]
+fn level2_walkthrough() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    let s1 = c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(oplock::EXCLUSIVE)));
+    assert_eq!(granted(s1), GrantedCaching::Oplock(oplock::EXCLUSIVE));
+    assert!(drain(&mut c).is_empty());
+
+    let s2 = c.handle_create(t0, req(2, 2, ALL, ShareAccess::ALL, RequestedCaching::Oplock(oplock::EXCLUSIVE)));
+    assert_eq!(s2, CreateOutcome::Deferred);
+    assert_eq!(drain(&mut c), vec![Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: oplock::LEVEL_II }]);
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(35)));
+
+    let t1 = t0 + Duration::from_secs(1);
+    assert_eq!(c.handle_oplock_break_ack(t1, OpenId(1), oplock::LEVEL_II), Ok(oplock::LEVEL_II));
+    assert_eq!(
+        drain(&mut c),
+        vec![Event::CompleteCreate { open: OpenId(2), outcome: CreateOutcome::Granted { caching: GrantedCaching::Oplock(oplock::LEVEL_II) } }]
+    );
+    assert_eq!(c.poll_timeout(), None);
+
+    c.handle_write(t1, OpenId(2));
+    let evs = drain(&mut c);
+    assert!(evs.contains(&Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: oplock::NONE }));
+    assert!(evs.contains(&Event::SendOplockBreak { conn: ConnId(2), open: OpenId(2), to_level: oplock::NONE }));
+    assert_eq!(evs.len(), 2);
+    assert_eq!(c.caching_of(OpenId(1)).unwrap().bits, 0);
+    assert_eq!(c.caching_of(OpenId(2)).unwrap().bits, 0);
+    // No acknowledgment is expected for a Level II break; one is a protocol error.
+    assert_eq!(c.handle_oplock_break_ack(t1, OpenId(1), oplock::NONE), Err(NtStatus::INVALID_OPLOCK_PROTOCOL));
+}
+
+/// smb2.oplock.exclusive1: an exclusive oplock with share none is not broken by a
+/// conflicting open: the sharing violation is immediate.
+#[test]
+fn exclusive_not_broken_by_sharing_violation() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    granted(c.handle_create(t0, req(1, 1, ALL, 0, RequestedCaching::Oplock(oplock::EXCLUSIVE))));
+    let o = c.handle_create(t0, req(2, 2, ALL, 0, RequestedCaching::Oplock(oplock::EXCLUSIVE)));
+    assert_eq!(o, CreateOutcome::Denied(NtStatus::SHARING_VIOLATION));
+    assert!(drain(&mut c).is_empty());
+}
+
+/// smb2.oplock.batch5 / batch3: a batch oplock is broken (to Level II) before the sharing
+/// violation is decided; if the holder acks the violation stands, if it closes the open succeeds.
+#[test]
+fn batch_broken_before_sharing_violation() {
+    let t0 = Instant::now();
+    for close_instead in [false, true] {
+        let mut c = LockCore::new(Config::default());
+        granted(c.handle_create(t0, req(1, 1, ALL, 0, RequestedCaching::Oplock(oplock::BATCH))));
+        let o = c.handle_create(t0, req(2, 2, ALL, 0, RequestedCaching::Oplock(oplock::BATCH)));
+        assert_eq!(o, CreateOutcome::Deferred);
+        assert_eq!(drain(&mut c), vec![Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: oplock::LEVEL_II }]);
+        if close_instead {
+            assert_eq!(c.handle_close(t0, OpenId(1)).unwrap().delete_file, false);
+            assert_eq!(drain(&mut c), vec![Event::CompleteCreate { open: OpenId(2), outcome: CreateOutcome::Granted { caching: GrantedCaching::Oplock(oplock::BATCH) } }]);
+        } else {
+            c.handle_oplock_break_ack(t0, OpenId(1), oplock::LEVEL_II).unwrap();
+            assert_eq!(drain(&mut c), vec![Event::CompleteCreate { open: OpenId(2), outcome: CreateOutcome::Denied(NtStatus::SHARING_VIOLATION) }]);
+        }
+    }
+}
+
+/// smb2.oplock.exclusive4 / statopen1: an attribute-only open breaks nothing and gets nothing.
+#[test]
+fn stat_open_breaks_nothing() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    granted(c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(oplock::BATCH))));
+    let stat = AccessMask::FILE_READ_ATTRIBUTES | AccessMask::FILE_WRITE_ATTRIBUTES | AccessMask::SYNCHRONIZE;
+    let o = c.handle_create(t0, req(2, 2, stat, ShareAccess::ALL, RequestedCaching::Oplock(oplock::EXCLUSIVE)));
+    assert_eq!(granted(o), GrantedCaching::None);
+    assert!(drain(&mut c).is_empty());
+}
+
+/// A break nobody acknowledges: the create completes at the deadline, the oplock is gone.
+#[test]
+fn break_timeout_completes_create() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    granted(c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(oplock::BATCH))));
+    assert_eq!(c.handle_create(t0, req(2, 2, ALL, ShareAccess::ALL, RequestedCaching::Oplock(oplock::LEVEL_II))), CreateOutcome::Deferred);
+    drain(&mut c);
+    let deadline = c.poll_timeout().unwrap();
+    c.handle_timeout(deadline - Duration::from_millis(1));
+    assert!(drain(&mut c).is_empty());
+    c.handle_timeout(deadline);
+    assert_eq!(drain(&mut c), vec![Event::CompleteCreate { open: OpenId(2), outcome: CreateOutcome::Granted { caching: GrantedCaching::Oplock(oplock::LEVEL_II) } }]);
+    assert_eq!(c.caching_of(OpenId(1)).unwrap().bits, 0);
+    assert_eq!(c.deferred_count(), 0);
+}
+
+/// smb2.lease.break table: first lease, second lease request → first lease after break,
+/// second lease's grant.
+#[test]
+fn lease_break_table() {
+    let rwh = R | W | H;
+    let table = [
+        (R, rwh, R, R | H),
+        (R | H, R | W, R | H, R),
+        (R | W, R, R, R),
+        (R | W, rwh, R, R | H),
+        (rwh, R, R | H, R),
+        (rwh, rwh, R | H, R | H),
+    ];
+    for (first, second, first_after, second_granted) in table {
+        let t0 = Instant::now();
+        let mut c = LockCore::new(Config::default());
+        let g = granted(c.handle_create(t0, lease_req(1, 1, 1, first)));
+        assert_eq!(g.bits(), first);
+        let o = c.handle_create(t0, lease_req(2, 2, 2, second));
+        let o = if first & W != 0 {
+            assert_eq!(o, CreateOutcome::Deferred);
+            let evs = drain(&mut c);
+            let Event::SendLeaseBreak { from, to, ack_required, .. } = evs[0] else { panic!("{evs:?}") };
+            assert_eq!((from, to, ack_required), (first, first_after, true));
+            c.handle_lease_break_ack(t0, ClientGuid([1; 16]), LeaseKey([1; 16]), to).unwrap();
+            match drain(&mut c).as_slice() {
+                [Event::CompleteCreate { outcome, .. }] => *outcome,
+                other => panic!("{other:?}"),
+            }
+        } else {
+            o
+        };
+        assert_eq!(granted(o).bits(), second_granted, "{first:#x} then {second:#x}");
+        assert_eq!(c.caching_of(OpenId(1)).unwrap().bits, first_after);
+    }
+}
+
+/// smb2.lease.v2 sharing violation: RWH is broken to RW (H only), then the violation stands.
+#[test]
+fn lease_handle_break_on_sharing_violation() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    let g = granted(c.handle_create(t0, lease_req(1, 1, 1, R | W | H)));
+    assert!(matches!(g, GrantedCaching::Lease { epoch: 1, v2: true, .. }));
+    let mut r2 = lease_req(1, 2, 2, R | W | H);
+    r2.share = ShareAccess(ShareAccess::READ);
+    assert_eq!(c.handle_create(t0, r2), CreateOutcome::Deferred);
+    let evs = drain(&mut c);
+    assert!(matches!(evs[0], Event::SendLeaseBreak { from: 7, to: 5, epoch: 2, ack_required: true, .. }), "{evs:?}");
+    c.handle_lease_break_ack(t0, ClientGuid([1; 16]), LeaseKey([1; 16]), R | W).unwrap();
+    assert_eq!(drain(&mut c), vec![Event::CompleteCreate { open: OpenId(2), outcome: CreateOutcome::Denied(NtStatus::SHARING_VIOLATION) }]);
+}
+
+#[test]
+fn lease_ack_errors() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    granted(c.handle_create(t0, lease_req(1, 1, 1, R | H)));
+    let k = (ClientGuid([1; 16]), LeaseKey([1; 16]));
+    assert_eq!(c.handle_lease_break_ack(t0, k.0, k.1, R), Err(NtStatus::UNSUCCESSFUL));
+    assert_eq!(c.handle_lease_break_ack(t0, ClientGuid([9; 16]), k.1, R), Err(NtStatus::OBJECT_NAME_NOT_FOUND));
+    // Same key on another file is refused.
+    let mut other = lease_req(1, 3, 1, R);
+    other.file = FileKey { device: 1, inode: 7 };
+    assert_eq!(c.handle_create(t0, other), CreateOutcome::Denied(NtStatus::INVALID_PARAMETER));
+}
+
+#[test]
+fn delete_pending_lifecycle() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    let mut r1 = req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::None);
+    r1.delete_on_close = true;
+    granted(c.handle_create(t0, r1));
+    granted(c.handle_create(t0, req(1, 2, ALL, ShareAccess::ALL, RequestedCaching::None)));
+    // FILE_DELETE_ON_CLOSE takes effect at close, not before.
+    granted(c.handle_create(t0, req(1, 3, AccessMask::FILE_READ_DATA, ShareAccess::ALL, RequestedCaching::None)));
+    assert_eq!(c.handle_close(t0, OpenId(1)), Some(CloseOutcome { file: FILE, delete_file: false }));
+    assert!(c.is_delete_pending(FILE));
+    assert_eq!(c.handle_create(t0, req(1, 4, ALL, ShareAccess::ALL, RequestedCaching::None)), CreateOutcome::Denied(NtStatus::DELETE_PENDING));
+    // Disposition without DELETE access is refused; with it, it can clear the flag.
+    assert_eq!(c.handle_set_delete_on_close(OpenId(3), false), Err(NtStatus::ACCESS_DENIED));
+    c.handle_set_delete_on_close(OpenId(2), false).unwrap();
+    granted(c.handle_create(t0, req(1, 5, ALL, ShareAccess::ALL, RequestedCaching::None)));
+    c.handle_set_delete_on_close(OpenId(2), true).unwrap();
+    assert!(!c.handle_close(t0, OpenId(2)).unwrap().delete_file);
+    assert!(!c.handle_close(t0, OpenId(3)).unwrap().delete_file);
+    assert!(c.handle_close(t0, OpenId(5)).unwrap().delete_file);
+    assert!(!c.is_delete_pending(FILE));
+}
+
+#[test]
+fn blocking_lock_lifecycle() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    granted(c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::None)));
+    granted(c.handle_create(t0, req(1, 2, ALL, ShareAccess::ALL, RequestedCaching::None)));
+    let ex = |o, l| LockElement::lock(o, l, true, false);
+    assert_eq!(c.handle_lock(t0, OpenId(1), RequestId(1), &[ex(0, 10)]), LockOutcome::Done(NtStatus::SUCCESS));
+    assert_eq!(c.handle_lock(t0, OpenId(2), RequestId(2), &[ex(0, 10)]), LockOutcome::Pending);
+    // Unlocking a pending lock's range is RANGE_NOT_LOCKED (smb2.lock.cancel "cancel by unlock").
+    assert_eq!(c.handle_lock(t0, OpenId(2), RequestId(3), &[LockElement::unlock(0, 10)]), LockOutcome::Done(NtStatus::RANGE_NOT_LOCKED));
+    assert!(c.handle_cancel_lock(RequestId(2)));
+    assert_eq!(drain(&mut c), vec![Event::CompleteLock { request: RequestId(2), open: OpenId(2), status: NtStatus::CANCELLED }]);
+    // Pending again, then woken by the holder's close.
+    assert_eq!(c.handle_lock(t0, OpenId(2), RequestId(4), &[ex(0, 10)]), LockOutcome::Pending);
+    c.handle_close(t0, OpenId(1));
+    assert_eq!(drain(&mut c), vec![Event::CompleteLock { request: RequestId(4), open: OpenId(2), status: NtStatus::SUCCESS }]);
+    assert_eq!(c.check_io(OpenId(2), 5, 1, true), Ok(()));
+    // A waiter whose own open closes gets RANGE_NOT_LOCKED.
+    granted(c.handle_create(t0, req(1, 3, ALL, ShareAccess::ALL, RequestedCaching::None)));
+    assert_eq!(c.handle_lock(t0, OpenId(3), RequestId(5), &[ex(5, 1)]), LockOutcome::Pending);
+    c.handle_close(t0, OpenId(3));
+    assert_eq!(drain(&mut c), vec![Event::CompleteLock { request: RequestId(5), open: OpenId(3), status: NtStatus::RANGE_NOT_LOCKED }]);
+}
+
+#[test]
+fn lock_request_validation() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    granted(c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::None)));
+    let o = OpenId(1);
+    let rq = RequestId(1);
+    use opportune_locks::byte_range::flags::*;
+    let el = |off, len, f| LockElement::from_wire(off, len, f);
+    assert_eq!(c.handle_lock(t0, o, rq, &[]), LockOutcome::Done(NtStatus::INVALID_PARAMETER));
+    assert_eq!(c.handle_lock(t0, o, rq, &[el(u64::MAX, 2, EXCLUSIVE | FAIL_IMMEDIATELY)]), LockOutcome::Done(NtStatus::INVALID_LOCK_RANGE));
+    assert_eq!(c.handle_lock(t0, o, rq, &[el(u64::MAX, 1, EXCLUSIVE | FAIL_IMMEDIATELY)]), LockOutcome::Done(NtStatus::SUCCESS));
+    // Two elements need FAIL_IMMEDIATELY on each; a lock request holds no unlock.
+    assert_eq!(c.handle_lock(t0, o, rq, &[el(1, 1, SHARED | FAIL_IMMEDIATELY), el(2, 1, SHARED)]), LockOutcome::Done(NtStatus::INVALID_PARAMETER));
+    assert_eq!(c.handle_lock(t0, o, rq, &[el(1, 1, 0), el(1, 1, UNLOCK)]), LockOutcome::Done(NtStatus::INVALID_PARAMETER));
+    // An unlock request fails at its first failing element.
+    assert_eq!(c.handle_lock(t0, o, rq, &[el(9999, 1, UNLOCK), el(9999, 1, 0)]), LockOutcome::Done(NtStatus::RANGE_NOT_LOCKED));
+    assert_eq!(c.handle_lock(t0, o, rq, &[el(9999, 1, SHARED)]), LockOutcome::Done(NtStatus::SUCCESS));
+    assert_eq!(c.handle_lock(t0, o, rq, &[el(9999, 1, SHARED)]), LockOutcome::Done(NtStatus::SUCCESS));
+    assert_eq!(c.handle_lock(t0, o, rq, &[el(9999, 1, UNLOCK), el(9999, 1, UNLOCK)]), LockOutcome::Done(NtStatus::SUCCESS));
+    assert_eq!(c.handle_lock(t0, o, rq, &[el(9999, 1, UNLOCK)]), LockOutcome::Done(NtStatus::RANGE_NOT_LOCKED));
+}
+
+/// smb2.oplock.brl1: taking a byte-range lock breaks Level II to none, the locker's own included.
+#[test]
+fn lock_breaks_level2() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    granted(c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(oplock::LEVEL_II))));
+    c.handle_lock(t0, OpenId(1), RequestId(1), &[LockElement::lock(0, 1, true, true)]);
+    assert_eq!(drain(&mut c), vec![Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: oplock::NONE }]);
+}

@@ -1,0 +1,62 @@
+//! Per-connection protocol state (MS-SMB2 3.3.1.7): negotiated dialect, the
+//! sequence window, sessions and opens. Owned by one connection task; never shared
+//! while a request awaits.
+
+use crate::credits::SequenceWindow;
+use crate::open::Open;
+use crate::session::Session;
+use opportune_crypto::{PreauthHash, SigningAlgorithm};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+#[derive(Default)]
+pub struct Negotiated {
+    pub dialect: u16,
+    pub client_guid: [u8; 16],
+    pub client_capabilities: u32,
+    pub client_security_mode: u16,
+    pub client_dialects: Vec<u16>,
+    pub server_capabilities: u32,
+    pub server_security_mode: u16,
+    pub signing_algorithm: Option<SigningAlgorithm>,
+}
+
+pub struct ConnState {
+    pub id: u64,
+    pub peer: SocketAddr,
+    pub negotiated: Option<Negotiated>,
+    /// Connection preauth integrity hash after NEGOTIATE (3.1.1 only).
+    pub preauth: Option<PreauthHash>,
+    pub window: SequenceWindow,
+    pub sessions: HashMap<u64, Session>,
+    pub opens: HashMap<u64, Open>,
+    /// Set when the connection must be dropped after the current reply.
+    pub closing: bool,
+    /// The NEGOTIATE response still has to be fed into the preauth hash (3.1.1).
+    pub pending_preauth_response: bool,
+}
+
+impl ConnState {
+    pub fn new(id: u64, peer: SocketAddr) -> Self {
+        ConnState {
+            id,
+            peer,
+            negotiated: None,
+            preauth: None,
+            window: SequenceWindow::default(),
+            sessions: HashMap::new(),
+            opens: HashMap::new(),
+            closing: false,
+            pending_preauth_response: false,
+        }
+    }
+
+    pub fn dialect(&self) -> u16 {
+        self.negotiated.as_ref().map_or(0, |n| n.dialect)
+    }
+
+    /// SMB 2.1 and later charge credits by payload size (MS-SMB2 3.3.5.2.5).
+    pub fn supports_multi_credit(&self) -> bool {
+        self.dialect() >= opportune_wire::negotiate::dialect::SMB210
+    }
+}

@@ -1,0 +1,196 @@
+//! One received frame in, one response frame out: compound splitting, message-id and
+//! credit accounting, session/tree lookup, signature checks, routing to the command
+//! handlers, and the response headers (MS-SMB2 3.3.5.2).
+
+use crate::conn_state::ConnState;
+use crate::handlers::{self, Ctx, Reply};
+use crate::server::ServerState;
+use opportune_types::{FileId, NtStatus};
+use opportune_crypto::Signer;
+use opportune_wire::header::{flags, Command, Header, HEADER_LEN};
+use std::sync::Arc;
+use opportune_wire::transport::{parse_smb1_negotiate, Smb1Negotiate};
+
+/// What the connection task does with a frame's result.
+pub enum FrameResult {
+    Send(Vec<u8>),
+    Nothing,
+    Disconnect,
+}
+
+/// State carried from one message of a compound chain to the next (MS-SMB2 3.3.5.2.7).
+#[derive(Default)]
+pub struct ChainState {
+    pub session_id: u64,
+    pub tree_id: u32,
+    pub file_id: Option<FileId>,
+    pub last_status: NtStatus,
+}
+
+pub fn process_frame(server: &ServerState, conn: &mut ConnState, frame: &[u8]) -> FrameResult {
+    if frame.starts_with(&[0xFF, b'S', b'M', b'B']) {
+        return smb1_negotiate(server, conn, frame);
+    }
+    let mut out = Vec::new();
+    let mut pending: Option<Outgoing> = None;
+    let mut chain = ChainState::default();
+    let mut pos = 0usize;
+    let mut first = true;
+    while pos < frame.len() {
+        let rest = &frame[pos..];
+        let Ok(hdr) = Header::decode(rest) else { return FrameResult::Disconnect };
+        let next = hdr.next_command as usize;
+        if next != 0 && (next % 8 != 0 || next < HEADER_LEN || next > rest.len()) {
+            return FrameResult::Disconnect;
+        }
+        let msg = if next == 0 { rest } else { &rest[..next] };
+        let Some(resp) = process_message(server, conn, msg, &hdr, &mut chain, first) else {
+            return FrameResult::Disconnect;
+        };
+        if let Some(resp) = resp {
+            if let Some(prev) = pending.take() {
+                prev.finish(&mut out, true);
+            }
+            pending = Some(resp);
+        }
+        first = false;
+        if next == 0 || conn.closing {
+            break;
+        }
+        pos += next;
+    }
+    if let Some(last) = pending {
+        last.finish(&mut out, false);
+    }
+    if out.is_empty() { FrameResult::Nothing } else { FrameResult::Send(out) }
+}
+
+/// A response message waiting to be chained: padded and linked if another follows, then signed.
+pub struct Outgoing {
+    pub bytes: Vec<u8>,
+    pub signer: Option<Arc<Signer>>,
+}
+
+impl Outgoing {
+    fn finish(mut self, out: &mut Vec<u8>, more: bool) {
+        if more {
+            while self.bytes.len() % 8 != 0 {
+                self.bytes.push(0);
+            }
+            let len = self.bytes.len() as u32;
+            self.bytes[20..24].copy_from_slice(&len.to_le_bytes());
+        }
+        if let Some(signer) = &self.signer {
+            signer.sign_in_place(&mut self.bytes);
+        }
+        out.extend_from_slice(&self.bytes);
+    }
+}
+
+/// Handles one message of a chain; None means drop the connection.
+fn process_message(
+    server: &ServerState,
+    conn: &mut ConnState,
+    msg: &[u8],
+    hdr: &Header,
+    chain: &mut ChainState,
+    first: bool,
+) -> Option<Option<Outgoing>> {
+    let cmd = Command::from_u16(hdr.command);
+    if cmd == Some(Command::Cancel) {
+        handlers::cancel::handle_cancel(server, conn, hdr);
+        return Some(None);
+    }
+    let charge = if conn.supports_multi_credit() { hdr.credit_charge } else { 1 };
+    if !conn.window.consume(hdr.message_id, charge) {
+        tracing::warn!(conn = conn.id, mid = hdr.message_id, "message id outside the credit window");
+        return None;
+    }
+    let mut h = *hdr;
+    if hdr.is_related() {
+        if first {
+            // A chain cannot start related to nothing (MS-SMB2 3.3.5.2.7.2).
+            return Some(Some(finish(conn, &h, Reply::error(NtStatus::INVALID_PARAMETER), charge)));
+        }
+        h.session_id = chain.session_id;
+        h.tree_id = chain.tree_id;
+    } else {
+        chain.file_id = None;
+        chain.last_status = NtStatus::SUCCESS;
+    }
+    let reply = match cmd {
+        None => Reply::error(NtStatus::INVALID_PARAMETER),
+        Some(c) => {
+            let mut ctx = Ctx { server, conn: &mut *conn, msg, hdr: &h, chain: &mut *chain };
+            let reply = handlers::handle(&mut ctx, c);
+            if reply.disconnect {
+                return None;
+            }
+            reply
+        }
+    };
+    chain.session_id = h.session_id;
+    chain.tree_id = h.tree_id;
+    if reply.session_id != 0 {
+        chain.session_id = reply.session_id;
+        h.session_id = reply.session_id;
+    }
+    if reply.tree_id != 0 {
+        chain.tree_id = reply.tree_id;
+        h.tree_id = reply.tree_id;
+    }
+    chain.last_status = reply.status;
+    Some(Some(finish(conn, &h, reply, charge)))
+}
+
+/// Builds the response header and body, grants credits, and picks the signing key.
+pub fn finish(conn: &mut ConnState, req: &Header, reply: Reply, charge: u16) -> Outgoing {
+    let credits = conn.window.grant(req.credits, charge);
+    let mut rh = Header {
+        credit_charge: req.credit_charge,
+        status: reply.status.0,
+        command: req.command,
+        credits,
+        flags: flags::SERVER_TO_REDIR | (req.flags & (flags::RELATED_OPERATIONS | flags::PRIORITY_MASK)),
+        next_command: 0,
+        message_id: req.message_id,
+        async_id: 0,
+        tree_id: req.tree_id,
+        session_id: req.session_id,
+        signature: [0; 16],
+    };
+    let signer = reply.signer.or_else(|| {
+        let s = conn.sessions.get(&req.session_id)?;
+        let wanted = req.is_signed() || s.signing_required;
+        if wanted { s.signer.clone() } else { None }
+    });
+    if signer.is_some() {
+        rh.flags |= flags::SIGNED;
+    }
+    let mut bytes = Vec::with_capacity(HEADER_LEN + reply.body.len());
+    rh.encode(&mut bytes);
+    bytes.extend_from_slice(&reply.body);
+    Outgoing { bytes, signer }
+}
+
+/// MS-SMB2 3.3.5.3.1: an SMB1 NEGOTIATE that offers SMB2 is answered with an SMB2 NEGOTIATE response.
+fn smb1_negotiate(server: &ServerState, conn: &mut ConnState, frame: &[u8]) -> FrameResult {
+    if conn.negotiated.is_some() {
+        return FrameResult::Disconnect;
+    }
+    let dialect = match parse_smb1_negotiate(frame) {
+        Some(Smb1Negotiate::Wildcard) => opportune_wire::negotiate::dialect::WILDCARD,
+        Some(Smb1Negotiate::Smb202) => opportune_wire::negotiate::dialect::SMB202,
+        _ => return FrameResult::Disconnect,
+    };
+    if !conn.window.consume(0, 1) {
+        return FrameResult::Disconnect;
+    }
+    let body = handlers::negotiate::smb1_upgrade_response(server, conn, dialect);
+    let credits = conn.window.grant(1, 1);
+    let rh = Header { command: Command::Negotiate as u16, credits, flags: flags::SERVER_TO_REDIR, ..Header::default() };
+    let mut bytes = Vec::with_capacity(HEADER_LEN + body.len());
+    rh.encode(&mut bytes);
+    bytes.extend_from_slice(&body);
+    FrameResult::Send(bytes)
+}

@@ -1,0 +1,64 @@
+//! CLOSE (MS-SMB2 3.3.5.10) and the cleanup of opens when a tree, session or
+//! connection goes away.
+
+use super::{Ctx, HResult, Reply};
+use crate::conn_state::ConnState;
+use crate::meta::file_meta;
+use crate::open::Open;
+use crate::server::ServerState;
+use opportune_types::NtStatus;
+use opportune_wire::file_ops::{CloseRequest, CloseResponse, CLOSE_FLAG_POSTQUERY_ATTRIB};
+
+pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
+    let req = CloseRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let id = ctx.open(req.file_id)?.file_id;
+    let open = ctx.conn.opens.remove(&id.volatile).ok_or(NtStatus::FILE_CLOSED)?;
+    let mut resp = CloseResponse::default();
+    if req.flags & CLOSE_FLAG_POSTQUERY_ATTRIB != 0 {
+        if let Ok(info) = open.handle.info() {
+            let m = file_meta(&info, false);
+            resp = CloseResponse {
+                flags: CLOSE_FLAG_POSTQUERY_ATTRIB,
+                creation_time: m.creation_time,
+                last_access_time: m.last_access_time,
+                last_write_time: m.last_write_time,
+                change_time: m.change_time,
+                allocation_size: m.allocation_size,
+                end_of_file: m.end_of_file,
+                file_attributes: m.attributes,
+            };
+        }
+    }
+    finish_close(ctx.server, ctx.conn, open);
+    let mut body = Vec::with_capacity(60);
+    resp.encode(&mut body);
+    Ok(Reply::ok(body))
+}
+
+/// Releases an open: lock state, and the file itself if it was to be deleted on close.
+pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
+    let outcome = server.locks.close(conn.id, &open);
+    if outcome.delete_file {
+        if let Some(share) = server.shares.get(open.share) {
+            let rel = open.handle.rel_path();
+            if let Err(e) = share.fs.remove(&rel, open.is_dir) {
+                tracing::info!(conn = conn.id, path = %rel, error = %e, "delete on close failed");
+            }
+        }
+    }
+}
+
+/// Closes the opens of a session (LOGOFF) or of one of its trees (TREE_DISCONNECT).
+pub fn close_session_opens(server: &ServerState, conn: &mut ConnState, session: u64, tree: Option<u32>) {
+    let ids: Vec<u64> = conn
+        .opens
+        .values()
+        .filter(|o| o.session_id == session && tree.is_none_or(|t| o.tree_id == t))
+        .map(|o| o.file_id.volatile)
+        .collect();
+    for id in ids {
+        if let Some(open) = conn.opens.remove(&id) {
+            finish_close(server, conn, open);
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! QUERY_DIRECTORY (MS-SMB2 3.3.5.18, MS-FSA 2.1.5.6).
+
+use super::{Ctx, HResult, Reply};
+use crate::meta::file_meta;
+use crate::open::Open;
+use crate::wildcard;
+use opportune_types::{AccessMask, NtStatus};
+use opportune_wire::fscc::{is_dir_class, put_dir_entry, FileMeta};
+use opportune_wire::query::{dir_flags, encode_buffer_response, QueryDirectoryRequest};
+
+pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
+    let req = QueryDirectoryRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let max = ctx.server.config.max_io_size;
+    if !is_dir_class(req.info_class) {
+        return Err(NtStatus::INVALID_INFO_CLASS);
+    }
+    if req.output_buffer_length > max {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let share_fs = ctx.share()?.fs.clone();
+    let open = ctx.open(req.file_id)?;
+    if !open.is_dir {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    if !open.has_access(AccessMask::FILE_LIST_DIRECTORY) {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    if req.flags & (dir_flags::RESTART_SCANS | dir_flags::REOPEN) != 0 {
+        open.dir.position = 0;
+        open.dir.entries = None;
+        if req.flags & dir_flags::REOPEN != 0 {
+            open.dir.pattern = None;
+        }
+    }
+    if open.dir.pattern.is_none() || open.dir.entries.is_none() {
+        let pattern = if req.pattern.is_empty() { "*".to_string() } else { req.pattern.clone() };
+        if pattern.contains('\\') {
+            return Err(NtStatus::OBJECT_NAME_INVALID);
+        }
+        if open.dir.pattern.is_none() {
+            open.dir.pattern = Some(pattern);
+        }
+        open.dir.entries = Some(list(open, &share_fs)?);
+        open.dir.position = 0;
+    }
+    let first_call = open.dir.position == 0;
+    let pattern = open.dir.pattern.clone().unwrap_or_default();
+    let single = req.flags & dir_flags::RETURN_SINGLE_ENTRY != 0;
+    let limit = req.output_buffer_length as usize;
+    let entries = open.dir.entries.as_deref().unwrap_or(&[]);
+    let mut out = Vec::with_capacity(limit.min(65536));
+    let mut last: Option<usize> = None;
+    let mut pos = open.dir.position;
+    while pos < entries.len() {
+        let (name, meta) = &entries[pos];
+        if !wildcard::is_match(&pattern, name) {
+            pos += 1;
+            continue;
+        }
+        let before = out.len();
+        let Some(start) = put_dir_entry(&mut out, req.info_class, name, meta) else {
+            return Err(NtStatus::INVALID_INFO_CLASS);
+        };
+        if out.len() > limit {
+            out.truncate(before);
+            if last.is_none() {
+                return Err(NtStatus::INFO_LENGTH_MISMATCH);
+            }
+            break;
+        }
+        if let Some(prev) = last {
+            let off = (start - prev) as u32;
+            out[prev..prev + 4].copy_from_slice(&off.to_le_bytes());
+        }
+        last = Some(start);
+        pos += 1;
+        if single {
+            break;
+        }
+    }
+    open.dir.position = pos;
+    if last.is_none() {
+        return Err(if first_call { NtStatus::NO_SUCH_FILE } else { NtStatus::NO_MORE_FILES });
+    }
+    let mut body = Vec::with_capacity(8 + out.len());
+    encode_buffer_response(&mut body, &out);
+    Ok(Reply::ok(body))
+}
+
+/// "." and ".." first, then the directory's entries, as the enumeration sees them.
+fn list(open: &Open, share: &opportune_fs::Share) -> Result<Vec<(String, FileMeta)>, NtStatus> {
+    let own = open.handle.info().map_err(|e| e.status())?;
+    let rel = open.handle.rel_path();
+    let parent = match rel.rfind('/') {
+        Some(i) => share.stat(&rel[..i]),
+        None => share.stat(""),
+    }
+    .unwrap_or(own);
+    let mut v = vec![(".".to_string(), file_meta(&own, false)), ("..".to_string(), file_meta(&parent, false))];
+    let entries = open.handle.read_dir().map_err(|e| e.status())?;
+    v.extend(entries.into_iter().map(|e| {
+        let m = file_meta(&e.info, false);
+        (e.name, m)
+    }));
+    Ok(v)
+}

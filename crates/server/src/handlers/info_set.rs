@@ -1,0 +1,177 @@
+//! SET_INFO (MS-SMB2 3.3.5.21, MS-FSA 2.1.5.14): times and attributes, rename,
+//! delete disposition, end of file, allocation, position and mode.
+
+use super::{Ctx, HResult, Reply};
+use opportune_fs::{BasicInfo, SmbPath};
+use opportune_types::{AccessMask, FileAttributes, NtStatus};
+use opportune_wire::cursor::{utf16le, Reader};
+use opportune_wire::fscc::class;
+use opportune_wire::query::{encode_set_info_response, info_type, SetInfoRequest};
+
+pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
+    let req = SetInfoRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    if ctx.tree()?.read_only {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    match req.info_type {
+        info_type::FILE => set_file_info(ctx, &req)?,
+        info_type::SECURITY => {
+            ctx.open(req.file_id)?;
+            return Err(NtStatus::NOT_SUPPORTED);
+        }
+        info_type::FILESYSTEM | info_type::QUOTA => return Err(NtStatus::NOT_SUPPORTED),
+        _ => return Err(NtStatus::INVALID_PARAMETER),
+    }
+    let mut body = Vec::with_capacity(2);
+    encode_set_info_response(&mut body);
+    Ok(Reply::ok(body))
+}
+
+fn need(ctx: &mut Ctx<'_>, id: opportune_types::FileId, right: u32) -> Result<(), NtStatus> {
+    if ctx.open(id)?.has_access(right) { Ok(()) } else { Err(NtStatus::ACCESS_DENIED) }
+}
+
+fn read_u64(buf: &[u8]) -> Result<u64, NtStatus> {
+    Reader::new(buf, 0).u64().map_err(|_| NtStatus::INFO_LENGTH_MISMATCH)
+}
+
+fn set_file_info(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtStatus> {
+    let id = req.file_id;
+    let buf = req.buffer;
+    match req.info_class {
+        class::BASIC => {
+            need(ctx, id, AccessMask::FILE_WRITE_ATTRIBUTES)?;
+            set_basic(ctx, id, buf)
+        }
+        class::RENAME => {
+            need(ctx, id, AccessMask::DELETE)?;
+            rename(ctx, id, buf)
+        }
+        class::DISPOSITION => {
+            let delete = *buf.first().ok_or(NtStatus::INFO_LENGTH_MISMATCH)? != 0;
+            need(ctx, id, AccessMask::DELETE)?;
+            set_disposition(ctx, id, delete)
+        }
+        class::END_OF_FILE => {
+            let len = read_u64(buf)?;
+            need(ctx, id, AccessMask::FILE_WRITE_DATA)?;
+            set_end_of_file(ctx, id, len)
+        }
+        class::ALLOCATION => {
+            let len = read_u64(buf)?;
+            need(ctx, id, AccessMask::FILE_WRITE_DATA)?;
+            let open = ctx.open(id)?;
+            let size = open.handle.info().map_err(|e| e.status())?.size;
+            // MS-FSA 2.1.5.14.1: an allocation below end of file truncates it.
+            if len < size { set_end_of_file(ctx, id, len) } else { Ok(()) }
+        }
+        class::POSITION => {
+            let pos = read_u64(buf)?;
+            ctx.open(id)?.position = pos;
+            Ok(())
+        }
+        class::MODE => {
+            let mode = Reader::new(buf, 0).u32().map_err(|_| NtStatus::INFO_LENGTH_MISMATCH)?;
+            if mode & !0x3E != 0 {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            ctx.open(id)?.mode = mode;
+            Ok(())
+        }
+        class::FULL_EA => Err(NtStatus::EAS_NOT_SUPPORTED),
+        class::LINK => Err(NtStatus::NOT_SUPPORTED),
+        _ => Err(NtStatus::INVALID_INFO_CLASS),
+    }
+}
+
+/// FileBasicInformation (MS-FSCC 2.4.7, MS-FSA 2.1.5.14.2).
+fn set_basic(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<(), NtStatus> {
+    let mut r = Reader::new(buf, 0);
+    let mut t = [0u64; 4];
+    for v in &mut t {
+        *v = r.u64().map_err(|_| NtStatus::INFO_LENGTH_MISMATCH)?;
+    }
+    let attrs = r.u32().map_err(|_| NtStatus::INFO_LENGTH_MISMATCH)?;
+    let open = ctx.open(id)?;
+    if attrs != 0 {
+        if !open.is_dir && attrs & FileAttributes::DIRECTORY != 0 {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        if open.is_dir && attrs & FileAttributes::TEMPORARY != 0 {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+    }
+    let some = |v: u64| if v == 0 { None } else { Some(v) };
+    let b = BasicInfo {
+        creation_time: some(t[0]),
+        last_access_time: some(t[1]),
+        last_write_time: some(t[2]),
+        change_time: some(t[3]),
+        attributes: if attrs == 0 { None } else { Some(attrs) },
+    };
+    open.handle.set_basic(&b).map_err(|e| e.status())
+}
+
+/// FileRenameInformation for SMB2 (MS-FSCC 2.4.37.2, MS-SMB2 3.3.5.21.1).
+fn rename(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<(), NtStatus> {
+    let mut r = Reader::new(buf, 0);
+    let parsed = (|| {
+        let replace = r.u8()? != 0;
+        r.skip(7)?;
+        let root = r.u64()?;
+        let len = r.u32()? as usize;
+        Ok::<_, opportune_wire::WireError>((replace, root, r.bytes(len)?))
+    })();
+    let (replace, root, name) = parsed.map_err(|_| NtStatus::INFO_LENGTH_MISMATCH)?;
+    if root != 0 {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let name = utf16le(name).map_err(|_| NtStatus::OBJECT_NAME_INVALID)?;
+    let name = name.strip_prefix('\\').unwrap_or(&name);
+    let target = SmbPath::parse(name).map_err(|e| e.status())?;
+    let fs = ctx.share()?.fs.clone();
+    let conn_id = ctx.conn.id;
+    let open = ctx.open(id)?;
+    let from = open.handle.rel_path();
+    let open_id = open.file_id.volatile;
+    let handle = open.handle.clone();
+    ctx.server.locks.check_rename(conn_id, open_id, &fs, &target)?;
+    let new_rel = fs.rename(&from, &target, replace).map_err(|e| e.status())?;
+    tracing::debug!(conn = conn_id, from = %from, to = %new_rel, "rename");
+    ctx.server.locks.renamed(conn_id, open_id, &new_rel);
+    handle.set_rel_path(new_rel);
+    Ok(())
+}
+
+/// FileDispositionInformation (MS-FSA 2.1.5.14.3).
+fn set_disposition(ctx: &mut Ctx<'_>, id: opportune_types::FileId, delete: bool) -> Result<(), NtStatus> {
+    let fs = ctx.share()?.fs.clone();
+    let conn_id = ctx.conn.id;
+    let open = ctx.open(id)?;
+    if delete {
+        let info = open.handle.info().map_err(|e| e.status())?;
+        if !info.is_dir && info.attributes & FileAttributes::READONLY != 0 {
+            return Err(NtStatus::CANNOT_DELETE);
+        }
+        if info.is_dir && !fs.is_dir_empty(&open.handle.rel_path()).map_err(|e| e.status())? {
+            return Err(NtStatus::DIRECTORY_NOT_EMPTY);
+        }
+    }
+    let open_id = open.file_id.volatile;
+    ctx.server.locks.set_delete_pending(conn_id, open_id, delete)
+}
+
+fn set_end_of_file(ctx: &mut Ctx<'_>, id: opportune_types::FileId, len: u64) -> Result<(), NtStatus> {
+    if len > i64::MAX as u64 {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let conn_id = ctx.conn.id;
+    let open = ctx.open(id)?;
+    if open.is_dir {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let open_id = open.file_id.volatile;
+    let handle = open.handle.clone();
+    ctx.server.locks.written(conn_id, open_id);
+    handle.set_len(len).map_err(|e| e.status())
+}

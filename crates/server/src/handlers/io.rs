@@ -1,0 +1,105 @@
+//! READ, WRITE and FLUSH (MS-SMB2 3.3.5.11, 3.3.5.12, 3.3.5.13).
+
+use super::{empty_ok, Ctx, HResult, Reply};
+use opportune_types::{AccessMask, NtStatus};
+use opportune_wire::file_ops::{
+    decode_flush, encode_read_response_head, encode_write_response, ReadRequest, WriteRequest, WRITE_FLAG_WRITE_THROUGH,
+};
+
+/// Each credit covers 64 KiB of payload (MS-SMB2 3.3.5.2.5).
+fn credits_needed(len: u64) -> u64 {
+    len.div_ceil(65536).max(1)
+}
+
+fn check_charge(ctx: &Ctx<'_>, len: u64) -> Result<(), NtStatus> {
+    if ctx.conn.supports_multi_credit() && u64::from(ctx.hdr.credit_charge.max(1)) < credits_needed(len) {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    Ok(())
+}
+
+fn max_io(ctx: &Ctx<'_>) -> u32 {
+    if ctx.conn.supports_multi_credit() { ctx.server.config.max_io_size } else { 65536 }
+}
+
+pub fn read(ctx: &mut Ctx<'_>) -> HResult {
+    let req = ReadRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    if req.length > max_io(ctx) {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    check_charge(ctx, u64::from(req.length))?;
+    let conn_id = ctx.conn.id;
+    let open = ctx.open(req.file_id)?;
+    if open.is_dir {
+        return Err(NtStatus::INVALID_DEVICE_REQUEST);
+    }
+    if !open.has_access(AccessMask::FILE_READ_DATA | AccessMask::FILE_EXECUTE) {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    if req.offset > i64::MAX as u64 {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let handle = open.handle.clone();
+    let open_id = open.file_id.volatile;
+    ctx.server.locks.check_io(conn_id, open_id, req.offset, u64::from(req.length), false)?;
+    let mut body = Vec::with_capacity(16 + req.length as usize);
+    encode_read_response_head(&mut body, 0);
+    body.resize(16 + req.length as usize, 0);
+    let n = handle.read_at(&mut body[16..], req.offset).map_err(|e| e.status())?;
+    if (n == 0 && req.length > 0) || (n as u64) < u64::from(req.minimum_count) {
+        return Err(NtStatus::END_OF_FILE);
+    }
+    body.truncate(16 + n);
+    body[4..8].copy_from_slice(&(n as u32).to_le_bytes());
+    Ok(Reply::ok(body))
+}
+
+pub fn write(ctx: &mut Ctx<'_>) -> HResult {
+    let req = WriteRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    if req.data.len() > max_io(ctx) as usize {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    check_charge(ctx, req.data.len() as u64)?;
+    let conn_id = ctx.conn.id;
+    let open = ctx.open(req.file_id)?;
+    if open.is_dir {
+        return Err(NtStatus::INVALID_DEVICE_REQUEST);
+    }
+    let append_only = !open.has_access(AccessMask::FILE_WRITE_DATA);
+    if !open.has_access(AccessMask::FILE_WRITE_DATA | AccessMask::FILE_APPEND_DATA) {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    let handle = open.handle.clone();
+    let open_id = open.file_id.volatile;
+    let write_through = req.flags & WRITE_FLAG_WRITE_THROUGH != 0 || open.mode & 0x2 != 0;
+    // MS-FSA 2.1.5.3: an append-only open writes at end of file whatever offset it names.
+    let offset = if append_only || req.offset == u64::MAX {
+        handle.info().map_err(|e| e.status())?.size
+    } else {
+        req.offset
+    };
+    if offset.checked_add(req.data.len() as u64).is_none_or(|end| end > i64::MAX as u64) {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    ctx.server.locks.check_io(conn_id, open_id, offset, req.data.len() as u64, true)?;
+    ctx.server.locks.written(conn_id, open_id);
+    let n = handle.write_at(req.data, offset).map_err(|e| e.status())?;
+    if write_through {
+        handle.sync().map_err(|e| e.status())?;
+    }
+    let mut body = Vec::with_capacity(17);
+    encode_write_response(&mut body, n as u32);
+    Ok(Reply::ok(body))
+}
+
+pub fn flush(ctx: &mut Ctx<'_>) -> HResult {
+    let id = decode_flush(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let open = ctx.open(id)?;
+    if !open.has_access(AccessMask::FILE_WRITE_DATA | AccessMask::FILE_APPEND_DATA) {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    if !open.is_dir {
+        open.handle.sync().map_err(|e| e.status())?;
+    }
+    Ok(empty_ok())
+}

@@ -1,0 +1,64 @@
+//! IOCTL (MS-SMB2 3.3.5.15). Codes the server does not implement get
+//! STATUS_NOT_SUPPORTED (or INVALID_DEVICE_REQUEST for non-FSCTL), never a dropped connection.
+
+use super::{Ctx, HResult, Reply};
+use opportune_types::{FileId, NtStatus};
+use opportune_wire::cursor::Put;
+use opportune_wire::ioctl::{encode_ioctl_response, fsctl, IoctlRequest, FLAG_IS_FSCTL};
+
+pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
+    let req = IoctlRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    if req.flags & FLAG_IS_FSCTL == 0 {
+        return Err(NtStatus::NOT_SUPPORTED);
+    }
+    if req.max_output_response > ctx.server.config.max_io_size || req.input.len() > ctx.server.config.max_io_size as usize {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let output = match req.ctl_code {
+        fsctl::VALIDATE_NEGOTIATE_INFO => {
+            let out = super::negotiate::validate_negotiate(ctx.conn, ctx.server, req.input);
+            match out {
+                Ok(o) => o,
+                Err(NtStatus::ACCESS_DENIED) | Err(NtStatus::FILE_CLOSED) => {
+                    // MS-SMB2 3.3.5.15.12: a mismatch (or 3.1.1) terminates the connection.
+                    ctx.conn.closing = true;
+                    return Ok(Reply::disconnect());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        fsctl::SRV_REQUEST_RESUME_KEY => {
+            let open = ctx.open(req.file_id)?;
+            let mut o = Vec::with_capacity(32);
+            o.put_u64(open.file_id.persistent);
+            o.put_u64(open.file_id.volatile);
+            o.extend_from_slice(&[0u8; 8]);
+            o.put_u32(0);
+            o.put_u32(0);
+            o
+        }
+        fsctl::DFS_GET_REFERRALS => return Err(NtStatus::NOT_FOUND),
+        fsctl::PIPE_TRANSCEIVE => return Err(NtStatus::NOT_SUPPORTED),
+        fsctl::CREATE_OR_GET_OBJECT_ID | fsctl::GET_REPARSE_POINT | fsctl::SET_SPARSE
+        | fsctl::QUERY_ALLOCATED_RANGES | fsctl::SET_ZERO_DATA => {
+            ctx.open(req.file_id)?;
+            if req.ctl_code == fsctl::GET_REPARSE_POINT {
+                return Err(NtStatus::NOT_A_REPARSE_POINT);
+            }
+            return Err(NtStatus::NOT_SUPPORTED);
+        }
+        _ => return Err(NtStatus::NOT_SUPPORTED),
+    };
+    if output.len() > req.max_output_response as usize {
+        return Err(NtStatus::BUFFER_TOO_SMALL);
+    }
+    let file_id = if req.file_id == FileId::COMPOUNDED { ctx.chain.file_id.unwrap_or(req.file_id) } else { req.file_id };
+    let mut body = Vec::with_capacity(48 + output.len());
+    encode_ioctl_response(&mut body, req.ctl_code, file_id, &output);
+    let mut reply = Reply::ok(body);
+    if req.ctl_code == fsctl::VALIDATE_NEGOTIATE_INFO {
+        // The answer must be signed, so the client can trust it (3.3.5.15.12).
+        reply.signer = ctx.conn.sessions.get(&ctx.hdr.session_id).and_then(|s| s.signer.clone());
+    }
+    Ok(reply)
+}

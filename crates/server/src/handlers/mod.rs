@@ -1,0 +1,184 @@
+//! Command handlers. Each takes the request context and returns a `Reply`; the
+//! dispatcher owns headers, credits, compounding and signing.
+
+pub mod cancel;
+pub mod close;
+pub mod create;
+pub mod dir;
+pub mod info_query;
+pub mod info_set;
+pub mod io;
+pub mod ioctl;
+pub mod lock;
+pub mod negotiate;
+pub mod session_setup;
+pub mod tree;
+
+use crate::conn_state::ConnState;
+use crate::dispatch::ChainState;
+use crate::open::Open;
+use crate::server::ServerState;
+use crate::session::{Session, Tree};
+use opportune_crypto::Signer;
+use opportune_types::{FileId, NtStatus};
+use opportune_wire::error_response::encode_error;
+use opportune_wire::header::{Command, Header};
+use std::sync::Arc;
+
+pub struct Ctx<'a> {
+    pub server: &'a ServerState,
+    pub conn: &'a mut ConnState,
+    pub msg: &'a [u8],
+    /// The request header with related-compound ids already filled in.
+    pub hdr: &'a Header,
+    pub chain: &'a mut ChainState,
+}
+
+pub struct Reply {
+    pub status: NtStatus,
+    pub body: Vec<u8>,
+    pub disconnect: bool,
+    /// A session id to put in the response (new sessions).
+    pub session_id: u64,
+    /// A tree id to put in the response (new tree connects).
+    pub tree_id: u32,
+    /// Sign with this key whatever the request said (final SESSION_SETUP).
+    pub signer: Option<Arc<Signer>>,
+}
+
+impl Reply {
+    pub fn ok(body: Vec<u8>) -> Reply {
+        Reply::with_status(NtStatus::SUCCESS, body)
+    }
+
+    pub fn with_status(status: NtStatus, body: Vec<u8>) -> Reply {
+        Reply { status, body, disconnect: false, session_id: 0, tree_id: 0, signer: None }
+    }
+
+    pub fn error(status: NtStatus) -> Reply {
+        let mut body = Vec::with_capacity(9);
+        encode_error(&mut body);
+        Reply::with_status(status, body)
+    }
+
+    pub fn disconnect() -> Reply {
+        Reply { disconnect: true, ..Reply::error(NtStatus::INVALID_PARAMETER) }
+    }
+}
+
+impl From<NtStatus> for Reply {
+    fn from(s: NtStatus) -> Reply {
+        Reply::error(s)
+    }
+}
+
+/// Result type of handler bodies: `?` turns an NTSTATUS into an error reply.
+pub type HResult = Result<Reply, NtStatus>;
+
+pub fn handle(ctx: &mut Ctx<'_>, cmd: Command) -> Reply {
+    use Command::*;
+    if cmd == Negotiate {
+        return negotiate::handle(ctx);
+    }
+    if ctx.conn.negotiated.is_none() {
+        return Reply::disconnect();
+    }
+    let result = match cmd {
+        SessionSetup => session_setup::handle(ctx),
+        Echo => Ok(empty_ok()),
+        _ => ctx.check_session(cmd).and_then(|()| match cmd {
+            Logoff => session_setup::logoff(ctx),
+            TreeConnect => tree::connect(ctx),
+            _ => ctx.tree().map(|_| ()).and_then(|()| handle_tree_command(ctx, cmd)),
+        }),
+    };
+    result.unwrap_or_else(Reply::error)
+}
+
+fn handle_tree_command(ctx: &mut Ctx<'_>, cmd: Command) -> HResult {
+    use Command::*;
+    match cmd {
+        TreeDisconnect => tree::disconnect(ctx),
+        Create => create::handle(ctx),
+        Close => close::handle(ctx),
+        Flush => io::flush(ctx),
+        Read => io::read(ctx),
+        Write => io::write(ctx),
+        Lock => lock::handle(ctx),
+        Ioctl => ioctl::handle(ctx),
+        QueryDirectory => dir::handle(ctx),
+        ChangeNotify => Err(NtStatus::NOT_SUPPORTED),
+        QueryInfo => info_query::handle(ctx),
+        SetInfo => info_set::handle(ctx),
+        OplockBreak => lock::oplock_break(ctx),
+        Negotiate | SessionSetup | Logoff | TreeConnect | Cancel | Echo => Err(NtStatus::INVALID_PARAMETER),
+    }
+}
+
+pub fn empty_ok() -> Reply {
+    let mut body = Vec::with_capacity(4);
+    opportune_wire::session::encode_empty(&mut body);
+    Reply::ok(body)
+}
+
+impl Ctx<'_> {
+    /// MS-SMB2 3.3.5.2.9: the session must exist and be established; signed requests
+    /// are verified (3.3.5.2.4) and unsigned ones refused where signing is required.
+    pub fn check_session(&self, _cmd: Command) -> Result<(), NtStatus> {
+        let s = self.conn.sessions.get(&self.hdr.session_id).ok_or(NtStatus::USER_SESSION_DELETED)?;
+        if !s.is_valid() {
+            return Err(NtStatus::USER_SESSION_DELETED);
+        }
+        self.verify_signature(s)
+    }
+
+    pub fn verify_signature(&self, s: &Session) -> Result<(), NtStatus> {
+        match (&s.signer, self.hdr.is_signed()) {
+            (Some(signer), true) => {
+                if signer.verify(self.msg) { Ok(()) } else { Err(NtStatus::ACCESS_DENIED) }
+            }
+            (Some(_), false) if s.signing_required => Err(NtStatus::ACCESS_DENIED),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn session(&mut self) -> Result<&mut Session, NtStatus> {
+        self.conn.sessions.get_mut(&self.hdr.session_id).ok_or(NtStatus::USER_SESSION_DELETED)
+    }
+
+    /// MS-SMB2 3.3.5.2.11: the tree must exist in the session.
+    pub fn tree(&self) -> Result<&Tree, NtStatus> {
+        let s = self.conn.sessions.get(&self.hdr.session_id).ok_or(NtStatus::USER_SESSION_DELETED)?;
+        s.trees.get(&self.hdr.tree_id).ok_or(NtStatus::NETWORK_NAME_DELETED)
+    }
+
+    /// Resolves a request's FileId (the compounded one from the chain when related) to an open
+    /// of this session and tree (MS-SMB2 3.3.5.2.7.2).
+    pub fn resolve_file_id(&mut self, id: FileId) -> Result<FileId, NtStatus> {
+        if id.is_compounded() {
+            if !self.hdr.is_related() {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            if self.chain.last_status.is_error() && self.chain.file_id.is_none() {
+                return Err(self.chain.last_status);
+            }
+            return self.chain.file_id.ok_or(NtStatus::INVALID_PARAMETER);
+        }
+        Ok(id)
+    }
+
+    pub fn open(&mut self, id: FileId) -> Result<&mut Open, NtStatus> {
+        let id = self.resolve_file_id(id)?;
+        let (sid, tid) = (self.hdr.session_id, self.hdr.tree_id);
+        self.chain.file_id = Some(id);
+        match self.conn.opens.get_mut(&id.volatile) {
+            Some(o) if o.file_id.persistent == id.persistent && o.session_id == sid && o.tree_id == tid => Ok(o),
+            _ => Err(NtStatus::FILE_CLOSED),
+        }
+    }
+
+    pub fn share(&self) -> Result<&crate::server::ShareState, NtStatus> {
+        let t = self.tree()?;
+        self.server.shares.get(t.share).ok_or(NtStatus::NETWORK_NAME_DELETED)
+    }
+}

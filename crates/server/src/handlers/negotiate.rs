@@ -1,0 +1,185 @@
+//! NEGOTIATE (MS-SMB2 3.3.5.3, 3.3.5.4) and FSCTL_VALIDATE_NEGOTIATE_INFO (3.3.5.15.12).
+
+use super::{Ctx, Reply};
+use crate::conn_state::{ConnState, Negotiated};
+use crate::server::ServerState;
+use opportune_crypto::{PreauthHash, SigningAlgorithm};
+use opportune_types::time::filetime_from_system;
+use opportune_types::NtStatus;
+use opportune_wire::negotiate::{
+    capabilities, context_type, dialect, id_list, parse_id_list, parse_preauth, preauth_context, security_mode,
+    NegotiateRequest, NegotiateResponse, HASH_SHA512,
+};
+use std::time::SystemTime;
+
+/// Dialects served, best first.
+const SERVED: [u16; 5] = [dialect::SMB311, dialect::SMB302, dialect::SMB300, dialect::SMB210, dialect::SMB202];
+/// Largest payload for SMB 2.0.2, which has no multi-credit requests.
+const SMB202_MAX_IO: u32 = 65536;
+
+pub fn handle(ctx: &mut Ctx<'_>) -> Reply {
+    // A second NEGOTIATE on a connection is a protocol violation (3.3.5.3.1).
+    if ctx.conn.negotiated.as_ref().is_some_and(|n| n.dialect != dialect::WILDCARD) {
+        return Reply::disconnect();
+    }
+    let Ok(req) = NegotiateRequest::decode(ctx.msg) else {
+        return Reply::error(NtStatus::INVALID_PARAMETER);
+    };
+    let Some(&chosen) = SERVED.iter().find(|d| req.dialects.contains(d)) else {
+        ctx.conn.closing = true;
+        return Reply::error(NtStatus::NOT_SUPPORTED);
+    };
+    let mut neg = Negotiated {
+        dialect: chosen,
+        client_guid: req.client_guid,
+        client_capabilities: req.capabilities,
+        client_security_mode: req.security_mode,
+        client_dialects: req.dialects.clone(),
+        server_capabilities: server_capabilities(chosen),
+        server_security_mode: server_security_mode(ctx.server),
+        signing_algorithm: None,
+    };
+    let mut contexts = Vec::new();
+    if chosen == dialect::SMB311 {
+        match negotiate_contexts(&req, &mut neg) {
+            Ok(c) => contexts = c,
+            Err(status) => return Reply::error(status),
+        }
+    }
+    neg.signing_algorithm = Some(neg.signing_algorithm.unwrap_or(match chosen {
+        dialect::SMB202 | dialect::SMB210 => SigningAlgorithm::HmacSha256,
+        _ => SigningAlgorithm::AesCmac,
+    }));
+    let resp = response(ctx.server, &neg, contexts);
+    let mut body = Vec::with_capacity(256);
+    resp.encode(&mut body);
+    if chosen == dialect::SMB311 {
+        let mut h = PreauthHash::new();
+        h.update(ctx.msg);
+        ctx.conn.preauth = Some(h);
+        ctx.conn.pending_preauth_response = true;
+    }
+    ctx.conn.negotiated = Some(neg);
+    Reply::ok(body)
+}
+
+fn server_capabilities(d: u16) -> u32 {
+    if d >= dialect::SMB210 { capabilities::LARGE_MTU } else { 0 }
+}
+
+fn server_security_mode(server: &ServerState) -> u16 {
+    let required = if server.config.signing_required { security_mode::SIGNING_REQUIRED } else { 0 };
+    security_mode::SIGNING_ENABLED | required
+}
+
+/// MS-SMB2 3.3.5.4: preauth integrity is mandatory; a signing algorithm is picked from the
+/// client's list; encryption is not offered, so its context is not answered.
+fn negotiate_contexts(req: &NegotiateRequest<'_>, neg: &mut Negotiated) -> Result<Vec<(u16, Vec<u8>)>, NtStatus> {
+    let mut preauth_ok = false;
+    let mut out = Vec::new();
+    for c in &req.contexts {
+        match c.context_type {
+            context_type::PREAUTH_INTEGRITY => {
+                if preauth_ok {
+                    return Err(NtStatus::INVALID_PARAMETER);
+                }
+                let (algs, _) = parse_preauth(c.data).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+                if !algs.contains(&HASH_SHA512) {
+                    return Err(NtStatus::SMB_NO_PREAUTH_INTEGRITY_HASH_OVERLAP);
+                }
+                preauth_ok = true;
+            }
+            context_type::SIGNING => {
+                let ids = parse_id_list(c.data).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+                let pick = [SigningAlgorithm::AesGmac, SigningAlgorithm::AesCmac, SigningAlgorithm::HmacSha256]
+                    .into_iter()
+                    .find(|a| ids.contains(&a.id()));
+                neg.signing_algorithm = Some(pick.unwrap_or(SigningAlgorithm::AesCmac));
+            }
+            context_type::ENCRYPTION => {
+                parse_id_list(c.data).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+            }
+            _ => {}
+        }
+    }
+    if !preauth_ok {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let mut salt = [0u8; 32];
+    crate::server::random_bytes(&mut salt).map_err(|_| NtStatus::INTERNAL_ERROR)?;
+    out.push((context_type::PREAUTH_INTEGRITY, preauth_context(&salt)));
+    if let Some(alg) = neg.signing_algorithm {
+        out.push((context_type::SIGNING, id_list(&[alg.id()])));
+    }
+    Ok(out)
+}
+
+fn response(server: &ServerState, neg: &Negotiated, contexts: Vec<(u16, Vec<u8>)>) -> NegotiateResponse {
+    let max_io = if neg.dialect >= dialect::SMB210 { server.config.max_io_size } else { SMB202_MAX_IO };
+    NegotiateResponse {
+        security_mode: neg.server_security_mode,
+        dialect: neg.dialect,
+        server_guid: server.server_guid,
+        capabilities: neg.server_capabilities,
+        max_transact_size: max_io,
+        max_read_size: max_io,
+        max_write_size: max_io,
+        system_time: filetime_from_system(SystemTime::now()),
+        server_start_time: 0,
+        security_buffer: opportune_auth::spnego::negotiate_hint(),
+        contexts,
+    }
+}
+
+/// The SMB2 NEGOTIATE response to an SMB1 NEGOTIATE (MS-SMB2 3.3.5.3.1).
+pub fn smb1_upgrade_response(server: &ServerState, conn: &mut ConnState, d: u16) -> Vec<u8> {
+    let neg = Negotiated {
+        dialect: d,
+        server_capabilities: server_capabilities(d),
+        server_security_mode: server_security_mode(server),
+        signing_algorithm: Some(SigningAlgorithm::HmacSha256),
+        ..Negotiated::default()
+    };
+    let mut body = Vec::new();
+    response(server, &neg, Vec::new()).encode(&mut body);
+    // 0x02FF asks the client to negotiate again; 0x0202 is final.
+    if d == dialect::SMB202 {
+        conn.negotiated = Some(neg);
+    } else {
+        conn.negotiated = Some(Negotiated { dialect: dialect::WILDCARD, ..neg });
+    }
+    body
+}
+
+/// FSCTL_VALIDATE_NEGOTIATE_INFO (MS-SMB2 3.3.5.15.12): the client's view of the negotiation
+/// must match ours; a mismatch drops the connection.
+pub fn validate_negotiate(conn: &ConnState, server: &ServerState, input: &[u8]) -> Result<Vec<u8>, NtStatus> {
+    let neg = conn.negotiated.as_ref().ok_or(NtStatus::INVALID_PARAMETER)?;
+    if neg.dialect == dialect::SMB311 {
+        return Err(NtStatus::FILE_CLOSED);
+    }
+    let mut r = opportune_wire::cursor::Reader::new(input, 0);
+    let parsed = (|| -> Result<_, opportune_wire::WireError> {
+        let caps = r.u32()?;
+        let guid = r.array::<16>()?;
+        let mode = r.u16()?;
+        let n = usize::from(r.u16()?);
+        let dialects = (0..n).map(|_| r.u16()).collect::<Result<Vec<_>, _>>()?;
+        Ok((caps, guid, mode, dialects))
+    })();
+    let (caps, guid, mode, dialects) = parsed.map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    if caps != neg.client_capabilities
+        || guid != neg.client_guid
+        || mode != neg.client_security_mode
+        || dialects != neg.client_dialects
+    {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    let mut out = Vec::with_capacity(24);
+    use opportune_wire::cursor::Put;
+    out.put_u32(neg.server_capabilities);
+    out.extend_from_slice(&server.server_guid);
+    out.put_u16(neg.server_security_mode);
+    out.put_u16(neg.dialect);
+    Ok(out)
+}

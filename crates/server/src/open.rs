@@ -1,0 +1,40 @@
+//! Opens: what a FileId names (MS-SMB2 3.3.1.10).
+
+use opportune_fs::Handle;
+use opportune_types::{AccessMask, FileId, ShareAccess};
+use std::sync::Arc;
+
+/// The state of a QUERY_DIRECTORY enumeration on a directory open.
+#[derive(Default)]
+pub struct DirSearch {
+    pub pattern: Option<String>,
+    /// The entries of the current enumeration, including "." and "..", and how many were returned.
+    pub entries: Option<Vec<(String, opportune_wire::fscc::FileMeta)>>,
+    pub position: usize,
+}
+
+pub struct Open {
+    pub file_id: FileId,
+    pub session_id: u64,
+    pub tree_id: u32,
+    /// Index of the share in the server's share list.
+    pub share: usize,
+    pub handle: Arc<Handle>,
+    pub access: AccessMask,
+    pub is_dir: bool,
+    pub delete_on_close: bool,
+    pub oplock_level: u8,
+    pub dir: DirSearch,
+    /// FilePositionInformation (MS-FSCC 2.4.35): kept, not used for I/O.
+    pub position: u64,
+    pub mode: u32,
+    pub share_access: ShareAccess,
+}
+
+impl Open {
+    /// Whether any of the rights in `any_of` was granted at create time.
+    pub fn has_access(&self, any_of: u32) -> bool {
+        self.access.intersects(any_of)
+    }
+}
+

@@ -1,0 +1,79 @@
+//! Server-wide state shared by every connection task.
+
+use crate::config::ServerConfig;
+use opportune_fs::Share;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// One configured share, opened.
+pub struct ShareState {
+    pub name: String,
+    pub fs: Arc<Share>,
+    pub read_only: bool,
+    pub guest_ok: bool,
+}
+
+pub struct ServerState {
+    pub config: ServerConfig,
+    pub shares: Vec<ShareState>,
+    pub server_guid: [u8; 16],
+    pub start_time: SystemTime,
+    pub locks: crate::locking::Locking,
+    pub pending: crate::pending::PendingTable,
+    next_id: AtomicU64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("share {name}: {source}")]
+    Share { name: String, source: opportune_fs::FsError },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("no randomness available: {0}")]
+    Random(String),
+}
+
+impl ServerState {
+    pub fn new(config: ServerConfig) -> Result<Arc<ServerState>, ServerError> {
+        let mut shares = Vec::new();
+        for s in &config.shares {
+            let fs = Share::new(&s.path, s.case_sensitive)
+                .map_err(|source| ServerError::Share { name: s.name.clone(), source })?;
+            shares.push(ShareState {
+                name: s.name.clone(),
+                fs: Arc::new(fs),
+                read_only: s.read_only,
+                guest_ok: s.guest_ok,
+            });
+        }
+        let mut server_guid = [0u8; 16];
+        random_bytes(&mut server_guid)?;
+        let mut seed = [0u8; 8];
+        random_bytes(&mut seed)?;
+        // Ids start at a random point so they are not guessable across restarts.
+        let start = (u64::from_le_bytes(seed) >> 16).max(1);
+        Ok(Arc::new(ServerState {
+            locks: crate::locking::Locking::new(config.oplock_break_timeout),
+            config,
+            shares,
+            server_guid,
+            start_time: SystemTime::now(),
+            pending: crate::pending::PendingTable::default(),
+            next_id: AtomicU64::new(start),
+        }))
+    }
+
+    /// A fresh nonzero id for sessions, async requests, opens and connections.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn share(&self, name: &str) -> Option<usize> {
+        self.shares.iter().position(|s| s.name.eq_ignore_ascii_case(name))
+    }
+}
+
+pub fn random_bytes(buf: &mut [u8]) -> Result<(), ServerError> {
+    getrandom::fill(buf).map_err(|e| ServerError::Random(e.to_string()))
+}

@@ -1,0 +1,65 @@
+//! Sessions and tree connects of one connection (MS-SMB2 3.3.1.8, 3.3.1.9).
+
+use opportune_auth::NtlmAcceptor;
+use opportune_crypto::{PreauthHash, Signer};
+use std::collections::HashMap;
+
+pub enum AuthState {
+    /// SESSION_SETUP in progress: the NTLM exchange and, for SPNEGO, the client's mech list.
+    InProgress { ntlm: Box<NtlmAcceptor>, spnego: bool, mech_types: Option<Vec<u8>> },
+    Valid,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Identity {
+    User,
+    Guest,
+    Anonymous,
+}
+
+pub struct Tree {
+    pub share: usize,
+    pub is_ipc: bool,
+    pub read_only: bool,
+    pub maximal_access: u32,
+}
+
+pub struct Session {
+    pub id: u64,
+    pub state: AuthState,
+    pub user: String,
+    pub identity: Identity,
+    pub signer: Option<std::sync::Arc<Signer>>,
+    pub signing_required: bool,
+    /// SMB 3.1.1 session preauth hash, updated until the session is established.
+    pub preauth: Option<PreauthHash>,
+    pub trees: HashMap<u32, Tree>,
+    next_tree_id: u32,
+}
+
+impl Session {
+    pub fn new(id: u64, ntlm: NtlmAcceptor, preauth: Option<PreauthHash>) -> Session {
+        Session {
+            id,
+            state: AuthState::InProgress { ntlm: Box::new(ntlm), spnego: false, mech_types: None },
+            user: String::new(),
+            identity: Identity::Anonymous,
+            signer: None,
+            signing_required: false,
+            preauth,
+            trees: HashMap::new(),
+            next_tree_id: 1,
+        }
+    }
+
+    pub fn is_valid(&self) -> bool {
+        matches!(self.state, AuthState::Valid)
+    }
+
+    pub fn add_tree(&mut self, tree: Tree) -> u32 {
+        let id = self.next_tree_id;
+        self.next_tree_id = self.next_tree_id.wrapping_add(1).max(1);
+        self.trees.insert(id, tree);
+        id
+    }
+}
