@@ -140,7 +140,29 @@ fn process_message(
         h.tree_id = reply.tree_id;
     }
     chain.last_status = reply.status;
-    Some(Some(finish(conn, &h, reply, charge)))
+    let status = reply.status;
+    let out = finish(conn, &h, reply, charge);
+    feed_preauth(conn, &h, status, &out.bytes);
+    Some(Some(out))
+}
+
+/// SMB 3.1.1 preauth integrity (MS-SMB2 3.3.5.4, 3.3.5.5): the NEGOTIATE response goes into
+/// the connection's hash, and every SESSION_SETUP response but the final one into the session's.
+fn feed_preauth(conn: &mut ConnState, h: &Header, status: NtStatus, bytes: &[u8]) {
+    match Command::from_u16(h.command) {
+        Some(Command::Negotiate) if conn.pending_preauth_response => {
+            conn.pending_preauth_response = false;
+            if let Some(p) = conn.preauth.as_mut() {
+                p.update(bytes);
+            }
+        }
+        Some(Command::SessionSetup) if status == NtStatus::MORE_PROCESSING_REQUIRED => {
+            if let Some(p) = conn.sessions.get_mut(&h.session_id).and_then(|s| s.preauth.as_mut()) {
+                p.update(bytes);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Builds the response header and body, grants credits, and picks the signing key.
