@@ -30,6 +30,7 @@ pub struct ConnState {
     pub window: SequenceWindow,
     pub sessions: HashMap<u64, Session>,
     pub opens: HashMap<u64, Open>,
+    pub pending: crate::pending::PendingTable,
     /// Set when the connection must be dropped after the current reply.
     pub closing: bool,
     /// The NEGOTIATE response still has to be fed into the preauth hash (3.1.1).
@@ -46,6 +47,7 @@ impl ConnState {
             window: SequenceWindow::default(),
             sessions: HashMap::new(),
             opens: HashMap::new(),
+            pending: Default::default(),
             closing: false,
             pending_preauth_response: false,
         }

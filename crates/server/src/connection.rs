@@ -1,88 +1,131 @@
-//! One task per connection: read frames, process them, write responses. Responses
-//! and (later) break notifications go through one writer task so they never interleave.
+//! One task per connection. A reader task turns the socket into frames, a writer task
+//! sends what is queued; the connection task owns all protocol state and takes, in
+//! order of priority, lock-core events for this connection (breaks, completions of
+//! pending requests) and then frames.
 
 use crate::conn_state::ConnState;
 use crate::dispatch::{process_frame, FrameResult};
+use crate::events;
 use crate::server::ServerState;
 use opportune_wire::transport::{frame_header, frame_length, MAX_FRAME};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-/// Frames queued for the writer before the reader waits (backpressure).
+/// Frames queued for the writer before the connection task waits (backpressure).
 const WRITE_QUEUE: usize = 64;
+/// Frames read ahead of processing.
+const READ_AHEAD: usize = 8;
+
+pub type Outbox = mpsc::Sender<Vec<u8>>;
 
 pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let id = server.next_id();
-    tracing::info!(conn = id, %peer, "connection opened");
+    tracing::debug!(conn = id, %peer, "connection opened");
     let (rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
+    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
     let writer = tokio::spawn(async move {
-        while let Some(frame) = rx.recv().await {
+        while let Some(frame) = out_rx.recv().await {
             if wr.write_all(&frame).await.is_err() {
                 break;
             }
         }
         let _ = wr.shutdown().await;
     });
+    let (frame_tx, mut frame_rx) = mpsc::channel(READ_AHEAD);
+    let reader = tokio::spawn(read_frames(BufReader::with_capacity(256 * 1024, rd), frame_tx));
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    server.locks.register_connection(id, ev_tx);
     let mut conn = ConnState::new(id, peer);
-    let reason = read_loop(&server, &mut conn, BufReader::with_capacity(256 * 1024, rd), &tx).await;
-    tracing::info!(conn = id, %peer, reason, "connection closed");
+    let reason = loop {
+        tokio::select! {
+            biased;
+            Some(ev) = ev_rx.recv() => {
+                if events::handle(&server, &mut conn, ev, &out_tx).await.is_err() {
+                    break "writer gone";
+                }
+            }
+            f = frame_rx.recv() => {
+                let frame = match f {
+                    Some(Ok(frame)) => frame,
+                    Some(Err(reason)) => break reason,
+                    None => break "reader gone",
+                };
+                let result = process_frame(&server, &mut conn, &frame);
+                // Breaks and completions this request caused for this connection go first.
+                while let Ok(ev) = ev_rx.try_recv() {
+                    if events::handle(&server, &mut conn, ev, &out_tx).await.is_err() {
+                        break;
+                    }
+                }
+                match result {
+                    FrameResult::Send(out) => {
+                        if send(&out_tx, out).await.is_err() {
+                            break "writer gone";
+                        }
+                    }
+                    FrameResult::Nothing => {}
+                    FrameResult::Disconnect => break "protocol violation",
+                }
+                if conn.closing {
+                    break "closed by server";
+                }
+            }
+        }
+    };
+    tracing::debug!(conn = id, %peer, reason, "connection closed");
+    reader.abort();
     cleanup(&server, &mut conn);
-    drop(tx);
+    drop(out_tx);
     let _ = writer.await;
 }
 
-async fn read_loop(
-    server: &ServerState,
-    conn: &mut ConnState,
-    mut rd: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    tx: &mpsc::Sender<Vec<u8>>,
-) -> &'static str {
+async fn read_frames(mut rd: BufReader<OwnedReadHalf>, tx: mpsc::Sender<Result<Vec<u8>, &'static str>>) {
+    loop {
+        let r = read_frame(&mut rd).await;
+        let stop = r.is_err();
+        if tx.send(r).await.is_err() || stop {
+            return;
+        }
+    }
+}
+
+async fn read_frame(rd: &mut BufReader<OwnedReadHalf>) -> Result<Vec<u8>, &'static str> {
     loop {
         let mut head = [0u8; 4];
-        if rd.read_exact(&mut head).await.is_err() {
-            return "peer closed";
-        }
-        let Some(len) = frame_length(head) else { return "not a direct-TCP frame" };
+        rd.read_exact(&mut head).await.map_err(|_| "peer closed")?;
+        let len = frame_length(head).ok_or("not a direct-TCP frame")?;
         if len > MAX_FRAME {
-            return "frame too large";
+            return Err("frame too large");
         }
         if len == 0 {
             continue;
         }
         let mut frame = vec![0u8; len];
-        if rd.read_exact(&mut frame).await.is_err() {
-            return "truncated frame";
-        }
-        match process_frame(server, conn, &frame) {
-            FrameResult::Send(out) => {
-                if send(tx, out).await.is_err() {
-                    return "writer gone";
-                }
-            }
-            FrameResult::Nothing => {}
-            FrameResult::Disconnect => return "protocol violation",
-        }
-        if conn.closing {
-            return "closed by server";
-        }
+        rd.read_exact(&mut frame).await.map_err(|_| "truncated frame")?;
+        return Ok(frame);
     }
 }
 
-async fn send(tx: &mpsc::Sender<Vec<u8>>, msg: Vec<u8>) -> Result<(), ()> {
+/// Queues one message (or compound chain) with its transport header.
+pub async fn send(tx: &Outbox, msg: Vec<u8>) -> Result<(), ()> {
     let mut framed = Vec::with_capacity(4 + msg.len());
     framed.extend_from_slice(&frame_header(msg.len()));
     framed.extend_from_slice(&msg);
     tx.send(framed).await.map_err(|_| ())
 }
 
-/// Everything the connection held goes: opens (with delete-on-close), pending requests.
+/// Everything the connection held goes: opens (with delete-on-close), waiting requests.
 fn cleanup(server: &ServerState, conn: &mut ConnState) {
-    server.pending.drop_connection(conn.id);
+    for op in conn.pending.all() {
+        if let crate::pending::Waiting::Lock { request } = op.waiting {
+            server.locks.cancel_lock(request);
+        }
+    }
     let sessions: Vec<u64> = conn.sessions.keys().copied().collect();
     for sid in sessions {
         crate::handlers::close::close_session_opens(server, conn, sid, None);

@@ -4,6 +4,7 @@
 
 use crate::conn_state::ConnState;
 use crate::handlers::{self, Ctx, Reply};
+use crate::pending::{PendingOp, Waiting};
 use crate::server::ServerState;
 use opportune_types::{FileId, NtStatus};
 use opportune_crypto::Signer;
@@ -140,10 +141,69 @@ fn process_message(
         h.tree_id = reply.tree_id;
     }
     chain.last_status = reply.status;
+    if let Some(waiting) = reply.pending {
+        return Some(Some(interim(server, conn, &h, waiting, charge)));
+    }
     let status = reply.status;
     let out = finish(conn, &h, reply, charge);
     feed_preauth(conn, &h, status, &out.bytes);
     Some(Some(out))
+}
+
+/// The interim response of a request that went asynchronous (MS-SMB2 3.3.4.2): credits are
+/// granted now, the final response grants none. It is not signed.
+fn interim(server: &ServerState, conn: &mut ConnState, h: &Header, waiting: Waiting, charge: u16) -> Outgoing {
+    let async_id = server.next_id();
+    conn.pending.insert(async_id, PendingOp { header: *h, waiting });
+    let credits = conn.window.grant(h.credits, charge);
+    let rh = Header {
+        credit_charge: h.credit_charge,
+        status: NtStatus::PENDING.0,
+        command: h.command,
+        credits,
+        flags: flags::SERVER_TO_REDIR | flags::ASYNC_COMMAND | (h.flags & flags::RELATED_OPERATIONS),
+        message_id: h.message_id,
+        async_id,
+        session_id: h.session_id,
+        signature: h.signature,
+        ..Header::default()
+    };
+    let mut bytes = Vec::with_capacity(HEADER_LEN + 9);
+    rh.encode(&mut bytes);
+    opportune_wire::error_response::encode_error(&mut bytes);
+    Outgoing { bytes, signer: None }
+}
+
+/// The final response of a pending request (MS-SMB2 3.3.4.2): async header, no credits,
+/// signed like the request.
+pub fn async_final(conn: &ConnState, async_id: u64, op: &PendingOp, reply: crate::handlers::Reply) -> Vec<u8> {
+    let req = &op.header;
+    let rh = Header {
+        credit_charge: req.credit_charge,
+        status: reply.status.0,
+        command: req.command,
+        credits: 0,
+        flags: flags::SERVER_TO_REDIR | flags::ASYNC_COMMAND,
+        message_id: req.message_id,
+        async_id,
+        session_id: req.session_id,
+        ..Header::default()
+    };
+    let signer = conn
+        .sessions
+        .get(&req.session_id)
+        .filter(|s| req.is_signed() || s.signing_required)
+        .and_then(|s| s.signer.clone());
+    let mut out = Outgoing { bytes: Vec::with_capacity(HEADER_LEN + reply.body.len()), signer };
+    let mut rh = rh;
+    if out.signer.is_some() {
+        rh.flags |= flags::SIGNED;
+    }
+    rh.encode(&mut out.bytes);
+    out.bytes.extend_from_slice(&reply.body);
+    let mut v = Vec::with_capacity(out.bytes.len());
+    out.finish(&mut v, false);
+    v
 }
 
 /// SMB 3.1.1 preauth integrity (MS-SMB2 3.3.5.4, 3.3.5.5): the NEGOTIATE response goes into

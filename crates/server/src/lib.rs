@@ -8,6 +8,7 @@ mod conn_state;
 mod connection;
 mod credits;
 mod dispatch;
+mod events;
 mod handlers;
 mod locking;
 mod meta;
@@ -36,6 +37,8 @@ pub async fn bind(config: ServerConfig) -> Result<(TcpListener, Arc<ServerState>
 /// Accepts connections until the process ends.
 pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
     let limit = Arc::new(Semaphore::new(state.config.max_connections));
+    let timer_state = state.clone();
+    tokio::spawn(async move { timer_state.locks.run_timer().await });
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,

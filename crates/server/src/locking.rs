@@ -1,19 +1,34 @@
 //! The server's side of the lock core: one `LockCore` behind a mutex, fed with the
-//! current time, its outcomes translated for the handlers. Nothing here awaits while
-//! the mutex is held.
+//! current time. Its events are routed to the connection tasks they concern (breaks to
+//! the holder's connection, completions to the waiting request's connection); a timer
+//! task wakes it for break timeouts. Nothing awaits while the mutex is held.
 
 use crate::open::Open;
 use opportune_fs::FileInfo;
 use opportune_locks::{
-    CloseOutcome, Config, ConnId, CreateOutcome, CreatePolicy, CreateRequest, Event, FileKey, LockCore, LockElement,
-    LockOutcome, OpenId, RequestId, RequestedCaching,
+    ClientGuid, CloseOutcome, Config, ConnId, CreateOutcome, CreatePolicy, CreateRequest, Event, FileKey, LeaseKey,
+    LockCore, LockElement, LockOutcome, OpenId, RequestId, RequestedCaching,
 };
 use opportune_types::{AccessMask, NtStatus, ShareAccess};
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Notify};
+
+pub type EventSender = mpsc::UnboundedSender<Event>;
 
 pub struct Locking {
-    core: Mutex<LockCore>,
+    inner: Mutex<Inner>,
+    /// Wakes the timer task when a new deadline may be earlier than the one it sleeps on.
+    timer: Notify,
+}
+
+struct Inner {
+    core: LockCore,
+    /// Where each connection's events go.
+    routes: HashMap<u64, EventSender>,
+    /// Which connection owns each open the core knows.
+    owners: HashMap<u64, u64>,
 }
 
 /// The parts of a CREATE the lock core decides on.
@@ -35,58 +50,191 @@ pub fn file_key(info: &FileInfo) -> FileKey {
 impl Locking {
     pub fn new(break_timeout: Duration) -> Locking {
         let config = Config { break_timeout, ..Config::default() };
-        Locking { core: Mutex::new(LockCore::new(config)) }
+        let inner = Inner { core: LockCore::new(config), routes: HashMap::new(), owners: HashMap::new() };
+        Locking { inner: Mutex::new(inner), timer: Notify::new() }
     }
 
-    fn core(&self) -> MutexGuard<'_, LockCore> {
+    /// Runs `f` on the core, then routes the events it produced.
+    fn with<R>(&self, f: impl FnOnce(&mut LockCore, Instant) -> R) -> R {
+        let mut g = self.lock();
+        let r = f(&mut g.core, Instant::now());
+        g.route();
+        drop(g);
+        self.timer.notify_one();
+        r
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock would be a bug in the core; keep serving.
-        self.core.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn register_connection(&self, conn: u64, tx: EventSender) {
+        self.lock().routes.insert(conn, tx);
     }
 
     /// Share modes, delete-pending and caching for a new open (MS-FSA 2.1.5.1.2).
-    pub fn admit(&self, info: &FileInfo, a: Admission) -> (CreateOutcome, Vec<Event>) {
-        let mut core = self.core();
-        let outcome = core.handle_create(
-            Instant::now(),
-            CreateRequest {
-                conn: ConnId(a.conn),
-                open: OpenId(a.open),
-                file: file_key(info),
-                access: a.access,
-                share: a.share,
-                requested: a.requested,
-                is_directory: info.is_dir,
-                truncating: a.truncating,
-                delete_on_close: a.delete_on_close,
-                policy: a.policy,
-            },
-        );
-        (outcome, drain(&mut core))
+    pub fn admit_open(&self, info: &FileInfo, a: Admission) -> CreateOutcome {
+        let req = CreateRequest {
+            conn: ConnId(a.conn),
+            open: OpenId(a.open),
+            file: file_key(info),
+            access: a.access,
+            share: a.share,
+            requested: a.requested,
+            is_directory: info.is_dir,
+            truncating: a.truncating,
+            delete_on_close: a.delete_on_close,
+            policy: a.policy,
+        };
+        let mut g = self.lock();
+        g.owners.insert(a.open, a.conn);
+        let outcome = g.core.handle_create(Instant::now(), req);
+        if let CreateOutcome::Denied(_) = outcome {
+            g.owners.remove(&a.open);
+        }
+        g.route();
+        drop(g);
+        self.timer.notify_one();
+        outcome
     }
 
-    pub fn close(&self, _conn: u64, open: &Open) -> CloseOutcome {
-        let mut core = self.core();
-        let outcome = core.handle_close(Instant::now(), OpenId(open.file_id.volatile));
-        drain(&mut core);
+    pub fn cancel_create(&self, conn: u64, open: u64) {
+        let cancelled = self.with(|c, _| c.handle_cancel_create(OpenId(open)));
+        if cancelled {
+            let g = self.lock();
+            if let Some(tx) = g.routes.get(&conn) {
+                let _ = tx.send(Event::CompleteCreate { open: OpenId(open), outcome: CreateOutcome::Denied(NtStatus::CANCELLED) });
+            }
+        }
+    }
+
+
+    /// Drops an open the core admitted (also one the server could not complete).
+    pub fn close_id(&self, open: u64) -> CloseOutcome {
+        let outcome = self.with(|c, now| c.handle_close(now, OpenId(open)));
+        self.lock().owners.remove(&open);
         outcome.unwrap_or(CloseOutcome { file: FileKey { device: 0, inode: 0 }, delete_file: false })
     }
 
-    /// Drops an open the core admitted but the server could not complete.
+    pub fn check_range(&self, open: u64, offset: u64, length: u64, write: bool) -> Result<(), NtStatus> {
+        self.lock().core.check_io(OpenId(open), offset, length, write)
+    }
+
+    /// A write by `open`: read caches of the others are broken before it is answered.
+    pub fn write_by(&self, open: u64) {
+        self.with(|c, now| c.handle_write(now, OpenId(open)));
+    }
+
+    /// A size change (end of file, allocation, overwrite).
+    pub fn truncated(&self, open: u64) {
+        self.with(|c, now| c.handle_truncate(now, OpenId(open)));
+    }
+
+    pub fn delete_pending(&self, open: u64, delete: bool) -> Result<(), NtStatus> {
+        self.with(|c, _| c.handle_set_delete_on_close(OpenId(open), delete))
+    }
+
+    pub fn is_delete_pending(&self, info: &FileInfo) -> bool {
+        self.lock().core.is_delete_pending(file_key(info))
+    }
+
+    pub fn lock_range(&self, open: u64, request: u64, elements: &[LockElement]) -> LockOutcome {
+        self.with(|c, now| c.handle_lock(now, OpenId(open), RequestId(request), elements))
+    }
+
+    pub fn cancel_lock(&self, request: u64) {
+        self.with(|c, _| c.handle_cancel_lock(RequestId(request)));
+    }
+
+    pub fn ack_oplock(&self, open: u64, level: u8) -> Result<u8, NtStatus> {
+        self.with(|c, now| c.handle_oplock_break_ack(now, OpenId(open), level))
+    }
+
+    pub fn ack_lease(&self, client: [u8; 16], key: [u8; 16], state: u32) -> Result<u32, NtStatus> {
+        self.with(|c, now| c.handle_lease_break_ack(now, ClientGuid(client), LeaseKey(key), state))
+    }
+
+    /// The connection is gone: its opens were closed one by one; waiting creates go too.
+    pub fn disconnect(&self, conn: u64) {
+        self.with(|c, now| c.handle_disconnect(now, ConnId(conn)));
+        let mut g = self.lock();
+        g.routes.remove(&conn);
+        g.owners.retain(|_, c| *c != conn);
+    }
+
+    /// Fires due break timeouts; returns when the core next needs waking.
+    pub fn tick(&self) -> Option<Instant> {
+        let mut g = self.lock();
+        g.core.handle_timeout(Instant::now());
+        g.route();
+        g.core.poll_timeout()
+    }
+
+    /// The timer task: sleeps until the core's next deadline or until poked.
+    pub async fn run_timer(&self) {
+        loop {
+            let next = self.tick();
+            match next {
+                Some(at) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(at.into()) => {}
+                        () = self.timer.notified() => {}
+                    }
+                }
+                None => self.timer.notified().await,
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Sends each pending event to the connection it concerns.
+    fn route(&mut self) {
+        while let Some(e) = self.core.poll_event() {
+            let conn = match e {
+                Event::SendOplockBreak { conn, .. } | Event::SendLeaseBreak { conn, .. } => Some(conn.0),
+                Event::CompleteCreate { open, outcome } => {
+                    let c = self.owners.get(&open.0).copied();
+                    if matches!(outcome, CreateOutcome::Denied(_) | CreateOutcome::Restart) {
+                        self.owners.remove(&open.0);
+                    }
+                    c
+                }
+                Event::CompleteLock { open, .. } | Event::CompleteRename { open, .. } => self.owners.get(&open.0).copied(),
+            };
+            tracing::debug!(event = ?e, conn = ?conn, "lock core event");
+            if let Some(tx) = conn.and_then(|c| self.routes.get(&c)) {
+                let _ = tx.send(e);
+            }
+        }
+    }
+}
+
+/// The calls the file handlers make (their connection argument is implied by the open).
+impl Locking {
+    pub fn admit(&self, info: &FileInfo, a: Admission) -> (CreateOutcome, Vec<Event>) {
+        (self.admit_open(info, a), Vec::new())
+    }
+
     pub fn forget(&self, open: u64) {
-        let mut core = self.core();
-        core.handle_close(Instant::now(), OpenId(open));
-        drain(&mut core);
+        self.close_id(open);
+    }
+
+    pub fn close(&self, _conn: u64, open: &Open) -> CloseOutcome {
+        self.close_id(open.file_id.volatile)
     }
 
     pub fn check_io(&self, _conn: u64, open: u64, offset: u64, length: u64, write: bool) -> Result<(), NtStatus> {
-        self.core().check_io(OpenId(open), offset, length, write)
+        self.check_range(open, offset, length, write)
     }
 
-    /// A write or size change by `open`: read caches of others are broken first.
     pub fn written(&self, _conn: u64, open: u64) {
-        let mut core = self.core();
-        core.handle_write(Instant::now(), OpenId(open));
-        drain(&mut core);
+        self.write_by(open);
+    }
+
+    pub fn set_delete_pending(&self, _conn: u64, open: u64, delete: bool) -> Result<(), NtStatus> {
+        self.delete_pending(open, delete)
     }
 
     pub fn check_rename(
@@ -100,36 +248,4 @@ impl Locking {
     }
 
     pub fn renamed(&self, _conn: u64, _open: u64, _new_rel: &str) {}
-
-    pub fn set_delete_pending(&self, _conn: u64, open: u64, delete: bool) -> Result<(), NtStatus> {
-        self.core().handle_set_delete_on_close(OpenId(open), delete)
-    }
-
-    pub fn is_delete_pending(&self, info: &FileInfo) -> bool {
-        self.core().is_delete_pending(file_key(info))
-    }
-
-    pub fn lock(&self, open: u64, request: u64, elements: &[LockElement]) -> LockOutcome {
-        let mut core = self.core();
-        let outcome = core.handle_lock(Instant::now(), OpenId(open), RequestId(request), elements);
-        drain(&mut core);
-        outcome
-    }
-
-    pub fn disconnect(&self, conn: u64) {
-        let mut core = self.core();
-        core.handle_disconnect(Instant::now(), ConnId(conn));
-        drain(&mut core);
-    }
-}
-
-/// Events of this call. Until oplocks and leases are granted nothing needs routing
-/// between connections; they are logged so a regression would show.
-fn drain(core: &mut LockCore) -> Vec<Event> {
-    let mut v = Vec::new();
-    while let Some(e) = core.poll_event() {
-        tracing::debug!(event = ?e, "lock core event");
-        v.push(e);
-    }
-    v
 }

@@ -1,61 +1,59 @@
 //! Requests answered with an interim STATUS_PENDING and completed later
-//! (MS-SMB2 3.3.4.2), so CANCEL can find them (3.3.5.16).
+//! (MS-SMB2 3.3.4.2): what the final response needs, and how CANCEL (3.3.5.16) finds them.
 
+use opportune_wire::header::Header;
 use std::collections::HashMap;
-use std::sync::Mutex;
-use tokio::sync::oneshot;
 
-#[derive(Clone, Copy, Debug)]
-pub enum Target {
-    Async(u64),
-    Message(u64),
+/// What a pending request waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waiting {
+    /// A blocking byte-range lock (the lock core's RequestId).
+    Lock { request: u64 },
+    /// A create deferred until other opens' caching is broken (the new open's id).
+    Create { open: u64 },
+    /// A rename deferred until handle caching of other opens is broken.
+    Rename { request: u64 },
 }
 
-struct Entry {
-    message_id: u64,
-    cancel: oneshot::Sender<()>,
+/// One pending request of a connection.
+#[derive(Clone, Debug)]
+pub struct PendingOp {
+    /// The request header, with related-compound ids resolved.
+    pub header: Header,
+    pub waiting: Waiting,
 }
 
-/// Pending requests of every connection, keyed by (connection, async id).
+/// Pending requests of one connection, keyed by AsyncId.
 #[derive(Default)]
 pub struct PendingTable {
-    inner: Mutex<HashMap<(u64, u64), Entry>>,
+    ops: HashMap<u64, PendingOp>,
 }
 
 impl PendingTable {
-    /// Registers a request; the receiver fires if the client cancels it.
-    pub fn register(&self, conn: u64, async_id: u64, message_id: u64) -> oneshot::Receiver<()> {
-        let (tx, rx) = oneshot::channel();
-        if let Ok(mut m) = self.inner.lock() {
-            m.insert((conn, async_id), Entry { message_id, cancel: tx });
-        }
-        rx
+    pub fn insert(&mut self, async_id: u64, op: PendingOp) {
+        self.ops.insert(async_id, op);
     }
 
-    /// Forgets a request that completed.
-    pub fn complete(&self, conn: u64, async_id: u64) {
-        if let Ok(mut m) = self.inner.lock() {
-            m.remove(&(conn, async_id));
-        }
+    /// Takes the request waiting for `w`, with its AsyncId.
+    pub fn take_waiting(&mut self, w: Waiting) -> Option<(u64, PendingOp)> {
+        let id = *self.ops.iter().find(|(_, op)| op.waiting == w)?.0;
+        self.ops.remove(&id).map(|op| (id, op))
     }
 
-    /// Signals cancellation of the request that `target` names, if it is still pending.
-    pub fn cancel(&self, conn: u64, target: Target) {
-        let Ok(mut m) = self.inner.lock() else { return };
-        let key = match target {
-            Target::Async(a) => Some((conn, a)),
-            Target::Message(mid) => m.iter().find(|(k, e)| k.0 == conn && e.message_id == mid).map(|(k, _)| *k),
-        };
-        if let Some(e) = key.and_then(|k| m.remove(&k)) {
-            let _ = e.cancel.send(());
+    /// The request CANCEL names: by AsyncId when the CANCEL is async, else by MessageId.
+    pub fn find_cancel_target(&self, hdr: &Header) -> Option<Waiting> {
+        if hdr.is_async() {
+            return self.ops.get(&hdr.async_id).map(|op| op.waiting);
         }
+        self.ops.values().find(|op| op.header.message_id == hdr.message_id).map(|op| op.waiting)
     }
 
-    /// Drops every pending request of a connection that went away.
-    pub fn drop_connection(&self, conn: u64) {
-        if let Ok(mut m) = self.inner.lock() {
-            m.retain(|k, _| k.0 != conn);
-        }
+    pub fn all(&self) -> impl Iterator<Item = &PendingOp> {
+        self.ops.values()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
     }
 }
 
@@ -65,15 +63,14 @@ mod tests {
 
     #[test]
     fn cancel_by_message_or_async_id() {
-        let t = PendingTable::default();
-        let mut a = t.register(1, 10, 100);
-        let mut b = t.register(1, 11, 101);
-        t.cancel(1, Target::Message(101));
-        assert!(b.try_recv().is_ok());
-        assert!(a.try_recv().is_err());
-        t.cancel(2, Target::Async(10));
-        assert!(a.try_recv().is_err(), "other connection's cancel has no effect");
-        t.cancel(1, Target::Async(10));
-        assert!(a.try_recv().is_ok());
+        let mut t = PendingTable::default();
+        let h = Header { message_id: 7, ..Header::default() };
+        t.insert(100, PendingOp { header: h, waiting: Waiting::Lock { request: 1 } });
+        let by_mid = Header { message_id: 7, ..Header::default() };
+        assert_eq!(t.find_cancel_target(&by_mid), Some(Waiting::Lock { request: 1 }));
+        let by_async = Header { flags: opportune_wire::header::flags::ASYNC_COMMAND, async_id: 100, ..Header::default() };
+        assert_eq!(t.find_cancel_target(&by_async), Some(Waiting::Lock { request: 1 }));
+        assert!(t.take_waiting(Waiting::Lock { request: 1 }).is_some());
+        assert!(t.is_empty());
     }
 }

@@ -20,7 +20,6 @@ pub struct ServerState {
     pub server_guid: [u8; 16],
     pub start_time: SystemTime,
     pub locks: crate::locking::Locking,
-    pub pending: crate::pending::PendingTable,
     next_id: AtomicU64,
 }
 
@@ -59,7 +58,6 @@ impl ServerState {
             shares,
             server_guid,
             start_time: SystemTime::now(),
-            pending: crate::pending::PendingTable::default(),
             next_id: AtomicU64::new(start),
         }))
     }

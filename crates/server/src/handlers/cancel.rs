@@ -1,11 +1,15 @@
 //! CANCEL (MS-SMB2 3.3.5.16): no response of its own; the cancelled request, if it is
-//! still pending, completes with STATUS_CANCELLED.
+//! still pending, completes with STATUS_CANCELLED through the lock core's events.
 
 use crate::conn_state::ConnState;
+use crate::pending::Waiting;
 use crate::server::ServerState;
 use opportune_wire::header::Header;
 
 pub fn handle_cancel(server: &ServerState, conn: &mut ConnState, hdr: &Header) {
-    let target = if hdr.is_async() { crate::pending::Target::Async(hdr.async_id) } else { crate::pending::Target::Message(hdr.message_id) };
-    server.pending.cancel(conn.id, target);
+    match conn.pending.find_cancel_target(hdr) {
+        Some(Waiting::Lock { request }) => server.locks.cancel_lock(request),
+        Some(Waiting::Create { open }) => server.locks.cancel_create(conn.id, open),
+        Some(Waiting::Rename { .. }) | None => {}
+    }
 }

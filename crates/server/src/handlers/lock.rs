@@ -1,37 +1,46 @@
 //! LOCK (MS-SMB2 3.3.5.14) and OPLOCK_BREAK acknowledgments (3.3.5.22).
 
-use super::{empty_ok, Ctx, HResult};
+use super::{empty_ok, Ctx, HResult, Reply};
+use crate::pending::Waiting;
 use opportune_locks::{LockElement, LockOutcome};
 use opportune_types::NtStatus;
 use opportune_wire::file_ops::LockRequest;
+use opportune_wire::oplock::{encode_lease_break_response, encode_oplock_break, BreakAck};
 
 pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     let req = LockRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
     let open = ctx.open(req.file_id)?;
     let open_id = open.file_id.volatile;
-    let elements = req
-        .locks
-        .iter()
-        .map(|l| LockElement::from_wire(l.offset, l.length, l.flags))
-        .collect::<Vec<_>>();
-    // Until asynchronous completion is wired, a blocking request is answered at once.
-    let elements: Vec<LockElement> = elements
-        .into_iter()
-        .map(|mut e| {
-            e.fail_immediately = true;
-            e
-        })
-        .collect();
+    let elements: Vec<LockElement> =
+        req.locks.iter().map(|l| LockElement::from_wire(l.offset, l.length, l.flags)).collect();
     let request = ctx.server.next_id();
-    match ctx.server.locks.lock(open_id, request, &elements) {
+    match ctx.server.locks.lock_range(open_id, request, &elements) {
         LockOutcome::Done(NtStatus::SUCCESS) => Ok(empty_ok()),
         LockOutcome::Done(status) => Err(status),
-        LockOutcome::Pending => Err(NtStatus::LOCK_NOT_GRANTED),
+        LockOutcome::Pending => Ok(Reply::pending(Waiting::Lock { request })),
     }
 }
 
-/// No oplock or lease is granted yet, so there is nothing to acknowledge.
+/// Oplock break and lease break acknowledgments.
 pub fn oplock_break(ctx: &mut Ctx<'_>) -> HResult {
-    opportune_wire::oplock::BreakAck::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
-    Err(NtStatus::INVALID_OPLOCK_PROTOCOL)
+    match BreakAck::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)? {
+        BreakAck::Oplock { level, file_id } => {
+            let open = ctx.open(file_id)?;
+            let (open_id, fid) = (open.file_id.volatile, open.file_id);
+            let granted = ctx.server.locks.ack_oplock(open_id, level)?;
+            if let Some(o) = ctx.conn.opens.get_mut(&open_id) {
+                o.oplock_level = granted;
+            }
+            let mut body = Vec::with_capacity(24);
+            encode_oplock_break(&mut body, granted, fid);
+            Ok(Reply::ok(body))
+        }
+        BreakAck::Lease { lease_key, state } => {
+            let client = ctx.conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
+            let granted = ctx.server.locks.ack_lease(client, lease_key, state)?;
+            let mut body = Vec::with_capacity(36);
+            encode_lease_break_response(&mut body, lease_key, granted);
+            Ok(Reply::ok(body))
+        }
+    }
 }

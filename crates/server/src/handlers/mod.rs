@@ -4,6 +4,7 @@
 pub mod cancel;
 pub mod close;
 pub mod create;
+pub mod deferred;
 pub mod dir;
 pub mod info_query;
 pub mod info_set;
@@ -44,6 +45,9 @@ pub struct Reply {
     pub tree_id: u32,
     /// Sign with this key whatever the request said (final SESSION_SETUP).
     pub signer: Option<Arc<Signer>>,
+    /// The request goes asynchronous: an interim STATUS_PENDING is sent now and the final
+    /// response when the lock core reports what it waited for (MS-SMB2 3.3.4.2).
+    pub pending: Option<crate::pending::Waiting>,
 }
 
 impl Reply {
@@ -52,13 +56,17 @@ impl Reply {
     }
 
     pub fn with_status(status: NtStatus, body: Vec<u8>) -> Reply {
-        Reply { status, body, disconnect: false, session_id: 0, tree_id: 0, signer: None }
+        Reply { status, body, disconnect: false, session_id: 0, tree_id: 0, signer: None, pending: None }
     }
 
     pub fn error(status: NtStatus) -> Reply {
         let mut body = Vec::with_capacity(9);
         encode_error(&mut body);
         Reply::with_status(status, body)
+    }
+
+    pub fn pending(waiting: crate::pending::Waiting) -> Reply {
+        Reply { pending: Some(waiting), ..Reply::error(NtStatus::PENDING) }
     }
 
     pub fn disconnect() -> Reply {

@@ -1,0 +1,74 @@
+//! Lock-core events on the connection they concern: break notifications (MS-SMB2
+//! 3.3.4.6, 3.3.4.7) and the final responses of requests that waited (3.3.4.2).
+
+use crate::conn_state::ConnState;
+use crate::connection::{send, Outbox};
+use crate::dispatch::async_final;
+use crate::handlers::{empty_ok, Reply};
+use crate::pending::Waiting;
+use crate::server::ServerState;
+use opportune_locks::Event;
+use opportune_types::{FileId, NtStatus};
+use opportune_wire::header::{flags, Command, Header, HEADER_LEN};
+use opportune_wire::oplock::{encode_oplock_break, LeaseBreakNotification, LEASE_BREAK_FLAG_ACK_REQUIRED};
+
+pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: Event, out: &Outbox) -> Result<(), ()> {
+    match ev {
+        Event::SendOplockBreak { open, to_level, .. } => {
+            let Some(o) = conn.opens.get_mut(&open.0) else { return Ok(()) };
+            o.oplock_level = to_level;
+            let (sid, fid) = (o.session_id, o.file_id);
+            tracing::debug!(conn = conn.id, ?fid, to_level, "oplock break");
+            send(out, oplock_break(sid, fid, to_level)).await
+        }
+        Event::SendLeaseBreak { lease, epoch, v2, from, to, ack_required, .. } => {
+            let n = LeaseBreakNotification {
+                new_epoch: if v2 { epoch } else { 0 },
+                flags: if ack_required { LEASE_BREAK_FLAG_ACK_REQUIRED } else { 0 },
+                lease_key: lease.key.0,
+                current_state: from,
+                new_state: to,
+            };
+            let mut msg = break_header(0);
+            n.encode(&mut msg);
+            send(out, msg).await
+        }
+        Event::CompleteLock { request, status, .. } => {
+            let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Lock { request: request.0 }) else { return Ok(()) };
+            let reply = if status == NtStatus::SUCCESS { empty_ok() } else { Reply::error(status) };
+            send(out, async_final(conn, async_id, &op, reply)).await
+        }
+        Event::CompleteCreate { open, outcome } => {
+            let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Create { open: open.0 }) else {
+                return Ok(());
+            };
+            let reply = crate::handlers::deferred::complete_create(server, conn, &op, open.0, outcome);
+            send(out, async_final(conn, async_id, &op, reply)).await
+        }
+        Event::CompleteRename { request, status, .. } => {
+            let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Rename { request: request.0 }) else { return Ok(()) };
+            let reply = if status == NtStatus::SUCCESS { Reply::error(NtStatus::INTERNAL_ERROR) } else { Reply::error(status) };
+            send(out, async_final(conn, async_id, &op, reply)).await
+        }
+    }
+}
+
+/// Header of an unsolicited break notification: MessageId all ones, no credits, unsigned.
+fn break_header(session_id: u64) -> Vec<u8> {
+    let h = Header {
+        command: Command::OplockBreak as u16,
+        flags: flags::SERVER_TO_REDIR,
+        message_id: u64::MAX,
+        session_id,
+        ..Header::default()
+    };
+    let mut msg = Vec::with_capacity(HEADER_LEN + 44);
+    h.encode(&mut msg);
+    msg
+}
+
+fn oplock_break(session_id: u64, fid: FileId, level: u8) -> Vec<u8> {
+    let mut msg = break_header(session_id);
+    encode_oplock_break(&mut msg, level, fid);
+    msg
+}
