@@ -19,6 +19,8 @@ pub struct Negotiated {
     pub server_capabilities: u32,
     pub server_security_mode: u16,
     pub signing_algorithm: Option<SigningAlgorithm>,
+    /// Encryption cipher id negotiated (0: none).
+    pub cipher: u16,
 }
 
 pub struct ConnState {
@@ -55,6 +57,10 @@ impl ConnState {
 
     pub fn dialect(&self) -> u16 {
         self.negotiated.as_ref().map_or(0, |n| n.dialect)
+    }
+
+    pub fn cipher_id(&self) -> u16 {
+        self.negotiated.as_ref().map_or(0, |n| n.cipher)
     }
 
     /// SMB 2.1 and later charge credits by payload size (MS-SMB2 3.3.5.2.5).

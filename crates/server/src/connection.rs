@@ -129,6 +129,7 @@ fn cleanup(server: &ServerState, conn: &mut ConnState) {
     let sessions: Vec<u64> = conn.sessions.keys().copied().collect();
     for sid in sessions {
         crate::handlers::close::close_session_opens(server, conn, sid, None);
+        server.forget_session(sid);
     }
     let rest: Vec<u64> = conn.opens.keys().copied().collect();
     for id in rest {

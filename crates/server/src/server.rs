@@ -20,6 +20,8 @@ pub struct ServerState {
     pub server_guid: [u8; 16],
     pub start_time: SystemTime,
     pub locks: crate::locking::Locking,
+    /// Every established session, for session binding checks (MS-SMB2 3.3.1.5 GlobalSessionTable).
+    pub sessions: std::sync::Mutex<std::collections::HashMap<u64, crate::session::SessionInfo>>,
     next_id: AtomicU64,
 }
 
@@ -54,6 +56,7 @@ impl ServerState {
         let start = (u64::from_le_bytes(seed) >> 16).max(1);
         Ok(Arc::new(ServerState {
             locks: crate::locking::Locking::new(config.oplock_break_timeout),
+            sessions: Default::default(),
             config,
             shares,
             server_guid,
@@ -65,6 +68,22 @@ impl ServerState {
     /// A fresh nonzero id for sessions, async requests, opens and connections.
     pub fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn global_session(&self, id: u64) -> Option<crate::session::SessionInfo> {
+        self.sessions.lock().ok()?.get(&id).cloned()
+    }
+
+    pub fn register_session(&self, id: u64, info: crate::session::SessionInfo) {
+        if let Ok(mut m) = self.sessions.lock() {
+            m.insert(id, info);
+        }
+    }
+
+    pub fn forget_session(&self, id: u64) {
+        if let Ok(mut m) = self.sessions.lock() {
+            m.remove(&id);
+        }
     }
 
     pub fn share(&self, name: &str) -> Option<usize> {

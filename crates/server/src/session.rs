@@ -17,6 +17,17 @@ pub enum Identity {
     Anonymous,
 }
 
+/// What other connections may learn of a session: enough to judge a binding request.
+#[derive(Clone)]
+pub struct SessionInfo {
+    pub conn: u64,
+    pub dialect: u16,
+    pub signing_algorithm: opportune_crypto::SigningAlgorithm,
+    pub cipher: u16,
+    pub signer: Option<std::sync::Arc<Signer>>,
+    pub identity: Identity,
+}
+
 pub struct Tree {
     pub share: usize,
     pub is_ipc: bool,

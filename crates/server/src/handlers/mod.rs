@@ -12,6 +12,7 @@ pub mod io;
 pub mod ioctl;
 pub mod lock;
 pub mod negotiate;
+pub mod session_bind;
 pub mod session_setup;
 pub mod tree;
 

@@ -38,6 +38,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> Reply {
         server_capabilities: server_capabilities(chosen),
         server_security_mode: server_security_mode(ctx.server),
         signing_algorithm: None,
+        cipher: 0,
     };
     let mut contexts = Vec::new();
     if chosen == dialect::SMB311 {

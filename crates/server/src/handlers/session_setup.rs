@@ -4,7 +4,7 @@
 use super::{empty_ok, Ctx, HResult, Reply};
 use crate::session::{AuthState, Identity, Session};
 use opportune_auth::spnego::{self, NegState};
-use opportune_auth::{AuthOutcome, NtHash, NtlmAcceptor, UserLookup};
+use opportune_auth::{AuthError, AuthOutcome, NtHash, NtlmAcceptor, UserLookup};
 use opportune_crypto::{derive_session_keys, Dialect, Signer, SigningAlgorithm};
 use opportune_types::time::filetime_from_system;
 use opportune_types::NtStatus;
@@ -27,14 +27,14 @@ impl UserLookup for Users<'_> {
 pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     let req = SessionSetupRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
     if req.flags & FLAG_BINDING != 0 {
-        // Multichannel is not offered, so a binding request cannot be valid.
-        return Err(NtStatus::REQUEST_NOT_ACCEPTED);
+        return Err(super::session_bind::refuse(ctx));
     }
     let sid = session_for(ctx)?;
     let result = step(ctx, sid, &req);
     if result.as_ref().is_err_and(|s| *s != NtStatus::MORE_PROCESSING_REQUIRED) {
         // MS-SMB2 3.3.5.5.3: a failed authentication removes the session.
         ctx.conn.sessions.remove(&sid);
+        ctx.server.forget_session(sid);
     }
     result.map(|mut r| {
         r.session_id = sid;
@@ -108,7 +108,10 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
     };
     let outcome = ntlm.authenticate(&token.ntlm, &Users(&config.users)).map_err(|e| {
         tracing::info!(session = sid, error = %e, "authentication failed");
-        NtStatus::LOGON_FAILURE
+        match e {
+            AuthError::Malformed(_) => NtStatus::INVALID_PARAMETER,
+            _ => NtStatus::LOGON_FAILURE,
+        }
     })?;
     let (identity, user, key) = match outcome {
         AuthOutcome::Authenticated { user, session_key, .. } => (Identity::User, user, Some(session_key)),
@@ -142,6 +145,14 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
     }
     session.state = AuthState::Valid;
     session.identity = identity;
+    let info = crate::session::SessionInfo {
+        conn: ctx.conn.id,
+        dialect: dialect_rev,
+        signing_algorithm: alg,
+        cipher: ctx.conn.negotiated.as_ref().map_or(0, |n| n.cipher),
+        signer: session.signer.clone(),
+        identity,
+    };
     session.user = user;
     session.preauth = None;
     tracing::info!(session = sid, user = %session.user, ?identity, "session established");
@@ -151,6 +162,7 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
         Identity::Anonymous => session_flags::IS_NULL,
     };
     let mut reply = response(NtStatus::SUCCESS, flags, &buf);
+    ctx.server.register_session(sid, info);
     if identity == Identity::User && (dialect_rev >= dialect::SMB300 || session.signing_required) {
         reply.signer = session.signer.clone();
     }
@@ -170,6 +182,7 @@ pub fn logoff(ctx: &mut Ctx<'_>) -> HResult {
     let signer = ctx.session()?.signer.clone();
     super::close::close_session_opens(ctx.server, ctx.conn, sid, None);
     ctx.conn.sessions.remove(&sid);
+    ctx.server.forget_session(sid);
     let mut r = empty_ok();
     if ctx.hdr.is_signed() {
         r.signer = signer;
