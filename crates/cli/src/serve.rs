@@ -181,8 +181,22 @@ fn first_run_user() -> Result<(String, String), String> {
     Ok((name, pw))
 }
 
+/// Prints where the server listens and how to connect. A closed standard output must not
+/// stop the server, so write errors are ignored.
 fn announce(config: &ServerConfig, addr: SocketAddr, generated: Option<&(String, String)>) {
-    println!("opportune listening on {addr}");
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = announce_to(&mut out, config, addr, generated);
+    let _ = out.flush();
+}
+
+fn announce_to(
+    out: &mut impl std::io::Write,
+    config: &ServerConfig,
+    addr: SocketAddr,
+    generated: Option<&(String, String)>,
+) -> std::io::Result<()> {
+    writeln!(out, "opportune listening on {addr}")?;
     let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
     let port = if addr.port() == 445 { String::new() } else { format!("-p {} ", addr.port()) };
     let user = match (generated, config.users.first()) {
@@ -191,10 +205,11 @@ fn announce(config: &ServerConfig, addr: SocketAddr, generated: Option<&(String,
         (None, None) => "-N".to_string(),
     };
     for s in &config.shares {
-        println!("  share {:<12} {}{}", s.name, s.path.display(), if s.read_only { " (read-only)" } else { "" });
-        println!("    connect: smbclient {port}//{host}/{} {user}", s.name);
+        writeln!(out, "  share {:<12} {}{}", s.name, s.path.display(), if s.read_only { " (read-only)" } else { "" })?;
+        writeln!(out, "    connect: smbclient {port}//{host}/{} {user}", s.name)?;
     }
     if let Some((n, p)) = generated {
-        println!("  first-run user {n} with password {p} (give --user NAME:PASSWORD to choose)");
+        writeln!(out, "  first-run user {n} with password {p} (give --user NAME:PASSWORD to choose)")?;
     }
+    Ok(())
 }

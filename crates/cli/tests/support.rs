@@ -1,0 +1,100 @@
+//! Starting the real binary on a free loopback port for integration tests.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    pub root: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Starts `opportune serve` with share "share" and user user:pass; waits until it accepts.
+pub fn start(name: &str) -> Server {
+    let root = std::env::temp_dir().join(format!("opportune-it-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("share dir");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opportune"))
+        .args(["serve", "--listen", &addr.to_string(), "--user", "user:pass"])
+        .arg("--share")
+        .arg(format!("share={}", root.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn opportune");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout);
+    let mut first = String::new();
+    lines.read_line(&mut first).expect("startup line");
+    assert!(first.contains("listening"), "unexpected startup line {first:?}");
+    // Keep draining standard output so the server never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "server never accepted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Server { child, addr, root }
+}
+
+/// Sends one direct-TCP frame.
+pub fn send_frame(s: &mut TcpStream, msg: &[u8]) -> std::io::Result<()> {
+    let len = msg.len() as u32;
+    let mut f = vec![0, (len >> 16) as u8, (len >> 8) as u8, len as u8];
+    f.extend_from_slice(msg);
+    s.write_all(&f)
+}
+
+/// Reads one frame; None on EOF or timeout.
+pub fn read_frame(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut head = [0u8; 4];
+    s.read_exact(&mut head).ok()?;
+    let len = (usize::from(head[1]) << 16) | (usize::from(head[2]) << 8) | usize::from(head[3]);
+    let mut buf = vec![0u8; len];
+    s.read_exact(&mut buf).ok()?;
+    Some(buf)
+}
+
+/// A valid SMB2 NEGOTIATE request offering 2.0.2 and 2.1.
+pub fn negotiate_request(message_id: u64) -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(&[0xFE, b'S', b'M', b'B', 64, 0, 0, 0]);
+    m.extend_from_slice(&[0; 4]);
+    m.extend_from_slice(&0u16.to_le_bytes());
+    m.extend_from_slice(&1u16.to_le_bytes());
+    m.extend_from_slice(&[0; 8]);
+    m.extend_from_slice(&message_id.to_le_bytes());
+    m.extend_from_slice(&[0; 4 + 4 + 8 + 16]);
+    m.extend_from_slice(&36u16.to_le_bytes());
+    m.extend_from_slice(&2u16.to_le_bytes());
+    m.extend_from_slice(&1u16.to_le_bytes());
+    m.extend_from_slice(&[0; 2]);
+    m.extend_from_slice(&0u32.to_le_bytes());
+    m.extend_from_slice(&[7; 16]);
+    m.extend_from_slice(&[0; 8]);
+    m.extend_from_slice(&0x0202u16.to_le_bytes());
+    m.extend_from_slice(&0x0210u16.to_le_bytes());
+    m
+}
+
+/// NTSTATUS of a response message.
+pub fn status(msg: &[u8]) -> u32 {
+    u32::from_le_bytes([msg[8], msg[9], msg[10], msg[11]])
+}
