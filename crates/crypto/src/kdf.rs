@@ -26,6 +26,45 @@ pub fn kdf(key: &[u8; 16], label: &[u8], context: &[u8]) -> [u8; 16] {
     out
 }
 
+/// SP800-108 counter-mode KDF with HMAC-SHA256 (MS-SMB2 3.1.4.2), generalised
+/// to any key length and to an output of `out.len()` bytes:
+/// `L = 8 * out.len()` is encoded in the input and the output is the leftmost
+/// L bits of `K(1) || K(2) || ...` with
+/// `K(i) = HMAC-SHA256(key, [i]_32 || label || 0x00 || context || [L]_32)`.
+///
+/// MS-SMB2 3.3.5.5.3 uses L = 256 (one HMAC-SHA256 block, since h = 256) for
+/// the AES-256 cipher keys; everything else is L = 128, which is [`kdf`].
+pub(crate) fn kdf_into(key: &[u8], label: &[u8], context: &[u8], out: &mut [u8]) {
+    // L is a 32-bit field; SMB never asks for more than 256 bits.
+    let l_bits = u32::try_from(out.len().saturating_mul(8)).unwrap_or(u32::MAX);
+    let keyed = hmac_sha256_any(key);
+    for (i, chunk) in out.chunks_mut(32).enumerate() {
+        let mut mac = keyed.clone();
+        let counter = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        mac.update(&counter.to_be_bytes());
+        mac.update(label);
+        mac.update(&[0u8]);
+        mac.update(context);
+        mac.update(&l_bits.to_be_bytes());
+        let block = mac.finalize().into_bytes();
+        chunk.copy_from_slice(&block[..chunk.len()]);
+    }
+}
+
+/// HMAC-SHA256 keyed with a key of any length, built without a fallible
+/// constructor: keys up to the 64-byte block are zero-padded, longer ones are
+/// hashed first (RFC 2104 section 2), which is what HMAC does anyway.
+fn hmac_sha256_any(key: &[u8]) -> Hmac<Sha256> {
+    use sha2::Digest;
+    let mut block = [0u8; 64];
+    if key.len() <= 64 {
+        block[..key.len()].copy_from_slice(key);
+    } else {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    }
+    Hmac::<Sha256>::new(&block.into())
+}
+
 /// HMAC-SHA256 keyed with a 16-byte key. HMAC zero-pads keys shorter than
 /// the 64-byte block (RFC 2104 section 2), so padding here gives the same MAC
 /// and keeps construction infallible.
@@ -152,6 +191,23 @@ mod tests {
         assert_eq!(k.signing, sk);
         assert_eq!(k.application, sk);
         assert_eq!(format!("{k:?}"), "SessionKeys { .. }");
+    }
+
+    #[test]
+    fn kdf_into_matches_kdf_for_128_bits() {
+        let sk = hex16("7CD451825D0450D235424E44BA6E78CC");
+        let mut out = [0u8; 16];
+        kdf_into(&sk, b"SMB2AESCMAC\0", b"SmbSign\0", &mut out);
+        assert_eq!(out, kdf(&sk, b"SMB2AESCMAC\0", b"SmbSign\0"));
+        // Long keys are hashed, as HMAC specifies: same MAC as the library.
+        let long = [0x5au8; 100];
+        let mut a = [0u8; 40];
+        kdf_into(&long, b"L\0", b"C", &mut a);
+        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&long).unwrap();
+        m.update(&1u32.to_be_bytes());
+        m.update(b"L\0\0C");
+        m.update(&320u32.to_be_bytes());
+        assert_eq!(a[..32], m.finalize().into_bytes()[..]);
     }
 
     #[test]

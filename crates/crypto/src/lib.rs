@@ -1,14 +1,19 @@
-//! SMB2/SMB3 message signing, key derivation and the SMB 3.1.1 preauth
-//! integrity hash (MS-SMB2 3.1.4.1, 3.1.4.2, 3.3.5.4, 3.3.5.5).
-//!
-//! Encryption (TRANSFORM_HEADER with AES-CCM/GCM) is not implemented yet.
+//! SMB2/SMB3 message signing, key derivation, the SMB 3.1.1 preauth
+//! integrity hash and SMB 3.x encryption (MS-SMB2 3.1.4.1, 3.1.4.2,
+//! 3.1.4.3, 3.3.5.2.1, 3.3.5.4, 3.3.5.5; TRANSFORM_HEADER 2.2.41).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod encryption;
 mod kdf;
 mod preauth;
 mod signing;
 
+pub use encryption::{
+    Cipher, CipherKeys, CryptoError, Decryptor, Encryptor, TRANSFORM_FLAG_ENCRYPTED,
+    TRANSFORM_HEADER_SIZE, TRANSFORM_PROTOCOL_ID, derive_cipher_keys, is_transform,
+    transform_session_id,
+};
 pub use kdf::{SessionKeys, derive_session_keys, kdf};
 pub use preauth::PreauthHash;
 pub use signing::Signer;

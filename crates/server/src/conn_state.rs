@@ -33,6 +33,8 @@ pub struct ConnState {
     pub sessions: HashMap<u64, Session>,
     pub opens: HashMap<u64, Open>,
     pub pending: crate::pending::PendingTable,
+    /// Creates waiting for breaks, by their new open's id.
+    pub deferred_creates: HashMap<u64, crate::handlers::create_open::DeferredCreate>,
     /// Set when the connection must be dropped after the current reply.
     pub closing: bool,
     /// The NEGOTIATE response still has to be fed into the preauth hash (3.1.1).
@@ -50,6 +52,7 @@ impl ConnState {
             sessions: HashMap::new(),
             opens: HashMap::new(),
             pending: Default::default(),
+            deferred_creates: HashMap::new(),
             closing: false,
             pending_preauth_response: false,
         }

@@ -7,7 +7,7 @@ use crate::handlers::{self, Ctx, Reply};
 use crate::pending::{PendingOp, Waiting};
 use crate::server::ServerState;
 use opportune_types::{FileId, NtStatus};
-use opportune_crypto::Signer;
+use opportune_crypto::{is_transform, transform_session_id, Signer};
 use opportune_wire::header::{flags, Command, Header, HEADER_LEN};
 use std::sync::Arc;
 use opportune_wire::transport::{parse_smb1_negotiate, Smb1Negotiate};
@@ -26,15 +26,48 @@ pub struct ChainState {
     pub tree_id: u32,
     pub file_id: Option<FileId>,
     pub last_status: NtStatus,
+    /// The frame arrived encrypted: responses are encrypted, not signed.
+    pub encrypted: bool,
+    /// A CREATE of this chain failed: related requests after it fail the same way.
+    pub create_error: Option<NtStatus>,
 }
 
 pub fn process_frame(server: &ServerState, conn: &mut ConnState, frame: &[u8]) -> FrameResult {
     if frame.starts_with(&[0xFF, b'S', b'M', b'B']) {
         return smb1_negotiate(server, conn, frame);
     }
+    if is_transform(frame) {
+        return process_encrypted(server, conn, frame);
+    }
+    process_chain(server, conn, frame, false)
+}
+
+/// An SMB2 TRANSFORM message (MS-SMB2 3.3.5.2.1): decrypted with its session's key, processed,
+/// and answered encrypted with the same session. Anything that does not decrypt drops the
+/// connection.
+fn process_encrypted(server: &ServerState, conn: &mut ConnState, frame: &[u8]) -> FrameResult {
+    let Some(sid) = transform_session_id(frame) else { return FrameResult::Disconnect };
+    let Some(session) = conn.sessions.get_mut(&sid) else { return FrameResult::Disconnect };
+    let (Some(dec), Some(enc)) = (session.decryptor.clone(), session.encryptor.clone()) else {
+        return FrameResult::Disconnect;
+    };
+    let Ok(plain) = dec.decrypt(frame) else { return FrameResult::Disconnect };
+    // MS-SMB2 3.3.5.2.1.1: the decrypted message must belong to the same session.
+    match Header::decode(&plain) {
+        Ok(h) if h.session_id == sid => {}
+        _ => return FrameResult::Disconnect,
+    }
+    session.encryption_seen = true;
+    match process_chain(server, conn, &plain, true) {
+        FrameResult::Send(out) => FrameResult::Send(enc.encrypt(sid, &out)),
+        other => other,
+    }
+}
+
+fn process_chain(server: &ServerState, conn: &mut ConnState, frame: &[u8], encrypted: bool) -> FrameResult {
     let mut out = Vec::new();
     let mut pending: Option<Outgoing> = None;
-    let mut chain = ChainState::default();
+    let mut chain = ChainState { encrypted, ..ChainState::default() };
     let mut pos = 0usize;
     let mut first = true;
     while pos < frame.len() {
@@ -110,13 +143,23 @@ fn process_message(
     let mut h = *hdr;
     if hdr.is_related() {
         if first {
-            // A chain cannot start related to nothing (MS-SMB2 3.3.5.2.7.2).
-            return Some(Some(finish(conn, &h, Reply::error(NtStatus::INVALID_PARAMETER), charge)));
+            // A chain cannot start related to nothing (MS-SMB2 3.3.5.2.7.2); what follows
+            // it inherits the failure.
+            chain.session_id = h.session_id;
+            chain.tree_id = h.tree_id;
+            chain.last_status = NtStatus::INVALID_PARAMETER;
+            return Some(Some(finish(conn, &h, Reply::error(NtStatus::INVALID_PARAMETER), charge, chain.encrypted)));
         }
         h.session_id = chain.session_id;
         h.tree_id = chain.tree_id;
+        // A failed CREATE fails every related request after it with its status.
+        if let Some(err) = chain.create_error {
+            chain.last_status = err;
+            return Some(Some(finish(conn, &h, Reply::error(err), charge, chain.encrypted)));
+        }
     } else {
         chain.file_id = None;
+        chain.create_error = None;
         chain.last_status = NtStatus::SUCCESS;
     }
     let reply = match cmd {
@@ -141,20 +184,23 @@ fn process_message(
         h.tree_id = reply.tree_id;
     }
     chain.last_status = reply.status;
+    if cmd == Some(Command::Create) && reply.status.is_error() {
+        chain.create_error = Some(reply.status);
+    }
     if let Some(waiting) = reply.pending {
-        return Some(Some(interim(server, conn, &h, waiting, charge)));
+        return Some(Some(interim(server, conn, &h, waiting, charge, chain.encrypted)));
     }
     let status = reply.status;
-    let out = finish(conn, &h, reply, charge);
+    let out = finish(conn, &h, reply, charge, chain.encrypted);
     feed_preauth(conn, &h, status, &out.bytes);
     Some(Some(out))
 }
 
 /// The interim response of a request that went asynchronous (MS-SMB2 3.3.4.2): credits are
 /// granted now, the final response grants none. It is not signed.
-fn interim(server: &ServerState, conn: &mut ConnState, h: &Header, waiting: Waiting, charge: u16) -> Outgoing {
+fn interim(server: &ServerState, conn: &mut ConnState, h: &Header, waiting: Waiting, charge: u16, encrypted: bool) -> Outgoing {
     let async_id = server.next_id();
-    conn.pending.insert(async_id, PendingOp { header: *h, waiting });
+    conn.pending.insert(async_id, PendingOp { header: *h, waiting, encrypted });
     let credits = conn.window.grant(h.credits, charge);
     let rh = Header {
         credit_charge: h.credit_charge,
@@ -189,10 +235,9 @@ pub fn async_final(conn: &ConnState, async_id: u64, op: &PendingOp, reply: crate
         session_id: req.session_id,
         ..Header::default()
     };
-    let signer = conn
-        .sessions
-        .get(&req.session_id)
-        .filter(|s| req.is_signed() || s.signing_required)
+    let session = conn.sessions.get(&req.session_id);
+    let signer = session
+        .filter(|s| !op.encrypted && (req.is_signed() || s.signing_required))
         .and_then(|s| s.signer.clone());
     let mut out = Outgoing { bytes: Vec::with_capacity(HEADER_LEN + reply.body.len()), signer };
     let mut rh = rh;
@@ -203,7 +248,10 @@ pub fn async_final(conn: &ConnState, async_id: u64, op: &PendingOp, reply: crate
     out.bytes.extend_from_slice(&reply.body);
     let mut v = Vec::with_capacity(out.bytes.len());
     out.finish(&mut v, false);
-    v
+    match session.and_then(|s| s.encryptor.as_ref()).filter(|_| op.encrypted) {
+        Some(enc) => enc.encrypt(req.session_id, &v),
+        None => v,
+    }
 }
 
 /// SMB 3.1.1 preauth integrity (MS-SMB2 3.3.5.4, 3.3.5.5): the NEGOTIATE response goes into
@@ -226,7 +274,7 @@ fn feed_preauth(conn: &mut ConnState, h: &Header, status: NtStatus, bytes: &[u8]
 }
 
 /// Builds the response header and body, grants credits, and picks the signing key.
-pub fn finish(conn: &mut ConnState, req: &Header, reply: Reply, charge: u16) -> Outgoing {
+pub fn finish(conn: &mut ConnState, req: &Header, reply: Reply, charge: u16, encrypted: bool) -> Outgoing {
     let credits = conn.window.grant(req.credits, charge);
     let mut rh = Header {
         credit_charge: req.credit_charge,
@@ -241,11 +289,16 @@ pub fn finish(conn: &mut ConnState, req: &Header, reply: Reply, charge: u16) -> 
         session_id: req.session_id,
         signature: [0; 16],
     };
-    let signer = reply.signer.or_else(|| {
-        let s = conn.sessions.get(&req.session_id)?;
-        let wanted = req.is_signed() || s.signing_required;
-        if wanted { s.signer.clone() } else { None }
-    });
+    // Encrypted messages are not signed (MS-SMB2 3.3.4.1.1).
+    let signer = if encrypted {
+        None
+    } else {
+        reply.signer.or_else(|| {
+            let s = conn.sessions.get(&req.session_id)?;
+            let wanted = req.is_signed() || s.signing_required;
+            if wanted { s.signer.clone() } else { None }
+        })
+    };
     if signer.is_some() {
         rh.flags |= flags::SIGNED;
     }

@@ -19,7 +19,13 @@ pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: Event, out: 
             o.oplock_level = to_level;
             let (sid, fid) = (o.session_id, o.file_id);
             tracing::debug!(conn = conn.id, ?fid, to_level, "oplock break");
-            send(out, oplock_break(sid, fid, to_level)).await
+            let msg = oplock_break(sid, fid, to_level);
+            let enc = conn.sessions.get(&sid).filter(|s| s.encryption_seen).and_then(|s| s.encryptor.clone());
+            send(out, match enc {
+                Some(e) => e.encrypt(sid, &msg),
+                None => msg,
+            })
+            .await
         }
         Event::SendLeaseBreak { lease, epoch, v2, from, to, ack_required, .. } => {
             let n = LeaseBreakNotification {
@@ -42,8 +48,13 @@ pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: Event, out: 
             let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Create { open: open.0 }) else {
                 return Ok(());
             };
-            let reply = crate::handlers::deferred::complete_create(server, conn, &op, open.0, outcome);
-            send(out, async_final(conn, async_id, &op, reply)).await
+            match crate::handlers::deferred::complete_create(server, conn, &op, open.0, outcome) {
+                Some(reply) => send(out, async_final(conn, async_id, &op, reply)).await,
+                None => {
+                    conn.pending.insert(async_id, op);
+                    Ok(())
+                }
+            }
         }
         Event::CompleteRename { request, status, .. } => {
             let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Rename { request: request.0 }) else { return Ok(()) };

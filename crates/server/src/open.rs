@@ -4,13 +4,16 @@ use opportune_fs::Handle;
 use opportune_types::{AccessMask, FileId, ShareAccess};
 use std::sync::Arc;
 
-/// The state of a QUERY_DIRECTORY enumeration on a directory open.
+/// The state of the enumerations an open can run: QUERY_DIRECTORY on a
+/// directory, and FileFullEaInformation queries (MS-FSA 2.1.5.12.? Open.NextEaEntry).
 #[derive(Default)]
 pub struct DirSearch {
     pub pattern: Option<String>,
     /// The entries of the current enumeration, including "." and "..", and how many were returned.
     pub entries: Option<Vec<(String, opportune_wire::fscc::FileMeta)>>,
     pub position: usize,
+    /// The index of the next EA a FileFullEaInformation query returns.
+    pub next_ea: usize,
 }
 
 pub struct Open {
@@ -25,7 +28,8 @@ pub struct Open {
     pub delete_on_close: bool,
     pub oplock_level: u8,
     pub dir: DirSearch,
-    /// FilePositionInformation (MS-FSCC 2.4.35): kept, not used for I/O.
+    /// FilePositionInformation (MS-FSCC 2.4.35): set by SET_INFO and advanced by
+    /// READ and WRITE; SMB2 I/O always names its offset, so it is only reported.
     pub position: u64,
     pub mode: u32,
     pub share_access: ShareAccess,

@@ -21,6 +21,8 @@ pub struct PendingOp {
     /// The request header, with related-compound ids resolved.
     pub header: Header,
     pub waiting: Waiting,
+    /// The request came encrypted, so its final response goes encrypted.
+    pub encrypted: bool,
 }
 
 /// Pending requests of one connection, keyed by AsyncId.
@@ -65,7 +67,7 @@ mod tests {
     fn cancel_by_message_or_async_id() {
         let mut t = PendingTable::default();
         let h = Header { message_id: 7, ..Header::default() };
-        t.insert(100, PendingOp { header: h, waiting: Waiting::Lock { request: 1 } });
+        t.insert(100, PendingOp { header: h, waiting: Waiting::Lock { request: 1 }, encrypted: false });
         let by_mid = Header { message_id: 7, ..Header::default() };
         assert_eq!(t.find_cancel_target(&by_mid), Some(Waiting::Lock { request: 1 }));
         let by_async = Header { flags: opportune_wire::header::flags::ASYNC_COMMAND, async_id: 100, ..Header::default() };

@@ -42,6 +42,11 @@ pub struct Session {
     pub identity: Identity,
     pub signer: Option<std::sync::Arc<Signer>>,
     pub signing_required: bool,
+    /// SMB 3.x encryption keys, when a cipher was negotiated (MS-SMB2 3.3.5.5.3).
+    pub encryptor: Option<std::sync::Arc<opportune_crypto::Encryptor>>,
+    pub decryptor: Option<std::sync::Arc<opportune_crypto::Decryptor>>,
+    /// The client has sent encrypted requests: unsolicited messages go encrypted too.
+    pub encryption_seen: bool,
     /// SMB 3.1.1 session preauth hash, updated until the session is established.
     pub preauth: Option<PreauthHash>,
     pub trees: HashMap<u32, Tree>,
@@ -57,6 +62,9 @@ impl Session {
             identity: Identity::Anonymous,
             signer: None,
             signing_required: false,
+            encryptor: None,
+            decryptor: None,
+            encryption_seen: false,
             preauth,
             trees: HashMap::new(),
             next_tree_id: 1,

@@ -213,3 +213,63 @@ mod tests {
         assert!(decode_contexts(&enc).is_err());
     }
 }
+
+/// SMB2_CREATE_REQUEST_LEASE (v1, 32 bytes) or _V2 (52 bytes) (MS-SMB2 2.2.13.2.8, 2.2.13.2.10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaseContext {
+    pub key: [u8; 16],
+    pub state: u32,
+    pub flags: u32,
+    /// Present in v2 only.
+    pub parent: Option<[u8; 16]>,
+    pub epoch: Option<u16>,
+}
+
+pub const LEASE_FLAG_BREAK_IN_PROGRESS: u32 = 0x02;
+pub const LEASE_FLAG_PARENT_LEASE_KEY_SET: u32 = 0x04;
+
+impl LeaseContext {
+    pub fn decode(data: &[u8]) -> Result<LeaseContext> {
+        let mut r = Reader::new(data, 0);
+        let key = r.array::<16>()?;
+        let state = r.u32()?;
+        let flags = r.u32()?;
+        r.skip(8)?;
+        if data.len() < 52 {
+            return Ok(LeaseContext { key, state, flags, parent: None, epoch: None });
+        }
+        let parent = r.array::<16>()?;
+        let epoch = r.u16()?;
+        let parent = (flags & LEASE_FLAG_PARENT_LEASE_KEY_SET != 0).then_some(parent);
+        Ok(LeaseContext { key, state, flags, parent, epoch: Some(epoch) })
+    }
+
+    /// The response context body: v2 when `epoch` is set.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(52);
+        v.extend_from_slice(&self.key);
+        v.put_u32(self.state);
+        v.put_u32(self.flags);
+        v.put_u64(0);
+        if let Some(epoch) = self.epoch {
+            v.extend_from_slice(&self.parent.unwrap_or([0; 16]));
+            v.put_u16(epoch);
+            v.put_u16(0);
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod lease_tests {
+    use super::*;
+
+    #[test]
+    fn lease_contexts_round_trip() {
+        let v1 = LeaseContext { key: [1; 16], state: 7, flags: 0, parent: None, epoch: None };
+        assert_eq!(LeaseContext::decode(&v1.encode()).unwrap(), v1);
+        let v2 = LeaseContext { key: [2; 16], state: 5, flags: LEASE_FLAG_PARENT_LEASE_KEY_SET, parent: Some([3; 16]), epoch: Some(9) };
+        assert_eq!(LeaseContext::decode(&v2.encode()).unwrap(), v2);
+        assert!(LeaseContext::decode(&[0; 31]).is_err());
+    }
+}

@@ -166,6 +166,88 @@ pub fn is_dir_class(class: u8) -> bool {
     )
 }
 
+/// One entry of a FILE_FULL_EA_INFORMATION list (MS-FSCC 2.4.15).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FullEa {
+    pub flags: u8,
+    pub name: String,
+    pub value: Vec<u8>,
+}
+
+/// The size of one FILE_FULL_EA_INFORMATION entry before alignment:
+/// the 8-byte header, the name, its NUL and the value.
+pub fn full_ea_len(name_len: usize, value_len: usize) -> usize {
+    8 + name_len + 1 + value_len
+}
+
+/// Parses a FILE_FULL_EA_INFORMATION list (MS-FSCC 2.4.15) as the I/O manager
+/// validates it: entries 4-byte aligned, each inside the buffer, names NUL
+/// terminated and ASCII. `None` means STATUS_EA_LIST_INCONSISTENT.
+pub fn parse_full_ea_list(buf: &[u8]) -> Option<Vec<FullEa>> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    loop {
+        let h = buf.get(at..at + 8)?;
+        let next = u32::from_le_bytes(h[0..4].try_into().ok()?) as usize;
+        let (flags, nlen) = (h[4], usize::from(h[5]));
+        let vlen = usize::from(u16::from_le_bytes([h[6], h[7]]));
+        let len = full_ea_len(nlen, vlen);
+        let entry = buf.get(at..at + len)?;
+        if entry[8 + nlen] != 0 || (next != 0 && (next % 4 != 0 || next < len)) {
+            return None;
+        }
+        let name = std::str::from_utf8(&entry[8..8 + nlen]).ok().filter(|n| n.is_ascii())?;
+        out.push(FullEa { flags, name: name.to_string(), value: entry[9 + nlen..].to_vec() });
+        if next == 0 {
+            return Some(out);
+        }
+        at += next;
+    }
+}
+
+/// Appends a FILE_FULL_EA_INFORMATION list, entries 4-byte aligned and linked.
+pub fn put_full_ea_list(out: &mut Vec<u8>, eas: &[FullEa]) {
+    let base = out.len();
+    let mut prev: Option<usize> = None;
+    for ea in eas {
+        while (out.len() - base) % 4 != 0 {
+            out.push(0);
+        }
+        let start = out.len();
+        if let Some(p) = prev {
+            crate::cursor::patch_u32(out, p, (start - p) as u32);
+        }
+        out.put_u32(0);
+        out.put_u8(ea.flags);
+        out.put_u8(ea.name.len().min(255) as u8);
+        out.put_u16(ea.value.len().min(0xffff) as u16);
+        out.extend_from_slice(&ea.name.as_bytes()[..ea.name.len().min(255)]);
+        out.put_u8(0);
+        out.extend_from_slice(&ea.value[..ea.value.len().min(0xffff)]);
+        prev = Some(start);
+    }
+}
+
+/// Parses a FILE_GET_EA_INFORMATION list (MS-FSCC 2.4.15.1): the names asked for.
+pub fn parse_get_ea_list(buf: &[u8]) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    loop {
+        let h = buf.get(at..at + 5)?;
+        let next = u32::from_le_bytes(h[0..4].try_into().ok()?) as usize;
+        let nlen = usize::from(h[4]);
+        let name = buf.get(at + 5..at + 5 + nlen)?;
+        out.push(std::str::from_utf8(name).ok()?.to_string());
+        if next == 0 {
+            return Some(out);
+        }
+        if next % 4 != 0 || next < 5 + nlen {
+            return None;
+        }
+        at += next;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +261,23 @@ mod tests {
             assert_eq!(out.len(), fixed + 4, "class {class}");
         }
         assert!(put_dir_entry(&mut Vec::new(), 4, "x", &m).is_none());
+    }
+
+    #[test]
+    fn ea_lists_round_trip() {
+        let eas = vec![
+            FullEa { flags: 0, name: "EAONE".into(), value: b"VALUE1".to_vec() },
+            FullEa { flags: 0x80, name: "SECONDEA".into(), value: b"ValueTwo".to_vec() },
+        ];
+        let mut b = Vec::new();
+        put_full_ea_list(&mut b, &eas);
+        assert_eq!(u32::from_le_bytes(b[0..4].try_into().unwrap()), 20);
+        assert_eq!(parse_full_ea_list(&b), Some(eas));
+        assert_eq!(parse_full_ea_list(&b[..b.len() - 1]), None);
+        b[0] = 3;
+        assert_eq!(parse_full_ea_list(&b), None);
+        let get = [0, 0, 0, 0, 3, b'a', b'b', b'c', 0];
+        assert_eq!(parse_get_ea_list(&get), Some(vec!["abc".to_string()]));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod cancel;
 pub mod close;
 pub mod create;
+pub mod create_open;
 pub mod deferred;
 pub mod dir;
 pub mod info_query;
@@ -142,6 +143,10 @@ impl Ctx<'_> {
     }
 
     pub fn verify_signature(&self, s: &Session) -> Result<(), NtStatus> {
+        if self.chain.encrypted {
+            // Decryption already proved integrity (MS-SMB2 3.3.5.2.1).
+            return Ok(());
+        }
         match (&s.signer, self.hdr.is_signed()) {
             (Some(signer), true) => {
                 if signer.verify(self.msg) { Ok(()) } else { Err(NtStatus::ACCESS_DENIED) }
@@ -166,7 +171,7 @@ impl Ctx<'_> {
     pub fn resolve_file_id(&mut self, id: FileId) -> Result<FileId, NtStatus> {
         if id.is_compounded() {
             if !self.hdr.is_related() {
-                return Err(NtStatus::INVALID_PARAMETER);
+                return Err(NtStatus::FILE_CLOSED);
             }
             if self.chain.last_status.is_error() && self.chain.file_id.is_none() {
                 return Err(self.chain.last_status);

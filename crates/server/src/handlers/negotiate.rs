@@ -3,7 +3,7 @@
 use super::{Ctx, Reply};
 use crate::conn_state::{ConnState, Negotiated};
 use crate::server::ServerState;
-use opportune_crypto::{PreauthHash, SigningAlgorithm};
+use opportune_crypto::{Cipher, PreauthHash, SigningAlgorithm};
 use opportune_types::time::filetime_from_system;
 use opportune_types::NtStatus;
 use opportune_wire::negotiate::{
@@ -41,6 +41,11 @@ pub fn handle(ctx: &mut Ctx<'_>) -> Reply {
         cipher: 0,
     };
     let mut contexts = Vec::new();
+    // SMB 3.0 and 3.0.2 announce encryption by capability, with AES-128-CCM (3.3.5.4).
+    if matches!(chosen, dialect::SMB300 | dialect::SMB302) && req.capabilities & capabilities::ENCRYPTION != 0 {
+        neg.server_capabilities |= capabilities::ENCRYPTION;
+        neg.cipher = Cipher::Aes128Ccm.id();
+    }
     if chosen == dialect::SMB311 {
         match negotiate_contexts(&req, &mut neg) {
             Ok(c) => contexts = c,
@@ -65,7 +70,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 fn server_capabilities(d: u16) -> u32 {
-    if d >= dialect::SMB210 { capabilities::LARGE_MTU } else { 0 }
+    if d >= dialect::SMB210 { capabilities::LARGE_MTU | capabilities::LEASING } else { 0 }
 }
 
 fn server_security_mode(server: &ServerState) -> u16 {
@@ -77,6 +82,7 @@ fn server_security_mode(server: &ServerState) -> u16 {
 /// client's list; encryption is not offered, so its context is not answered.
 fn negotiate_contexts(req: &NegotiateRequest<'_>, neg: &mut Negotiated) -> Result<Vec<(u16, Vec<u8>)>, NtStatus> {
     let mut preauth_ok = false;
+    let mut encryption_asked = false;
     let mut out = Vec::new();
     for c in &req.contexts {
         match c.context_type {
@@ -98,7 +104,14 @@ fn negotiate_contexts(req: &NegotiateRequest<'_>, neg: &mut Negotiated) -> Resul
                 neg.signing_algorithm = Some(pick.unwrap_or(SigningAlgorithm::AesCmac));
             }
             context_type::ENCRYPTION => {
-                parse_id_list(c.data).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+                let ids = parse_id_list(c.data).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+                // Preference: AES-128-GCM, AES-128-CCM, AES-256-GCM, AES-256-CCM; 0 = none in common.
+                neg.cipher = [Cipher::Aes128Gcm, Cipher::Aes128Ccm, Cipher::Aes256Gcm, Cipher::Aes256Ccm]
+                    .into_iter()
+                    .map(Cipher::id)
+                    .find(|id| ids.contains(id))
+                    .unwrap_or(0);
+                encryption_asked = true;
             }
             _ => {}
         }
@@ -109,6 +122,9 @@ fn negotiate_contexts(req: &NegotiateRequest<'_>, neg: &mut Negotiated) -> Resul
     let mut salt = [0u8; 32];
     crate::server::random_bytes(&mut salt).map_err(|_| NtStatus::INTERNAL_ERROR)?;
     out.push((context_type::PREAUTH_INTEGRITY, preauth_context(&salt)));
+    if encryption_asked {
+        out.push((context_type::ENCRYPTION, id_list(&[neg.cipher])));
+    }
     if let Some(alg) = neg.signing_algorithm {
         out.push((context_type::SIGNING, id_list(&[alg.id()])));
     }

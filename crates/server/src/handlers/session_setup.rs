@@ -5,7 +5,7 @@ use super::{empty_ok, Ctx, HResult, Reply};
 use crate::session::{AuthState, Identity, Session};
 use opportune_auth::spnego::{self, NegState};
 use opportune_auth::{AuthError, AuthOutcome, NtHash, NtlmAcceptor, UserLookup};
-use opportune_crypto::{derive_session_keys, Dialect, Signer, SigningAlgorithm};
+use opportune_crypto::{derive_cipher_keys, derive_session_keys, Cipher, Decryptor, Dialect, Encryptor, Signer, SigningAlgorithm};
 use opportune_types::time::filetime_from_system;
 use opportune_types::NtStatus;
 use opportune_wire::negotiate::{dialect, security_mode};
@@ -102,6 +102,7 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
     let config = &ctx.server.config;
     let dialect_rev = ctx.conn.dialect();
     let alg = ctx.conn.negotiated.as_ref().and_then(|n| n.signing_algorithm).unwrap_or(SigningAlgorithm::AesCmac);
+    let cipher_id = ctx.conn.cipher_id();
     let session = ctx.conn.sessions.get_mut(&sid).ok_or(NtStatus::USER_SESSION_DELETED)?;
     let AuthState::InProgress { ntlm, spnego: is_spnego, mech_types } = &mut session.state else {
         return Err(NtStatus::INVALID_PARAMETER);
@@ -140,6 +141,11 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
         let preauth = session.preauth.as_ref().map(|p| *p.value());
         let keys = derive_session_keys(d, &key, preauth.as_ref());
         session.signer = Some(Arc::new(Signer::new(alg, keys.signing)));
+        if let Some(cipher) = Cipher::from_id(cipher_id) {
+            let (enc, dec) = cipher_keys(d, cipher, &key, preauth.as_ref())?;
+            session.encryptor = Some(Arc::new(enc));
+            session.decryptor = Some(Arc::new(dec));
+        }
         session.signing_required =
             config.signing_required || req.security_mode & security_mode::SIGNING_REQUIRED as u8 != 0;
     }
@@ -167,6 +173,21 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
         reply.signer = session.signer.clone();
     }
     Ok(reply)
+}
+
+/// The session's encryption and decryption keys (MS-SMB2 3.3.5.5.3).
+fn cipher_keys(
+    d: Dialect,
+    cipher: Cipher,
+    key: &[u8; 16],
+    preauth: Option<&[u8; 64]>,
+) -> Result<(Encryptor, Decryptor), NtStatus> {
+    let keys = derive_cipher_keys(d, cipher, key, preauth);
+    let mut prefix = [0u8; 8];
+    crate::server::random_bytes(&mut prefix).map_err(|_| NtStatus::INTERNAL_ERROR)?;
+    let enc = Encryptor::new(cipher, &keys.server_to_client, prefix).map_err(|_| NtStatus::INTERNAL_ERROR)?;
+    let dec = Decryptor::new(cipher, &keys.client_to_server).map_err(|_| NtStatus::INTERNAL_ERROR)?;
+    Ok((enc, dec))
 }
 
 fn response(status: NtStatus, flags: u16, buf: &[u8]) -> Reply {

@@ -1,0 +1,288 @@
+//! The open behind a CREATE, in stages that can wait for oplock and lease breaks
+//! (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1): admission by the lock core (share modes,
+//! delete-pending, caching), the file-system open, and the response.
+
+use super::Reply;
+use crate::conn_state::ConnState;
+use crate::locking::Admission;
+use crate::meta::file_meta;
+use crate::open::{DirSearch, Open};
+use crate::pending::Waiting;
+use crate::server::ServerState;
+use opportune_fs::{CreateParams, FileInfo, Opened, SmbPath};
+use opportune_locks::{ClientGuid, CreateOutcome, CreatePolicy, GrantedCaching, LeaseKey, RequestedCaching};
+use opportune_types::create::{options, oplock, CreateAction, CreateDisposition};
+use opportune_types::{AccessMask, FileAttributes, FileId, NtStatus, ShareAccess};
+use opportune_wire::create::{context_name, encode_contexts, CreateResponse, LeaseContext};
+use opportune_wire::cursor::Put;
+use opportune_wire::header::Header;
+use std::sync::Arc;
+
+/// Everything a create needs after its request was parsed and validated.
+pub struct CreatePlan {
+    pub name: String,
+    pub path: SmbPath,
+    pub params: CreateParams,
+    pub access: AccessMask,
+    pub share_access: ShareAccess,
+    pub create_options: u32,
+    pub oplock_level: u8,
+    pub lease: Option<LeaseContext>,
+    pub maximal: u32,
+    pub share: usize,
+    /// The new open's volatile id, also its id in the lock core.
+    pub open: u64,
+    pub want_mxac: bool,
+    pub want_qfid: bool,
+    pub truncating: bool,
+}
+
+/// Where a create stopped to wait for breaks.
+pub enum Stage {
+    /// An existing file is to be overwritten; it was admitted but not yet truncated.
+    Probed,
+    /// The file is open; only its admission is outstanding.
+    Opened(Box<Opened>, FileInfo),
+}
+
+pub struct DeferredCreate {
+    pub plan: CreatePlan,
+    pub stage: Stage,
+}
+
+pub enum Step {
+    Done(Reply, Option<FileId>),
+    Wait(DeferredCreate),
+}
+
+/// Runs a new create; a create that must wait is parked on the connection and answered
+/// with STATUS_PENDING.
+pub fn start(server: &ServerState, conn: &mut ConnState, hdr: &Header, plan: CreatePlan) -> (Reply, Option<FileId>) {
+    match begin(server, conn, hdr, plan) {
+        Step::Done(reply, id) => (reply, id),
+        Step::Wait(d) => {
+            let open = d.plan.open;
+            conn.deferred_creates.insert(open, d);
+            (Reply::pending(Waiting::Create { open }), None)
+        }
+    }
+}
+
+/// Continues a parked create with the lock core's decision.
+pub fn resume(server: &ServerState, conn: &mut ConnState, hdr: &Header, d: DeferredCreate, outcome: CreateOutcome) -> Step {
+    match (outcome, d.stage) {
+        (CreateOutcome::Granted { caching }, Stage::Probed) => open_file(server, conn, hdr, d.plan, Some(caching)),
+        (CreateOutcome::Granted { caching }, Stage::Opened(opened, info)) => {
+            finish(server, conn, hdr, d.plan, *opened, info, caching)
+        }
+        (CreateOutcome::Denied(status), stage) => {
+            if let Stage::Opened(opened, info) = stage {
+                discard(server, &d.plan, &opened, &info);
+            }
+            Step::Done(Reply::error(status), None)
+        }
+        (CreateOutcome::Restart, _) => begin(server, conn, hdr, d.plan),
+        (CreateOutcome::Deferred, stage) => Step::Wait(DeferredCreate { plan: d.plan, stage }),
+    }
+}
+
+fn begin(server: &ServerState, conn: &mut ConnState, hdr: &Header, plan: CreatePlan) -> Step {
+    let Some(share) = server.shares.get(plan.share).map(|s| s.fs.clone()) else {
+        return Step::Done(Reply::error(NtStatus::NETWORK_NAME_DELETED), None);
+    };
+    // MS-FSA 2.1.5.1.2: sharing is decided before an existing file is truncated, so an
+    // overwrite that will be refused, or must wait for a break, never destroys data.
+    if plan.truncating {
+        let probe = CreateParams { disposition: CreateDisposition::Open, write: false, ..plan.params };
+        if let Ok(existing) = share.create(&plan.path, &probe) {
+            let info = match existing.handle.info() {
+                Ok(i) => i,
+                Err(e) => return Step::Done(Reply::error(e.status()), None),
+            };
+            return match admit(server, conn, &plan, &info, true) {
+                CreateOutcome::Granted { caching } => open_file(server, conn, hdr, plan, Some(caching)),
+                CreateOutcome::Denied(status) => Step::Done(Reply::error(status), None),
+                _ => Step::Wait(DeferredCreate { plan, stage: Stage::Probed }),
+            };
+        }
+    }
+    open_file(server, conn, hdr, plan, None)
+}
+
+/// The file-system open, then admission unless it already happened.
+fn open_file(
+    server: &ServerState,
+    conn: &mut ConnState,
+    hdr: &Header,
+    plan: CreatePlan,
+    admitted: Option<GrantedCaching>,
+) -> Step {
+    let share = &server.shares[plan.share].fs;
+    let opened = match share.create(&plan.path, &plan.params) {
+        Ok(o) => o,
+        Err(e) => {
+            if admitted.is_some() {
+                server.locks.close_id(plan.open);
+            }
+            return Step::Done(Reply::error(e.status()), None);
+        }
+    };
+    let info = match opened.handle.info() {
+        Ok(i) => i,
+        Err(e) => return Step::Done(Reply::error(e.status()), None),
+    };
+    let caching = match admitted {
+        Some(c) => c,
+        None => match admit(server, conn, &plan, &info, false) {
+            CreateOutcome::Granted { caching } => caching,
+            CreateOutcome::Denied(status) => {
+                discard(server, &plan, &opened, &info);
+                return Step::Done(Reply::error(status), None);
+            }
+            _ => return Step::Wait(DeferredCreate { plan, stage: Stage::Opened(Box::new(opened), info) }),
+        },
+    };
+    finish(server, conn, hdr, plan, opened, info, caching)
+}
+
+/// A refused create leaves nothing behind: a file it created is removed again.
+fn discard(server: &ServerState, plan: &CreatePlan, opened: &Opened, info: &FileInfo) {
+    if opened.action == CreateAction::Created {
+        let _ = server.shares[plan.share].fs.remove(&opened.rel_path, info.is_dir);
+    }
+}
+
+fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileInfo, truncating: bool) -> CreateOutcome {
+    let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
+    let requested = match plan.lease {
+        Some(l) => RequestedCaching::Lease {
+            client: ClientGuid(client),
+            key: LeaseKey(l.key),
+            state: l.state,
+            parent: l.parent.map(LeaseKey),
+            epoch: l.epoch,
+        },
+        None if matches!(plan.oplock_level, oplock::LEVEL_II | oplock::EXCLUSIVE | oplock::BATCH) => {
+            RequestedCaching::Oplock(plan.oplock_level)
+        }
+        None => RequestedCaching::None,
+    };
+    let leases_allowed = conn.dialect() >= opportune_wire::negotiate::dialect::SMB210;
+    let a = Admission {
+        conn: conn.id,
+        open: plan.open,
+        access: plan.access,
+        share: plan.share_access,
+        requested,
+        truncating,
+        delete_on_close: plan.create_options & options::FILE_DELETE_ON_CLOSE != 0,
+        policy: CreatePolicy { oplocks_allowed: true, level2_allowed: true, leases_allowed, directory_leases_allowed: false },
+    };
+    server.locks.admit_open(info, a)
+}
+
+/// The last checks, the open table entry and the response.
+fn finish(
+    server: &ServerState,
+    conn: &mut ConnState,
+    hdr: &Header,
+    plan: CreatePlan,
+    opened: Opened,
+    info: FileInfo,
+    caching: GrantedCaching,
+) -> Step {
+    let readonly_file = !info.is_dir && info.attributes & FileAttributes::READONLY != 0;
+    let delete_on_close = plan.create_options & options::FILE_DELETE_ON_CLOSE != 0;
+    let refuse = if opened.action == CreateAction::Opened && readonly_file && plan.access.is_data_write() {
+        Some(NtStatus::ACCESS_DENIED)
+    } else if delete_on_close && readonly_file {
+        Some(NtStatus::CANNOT_DELETE)
+    } else {
+        None
+    };
+    if let Some(status) = refuse {
+        server.locks.close_id(plan.open);
+        return Step::Done(Reply::error(status), None);
+    }
+    let file_id = FileId { persistent: plan.open, volatile: plan.open };
+    let (oplock_level, lease_ctx) = granted_caching(&plan, caching);
+    let contexts = response_contexts(&plan, &info, server, lease_ctx);
+    let meta = file_meta(&info, false);
+    let resp = CreateResponse {
+        oplock_level,
+        flags: 0,
+        create_action: opened.action as u32,
+        creation_time: meta.creation_time,
+        last_access_time: meta.last_access_time,
+        last_write_time: meta.last_write_time,
+        change_time: meta.change_time,
+        allocation_size: meta.allocation_size,
+        end_of_file: meta.end_of_file,
+        file_attributes: meta.attributes,
+        file_id,
+        contexts,
+    };
+    tracing::debug!(conn = conn.id, name = %plan.name, ?file_id, action = ?opened.action, ?caching, "create");
+    conn.opens.insert(
+        plan.open,
+        Open {
+            file_id,
+            session_id: hdr.session_id,
+            tree_id: hdr.tree_id,
+            share: plan.share,
+            handle: Arc::new(opened.handle),
+            access: plan.access,
+            is_dir: info.is_dir,
+            delete_on_close,
+            oplock_level,
+            dir: DirSearch::default(),
+            position: 0,
+            mode: plan.create_options & (options::FILE_WRITE_THROUGH | options::FILE_SEQUENTIAL_ONLY),
+            share_access: plan.share_access,
+        },
+    );
+    let mut body = Vec::with_capacity(160);
+    resp.encode(&mut body);
+    Step::Done(Reply::ok(body), Some(file_id))
+}
+
+/// The OplockLevel of the response, and the lease response context when a lease was granted.
+fn granted_caching(plan: &CreatePlan, caching: GrantedCaching) -> (u8, Option<LeaseContext>) {
+    match (caching, plan.lease) {
+        (GrantedCaching::Oplock(level), _) => (level, None),
+        (GrantedCaching::Lease { state, flags, epoch, parent, v2 }, Some(req)) => {
+            let ctx = LeaseContext {
+                key: req.key,
+                state,
+                flags,
+                parent: parent.map(|p| p.0),
+                epoch: v2.then_some(epoch),
+            };
+            (oplock::LEASE, Some(ctx))
+        }
+        _ => (oplock::NONE, None),
+    }
+}
+
+/// MxAc, QFid and RqLs answers (MS-SMB2 2.2.14.2.5, 2.2.14.2.9, 2.2.14.2.10); other
+/// contexts are parsed and ignored as MS-SMB2 3.3.5.9 allows for what is not supported.
+fn response_contexts(plan: &CreatePlan, info: &FileInfo, server: &ServerState, lease: Option<LeaseContext>) -> Vec<u8> {
+    let mut out: Vec<(&[u8], Vec<u8>)> = Vec::new();
+    if plan.want_mxac {
+        let mut d = Vec::with_capacity(8);
+        d.put_u32(0);
+        d.put_u32(plan.maximal);
+        out.push((context_name::QUERY_MAXIMAL_ACCESS, d));
+    }
+    if let Some(l) = lease {
+        out.push((context_name::REQUEST_LEASE, l.encode()));
+    }
+    if plan.want_qfid {
+        let mut d = Vec::with_capacity(32);
+        d.put_u64(info.file_id);
+        d.put_u64(info.dev);
+        d.extend_from_slice(&server.server_guid);
+        out.push((context_name::QUERY_ON_DISK_ID, d));
+    }
+    if out.is_empty() { Vec::new() } else { encode_contexts(&out) }
+}
