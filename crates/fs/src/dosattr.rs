@@ -2,10 +2,19 @@
 //! the user xattr `user.opportune.dos` (MS-FSCC 2.6 attributes, MS-FSCC 2.4.7
 //! CreationTime).
 //!
-//! Record, version 1, 16 bytes little-endian:
-//! `[0] version = 1, [1..4] zero, [4..8] attributes, [8..16] creation FILETIME`.
+//! Record, version 2, 40 bytes little-endian:
+//! `[0] version = 2, [1..4] zero, [4..8] attributes, [8..16] creation FILETIME,
+//! [16..24] change FILETIME, [24..32] mtime stamp FILETIME, [32..40] size stamp`.
+//! Version 1 records (the first 16 bytes only) are still read.
 //! Attributes are stored without DIRECTORY (derived from the file type);
-//! a creation time of 0 means "not stored". Unknown versions are ignored.
+//! a creation or change time of 0 means "not stored". Unknown versions are ignored.
+//!
+//! ChangeTime (MS-FSA 2.1.5.14.2: a client may set LastChangeTime, and
+//! Open.UserSetChangeTime then keeps it through later operations on that
+//! open) cannot be written to the POSIX ctime, so a set value is kept here
+//! together with the mtime and size of the file at that moment. It is
+//! reported only while mtime and size still match the stamp: once the data
+//! changes by any other means, the real ctime is reported again.
 
 use std::ffi::CStr;
 use std::io;
@@ -18,8 +27,10 @@ use crate::sys;
 
 /// The xattr name.
 pub const XATTR_NAME: &CStr = c"user.opportune.dos";
-const VERSION: u8 = 1;
-const LEN: usize = 16;
+const VERSION: u8 = 2;
+const VERSION_1: u8 = 1;
+const LEN_1: usize = 16;
+const LEN: usize = 40;
 
 /// The stored DOS information of one file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,6 +39,12 @@ pub struct DosRecord {
     pub attributes: u32,
     /// FILETIME, 0 when unknown.
     pub creation_time: u64,
+    /// A client-set ChangeTime (FILETIME), 0 when none is stored.
+    pub change_time: u64,
+    /// The file's mtime (FILETIME) when `change_time` was stored.
+    pub stamp_mtime: u64,
+    /// The file's size when `change_time` was stored.
+    pub stamp_size: u64,
 }
 
 impl DosRecord {
@@ -36,19 +53,38 @@ impl DosRecord {
         b[0] = VERSION;
         b[4..8].copy_from_slice(&(self.attributes & FileAttributes::SETTABLE).to_le_bytes());
         b[8..16].copy_from_slice(&self.creation_time.to_le_bytes());
+        b[16..24].copy_from_slice(&self.change_time.to_le_bytes());
+        b[24..32].copy_from_slice(&self.stamp_mtime.to_le_bytes());
+        b[32..40].copy_from_slice(&self.stamp_size.to_le_bytes());
         b
+    }
+
+    /// The stored ChangeTime if the file is unchanged since it was stored.
+    pub fn change_time_for(&self, mtime: u64, size: u64) -> Option<u64> {
+        let current = self.stamp_mtime == mtime && self.stamp_size == size;
+        (self.change_time != 0 && current).then_some(self.change_time)
     }
 
     /// Decodes a record; `None` if it is short or of an unknown version.
     pub fn decode(b: &[u8]) -> Option<DosRecord> {
-        if b.len() < LEN || b[0] != VERSION {
+        let u64_at = |i: usize| b.get(i..i + 8).and_then(|s| s.try_into().ok()).map(u64::from_le_bytes);
+        let ok = match b.first() {
+            Some(&VERSION) => b.len() >= LEN,
+            Some(&VERSION_1) => b.len() >= LEN_1,
+            _ => false,
+        };
+        if !ok {
             return None;
         }
         let attributes = u32::from_le_bytes(b[4..8].try_into().ok()?) & FileAttributes::SETTABLE;
-        let creation_time = u64::from_le_bytes(b[8..16].try_into().ok()?);
+        let v2 = b[0] == VERSION;
+        let field = |i: usize| if v2 { u64_at(i).unwrap_or(0) } else { 0 };
         Some(DosRecord {
             attributes,
-            creation_time,
+            creation_time: u64_at(8)?,
+            change_time: field(16),
+            stamp_mtime: field(24),
+            stamp_size: field(32),
         })
     }
 }
@@ -125,10 +161,20 @@ mod tests {
         let r = DosRecord {
             attributes: FileAttributes::HIDDEN | FileAttributes::ARCHIVE,
             creation_time: 0x0123_4567_89ab_cdef,
+            change_time: 7,
+            stamp_mtime: 8,
+            stamp_size: 9,
         };
         let b = r.encode();
-        assert_eq!(b[0], 1);
+        assert_eq!(b[0], 2);
         assert_eq!(DosRecord::decode(&b), Some(r));
+        assert_eq!(r.change_time_for(8, 9), Some(7));
+        assert_eq!(r.change_time_for(8, 10), None);
+        // A version 1 record is the first 16 bytes.
+        let mut v1 = b[..16].to_vec();
+        v1[0] = 1;
+        let d = DosRecord::decode(&v1).unwrap();
+        assert_eq!((d.creation_time, d.change_time), (r.creation_time, 0));
     }
 
     #[test]
@@ -136,10 +182,11 @@ mod tests {
         let mut b = DosRecord {
             attributes: 1,
             creation_time: 2,
+            ..Default::default()
         }
         .encode();
-        assert_eq!(DosRecord::decode(&b[..15]), None);
-        b[0] = 2;
+        assert_eq!(DosRecord::decode(&b[..39]), None);
+        b[0] = 3;
         assert_eq!(DosRecord::decode(&b), None);
         assert_eq!(DosRecord::decode(&[]), None);
     }
@@ -150,7 +197,7 @@ mod tests {
             attributes: FileAttributes::DIRECTORY
                 | FileAttributes::NORMAL
                 | FileAttributes::READONLY,
-            creation_time: 0,
+            ..Default::default()
         };
         assert_eq!(
             DosRecord::decode(&r.encode()).unwrap().attributes,

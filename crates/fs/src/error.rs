@@ -49,6 +49,12 @@ pub enum FsError {
     /// A parameter combination MS-FSA rejects (e.g. FILE_DIRECTORY_FILE with FILE_OVERWRITE).
     #[error("invalid parameter")]
     InvalidParameter,
+    /// An EA name breaks the rules of MS-FSCC 2.4.15.
+    #[error("invalid EA name")]
+    InvalidEaName,
+    /// The file system cannot keep this (no user xattrs).
+    #[error("not supported")]
+    NotSupported,
     /// Any other OS error.
     #[error(transparent)]
     Io(io::Error),
@@ -72,6 +78,8 @@ impl FsError {
             FsError::NotEmpty => NtStatus::DIRECTORY_NOT_EMPTY,
             FsError::DiskFull => NtStatus::DISK_FULL,
             FsError::InvalidParameter => NtStatus::INVALID_PARAMETER,
+            FsError::InvalidEaName => NtStatus::INVALID_EA_NAME,
+            FsError::NotSupported => NtStatus::NOT_SUPPORTED,
             FsError::Io(e) => status_of_errno(e.raw_os_error()),
         }
     }

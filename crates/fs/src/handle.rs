@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use opportune_types::FileAttributes;
@@ -24,6 +25,9 @@ pub struct Handle {
     /// On-disk path relative to the share root, for confined symlink checks
     /// in `read_dir`; the server updates it after a rename.
     rel: RwLock<String>,
+    /// Open.UserSetChangeTime (MS-FSA 2.1.5.14.2): a ChangeTime set through
+    /// this open survives later attribute changes made through it.
+    user_set_change_time: AtomicBool,
 }
 
 /// MS-FSCC 2.4.7: 0 and -1/-2 in a time field mean "leave unchanged".
@@ -38,6 +42,7 @@ impl Handle {
             is_dir,
             share,
             rel: RwLock::new(rel),
+            user_set_change_time: AtomicBool::new(false),
         }
     }
 
@@ -125,6 +130,25 @@ impl Handle {
         Ok(self.file.set_len(len)?)
     }
 
+    /// FileAllocationInformation (MS-FSA 2.1.5.14.1): below end of file the
+    /// file is truncated; otherwise space up to `len` is reserved
+    /// (fallocate KEEP_SIZE), and a smaller allocation than the current one
+    /// gives back what lies beyond end of file.
+    pub fn set_allocation(&self, len: u64) -> Result<(), FsError> {
+        if self.is_dir {
+            return Err(FsError::IsADirectory);
+        }
+        let info = self.info()?;
+        if len < info.size {
+            return self.set_len(len);
+        }
+        if len < info.allocation_size {
+            // Truncating to the current size frees blocks past end of file.
+            return self.set_len(info.size);
+        }
+        crate::make::reserve(&self.file, len)
+    }
+
     /// fsync(2) (MS-FSA 2.1.5.6 flush).
     pub fn sync(&self) -> Result<(), FsError> {
         Ok(self.file.sync_all()?)
@@ -140,13 +164,15 @@ impl Handle {
     /// Applies FileBasicInformation (MS-FSCC 2.4.7, MS-FSA 2.1.5.14.2).
     ///
     /// * Access and write times go to the POSIX atime/mtime (futimens).
-    /// * Creation time and attributes go to the `user.opportune.dos` xattr.
-    ///   On a file system without user xattrs they are silently dropped.
-    /// * `change_time` is ignored: POSIX cannot set ctime.
+    /// * Creation time, attributes and ChangeTime go to the
+    ///   `user.opportune.dos` xattr (ChangeTime with a stamp of the data it
+    ///   belongs to, see `dosattr`). Without user xattrs they are dropped.
     /// * Attributes: DIRECTORY on a file or TEMPORARY on a directory is
     ///   `InvalidParameter` (MS-FSA 2.1.5.14.2); NORMAL alone clears all
     ///   attributes; 0 leaves them unchanged. READONLY is only recorded in
     ///   the xattr, but clearing it gives the owner back a missing write bit.
+    /// * A change without a new ChangeTime drops a stored one (the file
+    ///   changed) unless this open set it (Open.UserSetChangeTime).
     pub fn set_basic(&self, b: &BasicInfo) -> Result<(), FsError> {
         let attrs = b.attributes.filter(|&a| a != 0);
         if let Some(a) = attrs {
@@ -156,24 +182,33 @@ impl Handle {
                 return Err(FsError::InvalidParameter);
             }
         }
-        let creation = settable_time(b.creation_time);
-        if attrs.is_some() || creation.is_some() {
-            self.update_record(attrs.map(|a| a & FileAttributes::SETTABLE), creation)?;
-        }
         let to_unix = |t: Option<u64>| settable_time(t).map(filetime_to_unix);
         let times = [to_unix(b.last_access_time), to_unix(b.last_write_time)];
         if times.iter().any(Option::is_some) {
             sys::futimens(self.fd(), times)?;
         }
+        let change = settable_time(b.change_time);
+        if change.is_some() {
+            self.user_set_change_time.store(true, Ordering::Relaxed);
+        }
+        let update = RecordUpdate {
+            attributes: attrs.map(|a| a & FileAttributes::SETTABLE),
+            creation_time: settable_time(b.creation_time),
+            change_time: change,
+        };
+        let anything = update.attributes.is_some() || update.creation_time.is_some() || change.is_some();
+        if anything || times[1].is_some() {
+            self.update_record(&update)?;
+        }
         Ok(())
     }
 
-    fn update_record(&self, attrs: Option<u32>, creation: Option<u64>) -> Result<(), FsError> {
+    fn update_record(&self, u: &RecordUpdate) -> Result<(), FsError> {
         let st = sys::fstatx(self.fd())?;
+        let now = FileInfo::from_statx(&st, None);
         let mut rec = match dosattr::read_fd(self.fd())? {
             Some(r) => r,
             None => {
-                let base = FileInfo::from_statx(&st, None);
                 let attributes = if self.is_dir {
                     0
                 } else {
@@ -181,36 +216,58 @@ impl Handle {
                 };
                 DosRecord {
                     attributes,
-                    creation_time: base.creation_time,
+                    creation_time: now.creation_time,
+                    ..Default::default()
                 }
             }
         };
-        if let Some(a) = attrs {
+        if let Some(a) = u.attributes {
             rec.attributes = a;
         }
-        if let Some(c) = creation {
+        if let Some(c) = u.creation_time {
             rec.creation_time = c;
         }
-        let mode = u32::from(st.stx_mode) & 0o7777;
-        let owner_cannot_write = !self.is_dir && mode & 0o200 == 0;
-        let clearing_readonly = attrs.is_some_and(|a| a & FileAttributes::READONLY == 0);
-        // Writing a user xattr needs write permission on the inode: lend the
-        // owner the write bit for a moment (keep it when READONLY is cleared).
-        if owner_cannot_write {
-            self.file
-                .set_permissions(std::fs::Permissions::from_mode(mode | 0o200))?;
+        match u.change_time {
+            Some(c) => rec.change_time = c,
+            None if self.user_set_change_time.load(Ordering::Relaxed) => {}
+            None => rec.change_time = 0,
         }
-        let res = dosattr::write_fd(self.fd(), &rec);
-        if owner_cannot_write && !clearing_readonly {
-            self.file
-                .set_permissions(std::fs::Permissions::from_mode(mode))?;
-        }
+        rec.stamp_mtime = now.last_write_time;
+        rec.stamp_size = now.size;
+        let clearing_readonly = u.attributes.is_some_and(|a| a & FileAttributes::READONLY == 0);
+        let res = self.with_owner_write(clearing_readonly, || dosattr::write_fd(self.fd(), &rec))?;
         match res {
             Ok(()) => Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
+
+    /// Runs `f`, which writes a user xattr, with the owner write bit lent to
+    /// a file whose owner lacks it (xattr writes need write permission on the
+    /// inode); the bit is taken back afterwards unless `keep` is set.
+    pub(crate) fn with_owner_write<R>(&self, keep: bool, f: impl FnOnce() -> R) -> Result<R, FsError> {
+        let st = sys::fstatx(self.fd())?;
+        let mode = u32::from(st.stx_mode) & 0o7777;
+        let lend = !self.is_dir && mode & 0o200 == 0;
+        if lend {
+            self.file
+                .set_permissions(std::fs::Permissions::from_mode(mode | 0o200))?;
+        }
+        let r = f();
+        if lend && !keep {
+            self.file
+                .set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        Ok(r)
+    }
+}
+
+/// What `update_record` changes; `None` keeps a field.
+struct RecordUpdate {
+    attributes: Option<u32>,
+    creation_time: Option<u64>,
+    change_time: Option<u64>,
 }
 
 impl AsFd for Handle {
@@ -353,6 +410,39 @@ mod tests {
                 FileAttributes::DIRECTORY | FileAttributes::HIDDEN
             );
         }
+    }
+
+    #[test]
+    fn change_time_is_kept_until_the_data_changes() {
+        let (t, s) = share("h-ctime", false);
+        if !xattrs_supported(t.path()) {
+            return;
+        }
+        let h = s.create(&SmbPath::parse("f").unwrap(), &params(Create, None)).unwrap().handle;
+        let ct = 130_000_000_000_000_000u64;
+        h.set_basic(&BasicInfo { change_time: Some(ct), ..Default::default() }).unwrap();
+        assert_eq!(h.info().unwrap().change_time, ct);
+        // Same open (UserSetChangeTime): an attribute change keeps it.
+        h.set_basic(&BasicInfo { attributes: Some(FileAttributes::HIDDEN), ..Default::default() }).unwrap();
+        assert_eq!(h.info().unwrap().change_time, ct);
+        assert_eq!(s.stat("f").unwrap().change_time, ct);
+        h.write_at(b"data", 0).unwrap();
+        assert_ne!(h.info().unwrap().change_time, ct);
+    }
+
+    #[test]
+    fn allocation_grows_and_shrinks() {
+        let (_t, s) = share("h-alloc", false);
+        let h = s.create(&SmbPath::parse("f").unwrap(), &params(Create, None)).unwrap().handle;
+        h.write_at(b"0123456789", 0).unwrap();
+        h.set_allocation(4).unwrap();
+        assert_eq!(h.info().unwrap().size, 4);
+        h.set_allocation(1 << 20).unwrap();
+        let info = h.info().unwrap();
+        assert_eq!(info.size, 4);
+        assert!(info.allocation_size == 0 || info.allocation_size >= 1 << 20);
+        h.set_allocation(4).unwrap();
+        assert!(h.info().unwrap().allocation_size < 1 << 20);
     }
 
     #[test]

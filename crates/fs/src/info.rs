@@ -21,7 +21,8 @@ pub struct FileInfo {
     pub creation_time: u64,
     pub last_access_time: u64,
     pub last_write_time: u64,
-    /// The POSIX ctime.
+    /// The POSIX ctime, or a client-set ChangeTime kept in our xattr while
+    /// the file's data is unchanged (see the `dosattr` module).
     pub change_time: u64,
     /// FILE_ATTRIBUTE_* (MS-FSCC 2.6): from our xattr if present, else ARCHIVE
     /// for files; DIRECTORY for directories; READONLY also for a file whose
@@ -40,7 +41,7 @@ pub struct BasicInfo {
     pub creation_time: Option<u64>,
     pub last_access_time: Option<u64>,
     pub last_write_time: Option<u64>,
-    /// Ignored: POSIX cannot set ctime, and we do not store a fake one.
+    /// Kept in our xattr with a stamp of the data (see the `dosattr` module).
     pub change_time: Option<u64>,
     /// FILE_ATTRIBUTE_* to set; NORMAL alone means "no attributes", 0 means
     /// "no change".
@@ -108,10 +109,12 @@ impl FileInfo {
         } else if u32::from(st.stx_mode) & libc::S_IWUSR == 0 {
             attributes |= FileAttributes::READONLY;
         }
+        let size = if is_dir { 0 } else { st.stx_size };
+        let change_time = dos.and_then(|d| d.change_time_for(mtime, size)).unwrap_or(ctime);
         FileInfo {
             file_id: st.stx_ino,
             dev: libc::makedev(st.stx_dev_major, st.stx_dev_minor),
-            size: if is_dir { 0 } else { st.stx_size },
+            size,
             allocation_size: if is_dir {
                 0
             } else {
@@ -120,7 +123,7 @@ impl FileInfo {
             creation_time,
             last_access_time: ft(&st.stx_atime),
             last_write_time: mtime,
-            change_time: ctime,
+            change_time,
             attributes,
             nlink: st.stx_nlink,
             is_dir,
@@ -171,6 +174,7 @@ mod tests {
         let rec = DosRecord {
             attributes: FileAttributes::HIDDEN,
             creation_time: 42,
+            ..Default::default()
         };
         let info = FileInfo::from_statx(&st, Some(rec));
         assert_eq!(info.creation_time, 42);

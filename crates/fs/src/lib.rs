@@ -9,7 +9,9 @@
 //! * Names: [`SmbPath`] applies the MS-FSCC 2.1.5 rules; lookups can be
 //!   case-insensitive (exact name first, then a directory scan).
 //! * Create: [`Share::create`] implements the MS-FSA 2.1.5.1 dispositions.
-//! * DOS attributes and creation time live in the `user.opportune.dos` xattr.
+//! * DOS attributes and creation/change times live in the `user.opportune.dos`
+//!   xattr; EAs and client-set security descriptors in `user.opportune.ea`
+//!   and `user.opportune.sd`.
 //! * Errors: [`FsError::status`] gives the NTSTATUS for the response.
 //!
 //! All `unsafe` code is in the `sys` module.
@@ -18,6 +20,7 @@ mod create;
 mod dir;
 mod dosattr;
 mod error;
+mod extra;
 mod handle;
 mod info;
 mod make;
@@ -25,6 +28,7 @@ mod path;
 mod rename;
 mod resolve;
 mod share;
+mod shortname;
 mod sys;
 #[cfg(test)]
 mod testutil;
@@ -32,7 +36,9 @@ mod testutil;
 pub use create::{CreateParams, Opened};
 pub use dosattr::XATTR_NAME;
 pub use error::FsError;
+pub use extra::{valid_ea_name, Ea};
 pub use handle::Handle;
 pub use info::{BasicInfo, DirEntry, FileInfo, FsStats};
 pub use path::SmbPath;
 pub use share::Share;
+pub use shortname::{is_8_3, short_name};

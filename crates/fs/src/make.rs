@@ -42,6 +42,7 @@ impl Share {
         let rec = DosRecord {
             attributes: (p.attributes & FileAttributes::SETTABLE) | FileAttributes::ARCHIVE,
             creation_time: current.creation_time,
+            ..Default::default()
         };
         store(file, &rec)?;
         Ok(if p.disposition == CreateDisposition::Supersede {
@@ -98,6 +99,7 @@ impl Share {
             let rec = DosRecord {
                 attributes: (p.attributes & FileAttributes::SETTABLE) | kind,
                 creation_time: FileInfo::from_statx(&st, None).creation_time,
+                ..Default::default()
             };
             if !want_dir {
                 reserve(&file, p.allocation_size)?;
@@ -121,7 +123,7 @@ impl Share {
 
 /// Reserves `size` bytes (AllocationSize); file systems without fallocate
 /// are fine, too little space is `DiskFull`.
-fn reserve(file: &File, size: u64) -> Result<(), FsError> {
+pub(crate) fn reserve(file: &File, size: u64) -> Result<(), FsError> {
     if size == 0 {
         return Ok(());
     }

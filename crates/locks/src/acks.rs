@@ -60,18 +60,18 @@ impl LockCore {
             .collect();
         for o in due_opens {
             touched.insert(self.opens[&o].file);
-            
+            self.expire(now, HolderId::Oplock(o));
         }
         let due_leases: Vec<LeaseId> =
             self.leases.iter().filter(|(_, l)| l.breaking.is_some_and(|b| b.deadline <= now)).map(|(id, _)| *id).collect();
         for lid in due_leases {
             touched.insert(self.leases[&lid].file);
-            
+            self.expire(now, HolderId::Lease(lid));
         }
         let mut i = 0;
         while i < self.waiters.len() {
             let w = self.waiters[i];
-            if true {
+            if w.deadline > now {
                 i += 1;
                 continue;
             }

@@ -159,6 +159,8 @@ proptest! {
                         w.now = t;
                         w.core.handle_timeout(t);
                         w.absorb();
+                        let next = w.core.poll_timeout();
+                        prop_assert!(next.is_none_or(|n| n > t), "handle_timeout({:?}) left a due timer", t);
                     }
                     w.now = target;
                 }

@@ -5,6 +5,7 @@ use crate::conn_state::ConnState;
 use crate::connection::{send, Outbox};
 use crate::dispatch::async_final;
 use crate::handlers::{empty_ok, Reply};
+use crate::locking::ConnEvent;
 use crate::pending::Waiting;
 use crate::server::ServerState;
 use opportune_locks::Event;
@@ -12,7 +13,21 @@ use opportune_types::{FileId, NtStatus};
 use opportune_wire::header::{flags, Command, Header, HEADER_LEN};
 use opportune_wire::oplock::{encode_oplock_break, LeaseBreakNotification, LEASE_BREAK_FLAG_ACK_REQUIRED};
 
-pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: Event, out: &Outbox) -> Result<(), ()> {
+pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, out: &Outbox) -> Result<(), ()> {
+    match ev {
+        ConnEvent::Lock(e) => handle_lock_event(server, conn, e, out).await,
+        ConnEvent::Change(change) => match crate::handlers::notify::on_change(conn, change) {
+            Some((async_id, op, reply)) => send(out, async_final(conn, async_id, &op, reply)).await,
+            None => Ok(()),
+        },
+        ConnEvent::NotifyDone { open, status } => {
+            let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Notify { open }) else { return Ok(()) };
+            send(out, async_final(conn, async_id, &op, Reply::error(status))).await
+        }
+    }
+}
+
+async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event, out: &Outbox) -> Result<(), ()> {
     match ev {
         Event::SendOplockBreak { open, to_level, .. } => {
             let Some(o) = conn.opens.get_mut(&open.0) else { return Ok(()) };

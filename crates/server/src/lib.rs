@@ -12,6 +12,7 @@ mod events;
 mod handlers;
 mod locking;
 mod meta;
+mod notify;
 mod open;
 mod pending;
 mod security;

@@ -15,7 +15,17 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Notify};
 
-pub type EventSender = mpsc::UnboundedSender<Event>;
+pub type EventSender = mpsc::UnboundedSender<ConnEvent>;
+
+/// What reaches a connection task from outside its own requests.
+#[derive(Debug)]
+pub enum ConnEvent {
+    Lock(Event),
+    /// A change under a directory this connection watches (CHANGE_NOTIFY).
+    Change(crate::notify::Change),
+    /// A pending CHANGE_NOTIFY ends with this status (cancelled, or its handle closed).
+    NotifyDone { open: u64, status: NtStatus },
+}
 
 pub struct Locking {
     inner: Mutex<Inner>,
@@ -73,6 +83,13 @@ impl Locking {
         self.lock().routes.insert(conn, tx);
     }
 
+    /// Delivers an event to a connection task (dropped if the connection is gone).
+    pub fn send_to(&self, conn: u64, ev: ConnEvent) {
+        if let Some(tx) = self.lock().routes.get(&conn) {
+            let _ = tx.send(ev);
+        }
+    }
+
     /// Share modes, delete-pending and caching for a new open (MS-FSA 2.1.5.1.2).
     pub fn admit_open(&self, info: &FileInfo, a: Admission) -> CreateOutcome {
         let req = CreateRequest {
@@ -104,7 +121,10 @@ impl Locking {
         if cancelled {
             let g = self.lock();
             if let Some(tx) = g.routes.get(&conn) {
-                let _ = tx.send(Event::CompleteCreate { open: OpenId(open), outcome: CreateOutcome::Denied(NtStatus::CANCELLED) });
+                let _ = tx.send(ConnEvent::Lock(Event::CompleteCreate {
+                    open: OpenId(open),
+                    outcome: CreateOutcome::Denied(NtStatus::CANCELLED),
+                }));
             }
         }
     }
@@ -205,7 +225,7 @@ impl Inner {
             };
             tracing::debug!(event = ?e, conn = ?conn, "lock core event");
             if let Some(tx) = conn.and_then(|c| self.routes.get(&c)) {
-                let _ = tx.send(e);
+                let _ = tx.send(ConnEvent::Lock(e));
             }
         }
     }

@@ -18,5 +18,16 @@ pub fn file_meta(info: &FileInfo, delete_pending: bool) -> FileMeta {
         nlink: info.nlink,
         is_dir: info.is_dir,
         delete_pending,
+        ea_size: 0,
     }
+}
+
+/// EaSize (MS-FSCC 2.4.13, 2.4.14): the size of `eas` as a FILE_FULL_EA_INFORMATION
+/// list (4-byte aligned entries), 0 without EAs.
+pub fn ea_size(eas: &[opportune_fs::Ea]) -> u32 {
+    let mut size = 0usize;
+    for e in eas {
+        size = size.next_multiple_of(4) + opportune_wire::fscc::full_ea_len(e.name.len(), e.value.len());
+    }
+    size as u32
 }

@@ -16,6 +16,16 @@ pub struct DirSearch {
     pub next_ea: usize,
 }
 
+/// Changes seen on a watched directory open that no CHANGE_NOTIFY has collected yet.
+#[derive(Default)]
+pub struct NotifyState {
+    pub changes: Vec<(u32, String)>,
+    /// More changes happened than are kept: the client must re-enumerate.
+    pub overflow: bool,
+    /// OutputBufferLength of the last CHANGE_NOTIFY.
+    pub max: u32,
+}
+
 pub struct Open {
     pub file_id: FileId,
     pub session_id: u64,
@@ -33,6 +43,7 @@ pub struct Open {
     pub position: u64,
     pub mode: u32,
     pub share_access: ShareAccess,
+    pub notify: NotifyState,
 }
 
 impl Open {

@@ -13,6 +13,8 @@ pub enum Waiting {
     Create { open: u64 },
     /// A rename deferred until handle caching of other opens is broken.
     Rename { request: u64 },
+    /// CHANGE_NOTIFY on a directory open.
+    Notify { open: u64 },
 }
 
 /// One pending request of a connection.
@@ -48,6 +50,10 @@ impl PendingTable {
             return self.ops.get(&hdr.async_id).map(|op| op.waiting);
         }
         self.ops.values().find(|op| op.header.message_id == hdr.message_id).map(|op| op.waiting)
+    }
+
+    pub fn find(&self, w: Waiting) -> bool {
+        self.ops.values().any(|op| op.waiting == w)
     }
 
     pub fn all(&self) -> impl Iterator<Item = &PendingOp> {

@@ -20,6 +20,7 @@ pub struct ServerState {
     pub server_guid: [u8; 16],
     pub start_time: SystemTime,
     pub locks: crate::locking::Locking,
+    pub notify: crate::notify::NotifyHub,
     /// Every established session, for session binding checks (MS-SMB2 3.3.1.5 GlobalSessionTable).
     pub sessions: std::sync::Mutex<std::collections::HashMap<u64, crate::session::SessionInfo>>,
     next_id: AtomicU64,
@@ -57,6 +58,7 @@ impl ServerState {
         Ok(Arc::new(ServerState {
             locks: crate::locking::Locking::new(config.oplock_break_timeout),
             sessions: Default::default(),
+            notify: Default::default(),
             config,
             shares,
             server_guid,

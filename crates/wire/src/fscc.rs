@@ -67,6 +67,8 @@ pub struct FileMeta {
     pub nlink: u32,
     pub is_dir: bool,
     pub delete_pending: bool,
+    /// EaSize of directory entries (MS-FSCC 2.4.14): the EAs as a FILE_FULL_EA_INFORMATION list.
+    pub ea_size: u32,
 }
 
 impl FileMeta {
@@ -106,8 +108,9 @@ impl FileMeta {
 
 /// Appends one directory entry of `class` (MS-FSCC 2.4.8, 2.4.10, 2.4.14, 2.4.17, 2.4.18, 2.4.26),
 /// 8-byte aligned, with NextEntryOffset 0. Returns the entry's start, so the caller can link it.
-/// None for a class that is not a directory class.
-pub fn put_dir_entry(out: &mut Vec<u8>, class: u8, name: &str, m: &FileMeta) -> Option<usize> {
+/// None for a class that is not a directory class. `short` is the 8.3 name for the
+/// BOTH classes (at most 12 characters are sent).
+pub fn put_dir_entry(out: &mut Vec<u8>, class: u8, name: &str, short: Option<&str>, m: &FileMeta) -> Option<usize> {
     out.pad_to(8);
     let start = out.len();
     let name_len = utf16_len(name) as u32;
@@ -131,17 +134,22 @@ pub fn put_dir_entry(out: &mut Vec<u8>, class: u8, name: &str, m: &FileMeta) -> 
     out.put_u32(m.attributes);
     out.put_u32(name_len);
     match class {
-        class::FULL_DIRECTORY => out.put_u32(0),
+        class::FULL_DIRECTORY => out.put_u32(m.ea_size),
         class::ID_FULL_DIRECTORY => {
-            out.put_u32(0);
+            out.put_u32(m.ea_size);
             out.put_u32(0);
             out.put_u64(m.file_id);
         }
         class::BOTH_DIRECTORY | class::ID_BOTH_DIRECTORY => {
-            out.put_u32(0);
+            out.put_u32(m.ea_size);
+            let mut short_buf = Vec::with_capacity(24);
+            short_buf.put_utf16(short.unwrap_or(""));
+            short_buf.truncate(24);
+            out.put_u8(short_buf.len() as u8);
             out.put_u8(0);
-            out.put_u8(0);
+            let at = out.len();
             out.extend_from_slice(&[0u8; 24]);
+            out[at..at + short_buf.len()].copy_from_slice(&short_buf);
             if class == class::ID_BOTH_DIRECTORY {
                 out.put_u16(0);
                 out.put_u64(m.file_id);
@@ -257,10 +265,10 @@ mod tests {
         let m = FileMeta::default();
         for (class, fixed) in [(1u8, 64usize), (2, 68), (3, 94), (37, 104), (38, 80), (12, 12)] {
             let mut out = Vec::new();
-            put_dir_entry(&mut out, class, "ab", &m).unwrap();
+            put_dir_entry(&mut out, class, "ab", Some("AB"), &m).unwrap();
             assert_eq!(out.len(), fixed + 4, "class {class}");
         }
-        assert!(put_dir_entry(&mut Vec::new(), 4, "x", &m).is_none());
+        assert!(put_dir_entry(&mut Vec::new(), 4, "x", None, &m).is_none());
     }
 
     #[test]

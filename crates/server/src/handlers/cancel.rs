@@ -2,6 +2,7 @@
 //! still pending, completes with STATUS_CANCELLED through the lock core's events.
 
 use crate::conn_state::ConnState;
+use crate::locking::ConnEvent;
 use crate::pending::Waiting;
 use crate::server::ServerState;
 use opportune_wire::header::Header;
@@ -10,6 +11,10 @@ pub fn handle_cancel(server: &ServerState, conn: &mut ConnState, hdr: &Header) {
     match conn.pending.find_cancel_target(hdr) {
         Some(Waiting::Lock { request }) => server.locks.cancel_lock(request),
         Some(Waiting::Create { open }) => server.locks.cancel_create(conn.id, open),
+        Some(Waiting::Notify { open }) => {
+            let done = ConnEvent::NotifyDone { open, status: opportune_types::NtStatus::CANCELLED };
+            server.locks.send_to(conn.id, done);
+        }
         Some(Waiting::Rename { .. }) | None => {}
     }
 }

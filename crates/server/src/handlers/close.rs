@@ -4,6 +4,7 @@
 use super::{Ctx, HResult, Reply};
 use crate::conn_state::ConnState;
 use crate::meta::file_meta;
+use crate::notify::{action, filter};
 use crate::open::Open;
 use crate::server::ServerState;
 use opportune_types::NtStatus;
@@ -37,12 +38,17 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
 
 /// Releases an open: lock state, and the file itself if it was to be deleted on close.
 pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
+    super::notify::on_close(server, conn, open.file_id.volatile);
     let outcome = server.locks.close(conn.id, &open);
     if outcome.delete_file {
         if let Some(share) = server.shares.get(open.share) {
             let rel = open.handle.rel_path();
-            if let Err(e) = share.fs.remove(&rel, open.is_dir) {
-                tracing::info!(conn = conn.id, path = %rel, error = %e, "delete on close failed");
+            match share.fs.remove(&rel, open.is_dir) {
+                Ok(()) => {
+                    let mask = if open.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
+                    server.notify.report(server, open.share, &rel, action::REMOVED, mask);
+                }
+                Err(e) => tracing::info!(conn = conn.id, path = %rel, error = %e, "delete on close failed"),
             }
         }
     }

@@ -3,7 +3,9 @@
 use super::create_open::{self, CreatePlan};
 use super::{Ctx, HResult};
 use opportune_fs::{CreateParams, SmbPath};
-use opportune_types::create::{options, oplock, CreateDisposition, IMPERSONATION_MAX};
+use crate::security::{self, Descriptor};
+use opportune_types::create::{options, oplock, CreateAction, CreateDisposition, IMPERSONATION_MAX};
+use opportune_wire::fscc::parse_full_ea_list;
 use opportune_types::{AccessMask, FileAttributes, NtStatus, ShareAccess};
 use opportune_wire::create::{context_name, CreateRequest, LeaseContext};
 
@@ -24,12 +26,13 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         return Err(NtStatus::ACCESS_DENIED);
     }
     let path = SmbPath::parse(&req.name).map_err(|e| e.status())?;
+    let extras = create_extras(&req)?;
     let params = CreateParams {
         disposition: checked.disposition,
         directory: checked.directory,
         write: access.is_data_write() || truncates(checked.disposition),
         attributes: req.file_attributes & FileAttributes::SETTABLE,
-        allocation_size: 0,
+        allocation_size: allocation_size(&req)?,
     };
     let lease = requested_lease(ctx, &req)?;
     let plan = CreatePlan {
@@ -47,6 +50,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         want_mxac: req.context(context_name::QUERY_MAXIMAL_ACCESS).is_some(),
         want_qfid: req.context(context_name::QUERY_ON_DISK_ID).is_some(),
         truncating: truncates(checked.disposition),
+        extras,
     };
     let hdr = *ctx.hdr;
     let (reply, file_id) = create_open::start(ctx.server, ctx.conn, &hdr, plan);
@@ -68,6 +72,84 @@ fn requested_lease(ctx: &Ctx<'_>, req: &CreateRequest<'_>) -> Result<Option<Leas
     }
 }
 
+/// What a create applies to a file it creates, overwrites or supersedes: the EAs of
+/// the ExtA context (MS-SMB2 2.2.13.2.1) and the descriptor of SecD (2.2.13.2.2).
+#[derive(Default)]
+pub struct CreateExtras {
+    pub eas: Vec<opportune_fs::Ea>,
+    pub sd: Option<Descriptor>,
+}
+
+/// Parses and validates ExtA and SecD before anything is created, so a bad
+/// context fails the create without side effects.
+fn create_extras(req: &CreateRequest<'_>) -> Result<CreateExtras, NtStatus> {
+    // Context names are at least 4 bytes (MS-SMB2 2.2.13.2; Windows refuses
+    // shorter ones with STATUS_INVALID_PARAMETER).
+    if req.contexts.iter().any(|c| c.name.len() < 4) {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    // MS-SMB2 3.3.5.9.6: a timewarp token names a previous version; this
+    // server keeps no snapshots, so there is none to open.
+    if req.context(context_name::TIMEWARP_TOKEN).is_some() {
+        return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
+    }
+    let mut extras = CreateExtras::default();
+    if let Some(c) = req.context(context_name::EA_BUFFER) {
+        let list = parse_full_ea_list(c.data).ok_or(NtStatus::EA_LIST_INCONSISTENT)?;
+        if list.iter().any(|e| !opportune_fs::valid_ea_name(&e.name)) {
+            return Err(NtStatus::INVALID_EA_NAME);
+        }
+        extras.eas = list.into_iter().map(|e| opportune_fs::Ea { flags: e.flags, name: e.name, value: e.value }).collect();
+    }
+    if let Some(c) = req.context(context_name::SD_BUFFER) {
+        extras.sd = Some(Descriptor::parse(c.data)?);
+    }
+    Ok(extras)
+}
+
+/// Applies `extras` to a newly created or overwritten file (MS-FSA 2.1.5.1.1,
+/// 2.1.5.1.2.1): EAs are set (an overwrite replaces the old ones), the parts of
+/// the descriptor given replace the defaults.
+pub(super) fn apply_extras(extras: &CreateExtras, handle: &opportune_fs::Handle, action: CreateAction) -> Result<(), NtStatus> {
+    if action == CreateAction::Opened {
+        return Ok(());
+    }
+    if action != CreateAction::Created {
+        let old: Vec<opportune_fs::Ea> = handle
+            .eas()
+            .map_err(|e| e.status())?
+            .into_iter()
+            .map(|e| opportune_fs::Ea { value: Vec::new(), ..e })
+            .collect();
+        if !old.is_empty() {
+            handle.set_eas(&old).map_err(|e| e.status())?;
+        }
+    }
+    if !extras.eas.is_empty() {
+        handle.set_eas(&extras.eas).map_err(|e| e.status())?;
+    }
+    if let Some(sd) = &extras.sd {
+        let mut d = security::current(None);
+        d.merge(sd, security::parts_present(sd));
+        handle.set_security_descriptor(&d.encode(ALL_PARTS)).map_err(|e| e.status())?;
+    }
+    Ok(())
+}
+
+/// Owner, group, DACL and SACL.
+const ALL_PARTS: u32 = 0xF;
+
+/// The AllocationSize context (MS-SMB2 2.2.13.2.6): 8 bytes.
+fn allocation_size(req: &CreateRequest<'_>) -> Result<u64, NtStatus> {
+    match req.context(context_name::ALLOCATION_SIZE) {
+        Some(c) => {
+            let b: [u8; 8] = c.data.get(..8).and_then(|b| b.try_into().ok()).ok_or(NtStatus::INVALID_PARAMETER)?;
+            Ok(u64::from_le_bytes(b))
+        }
+        None => Ok(0),
+    }
+}
+
 struct Checked {
     disposition: CreateDisposition,
     directory: Option<bool>,
@@ -85,7 +167,9 @@ fn validate(req: &CreateRequest<'_>) -> Result<Checked, NtStatus> {
     if o & options::FILE_DIRECTORY_FILE != 0 && o & options::FILE_NON_DIRECTORY_FILE != 0 {
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    if o & (options::FILE_OPEN_BY_FILE_ID | options::FILE_RESERVE_OPFILTER) != 0 {
+    // Windows refuses these with STATUS_NOT_SUPPORTED (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1).
+    let unsupported = options::FILE_OPEN_BY_FILE_ID | options::FILE_RESERVE_OPFILTER | options::FILE_CREATE_TREE_CONNECTION;
+    if o & unsupported != 0 {
         return Err(NtStatus::NOT_SUPPORTED);
     }
     if req.desired_access & AccessMask::INVALID_BITS != 0 {

@@ -6,6 +6,7 @@ use super::Reply;
 use crate::conn_state::ConnState;
 use crate::locking::Admission;
 use crate::meta::file_meta;
+use crate::notify::{action, filter};
 use crate::open::{DirSearch, Open};
 use crate::pending::Waiting;
 use crate::server::ServerState;
@@ -35,6 +36,8 @@ pub struct CreatePlan {
     pub want_mxac: bool,
     pub want_qfid: bool,
     pub truncating: bool,
+    /// EAs and security descriptor for a new or overwritten file.
+    pub extras: super::create::CreateExtras,
 }
 
 /// Where a create stopped to wait for breaks.
@@ -204,6 +207,11 @@ fn finish(
         server.locks.close_id(plan.open);
         return Step::Done(Reply::error(status), None);
     }
+    if let Err(status) = super::create::apply_extras(&plan.extras, &opened.handle, opened.action) {
+        server.locks.close_id(plan.open);
+        discard(server, &plan, &opened, &info);
+        return Step::Done(Reply::error(status), None);
+    }
     let file_id = FileId { persistent: plan.open, volatile: plan.open };
     let (oplock_level, lease_ctx) = granted_caching(&plan, caching);
     let contexts = response_contexts(&plan, &info, server, lease_ctx);
@@ -239,8 +247,13 @@ fn finish(
             position: 0,
             mode: plan.create_options & (options::FILE_WRITE_THROUGH | options::FILE_SEQUENTIAL_ONLY),
             share_access: plan.share_access,
+            notify: Default::default(),
         },
     );
+    if opened.action == CreateAction::Created {
+        let mask = if info.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
+        server.notify.report(server, plan.share, &opened.rel_path, action::ADDED, mask);
+    }
     let mut body = Vec::with_capacity(160);
     resp.encode(&mut body);
     Step::Done(Reply::ok(body), Some(file_id))

@@ -1,7 +1,7 @@
 //! QUERY_DIRECTORY (MS-SMB2 3.3.5.18, MS-FSA 2.1.5.6).
 
 use super::{Ctx, HResult, Reply};
-use crate::meta::file_meta;
+use crate::meta::{ea_size, file_meta};
 use crate::open::Open;
 use crate::wildcard;
 use opportune_types::{AccessMask, NtStatus};
@@ -51,14 +51,22 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     let mut out = Vec::with_capacity(limit.min(65536));
     let mut last: Option<usize> = None;
     let mut pos = open.dir.position;
+    let dir_rel = open.handle.rel_path();
     while pos < entries.len() {
-        let (name, meta) = &entries[pos];
+        let (name, listed) = &entries[pos];
         if !wildcard::is_match(&pattern, name) {
             pos += 1;
             continue;
         }
+        // The listing was taken when the enumeration started: an entry removed
+        // since is skipped, and one still there is reported as it is now.
+        let Some(meta) = current(&share_fs, &dir_rel, name, listed) else {
+            pos += 1;
+            continue;
+        };
+        let short = if name == "." || name == ".." { None } else { opportune_fs::short_name(name) };
         let before = out.len();
-        let Some(start) = put_dir_entry(&mut out, req.info_class, name, meta) else {
+        let Some(start) = put_dir_entry(&mut out, req.info_class, name, short.as_deref(), &meta) else {
             return Err(NtStatus::INVALID_INFO_CLASS);
         };
         if out.len() > limit {
@@ -85,6 +93,17 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     let mut body = Vec::with_capacity(8 + out.len());
     encode_buffer_response(&mut body, &out);
     Ok(Reply::ok(body))
+}
+
+/// The entry `name` of directory `dir_rel` as it is now; `None` once it is gone.
+fn current(share: &opportune_fs::Share, dir_rel: &str, name: &str, listed: &FileMeta) -> Option<FileMeta> {
+    if name == "." || name == ".." {
+        return Some(*listed);
+    }
+    let rel = if dir_rel.is_empty() { name.to_string() } else { format!("{dir_rel}/{name}") };
+    let info = share.stat(&rel).ok()?;
+    let eas = share.eas_at(&rel).unwrap_or_default();
+    Some(FileMeta { ea_size: ea_size(&eas), ..file_meta(&info, false) })
 }
 
 /// "." and ".." first, then the directory's entries, as the enumeration sees them.

@@ -2,7 +2,10 @@
 //! delete disposition, end of file, allocation, position and mode.
 
 use super::{Ctx, HResult, Reply};
-use opportune_fs::{BasicInfo, SmbPath};
+use crate::notify::{action, filter};
+use crate::security::{self, Descriptor};
+use opportune_fs::{BasicInfo, Ea, SmbPath};
+use opportune_wire::fscc::parse_full_ea_list;
 use opportune_types::{AccessMask, FileAttributes, NtStatus};
 use opportune_wire::cursor::{utf16le, Reader};
 use opportune_wire::fscc::class;
@@ -15,16 +18,38 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     }
     match req.info_type {
         info_type::FILE => set_file_info(ctx, &req)?,
-        info_type::SECURITY => {
-            ctx.open(req.file_id)?;
-            return Err(NtStatus::NOT_SUPPORTED);
-        }
+        info_type::SECURITY => set_security(ctx, &req)?,
         info_type::FILESYSTEM | info_type::QUOTA => return Err(NtStatus::NOT_SUPPORTED),
         _ => return Err(NtStatus::INVALID_PARAMETER),
     }
     let mut body = Vec::with_capacity(2);
     encode_set_info_response(&mut body);
     Ok(Reply::ok(body))
+}
+
+/// SMB2_0_INFO_SECURITY (MS-SMB2 3.3.5.21.3, MS-FSA 2.1.5.16): WRITE_OWNER for
+/// owner and group, WRITE_DAC for the DACL, ACCESS_SYSTEM_SECURITY for the SACL;
+/// the parts named replace those of the file's descriptor, which is stored.
+fn set_security(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtStatus> {
+    let info = req.additional_information;
+    let mut rights = Vec::new();
+    if info & (security::OWNER_SECURITY_INFORMATION | security::GROUP_SECURITY_INFORMATION) != 0 {
+        rights.push(AccessMask::WRITE_OWNER);
+    }
+    if info & security::DACL_SECURITY_INFORMATION != 0 {
+        rights.push(AccessMask::WRITE_DAC);
+    }
+    if info & security::SACL_SECURITY_INFORMATION != 0 {
+        rights.push(AccessMask::ACCESS_SYSTEM_SECURITY);
+    }
+    let open = ctx.open(req.file_id)?;
+    if rights.iter().any(|&r| !open.has_access(r)) {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    let new = Descriptor::parse(req.buffer)?;
+    let mut d = security::current(open.handle.security_descriptor().map_err(|e| e.status())?);
+    d.merge(&new, info);
+    open.handle.set_security_descriptor(&d.encode(0xF)).map_err(|e| e.status())
 }
 
 fn need(ctx: &mut Ctx<'_>, id: opportune_types::FileId, right: u32) -> Result<(), NtStatus> {
@@ -60,10 +85,14 @@ fn set_file_info(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSt
         class::ALLOCATION => {
             let len = read_u64(buf)?;
             need(ctx, id, AccessMask::FILE_WRITE_DATA)?;
+            let conn_id = ctx.conn.id;
             let open = ctx.open(id)?;
-            let size = open.handle.info().map_err(|e| e.status())?.size;
-            // MS-FSA 2.1.5.14.1: an allocation below end of file truncates it.
-            if len < size { set_end_of_file(ctx, id, len) } else { Ok(()) }
+            if open.is_dir {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            let (open_id, handle) = (open.file_id.volatile, open.handle.clone());
+            ctx.server.locks.written(conn_id, open_id);
+            handle.set_allocation(len).map_err(|e| e.status())
         }
         class::POSITION => {
             let pos = read_u64(buf)?;
@@ -78,7 +107,14 @@ fn set_file_info(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSt
             ctx.open(id)?.mode = mode;
             Ok(())
         }
-        class::FULL_EA => Err(NtStatus::EAS_NOT_SUPPORTED),
+        class::FULL_EA => {
+            // MS-FSA 2.1.5.14.? FileFullEaInformation: FILE_WRITE_EA, then add,
+            // replace or (empty value) remove each EA of the list.
+            let list = parse_full_ea_list(buf).ok_or(NtStatus::EA_LIST_INCONSISTENT)?;
+            need(ctx, id, AccessMask::FILE_WRITE_EA)?;
+            let eas: Vec<Ea> = list.into_iter().map(|e| Ea { flags: e.flags, name: e.name, value: e.value }).collect();
+            ctx.open(id)?.handle.set_eas(&eas).map_err(|e| e.status())
+        }
         class::LINK => Err(NtStatus::NOT_SUPPORTED),
         _ => Err(NtStatus::INVALID_INFO_CLASS),
     }
@@ -139,6 +175,10 @@ fn rename(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<
     let new_rel = fs.rename(&from, &target, replace).map_err(|e| e.status())?;
     tracing::debug!(conn = conn_id, from = %from, to = %new_rel, "rename");
     ctx.server.locks.renamed(conn_id, open_id, &new_rel);
+    let (share, is_dir) = (ctx.tree()?.share, handle.is_dir());
+    let mask = if is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
+    ctx.server.notify.report(ctx.server, share, &from, action::RENAMED_OLD_NAME, mask);
+    ctx.server.notify.report(ctx.server, share, &new_rel, action::RENAMED_NEW_NAME, mask);
     handle.set_rel_path(new_rel);
     Ok(())
 }

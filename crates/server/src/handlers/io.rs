@@ -51,6 +51,7 @@ pub fn read(ctx: &mut Ctx<'_>) -> HResult {
     }
     body.truncate(16 + n);
     body[4..8].copy_from_slice(&(n as u32).to_le_bytes());
+    advance_position(ctx, req.file_id, req.offset + n as u64);
     Ok(Reply::ok(body))
 }
 
@@ -87,9 +88,21 @@ pub fn write(ctx: &mut Ctx<'_>) -> HResult {
     if write_through {
         handle.sync().map_err(|e| e.status())?;
     }
+    advance_position(ctx, req.file_id, offset + n as u64);
     let mut body = Vec::with_capacity(17);
     encode_write_response(&mut body, n as u32);
     Ok(Reply::ok(body))
+}
+
+/// FilePositionInformation after a read or write: the byte after the last one
+/// transferred. MS-FSA 2.1.5.2/2.1.5.3 update CurrentByteOffset only for
+/// synchronous opens, which SMB2 opens are not (Windows keeps reporting 0);
+/// like Samba, and as smbtorture's smb2.read.position expects of non-Windows
+/// servers, this server tracks it for every open.
+fn advance_position(ctx: &mut Ctx<'_>, id: opportune_types::FileId, end: u64) {
+    if let Ok(open) = ctx.open(id) {
+        open.position = end;
+    }
 }
 
 pub fn flush(ctx: &mut Ctx<'_>) -> HResult {

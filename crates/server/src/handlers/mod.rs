@@ -13,6 +13,7 @@ pub mod io;
 pub mod ioctl;
 pub mod lock;
 pub mod negotiate;
+pub mod notify;
 pub mod session_bind;
 pub mod session_setup;
 pub mod tree;
@@ -117,7 +118,7 @@ fn handle_tree_command(ctx: &mut Ctx<'_>, cmd: Command) -> HResult {
         Lock => lock::handle(ctx),
         Ioctl => ioctl::handle(ctx),
         QueryDirectory => dir::handle(ctx),
-        ChangeNotify => Err(NtStatus::NOT_SUPPORTED),
+        ChangeNotify => notify::handle(ctx),
         QueryInfo => info_query::handle(ctx),
         SetInfo => info_set::handle(ctx),
         OplockBreak => lock::oplock_break(ctx),

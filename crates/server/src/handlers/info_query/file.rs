@@ -47,11 +47,7 @@ fn name_info(name: &str) -> Info {
 /// FILE_FULL_EA_INFORMATION list, 0 without EAs.
 pub(super) fn ea_size(open: &Open) -> Result<u32, NtStatus> {
     let eas = open.handle.eas().map_err(|e| e.status())?;
-    let mut size = 0usize;
-    for e in &eas {
-        size = size.next_multiple_of(4) + opportune_wire::fscc::full_ea_len(e.name.len(), e.value.len());
-    }
-    Ok(size as u32)
+    Ok(crate::meta::ea_size(&eas))
 }
 
 pub(super) fn query(open: &Open, server: &ServerState, dialect: u16, c: u8) -> Result<Info, NtStatus> {

@@ -1,0 +1,85 @@
+//! CHANGE_NOTIFY (MS-SMB2 3.3.5.19): a directory open asks to be told about changes;
+//! the request stays pending until one happens, it is cancelled (STATUS_CANCELLED), or
+//! its handle is closed (STATUS_NOTIFY_CLEANUP).
+
+use super::{Ctx, HResult, Reply};
+use crate::conn_state::ConnState;
+use crate::locking::ConnEvent;
+use crate::notify;
+use crate::pending::Waiting;
+use crate::server::ServerState;
+use opportune_types::{AccessMask, NtStatus};
+use opportune_wire::query::{encode_buffer_response, ChangeNotifyRequest};
+
+/// SMB2_WATCH_TREE.
+const WATCH_TREE: u16 = 0x0001;
+/// Changes kept per open between two CHANGE_NOTIFY requests.
+const MAX_BUFFERED: usize = 256;
+
+pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
+    let req = ChangeNotifyRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    if req.output_buffer_length > ctx.server.config.max_io_size {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let conn_id = ctx.conn.id;
+    let open = ctx.open(req.file_id)?;
+    if !open.is_dir {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    if !open.has_access(AccessMask::FILE_LIST_DIRECTORY) {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    let id = open.file_id.volatile;
+    let (share, dir) = (open.share, open.handle.rel_path());
+    open.notify.max = req.output_buffer_length;
+    let ready = take_ready(open);
+    ctx.server.notify.watch(id, conn_id, share, dir, req.flags & WATCH_TREE != 0, req.completion_filter);
+    match ready {
+        Some(reply) => Ok(reply),
+        None => Ok(Reply::pending(Waiting::Notify { open: id })),
+    }
+}
+
+/// The answer for changes already buffered on the open, if any.
+fn take_ready(open: &mut crate::open::Open) -> Option<Reply> {
+    if open.notify.overflow {
+        open.notify.overflow = false;
+        open.notify.changes.clear();
+        return Some(Reply::error(NtStatus::NOTIFY_ENUM_DIR));
+    }
+    if open.notify.changes.is_empty() {
+        return None;
+    }
+    let changes = std::mem::take(&mut open.notify.changes);
+    Some(match notify::encode(&changes, open.notify.max as usize) {
+        Some(buf) => {
+            let mut body = Vec::with_capacity(8 + buf.len());
+            encode_buffer_response(&mut body, &buf);
+            Reply::ok(body)
+        }
+        None => Reply::error(NtStatus::NOTIFY_ENUM_DIR),
+    })
+}
+
+/// A change arrived for a watching open: buffered, and the final answer of a pending
+/// CHANGE_NOTIFY if one waits (returned with its AsyncId and request).
+pub fn on_change(conn: &mut ConnState, change: notify::Change) -> Option<(u64, crate::pending::PendingOp, Reply)> {
+    let open = conn.opens.get_mut(&change.open)?;
+    if open.notify.changes.len() >= MAX_BUFFERED {
+        open.notify.overflow = true;
+    } else {
+        open.notify.changes.push((change.action, change.name));
+    }
+    let (async_id, op) = conn.pending.take_waiting(Waiting::Notify { open: change.open })?;
+    let open = conn.opens.get_mut(&change.open)?;
+    let reply = take_ready(open)?;
+    Some((async_id, op, reply))
+}
+
+/// Closing a watched directory ends its watch and its pending request.
+pub fn on_close(server: &ServerState, conn: &mut ConnState, open: u64) {
+    server.notify.unwatch(open);
+    if conn.pending.find(Waiting::Notify { open }) {
+        server.locks.send_to(conn.id, ConnEvent::NotifyDone { open, status: NtStatus::NOTIFY_CLEANUP });
+    }
+}
