@@ -20,6 +20,13 @@ pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, o
             Some((async_id, op, reply)) => send(out, async_final(conn, async_id, &op, reply)).await,
             None => Ok(()),
         },
+        ConnEvent::ExpireSession { session } => {
+            crate::handlers::close::close_session_opens(server, conn, session, None);
+            conn.sessions.remove(&session);
+            server.forget_session(session);
+            tracing::info!(conn = conn.id, session, "session replaced by a reconnect");
+            Ok(())
+        }
         ConnEvent::NotifyDone { open, status } => {
             let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Notify { open }) else { return Ok(()) };
             send(out, async_final(conn, async_id, &op, Reply::error(status))).await

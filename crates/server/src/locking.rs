@@ -25,6 +25,8 @@ pub enum ConnEvent {
     Change(crate::notify::Change),
     /// A pending CHANGE_NOTIFY ends with this status (cancelled, or its handle closed).
     NotifyDone { open: u64, status: NtStatus },
+    /// The client re-established this session on another connection (PreviousSessionId).
+    ExpireSession { session: u64 },
 }
 
 pub struct Locking {

@@ -21,6 +21,7 @@ pub enum Identity {
 #[derive(Clone)]
 pub struct SessionInfo {
     pub conn: u64,
+    pub user: String,
     pub dialect: u16,
     pub signing_algorithm: opportune_crypto::SigningAlgorithm,
     pub cipher: u16,

@@ -3,14 +3,24 @@
 //! client learns exactly why its binding is refused; the binding itself is then refused
 //! with STATUS_REQUEST_NOT_ACCEPTED because multichannel is not offered yet.
 
-use super::Ctx;
+use super::{Ctx, Reply};
 use crate::session::Identity;
 use opportune_crypto::SigningAlgorithm;
 use opportune_types::NtStatus;
 use opportune_wire::negotiate::dialect;
 
-/// The status a binding request gets.
-pub fn refuse(ctx: &Ctx<'_>) -> NtStatus {
+/// The refusal of a binding request, signed with the session's key when the request was
+/// signed with it (the client checks the signature of the answer).
+pub fn refuse(ctx: &Ctx<'_>) -> Reply {
+    let status = refusal(ctx);
+    let mut reply = Reply::error(status);
+    if ctx.hdr.is_signed() && status != NtStatus::ACCESS_DENIED {
+        reply.signer = ctx.server.global_session(ctx.hdr.session_id).and_then(|g| g.signer);
+    }
+    reply
+}
+
+fn refusal(ctx: &Ctx<'_>) -> NtStatus {
     let sid = ctx.hdr.session_id;
     if sid == 0 {
         return NtStatus::INVALID_PARAMETER;

@@ -27,7 +27,17 @@ impl UserLookup for Users<'_> {
 pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     let req = SessionSetupRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
     if req.flags & FLAG_BINDING != 0 {
-        return Err(super::session_bind::refuse(ctx));
+        return Ok(super::session_bind::refuse(ctx));
+    }
+    if ctx.hdr.session_id != 0 && !ctx.conn.sessions.contains_key(&ctx.hdr.session_id) {
+        // A session of another connection (MS-SMB2 3.3.5.5.3): refused, and signed with that
+        // session's key when the request was, so the client can trust the refusal.
+        let mut reply = Reply::error(NtStatus::USER_SESSION_DELETED);
+        if ctx.hdr.is_signed() {
+            let global = ctx.server.global_session(ctx.hdr.session_id).and_then(|g| g.signer);
+            reply.signer = global.filter(|s| s.verify(ctx.msg));
+        }
+        return Ok(reply);
     }
     let sid = session_for(ctx)?;
     let result = step(ctx, sid, &req);
@@ -153,6 +163,7 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
     session.identity = identity;
     let info = crate::session::SessionInfo {
         conn: ctx.conn.id,
+        user: user.clone(),
         dialect: dialect_rev,
         signing_algorithm: alg,
         cipher: ctx.conn.negotiated.as_ref().map_or(0, |n| n.cipher),
@@ -168,10 +179,12 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
         Identity::Anonymous => session_flags::IS_NULL,
     };
     let mut reply = response(NtStatus::SUCCESS, flags, &buf);
+    let user = info.user.clone();
     ctx.server.register_session(sid, info);
     if identity == Identity::User && (dialect_rev >= dialect::SMB300 || session.signing_required) {
         reply.signer = session.signer.clone();
     }
+    expire_previous(ctx, req.previous_session_id, sid, &user);
     Ok(reply)
 }
 
@@ -188,6 +201,17 @@ fn cipher_keys(
     let enc = Encryptor::new(cipher, &keys.server_to_client, prefix).map_err(|_| NtStatus::INTERNAL_ERROR)?;
     let dec = Decryptor::new(cipher, &keys.client_to_server).map_err(|_| NtStatus::INTERNAL_ERROR)?;
     Ok((enc, dec))
+}
+
+/// MS-SMB2 3.3.5.5.3: a client that reconnects names its previous session, which is then
+/// logged off (its opens closed) on whatever connection still holds it.
+fn expire_previous(ctx: &Ctx<'_>, previous: u64, current: u64, user: &str) {
+    if previous == 0 || previous == current {
+        return;
+    }
+    if let Some(old) = ctx.server.global_session(previous).filter(|g| g.user.eq_ignore_ascii_case(user)) {
+        ctx.server.locks.send_to(old.conn, crate::locking::ConnEvent::ExpireSession { session: previous });
+    }
 }
 
 fn response(status: NtStatus, flags: u16, buf: &[u8]) -> Reply {
