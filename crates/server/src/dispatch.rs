@@ -30,7 +30,16 @@ pub struct ChainState {
     pub encrypted: bool,
     /// A CREATE of this chain failed: related requests after it fail the same way.
     pub create_error: Option<NtStatus>,
+    /// The message being processed is the last of its chain.
+    pub last: bool,
 }
+
+/// Header flags a request may carry (MS-SMB2 2.2.1.2); anything else is refused.
+const ALLOWED_FLAGS: u32 = flags::RELATED_OPERATIONS
+    | flags::SIGNED
+    | flags::DFS_OPERATIONS
+    | flags::PRIORITY_MASK
+    | flags::REPLAY_OPERATION;
 
 pub fn process_frame(server: &ServerState, conn: &mut ConnState, frame: &[u8]) -> FrameResult {
     if frame.starts_with(&[0xFF, b'S', b'M', b'B']) {
@@ -78,6 +87,7 @@ fn process_chain(server: &ServerState, conn: &mut ConnState, frame: &[u8], encry
             return FrameResult::Disconnect;
         }
         let msg = if next == 0 { rest } else { &rest[..next] };
+        chain.last = next == 0;
         let Some(resp) = process_message(server, conn, msg, &hdr, &mut chain, first) else {
             return FrameResult::Disconnect;
         };
@@ -140,18 +150,27 @@ fn process_message(
         tracing::warn!(conn = conn.id, mid = hdr.message_id, "message id outside the credit window");
         return None;
     }
+    if hdr.flags & !ALLOWED_FLAGS != 0 && cmd != Some(Command::Cancel) {
+        return Some(Some(finish(conn, hdr, Reply::error(NtStatus::INVALID_PARAMETER), charge, chain.encrypted)));
+    }
     let mut h = *hdr;
     if hdr.is_related() {
         if first {
             // A chain cannot start related to nothing (MS-SMB2 3.3.5.2.7.2); what follows
-            // it inherits the failure.
-            chain.session_id = h.session_id;
-            chain.tree_id = h.tree_id;
+            // it has no session to inherit.
+            chain.session_id = 0;
+            chain.tree_id = 0;
             chain.last_status = NtStatus::INVALID_PARAMETER;
             return Some(Some(finish(conn, &h, Reply::error(NtStatus::INVALID_PARAMETER), charge, chain.encrypted)));
         }
         h.session_id = chain.session_id;
         h.tree_id = chain.tree_id;
+        // A related request whose inherited session is not valid is malformed, whatever
+        // made the earlier lookup fail (Windows and Samba agree).
+        if needs_session(cmd) && !session_ok(conn, h.session_id) {
+            chain.last_status = NtStatus::INVALID_PARAMETER;
+            return Some(Some(finish(conn, &h, Reply::error(NtStatus::INVALID_PARAMETER), charge, chain.encrypted)));
+        }
         // A failed CREATE fails every related request after it with its status.
         if let Some(err) = chain.create_error {
             chain.last_status = err;
@@ -173,27 +192,40 @@ fn process_message(
             reply
         }
     };
-    chain.session_id = h.session_id;
-    chain.tree_id = h.tree_id;
     if reply.session_id != 0 {
-        chain.session_id = reply.session_id;
         h.session_id = reply.session_id;
     }
     if reply.tree_id != 0 {
-        chain.tree_id = reply.tree_id;
         h.tree_id = reply.tree_id;
     }
+    // Only ids that resolved are inherited by related requests (MS-SMB2 3.3.5.2.7.2).
+    chain.session_id = if session_ok(conn, h.session_id) { h.session_id } else { 0 };
+    let tree_ok = conn.sessions.get(&h.session_id).is_some_and(|s| s.trees.contains_key(&h.tree_id));
+    chain.tree_id = if tree_ok { h.tree_id } else { 0 };
     chain.last_status = reply.status;
     if cmd == Some(Command::Create) && reply.status.is_error() {
         chain.create_error = Some(reply.status);
     }
     if let Some(waiting) = reply.pending {
+        if let (Waiting::Notify { .. }, false) = (waiting, chain.last) {
+            // Windows fails a CHANGE_NOTIFY that would go asynchronous in the middle of a
+            // compound chain (MS-SMB2 <162>); smbtorture's compound.interim2 expects it.
+            return Some(Some(finish(conn, &h, Reply::error(NtStatus::INTERNAL_ERROR), charge, chain.encrypted)));
+        }
         return Some(Some(interim(server, conn, &h, waiting, charge, chain.encrypted)));
     }
     let status = reply.status;
     let out = finish(conn, &h, reply, charge, chain.encrypted);
     feed_preauth(conn, &h, status, &out.bytes);
     Some(Some(out))
+}
+
+fn needs_session(cmd: Option<Command>) -> bool {
+    !matches!(cmd, Some(Command::Negotiate | Command::SessionSetup | Command::Echo | Command::Cancel) | None)
+}
+
+fn session_ok(conn: &ConnState, id: u64) -> bool {
+    conn.sessions.get(&id).is_some_and(|s| s.is_valid())
 }
 
 /// The interim response of a request that went asynchronous (MS-SMB2 3.3.4.2): credits are

@@ -39,7 +39,8 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         }
         fsctl::DFS_GET_REFERRALS => return Err(NtStatus::NOT_FOUND),
         fsctl::PIPE_TRANSCEIVE => return Err(NtStatus::NOT_SUPPORTED),
-        fsctl::CREATE_OR_GET_OBJECT_ID | fsctl::GET_REPARSE_POINT | fsctl::SET_SPARSE
+        fsctl::CREATE_OR_GET_OBJECT_ID => object_id(ctx.open(req.file_id)?)?,
+        fsctl::GET_REPARSE_POINT | fsctl::SET_SPARSE
         | fsctl::QUERY_ALLOCATED_RANGES | fsctl::SET_ZERO_DATA => {
             ctx.open(req.file_id)?;
             if req.ctl_code == fsctl::GET_REPARSE_POINT {
@@ -61,4 +62,20 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         reply.signer = ctx.conn.sessions.get(&ctx.hdr.session_id).and_then(|s| s.signer.clone());
     }
     Ok(reply)
+}
+
+/// FILE_OBJECTID_BUFFER (MS-FSCC 2.1.3.1): object ids are not stored; each file's id is
+/// derived from its inode and device, so it is stable for the file's life and unique on
+/// the server. BirthVolumeId names the device; DomainId is zero.
+fn object_id(open: &crate::open::Open) -> Result<Vec<u8>, NtStatus> {
+    let info = open.handle.info().map_err(|e| e.status())?;
+    let mut o = Vec::with_capacity(64);
+    o.put_u64(info.file_id);
+    o.put_u64(info.dev);
+    o.put_u64(info.dev);
+    o.put_u64(0);
+    o.put_u64(info.file_id);
+    o.put_u64(info.dev);
+    o.extend_from_slice(&[0u8; 16]);
+    Ok(o)
 }
