@@ -20,7 +20,7 @@ pub enum FrameResult {
 }
 
 /// State carried from one message of a compound chain to the next (MS-SMB2 3.3.5.2.7).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct ChainState {
     pub session_id: u64,
     pub tree_id: u32,
@@ -32,6 +32,8 @@ pub struct ChainState {
     pub create_error: Option<NtStatus>,
     /// The message being processed is the last of its chain.
     pub last: bool,
+    /// The message just processed went asynchronous with this AsyncId.
+    pub went_async: Option<u64>,
 }
 
 /// Header flags a request may carry (MS-SMB2 2.2.1.2); anything else is refused.
@@ -74,11 +76,23 @@ fn process_encrypted(server: &ServerState, conn: &mut ConnState, frame: &[u8]) -
 }
 
 fn process_chain(server: &ServerState, conn: &mut ConnState, frame: &[u8], encrypted: bool) -> FrameResult {
+    let chain = ChainState { encrypted, ..ChainState::default() };
+    process_chain_from(server, conn, frame, chain, true)
+}
+
+/// Processes the messages of `frame` in order. When one goes asynchronous before the end
+/// of the chain, the rest waits with it and is resumed by `resume_chain` once it completes,
+/// so related requests see the file it opened (MS-SMB2 3.3.5.2.7).
+fn process_chain_from(
+    server: &ServerState,
+    conn: &mut ConnState,
+    frame: &[u8],
+    mut chain: ChainState,
+    mut first: bool,
+) -> FrameResult {
     let mut out = Vec::new();
     let mut pending: Option<Outgoing> = None;
-    let mut chain = ChainState { encrypted, ..ChainState::default() };
     let mut pos = 0usize;
-    let mut first = true;
     while pos < frame.len() {
         let rest = &frame[pos..];
         let Ok(hdr) = Header::decode(rest) else { return FrameResult::Disconnect };
@@ -88,6 +102,7 @@ fn process_chain(server: &ServerState, conn: &mut ConnState, frame: &[u8], encry
         }
         let msg = if next == 0 { rest } else { &rest[..next] };
         chain.last = next == 0;
+        chain.went_async = None;
         let Some(resp) = process_message(server, conn, msg, &hdr, &mut chain, first) else {
             return FrameResult::Disconnect;
         };
@@ -102,11 +117,52 @@ fn process_chain(server: &ServerState, conn: &mut ConnState, frame: &[u8], encry
             break;
         }
         pos += next;
+        if let Some(async_id) = chain.went_async {
+            let rest = Box::new(RestOfChain { frame: frame[pos..].to_vec(), chain: chain.clone() });
+            conn.pending.attach_rest(async_id, rest);
+            break;
+        }
     }
     if let Some(last) = pending {
         last.finish(&mut out, false);
     }
     if out.is_empty() { FrameResult::Nothing } else { FrameResult::Send(out) }
+}
+
+/// The part of a compound chain that waits for an asynchronous request before it.
+#[derive(Clone)]
+pub struct RestOfChain {
+    pub frame: Vec<u8>,
+    pub chain: ChainState,
+}
+
+/// Continues a chain after its asynchronous request completed; `file_id` is what that
+/// request opened, for related requests that follow. Encrypted like the chain was.
+pub fn resume_chain(
+    server: &ServerState,
+    conn: &mut ConnState,
+    rest: RestOfChain,
+    session_id: u64,
+    status: NtStatus,
+    file_id: Option<FileId>,
+) -> FrameResult {
+    let mut chain = rest.chain;
+    chain.last_status = status;
+    if file_id.is_some() {
+        chain.file_id = file_id;
+    }
+    if status.is_error() {
+        chain.create_error = chain.create_error.or(Some(status));
+    }
+    let encrypted = chain.encrypted;
+    let enc = conn.sessions.get(&session_id).and_then(|s| s.encryptor.clone());
+    match process_chain_from(server, conn, &rest.frame, chain, false) {
+        FrameResult::Send(out) => match enc.filter(|_| encrypted) {
+            Some(e) => FrameResult::Send(e.encrypt(session_id, &out)),
+            None => FrameResult::Send(out),
+        },
+        other => other,
+    }
 }
 
 /// A response message waiting to be chained: padded and linked if another follows, then signed.
@@ -212,7 +268,9 @@ fn process_message(
             // compound chain (MS-SMB2 <162>); smbtorture's compound.interim2 expects it.
             return Some(Some(finish(conn, &h, Reply::error(NtStatus::INTERNAL_ERROR), charge, chain.encrypted)));
         }
-        return Some(Some(interim(server, conn, &h, waiting, charge, chain.encrypted)));
+        let (out, async_id) = interim(server, conn, &h, waiting, charge, chain.encrypted);
+        chain.went_async = Some(async_id);
+        return Some(Some(out));
     }
     let status = reply.status;
     let out = finish(conn, &h, reply, charge, chain.encrypted);
@@ -230,9 +288,16 @@ fn session_ok(conn: &ConnState, id: u64) -> bool {
 
 /// The interim response of a request that went asynchronous (MS-SMB2 3.3.4.2): credits are
 /// granted now, the final response grants none. It is not signed.
-fn interim(server: &ServerState, conn: &mut ConnState, h: &Header, waiting: Waiting, charge: u16, encrypted: bool) -> Outgoing {
+fn interim(
+    server: &ServerState,
+    conn: &mut ConnState,
+    h: &Header,
+    waiting: Waiting,
+    charge: u16,
+    encrypted: bool,
+) -> (Outgoing, u64) {
     let async_id = server.next_id();
-    conn.pending.insert(async_id, PendingOp { header: *h, waiting, encrypted });
+    conn.pending.insert(async_id, PendingOp { header: *h, waiting, encrypted, rest: None });
     let credits = conn.window.grant(h.credits, charge);
     let rh = Header {
         credit_charge: h.credit_charge,
@@ -249,7 +314,7 @@ fn interim(server: &ServerState, conn: &mut ConnState, h: &Header, waiting: Wait
     let mut bytes = Vec::with_capacity(HEADER_LEN + 9);
     rh.encode(&mut bytes);
     opportune_wire::error_response::encode_error(&mut bytes);
-    Outgoing { bytes, signer: None }
+    (Outgoing { bytes, signer: None }, async_id)
 }
 
 /// The final response of a pending request (MS-SMB2 3.3.4.2): async header, no credits,

@@ -6,7 +6,7 @@ use crate::connection::{send, Outbox};
 use crate::dispatch::async_final;
 use crate::handlers::{empty_ok, Reply};
 use crate::locking::ConnEvent;
-use crate::pending::Waiting;
+use crate::pending::{PendingOp, Waiting};
 use crate::server::ServerState;
 use opportune_locks::Event;
 use opportune_types::{FileId, NtStatus};
@@ -17,7 +17,7 @@ pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, o
     match ev {
         ConnEvent::Lock(e) => handle_lock_event(server, conn, e, out).await,
         ConnEvent::Change(change) => match crate::handlers::notify::on_change(conn, change) {
-            Some((async_id, op, reply)) => send(out, async_final(conn, async_id, &op, reply)).await,
+            Some((async_id, op, reply)) => complete(server, conn, out, async_id, op, reply, None).await,
             None => Ok(()),
         },
         ConnEvent::ExpireSession { session } => {
@@ -29,7 +29,7 @@ pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, o
         }
         ConnEvent::NotifyDone { open, status } => {
             let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Notify { open }) else { return Ok(()) };
-            send(out, async_final(conn, async_id, &op, Reply::error(status))).await
+            complete(server, conn, out, async_id, op, Reply::error(status), None).await
         }
     }
 }
@@ -64,14 +64,14 @@ async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event
         Event::CompleteLock { request, status, .. } => {
             let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Lock { request: request.0 }) else { return Ok(()) };
             let reply = if status == NtStatus::SUCCESS { empty_ok() } else { Reply::error(status) };
-            send(out, async_final(conn, async_id, &op, reply)).await
+            complete(server, conn, out, async_id, op, reply, None).await
         }
         Event::CompleteCreate { open, outcome } => {
             let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Create { open: open.0 }) else {
                 return Ok(());
             };
             match crate::handlers::deferred::complete_create(server, conn, &op, open.0, outcome) {
-                Some(reply) => send(out, async_final(conn, async_id, &op, reply)).await,
+                Some((reply, file_id)) => complete(server, conn, out, async_id, op, reply, file_id).await,
                 None => {
                     conn.pending.insert(async_id, op);
                     Ok(())
@@ -81,8 +81,27 @@ async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event
         Event::CompleteRename { request, status, .. } => {
             let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Rename { request: request.0 }) else { return Ok(()) };
             let reply = if status == NtStatus::SUCCESS { Reply::error(NtStatus::INTERNAL_ERROR) } else { Reply::error(status) };
-            send(out, async_final(conn, async_id, &op, reply)).await
+            complete(server, conn, out, async_id, op, reply, None).await
         }
+    }
+}
+
+/// Sends the final response of a pending request, then runs the rest of its compound chain.
+async fn complete(
+    server: &ServerState,
+    conn: &mut ConnState,
+    out: &Outbox,
+    async_id: u64,
+    mut op: PendingOp,
+    reply: Reply,
+    file_id: Option<FileId>,
+) -> Result<(), ()> {
+    let status = reply.status;
+    send(out, async_final(conn, async_id, &op, reply)).await?;
+    let Some(rest) = op.rest.take() else { return Ok(()) };
+    match crate::dispatch::resume_chain(server, conn, *rest, op.header.session_id, status, file_id) {
+        crate::dispatch::FrameResult::Send(bytes) => send(out, bytes).await,
+        _ => Ok(()),
     }
 }
 

@@ -18,13 +18,15 @@ pub enum Waiting {
 }
 
 /// One pending request of a connection.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PendingOp {
     /// The request header, with related-compound ids resolved.
     pub header: Header,
     pub waiting: Waiting,
     /// The request came encrypted, so its final response goes encrypted.
     pub encrypted: bool,
+    /// Requests of the same compound chain that wait for this one.
+    pub rest: Option<Box<crate::dispatch::RestOfChain>>,
 }
 
 /// Pending requests of one connection, keyed by AsyncId.
@@ -36,6 +38,12 @@ pub struct PendingTable {
 impl PendingTable {
     pub fn insert(&mut self, async_id: u64, op: PendingOp) {
         self.ops.insert(async_id, op);
+    }
+
+    pub fn attach_rest(&mut self, async_id: u64, rest: Box<crate::dispatch::RestOfChain>) {
+        if let Some(op) = self.ops.get_mut(&async_id) {
+            op.rest = Some(rest);
+        }
     }
 
     /// Takes the request waiting for `w`, with its AsyncId.
@@ -73,7 +81,7 @@ mod tests {
     fn cancel_by_message_or_async_id() {
         let mut t = PendingTable::default();
         let h = Header { message_id: 7, ..Header::default() };
-        t.insert(100, PendingOp { header: h, waiting: Waiting::Lock { request: 1 }, encrypted: false });
+        t.insert(100, PendingOp { header: h, waiting: Waiting::Lock { request: 1 }, encrypted: false, rest: None });
         let by_mid = Header { message_id: 7, ..Header::default() };
         assert_eq!(t.find_cancel_target(&by_mid), Some(Waiting::Lock { request: 1 }));
         let by_async = Header { flags: opportune_wire::header::flags::ASYNC_COMMAND, async_id: 100, ..Header::default() };

@@ -16,12 +16,12 @@ pub fn complete_create(
     op: &PendingOp,
     open: u64,
     outcome: CreateOutcome,
-) -> Option<Reply> {
+) -> Option<(Reply, Option<opportune_types::FileId>)> {
     let Some(d) = conn.deferred_creates.remove(&open) else {
-        return Some(Reply::error(NtStatus::INTERNAL_ERROR));
+        return Some((Reply::error(NtStatus::INTERNAL_ERROR), None));
     };
     match resume(server, conn, &op.header, d, outcome) {
-        Step::Done(reply, _) => Some(reply),
+        Step::Done(reply, file_id) => Some((reply, file_id)),
         Step::Wait(d) => {
             conn.deferred_creates.insert(d.plan.open, d);
             None
