@@ -40,7 +40,7 @@ async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event
             let Some(o) = conn.opens.get_mut(&open.0) else { return Ok(()) };
             o.oplock_level = to_level;
             let (sid, fid) = (o.session_id, o.file_id);
-            tracing::debug!(conn = conn.id, ?fid, to_level, "oplock break");
+            tracing::info!(conn = conn.id, peer = %conn.peer, ?fid, to_level, "oplock break sent");
             let msg = oplock_break(sid, fid, to_level);
             let enc = conn.sessions.get(&sid).filter(|s| s.encryption_seen).and_then(|s| s.encryptor.clone());
             send(out, match enc {

@@ -5,6 +5,7 @@
 use crate::locking::ConnEvent;
 use crate::server::ServerState;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// FILE_NOTIFY_CHANGE_* (MS-FSCC 2.7.1 / MS-SMB2 2.2.35).
@@ -46,18 +47,27 @@ struct Watch {
 #[derive(Default)]
 pub struct NotifyHub {
     watches: Mutex<HashMap<u64, Watch>>,
+    /// Number of watches, read without the lock on hot paths (every WRITE).
+    count: AtomicUsize,
 }
 
 impl NotifyHub {
     pub fn watch(&self, open: u64, conn: u64, share: usize, dir: String, recursive: bool, filter: u32) {
         if let Ok(mut w) = self.watches.lock() {
             w.insert(open, Watch { conn, share, dir, recursive, filter });
+            self.count.store(w.len(), Ordering::Relaxed);
         }
+    }
+
+    /// Whether anyone watches at all: lets writers skip building a report.
+    pub fn is_watched(&self) -> bool {
+        self.count.load(Ordering::Relaxed) != 0
     }
 
     pub fn unwatch(&self, open: u64) {
         if let Ok(mut w) = self.watches.lock() {
             w.remove(&open);
+            self.count.store(w.len(), Ordering::Relaxed);
         }
     }
 

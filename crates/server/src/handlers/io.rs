@@ -1,6 +1,7 @@
 //! READ, WRITE and FLUSH (MS-SMB2 3.3.5.11, 3.3.5.12, 3.3.5.13).
 
 use super::{empty_ok, Ctx, HResult, Reply};
+use crate::notify;
 use opportune_types::{AccessMask, NtStatus};
 use opportune_wire::file_ops::{
     decode_flush, encode_read_response_head, encode_write_response, ReadRequest, WriteRequest, WRITE_FLAG_WRITE_THROUGH,
@@ -87,6 +88,11 @@ pub fn write(ctx: &mut Ctx<'_>) -> HResult {
     let n = handle.write_at(req.data, offset).map_err(|e| e.status())?;
     if write_through {
         handle.sync().map_err(|e| e.status())?;
+    }
+    if ctx.server.notify.is_watched() {
+        let share = ctx.tree()?.share;
+        let mask = notify::filter::LAST_WRITE | notify::filter::SIZE;
+        ctx.server.notify.report(ctx.server, share, &handle.rel_path(), notify::action::MODIFIED, mask);
     }
     advance_position(ctx, req.file_id, offset + n as u64);
     let mut body = Vec::with_capacity(17);
