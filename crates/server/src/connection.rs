@@ -37,7 +37,7 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr) 
         let _ = wr.shutdown().await;
     });
     let (frame_tx, mut frame_rx) = mpsc::channel(READ_AHEAD);
-    let reader = tokio::spawn(read_frames(BufReader::with_capacity(256 * 1024, rd), frame_tx));
+    let reader = tokio::spawn(read_frames(BufReader::with_capacity(16 * 1024, rd), frame_tx));
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     server.locks.register_connection(id, ev_tx);
     let mut conn = ConnState::new(id, peer);
@@ -56,10 +56,18 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr) 
                     None => break "reader gone",
                 };
                 let result = process_frame(&server, &mut conn, &frame);
-                // Breaks and completions this request caused for this connection go first.
+                // Break notifications this request caused for this connection go before its
+                // response (a Level II holder hears of a write before the writer does);
+                // completions of pending requests go after it, so a final response never
+                // overtakes its own interim response.
+                let mut later = Vec::new();
                 while let Ok(ev) = ev_rx.try_recv() {
-                    if events::handle(&server, &mut conn, ev, &out_tx).await.is_err() {
-                        break;
+                    if events::is_break(&ev) {
+                        if events::handle(&server, &mut conn, ev, &out_tx).await.is_err() {
+                            break;
+                        }
+                    } else {
+                        later.push(ev);
                     }
                 }
                 match result {
@@ -70,6 +78,11 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr) 
                     }
                     FrameResult::Nothing => {}
                     FrameResult::Disconnect => break "protocol violation",
+                };
+                for ev in later {
+                    if events::handle(&server, &mut conn, ev, &out_tx).await.is_err() {
+                        break;
+                    }
                 }
                 if conn.closing {
                     break "closed by server";

@@ -13,6 +13,11 @@ use opportune_types::{FileId, NtStatus};
 use opportune_wire::header::{flags, Command, Header, HEADER_LEN};
 use opportune_wire::oplock::{encode_oplock_break, LeaseBreakNotification, LEASE_BREAK_FLAG_ACK_REQUIRED};
 
+/// Whether an event is an unsolicited break notification.
+pub fn is_break(ev: &ConnEvent) -> bool {
+    matches!(ev, ConnEvent::Lock(Event::SendOplockBreak { .. } | Event::SendLeaseBreak { .. }))
+}
+
 pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, out: &Outbox) -> Result<(), ()> {
     match ev {
         ConnEvent::Lock(e) => handle_lock_event(server, conn, e, out).await,
@@ -78,9 +83,9 @@ async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event
                 }
             }
         }
-        Event::CompleteRename { request, status, .. } => {
+        Event::CompleteRename { request, open, status } => {
             let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Rename { request: request.0 }) else { return Ok(()) };
-            let reply = if status == NtStatus::SUCCESS { Reply::error(NtStatus::INTERNAL_ERROR) } else { Reply::error(status) };
+            let reply = crate::handlers::info_set::complete_rename(server, conn, open.0, status);
             complete(server, conn, out, async_id, op, reply, None).await
         }
     }
