@@ -18,7 +18,7 @@ pub fn is_break(ev: &ConnEvent) -> bool {
     matches!(ev, ConnEvent::Lock(Event::SendOplockBreak { .. } | Event::SendLeaseBreak { .. }))
 }
 
-pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, out: &Outbox) -> Result<(), ()> {
+pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, out: &mut Outbox) -> Result<(), ()> {
     match ev {
         ConnEvent::Lock(e) => handle_lock_event(server, conn, e, out).await,
         ConnEvent::Change(change) => match crate::handlers::notify::on_change(conn, change) {
@@ -39,7 +39,7 @@ pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, o
     }
 }
 
-async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event, out: &Outbox) -> Result<(), ()> {
+async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event, out: &mut Outbox) -> Result<(), ()> {
     match ev {
         Event::SendOplockBreak { open, to_level, .. } => {
             let Some(o) = conn.opens.get_mut(&open.0) else { return Ok(()) };
@@ -95,7 +95,7 @@ async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event
 async fn complete(
     server: &ServerState,
     conn: &mut ConnState,
-    out: &Outbox,
+    out: &mut Outbox,
     async_id: u64,
     mut op: PendingOp,
     reply: Reply,

@@ -9,6 +9,7 @@ mod connection;
 mod credits;
 mod dispatch;
 mod events;
+mod frames;
 mod handlers;
 mod locking;
 mod meta;
