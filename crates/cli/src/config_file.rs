@@ -13,6 +13,10 @@ pub struct FileConfig {
     pub signing_required: Option<bool>,
     pub max_connections: Option<usize>,
     pub oplock_break_timeout_secs: Option<u64>,
+    pub enable_oplocks: Option<bool>,
+    pub oplock_break_wait_ms: Option<u64>,
+    pub max_link_delay_secs: Option<u64>,
+    pub min_link_throughput: Option<u64>,
     #[serde(default)]
     pub share: Vec<FileShare>,
     #[serde(default)]
@@ -30,6 +34,30 @@ pub struct FileShare {
     pub guest_ok: bool,
     #[serde(default)]
     pub case_sensitive: bool,
+    pub oplocks: Option<bool>,
+    pub level2_oplocks: Option<bool>,
+    pub leases: Option<bool>,
+    #[serde(default)]
+    pub veto_oplock_files: Vec<String>,
+    pub oplock_contention_limit: Option<u32>,
+    pub strict_locking: Option<bool>,
+    pub locking: Option<bool>,
+}
+
+impl FileShare {
+    /// The share's caching knobs, defaults for what the file does not say.
+    pub fn caching(&self) -> opportune_server::ShareCaching {
+        let d = opportune_server::ShareCaching::default();
+        opportune_server::ShareCaching {
+            oplocks: self.oplocks.unwrap_or(d.oplocks),
+            level2_oplocks: self.level2_oplocks.unwrap_or(d.level2_oplocks),
+            leases: self.leases.unwrap_or(d.leases),
+            veto_oplock_files: self.veto_oplock_files.clone(),
+            oplock_contention_limit: self.oplock_contention_limit.unwrap_or(d.oplock_contention_limit),
+            strict_locking: self.strict_locking.unwrap_or(d.strict_locking),
+            locking: self.locking.unwrap_or(d.locking),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +83,18 @@ mod tests {
         assert!(err.to_string().contains("listen_port"), "{err}");
         let err = toml::from_str::<super::FileConfig>("[[share]]\nname='a'\npath='/x'\nreadonly=true\n").unwrap_err();
         assert!(err.to_string().contains("readonly"), "{err}");
+    }
+
+    #[test]
+    fn share_knobs_parse_with_defaults() {
+        let c: super::FileConfig = toml::from_str(
+            "enable_oplocks = false\noplock_break_wait_ms = 20\n[[share]]\nname='db'\npath='/srv/db'\nlevel2_oplocks = false\nveto_oplock_files = ['*.mdb']\nlocking = false\n",
+        )
+        .unwrap();
+        assert_eq!(c.enable_oplocks, Some(false));
+        let k = c.share[0].caching();
+        assert!(k.oplocks && !k.level2_oplocks && k.leases && k.strict_locking && !k.locking);
+        assert_eq!(k.veto_oplock_files, vec!["*.mdb".to_string()]);
     }
 
     #[test]

@@ -84,13 +84,21 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
     if let Some(s) = file.oplock_break_timeout_secs {
         config.oplock_break_timeout = std::time::Duration::from_secs(s);
     }
+    config.enable_oplocks = file.enable_oplocks.unwrap_or(config.enable_oplocks);
+    if let Some(ms) = file.oplock_break_wait_ms {
+        config.oplock_break_wait = std::time::Duration::from_millis(ms);
+    }
+    config.max_link_delay = file.max_link_delay_secs.filter(|&s| s > 0).map(std::time::Duration::from_secs);
+    config.min_link_throughput = file.min_link_throughput.unwrap_or(0);
     for s in file.share {
+        let caching = s.caching();
         config.shares.push(ShareConfig {
             name: s.name,
             path: s.path,
             read_only: s.read_only || args.read_only,
             guest_ok: s.guest_ok,
             case_sensitive: s.case_sensitive,
+            caching,
         });
     }
     let cli_shares = args.shares.iter().map(|s| parse_share(s)).collect::<Result<Vec<_>, _>>()?;
@@ -102,6 +110,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
             read_only: args.read_only,
             guest_ok: config.guest,
             case_sensitive: false,
+            caching: opportune_server::ShareCaching::default(),
         });
     }
     if config.shares.is_empty() {

@@ -15,6 +15,45 @@ pub struct ShareConfig {
     pub guest_ok: bool,
     /// Names are looked up case-sensitively (faster, not what Windows clients expect).
     pub case_sensitive: bool,
+    pub caching: ShareCaching,
+}
+
+/// The per-share oplock, lease and lock knobs. Each default is what a client expects of a
+/// Windows server; turning one off trades speed for safety on files that need it.
+#[derive(Clone, Debug)]
+pub struct ShareCaching {
+    /// Grant oplocks and leases on this share (Samba "oplocks"). Default on.
+    pub oplocks: bool,
+    /// Grant Level II (shared read) oplocks; off, contended files get no oplock at all
+    /// (Samba "level2 oplocks"; the seeds' advice for databases). Default on.
+    pub level2_oplocks: bool,
+    /// Grant SMB 2.1+ leases. Default on.
+    pub leases: bool,
+    /// File names (globs with `*` and `?`, case-insensitive) that never get an oplock or
+    /// lease, e.g. `["*.mdb", "*.dbf"]` for shared databases. Default none.
+    pub veto_oplock_files: Vec<String>,
+    /// A file with this many opens already gets no caching for the next open; 0 turns the
+    /// limit off (Samba "oplock contention limit"). Default 0.
+    pub oplock_contention_limit: u32,
+    /// READ and WRITE are checked against other opens' byte-range locks. Default on.
+    pub strict_locking: bool,
+    /// Off: byte-range lock requests succeed without being recorded (read-only media).
+    /// Default on.
+    pub locking: bool,
+}
+
+impl Default for ShareCaching {
+    fn default() -> Self {
+        ShareCaching {
+            oplocks: true,
+            level2_oplocks: true,
+            leases: true,
+            veto_oplock_files: Vec::new(),
+            oplock_contention_limit: 0,
+            strict_locking: true,
+            locking: true,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -44,8 +83,20 @@ pub struct ServerConfig {
     pub max_io_size: u32,
     /// Concurrent connections admitted.
     pub max_connections: usize,
-    /// How long a client gets to acknowledge an oplock or lease break.
+    /// How long a client gets to acknowledge an oplock or lease break (Windows'
+    /// OplockBreakWait, 35 s).
     pub oplock_break_timeout: Duration,
+    /// Server-wide switch for oplocks and leases (Windows' EnableOplocks). Default on.
+    pub enable_oplocks: bool,
+    /// Delay before a break notification is sent (Samba "oplock break wait time"); gives a
+    /// client that is about to close a chance to do so. Default 0.
+    pub oplock_break_wait: Duration,
+    /// A connection whose break acknowledgment takes longer than this gets no new oplocks or
+    /// leases (Windows' MaxLinkDelay). None: off (default).
+    pub max_link_delay: Option<Duration>,
+    /// A connection whose measured throughput is below this many bytes per second gets no
+    /// new oplocks or leases (Windows' MinLinkThroughput). 0: off (default).
+    pub min_link_throughput: u64,
 }
 
 impl ServerConfig {
@@ -60,6 +111,10 @@ impl ServerConfig {
             max_io_size: 8 * 1024 * 1024,
             max_connections: 4096,
             oplock_break_timeout: Duration::from_secs(35),
+            enable_oplocks: true,
+            oplock_break_wait: Duration::ZERO,
+            max_link_delay: None,
+            min_link_throughput: 0,
         }
     }
 

@@ -23,6 +23,13 @@ pub struct Negotiated {
     pub cipher: u16,
 }
 
+/// What a break notification was about, to time its acknowledgment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BreakTarget {
+    Open(u64),
+    Lease([u8; 16]),
+}
+
 pub struct ConnState {
     pub id: u64,
     pub peer: SocketAddr,
@@ -37,6 +44,10 @@ pub struct ConnState {
     pub deferred_creates: HashMap<u64, crate::handlers::create_open::DeferredCreate>,
     /// Set when the connection must be dropped after the current reply.
     pub closing: bool,
+    /// When each outstanding break was sent (for the link-quality guard).
+    pub breaks_sent: HashMap<BreakTarget, std::time::Instant>,
+    /// Windows' MaxLinkDelay / MinLinkThroughput verdict on this connection.
+    pub link: crate::policy::LinkGuard,
     /// The NEGOTIATE response still has to be fed into the preauth hash (3.1.1).
     pub pending_preauth_response: bool,
 }
@@ -54,6 +65,8 @@ impl ConnState {
             pending: Default::default(),
             deferred_creates: HashMap::new(),
             closing: false,
+            breaks_sent: HashMap::new(),
+            link: Default::default(),
             pending_preauth_response: false,
         }
     }

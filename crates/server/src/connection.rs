@@ -33,6 +33,9 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr) 
     let reason = loop {
         match reader.try_frame() {
             Ok(Some(frame)) => {
+                if let Some((bytes, took)) = reader.take_transfer() {
+                    check_throughput(&server, &mut conn, bytes, took);
+                }
                 if let Err(reason) = on_frame(&server, &mut conn, &frame, &mut ev_rx, &mut out).await {
                     break reason;
                 }
@@ -92,6 +95,15 @@ async fn on_frame(
         return Err("closed by server");
     }
     Ok(())
+}
+
+/// Windows' MinLinkThroughput: a connection that moves large frames too slowly gets no
+/// new oplocks or leases.
+fn check_throughput(server: &ServerState, conn: &mut ConnState, bytes: usize, took: std::time::Duration) {
+    let min = server.config.min_link_throughput;
+    if conn.link.record_transfer(bytes, took, min) {
+        tracing::warn!(conn = conn.id, peer = %conn.peer, bytes, ?took, min, "slow link: no more oplocks or leases");
+    }
 }
 
 /// Sends one message (or compound chain) with its transport header.

@@ -6,7 +6,9 @@ use crate::connection::{send, Outbox};
 use crate::dispatch::async_final;
 use crate::handlers::{empty_ok, Reply};
 use crate::locking::ConnEvent;
+use crate::conn_state::BreakTarget;
 use crate::pending::{PendingOp, Waiting};
+use std::time::Instant;
 use crate::server::ServerState;
 use opportune_locks::Event;
 use opportune_types::{FileId, NtStatus};
@@ -25,6 +27,7 @@ pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, o
             Some((async_id, op, reply)) => complete(server, conn, out, async_id, op, reply, None).await,
             None => Ok(()),
         },
+        ConnEvent::Send(msg) => send(out, msg).await,
         ConnEvent::ExpireSession { session } => {
             crate::handlers::close::close_session_opens(server, conn, session, None);
             conn.sessions.remove(&session);
@@ -45,14 +48,15 @@ async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event
             let Some(o) = conn.opens.get_mut(&open.0) else { return Ok(()) };
             o.oplock_level = to_level;
             let (sid, fid) = (o.session_id, o.file_id);
-            tracing::info!(conn = conn.id, peer = %conn.peer, ?fid, to_level, "oplock break sent");
+            tracing::info!(conn = conn.id, peer = %conn.peer, ?fid, to_level, "oplock break");
             let msg = oplock_break(sid, fid, to_level);
             let enc = conn.sessions.get(&sid).filter(|s| s.encryption_seen).and_then(|s| s.encryptor.clone());
-            send(out, match enc {
+            let msg = match enc {
                 Some(e) => e.encrypt(sid, &msg),
                 None => msg,
-            })
-            .await
+            };
+            conn.breaks_sent.insert(BreakTarget::Open(open.0), Instant::now());
+            send_break(server, conn, out, msg).await
         }
         Event::SendLeaseBreak { lease, epoch, v2, from, to, ack_required, .. } => {
             let n = LeaseBreakNotification {
@@ -62,9 +66,13 @@ async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event
                 current_state: from,
                 new_state: to,
             };
+            tracing::info!(conn = conn.id, peer = %conn.peer, from, to, ack_required, "lease break");
             let mut msg = break_header(0);
             n.encode(&mut msg);
-            send(out, msg).await
+            if ack_required {
+                conn.breaks_sent.insert(BreakTarget::Lease(lease.key.0), Instant::now());
+            }
+            send_break(server, conn, out, msg).await
         }
         Event::CompleteLock { request, status, .. } => {
             let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Lock { request: request.0 }) else { return Ok(()) };
@@ -89,6 +97,21 @@ async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event
             complete(server, conn, out, async_id, op, reply, None).await
         }
     }
+}
+
+/// Sends a break notification now, or after the configured `oplock_break_wait` (Samba's
+/// "oplock break wait time") through this connection's own event queue.
+async fn send_break(server: &ServerState, conn: &ConnState, out: &mut Outbox, msg: Vec<u8>) -> Result<(), ()> {
+    let wait = server.config.oplock_break_wait;
+    if wait.is_zero() {
+        return send(out, msg).await;
+    }
+    let (locks, id) = (server.locks_handle(), conn.id);
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        locks.send_to(id, ConnEvent::Send(msg));
+    });
+    Ok(())
 }
 
 /// Sends the final response of a pending request, then runs the rest of its compound chain.

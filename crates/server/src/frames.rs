@@ -4,6 +4,7 @@
 
 use opportune_wire::transport::{frame_header, frame_length, MAX_FRAME};
 use std::io::IoSlice;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
@@ -16,11 +17,15 @@ pub struct FrameReader {
     /// Unconsumed bytes are `buf[start..end]`.
     start: usize,
     end: usize,
+    /// When the first bytes of the frame now arriving came in.
+    frame_started: Option<Instant>,
+    /// Size and receive time of the last large frame, for the link-quality guard.
+    transfer: Option<(usize, Duration)>,
 }
 
 impl FrameReader {
     pub fn new(rd: OwnedReadHalf) -> FrameReader {
-        FrameReader { rd, buf: vec![0; IDLE_BUFFER], start: 0, end: 0 }
+        FrameReader { rd, buf: vec![0; IDLE_BUFFER], start: 0, end: 0, frame_started: None, transfer: None }
     }
 
     /// The next complete frame already buffered, if any. Zero-length frames are skipped.
@@ -40,6 +45,12 @@ impl FrameReader {
             }
             let frame = self.buf[self.start + 4..self.start + 4 + len].to_vec();
             self.start += 4 + len;
+            if let Some(t) = self.frame_started.take() {
+                self.transfer = Some((len, t.elapsed()));
+            }
+            if self.end > self.start {
+                self.frame_started = Some(Instant::now());
+            }
             if self.start == self.end {
                 self.start = 0;
                 self.end = 0;
@@ -61,8 +72,16 @@ impl FrameReader {
         if n == 0 {
             return Err("peer closed");
         }
+        if self.end == self.start {
+            self.frame_started = Some(Instant::now());
+        }
         self.end += n;
         Ok(())
+    }
+
+    /// Size and receive time of the last frame, once.
+    pub fn take_transfer(&mut self) -> Option<(usize, Duration)> {
+        self.transfer.take()
     }
 
     /// Room for at least the frame being received (or a header).

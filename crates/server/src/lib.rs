@@ -16,12 +16,13 @@ mod meta;
 mod notify;
 mod open;
 mod pending;
+mod policy;
 mod security;
 mod server;
 mod session;
 mod wildcard;
 
-pub use config::{ServerConfig, ShareConfig, UserConfig};
+pub use config::{ServerConfig, ShareCaching, ShareConfig, UserConfig};
 pub use server::{ServerError, ServerState};
 
 use std::sync::Arc;

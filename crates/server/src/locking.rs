@@ -27,6 +27,8 @@ pub enum ConnEvent {
     NotifyDone { open: u64, status: NtStatus },
     /// The client re-established this session on another connection (PreviousSessionId).
     ExpireSession { session: u64 },
+    /// A message prepared earlier (a delayed break notification) to send now.
+    Send(Vec<u8>),
 }
 
 pub struct Locking {
@@ -41,6 +43,11 @@ struct Inner {
     routes: HashMap<u64, EventSender>,
     /// Which connection owns each open the core knows.
     owners: HashMap<u64, u64>,
+    /// Share index and on-disk relative path of each open the server completed, for the
+    /// rename checks that concern other opens by name (opens below a directory).
+    paths: HashMap<u64, (usize, String)>,
+    /// Connection.ClientGuid of connections that opened files, for lease break routing.
+    clients: HashMap<u64, [u8; 16]>,
 }
 
 /// The parts of a CREATE the lock core decides on.
@@ -53,6 +60,8 @@ pub struct Admission {
     pub truncating: bool,
     pub delete_on_close: bool,
     pub policy: CreatePolicy,
+    /// Connection.ClientGuid (zero before SMB 2.1).
+    pub client: [u8; 16],
 }
 
 pub fn file_key(info: &FileInfo) -> FileKey {
@@ -62,7 +71,13 @@ pub fn file_key(info: &FileInfo) -> FileKey {
 impl Locking {
     pub fn new(break_timeout: Duration) -> Locking {
         let config = Config { break_timeout, ..Config::default() };
-        let inner = Inner { core: LockCore::new(config), routes: HashMap::new(), owners: HashMap::new() };
+        let inner = Inner {
+            core: LockCore::new(config),
+            routes: HashMap::new(),
+            owners: HashMap::new(),
+            paths: HashMap::new(),
+            clients: HashMap::new(),
+        };
         Locking { inner: Mutex::new(inner), timer: Notify::new() }
     }
 
@@ -108,6 +123,9 @@ impl Locking {
         };
         let mut g = self.lock();
         g.owners.insert(a.open, a.conn);
+        if a.client != [0; 16] {
+            g.clients.insert(a.conn, a.client);
+        }
         let outcome = g.core.handle_create(Instant::now(), req);
         if let CreateOutcome::Denied(_) = outcome {
             g.owners.remove(&a.open);
@@ -135,7 +153,10 @@ impl Locking {
     /// Drops an open the core admitted (also one the server could not complete).
     pub fn close_id(&self, open: u64) -> CloseOutcome {
         let outcome = self.with(|c, now| c.handle_close(now, OpenId(open)));
-        self.lock().owners.remove(&open);
+        let mut g = self.lock();
+        g.owners.remove(&open);
+        g.paths.remove(&open);
+        drop(g);
         outcome.unwrap_or(CloseOutcome { file: FileKey { device: 0, inode: 0 }, delete_file: false })
     }
 
@@ -182,7 +203,12 @@ impl Locking {
         self.with(|c, now| c.handle_disconnect(now, ConnId(conn)));
         let mut g = self.lock();
         g.routes.remove(&conn);
-        g.owners.retain(|_, c| *c != conn);
+        g.clients.remove(&conn);
+        let gone: Vec<u64> = g.owners.iter().filter(|(_, c)| **c == conn).map(|(o, _)| *o).collect();
+        for o in gone {
+            g.owners.remove(&o);
+            g.paths.remove(&o);
+        }
     }
 
     /// Fires due break timeouts; returns when the core next needs waking.
@@ -215,7 +241,19 @@ impl Inner {
     fn route(&mut self) {
         while let Some(e) = self.core.poll_event() {
             let conn = match e {
-                Event::SendOplockBreak { conn, .. } | Event::SendLeaseBreak { conn, .. } => Some(conn.0),
+                Event::SendOplockBreak { conn, .. } => Some(conn.0),
+                // A lease belongs to the client, not to one connection: its breaks go to
+                // the client's oldest live connection (smbtorture smb2.lease.v2_complex1
+                // expects them on the first of two connections with one ClientGuid, also
+                // for a lease whose only open is on the second).
+                Event::SendLeaseBreak { conn, lease, .. } => Some(
+                    self.clients
+                        .iter()
+                        .filter(|(c, g)| **g == lease.client.0 && self.routes.contains_key(c))
+                        .map(|(c, _)| *c)
+                        .min()
+                        .unwrap_or(conn.0),
+                ),
                 Event::CompleteCreate { open, outcome } => {
                     let c = self.owners.get(&open.0).copied();
                     if matches!(outcome, CreateOutcome::Denied(_) | CreateOutcome::Restart) {
@@ -259,15 +297,67 @@ impl Locking {
         self.delete_pending(open, delete)
     }
 
+    /// Records where a completed open lives (share, on-disk relative path).
+    pub fn set_path(&self, open: u64, share: usize, rel: &str) {
+        self.lock().paths.insert(open, (share, rel.to_string()));
+    }
+
+    /// The checks of a rename that concern other opens (MS-FSA 2.1.5.14.11 as Windows
+    /// behaves in smbtorture), before any break is sent:
+    ///
+    /// * the rename opens the target's parent directory to add an entry (FILE_ADD_FILE,
+    ///   sharing read and write): an open of that directory that has DELETE access or
+    ///   does not share write makes it STATUS_SHARING_VIOLATION (smb2.rename
+    ///   share_delete_and_delete_access, no_share_delete_*, smb2.oplock.batch19/20,
+    ///   exclusive6);
+    /// * a directory with open files below it cannot be renamed: STATUS_ACCESS_DENIED
+    ///   (smb2.rename.rename_dir_openfile).
     pub fn check_rename(
         &self,
         _conn: u64,
-        _open: u64,
-        _fs: &opportune_fs::Share,
-        _target: &opportune_fs::SmbPath,
+        open: u64,
+        fs: &opportune_fs::Share,
+        target: &opportune_fs::SmbPath,
     ) -> Result<(), NtStatus> {
+        let g = self.lock();
+        let Some((share, from)) = g.paths.get(&open).cloned() else { return Ok(()) };
+        // The target's parent, spelled on disk when it is the source's parent.
+        let comps = target.components();
+        let parent_client = comps[..comps.len().saturating_sub(1)].join("/");
+        let src_parent = from.rfind('/').map_or("", |i| &from[..i]);
+        let parent_rel = if parent_client.to_lowercase() == src_parent.to_lowercase() {
+            src_parent.to_string()
+        } else {
+            parent_client
+        };
+        if let Ok(info) = fs.stat(&parent_rel) {
+            let add_file = AccessMask(AccessMask::FILE_WRITE_DATA | AccessMask::SYNCHRONIZE);
+            let share_rw = ShareAccess(ShareAccess::READ | ShareAccess::WRITE);
+            if !g.core.would_share(file_key(&info), add_file, share_rw) {
+                return Err(NtStatus::SHARING_VIOLATION);
+            }
+        }
+        let prefix = format!("{from}/");
+        if g.paths.iter().any(|(o, (s, p))| *o != open && *s == share && p.starts_with(&prefix)) {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
         Ok(())
     }
 
-    pub fn renamed(&self, _conn: u64, _open: u64, _new_rel: &str) {}
+    /// A rename by `open` may have to wait for handle caching of other opens to be
+    /// broken (MS-FSA 2.1.5.14.11 → 2.1.4.12); `request` names the deferred operation.
+    pub fn begin_rename(&self, open: u64, request: u64) -> opportune_locks::RenameOutcome {
+        self.with(|c, now| c.handle_rename(now, OpenId(open), RequestId(request)))
+    }
+
+    /// The file behind `open` now lives at `new_rel`: every open of the old path follows.
+    pub fn renamed(&self, _conn: u64, open: u64, new_rel: &str) {
+        let mut g = self.lock();
+        let Some((share, from)) = g.paths.get(&open).cloned() else { return };
+        for (s, p) in g.paths.values_mut() {
+            if *s == share && *p == from {
+                *p = new_rel.to_string();
+            }
+        }
+    }
 }

@@ -12,6 +12,7 @@ pub struct ShareState {
     pub fs: Arc<Share>,
     pub read_only: bool,
     pub guest_ok: bool,
+    pub caching: crate::config::ShareCaching,
 }
 
 pub struct ServerState {
@@ -19,7 +20,7 @@ pub struct ServerState {
     pub shares: Vec<ShareState>,
     pub server_guid: [u8; 16],
     pub start_time: SystemTime,
-    pub locks: crate::locking::Locking,
+    pub locks: Arc<crate::locking::Locking>,
     pub notify: crate::notify::NotifyHub,
     /// Every established session, for session binding checks (MS-SMB2 3.3.1.5 GlobalSessionTable).
     pub sessions: std::sync::Mutex<std::collections::HashMap<u64, crate::session::SessionInfo>>,
@@ -47,6 +48,7 @@ impl ServerState {
                 fs: Arc::new(fs),
                 read_only: s.read_only,
                 guest_ok: s.guest_ok,
+                caching: s.caching.clone(),
             });
         }
         let mut server_guid = [0u8; 16];
@@ -56,7 +58,7 @@ impl ServerState {
         // Ids start at a random point so they are not guessable across restarts.
         let start = (u64::from_le_bytes(seed) >> 16).max(1);
         Ok(Arc::new(ServerState {
-            locks: crate::locking::Locking::new(config.oplock_break_timeout),
+            locks: Arc::new(crate::locking::Locking::new(config.oplock_break_timeout)),
             sessions: Default::default(),
             notify: Default::default(),
             config,
@@ -70,6 +72,11 @@ impl ServerState {
     /// A fresh nonzero id for sessions, async requests, opens and connections.
     pub fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The lock core, for tasks that outlive a request.
+    pub fn locks_handle(&self) -> Arc<crate::locking::Locking> {
+        self.locks.clone()
     }
 
     pub fn global_session(&self, id: u64) -> Option<crate::session::SessionInfo> {

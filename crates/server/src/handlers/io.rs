@@ -42,7 +42,9 @@ pub fn read(ctx: &mut Ctx<'_>) -> HResult {
     }
     let handle = open.handle.clone();
     let open_id = open.file_id.volatile;
-    ctx.server.locks.check_io(conn_id, open_id, req.offset, u64::from(req.length), false)?;
+    if ctx.share()?.caching.strict_locking {
+        ctx.server.locks.check_io(conn_id, open_id, req.offset, u64::from(req.length), false)?;
+    }
     let mut body = Vec::with_capacity(16 + req.length as usize);
     encode_read_response_head(&mut body, 0);
     body.resize(16 + req.length as usize, 0);
@@ -83,7 +85,9 @@ pub fn write(ctx: &mut Ctx<'_>) -> HResult {
     if offset.checked_add(req.data.len() as u64).is_none_or(|end| end > i64::MAX as u64) {
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    ctx.server.locks.check_io(conn_id, open_id, offset, req.data.len() as u64, true)?;
+    if ctx.share()?.caching.strict_locking {
+        ctx.server.locks.check_io(conn_id, open_id, offset, req.data.len() as u64, true)?;
+    }
     ctx.server.locks.written(conn_id, open_id);
     let n = handle.write_at(req.data, offset).map_err(|e| e.status())?;
     if write_through {
