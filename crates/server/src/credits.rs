@@ -27,6 +27,11 @@ impl SequenceWindow {
     pub fn consume(&mut self, id: u64, charge: u16) -> bool {
         let charge = u64::from(charge.max(1));
         let Some(end) = id.checked_add(charge) else { return false };
+        if id == self.low && end <= self.high && self.used.is_empty() {
+            // In-order use, the common case: no set to maintain.
+            self.low = end;
+            return true;
+        }
         if id < self.low || end > self.high || (id..end).any(|i| self.used.contains(&i)) {
             return false;
         }
