@@ -39,10 +39,11 @@ impl LockCore {
         let lid = LeaseId { client, key };
         let l = self.leases.get_mut(&lid).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
         let new = lease::check_ack(l.breaking, state)?;
+        let blocking = l.breaking.is_some_and(|b| b.blocking);
         l.state = new;
         l.breaking = None;
         let file = l.file;
-        self.after_lease_break(now, lid);
+        self.after_lease_break(now, lid, blocking);
         self.retry_waiters(now, file);
         Ok(new)
     }

@@ -22,6 +22,13 @@ pub struct Holder {
     pub bits: u32,
     /// A break is already outstanding.
     pub breaking: bool,
+    /// For a breaking holder: the caching it is breaking to.
+    pub breaking_to: u32,
+    /// For a breaking holder: operations on the file wait for its acknowledgment even
+    /// when they need nothing more from it (the break started to flush write caching,
+    /// smbtorture smb2.lease.breaking3; a handle-caching break of an open that did not
+    /// need to wait, smb2.lease.breaking4, does not block).
+    pub blocking: bool,
     /// Level II is allowed on the holder's share (oplocks only).
     pub level2_ok: bool,
 }
@@ -37,10 +44,14 @@ pub enum Trigger {
 /// The outcome of planning.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
-    /// Breaks to send: holder and target caching bits.
-    pub breaks: Vec<(HolderId, u32)>,
+    /// Breaks to send: holder, target caching bits, and whether operations wait for
+    /// its acknowledgment (the break is blocking).
+    pub breaks: Vec<(HolderId, u32, bool)>,
     /// Holders whose outstanding break the operation must wait for.
     pub wait_on: Vec<HolderId>,
+    /// Holders already breaking to more than the operation allows: the lower target is
+    /// broken to once the outstanding break completes (one notification at a time).
+    pub queue: Vec<(HolderId, u32)>,
 }
 
 /// The target of breaking `bits` by removing `remove`.
@@ -59,22 +70,36 @@ pub fn target(h: &Holder, remove: u32, trigger: Trigger) -> u32 {
 }
 
 /// Plans the breaks of `holders` needed so that none of them keeps any bit of `remove`.
-/// `must_wait(holder_bits_before)` says whether the operation waits for the break's
-/// acknowledgment; a holder already breaking is never sent a second notification: the
-/// operation waits for the first one and re-plans afterwards (MS-SMB2 3.3.4.6/3.3.4.7
-/// send one notification per break).
+/// `must_wait(holder)` says whether the operation waits for the break's acknowledgment.
+///
+/// A holder already breaking is never sent a second notification (MS-SMB2 3.3.4.6/3.3.4.7
+/// send one notification per break): if its break target still has bits the operation
+/// cannot coexist with, the lower target is queued; the operation waits when
+/// `must_wait` says so or when the outstanding break is a blocking one, even if it needs
+/// nothing more from that holder (smbtorture smb2.lease.breaking3: a plain open waits
+/// behind an RWH→RH break and the follow-up RH→R break it queued for an overwrite).
 pub fn plan(holders: &[Holder], remove: u32, trigger: Trigger, must_wait: impl Fn(&Holder) -> bool) -> Plan {
     let mut p = Plan::default();
     for h in holders {
+        if h.breaking {
+            let needs_more = h.bits & remove != 0;
+            if needs_more {
+                let t = target(h, remove, trigger);
+                if h.breaking_to & !t != 0 {
+                    p.queue.push((h.id, t));
+                }
+            }
+            if h.blocking || (needs_more && must_wait(h)) {
+                p.wait_on.push(h.id);
+            }
+            continue;
+        }
         if h.bits & remove == 0 {
             continue;
         }
-        if h.breaking {
-            p.wait_on.push(h.id);
-            continue;
-        }
-        p.breaks.push((h.id, target(h, remove, trigger)));
-        if must_wait(h) {
+        let waits = must_wait(h);
+        p.breaks.push((h.id, target(h, remove, trigger), waits));
+        if waits {
             p.wait_on.push(h.id);
         }
     }
@@ -89,12 +114,12 @@ mod tests {
 
     fn lease(n: u8, bits: u32) -> Holder {
         let id = LeaseId { client: ClientGuid([n; 16]), key: LeaseKey([n; 16]) };
-        Holder { id: HolderId::Lease(id), bits, breaking: false, level2_ok: true }
+        Holder { id: HolderId::Lease(id), bits, breaking: false, breaking_to: 0, blocking: false, level2_ok: true }
     }
 
     #[test]
     fn oplock_targets() {
-        let batch = Holder { id: HolderId::Oplock(OpenId(1)), bits: RWH, breaking: false, level2_ok: true };
+        let batch = Holder { id: HolderId::Oplock(OpenId(1)), bits: RWH, breaking: false, breaking_to: 0, blocking: false, level2_ok: true };
         assert_eq!(target(&batch, W, Trigger::Open), R);
         assert_eq!(target(&batch, W | R, Trigger::Open), 0);
         assert_eq!(target(&batch, H, Trigger::Open), R, "sharing violation breaks batch to II");
@@ -122,8 +147,43 @@ mod tests {
         assert_eq!(p.breaks.len(), 2);
         assert_eq!(p.wait_on, vec![a.id]);
         a.breaking = true;
+        a.blocking = true;
+        a.breaking_to = R;
         let p = plan(&[a], H, Trigger::Open, |_| true);
         assert!(p.breaks.is_empty());
         assert_eq!(p.wait_on, vec![a.id]);
+    }
+
+    /// smb2.lease.breaking3: RWH breaking to RH (blocking). A plain open needs nothing
+    /// more but waits; an overwrite also queues "none".
+    #[test]
+    fn blocking_break_holds_everyone() {
+        let mut a = lease(1, RWH);
+        a.breaking = true;
+        a.blocking = true;
+        a.breaking_to = R | H;
+        let p = plan(&[a], W, Trigger::Open, |h| h.bits & W != 0);
+        assert_eq!((p.breaks.len(), p.wait_on.clone(), p.queue.clone()), (0, vec![a.id], vec![]));
+        let p = plan(&[a], RWH, Trigger::Open, |h| h.bits & W != 0);
+        assert_eq!((p.wait_on.clone(), p.queue.clone()), (vec![a.id], vec![(a.id, 0)]));
+        // After the ack the lease holds RH and breaks on (still blocking) to R.
+        a.bits = R | H;
+        a.breaking_to = R;
+        let p = plan(&[a], W, Trigger::Open, |h| h.bits & W != 0);
+        assert_eq!(p.wait_on, vec![a.id]);
+    }
+
+    /// smb2.lease.breaking4: an RH lease broken to none by an overwrite does not make the
+    /// overwrite wait, and a second overwrite during that break neither waits nor breaks.
+    #[test]
+    fn handle_break_without_write_does_not_block() {
+        let mut a = lease(1, R | H);
+        let p = plan(&[a], RWH, Trigger::Open, |h| h.bits & W != 0);
+        assert_eq!(p.breaks, vec![(a.id, 0, false)]);
+        assert!(p.wait_on.is_empty());
+        a.breaking = true;
+        a.breaking_to = 0;
+        let p = plan(&[a], RWH, Trigger::Open, |h| h.bits & W != 0);
+        assert_eq!(p, Plan::default());
     }
 }

@@ -193,16 +193,37 @@ impl LockCore {
                 return Some(CreateOutcome::Denied(NtStatus::SHARING_VIOLATION));
             }
         }
-        // MS-FSA 2.1.4.12 Operation OPEN: stat opens break nothing unless they truncate.
+        // MS-FSA 2.1.4.12 Operation OPEN: stat opens break nothing unless they truncate;
+        // READ_CONTROL on top of the stat rights still leaves leases alone (smbtorture
+        // smb2.lease.statopen4) but breaks oplocks (smb2.oplock.statopen1). Only write
+        // caching makes the open wait: a handle-caching break for an overwrite is sent
+        // without waiting (smb2.lease.breaking4).
         if !share_mode::is_stat_open(req.access) || req.truncating {
-            let remove = if req.truncating { W | R | H } else { W };
-            let holders = self.holders(req.file, lease_id);
-            let plan = breaks::plan(&holders, remove, Trigger::Open, |h| h.bits & (W | H) != 0);
+            let mut remove = if req.truncating { W | R | H } else { W };
+            // An open that will delete the file breaks handle caching, so that holders
+            // can close (smbtorture smb2.lease.unlink: RH → R, acknowledgment required).
+            if req.delete_on_close {
+                remove |= H;
+            }
+            let lease_stat = share_mode::is_lease_stat_open(req.access) && !req.truncating;
+            let holders: Vec<Holder> = self
+                .holders(req.file, lease_id)
+                .into_iter()
+                .filter(|h| !(lease_stat && matches!(h.id, HolderId::Lease(_))))
+                .collect();
+            let plan = breaks::plan(&holders, remove, Trigger::Open, |h| h.bits & W != 0 || (req.delete_on_close && h.bits & H != 0));
             if self.apply_plan(now, &plan, force) {
                 return None;
             }
         }
         Some(self.grant(req, lease_id))
+    }
+
+    /// Whether an open with this access and share mode would pass the sharing check
+    /// against the opens of `file` (used for the implicit parent-directory open of a
+    /// rename).
+    pub fn would_share(&self, file: FileKey, access: opportune_types::AccessMask, share: opportune_types::ShareAccess) -> bool {
+        self.share_ok(file, ShareEntry { access, share })
     }
 
     fn share_ok(&self, file: FileKey, new: ShareEntry) -> bool {
@@ -222,6 +243,12 @@ impl LockCore {
                     id: HolderId::Oplock(*id),
                     bits: o.bits(),
                     breaking: o.deadline().is_some(),
+                    breaking_to: match o {
+                        Oplock::Breaking { to, .. } => crate::caching::oplock_bits(to),
+                        Oplock::Held(_) => 0,
+                    },
+                    // An exclusive or batch oplock always breaks away write caching.
+                    blocking: o.deadline().is_some(),
                     level2_ok: e.level2_ok,
                 }),
                 OpenCaching::Lease(lid) => {
@@ -230,7 +257,14 @@ impl LockCore {
                     }
                     let l = &self.leases[&lid];
                     if l.state != 0 {
-                        out.push(Holder { id: HolderId::Lease(lid), bits: l.state, breaking: l.breaking.is_some(), level2_ok: true });
+                        out.push(Holder {
+                            id: HolderId::Lease(lid),
+                            bits: l.state,
+                            breaking: l.breaking.is_some(),
+                            breaking_to: l.breaking.map_or(0, |b| b.to),
+                            blocking: l.breaking.is_some_and(|b| b.blocking),
+                            level2_ok: true,
+                        });
                     }
                 }
             }
@@ -241,8 +275,15 @@ impl LockCore {
     /// Sends the planned breaks; returns whether the operation must wait. With `force`,
     /// every awaited break is completed at once as if its timer had fired.
     pub(crate) fn apply_plan(&mut self, now: Instant, plan: &Plan, force: bool) -> bool {
-        for &(id, target) in &plan.breaks {
-            self.send_break(now, id, target);
+        for &(id, target, blocking) in &plan.breaks {
+            self.send_break(now, id, target, blocking);
+        }
+        for &(id, target) in &plan.queue {
+            if let HolderId::Lease(lid) = id
+                && let Some(l) = self.leases.get_mut(&lid)
+            {
+                l.queued = Some(l.queued.map_or(target, |q| q & target));
+            }
         }
         if plan.wait_on.is_empty() {
             return false;
@@ -257,7 +298,14 @@ impl LockCore {
     }
 
     /// MS-SMB2 3.3.4.6 / 3.3.4.7: notifies a holder that its caching drops to `target`.
-    pub(crate) fn send_break(&mut self, now: Instant, id: HolderId, target: u32) {
+    pub(crate) fn send_break(&mut self, now: Instant, id: HolderId, target: u32, blocking: bool) {
+        self.send_break_ex(now, id, target, blocking, true);
+    }
+
+    /// [`LockCore::send_break`]; `new_epoch` is false for the follow-up steps of one
+    /// break, which report the epoch of its first notification (smbtorture
+    /// smb2.lease.v2_breaking3).
+    pub(crate) fn send_break_ex(&mut self, now: Instant, id: HolderId, target: u32, blocking: bool, new_epoch: bool) {
         let deadline = now + self.config.break_timeout;
         match id {
             HolderId::Oplock(open) => {
@@ -276,9 +324,11 @@ impl LockCore {
                 let l = self.leases.get_mut(&lid).expect("holder lease exists");
                 let from = l.state;
                 let ack_required = lease::ack_required(from);
-                l.epoch = l.epoch.wrapping_add(1);
+                if new_epoch {
+                    l.epoch = l.epoch.wrapping_add(1);
+                }
                 if ack_required {
-                    l.breaking = Some(LeaseBreak { to: target, deadline });
+                    l.breaking = Some(LeaseBreak { to: target, deadline, blocking });
                 } else {
                     l.state = target;
                 }
@@ -296,8 +346,10 @@ impl LockCore {
     }
 
     /// Completes an outstanding break without an acknowledgment: MS-SMB2 3.3.6.3 (oplock
-    /// break acknowledgment timer: the oplock is set to NONE) and 3.3.6.4 (lease break
-    /// acknowledgment timer: the lease takes its BreakToLeaseState).
+    /// break acknowledgment timer: the oplock is set to NONE) and the lease break
+    /// acknowledgment timer: the lease is dropped to NONE, whatever it was breaking to
+    /// (smbtorture smb2.lease.timeout: after the timeout the lease reports "" and a
+    /// write through another lease breaks nothing of it).
     pub(crate) fn expire(&mut self, now: Instant, id: HolderId) {
         match id {
             HolderId::Oplock(open) => {
@@ -312,29 +364,36 @@ impl LockCore {
                 if let Some(l) = self.leases.get_mut(&lid)
                     && let Some(b) = l.breaking.take()
                 {
-                    l.state = b.to;
-                    self.after_lease_break(now, lid);
+                    l.state = 0;
+                    l.queued = None;
+                    self.after_lease_break(now, lid, b.blocking);
                 }
             }
         }
     }
 
-    /// A lease break finished (ack or timeout): a break queued behind it is sent now.
-    pub(crate) fn after_lease_break(&mut self, now: Instant, lid: LeaseId) {
+    /// A lease break finished (ack or timeout): a lower state queued behind it is broken
+    /// to now, in steps ([`lease::next_step`]); the follow-up break blocks like the first.
+    pub(crate) fn after_lease_break(&mut self, now: Instant, lid: LeaseId, blocking: bool) {
         let Some(l) = self.leases.get_mut(&lid) else { return };
-        if let Some(t) = l.queued.take() {
-            let target = lease::normalize_state(l.state & t);
-            if target != l.state {
-                self.send_break(now, HolderId::Lease(lid), target);
-            }
+        let Some(t) = l.queued else { return };
+        let required = lease::normalize_state(l.state & t);
+        if required == l.state {
+            l.queued = None;
+            return;
         }
+        let step = lease::next_step(l.state, required);
+        if step == required {
+            l.queued = None;
+        }
+        self.send_break_ex(now, HolderId::Lease(lid), step, blocking, false);
     }
 
     /// An oplock break finished at LEVEL_II while a write wanted NONE: break on now.
     pub(crate) fn after_oplock_break(&mut self, now: Instant, open: OpenId) {
         let Some(e) = self.opens.get_mut(&open) else { return };
         if std::mem::take(&mut e.then_none) && matches!(e.caching, OpenCaching::Oplock(Oplock::Held(_))) {
-            self.send_break(now, HolderId::Oplock(open), 0);
+            self.send_break(now, HolderId::Oplock(open), 0, false);
         }
     }
 

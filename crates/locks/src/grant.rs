@@ -8,7 +8,7 @@ use crate::core::{LockCore, OpenCaching, OpenEntry};
 use crate::ids::{LeaseId, OpenId};
 use crate::lease::{self, Lease, Others};
 use crate::oplock::Oplock;
-use crate::share_mode::ShareEntry;
+use crate::share_mode::{self, ShareEntry};
 use opportune_types::create::oplock;
 
 impl LockCore {
@@ -20,8 +20,14 @@ impl LockCore {
         let caching = match (req.requested, lease_id) {
             (RequestedCaching::Lease { state, parent, epoch, .. }, Some(lid)) => {
                 let lease_opens = self.leases.get(&lid).map(|l| l.opens.clone()).unwrap_or_default();
+                // Stat opens (READ_CONTROL included) without caching of their own do not
+                // count (smb2.lease.statopen3).
                 let o = Others {
-                    other_opens: others.iter().any(|x| !lease_opens.contains(x)),
+                    other_opens: others.iter().any(|x| {
+                        let e = &self.opens[x];
+                        !lease_opens.contains(x)
+                            && (!share_mode::is_lease_stat_open(e.share.access) || e.caching != OpenCaching::None)
+                    }),
                     other_write: holders.iter().any(|h| h.bits & W != 0),
                     other_oplock: holders.iter().any(|h| matches!(h.id, HolderId::Oplock(_))),
                 };
@@ -91,12 +97,15 @@ impl LockCore {
             queued: None,
         });
         let mut flags = 0;
-        if l.breaking.is_some() {
+        if l.opens.is_empty() {
+            l.state = lease::grantable(wanted, others);
+            l.epoch = l.epoch.wrapping_add(1);
+        } else if l.breaking.is_some() {
             // MS-SMB2 3.3.5.9.8: no upgrade while breaking; report the break in progress.
             flags |= LEASE_FLAG_BREAK_IN_PROGRESS;
         } else {
-            let new = lease::upgrade(l.state, lease::grantable(wanted | l.state, others));
-            if new != l.state || l.opens.is_empty() {
+            let new = lease::upgrade(l.state, wanted, others);
+            if new != l.state {
                 l.state = new;
                 l.epoch = l.epoch.wrapping_add(1);
             }

@@ -16,6 +16,9 @@ use std::time::Instant;
 pub struct LeaseBreak {
     pub to: u32,
     pub deadline: Instant,
+    /// Operations on the file wait for this break's acknowledgment (see
+    /// [`crate::breaks::Holder::blocking`]).
+    pub blocking: bool,
 }
 
 /// One lease (MS-SMB2 3.3.1.12).
@@ -79,15 +82,28 @@ pub fn grantable(requested: u32, others: Others) -> u32 {
         s &= !W;
     }
     if others.other_oplock {
-        s &= !H;
+        s &= !(H | W);
     }
     normalize_state(s)
 }
 
-/// MS-SMB2 3.3.5.9.8: a new open under an existing lease may upgrade it to a superset
-/// (R→RH, R→RW, RH→RWH, ...) but never downgrades it; returns the resulting state.
-pub fn upgrade(current: u32, grantable_now: u32) -> u32 {
-    if grantable_now & current == current { grantable_now } else { current }
+/// MS-SMB2 3.3.5.9.8: a new open under an existing lease changes its state only when
+/// the (normalized) request is a strict superset of the current state and can be held
+/// as a whole next to the other opens; the lease then takes exactly the requested state.
+/// Anything else (a subset, a sidegrade such as RH→RW, or a superset another lease
+/// prevents) keeps the current state (smbtorture smb2.lease.upgrade, upgrade2, upgrade3).
+pub fn upgrade(current: u32, requested: u32, others: Others) -> u32 {
+    let superset = requested & current == current && requested != current;
+    if superset && grantable(requested, others) == requested { requested } else { current }
+}
+
+/// The next step of a break queued behind an acknowledged one: a lease still holding
+/// more than read caching is first broken to keep R (which needs an acknowledgment),
+/// and only then further (smbtorture smb2.lease.breaking3: RH with "none" required is
+/// broken RH→R, then R→none).
+pub fn next_step(state: u32, required: u32) -> u32 {
+    let required = normalize_state(state & required);
+    if required & R == 0 && state & (W | H) != 0 { R } else { required }
 }
 
 /// Whether breaking from `from` requires an acknowledgment (MS-SMB2 3.3.4.7: a lease
@@ -135,16 +151,44 @@ mod tests {
         assert_eq!(state_name(grantable(RWH, with_oplock)), "R");
     }
 
+    /// smbtorture smb2.lease.upgrade2 (uncontended): the full 5x5 matrix.
     #[test]
-    fn upgrades_only() {
-        assert_eq!(upgrade(R, R | H), R | H);
-        assert_eq!(upgrade(R | H, R), R | H);
-        assert_eq!(upgrade(R | W, R | H), R | W);
+    fn upgrade_matrix_uncontended() {
+        let none = Others::default();
+        let cases = [
+            ("", "", ""), ("", "R", "R"), ("", "RH", "RH"), ("", "RW", "RW"), ("", "RWH", "RWH"),
+            ("R", "", "R"), ("R", "R", "R"), ("R", "RH", "RH"), ("R", "RW", "RW"), ("R", "RWH", "RWH"),
+            ("RH", "", "RH"), ("RH", "R", "RH"), ("RH", "RH", "RH"), ("RH", "RW", "RH"), ("RH", "RWH", "RWH"),
+            ("RW", "", "RW"), ("RW", "R", "RW"), ("RW", "RH", "RW"), ("RW", "RW", "RW"), ("RW", "RWH", "RWH"),
+            ("RWH", "", "RWH"), ("RWH", "R", "RWH"), ("RWH", "RH", "RWH"), ("RWH", "RW", "RWH"), ("RWH", "RWH", "RWH"),
+        ];
+        for (held, req, want) in cases {
+            assert_eq!(state_name(upgrade(bits(held), bits(req), none)), want, "{held} + {req}");
+        }
+    }
+
+    /// smbtorture smb2.lease.upgrade3: with a second lease on the file the upgrade must be
+    /// holdable as a whole (no W), or nothing changes.
+    #[test]
+    fn upgrade_matrix_contended() {
+        let others = Others { other_opens: true, ..Default::default() };
+        let cases = [("R", "RW", "R"), ("R", "RH", "RH"), ("R", "RWH", "R"), ("RH", "RWH", "RH"), ("RH", "R", "RH"), ("R", "", "R")];
+        for (held, req, want) in cases {
+            assert_eq!(state_name(upgrade(bits(held), bits(req), others)), want, "{held} + {req}");
+        }
+    }
+
+    #[test]
+    fn stepped_breaks() {
+        assert_eq!(state_name(next_step(R | H, 0)), "R");
+        assert_eq!(state_name(next_step(R, 0)), "");
+        assert_eq!(state_name(next_step(R | W | H, R | H)), "RH");
+        assert_eq!(state_name(next_step(R | W | H, 0)), "R");
     }
 
     #[test]
     fn acks() {
-        let b = Some(LeaseBreak { to: R, deadline: Instant::now() });
+        let b = Some(LeaseBreak { to: R, deadline: Instant::now(), blocking: true });
         assert_eq!(check_ack(None, R), Err(NtStatus::UNSUCCESSFUL));
         assert_eq!(check_ack(b, R | H), Err(NtStatus::REQUEST_NOT_ACCEPTED));
         assert_eq!(check_ack(b, R), Ok(R));

@@ -126,19 +126,13 @@ impl LockCore {
             .collect();
         let plan = breaks::plan(&holders, RWH, Trigger::Other, |_| false);
         self.apply_plan(now, &plan, false);
-        // Holders already breaking keep the caching they are breaking to; queue "none".
-        for id in plan.wait_on {
-            match id {
-                HolderId::Oplock(o) => {
-                    if let Some(e) = self.opens.get_mut(&o) {
-                        e.then_none = true;
-                    }
-                }
-                HolderId::Lease(l) => {
-                    if let Some(l) = self.leases.get_mut(&l) {
-                        l.queued = Some(0);
-                    }
-                }
+        // Holders already breaking keep the caching they are breaking to; "none" is
+        // queued behind that break (leases by apply_plan, oplocks here).
+        for (id, _) in plan.queue {
+            if let HolderId::Oplock(o) = id
+                && let Some(e) = self.opens.get_mut(&o)
+            {
+                e.then_none = true;
             }
         }
     }

@@ -29,6 +29,14 @@ pub fn is_stat_open(access: AccessMask) -> bool {
     access.0 & !STAT == 0
 }
 
+/// A stat open as far as leases are concerned: [`is_stat_open`] plus READ_CONTROL.
+/// Such an open neither breaks a lease nor keeps a lease from being granted in full
+/// (smbtorture smb2.lease.statopen3 / statopen4; for oplocks READ_CONTROL does break,
+/// smb2.oplock.statopen1).
+pub fn is_lease_stat_open(access: AccessMask) -> bool {
+    is_stat_open(AccessMask(access.0 & !AccessMask::READ_CONTROL))
+}
+
 /// The access and share mode of one open, as far as sharing is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ShareEntry {
@@ -156,6 +164,17 @@ mod tests {
         assert!(is_stat_open(AccessMask(0)));
         for bit in [RD, WD, EX, DEL, AccessMask::FILE_READ_EA, AccessMask::FILE_WRITE_EA, AccessMask::READ_CONTROL, AccessMask::WRITE_DAC, AccessMask::WRITE_OWNER] {
             assert!(!is_stat_open(AccessMask(bit | RA)), "{bit:#x}");
+        }
+    }
+
+    /// smbtorture smb2.lease.statopen4's table.
+    #[test]
+    fn lease_stat_opens() {
+        for bit in [RA, WA, SYN, AccessMask::READ_CONTROL] {
+            assert!(is_lease_stat_open(AccessMask(bit)), "{bit:#x}");
+        }
+        for bit in [RD, WD, EX, DEL, AccessMask::FILE_READ_EA, AccessMask::FILE_WRITE_EA, AccessMask::WRITE_DAC, AccessMask::WRITE_OWNER] {
+            assert!(!is_lease_stat_open(AccessMask(bit)), "{bit:#x}");
         }
     }
 

@@ -1,7 +1,7 @@
 //! Walk-throughs of the behaviour smbtorture expects from Windows.
 mod common;
 use common::*;
-use opportune_locks::caching::{H, R, W};
+use opportune_locks::caching::{self, H, R, W};
 use opportune_locks::*;
 use opportune_types::create::oplock;
 use opportune_types::{AccessMask, NtStatus, ShareAccess};
@@ -258,4 +258,133 @@ fn lock_breaks_level2() {
     granted(c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(oplock::LEVEL_II))));
     c.handle_lock(t0, OpenId(1), RequestId(1), &[LockElement::lock(0, 1, true, true)]);
     assert_eq!(drain(&mut c), vec![Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: oplock::NONE }]);
+}
+
+fn lease_events(evs: &[Event]) -> Vec<(u32, u32, bool, u16)> {
+    evs.iter()
+        .filter_map(|e| match *e {
+            Event::SendLeaseBreak { from, to, ack_required, epoch, .. } => Some((from, to, ack_required, epoch)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// smb2.lease.breaking3 / v2_breaking3: while RWH→RH is unacknowledged a plain open and
+/// an overwrite both wait; the ack brings a stepped RH→R break (same epoch) that keeps
+/// them waiting; acking R brings R→none (no ack needed) and both complete.
+#[test]
+fn lease_breaking3_steps() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    let k = (ClientGuid([1; 16]), LeaseKey([1; 16]));
+    granted(c.handle_create(t0, lease_req(1, 1, 1, R | W | H)));
+    assert_eq!(c.handle_create(t0, req(1, 2, ALL, ShareAccess::ALL, RequestedCaching::None)), CreateOutcome::Deferred);
+    assert_eq!(lease_events(&drain(&mut c)), vec![(R | W | H, R | H, true, 2)]);
+    let mut overwrite = req(1, 3, ALL, ShareAccess::ALL, RequestedCaching::None);
+    overwrite.truncating = true;
+    assert_eq!(c.handle_create(t0, overwrite), CreateOutcome::Deferred);
+    assert!(drain(&mut c).is_empty(), "no second notification while breaking");
+    // Same key during the break: current state with BREAK_IN_PROGRESS.
+    let g = granted(c.handle_create(t0, lease_req(1, 4, 1, R | W | H)));
+    assert!(matches!(g, GrantedCaching::Lease { state: 7, flags: caching::LEASE_FLAG_BREAK_IN_PROGRESS, .. }), "{g:?}");
+    c.handle_close(t0, OpenId(4));
+    assert_eq!(c.handle_lease_break_ack(t0, k.0, k.1, R | H), Ok(R | H));
+    assert_eq!(lease_events(&drain(&mut c)), vec![(R | H, R, true, 2)]);
+    assert_eq!(c.deferred_count(), 2);
+    assert_eq!(c.handle_lease_break_ack(t0, k.0, k.1, R), Ok(R));
+    let evs = drain(&mut c);
+    assert_eq!(lease_events(&evs), vec![(R, 0, false, 2)]);
+    assert_eq!(evs.iter().filter(|e| matches!(e, Event::CompleteCreate { outcome: CreateOutcome::Granted { .. }, .. })).count(), 2);
+}
+
+/// smb2.lease.breaking4: an overwrite breaks RH to none without waiting, and a second
+/// overwrite during that break neither waits nor breaks again.
+#[test]
+fn lease_handle_break_does_not_block_overwrite() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    granted(c.handle_create(t0, lease_req(1, 1, 1, R | H)));
+    let mut overwrite = req(1, 2, ALL, ShareAccess::ALL, RequestedCaching::None);
+    overwrite.truncating = true;
+    granted(c.handle_create(t0, overwrite));
+    assert_eq!(lease_events(&drain(&mut c)), vec![(R | H, 0, true, 2)]);
+    overwrite.open = OpenId(3);
+    granted(c.handle_create(t0, overwrite));
+    assert!(drain(&mut c).is_empty());
+    assert_eq!(c.handle_lease_break_ack(t0, ClientGuid([1; 16]), LeaseKey([1; 16]), 0), Ok(0));
+}
+
+/// smb2.lease.timeout: an unacknowledged break leaves the lease with nothing.
+#[test]
+fn lease_break_timeout_drops_to_none() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    granted(c.handle_create(t0, lease_req(1, 1, 1, R | W | H)));
+    assert_eq!(c.handle_create(t0, lease_req(1, 2, 2, R | W | H)), CreateOutcome::Deferred);
+    drain(&mut c);
+    c.handle_timeout(c.poll_timeout().unwrap());
+    let evs = drain(&mut c);
+    assert!(matches!(evs.as_slice(), [Event::CompleteCreate { outcome: CreateOutcome::Granted { caching: GrantedCaching::Lease { state: 3, .. } }, .. }]), "{evs:?}");
+    assert_eq!(c.caching_of(OpenId(1)).unwrap().bits, 0);
+    assert_eq!(c.handle_lease_break_ack(t0, ClientGuid([1; 16]), LeaseKey([1; 16]), R | H), Err(NtStatus::UNSUCCESSFUL));
+}
+
+/// smb2.lease.statopen3 / statopen4: stat opens (READ_CONTROL included) neither break a
+/// lease nor keep one from being granted in full; READ_CONTROL still breaks an oplock.
+#[test]
+fn lease_stat_opens() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    granted(c.handle_create(t0, req(1, 1, AccessMask::READ_CONTROL, ShareAccess::ALL, RequestedCaching::None)));
+    let g = granted(c.handle_create(t0, lease_req(1, 2, 1, R | W | H)));
+    assert_eq!(g.bits(), R | W | H);
+    granted(c.handle_create(t0, req(1, 3, AccessMask::READ_CONTROL | AccessMask::SYNCHRONIZE, ShareAccess::ALL, RequestedCaching::None)));
+    assert!(drain(&mut c).is_empty());
+    let mut o = LockCore::new(Config::default());
+    granted(o.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(oplock::BATCH))));
+    assert_eq!(o.handle_create(t0, req(1, 2, AccessMask::READ_CONTROL, ShareAccess::ALL, RequestedCaching::None)), CreateOutcome::Deferred);
+    assert_eq!(drain(&mut o).len(), 1);
+}
+
+/// smb2.lease.unlink: a delete-on-close open breaks handle caching (RH → R, ack required).
+#[test]
+fn delete_on_close_open_breaks_handle_caching() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    granted(c.handle_create(t0, lease_req(1, 1, 1, R | H)));
+    let mut del = req(2, 2, AccessMask::DELETE, ShareAccess::ALL, RequestedCaching::None);
+    del.delete_on_close = true;
+    assert_eq!(c.handle_create(t0, del), CreateOutcome::Deferred);
+    assert_eq!(lease_events(&drain(&mut c)), vec![(R | H, R, true, 2)]);
+}
+
+/// smb2.lease.upgrade3 through the core: a contended upgrade to RWH changes nothing and
+/// breaks nothing; to RH it is granted.
+#[test]
+fn contended_upgrade() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    granted(c.handle_create(t0, lease_req(1, 1, 1, R)));
+    granted(c.handle_create(t0, lease_req(1, 2, 2, R)));
+    assert_eq!(granted(c.handle_create(t0, lease_req(1, 3, 1, R | W | H))).bits(), R);
+    assert_eq!(granted(c.handle_create(t0, lease_req(1, 4, 1, R | H))).bits(), R | H);
+    assert!(drain(&mut c).is_empty());
+}
+
+/// The parent-directory check of a rename: an open with DELETE access (or one that does
+/// not share write) refuses the implicit FILE_ADD_FILE open.
+#[test]
+fn rename_parent_sharing() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    let add = AccessMask(AccessMask::FILE_WRITE_DATA | AccessMask::SYNCHRONIZE);
+    let rw = ShareAccess(ShareAccess::READ | ShareAccess::WRITE);
+    let mut dir = req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::None);
+    dir.is_directory = true;
+    granted(c.handle_create(t0, dir));
+    assert!(!c.would_share(FILE, add, rw));
+    c.handle_close(t0, OpenId(1));
+    dir.access = AccessMask(ALL & !AccessMask::DELETE);
+    granted(c.handle_create(t0, dir));
+    assert!(c.would_share(FILE, add, rw));
 }

@@ -64,8 +64,13 @@ pub struct Admission {
     pub client: [u8; 16],
 }
 
+/// What share modes, delete-pending and caching apply to: the file (device, inode),
+/// and for a named stream, which is a file of its own to them (smb2.streams.sharemodes),
+/// the stream too. Device numbers never have the top bit set, so a stream's key, which
+/// has it, never meets a file's; the main stream keeps the plain key.
 pub fn file_key(info: &FileInfo) -> FileKey {
-    FileKey { device: info.dev, inode: info.file_id }
+    let device = if info.stream == 0 { info.dev } else { info.dev ^ (info.stream.rotate_left(1) | 1 << 63) };
+    FileKey { device, inode: info.file_id }
 }
 
 impl Locking {

@@ -44,6 +44,15 @@ pub struct Open {
     pub mode: u32,
     pub share_access: ShareAccess,
     pub notify: NotifyState,
+    /// A rename of this open waiting for handle-caching breaks of other opens.
+    pub pending_rename: Option<PendingRename>,
+}
+
+/// The parameters of a deferred FileRenameInformation (MS-SMB2 3.3.5.21.1).
+pub struct PendingRename {
+    pub request: u64,
+    pub target: opportune_fs::SmbPath,
+    pub replace: bool,
 }
 
 impl Open {

@@ -180,6 +180,7 @@ fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileI
         truncating,
         delete_on_close: plan.create_options & options::FILE_DELETE_ON_CLOSE != 0,
         policy: CreatePolicy { oplocks_allowed: true, level2_allowed: true, leases_allowed, directory_leases_allowed: false },
+        client,
     };
     server.locks.admit_open(info, a)
 }
@@ -205,6 +206,9 @@ fn finish(
     };
     if let Some(status) = refuse {
         server.locks.close_id(plan.open);
+        // A file this create made (FILE_CREATE of a READONLY file with
+        // FILE_DELETE_ON_CLOSE) does not survive the refusal (smb2.delete-on-close-perms.READONLY).
+        discard(server, &plan, &opened, &info);
         return Step::Done(Reply::error(status), None);
     }
     if let Err(status) = super::create::apply_extras(&plan.extras, &opened.handle, opened.action) {
@@ -231,6 +235,7 @@ fn finish(
         contexts,
     };
     tracing::debug!(conn = conn.id, name = %plan.name, ?file_id, action = ?opened.action, ?caching, "create");
+    server.locks.set_path(plan.open, plan.share, &opened.rel_path);
     conn.opens.insert(
         plan.open,
         Open {
@@ -248,6 +253,7 @@ fn finish(
             mode: plan.create_options & (options::FILE_WRITE_THROUGH | options::FILE_SEQUENTIAL_ONLY),
             share_access: plan.share_access,
             notify: Default::default(),
+            pending_rename: None,
         },
     );
     if opened.action == CreateAction::Created {

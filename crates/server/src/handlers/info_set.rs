@@ -2,6 +2,11 @@
 //! delete disposition, end of file, allocation, position and mode.
 
 use super::{Ctx, HResult, Reply};
+use crate::conn_state::ConnState;
+use crate::open::{Open, PendingRename};
+use crate::pending::Waiting;
+use crate::server::ServerState;
+use opportune_locks::RenameOutcome;
 use crate::notify::{action, filter};
 use crate::security::{self, Descriptor};
 use opportune_fs::{BasicInfo, Ea, SmbPath};
@@ -17,6 +22,12 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         return Err(NtStatus::ACCESS_DENIED);
     }
     match req.info_type {
+        info_type::FILE if req.info_class == class::RENAME => {
+            need(ctx, req.file_id, AccessMask::DELETE)?;
+            if let Some(pending) = rename(ctx, req.file_id, req.buffer)? {
+                return Ok(pending);
+            }
+        }
         info_type::FILE => set_file_info(ctx, &req)?,
         info_type::SECURITY => set_security(ctx, &req)?,
         info_type::FILESYSTEM | info_type::QUOTA => return Err(NtStatus::NOT_SUPPORTED),
@@ -67,10 +78,6 @@ fn set_file_info(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSt
         class::BASIC => {
             need(ctx, id, AccessMask::FILE_WRITE_ATTRIBUTES)?;
             set_basic(ctx, id, buf)
-        }
-        class::RENAME => {
-            need(ctx, id, AccessMask::DELETE)?;
-            rename(ctx, id, buf)
         }
         class::DISPOSITION => {
             let delete = *buf.first().ok_or(NtStatus::INFO_LENGTH_MISMATCH)? != 0;
@@ -148,8 +155,12 @@ fn set_basic(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Resu
     open.handle.set_basic(&b).map_err(|e| e.status())
 }
 
-/// FileRenameInformation for SMB2 (MS-FSCC 2.4.37.2, MS-SMB2 3.3.5.21.1).
-fn rename(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<(), NtStatus> {
+/// FileRenameInformation for SMB2 (MS-FSCC 2.4.37.2, MS-SMB2 3.3.5.21.1). Checks that
+/// concern other opens come first (sharing on the target directory, opens below a
+/// directory); then handle caching of other opens is broken, and the rename waits for
+/// the acknowledgments when needed: `Some(pending reply)`, completed by
+/// [`complete_rename`].
+fn rename(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<Option<Reply>, NtStatus> {
     let mut r = Reader::new(buf, 0);
     let parsed = (|| {
         let replace = r.u8()? != 0;
@@ -167,20 +178,52 @@ fn rename(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<
     let target = SmbPath::parse(name).map_err(|e| e.status())?;
     let fs = ctx.share()?.fs.clone();
     let conn_id = ctx.conn.id;
+    let server = ctx.server;
     let open = ctx.open(id)?;
+    let open_id = open.file_id.volatile;
+    server.locks.check_rename(conn_id, open_id, &fs, &target)?;
+    let request = server.next_id();
+    if server.locks.begin_rename(open_id, request) == RenameOutcome::Deferred {
+        open.pending_rename = Some(PendingRename { request, target, replace });
+        return Ok(Some(Reply::pending(Waiting::Rename { request })));
+    }
+    perform_rename(server, conn_id, open, &target, replace)?;
+    Ok(None)
+}
+
+/// The rename itself, once no other open's handle caching stands in the way.
+fn perform_rename(server: &ServerState, conn_id: u64, open: &mut Open, target: &SmbPath, replace: bool) -> Result<(), NtStatus> {
+    let share = open.share;
+    let fs = &server.shares.get(share).ok_or(NtStatus::NETWORK_NAME_DELETED)?.fs;
     let from = open.handle.rel_path();
     let open_id = open.file_id.volatile;
-    let handle = open.handle.clone();
-    ctx.server.locks.check_rename(conn_id, open_id, &fs, &target)?;
-    let new_rel = fs.rename(&from, &target, replace).map_err(|e| e.status())?;
+    let new_rel = fs.rename(&from, target, replace).map_err(|e| e.status())?;
     tracing::debug!(conn = conn_id, from = %from, to = %new_rel, "rename");
-    ctx.server.locks.renamed(conn_id, open_id, &new_rel);
-    let (share, is_dir) = (ctx.tree()?.share, handle.is_dir());
-    let mask = if is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
-    ctx.server.notify.report(ctx.server, share, &from, action::RENAMED_OLD_NAME, mask);
-    ctx.server.notify.report(ctx.server, share, &new_rel, action::RENAMED_NEW_NAME, mask);
-    handle.set_rel_path(new_rel);
+    server.locks.renamed(conn_id, open_id, &new_rel);
+    let mask = if open.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
+    server.notify.report(server, share, &from, action::RENAMED_OLD_NAME, mask);
+    server.notify.report(server, share, &new_rel, action::RENAMED_NEW_NAME, mask);
+    open.handle.set_rel_path(new_rel);
     Ok(())
+}
+
+/// The final answer to a rename that waited for breaks (the lock core's CompleteRename):
+/// the rename is performed now unless its open went away.
+pub fn complete_rename(server: &ServerState, conn: &mut ConnState, open_id: u64, status: NtStatus) -> Reply {
+    let conn_id = conn.id;
+    let Some(open) = conn.opens.get_mut(&open_id) else { return Reply::error(NtStatus::FILE_CLOSED) };
+    let Some(p) = open.pending_rename.take() else { return Reply::error(NtStatus::INTERNAL_ERROR) };
+    if status != NtStatus::SUCCESS {
+        return Reply::error(status);
+    }
+    match perform_rename(server, conn_id, open, &p.target, p.replace) {
+        Ok(()) => {
+            let mut body = Vec::with_capacity(2);
+            encode_set_info_response(&mut body);
+            Reply::ok(body)
+        }
+        Err(status) => Reply::error(status),
+    }
 }
 
 /// FileDispositionInformation (MS-FSA 2.1.5.14.3).
