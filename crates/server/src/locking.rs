@@ -183,6 +183,11 @@ impl Locking {
         self.with(|c, _| c.handle_set_delete_on_close(OpenId(open), delete))
     }
 
+    /// How many opens the file has now (for the oplock contention limit).
+    pub fn open_count(&self, info: &FileInfo) -> usize {
+        self.lock().core.opens_of(file_key(info)).len()
+    }
+
     pub fn is_delete_pending(&self, info: &FileInfo) -> bool {
         self.lock().core.is_delete_pending(file_key(info))
     }

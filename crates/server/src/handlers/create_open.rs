@@ -11,7 +11,8 @@ use crate::open::{DirSearch, Open};
 use crate::pending::Waiting;
 use crate::server::ServerState;
 use opportune_fs::{CreateParams, FileInfo, Opened, SmbPath};
-use opportune_locks::{ClientGuid, CreateOutcome, CreatePolicy, GrantedCaching, LeaseKey, RequestedCaching};
+use crate::policy::{caching_policy, CreateFacts};
+use opportune_locks::{ClientGuid, CreateOutcome, GrantedCaching, LeaseKey, RequestedCaching};
 use opportune_types::create::{options, oplock, CreateAction, CreateDisposition};
 use opportune_types::{AccessMask, FileAttributes, FileId, NtStatus, ShareAccess};
 use opportune_wire::create::{context_name, encode_contexts, CreateResponse, LeaseContext};
@@ -170,7 +171,13 @@ fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileI
         }
         None => RequestedCaching::None,
     };
-    let leases_allowed = conn.dialect() >= opportune_wire::negotiate::dialect::SMB210;
+    let facts = CreateFacts {
+        file_name: plan.path.file_name().unwrap_or(""),
+        leases_possible: conn.dialect() >= opportune_wire::negotiate::dialect::SMB210,
+        existing_opens: server.locks.open_count(info),
+        link_suspended: conn.link.is_suspended(),
+    };
+    let policy = caching_policy(&server.config, &server.shares[plan.share].caching, &facts);
     let a = Admission {
         conn: conn.id,
         open: plan.open,
@@ -179,7 +186,7 @@ fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileI
         requested,
         truncating,
         delete_on_close: plan.create_options & options::FILE_DELETE_ON_CLOSE != 0,
-        policy: CreatePolicy { oplocks_allowed: true, level2_allowed: true, leases_allowed, directory_leases_allowed: false },
+        policy,
         client,
     };
     server.locks.admit_open(info, a)

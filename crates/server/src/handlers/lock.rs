@@ -1,8 +1,9 @@
 //! LOCK (MS-SMB2 3.3.5.14) and OPLOCK_BREAK acknowledgments (3.3.5.22).
 
 use super::{empty_ok, Ctx, HResult, Reply};
+use crate::conn_state::BreakTarget;
 use crate::pending::Waiting;
-use opportune_locks::{LockElement, LockOutcome};
+use opportune_locks::{LockElement, LockKind, LockOutcome};
 use opportune_types::NtStatus;
 use opportune_wire::file_ops::LockRequest;
 use opportune_wire::oplock::{encode_lease_break_response, encode_oplock_break, BreakAck};
@@ -13,6 +14,13 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     let open_id = open.file_id.volatile;
     let elements: Vec<LockElement> =
         req.locks.iter().map(|l| LockElement::from_wire(l.offset, l.length, l.flags)).collect();
+    if !ctx.share()?.caching.locking {
+        // The share's `locking = false`: well-formed requests succeed and nothing is recorded.
+        if elements.iter().any(|e| e.kind == LockKind::Invalid) {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        return Ok(empty_ok());
+    }
     let request = ctx.server.next_id();
     match ctx.server.locks.lock_range(open_id, request, &elements) {
         LockOutcome::Done(NtStatus::SUCCESS) => Ok(empty_ok()),
@@ -27,6 +35,7 @@ pub fn oplock_break(ctx: &mut Ctx<'_>) -> HResult {
         BreakAck::Oplock { level, file_id } => {
             let open = ctx.open(file_id)?;
             let (open_id, fid) = (open.file_id.volatile, open.file_id);
+            acknowledged(ctx, BreakTarget::Open(open_id));
             let granted = ctx.server.locks.ack_oplock(open_id, level)?;
             if let Some(o) = ctx.conn.opens.get_mut(&open_id) {
                 o.oplock_level = granted;
@@ -37,10 +46,23 @@ pub fn oplock_break(ctx: &mut Ctx<'_>) -> HResult {
         }
         BreakAck::Lease { lease_key, state } => {
             let client = ctx.conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
+            acknowledged(ctx, BreakTarget::Lease(lease_key));
             let granted = ctx.server.locks.ack_lease(client, lease_key, state)?;
             let mut body = Vec::with_capacity(36);
             encode_lease_break_response(&mut body, lease_key, granted);
             Ok(Reply::ok(body))
         }
+    }
+}
+
+/// Logs how long the client took to acknowledge a break and feeds Windows' MaxLinkDelay
+/// guard: a connection that is too slow gets no new oplocks or leases.
+fn acknowledged(ctx: &mut Ctx<'_>, target: BreakTarget) {
+    let Some(sent) = ctx.conn.breaks_sent.remove(&target) else { return };
+    let latency = sent.elapsed();
+    let conn = &mut *ctx.conn;
+    tracing::info!(conn = conn.id, peer = %conn.peer, ?target, ?latency, "break acknowledged");
+    if conn.link.record_ack(latency, ctx.server.config.max_link_delay) {
+        tracing::warn!(conn = conn.id, peer = %conn.peer, ?latency, "slow break acknowledgment: no more oplocks or leases");
     }
 }
