@@ -12,8 +12,10 @@ mod ntlm;
 mod ntlm_msg;
 mod ntlm_sign;
 pub mod spnego;
-#[cfg(test)]
-mod test_client;
+/// A minimal NTLMv2 client for tests (this crate's and the server's integration tests).
+#[cfg(any(test, feature = "test-client"))]
+#[allow(missing_docs, private_interfaces)]
+pub mod test_client;
 
 use md4::{Digest, Md4};
 

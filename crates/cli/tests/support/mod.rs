@@ -1,4 +1,9 @@
-//! Starting the real binary on a free loopback port for integration tests.
+//! Starting the real binary on a free loopback port for integration tests, and a small
+//! SMB 2.1 client to talk to it.
+
+#![allow(dead_code)]
+
+pub mod client;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -17,6 +22,7 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.root);
+        let _ = std::fs::remove_file(self.root.with_extension("toml"));
     }
 }
 
@@ -26,15 +32,30 @@ fn free_port() -> u16 {
 
 /// Starts `opportune serve` with share "share" and user user:pass; waits until it accepts.
 pub fn start(name: &str) -> Server {
+    start_with(name, None)
+}
+
+/// Like `start`, with a TOML config file whose text is `config` (its share "share" must
+/// point at `{root}`, which is replaced by the share directory).
+pub fn start_with(name: &str, config: Option<&str>) -> Server {
     let root = std::env::temp_dir().join(format!("opportune-it-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).expect("share dir");
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_opportune"))
-        .args(["serve", "--listen", &addr.to_string(), "--user", "user:pass"])
-        .arg("--share")
-        .arg(format!("share={}", root.display()))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_opportune"));
+    cmd.args(["serve", "--listen", &addr.to_string(), "--user", "user:pass"]);
+    match config {
+        Some(text) => {
+            let file = root.with_extension("toml");
+            std::fs::write(&file, text.replace("{root}", &root.display().to_string())).expect("config file");
+            cmd.arg("--config").arg(file);
+        }
+        None => {
+            cmd.arg("--share").arg(format!("share={}", root.display()));
+        }
+    }
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -1,0 +1,294 @@
+//! A minimal SMB 2.1 client for integration tests: enough to authenticate, open files
+//! with oplocks, read, write, lock, and see and acknowledge oplock breaks on a real
+//! connection. Unsigned; the server does not require signing by default.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+pub const STATUS_SUCCESS: u32 = 0;
+pub const STATUS_PENDING: u32 = 0x0000_0103;
+pub const STATUS_MORE_PROCESSING: u32 = 0xC000_0016;
+
+pub const GENERIC_ALL: u32 = 0x1000_0000;
+pub const READ_ATTRS_ONLY: u32 = 0x0010_0080;
+pub const SHARE_ALL: u32 = 7;
+pub const OPEN_IF: u32 = 3;
+pub const OPLOCK_NONE: u8 = 0;
+pub const OPLOCK_LEVEL_II: u8 = 1;
+pub const OPLOCK_BATCH: u8 = 9;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fid(pub [u8; 16]);
+
+pub struct Response {
+    pub status: u32,
+    pub body: Vec<u8>,
+}
+
+pub struct Client {
+    s: TcpStream,
+    next_mid: u64,
+    session_id: u64,
+    tree_id: u32,
+    responses: HashMap<u64, Response>,
+    /// Oplock break notifications received and not yet taken: (file id, new level).
+    breaks: VecDeque<(Fid, u8)>,
+}
+
+fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+fn le64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+impl Client {
+    /// Connects, negotiates SMB 2.1, authenticates with NTLMv2 and connects to `share`.
+    pub fn connect(addr: SocketAddr, user: &str, password: &str, share: &str) -> Client {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_nodelay(true).expect("nodelay");
+        let mut c = Client { s, next_mid: 0, session_id: 0, tree_id: 0, responses: HashMap::new(), breaks: VecDeque::new() };
+        let mut neg = vec![];
+        neg.extend_from_slice(&36u16.to_le_bytes());
+        neg.extend_from_slice(&1u16.to_le_bytes());
+        neg.extend_from_slice(&1u16.to_le_bytes());
+        neg.extend_from_slice(&[0; 2]);
+        neg.extend_from_slice(&0u32.to_le_bytes());
+        neg.extend_from_slice(&[0x42; 16]);
+        neg.extend_from_slice(&[0; 8]);
+        neg.extend_from_slice(&0x0210u16.to_le_bytes());
+        let r = c.call(0, neg);
+        assert_eq!(r.status, STATUS_SUCCESS, "negotiate");
+        c.authenticate(user, password);
+        c.tree_connect(share);
+        c
+    }
+
+    fn authenticate(&mut self, user: &str, password: &str) {
+        use opportune_auth::test_client::{authenticate, negotiate, ClientOptions, CLIENT_FLAGS};
+        let ntlm_neg = negotiate(CLIENT_FLAGS);
+        let r = self.call(1, session_setup_body(&ntlm_neg));
+        assert_eq!(r.status, STATUS_MORE_PROCESSING, "session setup 1");
+        let off = usize::from(le16(&r.body, 4)) - 64;
+        let len = usize::from(le16(&r.body, 6));
+        let challenge = r.body[off..off + len].to_vec();
+        let auth = authenticate(&ntlm_neg, &challenge, &ClientOptions::new(user, "", password));
+        let r = self.call(1, session_setup_body(&auth.message));
+        assert_eq!(r.status, STATUS_SUCCESS, "session setup 2");
+    }
+
+    fn tree_connect(&mut self, share: &str) {
+        let path: Vec<u8> = format!("\\\\127.0.0.1\\{share}").encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let mut b = vec![];
+        b.extend_from_slice(&9u16.to_le_bytes());
+        b.extend_from_slice(&0u16.to_le_bytes());
+        b.extend_from_slice(&72u16.to_le_bytes());
+        b.extend_from_slice(&(path.len() as u16).to_le_bytes());
+        b.extend_from_slice(&path);
+        let r = self.call(3, b);
+        assert_eq!(r.status, STATUS_SUCCESS, "tree connect");
+    }
+
+    /// Sends a request; returns its message id.
+    pub fn send(&mut self, command: u16, body: Vec<u8>) -> u64 {
+        self.send_charged(command, body, 1)
+    }
+
+    /// Sends a request costing `charge` credits (one per 64 KiB of payload).
+    pub fn send_charged(&mut self, command: u16, body: Vec<u8>, charge: u16) -> u64 {
+        let mid = self.next_mid;
+        self.next_mid += u64::from(charge);
+        let mut m = vec![0xFE, b'S', b'M', b'B', 64, 0];
+        m.extend_from_slice(&charge.to_le_bytes());
+        m.extend_from_slice(&0u32.to_le_bytes());
+        m.extend_from_slice(&command.to_le_bytes());
+        m.extend_from_slice(&64u16.to_le_bytes());
+        m.extend_from_slice(&0u32.to_le_bytes());
+        m.extend_from_slice(&0u32.to_le_bytes());
+        m.extend_from_slice(&mid.to_le_bytes());
+        m.extend_from_slice(&0u32.to_le_bytes());
+        m.extend_from_slice(&self.tree_id.to_le_bytes());
+        m.extend_from_slice(&self.session_id.to_le_bytes());
+        m.extend_from_slice(&[0; 16]);
+        m.extend_from_slice(&body);
+        let len = m.len() as u32;
+        let mut f = vec![0, (len >> 16) as u8, (len >> 8) as u8, len as u8];
+        f.extend_from_slice(&m);
+        self.s.write_all(&f).expect("send");
+        mid
+    }
+
+    /// Waits for the final response to `mid` (interim responses are skipped), collecting
+    /// break notifications on the way. None if nothing came within `timeout`.
+    pub fn wait(&mut self, mid: u64, timeout: Duration) -> Option<Response> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(r) = self.responses.remove(&mid) {
+                return Some(r);
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            self.receive_one(left)?;
+        }
+    }
+
+    pub fn call(&mut self, command: u16, body: Vec<u8>) -> Response {
+        let mid = self.send(command, body);
+        self.wait(mid, Duration::from_secs(30)).expect("response within 30 s")
+    }
+
+    /// The next oplock break notification, waiting up to `timeout`.
+    pub fn next_break(&mut self, timeout: Duration) -> Option<(Fid, u8)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(b) = self.breaks.pop_front() {
+                return Some(b);
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            self.receive_one(left)?;
+        }
+    }
+
+    fn receive_one(&mut self, timeout: Duration) -> Option<()> {
+        self.s.set_read_timeout(Some(timeout.max(Duration::from_millis(1)))).ok()?;
+        let mut head = [0u8; 4];
+        self.s.read_exact(&mut head).ok()?;
+        let len = (usize::from(head[1]) << 16) | (usize::from(head[2]) << 8) | usize::from(head[3]);
+        let mut m = vec![0u8; len];
+        self.s.read_exact(&mut m).ok()?;
+        let status = le32(&m, 8);
+        let command = le16(&m, 12);
+        let flags = le32(&m, 16);
+        let mid = le64(&m, 24);
+        if command == 0x12 && mid == u64::MAX {
+            let fid = Fid(m[64 + 8..64 + 24].try_into().expect("file id"));
+            self.breaks.push_back((fid, m[64 + 2]));
+            return Some(());
+        }
+        if status == STATUS_PENDING && flags & 0x2 != 0 {
+            return Some(());
+        }
+        if command == 1 {
+            self.session_id = le64(&m, 40);
+        }
+        if command == 3 {
+            self.tree_id = le32(&m, 36);
+        }
+        self.responses.insert(mid, Response { status, body: m[64..].to_vec() });
+        Some(())
+    }
+
+    /// Sends a CREATE (open-if, all sharing) asking for `oplock`; returns its message id.
+    pub fn send_create(&mut self, name: &str, access: u32, oplock: u8) -> u64 {
+        let name16: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let mut b = vec![];
+        b.extend_from_slice(&57u16.to_le_bytes());
+        b.push(0);
+        b.push(oplock);
+        b.extend_from_slice(&2u32.to_le_bytes());
+        b.extend_from_slice(&[0; 16]);
+        b.extend_from_slice(&access.to_le_bytes());
+        b.extend_from_slice(&0x80u32.to_le_bytes());
+        b.extend_from_slice(&SHARE_ALL.to_le_bytes());
+        b.extend_from_slice(&OPEN_IF.to_le_bytes());
+        b.extend_from_slice(&0x40u32.to_le_bytes());
+        b.extend_from_slice(&120u16.to_le_bytes());
+        b.extend_from_slice(&(name16.len() as u16).to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&name16);
+        if name16.is_empty() {
+            b.push(0);
+        }
+        self.send(5, b)
+    }
+
+    /// The file id and granted oplock level of a CREATE response.
+    pub fn created(r: &Response) -> Result<(Fid, u8), u32> {
+        if r.status != STATUS_SUCCESS {
+            return Err(r.status);
+        }
+        Ok((Fid(r.body[64..80].try_into().expect("file id")), r.body[2]))
+    }
+
+    pub fn create(&mut self, name: &str, access: u32, oplock: u8) -> Result<(Fid, u8), u32> {
+        let mid = self.send_create(name, access, oplock);
+        let r = self.wait(mid, Duration::from_secs(30)).expect("create answered");
+        Self::created(&r)
+    }
+
+    pub fn close(&mut self, fid: Fid) -> u32 {
+        let mut b = vec![];
+        b.extend_from_slice(&24u16.to_le_bytes());
+        b.extend_from_slice(&[0; 6]);
+        b.extend_from_slice(&fid.0);
+        self.call(6, b).status
+    }
+
+    pub fn write(&mut self, fid: Fid, offset: u64, data: &[u8]) -> u32 {
+        let mut b = vec![];
+        b.extend_from_slice(&49u16.to_le_bytes());
+        b.extend_from_slice(&112u16.to_le_bytes());
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        b.extend_from_slice(&offset.to_le_bytes());
+        b.extend_from_slice(&fid.0);
+        b.extend_from_slice(&[0; 16]);
+        b.extend_from_slice(data);
+        let charge = data.len().div_ceil(65536).max(1) as u16;
+        let mid = self.send_charged(9, b, charge);
+        self.wait(mid, Duration::from_secs(30)).expect("write answered").status
+    }
+
+    pub fn read(&mut self, fid: Fid, offset: u64, len: u32) -> u32 {
+        let mut b = vec![];
+        b.extend_from_slice(&49u16.to_le_bytes());
+        b.extend_from_slice(&[0; 2]);
+        b.extend_from_slice(&len.to_le_bytes());
+        b.extend_from_slice(&offset.to_le_bytes());
+        b.extend_from_slice(&fid.0);
+        b.extend_from_slice(&[0; 17]);
+        self.call(8, b).status
+    }
+
+    /// One exclusive byte-range lock that fails at once on conflict.
+    pub fn lock(&mut self, fid: Fid, offset: u64, len: u64) -> u32 {
+        let mut b = vec![];
+        b.extend_from_slice(&48u16.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&fid.0);
+        b.extend_from_slice(&offset.to_le_bytes());
+        b.extend_from_slice(&len.to_le_bytes());
+        b.extend_from_slice(&(0x2u32 | 0x10).to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        self.call(10, b).status
+    }
+
+    /// Acknowledges an oplock break to `level`; returns the status of the response.
+    pub fn ack_break(&mut self, fid: Fid, level: u8) -> u32 {
+        let mut b = vec![];
+        b.extend_from_slice(&24u16.to_le_bytes());
+        b.push(level);
+        b.extend_from_slice(&[0; 5]);
+        b.extend_from_slice(&fid.0);
+        self.call(0x12, b).status
+    }
+}
+
+fn session_setup_body(token: &[u8]) -> Vec<u8> {
+    let mut b = vec![];
+    b.extend_from_slice(&25u16.to_le_bytes());
+    b.push(0);
+    b.push(1);
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&88u16.to_le_bytes());
+    b.extend_from_slice(&(token.len() as u16).to_le_bytes());
+    b.extend_from_slice(&0u64.to_le_bytes());
+    b.extend_from_slice(token);
+    b
+}
