@@ -71,7 +71,19 @@ impl Share {
     /// Overwriting a HIDDEN or SYSTEM file without asking for that
     /// attribute is `AccessDenied` (MS-FSA 2.1.5.1.2.1). A trailing `\`
     /// demands a directory (`InvalidName` otherwise).
+    ///
+    /// Named streams (`name:stream[:$DATA]`): FILE_DIRECTORY_FILE is
+    /// `NotADirectory` (also with `name::$DATA`, which on a directory is
+    /// `IsADirectory`); the base is looked up as usual and created as an
+    /// empty file if missing and the disposition creates; the disposition
+    /// applies to the stream (see the `stream` module).
     pub fn create(&self, path: &SmbPath, p: &CreateParams) -> Result<Opened, FsError> {
+        if p.directory == Some(true) && path.explicit_data_stream() {
+            return Err(FsError::NotADirectory);
+        }
+        if let Some(s) = path.stream() {
+            return self.create_stream(path, s, p);
+        }
         if p.directory == Some(true) && truncating(p.disposition) {
             return Err(FsError::InvalidParameter);
         }
@@ -168,7 +180,7 @@ impl Share {
         if !is_dir && !statx_is_file(&st) {
             return Err(FsError::AccessDenied); // devices, FIFOs, sockets are not served
         }
-        if is_dir && p.directory == Some(false) {
+        if is_dir && (p.directory == Some(false) || path.explicit_data_stream()) {
             return Err(FsError::IsADirectory);
         }
         if !is_dir && (p.directory == Some(true) || path.trailing_separator()) {
@@ -394,7 +406,7 @@ mod tests {
         assert_eq!(o.rel_path, "file");
         assert_eq!(o.handle.info().unwrap().size, 3);
         assert!(matches!(
-            SmbPath::parse("file:stream"),
+            SmbPath::parse("file:stream\\"),
             Err(FsError::InvalidName)
         ));
         assert!(matches!(

@@ -15,12 +15,21 @@ use crate::dosattr::{self, DosRecord};
 use crate::error::FsError;
 use crate::info::{BasicInfo, FileInfo};
 use crate::share::Inner;
+use crate::stream::{self, StreamIo, StreamName};
 use crate::sys;
 
-/// One open file or directory. `Send + Sync`: all I/O is positional.
+/// One open file, directory or named stream. `Send + Sync`: all I/O is
+/// positional.
+///
+/// A named-stream open holds a descriptor of its base file or directory;
+/// its data lives in an xattr of the base (see the `stream` module), its
+/// times, attributes and ids are the base's.
 pub struct Handle {
     file: File,
+    /// Whether the base object is a directory (also for a stream open).
     is_dir: bool,
+    /// The named stream of a stream open (it can be renamed, see `rename_stream`).
+    stream: RwLock<Option<StreamName>>,
     pub(crate) share: Arc<Inner>,
     /// On-disk path relative to the share root, for confined symlink checks
     /// in `read_dir`; the server updates it after a rename.
@@ -40,9 +49,111 @@ impl Handle {
         Handle {
             file,
             is_dir,
+            stream: RwLock::new(None),
             share,
             rel: RwLock::new(rel),
             user_set_change_time: AtomicBool::new(false),
+        }
+    }
+
+    /// An open of named stream `s` of the base object `file`; `rel` is
+    /// "base:name".
+    pub(crate) fn new_stream(file: File, base_is_dir: bool, share: Arc<Inner>, rel: String, s: StreamName) -> Handle {
+        Handle {
+            stream: RwLock::new(Some(s)),
+            ..Handle::new(file, base_is_dir, share, rel)
+        }
+    }
+
+    /// The descriptor of the base object, for reuse by a stream create.
+    pub(crate) fn into_file(self) -> File {
+        self.file
+    }
+
+    fn stream(&self) -> Option<StreamName> {
+        self.stream.read().ok().and_then(|s| s.clone())
+    }
+
+    fn stream_io(&self) -> Option<StreamIo<'_>> {
+        self.stream().map(|s| StreamIo { fd: self.fd(), s })
+    }
+
+    /// The named stream this handle opened; `None` for a file or directory.
+    pub fn stream_name(&self) -> Option<String> {
+        self.stream().map(|s| s.name)
+    }
+
+    /// FileRenameInformation of a stream open to another stream of the same
+    /// file (MS-FSA 2.1.5.14.11, target ":name[:$DATA]"; `target` `None` is
+    /// the default stream "::$DATA"). Returns the new `rel_path` (also
+    /// recorded here).
+    ///
+    /// * The source must be a named stream (`InvalidParameter` otherwise).
+    /// * A target that exists (another stream, or the default stream, which
+    ///   always exists) is `Exists` without `replace`; with `replace` it must
+    ///   be empty (`InvalidParameter` otherwise, as NTFS answers).
+    /// * The same name in another case changes the stored case.
+    /// * Renaming to the default stream moves the data into the (empty) file;
+    ///   this handle then stands for the file, read-only.
+    /// Other opens of the old stream find it gone.
+    pub fn rename_stream(&self, target: Option<&str>, replace: bool) -> Result<String, FsError> {
+        let Some(src) = self.stream() else {
+            return Err(FsError::InvalidParameter);
+        };
+        let rel = self.rel_path();
+        let base_rel = stream::split_rel_stream(&rel).0.to_string();
+        let io = StreamIo { fd: self.fd(), s: src.clone() };
+        match target {
+            None => {
+                if self.is_dir {
+                    return Err(FsError::InvalidParameter);
+                }
+                if !replace {
+                    return Err(FsError::Exists);
+                }
+                if self.base_info()?.size != 0 {
+                    return Err(FsError::InvalidParameter);
+                }
+                let data = io.data()?;
+                let w = self
+                    .share
+                    .open_rel(&base_rel, libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY)?;
+                File::from(w).write_all_at(&data, 0)?;
+                self.with_owner_write(false, || stream::remove(self.fd(), &src))??;
+                if let Ok(mut s) = self.stream.write() {
+                    *s = None;
+                }
+                self.set_rel_path(base_rel.clone());
+                Ok(base_rel)
+            }
+            Some(name) => {
+                let dst = StreamName::new(name)?;
+                let same = dst.xattr == src.xattr;
+                if !same {
+                    if let Some((_, d)) = stream::get(self.fd(), &dst)? {
+                        if !replace {
+                            return Err(FsError::Exists);
+                        }
+                        if !d.is_empty() {
+                            return Err(FsError::InvalidParameter);
+                        }
+                    }
+                }
+                let data = io.data()?;
+                self.with_owner_write(false, || -> Result<(), FsError> {
+                    stream::put(self.fd(), &dst.name, &dst.xattr, &data, 0)?;
+                    if !same {
+                        stream::remove(self.fd(), &src)?;
+                    }
+                    Ok(())
+                })??;
+                let new_rel = format!("{base_rel}:{}", dst.name);
+                if let Ok(mut s) = self.stream.write() {
+                    *s = Some(dst);
+                }
+                self.set_rel_path(new_rel.clone());
+                Ok(new_rel)
+            }
         }
     }
 
@@ -50,12 +161,14 @@ impl Handle {
         self.file.as_fd()
     }
 
-    /// Whether this is a directory.
+    /// Whether this is a directory (a named stream of a directory is not).
     pub fn is_dir(&self) -> bool {
-        self.is_dir
+        self.is_dir && self.stream().is_none()
     }
 
-    /// The on-disk path relative to the share root, as last known.
+    /// The on-disk path relative to the share root, as last known; for a
+    /// named stream "base:name" (file names never contain ':'), which
+    /// `Share::remove` and `Share::stat` understand.
     pub fn rel_path(&self) -> String {
         self.rel.read().map(|r| r.clone()).unwrap_or_default()
     }
@@ -83,6 +196,9 @@ impl Handle {
 
     /// Reads at `offset` until `buf` is full or end of file; returns the count.
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, FsError> {
+        if let Some(s) = self.stream_io() {
+            return s.read_at(buf, offset);
+        }
         if self.is_dir {
             return Err(FsError::IsADirectory);
         }
@@ -106,6 +222,9 @@ impl Handle {
 
     /// Writes all of `buf` at `offset`.
     pub fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize, FsError> {
+        if let Some(s) = self.stream_io() {
+            return self.with_owner_write(false, || s.write_at(buf, offset))?;
+        }
         if self.is_dir {
             return Err(FsError::IsADirectory);
         }
@@ -120,12 +239,16 @@ impl Handle {
     }
 
     /// Sets the end of file (MS-FSA 2.1.5.14.4 FileEndOfFileInformation).
+    /// A named stream beyond what an xattr value can hold is `DiskFull`.
     pub fn set_len(&self, len: u64) -> Result<(), FsError> {
-        if self.is_dir {
-            return Err(FsError::IsADirectory);
-        }
         if len > i64::MAX as u64 {
             return Err(FsError::InvalidParameter);
+        }
+        if let Some(s) = self.stream_io() {
+            return self.with_owner_write(false, || s.set_len(len))?;
+        }
+        if self.is_dir {
+            return Err(FsError::IsADirectory);
         }
         Ok(self.file.set_len(len)?)
     }
@@ -135,6 +258,10 @@ impl Handle {
     /// (fallocate KEEP_SIZE), and a smaller allocation than the current one
     /// gives back what lies beyond end of file.
     pub fn set_allocation(&self, len: u64) -> Result<(), FsError> {
+        if let Some(s) = self.stream_io() {
+            // Nothing to reserve: below the end of the stream it truncates.
+            return if len < s.len()? { self.set_len(len) } else { Ok(()) };
+        }
         if self.is_dir {
             return Err(FsError::IsADirectory);
         }
@@ -154,14 +281,39 @@ impl Handle {
         Ok(self.file.sync_all()?)
     }
 
-    /// Current metadata.
+    /// Current metadata. A named stream reports its base's times,
+    /// attributes and ids with its own size, `is_dir == false` and
+    /// `stream` set.
     pub fn info(&self) -> Result<FileInfo, FsError> {
+        let mut info = self.base_info()?;
+        if let Some(s) = self.stream_io() {
+            info.size = s.len()?;
+            info.allocation_size = stream::allocation(info.size);
+            info.is_dir = false;
+            info.stream = s.s.hash;
+        }
+        Ok(info)
+    }
+
+    /// Metadata of the file or directory itself (the base of a stream open).
+    pub fn base_info(&self) -> Result<FileInfo, FsError> {
         let st = sys::fstatx(self.fd())?;
         let dos = dosattr::read_fd(self.fd())?;
         Ok(FileInfo::from_statx(&st, dos))
     }
 
-    /// Applies FileBasicInformation (MS-FSCC 2.4.7, MS-FSA 2.1.5.14.2).
+    /// The named streams of the file or directory (of the base, for a
+    /// stream open): (name as created, size, allocation size), sorted by
+    /// name. The default data stream is not included.
+    pub fn streams(&self) -> Result<Vec<(String, u64, u64)>, FsError> {
+        Ok(stream::list(self.fd())?
+            .into_iter()
+            .map(|(n, size)| (n, size, stream::allocation(size)))
+            .collect())
+    }
+
+    /// Applies FileBasicInformation (MS-FSCC 2.4.7, MS-FSA 2.1.5.14.2); on a
+    /// named stream it applies to the base file or directory.
     ///
     /// * Access and write times go to the POSIX atime/mtime (futimens).
     /// * Creation time, attributes and ChangeTime go to the
@@ -204,8 +356,7 @@ impl Handle {
     }
 
     fn update_record(&self, u: &RecordUpdate) -> Result<(), FsError> {
-        let st = sys::fstatx(self.fd())?;
-        let now = FileInfo::from_statx(&st, None);
+        let now = FileInfo::from_statx(&sys::fstatx(self.fd())?, None);
         let mut rec = match dosattr::read_fd(self.fd())? {
             Some(r) => r,
             None => {
@@ -281,7 +432,8 @@ impl std::fmt::Debug for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Handle")
             .field("rel", &self.rel_path())
-            .field("is_dir", &self.is_dir)
+            .field("is_dir", &self.is_dir())
+            .field("stream", &self.stream_name())
             .finish()
     }
 }

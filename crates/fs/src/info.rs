@@ -31,6 +31,11 @@ pub struct FileInfo {
     pub attributes: u32,
     pub nlink: u32,
     pub is_dir: bool,
+    /// 0 for a file or directory itself; for a named stream open a 64-bit
+    /// hash of its lowercased name (equal for names that differ in case).
+    /// Device, inode and this together name what share modes and caching
+    /// apply to.
+    pub stream: u64,
 }
 
 /// FileBasicInformation to apply (MS-FSCC 2.4.7). `None` leaves a field
@@ -127,6 +132,7 @@ impl FileInfo {
             attributes,
             nlink: st.stx_nlink,
             is_dir,
+            stream: 0,
         }
     }
 }

@@ -12,6 +12,10 @@
 //! * DOS attributes and creation/change times live in the `user.opportune.dos`
 //!   xattr; EAs and client-set security descriptors in `user.opportune.ea`
 //!   and `user.opportune.sd`.
+//! * Named streams ("file:name:$DATA", MS-FSCC 2.1.5.3) live in one
+//!   `user.opportune.stream.*` xattr each on their base file or directory
+//!   (see the `stream` module); a stream open is a [`Handle`] whose
+//!   `rel_path` is "base:name" and whose [`FileInfo::stream`] is non-zero.
 //! * Errors: [`FsError::status`] gives the NTSTATUS for the response.
 //!
 //! All `unsafe` code is in the `sys` module.
@@ -29,6 +33,7 @@ mod rename;
 mod resolve;
 mod share;
 mod shortname;
+mod stream;
 mod sys;
 #[cfg(test)]
 mod testutil;
@@ -39,6 +44,6 @@ pub use error::FsError;
 pub use extra::{valid_ea_name, Ea};
 pub use handle::Handle;
 pub use info::{BasicInfo, DirEntry, FileInfo, FsStats};
-pub use path::SmbPath;
+pub use path::{SmbPath, check_stream_name};
 pub use share::Share;
 pub use shortname::{is_8_3, short_name};

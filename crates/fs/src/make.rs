@@ -38,6 +38,11 @@ impl Share {
             }
         }
         file.set_len(0)?;
+        // Overwriting the default stream drops the named ones (as NTFS does).
+        match crate::stream::remove_all(file.as_fd()) {
+            Ok(()) | Err(FsError::NotSupported) => {}
+            Err(e) => return Err(e),
+        }
         reserve(file, p.allocation_size)?;
         let rec = DosRecord {
             attributes: (p.attributes & FileAttributes::SETTABLE) | FileAttributes::ARCHIVE,

@@ -14,6 +14,10 @@ pub const MAX_COMPONENT: usize = 255;
 pub struct SmbPath {
     components: Vec<String>,
     trailing: bool,
+    /// A named data stream of the last component (MS-FSCC 2.1.5.3), as given.
+    stream: Option<String>,
+    /// The name ended in an explicit `:$DATA` (named or default stream).
+    data_type: bool,
 }
 
 impl SmbPath {
@@ -25,9 +29,15 @@ impl SmbPath {
     /// * `..` is `PathSyntaxBad`, `.` is `InvalidName`.
     /// * Characters invalid in a Windows file name (MS-FSCC 2.1.5.2:
     ///   0x00-0x1F, `" * / : < > ? \ |`) are `InvalidName`, so wildcards and
-    ///   `/` are refused; the only `:` allowed is a final `name::$DATA`
-    ///   (the default data stream, MS-FSCC 2.1.5.3), which is stripped.
-    ///   Named streams are not supported and are `InvalidName`.
+    ///   `/` are refused in file names.
+    /// * The last component may name a data stream (MS-FSCC 2.1.5.3):
+    ///   `name:stream`, `name:stream:$DATA` or `name::$DATA` (the default
+    ///   stream, the same as `name`). A stream type other than `$DATA`
+    ///   (case-insensitive), an empty stream name without a type
+    ///   (`name:`), a stream on the share root (`:s`), a stream with a
+    ///   trailing `\` and any other `:` are `InvalidName`. Stream names may
+    ///   hold any character but NUL, `/`, `:` and `\` (wildcards and control
+    ///   characters are fine, as on NTFS) and are at most 255 UTF-16 units.
     /// * A component longer than 255 UTF-16 code units or 255 UTF-8 bytes is
     ///   `NameTooLong`.
     /// * Trailing spaces and dots are kept as they are.
@@ -36,6 +46,8 @@ impl SmbPath {
             return Ok(SmbPath {
                 components: Vec::new(),
                 trailing: false,
+                stream: None,
+                data_type: false,
             });
         }
         let (body, trailing) = match name.strip_suffix('\\') {
@@ -45,9 +57,15 @@ impl SmbPath {
         let parts: Vec<&str> = body.split('\\').collect();
         let last = parts.len() - 1;
         let mut components = Vec::with_capacity(parts.len());
+        let (mut stream, mut data_type) = (None, false);
         for (i, part) in parts.iter().enumerate() {
             let part = if i == last {
-                strip_default_stream(part)?
+                let (base, s, t) = split_stream_suffix(part)?;
+                if (s.is_some() || t) && trailing {
+                    return Err(FsError::InvalidName);
+                }
+                (stream, data_type) = (s.map(str::to_string), t);
+                base
             } else {
                 part
             };
@@ -57,7 +75,43 @@ impl SmbPath {
         Ok(SmbPath {
             components,
             trailing,
+            stream,
+            data_type,
         })
+    }
+
+    /// Parses the target of a stream rename (MS-FSA 2.1.5.14.11, a name
+    /// that starts with ':'): ":name", ":name:$DATA" give `Some(name)`,
+    /// "::$DATA" gives `None` (the default stream); anything else is
+    /// `InvalidName`.
+    pub fn parse_stream_target(name: &str) -> Result<Option<String>, FsError> {
+        if !name.starts_with(':') {
+            return Err(FsError::InvalidName);
+        }
+        let full = format!("x{name}");
+        let (_, stream, _) = split_stream_suffix(&full)?;
+        Ok(stream.map(str::to_string))
+    }
+
+    /// The named stream the path ends in; `None` for the default stream.
+    pub fn stream(&self) -> Option<&str> {
+        self.stream.as_deref()
+    }
+
+    /// Whether the client named a data stream explicitly: a named stream, or
+    /// the default one as `name::$DATA` (which cannot open a directory).
+    pub fn explicit_data_stream(&self) -> bool {
+        self.stream.is_some() || self.data_type
+    }
+
+    /// The same path without its stream suffix (the base file or directory).
+    pub fn base(&self) -> SmbPath {
+        SmbPath {
+            components: self.components.clone(),
+            trailing: self.trailing,
+            stream: None,
+            data_type: false,
+        }
     }
 
     /// The share root itself.
@@ -86,18 +140,40 @@ impl SmbPath {
     }
 }
 
-/// Strips a final `::$DATA` (case-insensitive). Any other `:` is left for
-/// `check_component` to refuse.
-fn strip_default_stream(part: &str) -> Result<&str, FsError> {
-    let Some(pos) = part.find(':') else {
-        return Ok(part);
+/// Splits `base[:stream[:type]]` into the base name, the stream name
+/// (`None` for the default stream) and whether a `:$DATA` type was given.
+/// The base is checked by the caller.
+fn split_stream_suffix(part: &str) -> Result<(&str, Option<&str>, bool), FsError> {
+    let mut it = part.splitn(3, ':');
+    let base = it.next().unwrap_or("");
+    let Some(stream) = it.next() else {
+        return Ok((part, None, false));
     };
-    let (base, stream) = part.split_at(pos);
-    if stream.eq_ignore_ascii_case("::$DATA") && !base.is_empty() {
-        Ok(base)
-    } else {
-        Err(FsError::InvalidName)
+    let typed = match it.next() {
+        None => false,
+        Some(t) if t.eq_ignore_ascii_case("$DATA") => true,
+        Some(_) => return Err(FsError::InvalidName),
+    };
+    if base.is_empty() || (stream.is_empty() && !typed) {
+        return Err(FsError::InvalidName);
     }
+    if stream.is_empty() {
+        return Ok((base, None, true));
+    }
+    check_stream_name(stream)?;
+    Ok((base, Some(stream), typed))
+}
+
+/// Validates a stream name (without `:` and type): not empty, no NUL, `/`,
+/// `\` or `:`, at most 255 UTF-16 units.
+pub fn check_stream_name(name: &str) -> Result<(), FsError> {
+    if name.is_empty() || name.contains(['\0', '/', '\\', ':']) {
+        return Err(FsError::InvalidName);
+    }
+    if name.encode_utf16().count() > MAX_COMPONENT {
+        return Err(FsError::NameTooLong);
+    }
+    Ok(())
 }
 
 /// Whether `c` may appear in a Windows file name (MS-FSCC 2.1.5.2).
@@ -197,6 +273,7 @@ mod tests {
         use FsError::*;
         let long = "x".repeat(256);
         let long_utf8 = "é".repeat(128); // 128 UTF-16 units but 256 bytes
+        let long_stream = format!("f:{}", "x".repeat(256));
         let cases: &[(&str, fn(&FsError) -> bool)] = &[
             ("\\", |e| matches!(e, InvalidName)),
             ("\\abs", |e| matches!(e, InvalidName)),
@@ -210,11 +287,26 @@ mod tests {
             ("a/b", |e| matches!(e, InvalidName)),
             ("/etc/passwd", |e| matches!(e, InvalidName)),
             ("C:\\x", |e| matches!(e, InvalidName)),
-            ("file:stream", |e| matches!(e, InvalidName)),
-            ("file:stream:$DATA", |e| matches!(e, InvalidName)),
             ("dir::$DATA\\x", |e| matches!(e, InvalidName)),
+            ("dir:s\\x", |e| matches!(e, InvalidName)),
             ("::$DATA", |e| matches!(e, InvalidName)),
+            (":s", |e| matches!(e, InvalidName)),
+            (":s:$DATA", |e| matches!(e, InvalidName)),
             ("f::$INDEX_ALLOCATION", |e| matches!(e, InvalidName)),
+            ("f:s:$INDEX_ALLOCATION", |e| matches!(e, InvalidName)),
+            ("f:s:$FOO", |e| matches!(e, InvalidName)),
+            ("f:s:", |e| matches!(e, InvalidName)),
+            ("f:", |e| matches!(e, InvalidName)),
+            ("f::", |e| matches!(e, InvalidName)),
+            ("f:s:$DATA:x", |e| matches!(e, InvalidName)),
+            ("f:s/x", |e| matches!(e, InvalidName)),
+            ("f:s\u{0}x", |e| matches!(e, InvalidName)),
+            ("f:s\\", |e| matches!(e, InvalidName)),
+            ("f::$DATA\\", |e| matches!(e, InvalidName)),
+            ("f*:s", |e| matches!(e, InvalidName)),
+            ("..:x", |e| matches!(e, PathSyntaxBad)),
+            (".:x", |e| matches!(e, InvalidName)),
+            ("..\\f:x", |e| matches!(e, PathSyntaxBad)),
             ("*.txt", |e| matches!(e, InvalidName)),
             ("a?", |e| matches!(e, InvalidName)),
             ("a<b", |e| matches!(e, InvalidName)),
@@ -226,10 +318,39 @@ mod tests {
             ("a\tb", |e| matches!(e, InvalidName)),
             (&long, |e| matches!(e, NameTooLong)),
             (&long_utf8, |e| matches!(e, NameTooLong)),
+            (&long_stream, |e| matches!(e, NameTooLong)),
         ];
         for (name, ok) in cases {
             let err = SmbPath::parse(name).expect_err(name);
             assert!(ok(&err), "{name:?} gave {err:?}");
+        }
+    }
+
+    #[test]
+    fn stream_suffixes() {
+        // (name, components, stream, explicit $DATA)
+        let max = "é".repeat(255); // 255 UTF-16 units, 510 bytes: fine for a stream
+        let cases: Vec<(String, Vec<&str>, Option<&str>, bool)> = vec![
+            ("f".into(), vec!["f"], None, false),
+            ("f::$DATA".into(), vec!["f"], None, true),
+            ("d\\f::$dAtA".into(), vec!["d", "f"], None, true),
+            ("f:s".into(), vec!["f"], Some("s"), false),
+            ("f:Stream One:$DATA".into(), vec!["f"], Some("Stream One"), true),
+            ("d\\f:s:$data".into(), vec!["d", "f"], Some("s"), true),
+            ("f:?Stream*".into(), vec!["f"], Some("?Stream*"), false),
+            ("f:\u{5}Stream\n One".into(), vec!["f"], Some("\u{5}Stream\n One"), false),
+            ("f:<>|\"".into(), vec!["f"], Some("<>|\""), false),
+            (format!("f:{max}"), vec!["f"], Some(max.as_str()), false),
+            ("f:$DATA".into(), vec!["f"], Some("$DATA"), false),
+        ];
+        for (name, comps, stream, typed) in &cases {
+            let p = SmbPath::parse(name).unwrap_or_else(|e| panic!("{name:?}: {e:?}"));
+            assert_eq!(p.components(), comps.as_slice(), "{name:?}");
+            assert_eq!(p.stream(), *stream, "{name:?}");
+            assert_eq!(p.explicit_data_stream(), *typed || stream.is_some(), "{name:?}");
+            assert_eq!(p.base().stream(), None);
+            assert_eq!(p.base().components(), p.components());
+            assert_eq!(p.to_rel(), comps.join("/"), "the stream is never part of the on-disk path");
         }
     }
 

@@ -27,7 +27,12 @@ impl Share {
     ///   to the client's spelling.
     /// * The new name keeps the client's case, also when replacing.
     /// * Moving a directory below itself is `InvalidParameter`.
+    /// * Streams are not renamed: a named stream as source or target is
+    ///   `InvalidParameter` (see `rename_stream`).
     pub fn rename(&self, from: &str, to: &SmbPath, replace: bool) -> Result<String, FsError> {
+        if to.explicit_data_stream() || crate::stream::split_rel_stream(from).1.is_some() {
+            return Err(FsError::InvalidParameter);
+        }
         let Some(new_name) = to.file_name() else {
             return Err(FsError::AccessDenied);
         };

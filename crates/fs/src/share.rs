@@ -11,7 +11,9 @@ use crate::dosattr;
 use crate::error::FsError;
 use crate::info::{FileInfo, FsStats, statx_is_dir, statx_is_file};
 use crate::path::{split_last, split_rel};
+use crate::stream::{self, StreamName, split_rel_stream};
 use crate::sys;
+use std::os::unix::fs::PermissionsExt;
 
 /// State shared by a [`Share`] and the handles opened through it.
 pub(crate) struct Inner {
@@ -91,8 +93,23 @@ impl Share {
 
     /// Info of an on-disk relative path (as in `Opened::rel_path`) without
     /// opening it for data, so no lease is broken. Symlinks inside the share
-    /// are followed.
+    /// are followed. A named stream ("base:name", see `Handle::rel_path`)
+    /// reports as a stream open's `info` does; a missing one is `NotFound`.
     pub fn stat(&self, rel: &str) -> Result<FileInfo, FsError> {
+        if let (base, Some(name)) = split_rel_stream(rel) {
+            if split_rel(base)?.is_empty() {
+                return Err(FsError::InvalidName);
+            }
+            let s = StreamName::new(name)?;
+            let mut info = self.stat(base)?;
+            let (fd, _) = self.inner.open_base(base)?;
+            let (_, data) = stream::get(fd.as_fd(), &s)?.ok_or(FsError::NotFound)?;
+            info.size = data.len() as u64;
+            info.allocation_size = stream::allocation(info.size);
+            info.is_dir = false;
+            info.stream = s.hash;
+            return Ok(info);
+        }
         split_rel(rel)?;
         let fd = self
             .inner
@@ -117,7 +134,31 @@ impl Share {
 
     /// unlink(2) or rmdir(2) of an on-disk relative path. A non-empty
     /// directory is `NotEmpty`; a symlink is removed itself, not its target.
+    /// A named stream ("base:name", see `Handle::rel_path`) is removed
+    /// alone, leaving its base and the other streams; a missing one is
+    /// `NotFound`. Removing a file drops its streams with it.
     pub fn remove(&self, rel: &str, is_dir: bool) -> Result<(), FsError> {
+        if let (base, Some(name)) = split_rel_stream(rel) {
+            if split_rel(base)?.is_empty() {
+                return Err(FsError::InvalidName);
+            }
+            let s = StreamName::new(name)?;
+            let (fd, base_is_dir) = self.inner.open_base(base)?;
+            let st = sys::fstatx(fd.as_fd())?;
+            let mode = u32::from(st.stx_mode) & 0o7777;
+            // xattr changes need write permission on the inode: lend the
+            // owner's write bit to a read-only file for the moment.
+            let lend = !base_is_dir && mode & 0o200 == 0;
+            let file = std::fs::File::from(fd);
+            if lend {
+                file.set_permissions(std::fs::Permissions::from_mode(mode | 0o200))?;
+            }
+            let r = stream::remove(file.as_fd(), &s);
+            if lend {
+                file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+            }
+            return r;
+        }
         if split_rel(rel)?.is_empty() {
             return Err(FsError::AccessDenied);
         }

@@ -162,6 +162,11 @@ pub fn getxattrat(
 
 /// fsetxattr(2).
 pub fn fsetxattr(fd: BorrowedFd, name: &CStr, value: &[u8]) -> io::Result<()> {
+    fsetxattr_flags(fd, name, value, 0)
+}
+
+/// fsetxattr(2) with XATTR_CREATE / XATTR_REPLACE `flags`.
+pub fn fsetxattr_flags(fd: BorrowedFd, name: &CStr, value: &[u8], flags: c_int) -> io::Result<()> {
     // SAFETY: `value` is valid for `value.len()` bytes; `name` is NUL-terminated.
     let r = unsafe {
         libc::fsetxattr(
@@ -169,10 +174,24 @@ pub fn fsetxattr(fd: BorrowedFd, name: &CStr, value: &[u8]) -> io::Result<()> {
             name.as_ptr(),
             value.as_ptr().cast(),
             value.len(),
-            0,
+            flags,
         )
     };
     cvt(r as c_long).map(drop)
+}
+
+/// fremovexattr(2).
+pub fn fremovexattr(fd: BorrowedFd, name: &CStr) -> io::Result<()> {
+    // SAFETY: `name` is NUL-terminated; the fd is borrowed and open.
+    let r = unsafe { libc::fremovexattr(fd.as_raw_fd(), name.as_ptr()) };
+    cvt(r as c_long).map(drop)
+}
+
+/// flistxattr(2) into `buf` (NUL-separated names); returns the length used.
+pub fn flistxattr(fd: BorrowedFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` writable bytes.
+    let r = unsafe { libc::flistxattr(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    cvt(r as c_long).map(|n| n as usize)
 }
 
 /// renameat2(2) with single-component names relative to two directory fds.

@@ -50,6 +50,37 @@ pub(super) fn ea_size(open: &Open) -> Result<u32, NtStatus> {
     Ok(crate::meta::ea_size(&eas))
 }
 
+/// FILE_STREAM_INFORMATION entries (MS-FSCC 2.4.44, MS-FSA 2.1.5.12.?): a file's
+/// unnamed data stream "::$DATA" first (directories have none), then ":name:$DATA"
+/// for each named stream, of the file itself also when asked through a stream open.
+/// Entries start 8-byte aligned; NextEntryOffset is 0 in the last.
+fn stream_info(open: &Open) -> Result<Vec<u8>, NtStatus> {
+    let base = open.handle.base_info().map_err(|e| e.status())?;
+    let named = open.handle.streams().map_err(|e| e.status())?;
+    let mut entries: Vec<(String, u64, u64)> = Vec::with_capacity(named.len() + 1);
+    if !base.is_dir {
+        entries.push(("::$DATA".to_string(), base.size, base.allocation_size));
+    }
+    entries.extend(named.into_iter().map(|(n, size, alloc)| (format!(":{n}:$DATA"), size, alloc)));
+    let mut d = Vec::with_capacity(64 * entries.len());
+    let mut last_start = None;
+    for (name, size, alloc) in &entries {
+        if let Some(prev) = last_start {
+            let start = d.len().next_multiple_of(8);
+            d.resize(start, 0);
+            let next = (start - prev) as u32;
+            d[prev..prev + 4].copy_from_slice(&next.to_le_bytes());
+        }
+        last_start = Some(d.len());
+        d.put_u32(0);
+        d.put_u32(utf16_len(name) as u32);
+        d.put_u64(*size);
+        d.put_u64(*alloc);
+        d.put_utf16(name);
+    }
+    Ok(d)
+}
+
 pub(super) fn query(open: &Open, server: &ServerState, dialect: u16, c: u8) -> Result<Info, NtStatus> {
     let mut d = Vec::with_capacity(128);
     match c {
@@ -89,20 +120,7 @@ pub(super) fn query(open: &Open, server: &ServerState, dialect: u16, c: u8) -> R
             d.put_u32(meta(open, server)?.attributes);
             d.put_u32(0);
         }
-        class::STREAM => {
-            // FILE_STREAM_INFORMATION (MS-FSCC 2.4.44): files have their unnamed
-            // data stream, directories none.
-            let m = meta(open, server)?;
-            if !m.is_dir {
-                let name = "::$DATA";
-                d.put_u32(0);
-                d.put_u32(utf16_len(name) as u32);
-                d.put_u64(m.end_of_file);
-                d.put_u64(m.allocation_size);
-                d.put_utf16(name);
-            }
-            return Ok(Info { data: d, min: MIN_STREAM });
-        }
+        class::STREAM => return Ok(Info { data: stream_info(open)?, min: MIN_STREAM }),
         class::COMPRESSION => {
             d.put_u64(meta(open, server)?.end_of_file);
             d.extend_from_slice(&[0u8; 8]);
@@ -117,7 +135,8 @@ pub(super) fn query(open: &Open, server: &ServerState, dialect: u16, c: u8) -> R
         class::ALTERNATE_NAME => {
             // FileAlternateNameInformation (MS-FSCC 2.4.5): the 8.3 name of the last component.
             let rel = open.handle.rel_path();
-            let last = rel.rsplit('/').next().unwrap_or("");
+            // A stream open ("base:name") answers for its base file.
+            let last = rel.rsplit('/').next().unwrap_or("").split(':').next().unwrap_or("");
             let short = opportune_fs::short_name(last).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
             return Ok(name_info(&short));
         }
