@@ -93,6 +93,8 @@ fn process_chain_from(
     let mut out = Vec::new();
     let mut pending: Option<Outgoing> = None;
     let mut pos = 0usize;
+    let mut last_len = 0usize;
+    let started_first = first;
     while pos < frame.len() {
         let rest = &frame[pos..];
         let Ok(hdr) = Header::decode(rest) else { return FrameResult::Disconnect };
@@ -101,6 +103,7 @@ fn process_chain_from(
             return FrameResult::Disconnect;
         }
         let msg = if next == 0 { rest } else { &rest[..next] };
+        last_len = msg.len();
         chain.last = next == 0;
         chain.went_async = None;
         let Some(resp) = process_message(server, conn, msg, &hdr, &mut chain, first) else {
@@ -108,7 +111,7 @@ fn process_chain_from(
         };
         if let Some(resp) = resp {
             if let Some(prev) = pending.take() {
-                prev.finish(&mut out, true);
+                prev.finish(&mut out, Link::More);
             }
             pending = Some(resp);
         }
@@ -124,7 +127,10 @@ fn process_chain_from(
         }
     }
     if let Some(last) = pending {
-        last.finish(&mut out, false);
+        // The last response of a compound is padded too, as Windows does (smbtorture
+        // compound-padding); a lone response is not.
+        let compounded = !started_first || frame.len() > last_len;
+        last.finish(&mut out, if compounded { Link::LastPadded } else { Link::Alone });
     }
     if out.is_empty() { FrameResult::Nothing } else { FrameResult::Send(out) }
 }
@@ -165,6 +171,17 @@ pub fn resume_chain(
     }
 }
 
+/// Where a response sits in the frame it goes out in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Another response follows: padded to 8 bytes and linked by NextCommand.
+    More,
+    /// The last of a compound: padded, not linked.
+    LastPadded,
+    /// A single response.
+    Alone,
+}
+
 /// A response message waiting to be chained: padded and linked if another follows, then signed.
 pub struct Outgoing {
     pub bytes: Vec<u8>,
@@ -172,11 +189,13 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
-    fn finish(mut self, out: &mut Vec<u8>, more: bool) {
-        if more {
+    fn finish(mut self, out: &mut Vec<u8>, link: Link) {
+        if link != Link::Alone {
             while self.bytes.len() % 8 != 0 {
                 self.bytes.push(0);
             }
+        }
+        if link == Link::More {
             let len = self.bytes.len() as u32;
             self.bytes[20..24].copy_from_slice(&len.to_le_bytes());
         }
@@ -344,7 +363,7 @@ pub fn async_final(conn: &ConnState, async_id: u64, op: &PendingOp, reply: crate
     rh.encode(&mut out.bytes);
     out.bytes.extend_from_slice(&reply.body);
     let mut v = Vec::with_capacity(out.bytes.len());
-    out.finish(&mut v, false);
+    out.finish(&mut v, Link::Alone);
     match session.and_then(|s| s.encryptor.as_ref()).filter(|_| op.encrypted) {
         Some(enc) => enc.encrypt(req.session_id, &v),
         None => v,

@@ -224,7 +224,7 @@ fn finish(
         return Step::Done(Reply::error(status), None);
     }
     let file_id = FileId { persistent: plan.open, volatile: plan.open };
-    let (oplock_level, lease_ctx) = granted_caching(&plan, caching);
+    let (oplock_level, lease_ctx) = granted_caching(&plan, caching, info.is_dir);
     let contexts = response_contexts(&plan, &info, server, lease_ctx);
     let meta = file_meta(&info, false);
     let resp = CreateResponse {
@@ -273,8 +273,10 @@ fn finish(
 }
 
 /// The OplockLevel of the response, and the lease response context when a lease was granted.
-fn granted_caching(plan: &CreatePlan, caching: GrantedCaching) -> (u8, Option<LeaseContext>) {
+fn granted_caching(plan: &CreatePlan, caching: GrantedCaching, is_dir: bool) -> (u8, Option<LeaseContext>) {
     match (caching, plan.lease) {
+        // Directory leases are not offered: the lease context is ignored (MS-SMB2 3.3.5.9.8).
+        (GrantedCaching::Lease { .. }, _) if is_dir => (oplock::NONE, None),
         (GrantedCaching::Oplock(level), _) => (level, None),
         (GrantedCaching::Lease { state, flags, epoch, parent, v2 }, Some(req)) => {
             let ctx = LeaseContext {
