@@ -174,6 +174,9 @@ fn rename(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<
         return Err(NtStatus::INVALID_PARAMETER);
     }
     let name = utf16le(name).map_err(|_| NtStatus::OBJECT_NAME_INVALID)?;
+    if name.starts_with(':') {
+        return rename_stream(ctx, id, &name, replace).map(|()| None);
+    }
     let name = name.strip_prefix('\\').unwrap_or(&name);
     let target = SmbPath::parse(name).map_err(|e| e.status())?;
     let fs = ctx.share()?.fs.clone();
@@ -189,6 +192,19 @@ fn rename(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<
     }
     perform_rename(server, conn_id, open, &target, replace)?;
     Ok(None)
+}
+
+/// Renaming a named stream of the same file (":new[:$DATA]", MS-FSA 2.1.5.14.11.1).
+fn rename_stream(ctx: &mut Ctx<'_>, id: opportune_types::FileId, name: &str, replace: bool) -> Result<(), NtStatus> {
+    let target = SmbPath::parse_stream_target(name).map_err(|e| e.status())?;
+    let conn_id = ctx.conn.id;
+    let server = ctx.server;
+    let open = ctx.open(id)?;
+    let open_id = open.file_id.volatile;
+    let new_rel = open.handle.rename_stream(target.as_deref(), replace).map_err(|e| e.status())?;
+    server.locks.renamed(conn_id, open_id, &new_rel);
+    open.handle.set_rel_path(new_rel);
+    Ok(())
 }
 
 /// The rename itself, once no other open's handle caching stands in the way.
