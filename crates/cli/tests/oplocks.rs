@@ -81,6 +81,16 @@ fn level2_oplocks_knob() {
 }
 
 #[test]
+fn leases_knob() {
+    const LEASE: u8 = 0xFF;
+    let rwh = 7;
+    let on = start("leases-default");
+    assert_eq!(client(&on).create_lease("l.txt", [1; 16], rwh).expect("open").1, LEASE);
+    let off = start_with("leases-off", Some(&config("", "leases = false")));
+    assert_eq!(client(&off).create_lease("l.txt", [1; 16], rwh).expect("open").1, OPLOCK_NONE);
+}
+
+#[test]
 fn veto_oplock_files_knob() {
     let s = start_with("veto", Some(&config("", "veto_oplock_files = [\"*.mdb\"]")));
     assert_eq!(granted(&s, "Orders.MDB", OPLOCK_BATCH), OPLOCK_NONE);

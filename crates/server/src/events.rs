@@ -83,6 +83,14 @@ async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event
             let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Create { open: open.0 }) else {
                 return Ok(());
             };
+            tracing::info!(
+                conn = conn.id,
+                peer = %conn.peer,
+                open = open.0,
+                ?outcome,
+                waited_ms = op.since.elapsed().as_millis() as u64,
+                "deferred create decided"
+            );
             match crate::handlers::deferred::complete_create(server, conn, &op, open.0, outcome) {
                 Some((reply, file_id)) => complete(server, conn, out, async_id, op, reply, file_id).await,
                 None => {

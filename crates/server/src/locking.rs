@@ -224,7 +224,12 @@ impl Locking {
     /// Fires due break timeouts; returns when the core next needs waking.
     pub fn tick(&self) -> Option<Instant> {
         let mut g = self.lock();
+        let waiting = g.core.deferred_count();
         g.core.handle_timeout(Instant::now());
+        let decided = waiting.saturating_sub(g.core.deferred_count());
+        if decided > 0 {
+            tracing::warn!(decided, "break timeout: waiting requests proceed without the holders' acknowledgment");
+        }
         g.route();
         g.core.poll_timeout()
     }

@@ -27,6 +27,8 @@ pub struct PendingOp {
     pub encrypted: bool,
     /// Requests of the same compound chain that wait for this one.
     pub rest: Option<Box<crate::dispatch::RestOfChain>>,
+    /// When the request went asynchronous (logged with its completion).
+    pub since: std::time::Instant,
 }
 
 /// Pending requests of one connection, keyed by AsyncId.
@@ -81,7 +83,7 @@ mod tests {
     fn cancel_by_message_or_async_id() {
         let mut t = PendingTable::default();
         let h = Header { message_id: 7, ..Header::default() };
-        t.insert(100, PendingOp { header: h, waiting: Waiting::Lock { request: 1 }, encrypted: false, rest: None });
+        t.insert(100, PendingOp { header: h, waiting: Waiting::Lock { request: 1 }, encrypted: false, rest: None, since: std::time::Instant::now() });
         let by_mid = Header { message_id: 7, ..Header::default() };
         assert_eq!(t.find_cancel_target(&by_mid), Some(Waiting::Lock { request: 1 }));
         let by_async = Header { flags: opportune_wire::header::flags::ASYNC_COMMAND, async_id: 100, ..Header::default() };

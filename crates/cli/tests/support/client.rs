@@ -184,6 +184,31 @@ impl Client {
 
     /// Sends a CREATE (open-if, all sharing) asking for `oplock`; returns its message id.
     pub fn send_create(&mut self, name: &str, access: u32, oplock: u8) -> u64 {
+        self.send_create_with(name, access, oplock, &[])
+    }
+
+    /// A CREATE asking for a v1 lease with `state` (R=1, H=2, W=4); returns the granted
+    /// OplockLevel (0xFF when a lease was granted).
+    pub fn create_lease(&mut self, name: &str, key: [u8; 16], state: u32) -> Result<(Fid, u8), u32> {
+        let mut data = key.to_vec();
+        data.extend_from_slice(&state.to_le_bytes());
+        data.extend_from_slice(&[0; 12]);
+        let mut ctx = vec![];
+        ctx.extend_from_slice(&0u32.to_le_bytes());
+        ctx.extend_from_slice(&16u16.to_le_bytes());
+        ctx.extend_from_slice(&4u16.to_le_bytes());
+        ctx.extend_from_slice(&0u16.to_le_bytes());
+        ctx.extend_from_slice(&24u16.to_le_bytes());
+        ctx.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        ctx.extend_from_slice(b"RqLs");
+        ctx.extend_from_slice(&[0; 4]);
+        ctx.extend_from_slice(&data);
+        let mid = self.send_create_with(name, GENERIC_ALL, 0xFF, &ctx);
+        let r = self.wait(mid, Duration::from_secs(30)).expect("create answered");
+        Self::created(&r)
+    }
+
+    fn send_create_with(&mut self, name: &str, access: u32, oplock: u8, contexts: &[u8]) -> u64 {
         let name16: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
         let mut b = vec![];
         b.extend_from_slice(&57u16.to_le_bytes());
@@ -198,11 +223,19 @@ impl Client {
         b.extend_from_slice(&0x40u32.to_le_bytes());
         b.extend_from_slice(&120u16.to_le_bytes());
         b.extend_from_slice(&(name16.len() as u16).to_le_bytes());
-        b.extend_from_slice(&0u32.to_le_bytes());
-        b.extend_from_slice(&0u32.to_le_bytes());
+        let ctx_off = (64 + 56 + name16.len()).next_multiple_of(8);
+        let (off, len) = if contexts.is_empty() { (0, 0) } else { (ctx_off as u32, contexts.len() as u32) };
+        b.extend_from_slice(&off.to_le_bytes());
+        b.extend_from_slice(&len.to_le_bytes());
         b.extend_from_slice(&name16);
         if name16.is_empty() {
             b.push(0);
+        }
+        if !contexts.is_empty() {
+            while 64 + b.len() < ctx_off {
+                b.push(0);
+            }
+            b.extend_from_slice(contexts);
         }
         self.send(5, b)
     }

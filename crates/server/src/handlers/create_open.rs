@@ -189,7 +189,17 @@ fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileI
         policy,
         client,
     };
-    server.locks.admit_open(info, a)
+    let outcome = server.locks.admit_open(info, a);
+    match outcome {
+        CreateOutcome::Denied(status) => {
+            tracing::info!(conn = conn.id, peer = %conn.peer, name = %plan.name, %status, "create denied");
+        }
+        CreateOutcome::Deferred => {
+            tracing::info!(conn = conn.id, peer = %conn.peer, name = %plan.name, open = plan.open, "create waits for breaks");
+        }
+        _ => {}
+    }
+    outcome
 }
 
 /// The last checks, the open table entry and the response.
@@ -241,7 +251,7 @@ fn finish(
         file_id,
         contexts,
     };
-    tracing::debug!(conn = conn.id, name = %plan.name, ?file_id, action = ?opened.action, ?caching, "create");
+    tracing::debug!(conn = conn.id, peer = %conn.peer, name = %plan.name, ?file_id, action = ?opened.action, ?caching, "create granted");
     server.locks.set_path(plan.open, plan.share, &opened.rel_path);
     conn.opens.insert(
         plan.open,
