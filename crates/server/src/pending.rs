@@ -70,6 +70,7 @@ impl PendingTable {
         self.ops.values()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }

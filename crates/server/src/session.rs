@@ -37,7 +37,6 @@ pub struct Tree {
 }
 
 pub struct Session {
-    pub id: u64,
     pub state: AuthState,
     pub user: String,
     pub identity: Identity,
@@ -55,9 +54,8 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(id: u64, ntlm: NtlmAcceptor, preauth: Option<PreauthHash>) -> Session {
+    pub fn new(ntlm: NtlmAcceptor, preauth: Option<PreauthHash>) -> Session {
         Session {
-            id,
             state: AuthState::InProgress { ntlm: Box::new(ntlm), spnego: false, mech_types: None },
             user: String::new(),
             identity: Identity::Anonymous,

@@ -67,10 +67,6 @@ fn matches_at(p: &[char], n: &[char]) -> bool {
     states[n.len()]
 }
 
-pub fn has_wildcards(pattern: &str) -> bool {
-    pattern.contains(['*', '?', '<', '>', '"'])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

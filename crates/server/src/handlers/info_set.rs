@@ -152,7 +152,13 @@ fn set_basic(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Resu
         change_time: some(t[3]),
         attributes: if attrs == 0 { None } else { Some(attrs) },
     };
-    open.handle.set_basic(&b).map_err(|e| e.status())
+    open.handle.set_basic(&b).map_err(|e| e.status())?;
+    let server = ctx.server;
+    if server.notify.is_watched() {
+        let mask = filter::ATTRIBUTES | filter::LAST_WRITE;
+        server.notify.report(server, open.share, &open.handle.rel_path(), action::MODIFIED, mask);
+    }
+    Ok(())
 }
 
 /// FileRenameInformation for SMB2 (MS-FSCC 2.4.37.2, MS-SMB2 3.3.5.21.1). Checks that

@@ -59,7 +59,7 @@ fn session_for(ctx: &mut Ctx<'_>) -> Result<u64, NtStatus> {
     if sid == 0 {
         let id = ctx.server.next_id();
         let preauth = ctx.conn.preauth.clone();
-        ctx.conn.sessions.insert(id, Session::new(id, ntlm, preauth));
+        ctx.conn.sessions.insert(id, Session::new(ntlm, preauth));
         return Ok(id);
     }
     let session = ctx.conn.sessions.get(&sid).ok_or(NtStatus::USER_SESSION_DELETED)?;
