@@ -135,6 +135,7 @@ fn set_basic(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Resu
         *v = r.u64().map_err(|_| NtStatus::INFO_LENGTH_MISMATCH)?;
     }
     let attrs = r.u32().map_err(|_| NtStatus::INFO_LENGTH_MISMATCH)?;
+    let server = ctx.server;
     let open = ctx.open(id)?;
     if attrs != 0 {
         if !open.is_dir && attrs & FileAttributes::DIRECTORY != 0 {
@@ -153,7 +154,6 @@ fn set_basic(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Resu
         attributes: if attrs == 0 { None } else { Some(attrs) },
     };
     open.handle.set_basic(&b).map_err(|e| e.status())?;
-    let server = ctx.server;
     if server.notify.is_watched() {
         let mask = filter::ATTRIBUTES | filter::LAST_WRITE;
         server.notify.report(server, open.share, &open.handle.rel_path(), action::MODIFIED, mask);
