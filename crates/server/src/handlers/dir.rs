@@ -32,6 +32,8 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
             open.dir.pattern = None;
         }
     }
+    // A listing taken by this very request is current; older ones are re-checked.
+    let mut fresh = false;
     if open.dir.pattern.is_none() || open.dir.entries.is_none() {
         let pattern = if req.pattern.is_empty() { "*".to_string() } else { req.pattern.clone() };
         if pattern.contains('\\') {
@@ -40,8 +42,13 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         if open.dir.pattern.is_none() {
             open.dir.pattern = Some(pattern);
         }
-        open.dir.entries = Some(list(open, &share_fs)?);
+        let pattern = open.dir.pattern.as_deref().unwrap_or("*");
+        open.dir.entries = Some(match exact(open, &share_fs, pattern) {
+            Some(found) => found,
+            None => list(open, &share_fs)?,
+        });
         open.dir.position = 0;
+        fresh = true;
     }
     let first_call = open.dir.position == 0;
     let pattern = open.dir.pattern.clone().unwrap_or_default();
@@ -60,7 +67,8 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         }
         // The listing was taken when the enumeration started: an entry removed
         // since is skipped, and one still there is reported as it is now.
-        let Some(meta) = current(&share_fs, &dir_rel, name, listed) else {
+        let meta = if fresh { Some(*listed) } else { current(&share_fs, &dir_rel, name, listed) };
+        let Some(meta) = meta else {
             pos += 1;
             continue;
         };
@@ -100,7 +108,7 @@ fn current(share: &opportune_fs::Share, dir_rel: &str, name: &str, listed: &File
     if name == "." || name == ".." {
         return Some(*listed);
     }
-    let rel = if dir_rel.is_empty() { name.to_string() } else { format!("{dir_rel}/{name}") };
+    let rel = child(dir_rel, name);
     let info = share.stat(&rel).ok()?;
     let eas = share.eas_at(&rel).unwrap_or_default();
     Some(FileMeta { ea_size: ea_size(&eas), ..file_meta(&info, false) })
@@ -117,9 +125,31 @@ fn list(open: &Open, share: &opportune_fs::Share) -> Result<Vec<(String, FileMet
     .unwrap_or(own);
     let mut v = vec![(".".to_string(), file_meta(&own, false)), ("..".to_string(), file_meta(&parent, false))];
     let entries = open.handle.read_dir().map_err(|e| e.status())?;
+    let dir_rel = open.handle.rel_path();
     v.extend(entries.into_iter().map(|e| {
-        let m = file_meta(&e.info, false);
+        let rel = child(&dir_rel, &e.name);
+        let eas = share.eas_at(&rel).unwrap_or_default();
+        let m = FileMeta { ea_size: ea_size(&eas), ..file_meta(&e.info, false) };
         (e.name, m)
     }));
     Ok(v)
+}
+
+/// A pattern without wildcards names one entry: it is looked up directly instead of
+/// listing the directory (smbclient deletes and stats files this way). None when the
+/// pattern has wildcards, names "." or "..", or the exact name is not on disk (a
+/// case-insensitive match then needs the listing).
+fn exact(open: &Open, share: &opportune_fs::Share, pattern: &str) -> Option<Vec<(String, FileMeta)>> {
+    if pattern.contains(['*', '?', '<', '>', '"', ':', '/']) || pattern == "." || pattern == ".." {
+        return None;
+    }
+    let rel = child(&open.handle.rel_path(), pattern);
+    let info = share.stat(&rel).ok()?;
+    let eas = share.eas_at(&rel).unwrap_or_default();
+    let meta = FileMeta { ea_size: ea_size(&eas), ..file_meta(&info, false) };
+    Some(vec![(pattern.to_string(), meta)])
+}
+
+fn child(dir_rel: &str, name: &str) -> String {
+    if dir_rel.is_empty() { name.to_string() } else { format!("{dir_rel}/{name}") }
 }
