@@ -15,6 +15,9 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+/// Response buffers at least this big are kept for the next READ instead of freed.
+const RECYCLE_MIN: usize = 1 << 20;
+
 /// Where a connection's outgoing messages go.
 pub struct Outbox {
     wr: OwnedWriteHalf,
@@ -84,7 +87,12 @@ async fn on_frame(
         }
     }
     match result {
-        FrameResult::Send(msg) => send(out, msg).await.map_err(|()| "write error")?,
+        FrameResult::Send(msg) => {
+            write_frame(&mut out.wr, &msg).await.map_err(|_| "write error")?;
+            if msg.capacity() >= RECYCLE_MIN {
+                conn.spare_buffer = Some(msg);
+            }
+        }
         FrameResult::Nothing => {}
         FrameResult::Disconnect => return Err("protocol violation"),
     }

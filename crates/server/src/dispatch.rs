@@ -202,7 +202,11 @@ impl Outgoing {
         if let Some(signer) = &self.signer {
             signer.sign_in_place(&mut self.bytes);
         }
-        out.extend_from_slice(&self.bytes);
+        if out.is_empty() {
+            *out = self.bytes;
+        } else {
+            out.extend_from_slice(&self.bytes);
+        }
     }
 }
 
@@ -418,9 +422,18 @@ pub fn finish(conn: &mut ConnState, req: &Header, reply: Reply, charge: u16, enc
     if signer.is_some() {
         rh.flags |= flags::SIGNED;
     }
-    let mut bytes = Vec::with_capacity(HEADER_LEN + reply.body.len());
-    rh.encode(&mut bytes);
-    bytes.extend_from_slice(&reply.body);
+    let bytes = if reply.header_room && reply.body.len() >= HEADER_LEN {
+        let mut bytes = reply.body;
+        let mut head = Vec::with_capacity(HEADER_LEN);
+        rh.encode(&mut head);
+        bytes[..HEADER_LEN].copy_from_slice(&head);
+        bytes
+    } else {
+        let mut bytes = Vec::with_capacity(HEADER_LEN + reply.body.len());
+        rh.encode(&mut bytes);
+        bytes.extend_from_slice(&reply.body);
+        bytes
+    };
     Outgoing { bytes, signer }
 }
 

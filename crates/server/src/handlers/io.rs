@@ -1,6 +1,7 @@
 //! READ, WRITE and FLUSH (MS-SMB2 3.3.5.11, 3.3.5.12, 3.3.5.13).
 
 use super::{empty_ok, Ctx, HResult, Reply};
+use opportune_wire::header::HEADER_LEN;
 use crate::notify;
 use opportune_types::{AccessMask, NtStatus};
 use opportune_wire::file_ops::{
@@ -45,17 +46,29 @@ pub fn read(ctx: &mut Ctx<'_>) -> HResult {
     if ctx.share()?.caching.strict_locking {
         ctx.server.locks.check_io(conn_id, open_id, req.offset, u64::from(req.length), false)?;
     }
-    let mut body = Vec::with_capacity(16 + req.length as usize);
+    // The response is built in place behind room for its header, in a buffer the
+    // connection reuses: no per-read allocation, page faults or copies of the data.
+    let mut body = ctx.conn.spare_buffer.take().unwrap_or_default();
+    body.clear();
+    body.resize(HEADER_LEN, 0);
     encode_read_response_head(&mut body, 0);
-    body.resize(16 + req.length as usize, 0);
-    let n = handle.read_at(&mut body[16..], req.offset).map_err(|e| e.status())?;
+    body.resize(HEADER_LEN + 16 + req.length as usize, 0);
+    let data = HEADER_LEN + 16;
+    let n = match handle.read_at(&mut body[data..], req.offset) {
+        Ok(n) => n,
+        Err(e) => {
+            ctx.conn.spare_buffer = Some(body);
+            return Err(e.status());
+        }
+    };
     if (n == 0 && req.length > 0) || (n as u64) < u64::from(req.minimum_count) {
+        ctx.conn.spare_buffer = Some(body);
         return Err(NtStatus::END_OF_FILE);
     }
-    body.truncate(16 + n);
-    body[4..8].copy_from_slice(&(n as u32).to_le_bytes());
+    body.truncate(data + n);
+    body[HEADER_LEN + 4..HEADER_LEN + 8].copy_from_slice(&(n as u32).to_le_bytes());
     advance_position(ctx, req.file_id, req.offset + n as u64);
-    Ok(Reply::ok(body))
+    Ok(Reply { header_room: true, ..Reply::ok(body) })
 }
 
 pub fn write(ctx: &mut Ctx<'_>) -> HResult {

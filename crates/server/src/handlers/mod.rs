@@ -51,6 +51,9 @@ pub struct Reply {
     /// The request goes asynchronous: an interim STATUS_PENDING is sent now and the final
     /// response when the lock core reports what it waited for (MS-SMB2 3.3.4.2).
     pub pending: Option<crate::pending::Waiting>,
+    /// The body starts with HEADER_LEN bytes reserved for the header, which the dispatcher
+    /// fills in place instead of copying the body behind a new header (large READs).
+    pub header_room: bool,
 }
 
 impl Reply {
@@ -59,7 +62,7 @@ impl Reply {
     }
 
     pub fn with_status(status: NtStatus, body: Vec<u8>) -> Reply {
-        Reply { status, body, disconnect: false, session_id: 0, tree_id: 0, signer: None, pending: None }
+        Reply { status, body, disconnect: false, session_id: 0, tree_id: 0, signer: None, pending: None, header_room: false }
     }
 
     pub fn error(status: NtStatus) -> Reply {
