@@ -39,7 +39,9 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr) 
                 if let Some((bytes, took)) = reader.take_transfer() {
                     check_throughput(&server, &mut conn, bytes, took);
                 }
-                if let Err(reason) = on_frame(&server, &mut conn, &frame, &mut ev_rx, &mut out).await {
+                let result = on_frame(&server, &mut conn, &frame, &mut ev_rx, &mut out).await;
+                reader.recycle(frame);
+                if let Err(reason) = result {
                     break reason;
                 }
                 continue;
