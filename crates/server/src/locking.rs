@@ -3,7 +3,6 @@
 //! the holder's connection, completions to the waiting request's connection); a timer
 //! task wakes it for break timeouts. Nothing awaits while the mutex is held.
 
-use crate::open::Open;
 use opportune_fs::FileInfo;
 use opportune_locks::{
     ClientGuid, CloseOutcome, Config, ConnId, CreateOutcome, CreatePolicy, CreateRequest, Event, FileKey, LeaseKey,
@@ -165,12 +164,12 @@ impl Locking {
         outcome.unwrap_or(CloseOutcome { file: FileKey { device: 0, inode: 0 }, delete_file: false })
     }
 
-    pub fn check_range(&self, open: u64, offset: u64, length: u64, write: bool) -> Result<(), NtStatus> {
+    pub fn check_io(&self, open: u64, offset: u64, length: u64, write: bool) -> Result<(), NtStatus> {
         self.lock().core.check_io(OpenId(open), offset, length, write)
     }
 
     /// A write by `open`: read caches of the others are broken before it is answered.
-    pub fn write_by(&self, open: u64) {
+    pub fn written(&self, open: u64) {
         self.with(|c, now| c.handle_write(now, OpenId(open)));
     }
 
@@ -179,7 +178,7 @@ impl Locking {
         self.with(|c, now| c.handle_truncate(now, OpenId(open)));
     }
 
-    pub fn delete_pending(&self, open: u64, delete: bool) -> Result<(), NtStatus> {
+    pub fn set_delete_pending(&self, open: u64, delete: bool) -> Result<(), NtStatus> {
         self.with(|c, _| c.handle_set_delete_on_close(OpenId(open), delete))
     }
 
@@ -286,32 +285,8 @@ impl Inner {
     }
 }
 
-/// The calls the file handlers make (their connection argument is implied by the open).
+/// Paths and renames: what the lock core does not know about files.
 impl Locking {
-    pub fn admit(&self, info: &FileInfo, a: Admission) -> (CreateOutcome, Vec<Event>) {
-        (self.admit_open(info, a), Vec::new())
-    }
-
-    pub fn forget(&self, open: u64) {
-        self.close_id(open);
-    }
-
-    pub fn close(&self, _conn: u64, open: &Open) -> CloseOutcome {
-        self.close_id(open.file_id.volatile)
-    }
-
-    pub fn check_io(&self, _conn: u64, open: u64, offset: u64, length: u64, write: bool) -> Result<(), NtStatus> {
-        self.check_range(open, offset, length, write)
-    }
-
-    pub fn written(&self, _conn: u64, open: u64) {
-        self.write_by(open);
-    }
-
-    pub fn set_delete_pending(&self, _conn: u64, open: u64, delete: bool) -> Result<(), NtStatus> {
-        self.delete_pending(open, delete)
-    }
-
     /// Records where a completed open lives (share, on-disk relative path).
     pub fn set_path(&self, open: u64, share: usize, rel: &str) {
         self.lock().paths.insert(open, (share, rel.to_string()));
@@ -329,7 +304,6 @@ impl Locking {
     ///   (smb2.rename.rename_dir_openfile).
     pub fn check_rename(
         &self,
-        _conn: u64,
         open: u64,
         fs: &opportune_fs::Share,
         target: &opportune_fs::SmbPath,
@@ -366,7 +340,7 @@ impl Locking {
     }
 
     /// The file behind `open` now lives at `new_rel`: every open of the old path follows.
-    pub fn renamed(&self, _conn: u64, open: u64, new_rel: &str) {
+    pub fn renamed(&self, open: u64, new_rel: &str) {
         let mut g = self.lock();
         let Some((share, from)) = g.paths.get(&open).cloned() else { return };
         for (s, p) in g.paths.values_mut() {

@@ -1,7 +1,7 @@
 //! Opens: what a FileId names (MS-SMB2 3.3.1.10).
 
 use opportune_fs::Handle;
-use opportune_types::{AccessMask, FileId, ShareAccess};
+use opportune_types::{AccessMask, FileId};
 use std::sync::Arc;
 
 /// The state of the enumerations an open can run: QUERY_DIRECTORY on a
@@ -42,7 +42,6 @@ pub struct Open {
     /// READ and WRITE; SMB2 I/O always names its offset, so it is only reported.
     pub position: u64,
     pub mode: u32,
-    pub share_access: ShareAccess,
     pub notify: NotifyState,
     /// A rename of this open waiting for handle-caching breaks of other opens.
     pub pending_rename: Option<PendingRename>,
@@ -50,7 +49,6 @@ pub struct Open {
 
 /// The parameters of a deferred FileRenameInformation (MS-SMB2 3.3.5.21.1).
 pub struct PendingRename {
-    pub request: u64,
     pub target: opportune_fs::SmbPath,
     pub replace: bool,
 }

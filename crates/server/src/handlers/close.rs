@@ -39,7 +39,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
 /// Releases an open: lock state, and the file itself if it was to be deleted on close.
 pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
     super::notify::on_close(server, conn, open.file_id.volatile);
-    let outcome = server.locks.close(conn.id, &open);
+    let outcome = server.locks.close_id(open.file_id.volatile);
     if outcome.delete_file {
         if let Some(share) = server.shares.get(open.share) {
             let rel = open.handle.rel_path();

@@ -268,7 +268,6 @@ fn finish(
             dir: DirSearch::default(),
             position: 0,
             mode: plan.create_options & (options::FILE_WRITE_THROUGH | options::FILE_SEQUENTIAL_ONLY),
-            share_access: plan.share_access,
             notify: Default::default(),
             pending_rename: None,
         },

@@ -92,13 +92,12 @@ fn set_file_info(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSt
         class::ALLOCATION => {
             let len = read_u64(buf)?;
             need(ctx, id, AccessMask::FILE_WRITE_DATA)?;
-            let conn_id = ctx.conn.id;
             let open = ctx.open(id)?;
             if open.is_dir {
                 return Err(NtStatus::INVALID_PARAMETER);
             }
             let (open_id, handle) = (open.file_id.volatile, open.handle.clone());
-            ctx.server.locks.written(conn_id, open_id);
+            ctx.server.locks.truncated(open_id);
             handle.set_allocation(len).map_err(|e| e.status())
         }
         class::POSITION => {
@@ -190,10 +189,10 @@ fn rename(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<
     let server = ctx.server;
     let open = ctx.open(id)?;
     let open_id = open.file_id.volatile;
-    server.locks.check_rename(conn_id, open_id, &fs, &target)?;
+    server.locks.check_rename(open_id, &fs, &target)?;
     let request = server.next_id();
     if server.locks.begin_rename(open_id, request) == RenameOutcome::Deferred {
-        open.pending_rename = Some(PendingRename { request, target, replace });
+        open.pending_rename = Some(PendingRename { target, replace });
         return Ok(Some(Reply::pending(Waiting::Rename { request })));
     }
     perform_rename(server, conn_id, open, &target, replace)?;
@@ -203,12 +202,11 @@ fn rename(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<
 /// Renaming a named stream of the same file (":new[:$DATA]", MS-FSA 2.1.5.14.11.1).
 fn rename_stream(ctx: &mut Ctx<'_>, id: opportune_types::FileId, name: &str, replace: bool) -> Result<(), NtStatus> {
     let target = SmbPath::parse_stream_target(name).map_err(|e| e.status())?;
-    let conn_id = ctx.conn.id;
     let server = ctx.server;
     let open = ctx.open(id)?;
     let open_id = open.file_id.volatile;
     let new_rel = open.handle.rename_stream(target.as_deref(), replace).map_err(|e| e.status())?;
-    server.locks.renamed(conn_id, open_id, &new_rel);
+    server.locks.renamed(open_id, &new_rel);
     open.handle.set_rel_path(new_rel);
     Ok(())
 }
@@ -221,7 +219,7 @@ fn perform_rename(server: &ServerState, conn_id: u64, open: &mut Open, target: &
     let open_id = open.file_id.volatile;
     let new_rel = fs.rename(&from, target, replace).map_err(|e| e.status())?;
     tracing::debug!(conn = conn_id, from = %from, to = %new_rel, "rename");
-    server.locks.renamed(conn_id, open_id, &new_rel);
+    server.locks.renamed(open_id, &new_rel);
     let mask = if open.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
     server.notify.report(server, share, &from, action::RENAMED_OLD_NAME, mask);
     server.notify.report(server, share, &new_rel, action::RENAMED_NEW_NAME, mask);
@@ -251,7 +249,6 @@ pub fn complete_rename(server: &ServerState, conn: &mut ConnState, open_id: u64,
 /// FileDispositionInformation (MS-FSA 2.1.5.14.3).
 fn set_disposition(ctx: &mut Ctx<'_>, id: opportune_types::FileId, delete: bool) -> Result<(), NtStatus> {
     let fs = ctx.share()?.fs.clone();
-    let conn_id = ctx.conn.id;
     let open = ctx.open(id)?;
     if delete {
         let info = open.handle.info().map_err(|e| e.status())?;
@@ -263,20 +260,19 @@ fn set_disposition(ctx: &mut Ctx<'_>, id: opportune_types::FileId, delete: bool)
         }
     }
     let open_id = open.file_id.volatile;
-    ctx.server.locks.set_delete_pending(conn_id, open_id, delete)
+    ctx.server.locks.set_delete_pending(open_id, delete)
 }
 
 fn set_end_of_file(ctx: &mut Ctx<'_>, id: opportune_types::FileId, len: u64) -> Result<(), NtStatus> {
     if len > i64::MAX as u64 {
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    let conn_id = ctx.conn.id;
     let open = ctx.open(id)?;
     if open.is_dir {
         return Err(NtStatus::INVALID_PARAMETER);
     }
     let open_id = open.file_id.volatile;
     let handle = open.handle.clone();
-    ctx.server.locks.written(conn_id, open_id);
+    ctx.server.locks.truncated(open_id);
     handle.set_len(len).map_err(|e| e.status())
 }

@@ -30,7 +30,6 @@ pub fn read(ctx: &mut Ctx<'_>) -> HResult {
         return Err(NtStatus::INVALID_PARAMETER);
     }
     check_charge(ctx, u64::from(req.length))?;
-    let conn_id = ctx.conn.id;
     let open = ctx.open(req.file_id)?;
     if open.is_dir {
         return Err(NtStatus::INVALID_DEVICE_REQUEST);
@@ -44,7 +43,7 @@ pub fn read(ctx: &mut Ctx<'_>) -> HResult {
     let handle = open.handle.clone();
     let open_id = open.file_id.volatile;
     if ctx.share()?.caching.strict_locking {
-        ctx.server.locks.check_io(conn_id, open_id, req.offset, u64::from(req.length), false)?;
+        ctx.server.locks.check_io(open_id, req.offset, u64::from(req.length), false)?;
     }
     // The response is built in place behind room for its header, in a buffer the
     // connection reuses: no per-read allocation, page faults or copies of the data.
@@ -77,7 +76,6 @@ pub fn write(ctx: &mut Ctx<'_>) -> HResult {
         return Err(NtStatus::INVALID_PARAMETER);
     }
     check_charge(ctx, req.data.len() as u64)?;
-    let conn_id = ctx.conn.id;
     let open = ctx.open(req.file_id)?;
     if open.is_dir {
         return Err(NtStatus::INVALID_DEVICE_REQUEST);
@@ -99,9 +97,9 @@ pub fn write(ctx: &mut Ctx<'_>) -> HResult {
         return Err(NtStatus::INVALID_PARAMETER);
     }
     if ctx.share()?.caching.strict_locking {
-        ctx.server.locks.check_io(conn_id, open_id, offset, req.data.len() as u64, true)?;
+        ctx.server.locks.check_io(open_id, offset, req.data.len() as u64, true)?;
     }
-    ctx.server.locks.written(conn_id, open_id);
+    ctx.server.locks.written(open_id);
     let n = handle.write_at(req.data, offset).map_err(|e| e.status())?;
     if write_through {
         handle.sync().map_err(|e| e.status())?;
