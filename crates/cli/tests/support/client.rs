@@ -35,6 +35,8 @@ pub struct Client {
     responses: HashMap<u64, Response>,
     /// Oplock break notifications received and not yet taken: (file id, new level).
     breaks: VecDeque<(Fid, u8)>,
+    /// The next request goes out with SIGNED set and a bogus signature.
+    sign_next: bool,
 }
 
 fn le16(b: &[u8], at: usize) -> u16 {
@@ -48,11 +50,24 @@ fn le64(b: &[u8], at: usize) -> u64 {
 }
 
 impl Client {
+    /// Negotiates and tries to authenticate; the SESSION_SETUP status on failure.
+    pub fn try_login(addr: SocketAddr, user: &str, password: &str) -> Result<Client, u32> {
+        let mut c = Client::negotiated(addr);
+        c.login(user, password).map(|()| c)
+    }
+
     /// Connects, negotiates SMB 2.1, authenticates with NTLMv2 and connects to `share`.
     pub fn connect(addr: SocketAddr, user: &str, password: &str, share: &str) -> Client {
+        let mut c = Client::negotiated(addr);
+        assert_eq!(c.login(user, password), Ok(()), "session setup");
+        c.tree_connect(share);
+        c
+    }
+
+    fn negotiated(addr: SocketAddr) -> Client {
         let s = TcpStream::connect(addr).expect("connect");
         s.set_nodelay(true).expect("nodelay");
-        let mut c = Client { s, next_mid: 0, session_id: 0, tree_id: 0, responses: HashMap::new(), breaks: VecDeque::new() };
+        let mut c = Client { s, next_mid: 0, session_id: 0, tree_id: 0, responses: HashMap::new(), breaks: VecDeque::new(), sign_next: false };
         let mut neg = vec![];
         neg.extend_from_slice(&36u16.to_le_bytes());
         neg.extend_from_slice(&1u16.to_le_bytes());
@@ -64,12 +79,10 @@ impl Client {
         neg.extend_from_slice(&0x0210u16.to_le_bytes());
         let r = c.call(0, neg);
         assert_eq!(r.status, STATUS_SUCCESS, "negotiate");
-        c.authenticate(user, password);
-        c.tree_connect(share);
         c
     }
 
-    fn authenticate(&mut self, user: &str, password: &str) {
+    fn login(&mut self, user: &str, password: &str) -> Result<(), u32> {
         use opportune_auth::test_client::{authenticate, negotiate, ClientOptions, CLIENT_FLAGS};
         let ntlm_neg = negotiate(CLIENT_FLAGS);
         let r = self.call(1, session_setup_body(&ntlm_neg));
@@ -79,10 +92,17 @@ impl Client {
         let challenge = r.body[off..off + len].to_vec();
         let auth = authenticate(&ntlm_neg, &challenge, &ClientOptions::new(user, "", password));
         let r = self.call(1, session_setup_body(&auth.message));
-        assert_eq!(r.status, STATUS_SUCCESS, "session setup 2");
+        if r.status == STATUS_SUCCESS { Ok(()) } else { Err(r.status) }
     }
 
-    fn tree_connect(&mut self, share: &str) {
+    /// Sends a request with the SIGNED flag and a signature that cannot be right.
+    pub fn call_badly_signed(&mut self, command: u16, body: Vec<u8>) -> Response {
+        self.sign_next = true;
+        let mid = self.send(command, body);
+        self.wait(mid, Duration::from_secs(30)).expect("answered")
+    }
+
+    pub fn tree_connect(&mut self, share: &str) {
         let path: Vec<u8> = format!("\\\\127.0.0.1\\{share}").encode_utf16().flat_map(u16::to_le_bytes).collect();
         let mut b = vec![];
         b.extend_from_slice(&9u16.to_le_bytes());
@@ -108,13 +128,14 @@ impl Client {
         m.extend_from_slice(&0u32.to_le_bytes());
         m.extend_from_slice(&command.to_le_bytes());
         m.extend_from_slice(&64u16.to_le_bytes());
-        m.extend_from_slice(&0u32.to_le_bytes());
+        let flags: u32 = if std::mem::take(&mut self.sign_next) { 0x8 } else { 0 };
+        m.extend_from_slice(&flags.to_le_bytes());
         m.extend_from_slice(&0u32.to_le_bytes());
         m.extend_from_slice(&mid.to_le_bytes());
         m.extend_from_slice(&0u32.to_le_bytes());
         m.extend_from_slice(&self.tree_id.to_le_bytes());
         m.extend_from_slice(&self.session_id.to_le_bytes());
-        m.extend_from_slice(&[0; 16]);
+        m.extend_from_slice(&[if flags != 0 { 0x5A } else { 0 }; 16]);
         m.extend_from_slice(&body);
         let len = m.len() as u32;
         let mut f = vec![0, (len >> 16) as u8, (len >> 8) as u8, len as u8];
