@@ -44,6 +44,6 @@ pub use error::FsError;
 pub use extra::{valid_ea_name, Ea};
 pub use handle::Handle;
 pub use info::{BasicInfo, DirEntry, FileInfo, FsStats};
-pub use path::{SmbPath, check_stream_name};
+pub use path::{SmbPath, check_stream_name, join as join_rel};
 pub use share::Share;
 pub use shortname::{is_8_3, short_name};

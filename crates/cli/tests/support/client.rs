@@ -68,16 +68,7 @@ impl Client {
         let s = TcpStream::connect(addr).expect("connect");
         s.set_nodelay(true).expect("nodelay");
         let mut c = Client { s, next_mid: 0, session_id: 0, tree_id: 0, responses: HashMap::new(), breaks: VecDeque::new(), sign_next: false };
-        let mut neg = vec![];
-        neg.extend_from_slice(&36u16.to_le_bytes());
-        neg.extend_from_slice(&1u16.to_le_bytes());
-        neg.extend_from_slice(&1u16.to_le_bytes());
-        neg.extend_from_slice(&[0; 2]);
-        neg.extend_from_slice(&0u32.to_le_bytes());
-        neg.extend_from_slice(&[0x42; 16]);
-        neg.extend_from_slice(&[0; 8]);
-        neg.extend_from_slice(&0x0210u16.to_le_bytes());
-        let r = c.call(0, neg);
+        let r = c.call(0, super::negotiate_body(&[0x0210]));
         assert_eq!(r.status, STATUS_SUCCESS, "negotiate");
         c
     }

@@ -103,16 +103,24 @@ pub fn negotiate_request(message_id: u64) -> Vec<u8> {
     m.extend_from_slice(&[0; 8]);
     m.extend_from_slice(&message_id.to_le_bytes());
     m.extend_from_slice(&[0; 4 + 4 + 8 + 16]);
-    m.extend_from_slice(&36u16.to_le_bytes());
-    m.extend_from_slice(&2u16.to_le_bytes());
-    m.extend_from_slice(&1u16.to_le_bytes());
-    m.extend_from_slice(&[0; 2]);
-    m.extend_from_slice(&0u32.to_le_bytes());
-    m.extend_from_slice(&[7; 16]);
-    m.extend_from_slice(&[0; 8]);
-    m.extend_from_slice(&0x0202u16.to_le_bytes());
-    m.extend_from_slice(&0x0210u16.to_le_bytes());
+    m.extend_from_slice(&negotiate_body(&[0x0202, 0x0210]));
     m
+}
+
+/// A NEGOTIATE request body offering `dialects`, signing enabled, no contexts.
+pub fn negotiate_body(dialects: &[u16]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&36u16.to_le_bytes());
+    b.extend_from_slice(&(dialects.len() as u16).to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&[0; 2]);
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&[7; 16]);
+    b.extend_from_slice(&[0; 8]);
+    for d in dialects {
+        b.extend_from_slice(&d.to_le_bytes());
+    }
+    b
 }
 
 /// NTSTATUS of a response message.

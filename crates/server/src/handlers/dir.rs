@@ -3,6 +3,7 @@
 use super::{Ctx, HResult, Reply};
 use crate::meta::{ea_size, file_meta};
 use crate::open::Open;
+use opportune_fs::join_rel;
 use crate::wildcard;
 use opportune_types::{AccessMask, NtStatus};
 use opportune_wire::fscc::{is_dir_class, put_dir_entry, FileMeta};
@@ -108,7 +109,7 @@ fn current(share: &opportune_fs::Share, dir_rel: &str, name: &str, listed: &File
     if name == "." || name == ".." {
         return Some(*listed);
     }
-    let rel = child(dir_rel, name);
+    let rel = join_rel(dir_rel, name);
     let info = share.stat(&rel).ok()?;
     let eas = share.eas_at(&rel).unwrap_or_default();
     Some(FileMeta { ea_size: ea_size(&eas), ..file_meta(&info, false) })
@@ -127,7 +128,7 @@ fn list(open: &Open, share: &opportune_fs::Share) -> Result<Vec<(String, FileMet
     let entries = open.handle.read_dir().map_err(|e| e.status())?;
     let dir_rel = open.handle.rel_path();
     v.extend(entries.into_iter().map(|e| {
-        let rel = child(&dir_rel, &e.name);
+        let rel = join_rel(&dir_rel, &e.name);
         let eas = share.eas_at(&rel).unwrap_or_default();
         let m = FileMeta { ea_size: ea_size(&eas), ..file_meta(&e.info, false) };
         (e.name, m)
@@ -143,13 +144,9 @@ fn exact(open: &Open, share: &opportune_fs::Share, pattern: &str) -> Option<Vec<
     if pattern.contains(['*', '?', '<', '>', '"', ':', '/']) || pattern == "." || pattern == ".." {
         return None;
     }
-    let rel = child(&open.handle.rel_path(), pattern);
+    let rel = join_rel(&open.handle.rel_path(), pattern);
     let info = share.stat(&rel).ok()?;
     let eas = share.eas_at(&rel).unwrap_or_default();
     let meta = FileMeta { ea_size: ea_size(&eas), ..file_meta(&info, false) };
     Some(vec![(pattern.to_string(), meta)])
-}
-
-fn child(dir_rel: &str, name: &str) -> String {
-    if dir_rel.is_empty() { name.to_string() } else { format!("{dir_rel}/{name}") }
 }
