@@ -28,6 +28,7 @@ mod extra;
 mod handle;
 mod info;
 mod make;
+mod namecache;
 mod path;
 mod rename;
 mod resolve;

@@ -6,6 +6,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
 use crate::error::FsError;
+use crate::namecache::Check;
 use crate::path::{eq_ignore_case, join};
 use crate::share::{Inner, cstr};
 use crate::sys;
@@ -95,12 +96,21 @@ impl Inner {
                 Some(libc::ENOENT | libc::ENOTDIR) => FsError::PathNotFound,
                 _ => e.into(),
             })?;
+        let ticket = match self.names.check(fd.as_fd(), name) {
+            Check::NoOther => return Ok(None),
+            Check::Scan(ticket) => ticket,
+        };
         let names = crate::dir::list_names(fd.as_fd())?;
-        Ok(names
-            .into_iter()
-            .filter_map(|n| String::from_utf8(n).ok())
+        let found = names
+            .iter()
+            .filter_map(|n| std::str::from_utf8(n).ok())
             // The exact name was tried already (a dangling symlink, say).
-            .find(|n| n != name && eq_ignore_case(n, name)))
+            .find(|n| *n != name && eq_ignore_case(n, name))
+            .map(str::to_string);
+        if let Some(t) = ticket {
+            self.names.fill(t, &names);
+        }
+        Ok(found)
     }
 }
 

@@ -21,6 +21,8 @@ pub(crate) struct Inner {
     /// with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS).
     pub(crate) root: OwnedFd,
     pub(crate) case_sensitive: bool,
+    /// Names of scanned directories, for case-insensitive misses.
+    pub(crate) names: crate::namecache::NameCache,
 }
 
 /// A share root. Nothing outside it can be reached: not by "..", not by an
@@ -50,6 +52,7 @@ impl Share {
             inner: Arc::new(Inner {
                 root: file.into(),
                 case_sensitive,
+                names: crate::namecache::NameCache::new(),
             }),
         })
     }

@@ -4,7 +4,7 @@
 //! file descriptors and `CStr` names, checks the return value, retries on
 //! EINTR and hands back an owned result, so callers stay in safe Rust.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::mem::{MaybeUninit, size_of};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -291,6 +291,47 @@ pub fn getdents64(fd: BorrowedFd, buf: &mut [u8]) -> io::Result<usize> {
         match cvt(r) {
             Ok(n) => return Ok(n as usize),
             Err(e) if interrupted(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// inotify_init1(2), non-blocking and close-on-exec.
+pub fn inotify_init() -> io::Result<OwnedFd> {
+    // SAFETY: no pointers; the result is a new fd owned by nobody else.
+    let r = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+    cvt(r as c_long)?;
+    // SAFETY: `r` is a freshly created, valid descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// inotify_add_watch(2) on the directory `dir` is open on (through its
+/// /proc/self/fd link, so no path is resolved again); returns the watch descriptor.
+pub fn inotify_watch(inotify: BorrowedFd, dir: BorrowedFd, mask: u32) -> io::Result<i32> {
+    let path = CString::new(format!("/proc/self/fd/{}", dir.as_raw_fd()))
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `path` is NUL-terminated; no other pointers.
+    let r = unsafe { libc::inotify_add_watch(inotify.as_raw_fd(), path.as_ptr(), mask) };
+    cvt(r as c_long)?;
+    Ok(r)
+}
+
+/// inotify_rm_watch(2); a watch the kernel already dropped is not an error worth reporting.
+pub fn inotify_unwatch(inotify: BorrowedFd, wd: i32) {
+    // SAFETY: no pointers.
+    unsafe { libc::inotify_rm_watch(inotify.as_raw_fd(), wd) };
+}
+
+/// read(2) of queued inotify events into `buf`; `Ok(0)` when none are queued.
+/// The records are parsed in safe code by `namecache::parse_events`.
+pub fn inotify_read(inotify: BorrowedFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for `buf.len()` writable bytes.
+        let r = unsafe { libc::read(inotify.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        match cvt(r as c_long) {
+            Ok(n) => return Ok(n as usize),
+            Err(e) if interrupted(&e) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
             Err(e) => return Err(e),
         }
     }
