@@ -267,14 +267,24 @@ class Target:
                              f"log tail:\n{self.srv.log_tail()}")
 
 
+def children_cpu() -> float:
+    """User+system seconds of our reaped children: the clients (the servers are
+    reaped only when a round ends)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def measured(t: Target, fn):
-    """Run fn() and add the server's CPU seconds and the machine's busy share."""
+    """Run fn() and add the server's and the clients' CPU seconds and the
+    machine's busy share."""
     cpu0 = group_cpu(t.pgid)
+    ccpu0 = children_cpu()
     b0, tot0 = cpu_busy()
     load = loadavg()
     res = fn()
     b1, tot1 = cpu_busy()
     res["server_cpu_s"] = round(group_cpu(t.pgid) - cpu0, 3)
+    res["client_cpu_s"] = round(children_cpu() - ccpu0, 3)
     res["machine_busy"] = round((b1 - b0) / max(1, tot1 - tot0), 3)
     res["loadavg_before"] = load
     t.check_alive()
@@ -773,13 +783,23 @@ def _ok(key):
     return f
 
 
-def _cpu_per(key, scale, count):
+def _cpu_per(key, scale, count, who="server"):
     def f(rounds_entry):
         r = rounds_entry.get(key)
-        if not r or not r.get("server_cpu_s") or r.get("success") is False:
+        if not r or not r.get(f"{who}_cpu_s") or r.get("success") is False:
             return None
         n = count(r)
-        return r["server_cpu_s"] * scale / n if n else None
+        return r[f"{who}_cpu_s"] * scale / n if n else None
+    return f
+
+
+def _client_busy(key):
+    """The client's CPU as a share of one core over the run (smbtorture is one thread)."""
+    def f(rounds_entry):
+        r = rounds_entry.get(key)
+        if not r or not r.get("client_cpu_s") or not r.get("success") or not r.get("seconds"):
+            return None
+        return 100 * r["client_cpu_s"] / r["seconds"]
     return f
 
 
@@ -802,6 +822,9 @@ METRICS = [
      if r.get("start_memory", {}).get("footprint_kib") else None),
     ("cpu_echo", "server CPU per echo, us", "lower",
      _cpu_per("echo", 1e6, lambda r: r["rate"] * r["timelimit"])),
+    ("ccpu_echo", "client CPU per echo, us", "lower",
+     _cpu_per("echo", 1e6, lambda r: r["rate"] * r["timelimit"], who="client")),
+    ("cbusy_echo", "client busy during echo, % of one core", "lower", _client_busy("echo")),
     ("cpu_open", "server CPU per open+close (path-cont.), us", "lower",
      _cpu_per("path_contention", 1e6, lambda r: r["rate"] * r["timelimit"])),
     ("cpu_oplock", "server CPU per oplock1 op, us", "lower",
@@ -809,6 +832,8 @@ METRICS = [
     ("cpu_get", "server CPU per GiB of get, s", "lower", _cpu_per("get", 2**30, lambda r: r["bytes"])),
     ("cpu_put", "server CPU per GiB of put, s", "lower", _cpu_per("put", 2**30, lambda r: r["bytes"])),
     ("cpu_meta", "server CPU per file (4 phases), us", "lower", _cpu_per("meta", 1e6, lambda r: r["files"])),
+    ("ccpu_meta", "client CPU per file (4 phases), us", "lower",
+     _cpu_per("meta", 1e6, lambda r: r["files"], who="client")),
 ]
 
 
@@ -896,7 +921,7 @@ def print_table(rows, rounds, ceiling, notes, out=sys.stdout):
 
 # --------------------------------------------------------------------- main
 
-DERIVED_NOTE = re.compile(r"^(round \d+ |negotiated dialect|\d+ benchmark error)")
+DERIVED_NOTE = re.compile(r"^(round \d+ |negotiated dialect|\d+ benchmark error|echo: the client)")
 
 
 def report(result: dict, notes: list[str], out=sys.stdout) -> list[dict]:
@@ -926,6 +951,14 @@ def report(result: dict, notes: list[str], out=sys.stdout) -> list[dict]:
                     why = tr.get("failure") or "no success line"
                     notes.append(f"round {r['round']} {kind}: {test} FAILED, its rate is not "
                                  f"used: {why.strip().splitlines()[-1][:160]}")
+    busy = next((r for r in rows if r["key"] == "cbusy_echo"), None)
+    per = next((r for r in rows if r["key"] == "ccpu_echo"), None)
+    if busy and per and busy.get("opportune_median") and per.get("opportune_median") \
+            and busy["opportune_median"] >= 90:
+        notes.append(f"echo: the client (smbtorture, one thread) was {busy['opportune_median']:.0f}% busy "
+                     f"against Opportune and needs {per['opportune_median']:.1f} us of CPU per echo "
+                     f"whichever server answers, so no server gets more than about "
+                     f"{1e6 / per['opportune_median']:,.0f} echoes/s from it")
     dial = {k: sorted({r["servers"][k].get("dialect", "?") for r in result["rounds"]}) for k in KINDS}
     notes.append("negotiated dialect: " + ", ".join(f"{k} {'/'.join(v)}" for k, v in dial.items())
                  + "; no signing, no encryption (client defaults)")

@@ -8,7 +8,8 @@ use opportune_types::create::{CreateAction, CreateDisposition};
 
 use crate::error::FsError;
 use crate::handle::Handle;
-use crate::info::{statx_is_dir, statx_is_file};
+use crate::dosattr;
+use crate::info::{FileInfo, statx_is_dir, statx_is_file};
 use crate::path::SmbPath;
 use crate::share::Share;
 use crate::sys;
@@ -36,6 +37,18 @@ pub struct Opened {
     pub action: CreateAction,
     /// On-disk '/'-separated path relative to the root, exact on-disk case; "" for the root.
     pub rel_path: String,
+    /// Metadata read while opening, when it is still current (not after a truncation).
+    pub(crate) info: Option<FileInfo>,
+}
+
+impl Opened {
+    /// The opened object's metadata: what the open already read, else read now.
+    pub fn info(&self) -> Result<FileInfo, FsError> {
+        match self.info {
+            Some(i) => Ok(i),
+            None => self.handle.info(),
+        }
+    }
 }
 
 /// Lookup/open races (a name appearing or vanishing in between) are retried this often.
@@ -194,16 +207,18 @@ impl Share {
             return Err(FsError::InvalidParameter);
         }
         let file = File::from(fd);
-        let action = if trunc {
-            self.overwrite(&file, &st, p)?
+        let (action, info) = if trunc {
+            (self.overwrite(&file, &st, p)?, None)
         } else {
-            CreateAction::Opened
+            let dos = dosattr::read_fd(file.as_fd())?;
+            (CreateAction::Opened, Some(FileInfo::from_statx(&st, dos)))
         };
         let handle = Handle::new(file, is_dir, self.inner.clone(), rel.to_string());
         Ok(Opened {
             handle,
             action,
             rel_path: rel.to_string(),
+            info,
         })
     }
 }

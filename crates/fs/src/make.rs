@@ -98,7 +98,7 @@ impl Share {
             sys::openat2(dir.as_fd(), &cname, flags, FILE_MODE, sys::CONFINED).map_err(no_parent)?
         };
         let file = File::from(fd);
-        let finish = || -> Result<(), FsError> {
+        let finish = || -> Result<FileInfo, FsError> {
             let st = sys::fstatx(file.as_fd())?;
             let kind = if want_dir { 0 } else { FileAttributes::ARCHIVE };
             let rec = DosRecord {
@@ -109,19 +109,26 @@ impl Share {
             if !want_dir {
                 reserve(&file, p.allocation_size)?;
             }
-            store(&file, &rec)
+            let stored = store(&file, &rec)?;
+            // The times and sizes as they are after the reservation and the record.
+            let st = sys::fstatx(file.as_fd())?;
+            Ok(FileInfo::from_statx(&st, stored.then_some(rec)))
         };
-        if let Err(e) = finish() {
-            // Do not leave a half-made object behind.
-            let flags = if want_dir { libc::AT_REMOVEDIR } else { 0 };
-            let _ = sys::unlinkat(dir.as_fd(), &cname, flags);
-            return Err(e);
-        }
+        let info = match finish() {
+            Ok(i) => i,
+            Err(e) => {
+                // Do not leave a half-made object behind.
+                let flags = if want_dir { libc::AT_REMOVEDIR } else { 0 };
+                let _ = sys::unlinkat(dir.as_fd(), &cname, flags);
+                return Err(e);
+            }
+        };
         let handle = Handle::new(file, want_dir, self.inner.clone(), rel.clone());
         Ok(Opened {
             handle,
             action: CreateAction::Created,
             rel_path: rel,
+            info: Some(info),
         })
     }
 }
@@ -145,11 +152,11 @@ pub(crate) fn reserve(file: &File, size: u64) -> Result<(), FsError> {
     }
 }
 
-/// Writes the DOS record; no xattr support just loses it.
-fn store(file: &File, rec: &DosRecord) -> Result<(), FsError> {
+/// Writes the DOS record; no xattr support just loses it (`Ok(false)`).
+fn store(file: &File, rec: &DosRecord) -> Result<bool, FsError> {
     match dosattr::write_fd(file.as_fd(), rec) {
-        Ok(()) => Ok(()),
-        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }

@@ -375,7 +375,7 @@ impl Share {
                     action = CreateAction::Created;
                 }
                 let rel_path = handle.rel_path();
-                Opened { handle, action, rel_path }
+                Opened { handle, action, rel_path, info: None }
             });
         }
         Err(FsError::Exists)

@@ -99,7 +99,7 @@ fn begin(server: &ServerState, conn: &mut ConnState, hdr: &Header, plan: CreateP
     if plan.truncating {
         let probe = CreateParams { disposition: CreateDisposition::Open, write: false, ..plan.params };
         if let Ok(existing) = share.create(&plan.path, &probe) {
-            let info = match existing.handle.info() {
+            let info = match existing.info() {
                 Ok(i) => i,
                 Err(e) => return Step::Done(Reply::error(e.status()), None),
             };
@@ -131,7 +131,7 @@ fn open_file(
             return Step::Done(Reply::error(e.status()), None);
         }
     };
-    let info = match opened.handle.info() {
+    let info = match opened.info() {
         Ok(i) => i,
         Err(e) => return Step::Done(Reply::error(e.status()), None),
     };
