@@ -77,46 +77,58 @@ impl Handle {
         let rel_valid = self.path_is_current(&rel);
         let mut out = Vec::with_capacity(names.len());
         for raw in names {
-            let Ok(name) = String::from_utf8(raw) else {
-                continue;
-            };
-            if check_component(&name).is_err() {
-                continue;
+            if let Ok(name) = String::from_utf8(raw)
+                && let Some(e) = self.entry(me, &rel, rel_valid, name)
+            {
+                out.push(e);
             }
-            let Ok(cname) = CString::new(name.as_str()) else {
-                continue;
-            };
-            let Ok(st) = sys::statx(me, &cname, libc::AT_SYMLINK_NOFOLLOW) else {
-                continue;
-            };
-            let (st, dos) = if u32::from(st.stx_mode) & libc::S_IFMT == libc::S_IFLNK {
-                let target = if rel_valid {
-                    self.share.open_rel(&join(&rel, &name), libc::O_PATH)
-                } else {
-                    sys::openat2(me, &cname, libc::O_PATH, 0, sys::CONFINED)
-                };
-                let Ok(t) = target else { continue };
-                let Ok(tst) = sys::fstatx(t.as_fd()) else {
-                    continue;
-                };
-                (tst, dosattr::read_at(t.as_fd(), c"").ok().flatten())
-            } else {
-                let dos = if statx_is_dir(&st) || statx_is_file(&st) {
-                    dosattr::read_at(me, &cname).ok().flatten()
-                } else {
-                    None
-                };
-                (st, dos)
-            };
-            if !statx_is_dir(&st) && !statx_is_file(&st) {
-                continue;
-            }
-            out.push(DirEntry {
-                name,
-                info: FileInfo::from_statx(&st, dos),
-            });
         }
         Ok(out)
+    }
+
+    /// The entry `name` of this directory as [`Handle::read_dir`] would list it, or
+    /// None if it is not there or a listing would leave it out.
+    pub fn dir_entry(&self, name: &str) -> Result<Option<DirEntry>, FsError> {
+        if !self.is_dir() {
+            return Err(FsError::NotADirectory);
+        }
+        let rel = self.rel_path();
+        let rel_valid = self.path_is_current(&rel);
+        Ok(self.entry(self.fd(), &rel, rel_valid, name.to_string()))
+    }
+
+    /// One entry of the directory `me` (on-disk path `rel`, still naming it if
+    /// `rel_valid`), with the filters and symlink rules of [`Handle::read_dir`].
+    fn entry(&self, me: BorrowedFd, rel: &str, rel_valid: bool, name: String) -> Option<DirEntry> {
+        if check_component(&name).is_err() {
+            return None;
+        }
+        let cname = CString::new(name.as_str()).ok()?;
+        let st = sys::statx(me, &cname, libc::AT_SYMLINK_NOFOLLOW).ok()?;
+        let (st, dos) = if u32::from(st.stx_mode) & libc::S_IFMT == libc::S_IFLNK {
+            let target = if rel_valid {
+                self.share.open_rel(&join(rel, &name), libc::O_PATH)
+            } else {
+                sys::openat2(me, &cname, libc::O_PATH, 0, sys::CONFINED)
+            };
+            let t = target.ok()?;
+            let tst = sys::fstatx(t.as_fd()).ok()?;
+            (tst, dosattr::read_at(t.as_fd(), c"").ok().flatten())
+        } else {
+            let dos = if statx_is_dir(&st) || statx_is_file(&st) {
+                dosattr::read_at(me, &cname).ok().flatten()
+            } else {
+                None
+            };
+            (st, dos)
+        };
+        if !statx_is_dir(&st) && !statx_is_file(&st) {
+            return None;
+        }
+        Some(DirEntry {
+            name,
+            info: FileInfo::from_statx(&st, dos),
+        })
     }
 }
 
@@ -167,6 +179,27 @@ mod listing_tests {
     use crate::testutil::{params, share};
     use opportune_types::create::CreateDisposition::Open;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn dir_entry_agrees_with_the_listing() {
+        let (t, s) = share("dir-entry", false);
+        let root = t.path();
+        std::fs::write(root.join("file"), b"abc").unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        symlink("/etc", root.join("out")).unwrap();
+        symlink("file", root.join("alias")).unwrap();
+        std::fs::write(root.join("bad:name"), b"").unwrap();
+        let made = std::process::Command::new("mkfifo").arg(root.join("pipe")).status().unwrap();
+        assert!(made.success());
+        let d = s.create(&SmbPath::parse("").unwrap(), &params(Open, Some(true))).unwrap();
+        let listed: Vec<String> = d.handle.read_dir().unwrap().into_iter().map(|e| e.name).collect();
+        for name in ["file", "sub", "out", "alias", "bad:name", "pipe", "missing", "FILE"] {
+            let e = d.handle.dir_entry(name).unwrap();
+            assert_eq!(e.is_some(), listed.iter().any(|n| n == name), "{name}");
+        }
+        assert_eq!(d.handle.dir_entry("alias").unwrap().unwrap().info.size, 3);
+        assert!(d.handle.dir_entry("sub").unwrap().unwrap().info.is_dir);
+    }
 
     #[test]
     fn read_dir_lists_files_and_dirs_and_hides_escapes() {

@@ -65,8 +65,10 @@ pub(crate) struct NameCache {
 }
 
 struct State {
-    /// None: inotify could not be set up, nothing is cached.
+    /// Set up on the first miss (a share that never needs it costs no inotify
+    /// instance); None: not yet, or inotify could not be set up (nothing is cached).
     inotify: Option<OwnedFd>,
+    started: bool,
     dirs: HashMap<DirId, Dir>,
     by_wd: HashMap<i32, DirId>,
     /// Names held by all ready directories.
@@ -152,7 +154,8 @@ impl NameCache {
     pub(crate) fn new() -> NameCache {
         NameCache {
             state: Mutex::new(State {
-                inotify: sys::inotify_init().ok(),
+                inotify: None,
+                started: false,
                 dirs: HashMap::new(),
                 by_wd: HashMap::new(),
                 total: 0,
@@ -186,6 +189,10 @@ impl NameCache {
         }
         if s.dirs.len() >= MAX_DIRS {
             s.evict_oldest();
+        }
+        if !s.started {
+            s.started = true;
+            s.inotify = sys::inotify_init().ok();
         }
         let watched = s.inotify.as_ref().map(|i| sys::inotify_watch(i.as_fd(), dir, WATCH_MASK));
         let Some(Ok(wd)) = watched else {

@@ -138,15 +138,16 @@ fn list(open: &Open, share: &opportune_fs::Share) -> Result<Vec<(String, FileMet
 
 /// A pattern without wildcards names one entry: it is looked up directly instead of
 /// listing the directory (smbclient deletes and stats files this way). None when the
-/// pattern has wildcards, names "." or "..", or the exact name is not on disk (a
-/// case-insensitive match then needs the listing).
+/// pattern has wildcards, names "." or "..", or the exact name is not listed (not on
+/// disk, where a case-insensitive match then needs the listing, or an object the
+/// listing leaves out, such as a FIFO).
 fn exact(open: &Open, share: &opportune_fs::Share, pattern: &str) -> Option<Vec<(String, FileMeta)>> {
     if pattern.contains(['*', '?', '<', '>', '"', ':', '/']) || pattern == "." || pattern == ".." {
         return None;
     }
+    let entry = open.handle.dir_entry(pattern).ok()??;
     let rel = join_rel(&open.handle.rel_path(), pattern);
-    let info = share.stat(&rel).ok()?;
     let eas = share.eas_at(&rel).unwrap_or_default();
-    let meta = FileMeta { ea_size: ea_size(&eas), ..file_meta(&info, false) };
-    Some(vec![(pattern.to_string(), meta)])
+    let meta = FileMeta { ea_size: ea_size(&eas), ..file_meta(&entry.info, false) };
+    Some(vec![(entry.name, meta)])
 }
