@@ -126,6 +126,25 @@ impl LockCore {
         })
     }
 
+    /// The epoch of a lease (reported to v2 lease holders).
+    pub fn lease_epoch(&self, id: LeaseId) -> Option<u16> {
+        self.leases.get(&id).map(|l| l.epoch)
+    }
+
+    /// The open now belongs to `conn`: its breaks (and its lease's) go there. A durable
+    /// open is moved when its connection is lost and again when it is reconnected
+    /// (MS-SMB2 3.3.5.9.7); its share mode, caching and byte-range locks stay as they are.
+    pub fn move_open(&mut self, open: OpenId, conn: ConnId) -> bool {
+        let Some(e) = self.opens.get_mut(&open) else { return false };
+        e.conn = conn;
+        if let OpenCaching::Lease(id) = e.caching
+            && let Some(l) = self.leases.get_mut(&id)
+        {
+            l.conn = conn;
+        }
+        true
+    }
+
     /// Number of deferred operations.
     pub fn deferred_count(&self) -> usize {
         self.waiters.len()

@@ -388,3 +388,32 @@ fn rename_parent_sharing() {
     granted(c.handle_create(t0, dir));
     assert!(c.would_share(FILE, add, rw));
 }
+
+/// A durable open moved to another connection (lost, then reconnected): its batch oplock,
+/// lease and byte-range locks stay, and its breaks go to the new connection; a
+/// disconnect of the old connection no longer closes it.
+#[test]
+fn moved_open_keeps_its_state_and_gets_its_breaks_elsewhere() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    granted(c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(oplock::BATCH))));
+    assert_eq!(c.handle_lock(t0, OpenId(1), RequestId(9), &[LockElement::lock(0, 10, true, true)]), LockOutcome::Done(NtStatus::SUCCESS));
+    assert!(c.move_open(OpenId(1), ConnId(7)));
+    assert!(!c.move_open(OpenId(99), ConnId(7)));
+    assert!(c.handle_disconnect(t0, ConnId(1)).is_empty());
+    assert_eq!(c.caching_of(OpenId(1)).unwrap().bits, caching::RWH);
+    assert_eq!(c.check_io(OpenId(1), 0, 1, true), Ok(()));
+    let o = c.handle_create(t0, req(2, 2, ALL, ShareAccess::ALL, RequestedCaching::None));
+    assert_eq!(o, CreateOutcome::Deferred);
+    assert_eq!(drain(&mut c), vec![Event::SendOplockBreak { conn: ConnId(7), open: OpenId(1), to_level: oplock::LEVEL_II }]);
+
+    let mut c = LockCore::new(Config::default());
+    granted(c.handle_create(t0, lease_req(1, 1, 1, R | W | H)));
+    assert!(c.move_open(OpenId(1), ConnId(8)));
+    let lease = c.caching_of(OpenId(1)).unwrap().lease.unwrap();
+    assert_eq!(c.lease_epoch(lease), Some(1));
+    let o = c.handle_create(t0, lease_req(2, 2, 2, R | W | H));
+    assert!(matches!(o, CreateOutcome::Deferred | CreateOutcome::Granted { .. }));
+    let evs = drain(&mut c);
+    assert!(evs.iter().any(|e| matches!(e, Event::SendLeaseBreak { conn: ConnId(8), .. })), "{evs:?}");
+}

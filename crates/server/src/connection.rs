@@ -136,7 +136,7 @@ fn cleanup(server: &ServerState, conn: &mut ConnState) {
     let rest: Vec<u64> = conn.opens.keys().copied().collect();
     for id in rest {
         if let Some(open) = conn.opens.remove(&id) {
-            crate::handlers::close::finish_close(server, conn, open);
+            crate::handlers::close::release(server, conn, open);
         }
     }
     server.locks.disconnect(conn.id);

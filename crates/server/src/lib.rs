@@ -8,6 +8,7 @@ mod conn_state;
 mod connection;
 mod credits;
 mod dispatch;
+mod durable;
 mod events;
 mod frames;
 mod handlers;

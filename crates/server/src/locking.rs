@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Notify};
+use crate::durable::Parked;
 
 pub type EventSender = mpsc::UnboundedSender<ConnEvent>;
 
@@ -47,7 +48,13 @@ struct Inner {
     paths: HashMap<u64, (usize, String)>,
     /// Connection.ClientGuid of connections that opened files, for lease break routing.
     clients: HashMap<u64, [u8; 16]>,
+    /// Durable opens whose connection is gone, by open id (= FileId.Persistent).
+    parked: HashMap<u64, Parked>,
 }
+
+/// The owner of parked durable opens in the lock core: no connection has this id, so
+/// nothing is ever sent to it; breaks addressed to it purge the open instead.
+const PARKED: u64 = u64::MAX;
 
 /// The parts of a CREATE the lock core decides on.
 pub struct Admission {
@@ -81,6 +88,7 @@ impl Locking {
             owners: HashMap::new(),
             paths: HashMap::new(),
             clients: HashMap::new(),
+            parked: HashMap::new(),
         };
         Locking { inner: Mutex::new(inner), timer: Notify::new() }
     }
@@ -224,13 +232,19 @@ impl Locking {
     pub fn tick(&self) -> Option<Instant> {
         let mut g = self.lock();
         let waiting = g.core.deferred_count();
-        g.core.handle_timeout(Instant::now());
+        let now = Instant::now();
+        g.core.handle_timeout(now);
         let decided = waiting.saturating_sub(g.core.deferred_count());
         if decided > 0 {
             tracing::warn!(decided, "break timeout: waiting requests proceed without the holders' acknowledgment");
         }
+        let expired: Vec<u64> = g.parked.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
+        for id in expired {
+            g.purge(id, "durable handle expired");
+        }
         g.route();
-        g.core.poll_timeout()
+        let parked = g.parked.values().map(|p| p.deadline).min();
+        g.core.poll_timeout().into_iter().chain(parked).min()
     }
 
     /// The timer task: sleeps until the core's next deadline or until poked.
@@ -251,9 +265,31 @@ impl Locking {
 }
 
 impl Inner {
+    /// Closes a parked durable open for good: in the lock core (waiters may proceed),
+    /// its delete-on-close, its descriptor.
+    fn purge(&mut self, id: u64, why: &'static str) {
+        let Some(p) = self.parked.remove(&id) else { return };
+        let outcome = self.core.handle_close(Instant::now(), OpenId(id));
+        self.owners.remove(&id);
+        self.paths.remove(&id);
+        let rel = p.open.handle.rel_path();
+        tracing::info!(open = id, path = %rel, "{why}");
+        if outcome.is_some_and(|o| o.delete_file)
+            && let Err(e) = p.fs.remove(&rel, p.open.is_dir)
+        {
+            tracing::info!(open = id, path = %rel, error = %e, "delete on close failed");
+        }
+    }
+
     /// Sends each pending event to the connection it concerns.
     fn route(&mut self) {
         while let Some(e) = self.core.poll_event() {
+            if let Event::SendOplockBreak { open, .. } = e
+                && self.parked.contains_key(&open.0)
+            {
+                self.purge(open.0, "durable handle purged: an oplock break is due");
+                continue;
+            }
             let conn = match e {
                 Event::SendOplockBreak { conn, .. } => Some(conn.0),
                 // A lease belongs to the client, not to one connection: its breaks go to
@@ -277,11 +313,74 @@ impl Inner {
                 }
                 Event::CompleteLock { open, .. } | Event::CompleteRename { open, .. } => self.owners.get(&open.0).copied(),
             };
+            if let (Event::SendLeaseBreak { lease, .. }, Some(c)) = (e, conn)
+                && !self.routes.contains_key(&c)
+            {
+                // No connection of the client is left: its disconnected opens under
+                // this lease go (MS-SMB2 3.3.4.7).
+                let gone: Vec<u64> = self
+                    .parked
+                    .iter()
+                    .filter(|(_, p)| p.durable.lease_key == Some(lease.key.0) && p.durable.client_guid == lease.client.0)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in gone {
+                    self.purge(id, "durable handle purged: a lease break is due");
+                }
+                continue;
+            }
             tracing::debug!(event = ?e, conn = ?conn, "lock core event");
             if let Some(tx) = conn.and_then(|c| self.routes.get(&c)) {
                 let _ = tx.send(ConnEvent::Lock(e));
             }
         }
+    }
+}
+
+/// Durable handles (see the `durable` module): opens kept across a lost connection.
+impl Locking {
+    /// Keeps a durable open whose connection or session is gone. An open with a break
+    /// in flight is not kept (nobody is left to acknowledge it): it comes back to be
+    /// closed as usual.
+    pub fn park(&self, p: Parked) -> Result<(), Box<Parked>> {
+        let id = p.open.file_id.volatile;
+        let mut g = self.lock();
+        let breaking = g.core.caching_of(OpenId(id)).is_none_or(|c| c.breaking);
+        if breaking {
+            return Err(Box::new(p));
+        }
+        g.core.move_open(OpenId(id), ConnId(PARKED));
+        g.owners.insert(id, PARKED);
+        tracing::info!(open = id, path = %p.open.handle.rel_path(), timeout = ?p.durable.timeout, "durable handle disconnected");
+        g.parked.insert(id, p);
+        drop(g);
+        self.timer.notify_one();
+        Ok(())
+    }
+
+    /// Hands a parked open to connection `conn` if `check` accepts it (MS-SMB2 3.3.5.9.7,
+    /// 3.3.5.9.12); an unknown id is STATUS_OBJECT_NAME_NOT_FOUND. A refused attempt
+    /// leaves the open parked. Returns the open and its caching bits now.
+    pub fn unpark(
+        &self,
+        persistent: u64,
+        conn: u64,
+        client: [u8; 16],
+        check: impl FnOnce(&Parked) -> Result<(), NtStatus>,
+    ) -> Result<(Parked, opportune_locks::CachingView, Option<u16>), NtStatus> {
+        let mut g = self.lock();
+        check(g.parked.get(&persistent).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?)?;
+        let p = g.parked.remove(&persistent).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
+        let id = OpenId(persistent);
+        g.core.move_open(id, ConnId(conn));
+        g.owners.insert(persistent, conn);
+        if client != [0; 16] {
+            g.clients.insert(conn, client);
+        }
+        let caching = g.core.caching_of(id).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
+        let epoch = caching.lease.and_then(|l| g.core.lease_epoch(l));
+        tracing::info!(open = persistent, conn, "durable handle reconnected");
+        Ok((p, caching, epoch))
     }
 }
 

@@ -45,6 +45,13 @@ pub struct Open {
     pub notify: NotifyState,
     /// A rename of this open waiting for handle-caching breaks of other opens.
     pub pending_rename: Option<PendingRename>,
+    /// Set for a durable handle: the open outlives its connection (see `durable`).
+    pub durable: Option<crate::durable::Durable>,
+    /// FSCTL_LMR_REQUEST_RESILIENCY was granted (MS-SMB2 3.3.5.15.9).
+    pub resilient: bool,
+    /// Open.LockSequenceArray (MS-SMB2 3.3.1.10): the sequence number of the last
+    /// successful LOCK per index 1..=64, for replay detection. Allocated on first use.
+    pub lock_sequences: Option<Box<[Option<u8>; 64]>>,
 }
 
 /// The parameters of a deferred FileRenameInformation (MS-SMB2 3.3.5.21.1).

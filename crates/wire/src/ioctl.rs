@@ -20,6 +20,7 @@ pub mod fsctl {
     pub const SET_SPARSE: u32 = 0x0009_00C4;
     pub const QUERY_ALLOCATED_RANGES: u32 = 0x0009_40CF;
     pub const SET_ZERO_DATA: u32 = 0x0009_80C8;
+    pub const LMR_REQUEST_RESILIENCY: u32 = 0x0014_01D4;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,6 +8,7 @@
 
 pub mod create;
 pub mod cursor;
+pub mod durable;
 pub mod error;
 pub mod error_response;
 pub mod file_ops;

@@ -64,11 +64,23 @@ impl Client {
         c
     }
 
+    /// As [`Client::connect`], negotiating SMB 3.0.2 (no signing): durable handles v2.
+    pub fn connect_smb3(addr: SocketAddr, user: &str, password: &str, share: &str) -> Client {
+        let mut c = Client::negotiated_with(addr, 0x0302);
+        assert_eq!(c.login(user, password), Ok(()), "session setup");
+        c.tree_connect(share);
+        c
+    }
+
     fn negotiated(addr: SocketAddr) -> Client {
+        Client::negotiated_with(addr, 0x0210)
+    }
+
+    fn negotiated_with(addr: SocketAddr, dialect: u16) -> Client {
         let s = TcpStream::connect(addr).expect("connect");
         s.set_nodelay(true).expect("nodelay");
         let mut c = Client { s, next_mid: 0, session_id: 0, tree_id: 0, responses: HashMap::new(), breaks: VecDeque::new(), sign_next: false };
-        let r = c.call(0, super::negotiate_body(&[0x0210]));
+        let r = c.call(0, super::negotiate_body(&[dialect]));
         assert_eq!(r.status, STATUS_SUCCESS, "negotiate");
         c
     }
@@ -205,19 +217,47 @@ impl Client {
         let mut data = key.to_vec();
         data.extend_from_slice(&state.to_le_bytes());
         data.extend_from_slice(&[0; 12]);
-        let mut ctx = vec![];
-        ctx.extend_from_slice(&0u32.to_le_bytes());
-        ctx.extend_from_slice(&16u16.to_le_bytes());
-        ctx.extend_from_slice(&4u16.to_le_bytes());
-        ctx.extend_from_slice(&0u16.to_le_bytes());
-        ctx.extend_from_slice(&24u16.to_le_bytes());
-        ctx.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        ctx.extend_from_slice(b"RqLs");
-        ctx.extend_from_slice(&[0; 4]);
-        ctx.extend_from_slice(&data);
-        let mid = self.send_create_with(name, GENERIC_ALL, 0xFF, &ctx);
+        let mid = self.send_create_with(name, GENERIC_ALL, 0xFF, &create_context(b"RqLs", &data));
         let r = self.wait(mid, Duration::from_secs(30)).expect("create answered");
         Self::created(&r)
+    }
+
+    /// A batch-oplock CREATE with a durable v2 request (DH2Q) of `timeout_ms`.
+    pub fn create_durable(&mut self, name: &str, timeout_ms: u32, create_guid: [u8; 16]) -> Result<(Fid, u8), u32> {
+        let mut data = timeout_ms.to_le_bytes().to_vec();
+        data.extend_from_slice(&[0; 12]);
+        data.extend_from_slice(&create_guid);
+        let mid = self.send_create_with(name, GENERIC_ALL, OPLOCK_BATCH, &create_context(b"DH2Q", &data));
+        let r = self.wait(mid, Duration::from_secs(30)).expect("create answered");
+        Self::created(&r)
+    }
+
+    /// A durable v2 reconnect (DH2C) of `fid`; the name and other fields are ignored.
+    pub fn reconnect(&mut self, fid: Fid, create_guid: [u8; 16]) -> Result<(Fid, u8), u32> {
+        let mut data = fid.0.to_vec();
+        data.extend_from_slice(&create_guid);
+        data.extend_from_slice(&0u32.to_le_bytes());
+        let mid = self.send_create_with("ignored", GENERIC_ALL, OPLOCK_NONE, &create_context(b"DH2C", &data));
+        let r = self.wait(mid, Duration::from_secs(30)).expect("reconnect answered");
+        Self::created(&r)
+    }
+
+    /// Reads `len` bytes at `offset`: the status and the data.
+    pub fn read_data(&mut self, fid: Fid, offset: u64, len: u32) -> (u32, Vec<u8>) {
+        let mut b = vec![];
+        b.extend_from_slice(&49u16.to_le_bytes());
+        b.extend_from_slice(&[0; 2]);
+        b.extend_from_slice(&len.to_le_bytes());
+        b.extend_from_slice(&offset.to_le_bytes());
+        b.extend_from_slice(&fid.0);
+        b.extend_from_slice(&[0; 17]);
+        let r = self.call(8, b);
+        if r.status != STATUS_SUCCESS {
+            return (r.status, Vec::new());
+        }
+        let off = usize::from(r.body[2]) - 64;
+        let n = le32(&r.body, 4) as usize;
+        (r.status, r.body[off..off + n].to_vec())
     }
 
     fn send_create_with(&mut self, name: &str, access: u32, oplock: u8, contexts: &[u8]) -> u64 {
@@ -289,14 +329,7 @@ impl Client {
     }
 
     pub fn read(&mut self, fid: Fid, offset: u64, len: u32) -> u32 {
-        let mut b = vec![];
-        b.extend_from_slice(&49u16.to_le_bytes());
-        b.extend_from_slice(&[0; 2]);
-        b.extend_from_slice(&len.to_le_bytes());
-        b.extend_from_slice(&offset.to_le_bytes());
-        b.extend_from_slice(&fid.0);
-        b.extend_from_slice(&[0; 17]);
-        self.call(8, b).status
+        self.read_data(fid, offset, len).0
     }
 
     /// One exclusive byte-range lock that fails at once on conflict.
@@ -322,6 +355,21 @@ impl Client {
         b.extend_from_slice(&fid.0);
         self.call(0x12, b).status
     }
+}
+
+/// One create context (MS-SMB2 2.2.13.2) with a 4-byte name, alone in its chain.
+fn create_context(name: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut ctx = vec![];
+    ctx.extend_from_slice(&0u32.to_le_bytes());
+    ctx.extend_from_slice(&16u16.to_le_bytes());
+    ctx.extend_from_slice(&4u16.to_le_bytes());
+    ctx.extend_from_slice(&0u16.to_le_bytes());
+    ctx.extend_from_slice(&24u16.to_le_bytes());
+    ctx.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    ctx.extend_from_slice(name);
+    ctx.extend_from_slice(&[0; 4]);
+    ctx.extend_from_slice(data);
+    ctx
 }
 
 fn session_setup_body(token: &[u8]) -> Vec<u8> {

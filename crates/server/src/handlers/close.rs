@@ -54,7 +54,9 @@ pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
     }
 }
 
-/// Closes the opens of a session (LOGOFF) or of one of its trees (TREE_DISCONNECT).
+/// Ends the opens of a session (LOGOFF, a session replaced by a reconnect, a lost
+/// connection) or of one of its trees (TREE_DISCONNECT). Durable handles outlive their
+/// session but not a tree disconnect (MS-SMB2 3.3.5.6, 3.3.5.8, 3.3.7.1).
 pub fn close_session_opens(server: &ServerState, conn: &mut ConnState, session: u64, tree: Option<u32>) {
     let ids: Vec<u64> = conn
         .opens
@@ -64,7 +66,26 @@ pub fn close_session_opens(server: &ServerState, conn: &mut ConnState, session: 
         .collect();
     for id in ids {
         if let Some(open) = conn.opens.remove(&id) {
-            finish_close(server, conn, open);
+            if tree.is_some() {
+                finish_close(server, conn, open);
+            } else {
+                release(server, conn, open);
+            }
         }
+    }
+}
+
+/// An open whose session or connection ends: a durable handle is kept for its client
+/// to reconnect (MS-SMB2 3.3.7.1); any other open is closed.
+pub fn release(server: &ServerState, conn: &mut ConnState, mut open: Open) {
+    let (Some(durable), Some(share)) = (open.durable.take(), server.shares.get(open.share)) else {
+        finish_close(server, conn, open);
+        return;
+    };
+    let deadline = std::time::Instant::now() + durable.timeout;
+    open.durable = Some(durable.clone());
+    let parked = crate::durable::Parked { open, durable, fs: share.fs.clone(), deadline };
+    if let Err(p) = server.locks.park(parked) {
+        finish_close(server, conn, p.open);
     }
 }

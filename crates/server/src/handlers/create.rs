@@ -20,6 +20,11 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
     }
     let (read_only, maximal, share_idx) = (tree.read_only, tree.maximal_access, tree.share);
+    // A reconnect ignores everything else in the request (MS-SMB2 3.3.5.9.7).
+    let (durable, reconnect) = crate::durable::parse(&req, ctx.conn.dialect())?;
+    if let Some(rc) = reconnect {
+        return super::create_reconnect::handle(ctx, &req, rc);
+    }
     let checked = validate(&req)?;
     let access = granted_access(req.desired_access, maximal);
     if read_only && writes(access, checked.disposition) {
@@ -51,6 +56,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         want_qfid: req.context(context_name::QUERY_ON_DISK_ID).is_some(),
         truncating: truncates(checked.disposition),
         extras,
+        durable,
     };
     let hdr = *ctx.hdr;
     let (reply, file_id) = create_open::start(ctx.server, ctx.conn, &hdr, plan);

@@ -39,6 +39,8 @@ pub struct CreatePlan {
     pub truncating: bool,
     /// EAs and security descriptor for a new or overwritten file.
     pub extras: super::create::CreateExtras,
+    /// DHnQ or DH2Q.
+    pub durable: crate::durable::Request,
 }
 
 /// Where a create stopped to wait for breaks.
@@ -235,22 +237,8 @@ fn finish(
     }
     let file_id = FileId { persistent: plan.open, volatile: plan.open };
     let (oplock_level, lease_ctx) = granted_caching(&plan, caching, info.is_dir);
-    let contexts = response_contexts(&plan, &info, server, lease_ctx);
-    let meta = file_meta(&info, false);
-    let resp = CreateResponse {
-        oplock_level,
-        flags: 0,
-        create_action: opened.action as u32,
-        creation_time: meta.creation_time,
-        last_access_time: meta.last_access_time,
-        last_write_time: meta.last_write_time,
-        change_time: meta.change_time,
-        allocation_size: meta.allocation_size,
-        end_of_file: meta.end_of_file,
-        file_attributes: meta.attributes,
-        file_id,
-        contexts,
-    };
+    let durable = grant_durable(conn, hdr, &plan, oplock_level, lease_ctx.as_ref(), info.is_dir);
+    let contexts = response_contexts(&plan, &info, server, lease_ctx, durable.as_ref());
     tracing::debug!(conn = conn.id, peer = %conn.peer, name = %plan.name, ?file_id, action = ?opened.action, ?caching, "create granted");
     server.locks.set_path(plan.open, plan.share, &opened.rel_path);
     conn.opens.insert(
@@ -270,15 +258,39 @@ fn finish(
             mode: plan.create_options & (options::FILE_WRITE_THROUGH | options::FILE_SEQUENTIAL_ONLY),
             notify: Default::default(),
             pending_rename: None,
+            durable,
+            resilient: false,
+            lock_sequences: None,
         },
     );
     if opened.action == CreateAction::Created {
         let mask = if info.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
         server.notify.report(server, plan.share, &opened.rel_path, action::ADDED, mask);
     }
+    let body = encode_response(&info, oplock_level, opened.action, file_id, contexts);
+    Step::Done(Reply::ok(body), Some(file_id))
+}
+
+/// The CREATE response body for an open of the file `info` describes.
+pub(super) fn encode_response(info: &FileInfo, oplock_level: u8, action: CreateAction, file_id: FileId, contexts: Vec<u8>) -> Vec<u8> {
+    let meta = file_meta(info, false);
+    let resp = CreateResponse {
+        oplock_level,
+        flags: 0,
+        create_action: action as u32,
+        creation_time: meta.creation_time,
+        last_access_time: meta.last_access_time,
+        last_write_time: meta.last_write_time,
+        change_time: meta.change_time,
+        allocation_size: meta.allocation_size,
+        end_of_file: meta.end_of_file,
+        file_attributes: meta.attributes,
+        file_id,
+        contexts,
+    };
     let mut body = Vec::with_capacity(160);
     resp.encode(&mut body);
-    Step::Done(Reply::ok(body), Some(file_id))
+    body
 }
 
 /// The OplockLevel of the response, and the lease response context when a lease was granted.
@@ -301,10 +313,54 @@ fn granted_caching(plan: &CreatePlan, caching: GrantedCaching, is_dir: bool) -> 
     }
 }
 
-/// MxAc, QFid and RqLs answers (MS-SMB2 2.2.14.2.5, 2.2.14.2.9, 2.2.14.2.10); other
-/// contexts are parsed and ignored as MS-SMB2 3.3.5.9 allows for what is not supported.
-fn response_contexts(plan: &CreatePlan, info: &FileInfo, server: &ServerState, lease: Option<LeaseContext>) -> Vec<u8> {
+/// Durability for an open that asked for it and holds a batch oplock or a handle lease
+/// (MS-SMB2 3.3.5.9.6, 3.3.5.9.10).
+fn grant_durable(
+    conn: &ConnState,
+    hdr: &Header,
+    plan: &CreatePlan,
+    oplock_level: u8,
+    lease: Option<&LeaseContext>,
+    is_dir: bool,
+) -> Option<crate::durable::Durable> {
+    use crate::durable::{eligible, v2_timeout, Durable, Request, DEFAULT_TIMEOUT_MS};
+    let (v2, create_guid, timeout_ms) = match plan.durable {
+        Request::None => return None,
+        Request::V1 => (false, [0; 16], DEFAULT_TIMEOUT_MS),
+        Request::V2(r) => (true, r.create_guid, v2_timeout(r.timeout)),
+    };
+    if !eligible(oplock_level, lease.map(|l| l.state), is_dir) {
+        return None;
+    }
+    Some(Durable {
+        v2,
+        create_guid,
+        timeout: std::time::Duration::from_millis(u64::from(timeout_ms)),
+        client_guid: conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid),
+        lease_key: lease.map(|l| l.key),
+        user: conn.sessions.get(&hdr.session_id).map(|s| s.user.clone()).unwrap_or_default(),
+    })
+}
+
+/// MxAc, QFid, RqLs, DHnQ and DH2Q answers (MS-SMB2 2.2.14.2.5, 2.2.14.2.9, 2.2.14.2.10,
+/// 2.2.14.2.3, 2.2.14.2.12); other contexts are parsed and ignored as MS-SMB2 3.3.5.9
+/// allows for what is not supported.
+fn response_contexts(
+    plan: &CreatePlan,
+    info: &FileInfo,
+    server: &ServerState,
+    lease: Option<LeaseContext>,
+    durable: Option<&crate::durable::Durable>,
+) -> Vec<u8> {
     let mut out: Vec<(&[u8], Vec<u8>)> = Vec::new();
+    match durable {
+        Some(d) if d.v2 => out.push((
+            context_name::DURABLE_HANDLE_REQUEST_V2,
+            opportune_wire::durable::encode_response_v2(d.timeout.as_millis() as u32, 0),
+        )),
+        Some(_) => out.push((context_name::DURABLE_HANDLE_REQUEST, opportune_wire::durable::encode_response_v1())),
+        None => {}
+    }
     if plan.want_mxac {
         let mut d = Vec::with_capacity(8);
         d.put_u32(0);

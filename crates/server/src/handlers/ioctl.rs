@@ -37,6 +37,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
             o.put_u32(0);
             o
         }
+        fsctl::LMR_REQUEST_RESILIENCY => request_resiliency(ctx, req.file_id, req.input)?,
         fsctl::DFS_GET_REFERRALS => return Err(NtStatus::NOT_FOUND),
         fsctl::PIPE_TRANSCEIVE => return Err(NtStatus::NOT_SUPPORTED),
         fsctl::CREATE_OR_GET_OBJECT_ID => object_id(ctx.open(req.file_id)?)?,
@@ -62,6 +63,27 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         reply.signer = ctx.conn.sessions.get(&ctx.hdr.session_id).and_then(|s| s.signer.clone());
     }
     Ok(reply)
+}
+
+/// Longest resiliency timeout a client may ask for (Windows: 300 s).
+const MAX_RESILIENCY_TIMEOUT_MS: u32 = 300_000;
+
+/// FSCTL_LMR_REQUEST_RESILIENCY (MS-SMB2 3.3.5.15.9, NETWORK_RESILIENCY_REQUEST 2.2.31.3):
+/// the open becomes resilient, which turns on lock-sequence replay detection for it.
+/// (Resilient opens are not yet kept across a lost connection; durable ones are.)
+fn request_resiliency(ctx: &mut Ctx<'_>, file_id: FileId, input: &[u8]) -> Result<Vec<u8>, NtStatus> {
+    if ctx.conn.dialect() < opportune_wire::negotiate::dialect::SMB210 {
+        return Err(NtStatus::INVALID_DEVICE_REQUEST);
+    }
+    let open = ctx.open(file_id)?;
+    let timeout = input.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    match timeout {
+        Some(t) if input.len() >= 8 && t <= MAX_RESILIENCY_TIMEOUT_MS => {
+            open.resilient = true;
+            Ok(Vec::new())
+        }
+        _ => Err(NtStatus::INVALID_PARAMETER),
+    }
 }
 
 /// FILE_OBJECTID_BUFFER (MS-FSCC 2.1.3.1): object ids are not stored; each file's id is

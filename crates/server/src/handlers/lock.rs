@@ -10,8 +10,41 @@ use opportune_wire::oplock::{encode_lease_break_response, encode_oplock_break, B
 
 pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     let req = LockRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let dialect = ctx.conn.dialect();
     let open = ctx.open(req.file_id)?;
     let open_id = open.file_id.volatile;
+    let slot = sequence_slot(open, dialect, req.lock_sequence);
+    if let Some((index, number)) = slot {
+        let seen = open.lock_sequences.get_or_insert_with(|| Box::new([None; 64]));
+        if seen[index] == Some(number) {
+            // A replay of a request that already succeeded: nothing more is done.
+            return Ok(empty_ok());
+        }
+        seen[index] = None;
+    }
+    let result = lock(ctx, open_id, &req);
+    if let (Some((index, number)), Ok(reply)) = (slot, &result)
+        && reply.pending.is_none()
+        && let Some(seen) = ctx.conn.opens.get_mut(&open_id).and_then(|o| o.lock_sequences.as_mut())
+    {
+        seen[index] = Some(number);
+    }
+    result
+}
+
+/// Lock sequence verification (MS-SMB2 3.3.5.14): for a resilient open from SMB 2.1 on,
+/// and for a durable one from SMB 3.0 on (persistent handles and multichannel, which
+/// also qualify, are not offered), LockSequence carries a 4-bit number and an index;
+/// indexes 1 to 64 are checked. Returns the array slot and the number.
+fn sequence_slot(open: &crate::open::Open, dialect: u16, lock_sequence: u32) -> Option<(usize, u8)> {
+    use opportune_wire::negotiate::dialect::{SMB210, SMB300};
+    let verify = (dialect >= SMB210 && open.resilient) || (dialect >= SMB300 && open.durable.is_some());
+    let index = (lock_sequence >> 4) as usize;
+    (verify && (1..=64).contains(&index)).then(|| (index - 1, (lock_sequence & 0xF) as u8))
+}
+
+/// The locks and unlocks of one request, through the lock core.
+fn lock(ctx: &mut Ctx<'_>, open_id: u64, req: &LockRequest) -> HResult {
     let elements: Vec<LockElement> =
         req.locks.iter().map(|l| LockElement::from_wire(l.offset, l.length, l.flags)).collect();
     if !ctx.share()?.caching.locking {

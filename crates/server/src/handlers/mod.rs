@@ -5,6 +5,7 @@ pub mod cancel;
 pub mod close;
 pub mod create;
 pub mod create_open;
+pub mod create_reconnect;
 pub mod deferred;
 pub mod dir;
 pub mod info_query;

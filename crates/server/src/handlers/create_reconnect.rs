@@ -1,0 +1,92 @@
+//! CREATE with a durable reconnect context (MS-SMB2 3.3.5.9.7 DHnC, 3.3.5.9.12 DH2C):
+//! a disconnected durable open is handed to this session and tree with the caching,
+//! byte-range locks and position it had. The other fields of the request are ignored;
+//! for a leased open the name must still lead to the same file.
+
+use super::create_open::encode_response;
+use super::{Ctx, HResult, Reply};
+use crate::durable::{oplock_level_of, Reconnect};
+use opportune_fs::{CreateParams, SmbPath};
+use opportune_types::create::{oplock, CreateAction, CreateDisposition};
+use opportune_types::NtStatus;
+use opportune_wire::create::{context_name, encode_contexts, CreateRequest, LeaseContext};
+
+pub fn handle(ctx: &mut Ctx<'_>, req: &CreateRequest<'_>, rc: Reconnect) -> HResult {
+    let share = ctx.tree()?.share;
+    let user = ctx.session()?.user.clone();
+    let client = ctx.conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
+    let lease = match req.context(context_name::REQUEST_LEASE) {
+        Some(c) => Some(LeaseContext::decode(c.data).map_err(|_| NtStatus::INVALID_PARAMETER)?),
+        None => None,
+    };
+    let (file_id, create_guid) = match rc {
+        Reconnect::V1(id) => (id, None),
+        Reconnect::V2(r) => (r.file_id, Some(r.create_guid)),
+    };
+    // Which file the name leads to now, for a leased open (looked up before the lock
+    // core's mutex is taken).
+    let named = lease.map(|_| named_file(ctx, share, &req.name));
+    let conn_id = ctx.conn.id;
+    let (parked, caching, epoch) = ctx.server.locks.unpark(file_id.persistent, conn_id, client, |p| {
+        let d = &p.durable;
+        if p.open.share != share || create_guid.is_some_and(|g| g != d.create_guid) {
+            return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
+        }
+        match (d.lease_key, lease) {
+            (Some(key), Some(l)) if l.key == key && d.client_guid == client => {}
+            (None, None) => {}
+            _ => return Err(NtStatus::OBJECT_NAME_NOT_FOUND),
+        }
+        if d.user != user {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        if let Some(named) = named {
+            let current = p.open.handle.info().ok().map(|i| (i.dev, i.file_id));
+            if named.is_none() || named != current {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+        }
+        Ok(())
+    })?;
+    let mut open = parked.open;
+    open.session_id = ctx.hdr.session_id;
+    open.tree_id = ctx.hdr.tree_id;
+    if let Some(d) = open.durable.as_mut() {
+        d.client_guid = client;
+    }
+    let id = open.file_id;
+    let handle = open.handle.clone();
+    ctx.conn.opens.insert(id.volatile, open);
+    ctx.chain.file_id = Some(id);
+    let info = handle.info().map_err(|e| e.status())?;
+    let (level, contexts) = match lease {
+        Some(l) => {
+            let granted = LeaseContext {
+                key: l.key,
+                state: caching.bits,
+                flags: 0,
+                parent: None,
+                epoch: l.epoch.map(|_| epoch.unwrap_or(0)),
+            };
+            (oplock::LEASE, encode_contexts(&[(context_name::REQUEST_LEASE, granted.encode())]))
+        }
+        None => (oplock_level_of(caching.bits), Vec::new()),
+    };
+    tracing::info!(conn = conn_id, peer = %ctx.conn.peer, ?id, "durable reconnect");
+    Ok(Reply::ok(encode_response(&info, level, CreateAction::Opened, id, contexts)))
+}
+
+/// (device, inode) of the file `name` names in the share, if it can be opened.
+fn named_file(ctx: &Ctx<'_>, share: usize, name: &str) -> Option<(u64, u64)> {
+    let path = SmbPath::parse(name).ok()?;
+    let fs = &ctx.server.shares.get(share)?.fs;
+    let params = CreateParams {
+        disposition: CreateDisposition::Open,
+        directory: None,
+        write: false,
+        attributes: 0,
+        allocation_size: 0,
+    };
+    let info = fs.create(&path, &params).ok()?.info().ok()?;
+    Some((info.dev, info.file_id))
+}
