@@ -26,7 +26,9 @@ impl SmbPath {
     /// * `""` is the share root.
     /// * One trailing `\` is allowed and means "a directory"; any other empty
     ///   component (leading `\`, `\\`) is `InvalidName`.
-    /// * `..` is `PathSyntaxBad`, `.` is `InvalidName`.
+    /// * `..` takes back the component before it, as Windows does (`a\..\b` is
+    ///   `b`); one that would climb above the share root is `PathSyntaxBad`.
+    ///   `.` is `InvalidName`.
     /// * Characters invalid in a Windows file name (MS-FSCC 2.1.5.2:
     ///   0x00-0x1F, `" * / : < > ? \ |`) are `InvalidName`, so wildcards and
     ///   `/` are refused in file names.
@@ -69,6 +71,10 @@ impl SmbPath {
             } else {
                 part
             };
+            if part == ".." && !(i == last && (stream.is_some() || data_type)) {
+                components.pop().ok_or(FsError::PathSyntaxBad)?;
+                continue;
+            }
             check_component(part)?;
             components.push(part.to_string());
         }
@@ -252,6 +258,8 @@ mod tests {
         let p = SmbPath::parse("dir\\").unwrap();
         assert_eq!(p.components(), ["dir"]);
         assert!(p.trailing_separator());
+        assert_eq!(SmbPath::parse("a\\..\\b").unwrap().components(), ["b"]);
+        assert!(SmbPath::parse("a\\b\\..\\..").unwrap().is_root());
         let p = SmbPath::parse("a\\file::$DATA").unwrap();
         assert_eq!(p.components(), ["a", "file"]);
         assert_eq!(SmbPath::parse("f::$data").unwrap().file_name(), Some("f"));
@@ -281,7 +289,7 @@ mod tests {
             ("a\\\\", |e| matches!(e, InvalidName)),
             ("..", |e| matches!(e, PathSyntaxBad)),
             ("..\\x", |e| matches!(e, PathSyntaxBad)),
-            ("a\\..\\b", |e| matches!(e, PathSyntaxBad)),
+            ("a\\..\\..\\b", |e| matches!(e, PathSyntaxBad)),
             (".", |e| matches!(e, InvalidName)),
             ("a\\.\\b", |e| matches!(e, InvalidName)),
             ("a/b", |e| matches!(e, InvalidName)),

@@ -87,6 +87,22 @@ impl NotifyHub {
     }
 }
 
+impl NotifyHub {
+    /// A watched directory became delete-pending: the CHANGE_NOTIFYs waiting on it end
+    /// with STATUS_DELETE_PENDING (MS-FSA 2.1.5.11 as Windows behaves in smbtorture
+    /// smb2.notify.rmdir1-4).
+    pub fn directory_deleted(&self, server: &ServerState, share: usize, dir: &str) {
+        let Ok(w) = self.watches.lock() else { return };
+        let hits: Vec<(u64, u64)> =
+            w.iter().filter(|(_, w)| w.share == share && w.dir == dir).map(|(open, w)| (*open, w.conn)).collect();
+        drop(w);
+        for (open, conn) in hits {
+            let status = opportune_types::NtStatus::DELETE_PENDING;
+            server.locks.send_to(conn, ConnEvent::NotifyDone { open, status });
+        }
+    }
+}
+
 /// `rel` seen from directory `dir`: its direct child name, or any descendant when recursive.
 fn relative_to(dir: &str, rel: &str, recursive: bool) -> Option<String> {
     let rest = if dir.is_empty() { rel } else { rel.strip_prefix(dir)?.strip_prefix('/')? };

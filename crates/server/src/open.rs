@@ -22,8 +22,12 @@ pub struct NotifyState {
     pub changes: Vec<(u32, String)>,
     /// More changes happened than are kept: the client must re-enumerate.
     pub overflow: bool,
-    /// OutputBufferLength of the last CHANGE_NOTIFY.
+    /// How much the answer to the current CHANGE_NOTIFY may hold: its OutputBufferLength,
+    /// but never more than the first request on the handle asked for (Windows sizes the
+    /// handle's change buffer once; smbtorture smb2.notify.valid-req).
     pub max: u32,
+    /// OutputBufferLength of the first CHANGE_NOTIFY on this handle.
+    pub first_max: Option<u32>,
 }
 
 pub struct Open {

@@ -40,6 +40,10 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
 pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
     super::notify::on_close(server, conn, open.file_id.volatile);
     let outcome = server.locks.close_id(open.file_id.volatile);
+    if open.is_dir && open.delete_on_close && !outcome.delete_file {
+        // Other opens keep the directory: it is delete-pending now.
+        server.notify.directory_deleted(server, open.share, &open.handle.rel_path());
+    }
     if outcome.delete_file {
         if let Some(share) = server.shares.get(open.share) {
             let rel = open.handle.rel_path();

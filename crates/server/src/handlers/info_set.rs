@@ -259,8 +259,12 @@ fn set_disposition(ctx: &mut Ctx<'_>, id: opportune_types::FileId, delete: bool)
             return Err(NtStatus::DIRECTORY_NOT_EMPTY);
         }
     }
-    let open_id = open.file_id.volatile;
-    ctx.server.locks.set_delete_pending(open_id, delete)
+    let (open_id, is_dir, rel, share) = (open.file_id.volatile, open.is_dir, open.handle.rel_path(), open.share);
+    ctx.server.locks.set_delete_pending(open_id, delete)?;
+    if delete && is_dir {
+        ctx.server.notify.directory_deleted(ctx.server, share, &rel);
+    }
+    Ok(())
 }
 
 fn set_end_of_file(ctx: &mut Ctx<'_>, id: opportune_types::FileId, len: u64) -> Result<(), NtStatus> {

@@ -31,7 +31,8 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     }
     let id = open.file_id.volatile;
     let (share, dir) = (open.share, open.handle.rel_path());
-    open.notify.max = req.output_buffer_length;
+    let first = *open.notify.first_max.get_or_insert(req.output_buffer_length);
+    open.notify.max = first.min(req.output_buffer_length);
     let ready = take_ready(open);
     ctx.server.notify.watch(id, conn_id, share, dir, req.flags & WATCH_TREE != 0, req.completion_filter);
     match ready {

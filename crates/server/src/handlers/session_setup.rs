@@ -42,7 +42,9 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     let sid = session_for(ctx)?;
     let result = step(ctx, sid, &req);
     if result.as_ref().is_err_and(|s| *s != NtStatus::MORE_PROCESSING_REQUIRED) {
-        // MS-SMB2 3.3.5.5.3: a failed authentication removes the session.
+        // MS-SMB2 3.3.5.5.3: a failed authentication removes the session, and with it
+        // its opens, as a LOGOFF would (a re-authentication can fail on a live session).
+        super::close::close_session_opens(ctx.server, ctx.conn, sid, None);
         ctx.conn.sessions.remove(&sid);
         ctx.server.forget_session(sid);
     }
