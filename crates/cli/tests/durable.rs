@@ -1,6 +1,6 @@
-//! Durable handles on real connections: what a client wrote through a durable handle is
-//! there after its connection dropped and it reconnected; a disconnected handle gives
-//! way to another client at once; an expired one is gone.
+//! Durable and resilient handles on real connections: what a client wrote through a
+//! durable handle is there after its connection dropped and it reconnected; a
+//! disconnected handle gives way to another client at once; an expired one is gone.
 
 mod support;
 
@@ -68,4 +68,18 @@ fn an_expired_handle_is_closed() {
     assert_eq!(b.reconnect(fid, guid).err(), Some(STATUS_OBJECT_NAME_NOT_FOUND));
     let (f, _) = b.create("brief.txt", GENERIC_ALL, OPLOCK_NONE).expect("open");
     assert_eq!(b.lock(f, 0, 4), STATUS_SUCCESS);
+}
+
+#[test]
+fn a_resilient_handle_survives_a_dropped_connection() {
+    let s = start("resilient");
+    let mut a = client(&s);
+    let (fid, _) = a.create("resilient.txt", GENERIC_ALL, OPLOCK_NONE).expect("plain open");
+    assert_eq!(a.request_resiliency(fid, 300_001), 0xC000_000D, "longer than 300 s is refused");
+    assert_eq!(a.request_resiliency(fid, 30_000), STATUS_SUCCESS);
+    assert_eq!(a.write(fid, 0, b"resilient"), STATUS_SUCCESS);
+    drop(a);
+    let mut b = client(&s);
+    let (again, _) = b.reconnect(fid, [0; 16]).expect("reconnect of a resilient handle");
+    assert_eq!(b.read_data(again, 0, 9), (STATUS_SUCCESS, b"resilient".to_vec()));
 }

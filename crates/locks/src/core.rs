@@ -126,6 +126,11 @@ impl LockCore {
         })
     }
 
+    /// The opens under a lease (Lease.LeaseOpens).
+    pub fn lease_opens(&self, id: LeaseId) -> Vec<OpenId> {
+        self.leases.get(&id).map(|l| l.opens.clone()).unwrap_or_default()
+    }
+
     /// The epoch of a lease (reported to v2 lease holders).
     pub fn lease_epoch(&self, id: LeaseId) -> Option<u16> {
         self.leases.get(&id).map(|l| l.epoch)

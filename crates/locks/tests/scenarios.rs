@@ -412,6 +412,7 @@ fn moved_open_keeps_its_state_and_gets_its_breaks_elsewhere() {
     assert!(c.move_open(OpenId(1), ConnId(8)));
     let lease = c.caching_of(OpenId(1)).unwrap().lease.unwrap();
     assert_eq!(c.lease_epoch(lease), Some(1));
+    assert_eq!(c.lease_opens(lease), vec![OpenId(1)]);
     let o = c.handle_create(t0, lease_req(2, 2, 2, R | W | H));
     assert!(matches!(o, CreateOutcome::Deferred | CreateOutcome::Granted { .. }));
     let evs = drain(&mut c);

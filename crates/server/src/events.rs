@@ -35,6 +35,10 @@ pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, o
             tracing::info!(conn = conn.id, session, "session replaced by a reconnect");
             Ok(())
         }
+        ConnEvent::ForceClose { open, delete_file } => {
+            crate::handlers::close::forced(server, conn, open, delete_file);
+            Ok(())
+        }
         ConnEvent::NotifyDone { open, status } => {
             let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Notify { open }) else { return Ok(()) };
             complete(server, conn, out, async_id, op, Reply::error(status), None).await

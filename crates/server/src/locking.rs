@@ -29,6 +29,9 @@ pub enum ConnEvent {
     ExpireSession { session: u64 },
     /// A message prepared earlier (a delayed break notification) to send now.
     Send(Vec<u8>),
+    /// The server closed this open on its own (another client took over its
+    /// AppInstanceId); `delete_file` asks for its delete-on-close to be carried out.
+    ForceClose { open: u64, delete_file: bool },
 }
 
 pub struct Locking {
@@ -50,6 +53,8 @@ struct Inner {
     clients: HashMap<u64, [u8; 16]>,
     /// Durable opens whose connection is gone, by open id (= FileId.Persistent).
     parked: HashMap<u64, Parked>,
+    /// Open.AppInstanceId and the ClientGuid of its client, for opens that have one.
+    app_instances: HashMap<u64, ([u8; 16], [u8; 16])>,
 }
 
 /// The owner of parked durable opens in the lock core: no connection has this id, so
@@ -89,6 +94,7 @@ impl Locking {
             paths: HashMap::new(),
             clients: HashMap::new(),
             parked: HashMap::new(),
+            app_instances: HashMap::new(),
         };
         Locking { inner: Mutex::new(inner), timer: Notify::new() }
     }
@@ -168,6 +174,7 @@ impl Locking {
         let mut g = self.lock();
         g.owners.remove(&open);
         g.paths.remove(&open);
+        g.app_instances.remove(&open);
         drop(g);
         outcome.unwrap_or(CloseOutcome { file: FileKey { device: 0, inode: 0 }, delete_file: false })
     }
@@ -225,6 +232,7 @@ impl Locking {
         for o in gone {
             g.owners.remove(&o);
             g.paths.remove(&o);
+            g.app_instances.remove(&o);
         }
     }
 
@@ -272,6 +280,7 @@ impl Inner {
         let outcome = self.core.handle_close(Instant::now(), OpenId(id));
         self.owners.remove(&id);
         self.paths.remove(&id);
+        self.app_instances.remove(&id);
         let rel = p.open.handle.rel_path();
         tracing::info!(open = id, path = %rel, "{why}");
         if outcome.is_some_and(|o| o.delete_file)
@@ -313,21 +322,17 @@ impl Inner {
                 }
                 Event::CompleteLock { open, .. } | Event::CompleteRename { open, .. } => self.owners.get(&open.0).copied(),
             };
-            if let (Event::SendLeaseBreak { lease, .. }, Some(c)) = (e, conn)
-                && !self.routes.contains_key(&c)
-            {
-                // No connection of the client is left: its disconnected opens under
-                // this lease go (MS-SMB2 3.3.4.7).
-                let gone: Vec<u64> = self
-                    .parked
-                    .iter()
-                    .filter(|(_, p)| p.durable.lease_key == Some(lease.key.0) && p.durable.client_guid == lease.client.0)
-                    .map(|(id, _)| *id)
-                    .collect();
-                for id in gone {
-                    self.purge(id, "durable handle purged: a lease break is due");
+            if let Event::SendLeaseBreak { lease, .. } = e {
+                // Every open under the lease is disconnected: nobody can acknowledge, they
+                // go (MS-SMB2 3.3.4.7). Decided by the opens, not by whether the target
+                // connection is still registered: it may be in the middle of going away.
+                let opens = self.core.lease_opens(lease);
+                if !opens.is_empty() && opens.iter().all(|o| self.parked.contains_key(&o.0)) {
+                    for o in opens {
+                        self.purge(o.0, "durable handle purged: a lease break is due");
+                    }
+                    continue;
                 }
-                continue;
             }
             tracing::debug!(event = ?e, conn = ?conn, "lock core event");
             if let Some(tx) = conn.and_then(|c| self.routes.get(&c)) {
@@ -358,6 +363,16 @@ impl Locking {
         Ok(())
     }
 
+    /// Whether `open` is live on a connection other than `conn` (not parked, not closed).
+    pub fn live_elsewhere(&self, open: u64, conn: u64) -> bool {
+        self.lock().owners.get(&open).is_some_and(|c| *c != conn && *c != PARKED)
+    }
+
+    /// The lease key of an open's lease, if its caching is a lease.
+    pub fn lease_key_of(&self, open: u64) -> Option<[u8; 16]> {
+        self.lock().core.caching_of(OpenId(open))?.lease.map(|l| l.key.0)
+    }
+
     /// Hands a parked open to connection `conn` if `check` accepts it (MS-SMB2 3.3.5.9.7,
     /// 3.3.5.9.12); an unknown id is STATUS_OBJECT_NAME_NOT_FOUND. A refused attempt
     /// leaves the open parked. Returns the open and its caching bits now.
@@ -377,10 +392,52 @@ impl Locking {
         if client != [0; 16] {
             g.clients.insert(conn, client);
         }
+        if let Some(app) = g.app_instances.get_mut(&persistent) {
+            app.1 = client;
+        }
         let caching = g.core.caching_of(id).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
         let epoch = caching.lease.and_then(|l| g.core.lease_epoch(l));
         tracing::info!(open = persistent, conn, "durable handle reconnected");
         Ok((p, caching, epoch))
+    }
+}
+
+/// Application instance ids (MS-SMB2 3.3.5.9.13): a clustered application that moves to
+/// another node opens its files again with the same AppInstanceId, and the opens of its
+/// previous incarnation go at once, without breaks.
+impl Locking {
+    /// Records the AppInstanceId of a completed open.
+    pub fn set_app_instance(&self, open: u64, app: [u8; 16], client: [u8; 16]) {
+        self.lock().app_instances.insert(open, (app, client));
+    }
+
+    /// Closes the opens of the file `info` that carry `app` and belong to another client,
+    /// before a create with that AppInstanceId is admitted.
+    pub fn close_app_instance(&self, info: &FileInfo, app: [u8; 16], client: [u8; 16]) {
+        let mut g = self.lock();
+        let victims: Vec<u64> = g
+            .core
+            .opens_of(file_key(info))
+            .into_iter()
+            .map(|o| o.0)
+            .filter(|o| g.app_instances.get(o).is_some_and(|(a, c)| *a == app && *c != client))
+            .collect();
+        for id in victims {
+            if g.parked.contains_key(&id) {
+                g.purge(id, "durable handle closed: its AppInstanceId was opened again");
+                continue;
+            }
+            let outcome = g.core.handle_close(Instant::now(), OpenId(id));
+            let conn = g.owners.remove(&id);
+            g.paths.remove(&id);
+            g.app_instances.remove(&id);
+            tracing::info!(open = id, ?conn, "open closed: its AppInstanceId was opened again by another client");
+            if let Some(tx) = conn.and_then(|c| g.routes.get(&c)) {
+                let delete_file = outcome.is_some_and(|o| o.delete_file);
+                let _ = tx.send(ConnEvent::ForceClose { open: id, delete_file });
+            }
+        }
+        g.route();
     }
 }
 

@@ -242,6 +242,26 @@ impl Client {
         Self::created(&r)
     }
 
+    /// FSCTL_LMR_REQUEST_RESILIENCY on `fid` with `timeout_ms`; returns the status.
+    pub fn request_resiliency(&mut self, fid: Fid, timeout_ms: u32) -> u32 {
+        let mut b = vec![];
+        b.extend_from_slice(&57u16.to_le_bytes());
+        b.extend_from_slice(&0u16.to_le_bytes());
+        b.extend_from_slice(&0x0014_01D4u32.to_le_bytes());
+        b.extend_from_slice(&fid.0);
+        b.extend_from_slice(&120u32.to_le_bytes()); // InputOffset
+        b.extend_from_slice(&8u32.to_le_bytes()); // InputCount
+        b.extend_from_slice(&0u32.to_le_bytes()); // MaxInputResponse
+        b.extend_from_slice(&0u32.to_le_bytes()); // OutputOffset
+        b.extend_from_slice(&0u32.to_le_bytes()); // OutputCount
+        b.extend_from_slice(&0u32.to_le_bytes()); // MaxOutputResponse
+        b.extend_from_slice(&1u32.to_le_bytes()); // SMB2_0_IOCTL_IS_FSCTL
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&timeout_ms.to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        self.call(0x0B, b).status
+    }
+
     /// Reads `len` bytes at `offset`: the status and the data.
     pub fn read_data(&mut self, fid: Fid, offset: u64, len: u32) -> (u32, Vec<u8>) {
         let mut b = vec![];

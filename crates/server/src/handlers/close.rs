@@ -45,16 +45,30 @@ pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
         server.notify.directory_deleted(server, open.share, &open.handle.rel_path());
     }
     if outcome.delete_file {
-        if let Some(share) = server.shares.get(open.share) {
-            let rel = open.handle.rel_path();
-            match share.fs.remove(&rel, open.is_dir) {
-                Ok(()) => {
-                    let mask = if open.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
-                    server.notify.report(server, open.share, &rel, action::REMOVED, mask);
-                }
-                Err(e) => tracing::info!(conn = conn.id, path = %rel, error = %e, "delete on close failed"),
-            }
+        delete_on_close(server, conn, &open);
+    }
+}
+
+/// Removes the file of an open whose close left it delete-pending and unopened.
+fn delete_on_close(server: &ServerState, conn: &ConnState, open: &Open) {
+    let Some(share) = server.shares.get(open.share) else { return };
+    let rel = open.handle.rel_path();
+    match share.fs.remove(&rel, open.is_dir) {
+        Ok(()) => {
+            let mask = if open.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
+            server.notify.report(server, open.share, &rel, action::REMOVED, mask);
         }
+        Err(e) => tracing::info!(conn = conn.id, path = %rel, error = %e, "delete on close failed"),
+    }
+}
+
+/// An open the lock layer already closed (MS-SMB2 3.3.4.17, Server Application Requests
+/// Closing an Open): it leaves the open table; the client's handle is FILE_CLOSED from now on.
+pub fn forced(server: &ServerState, conn: &mut ConnState, id: u64, delete_file: bool) {
+    let Some(open) = conn.opens.remove(&id) else { return };
+    super::notify::on_close(server, conn, id);
+    if delete_file {
+        delete_on_close(server, conn, &open);
     }
 }
 

@@ -57,6 +57,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         truncating: truncates(checked.disposition),
         extras,
         durable,
+        app_instance: app_instance(ctx, &req),
     };
     let hdr = *ctx.hdr;
     let (reply, file_id) = create_open::start(ctx.server, ctx.conn, &hdr, plan);
@@ -64,6 +65,20 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         ctx.chain.file_id = file_id;
     }
     Ok(reply)
+}
+
+/// SMB2_CREATE_APP_INSTANCE_ID (MS-SMB2 2.2.13.2.13, SMB 3.x): StructureSize 20,
+/// Reserved, the 16-byte AppInstanceId. A malformed one is ignored.
+fn app_instance(ctx: &Ctx<'_>, req: &CreateRequest<'_>) -> Option<[u8; 16]> {
+    if ctx.conn.dialect() < opportune_wire::negotiate::dialect::SMB300 {
+        return None;
+    }
+    let data = req.context(context_name::APP_INSTANCE_ID)?.data;
+    let size = u16::from_le_bytes([*data.first()?, *data.get(1)?]);
+    if size != 20 {
+        return None;
+    }
+    data.get(4..20)?.try_into().ok()
 }
 
 /// A lease request is honoured on SMB 2.1 and later when the create asks for

@@ -41,6 +41,8 @@ pub struct CreatePlan {
     pub extras: super::create::CreateExtras,
     /// DHnQ or DH2Q.
     pub durable: crate::durable::Request,
+    /// SMB2_CREATE_APP_INSTANCE_ID.
+    pub app_instance: Option<[u8; 16]>,
 }
 
 /// Where a create stopped to wait for breaks.
@@ -160,6 +162,10 @@ fn discard(server: &ServerState, plan: &CreatePlan, opened: &Opened, info: &File
 
 fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileInfo, truncating: bool) -> CreateOutcome {
     let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
+    if let Some(app) = plan.app_instance {
+        // MS-SMB2 3.3.5.9.13: the previous instance's opens go before this one is judged.
+        server.locks.close_app_instance(info, app, client);
+    }
     let requested = match plan.lease {
         Some(l) => RequestedCaching::Lease {
             client: ClientGuid(client),
@@ -241,6 +247,10 @@ fn finish(
     let contexts = response_contexts(&plan, &info, server, lease_ctx, durable.as_ref());
     tracing::debug!(conn = conn.id, peer = %conn.peer, name = %plan.name, ?file_id, action = ?opened.action, ?caching, "create granted");
     server.locks.set_path(plan.open, plan.share, &opened.rel_path);
+    if let Some(app) = plan.app_instance {
+        let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
+        server.locks.set_app_instance(plan.open, app, client);
+    }
     conn.opens.insert(
         plan.open,
         Open {

@@ -27,27 +27,23 @@ pub fn handle(ctx: &mut Ctx<'_>, req: &CreateRequest<'_>, rc: Reconnect) -> HRes
     // core's mutex is taken).
     let named = lease.map(|_| named_file(ctx, share, &req.name));
     let conn_id = ctx.conn.id;
-    let (parked, caching, epoch) = ctx.server.locks.unpark(file_id.persistent, conn_id, client, |p| {
-        let d = &p.durable;
-        if p.open.share != share || create_guid.is_some_and(|g| g != d.create_guid) {
-            return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
-        }
-        match (d.lease_key, lease) {
-            (Some(key), Some(l)) if l.key == key && d.client_guid == client => {}
-            (None, None) => {}
-            _ => return Err(NtStatus::OBJECT_NAME_NOT_FOUND),
-        }
-        if d.user != user {
-            return Err(NtStatus::ACCESS_DENIED);
-        }
-        if let Some(named) = named {
-            let current = p.open.handle.info().ok().map(|i| (i.dev, i.file_id));
-            if named.is_none() || named != current {
-                return Err(NtStatus::INVALID_PARAMETER);
+    let want = Wanted { share, create_guid, lease, client, user, named };
+    let locks = &ctx.server.locks;
+    let mut result = locks.unpark(file_id.persistent, conn_id, client, |p| want.check(p));
+    if result.as_ref().is_err_and(|e| *e == NtStatus::OBJECT_NAME_NOT_FOUND) && locks.live_elsewhere(file_id.persistent, conn_id) {
+        // The client reconnects faster than its old connection's end reached us: give
+        // that connection's task a moment to park the open (MS-SMB2 3.3.7.1).
+        tokio::task::block_in_place(|| {
+            for _ in 0..RECONNECT_WAIT_STEPS {
+                std::thread::sleep(RECONNECT_WAIT_STEP);
+                if !locks.live_elsewhere(file_id.persistent, conn_id) {
+                    break;
+                }
             }
-        }
-        Ok(())
-    })?;
+        });
+        result = locks.unpark(file_id.persistent, conn_id, client, |p| want.check(p));
+    }
+    let (parked, caching, epoch) = result?;
     let mut open = parked.open;
     open.session_id = ctx.hdr.session_id;
     open.tree_id = ctx.hdr.tree_id;
@@ -74,6 +70,45 @@ pub fn handle(ctx: &mut Ctx<'_>, req: &CreateRequest<'_>, rc: Reconnect) -> HRes
     };
     tracing::info!(conn = conn_id, peer = %ctx.conn.peer, ?id, "durable reconnect");
     Ok(Reply::ok(encode_response(&info, level, CreateAction::Opened, id, contexts)))
+}
+
+/// How long a reconnect waits for the open's old connection to be found dead: 50 × 4 ms.
+const RECONNECT_WAIT_STEPS: u32 = 50;
+const RECONNECT_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(4);
+
+/// What the parked open must match (MS-SMB2 3.3.5.9.7, 3.3.5.9.12).
+struct Wanted {
+    share: usize,
+    create_guid: Option<[u8; 16]>,
+    lease: Option<LeaseContext>,
+    client: [u8; 16],
+    user: String,
+    /// For a leased open: the file the request's name leads to now.
+    named: Option<Option<(u64, u64)>>,
+}
+
+impl Wanted {
+    fn check(&self, p: &crate::durable::Parked) -> Result<(), NtStatus> {
+        let d = &p.durable;
+        if p.open.share != self.share || self.create_guid.is_some_and(|g| g != d.create_guid) {
+            return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
+        }
+        match (d.lease_key, &self.lease) {
+            (Some(key), Some(l)) if l.key == key && d.client_guid == self.client => {}
+            (None, None) => {}
+            _ => return Err(NtStatus::OBJECT_NAME_NOT_FOUND),
+        }
+        if d.user != self.user {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        if let Some(named) = self.named {
+            let current = p.open.handle.info().ok().map(|i| (i.dev, i.file_id));
+            if named.is_none() || named != current {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// (device, inode) of the file `name` names in the share, if it can be opened.

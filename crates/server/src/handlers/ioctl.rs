@@ -69,21 +69,42 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
 const MAX_RESILIENCY_TIMEOUT_MS: u32 = 300_000;
 
 /// FSCTL_LMR_REQUEST_RESILIENCY (MS-SMB2 3.3.5.15.9, NETWORK_RESILIENCY_REQUEST 2.2.31.3):
-/// the open becomes resilient, which turns on lock-sequence replay detection for it.
-/// (Resilient opens are not yet kept across a lost connection; durable ones are.)
+/// the open becomes resilient: lock sequences are checked for replays, and the open is
+/// kept for the timeout (0: the server's default) when its connection is lost, to be
+/// reconnected like a durable handle (MS-SMB2 3.3.5.9.7).
 fn request_resiliency(ctx: &mut Ctx<'_>, file_id: FileId, input: &[u8]) -> Result<Vec<u8>, NtStatus> {
     if ctx.conn.dialect() < opportune_wire::negotiate::dialect::SMB210 {
         return Err(NtStatus::INVALID_DEVICE_REQUEST);
     }
-    let open = ctx.open(file_id)?;
-    let timeout = input.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    match timeout {
-        Some(t) if input.len() >= 8 && t <= MAX_RESILIENCY_TIMEOUT_MS => {
-            open.resilient = true;
-            Ok(Vec::new())
-        }
-        _ => Err(NtStatus::INVALID_PARAMETER),
+    let timeout = match input.get(..4) {
+        Some(b) if input.len() >= 8 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        _ => return Err(NtStatus::INVALID_PARAMETER),
+    };
+    if timeout > MAX_RESILIENCY_TIMEOUT_MS {
+        return Err(NtStatus::INVALID_PARAMETER);
     }
+    let client_guid = ctx.conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
+    let user = ctx.session()?.user.clone();
+    let id = ctx.open(file_id)?.file_id.volatile;
+    let lease_key = ctx.server.locks.lease_key_of(id);
+    let open = ctx.open(file_id)?;
+    open.resilient = true;
+    let ms = if timeout == 0 { crate::durable::DEFAULT_TIMEOUT_MS } else { timeout };
+    let timeout = std::time::Duration::from_millis(u64::from(ms));
+    match open.durable.as_mut() {
+        Some(d) => d.timeout = d.timeout.max(timeout),
+        None => {
+            open.durable = Some(crate::durable::Durable {
+                v2: false,
+                create_guid: [0; 16],
+                timeout,
+                client_guid,
+                lease_key,
+                user,
+            })
+        }
+    }
+    Ok(Vec::new())
 }
 
 /// FILE_OBJECTID_BUFFER (MS-FSCC 2.1.3.1): object ids are not stored; each file's id is
