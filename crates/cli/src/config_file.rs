@@ -17,6 +17,8 @@ pub struct FileConfig {
     pub oplock_break_wait_ms: Option<u64>,
     pub max_link_delay_secs: Option<u64>,
     pub min_link_throughput: Option<u64>,
+    /// Unix socket for `opportune status`; "" turns it off.
+    pub status_socket: Option<PathBuf>,
     #[serde(default)]
     pub share: Vec<FileShare>,
     #[serde(default)]

@@ -2,6 +2,7 @@
 
 mod config_file;
 mod serve;
+mod status;
 
 use clap::{Parser, Subcommand};
 
@@ -16,6 +17,9 @@ struct Cli {
 enum Command {
     /// Serve a folder (or the shares given with --share / --config) over SMB.
     Serve(serve::ServeArgs),
+    /// Show a running server's sessions, open files with their oplocks and leases,
+    /// disconnected durable handles and operations waiting for breaks.
+    Status(status::StatusArgs),
     /// Print the NT hash of a password, for the `nt_hash` key of the config file.
     HashPassword {
         /// The password; read from standard input when absent.
@@ -27,6 +31,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Status(args) => status::run(args),
         Command::HashPassword { password } => hash_password(password),
     };
     match result {

@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// A TOML configuration file (see docs/CONFIG.md).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Unix socket for `opportune status` [default: $XDG_RUNTIME_DIR or /tmp,
+    /// opportune-IP-PORT.sock].
+    #[arg(long, value_name = "PATH")]
+    status_socket: Option<PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> Result<(), String> {
@@ -51,9 +55,15 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         let (listener, state) = opportune_server::bind(config).await.map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         announce(&state.config, addr, generated.as_ref());
+        let st = state.clone();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
         tokio::select! {
             () = opportune_server::serve(listener, state) => {}
             _ = tokio::signal::ctrl_c() => eprintln!("opportune: interrupted, stopping"),
+            _ = term.recv() => eprintln!("opportune: terminated, stopping"),
+        }
+        if let (Some(p), true) = (&st.config.status_socket, st.status_bound.load(std::sync::atomic::Ordering::Relaxed)) {
+            let _ = std::fs::remove_file(p);
         }
         Ok(())
     })
@@ -90,6 +100,12 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
     }
     config.max_link_delay = file.max_link_delay_secs.filter(|&s| s > 0).map(std::time::Duration::from_secs);
     config.min_link_throughput = file.min_link_throughput.unwrap_or(0);
+    config.status_socket = match (&args.status_socket, &file.status_socket) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(p)) if p.as_os_str().is_empty() => None,
+        (None, Some(p)) => Some(p.clone()),
+        (None, None) => Some(opportune_server::status::default_socket(listen)),
+    };
     for s in file.share {
         let caching = s.caching();
         config.shares.push(ShareConfig {

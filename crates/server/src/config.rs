@@ -97,6 +97,8 @@ pub struct ServerConfig {
     /// A connection whose measured throughput is below this many bytes per second gets no
     /// new oplocks or leases (Windows' MinLinkThroughput). 0: off (default).
     pub min_link_throughput: u64,
+    /// Where `opportune status` finds the server (a Unix socket); None: no status socket.
+    pub status_socket: Option<std::path::PathBuf>,
 }
 
 impl ServerConfig {
@@ -115,6 +117,7 @@ impl ServerConfig {
             oplock_break_wait: Duration::ZERO,
             max_link_delay: None,
             min_link_throughput: 0,
+            status_socket: None,
         }
     }
 

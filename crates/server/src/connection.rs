@@ -31,7 +31,7 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr) 
     let mut out = Outbox { wr };
     let mut reader = FrameReader::new(rd);
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
-    server.locks.register_connection(id, ev_tx);
+    server.locks.register_connection(id, peer, ev_tx);
     let mut conn = ConnState::new(id, peer);
     let reason = loop {
         match reader.try_frame() {

@@ -21,6 +21,7 @@ mod policy;
 mod security;
 mod server;
 mod session;
+pub mod status;
 mod wildcard;
 
 pub use config::{ServerConfig, ShareCaching, ShareConfig, UserConfig};
@@ -43,6 +44,15 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
     let limit = Arc::new(Semaphore::new(state.config.max_connections));
     let timer_state = state.clone();
     tokio::spawn(async move { timer_state.locks.run_timer().await });
+    if let Some(path) = state.config.status_socket.clone() {
+        match status::bind(&path) {
+            Ok(l) => {
+                state.status_bound.store(true, std::sync::atomic::Ordering::Relaxed);
+                tokio::spawn(status::serve(state.clone(), l));
+            }
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "no status socket"),
+        }
+    }
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,

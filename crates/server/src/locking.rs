@@ -55,6 +55,29 @@ struct Inner {
     parked: HashMap<u64, Parked>,
     /// Open.AppInstanceId and the ClientGuid of its client, for opens that have one.
     app_instances: HashMap<u64, ([u8; 16], [u8; 16])>,
+    /// The client address of each connection, for `opportune status`.
+    peers: HashMap<u64, std::net::SocketAddr>,
+}
+
+/// What `opportune status` shows of the lock layer.
+pub struct Report {
+    pub opens: Vec<OpenRow>,
+    pub waiting: usize,
+    pub peers: HashMap<u64, std::net::SocketAddr>,
+}
+
+/// One open the server completed.
+pub struct OpenRow {
+    pub open: u64,
+    pub conn: u64,
+    pub share: usize,
+    pub path: String,
+    /// R/W/H caching bits, and whether they are a lease's.
+    pub bits: u32,
+    pub lease: bool,
+    pub breaking: bool,
+    /// For a disconnected durable handle: how long it is kept still.
+    pub expires_in: Option<Duration>,
 }
 
 /// The owner of parked durable opens in the lock core: no connection has this id, so
@@ -95,6 +118,7 @@ impl Locking {
             clients: HashMap::new(),
             parked: HashMap::new(),
             app_instances: HashMap::new(),
+            peers: HashMap::new(),
         };
         Locking { inner: Mutex::new(inner), timer: Notify::new() }
     }
@@ -114,8 +138,35 @@ impl Locking {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn register_connection(&self, conn: u64, tx: EventSender) {
-        self.lock().routes.insert(conn, tx);
+    pub fn register_connection(&self, conn: u64, peer: std::net::SocketAddr, tx: EventSender) {
+        let mut g = self.lock();
+        g.routes.insert(conn, tx);
+        g.peers.insert(conn, peer);
+    }
+
+    /// A snapshot of the opens, their caching and the waiting operations.
+    pub fn report(&self) -> Report {
+        let g = self.lock();
+        let now = Instant::now();
+        let mut opens: Vec<OpenRow> = g
+            .paths
+            .iter()
+            .filter_map(|(id, (share, path))| {
+                let c = g.core.caching_of(OpenId(*id))?;
+                Some(OpenRow {
+                    open: *id,
+                    conn: g.owners.get(id).copied().unwrap_or(PARKED),
+                    share: *share,
+                    path: path.clone(),
+                    bits: c.bits,
+                    lease: c.lease.is_some(),
+                    breaking: c.breaking,
+                    expires_in: g.parked.get(id).map(|p| p.deadline.saturating_duration_since(now)),
+                })
+            })
+            .collect();
+        opens.sort_by_key(|o| o.open);
+        Report { opens, waiting: g.core.deferred_count(), peers: g.peers.clone() }
     }
 
     /// Delivers an event to a connection task (dropped if the connection is gone).
@@ -228,6 +279,7 @@ impl Locking {
         let mut g = self.lock();
         g.routes.remove(&conn);
         g.clients.remove(&conn);
+        g.peers.remove(&conn);
         let gone: Vec<u64> = g.owners.iter().filter(|(_, c)| **c == conn).map(|(o, _)| *o).collect();
         for o in gone {
             g.owners.remove(&o);

@@ -24,6 +24,8 @@ pub struct ServerState {
     pub notify: crate::notify::NotifyHub,
     /// Every established session, for session binding checks (MS-SMB2 3.3.1.5 GlobalSessionTable).
     pub sessions: std::sync::Mutex<std::collections::HashMap<u64, crate::session::SessionInfo>>,
+    /// The status socket was bound by this server (so it is this server's to remove).
+    pub status_bound: std::sync::atomic::AtomicBool,
     next_id: AtomicU64,
 }
 
@@ -60,6 +62,7 @@ impl ServerState {
         Ok(Arc::new(ServerState {
             locks: Arc::new(crate::locking::Locking::new(config.oplock_break_timeout)),
             sessions: Default::default(),
+            status_bound: Default::default(),
             notify: Default::default(),
             config,
             shares,

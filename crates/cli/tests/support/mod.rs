@@ -23,6 +23,7 @@ impl Drop for Server {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.root);
         let _ = std::fs::remove_file(self.root.with_extension("toml"));
+        let _ = std::fs::remove_file(opportune_server::status::default_socket(self.addr));
     }
 }
 
