@@ -80,6 +80,19 @@ impl LockCore {
         false
     }
 
+    /// Ends the blocking lock requests `open` waits in with `status`, as closing it would
+    /// (a durable open kept after its session ended must not be granted a lock nobody
+    /// waits for any more).
+    pub fn end_pending_locks(&mut self, open: OpenId, status: NtStatus) {
+        let Some(file) = self.opens.get(&open).map(|e| e.file) else { return };
+        let Some(f) = self.files.get_mut(&file) else { return };
+        let requests: Vec<RequestId> = f.locks.pending_of(open).map(|p| p.request).collect();
+        for request in requests {
+            f.locks.remove_pending(request);
+            self.events.push_back(Event::CompleteLock { request, open, status });
+        }
+    }
+
     /// MS-SMB2 3.3.5.12 / 3.3.5.13 via MS-FSA 2.1.4.10: may `open` read or write this
     /// range? STATUS_FILE_LOCK_CONFLICT when another open's exclusive lock covers it, or
     /// (writes only) when any shared lock does, the writer's own included.

@@ -225,6 +225,15 @@ fn blocking_lock_lifecycle() {
     assert_eq!(c.handle_lock(t0, OpenId(3), RequestId(5), &[ex(5, 1)]), LockOutcome::Pending);
     c.handle_close(t0, OpenId(3));
     assert_eq!(drain(&mut c), vec![Event::CompleteLock { request: RequestId(5), open: OpenId(3), status: NtStatus::RANGE_NOT_LOCKED }]);
+    // A waiter whose open is kept (a durable handle whose session ended) stops waiting,
+    // and is not granted the range later.
+    granted(c.handle_create(t0, req(1, 4, ALL, ShareAccess::ALL, RequestedCaching::None)));
+    assert_eq!(c.handle_lock(t0, OpenId(4), RequestId(6), &[ex(5, 1)]), LockOutcome::Pending);
+    c.end_pending_locks(OpenId(4), NtStatus::RANGE_NOT_LOCKED);
+    assert_eq!(drain(&mut c), vec![Event::CompleteLock { request: RequestId(6), open: OpenId(4), status: NtStatus::RANGE_NOT_LOCKED }]);
+    c.handle_close(t0, OpenId(2));
+    assert!(drain(&mut c).is_empty());
+    assert_eq!(c.check_io(OpenId(4), 5, 1, true), Ok(()), "open 4 holds no lock");
 }
 
 #[test]

@@ -406,6 +406,8 @@ impl Locking {
         if breaking {
             return Err(Box::new(p));
         }
+        g.core.end_pending_locks(OpenId(id), NtStatus::RANGE_NOT_LOCKED);
+        g.route();
         g.core.move_open(OpenId(id), ConnId(PARKED));
         g.owners.insert(id, PARKED);
         tracing::info!(open = id, path = %p.open.handle.rel_path(), timeout = ?p.durable.timeout, "durable handle disconnected");

@@ -30,7 +30,12 @@ pub fn handle(ctx: &mut Ctx<'_>, req: &CreateRequest<'_>, rc: Reconnect) -> HRes
     let want = Wanted { share, create_guid, lease, client, user, named };
     let locks = &ctx.server.locks;
     let mut result = locks.unpark(file_id.persistent, conn_id, client, |p| want.check(p));
-    if result.as_ref().is_err_and(|e| *e == NtStatus::OBJECT_NAME_NOT_FOUND) && locks.live_elsewhere(file_id.persistent, conn_id) {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread
+        && result.as_ref().is_err_and(|e| *e == NtStatus::OBJECT_NAME_NOT_FOUND)
+        && locks.live_elsewhere(file_id.persistent, conn_id)
+    {
         // The client reconnects faster than its old connection's end reached us: give
         // that connection's task a moment to park the open (MS-SMB2 3.3.7.1).
         tokio::task::block_in_place(|| {
@@ -98,7 +103,7 @@ impl Wanted {
             (None, None) => {}
             _ => return Err(NtStatus::OBJECT_NAME_NOT_FOUND),
         }
-        if d.user != self.user {
+        if !d.user.eq_ignore_ascii_case(&self.user) {
             return Err(NtStatus::ACCESS_DENIED);
         }
         if let Some(named) = self.named {
