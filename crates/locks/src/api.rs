@@ -38,6 +38,9 @@ pub struct CreateRequest {
     /// FILE_DELETE_ON_CLOSE in CreateOptions.
     pub delete_on_close: bool,
     pub policy: CreatePolicy,
+    /// For an open of a named stream: the file it belongs to (Stream.File). The file's
+    /// delete-pending state and DELETE sharing span its streams (MS-FSA 2.1.5.1.2).
+    pub base: Option<FileKey>,
 }
 
 /// The answer to [`crate::LockCore::handle_create`].
@@ -62,6 +65,9 @@ pub struct CloseOutcome {
     pub file: FileKey,
     /// The last open of a delete-pending file closed: unlink it now (MS-FSA 2.1.5.4).
     pub delete_file: bool,
+    /// The last open of a named stream closed, and the file it belongs to is
+    /// delete-pending with no opens left: unlink the file now.
+    pub delete_base: bool,
 }
 
 /// The answer to [`crate::LockCore::handle_lock`].

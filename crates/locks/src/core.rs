@@ -44,6 +44,9 @@ pub(crate) struct FileState {
     pub opens: Vec<OpenId>,
     /// MS-FSA File.PendingDelete / Stream.DeletePending.
     pub delete_pending: bool,
+    /// For a named stream: the file it belongs to. A file stays here while opens of
+    /// its streams remain, even with no opens of its own.
+    pub base: Option<FileKey>,
     pub locks: ByteRangeLocks,
 }
 
@@ -106,6 +109,22 @@ impl LockCore {
     /// Whether a new open of this file would get STATUS_DELETE_PENDING.
     pub fn is_delete_pending(&self, file: FileKey) -> bool {
         self.files.get(&file).is_some_and(|f| f.delete_pending)
+    }
+
+    /// Whether an open of one of `file`'s named streams takes part in sharing and does
+    /// not share delete.
+    fn stream_refuses_delete(&self, file: FileKey) -> bool {
+        self.files
+            .values()
+            .filter(|f| f.base == Some(file))
+            .flat_map(|f| f.opens.iter())
+            .filter_map(|o| self.opens.get(o))
+            .any(|e| share_mode::takes_part(e.share.access) && !e.share.share.allows_delete())
+    }
+
+    /// Whether some named stream of `file` is still open.
+    pub(crate) fn has_open_streams(&self, file: FileKey) -> bool {
+        self.files.values().any(|f| f.base == Some(file) && !f.opens.is_empty())
     }
 
     /// Opens registered on a file.
@@ -199,8 +218,13 @@ impl LockCore {
             return Some(CreateOutcome::Denied(NtStatus::INVALID_PARAMETER));
         }
         // MS-FSA 2.1.5.1.2: an open of a delete-pending file fails.
-        if self.is_delete_pending(req.file) {
+        if self.is_delete_pending(req.file) || req.base.is_some_and(|b| self.is_delete_pending(b)) {
             return Some(CreateOutcome::Denied(NtStatus::DELETE_PENDING));
+        }
+        // MS-FSA 2.1.5.1.2: DELETE on a file needs every open of its named streams to
+        // share delete (smbtorture smb2.streams.delete).
+        if req.base.is_none() && req.access.is_delete() && self.stream_refuses_delete(req.file) {
+            return Some(CreateOutcome::Denied(NtStatus::SHARING_VIOLATION));
         }
         let new_entry = ShareEntry { access: req.access, share: req.share };
         if !self.share_ok(req.file, new_entry) {

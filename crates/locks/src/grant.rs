@@ -57,7 +57,9 @@ impl LockCore {
             GrantedCaching::Oplock(l) => OpenCaching::Oplock(Oplock::Held(l)),
             GrantedCaching::Lease { .. } => OpenCaching::Lease(lease_id.expect("lease grant has an id")),
         };
-        self.files.entry(req.file).or_default().opens.push(req.open);
+        let f = self.files.entry(req.file).or_default();
+        f.opens.push(req.open);
+        f.base = req.base;
         self.opens.insert(
             req.open,
             OpenEntry {

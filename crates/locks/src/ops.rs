@@ -48,10 +48,22 @@ impl LockCore {
         if entry.delete_on_close {
             f.delete_pending = true;
         }
+        let base = f.base;
         let last = f.opens.is_empty();
-        let delete_file = last && f.delete_pending;
-        if last {
+        // A delete-pending file whose named streams are still open goes with the last of
+        // them (MS-FSA 2.1.5.4: the file is deleted when its last open, of any stream, closes).
+        let streams_open = last && base.is_none() && self.has_open_streams(file_key);
+        let f = self.files.get_mut(&file_key).expect("file exists");
+        let delete_file = last && f.delete_pending && !streams_open;
+        if last && !(streams_open && f.delete_pending) {
             self.files.remove(&file_key);
+        }
+        let mut delete_base = false;
+        if let (true, Some(b)) = (last, base)
+            && !self.has_open_streams(b)
+            && self.files.get(&b).is_some_and(|bf| bf.opens.is_empty())
+        {
+            delete_base = self.files.remove(&b).is_some_and(|bf| bf.delete_pending);
         }
         if delete_file {
             // The name is gone: waiting creates must look the path up again.
@@ -70,7 +82,7 @@ impl LockCore {
         } else {
             self.retry_waiters(now, file_key);
         }
-        Some(CloseOutcome { file: file_key, delete_file })
+        Some(CloseOutcome { file: file_key, delete_file, delete_base })
     }
 
     /// The connection is gone: its deferred creates are dropped and its opens closed

@@ -188,7 +188,7 @@ fn delete_pending_lifecycle() {
     granted(c.handle_create(t0, req(1, 2, ALL, ShareAccess::ALL, RequestedCaching::None)));
     // FILE_DELETE_ON_CLOSE takes effect at close, not before.
     granted(c.handle_create(t0, req(1, 3, AccessMask::FILE_READ_DATA, ShareAccess::ALL, RequestedCaching::None)));
-    assert_eq!(c.handle_close(t0, OpenId(1)), Some(CloseOutcome { file: FILE, delete_file: false }));
+    assert_eq!(c.handle_close(t0, OpenId(1)), Some(CloseOutcome { file: FILE, delete_file: false, delete_base: false }));
     assert!(c.is_delete_pending(FILE));
     assert_eq!(c.handle_create(t0, req(1, 4, ALL, ShareAccess::ALL, RequestedCaching::None)), CreateOutcome::Denied(NtStatus::DELETE_PENDING));
     // Disposition without DELETE access is refused; with it, it can clear the flag.
@@ -426,4 +426,28 @@ fn moved_open_keeps_its_state_and_gets_its_breaks_elsewhere() {
     assert!(matches!(o, CreateOutcome::Deferred | CreateOutcome::Granted { .. }));
     let evs = drain(&mut c);
     assert!(evs.iter().any(|e| matches!(e, Event::SendLeaseBreak { conn: ConnId(8), .. })), "{evs:?}");
+}
+
+/// smb2.streams.delete: a named stream open that does not share delete keeps its file
+/// from being opened with DELETE; once the file is delete-pending its streams cannot be
+/// opened, and it is deleted only when the last stream open closes.
+#[test]
+fn streams_share_delete_and_delete_pending_with_their_file() {
+    let t0 = Instant::now();
+    let stream_key = FileKey { device: FILE.device ^ (1 << 63 | 5), inode: FILE.inode };
+    let stream = |open: u64, share: u32| CreateRequest { file: stream_key, base: Some(FILE), ..req(1, open, ALL, share, RequestedCaching::None) };
+    let delete = |open: u64| CreateRequest { delete_on_close: true, ..req(1, open, AccessMask::DELETE, ShareAccess::ALL, RequestedCaching::None) };
+    let mut c = LockCore::new(Config::default());
+    granted(c.handle_create(t0, stream(1, 0)));
+    assert_eq!(c.handle_create(t0, delete(2)), CreateOutcome::Denied(NtStatus::SHARING_VIOLATION));
+    assert_eq!(c.handle_close(t0, OpenId(1)).unwrap().delete_base, false);
+    granted(c.handle_create(t0, stream(3, ShareAccess::ALL)));
+    granted(c.handle_create(t0, delete(4)));
+    let o = c.handle_close(t0, OpenId(4)).unwrap();
+    assert!(!o.delete_file && !o.delete_base, "a stream is still open: the file stays");
+    assert_eq!(c.handle_create(t0, req(1, 5, ALL, ShareAccess::ALL, RequestedCaching::None)), CreateOutcome::Denied(NtStatus::DELETE_PENDING));
+    assert_eq!(c.handle_create(t0, stream(6, ShareAccess::ALL)), CreateOutcome::Denied(NtStatus::DELETE_PENDING));
+    let o = c.handle_close(t0, OpenId(3)).unwrap();
+    assert!(o.delete_base && !o.delete_file, "the last stream open takes the file with it");
+    granted(c.handle_create(t0, req(1, 7, ALL, ShareAccess::ALL, RequestedCaching::None)));
 }

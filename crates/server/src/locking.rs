@@ -189,6 +189,7 @@ impl Locking {
             truncating: a.truncating,
             delete_on_close: a.delete_on_close,
             policy: a.policy,
+            base: (info.stream != 0).then_some(FileKey { device: info.dev, inode: info.file_id }),
         };
         let mut g = self.lock();
         g.owners.insert(a.open, a.conn);
@@ -227,7 +228,7 @@ impl Locking {
         g.paths.remove(&open);
         g.app_instances.remove(&open);
         drop(g);
-        outcome.unwrap_or(CloseOutcome { file: FileKey { device: 0, inode: 0 }, delete_file: false })
+        outcome.unwrap_or(CloseOutcome { file: FileKey { device: 0, inode: 0 }, delete_file: false, delete_base: false })
     }
 
     pub fn check_io(&self, open: u64, offset: u64, length: u64, write: bool) -> Result<(), NtStatus> {

@@ -16,6 +16,7 @@ pub fn req(conn: u64, open: u64, access: u32, share: u32, requested: RequestedCa
         truncating: false,
         delete_on_close: false,
         policy: CreatePolicy::default(),
+        base: None,
     }
 }
 

@@ -47,6 +47,23 @@ pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
     if outcome.delete_file {
         delete_on_close(server, conn, &open);
     }
+    if outcome.delete_base {
+        // The last open of a stream of a delete-pending file: the file goes now.
+        delete_base_file(server, conn, &open);
+    }
+}
+
+/// Removes the file a stream open belongs to ("dir/file:stream" → "dir/file").
+fn delete_base_file(server: &ServerState, conn: &ConnState, open: &Open) {
+    let Some(share) = server.shares.get(open.share) else { return };
+    let rel = open.handle.rel_path();
+    let name_start = rel.rfind('/').map_or(0, |i| i + 1);
+    let Some(colon) = rel[name_start..].find(':') else { return };
+    let base = &rel[..name_start + colon];
+    match share.fs.remove(base, false) {
+        Ok(()) => server.notify.report(server, open.share, base, action::REMOVED, filter::FILE_NAME),
+        Err(e) => tracing::info!(conn = conn.id, path = %base, error = %e, "delete on close failed"),
+    }
 }
 
 /// Removes the file of an open whose close left it delete-pending and unopened.
