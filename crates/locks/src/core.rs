@@ -11,7 +11,7 @@ use crate::oplock::Oplock;
 use crate::share_mode::{self, ShareEntry};
 use opportune_types::NtStatus;
 use opportune_types::create::oplock;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 /// The caching an open has.
@@ -82,11 +82,35 @@ pub struct LockCore {
     pub(crate) leases: BTreeMap<LeaseId, Lease>,
     pub(crate) waiters: Vec<Waiter>,
     pub(crate) events: VecDeque<Event>,
+    /// The named streams in `files`, by the file they belong to.
+    pub(crate) streams: BTreeMap<FileKey, BTreeSet<FileKey>>,
 }
 
 impl LockCore {
     pub fn new(config: Config) -> LockCore {
-        LockCore { config, files: BTreeMap::new(), opens: BTreeMap::new(), leases: BTreeMap::new(), waiters: Vec::new(), events: VecDeque::new() }
+        LockCore {
+            config,
+            files: BTreeMap::new(),
+            opens: BTreeMap::new(),
+            leases: BTreeMap::new(),
+            waiters: Vec::new(),
+            events: VecDeque::new(),
+            streams: BTreeMap::new(),
+        }
+    }
+
+    /// Drops a file's state (it has no opens left), and a stream from its file's index.
+    pub(crate) fn remove_file(&mut self, key: FileKey) -> Option<FileState> {
+        let f = self.files.remove(&key)?;
+        if let Some(b) = f.base
+            && let Some(set) = self.streams.get_mut(&b)
+        {
+            set.remove(&key);
+            if set.is_empty() {
+                self.streams.remove(&b);
+            }
+        }
+        Some(f)
     }
 
     /// Next piece of work for the server.
@@ -114,17 +138,20 @@ impl LockCore {
     /// Whether an open of one of `file`'s named streams takes part in sharing and does
     /// not share delete.
     fn stream_refuses_delete(&self, file: FileKey) -> bool {
-        self.files
-            .values()
-            .filter(|f| f.base == Some(file))
+        self.streams
+            .get(&file)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| self.files.get(s))
             .flat_map(|f| f.opens.iter())
             .filter_map(|o| self.opens.get(o))
             .any(|e| share_mode::takes_part(e.share.access) && !e.share.share.allows_delete())
     }
 
-    /// Whether some named stream of `file` is still open.
+    /// Whether some named stream of `file` is still open (a stream's state lives only
+    /// while it has opens).
     pub(crate) fn has_open_streams(&self, file: FileKey) -> bool {
-        self.files.values().any(|f| f.base == Some(file) && !f.opens.is_empty())
+        self.streams.contains_key(&file)
     }
 
     /// Opens registered on a file.

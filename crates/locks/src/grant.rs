@@ -60,6 +60,9 @@ impl LockCore {
         let f = self.files.entry(req.file).or_default();
         f.opens.push(req.open);
         f.base = req.base;
+        if let Some(b) = req.base {
+            self.streams.entry(b).or_default().insert(req.file);
+        }
         self.opens.insert(
             req.open,
             OpenEntry {

@@ -56,14 +56,14 @@ impl LockCore {
         let f = self.files.get_mut(&file_key).expect("file exists");
         let delete_file = last && f.delete_pending && !streams_open;
         if last && !(streams_open && f.delete_pending) {
-            self.files.remove(&file_key);
+            self.remove_file(file_key);
         }
         let mut delete_base = false;
         if let (true, Some(b)) = (last, base)
             && !self.has_open_streams(b)
             && self.files.get(&b).is_some_and(|bf| bf.opens.is_empty())
         {
-            delete_base = self.files.remove(&b).is_some_and(|bf| bf.delete_pending);
+            delete_base = self.remove_file(b).is_some_and(|bf| bf.delete_pending);
         }
         if delete_file {
             // The name is gone: waiting creates must look the path up again.
