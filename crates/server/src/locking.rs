@@ -224,9 +224,7 @@ impl Locking {
     pub fn close_id(&self, open: u64) -> CloseOutcome {
         let outcome = self.with(|c, now| c.handle_close(now, OpenId(open)));
         let mut g = self.lock();
-        g.owners.remove(&open);
-        g.paths.remove(&open);
-        g.app_instances.remove(&open);
+        g.forget(open);
         drop(g);
         outcome.unwrap_or(CloseOutcome { file: FileKey { device: 0, inode: 0 }, delete_file: false, delete_base: false })
     }
@@ -283,9 +281,7 @@ impl Locking {
         g.peers.remove(&conn);
         let gone: Vec<u64> = g.owners.iter().filter(|(_, c)| **c == conn).map(|(o, _)| *o).collect();
         for o in gone {
-            g.owners.remove(&o);
-            g.paths.remove(&o);
-            g.app_instances.remove(&o);
+            g.forget(o);
         }
     }
 
@@ -326,14 +322,20 @@ impl Locking {
 }
 
 impl Inner {
+    /// Drops what the server layer records of a closed open (owner, path, AppInstanceId);
+    /// returns the connection that owned it.
+    fn forget(&mut self, id: u64) -> Option<u64> {
+        self.paths.remove(&id);
+        self.app_instances.remove(&id);
+        self.owners.remove(&id)
+    }
+
     /// Closes a parked durable open for good: in the lock core (waiters may proceed),
     /// its delete-on-close, its descriptor.
     fn purge(&mut self, id: u64, why: &'static str) {
         let Some(p) = self.parked.remove(&id) else { return };
         let outcome = self.core.handle_close(Instant::now(), OpenId(id));
-        self.owners.remove(&id);
-        self.paths.remove(&id);
-        self.app_instances.remove(&id);
+        self.forget(id);
         let rel = p.open.handle.rel_path();
         tracing::info!(open = id, path = %rel, "{why}");
         if outcome.is_some_and(|o| o.delete_file)
@@ -483,9 +485,7 @@ impl Locking {
                 continue;
             }
             let outcome = g.core.handle_close(Instant::now(), OpenId(id));
-            let conn = g.owners.remove(&id);
-            g.paths.remove(&id);
-            g.app_instances.remove(&id);
+            let conn = g.forget(id);
             tracing::info!(open = id, ?conn, "open closed: its AppInstanceId was opened again by another client");
             if let Some(tx) = conn.and_then(|c| g.routes.get(&c)) {
                 let delete_file = outcome.is_some_and(|o| o.delete_file);

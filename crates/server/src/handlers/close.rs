@@ -44,36 +44,30 @@ pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
         // Other opens keep the directory: it is delete-pending now.
         server.notify.directory_deleted(server, open.share, &open.handle.rel_path());
     }
+    if !outcome.delete_file && !outcome.delete_base {
+        return;
+    }
+    let rel = open.handle.rel_path();
     if outcome.delete_file {
-        delete_on_close(server, conn, &open);
+        remove(server, conn, open.share, &rel, open.is_dir);
     }
     if outcome.delete_base {
-        // The last open of a stream of a delete-pending file: the file goes now.
-        delete_base_file(server, conn, &open);
+        // The last open of a stream of a delete-pending file: the file goes now
+        // ("dir/file:stream" → "dir/file").
+        let name_start = rel.rfind('/').map_or(0, |i| i + 1);
+        if let Some(colon) = rel[name_start..].find(':') {
+            remove(server, conn, open.share, &rel[..name_start + colon], false);
+        }
     }
 }
 
-/// Removes the file a stream open belongs to ("dir/file:stream" → "dir/file").
-fn delete_base_file(server: &ServerState, conn: &ConnState, open: &Open) {
-    let Some(share) = server.shares.get(open.share) else { return };
-    let rel = open.handle.rel_path();
-    let name_start = rel.rfind('/').map_or(0, |i| i + 1);
-    let Some(colon) = rel[name_start..].find(':') else { return };
-    let base = &rel[..name_start + colon];
-    match share.fs.remove(base, false) {
-        Ok(()) => server.notify.report(server, open.share, base, action::REMOVED, filter::FILE_NAME),
-        Err(e) => tracing::info!(conn = conn.id, path = %base, error = %e, "delete on close failed"),
-    }
-}
-
-/// Removes the file of an open whose close left it delete-pending and unopened.
-fn delete_on_close(server: &ServerState, conn: &ConnState, open: &Open) {
-    let Some(share) = server.shares.get(open.share) else { return };
-    let rel = open.handle.rel_path();
-    match share.fs.remove(&rel, open.is_dir) {
+/// Removes what a close left delete-pending and unopened, and tells the watchers.
+fn remove(server: &ServerState, conn: &ConnState, share: usize, rel: &str, is_dir: bool) {
+    let Some(s) = server.shares.get(share) else { return };
+    match s.fs.remove(rel, is_dir) {
         Ok(()) => {
-            let mask = if open.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
-            server.notify.report(server, open.share, &rel, action::REMOVED, mask);
+            let mask = if is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
+            server.notify.report(server, share, rel, action::REMOVED, mask);
         }
         Err(e) => tracing::info!(conn = conn.id, path = %rel, error = %e, "delete on close failed"),
     }
@@ -85,7 +79,7 @@ pub fn forced(server: &ServerState, conn: &mut ConnState, id: u64, delete_file: 
     let Some(open) = conn.opens.remove(&id) else { return };
     super::notify::on_close(server, conn, id);
     if delete_file {
-        delete_on_close(server, conn, &open);
+        remove(server, conn, open.share, &open.handle.rel_path(), open.is_dir);
     }
 }
 
@@ -112,13 +106,12 @@ pub fn close_session_opens(server: &ServerState, conn: &mut ConnState, session: 
 
 /// An open whose session or connection ends: a durable handle is kept for its client
 /// to reconnect (MS-SMB2 3.3.7.1); any other open is closed.
-pub fn release(server: &ServerState, conn: &mut ConnState, mut open: Open) {
-    let (Some(durable), Some(share)) = (open.durable.take(), server.shares.get(open.share)) else {
+pub fn release(server: &ServerState, conn: &mut ConnState, open: Open) {
+    let (Some(durable), Some(share)) = (open.durable.clone(), server.shares.get(open.share)) else {
         finish_close(server, conn, open);
         return;
     };
     let deadline = std::time::Instant::now() + durable.timeout;
-    open.durable = Some(durable.clone());
     let parked = crate::durable::Parked { open, durable, fs: share.fs.clone(), deadline };
     if let Err(p) = server.locks.park(parked) {
         finish_close(server, conn, p.open);
