@@ -91,18 +91,12 @@ def spawn(cmd, **kw) -> subprocess.Popen:
 def kill(p: subprocess.Popen, grace: float = 3.0) -> None:
     """SIGTERM the process group of p, SIGKILL after grace seconds."""
     if p.poll() is None:
-        try:
-            os.killpg(p.pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
+        servers.signal_group(p.pid, signal.SIGTERM)
         try:
             p.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             pass
-    try:
-        os.killpg(p.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    servers.signal_group(p.pid, signal.SIGKILL)
     try:
         p.wait(timeout=grace)
     except subprocess.TimeoutExpired:

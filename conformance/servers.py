@@ -95,19 +95,20 @@ def kill_group(proc: subprocess.Popen, grace: float = STOP_GRACE) -> bool:
     with start_new_session=True so that its pid is the group id.
     """
     killed = False
-    _signal_group(proc.pid, signal.SIGTERM)
+    signal_group(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         killed = True
-        _signal_group(proc.pid, signal.SIGKILL)
+        signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
     # Children that ignored SIGTERM while the leader exited still get killed.
-    _signal_group(proc.pid, signal.SIGKILL)
+    signal_group(proc.pid, signal.SIGKILL)
     return killed
 
 
-def _signal_group(pgid: int, sig: int) -> None:
+def signal_group(pgid: int, sig: int) -> None:
+    """Sends `sig` to a process group; a group already gone is not an error."""
     try:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
