@@ -182,7 +182,7 @@ impl Handle {
 mod tests {
     use super::*;
     use crate::SmbPath;
-    use crate::testutil::{params, share, xattrs_supported};
+    use crate::testutil::{params, xattr_share};
     use opportune_types::create::CreateDisposition::Create;
 
     fn ea(name: &str, value: &[u8]) -> Ea {
@@ -200,10 +200,9 @@ mod tests {
 
     #[test]
     fn set_replace_delete() {
-        let (t, s) = share("ea", false);
-        if !xattrs_supported(t.path()) {
+        let Some((_t, s)) = xattr_share("ea") else {
             return;
-        }
+        };
         let h = s.create(&SmbPath::parse("f").unwrap(), &params(Create, None)).unwrap().handle;
         assert!(h.eas().unwrap().is_empty());
         h.set_eas(&[ea("one", b"v1"), ea("Two", b"v2")]).unwrap();

@@ -442,7 +442,7 @@ impl std::fmt::Debug for Handle {
 mod tests {
     use super::*;
     use crate::SmbPath;
-    use crate::testutil::{params, share, xattrs_supported};
+    use crate::testutil::{params, share, xattr_share, xattrs_supported};
     use opportune_types::create::CreateDisposition::*;
 
     fn assert_send_sync<T: Send + Sync>() {}
@@ -566,10 +566,9 @@ mod tests {
 
     #[test]
     fn change_time_is_kept_until_the_data_changes() {
-        let (t, s) = share("h-ctime", false);
-        if !xattrs_supported(t.path()) {
+        let Some((_t, s)) = xattr_share("h-ctime") else {
             return;
-        }
+        };
         let h = s.create(&SmbPath::parse("f").unwrap(), &params(Create, None)).unwrap().handle;
         let ct = 130_000_000_000_000_000u64;
         h.set_basic(&BasicInfo { change_time: Some(ct), ..Default::default() }).unwrap();

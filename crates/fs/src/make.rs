@@ -164,7 +164,7 @@ fn store(file: &File, rec: &DosRecord) -> Result<bool, FsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{params, share, xattrs_supported};
+    use crate::testutil::{params, share, xattr_share};
     use CreateDisposition::*;
 
     fn parse(s: &str) -> SmbPath {
@@ -173,10 +173,9 @@ mod tests {
 
     #[test]
     fn attributes_of_new_and_overwritten_files() {
-        let (t, s) = share("c-attrs", false);
-        if !xattrs_supported(t.path()) {
+        let Some((_t, s)) = xattr_share("c-attrs") else {
             return;
-        }
+        };
         let mut p = params(Create, None);
         p.attributes = FileAttributes::HIDDEN | FileAttributes::NORMAL;
         let o = s.create(&parse("h"), &p).unwrap();

@@ -457,7 +457,7 @@ mod tests {
 #[cfg(test)]
 mod share_tests {
     use super::*;
-    use crate::testutil::{TempDir, params, share, xattrs_supported};
+    use crate::testutil::{TempDir, params, xattr_share, xattrs_supported};
     use crate::{BasicInfo, FileInfo};
     use CreateDisposition::*;
 
@@ -478,10 +478,9 @@ mod share_tests {
 
     #[test]
     fn dispositions_on_a_file_stream() {
-        let (t, s) = share("st-disp", false);
-        if !xattrs_supported(t.path()) {
+        let Some((t, s)) = xattr_share("st-disp") else {
             return;
-        }
+        };
         std::fs::write(t.path().join("f"), b"base").unwrap();
         for d in [Open, Overwrite] {
             assert!(matches!(s.create(&parse("f:s"), &params(d, None)), Err(FsError::NotFound)), "{d:?}");
@@ -534,10 +533,9 @@ mod share_tests {
 
     #[test]
     fn streams_on_directories() {
-        let (t, s) = share("st-dir", false);
-        if !xattrs_supported(t.path()) {
+        let Some((t, s)) = xattr_share("st-dir") else {
             return;
-        }
+        };
         std::fs::create_dir(t.path().join("d")).unwrap();
         let o = s.create(&parse("D:ds"), &params(Create, None)).unwrap();
         assert_eq!(o.rel_path, "d:ds");
@@ -563,10 +561,9 @@ mod share_tests {
 
     #[test]
     fn base_is_created_when_the_disposition_creates() {
-        let (t, s) = share("st-base", false);
-        if !xattrs_supported(t.path()) {
+        let Some((t, s)) = xattr_share("st-base") else {
             return;
-        }
+        };
         for d in [Open, Overwrite] {
             assert!(matches!(s.create(&parse("new:s"), &params(d, None)), Err(FsError::NotFound)));
             assert!(!t.path().join("new").exists());
@@ -586,10 +583,9 @@ mod share_tests {
 
     #[test]
     fn data_round_trips_and_info() {
-        let (t, s) = share("st-io", false);
-        if !xattrs_supported(t.path()) {
+        let Some((t, s)) = xattr_share("st-io") else {
             return;
-        }
+        };
         std::fs::write(t.path().join("f"), b"0123456789").unwrap();
         let h = s.create(&parse("f:s"), &params(Create, None)).unwrap().handle;
         assert_eq!(h.write_at(b"hello world", 0).unwrap(), 11);
@@ -640,10 +636,9 @@ mod share_tests {
 
     #[test]
     fn size_is_bounded_by_the_xattr_limit() {
-        let (t, s) = share("st-size", false);
-        if !xattrs_supported(t.path()) {
+        let Some((t, s)) = xattr_share("st-size") else {
             return;
-        }
+        };
         std::fs::write(t.path().join("f"), b"").unwrap();
         let h = s.create(&parse("f:big"), &params(Create, None)).unwrap().handle;
         h.write_at(b"keep", 0).unwrap();
@@ -667,10 +662,9 @@ mod share_tests {
 
     #[test]
     fn names_are_case_insensitive_and_keep_their_case() {
-        let (t, s) = share("st-case", false);
-        if !xattrs_supported(t.path()) {
+        let Some((t, s)) = xattr_share("st-case") else {
             return;
-        }
+        };
         std::fs::write(t.path().join("File.txt"), b"").unwrap();
         let o = s.create(&parse("file.TXT:MyStream"), &params(Create, None)).unwrap();
         assert_eq!(o.rel_path, "File.txt:MyStream");
@@ -694,10 +688,9 @@ mod share_tests {
 
     #[test]
     fn streams_live_and_die_with_their_file() {
-        let (t, s) = share("st-life", false);
-        if !xattrs_supported(t.path()) {
+        let Some((t, s)) = xattr_share("st-life") else {
             return;
-        }
+        };
         std::fs::write(t.path().join("f"), b"main").unwrap();
         for (n, data) in [("a", &b"AAA"[..]), ("b", b"BB"), ("c", b"")] {
             let h = s.create(&parse(&format!("f:{n}")), &params(Create, None)).unwrap().handle;
@@ -766,7 +759,7 @@ mod share_tests {
 #[cfg(test)]
 mod rename_tests {
     use super::*;
-    use crate::testutil::{params, share, xattrs_supported};
+    use crate::testutil::{params, xattr_share};
     use CreateDisposition::*;
 
     fn parse(s: &str) -> SmbPath {
@@ -785,10 +778,9 @@ mod rename_tests {
 
     #[test]
     fn renames_between_streams() {
-        let (t, s) = share("st-rename", false);
-        if !xattrs_supported(t.path()) {
+        let Some((t, s)) = xattr_share("st-rename") else {
             return;
-        }
+        };
         let h = s.create(&parse("f:One"), &params(Create, None)).unwrap().handle;
         h.write_at(b"one", 0).unwrap();
         assert_eq!(h.rename_stream(Some("Two"), false).unwrap(), "f:Two");

@@ -39,6 +39,13 @@ pub fn share(tag: &str, case_sensitive: bool) -> (TempDir, Share) {
     (t, s)
 }
 
+/// A case-insensitive share on a temp dir whose file system takes user xattrs; None
+/// (the test is skipped) where it does not.
+pub fn xattr_share(tag: &str) -> Option<(TempDir, Share)> {
+    let (t, s) = share(tag, false);
+    xattrs_supported(t.path()).then_some((t, s))
+}
+
 /// CreateParams with no attributes and no allocation.
 pub fn params(disposition: CreateDisposition, directory: Option<bool>) -> CreateParams {
     CreateParams {
