@@ -354,6 +354,18 @@ impl Inner {
                 self.purge(open.0, "durable handle purged: an oplock break is due");
                 continue;
             }
+            if let Event::SendLeaseBreak { lease, .. } = e {
+                // Every open under the lease is disconnected: nobody can acknowledge, they
+                // go (MS-SMB2 3.3.4.7). Decided by the opens, not by whether the target
+                // connection is still registered: it may be in the middle of going away.
+                let opens = self.core.lease_opens(lease);
+                if !opens.is_empty() && opens.iter().all(|o| self.parked.contains_key(&o.0)) {
+                    for o in opens {
+                        self.purge(o.0, "durable handle purged: a lease break is due");
+                    }
+                    continue;
+                }
+            }
             let conn = match e {
                 Event::SendOplockBreak { conn, .. } => Some(conn.0),
                 // A lease belongs to the client, not to one connection: its breaks go to
@@ -377,18 +389,6 @@ impl Inner {
                 }
                 Event::CompleteLock { open, .. } | Event::CompleteRename { open, .. } => self.owners.get(&open.0).copied(),
             };
-            if let Event::SendLeaseBreak { lease, .. } = e {
-                // Every open under the lease is disconnected: nobody can acknowledge, they
-                // go (MS-SMB2 3.3.4.7). Decided by the opens, not by whether the target
-                // connection is still registered: it may be in the middle of going away.
-                let opens = self.core.lease_opens(lease);
-                if !opens.is_empty() && opens.iter().all(|o| self.parked.contains_key(&o.0)) {
-                    for o in opens {
-                        self.purge(o.0, "durable handle purged: a lease break is due");
-                    }
-                    continue;
-                }
-            }
             tracing::debug!(event = ?e, conn = ?conn, "lock core event");
             if let Some(tx) = conn.and_then(|c| self.routes.get(&c)) {
                 let _ = tx.send(ConnEvent::Lock(e));
