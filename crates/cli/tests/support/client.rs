@@ -72,6 +72,34 @@ impl Client {
         c
     }
 
+    /// As [`Client::connect`], from the loopback address `from` (another client host);
+    /// the error is the first step that failed, for tests that expect refusal.
+    pub fn connect_from(from: &str, addr: SocketAddr, user: &str, password: &str, share: &str) -> Result<Client, String> {
+        let s = super::connect_from(from, addr).map_err(|e| format!("connect: {e}"))?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+        let mut c = Client::over(s);
+        let r = c.try_call(0, super::negotiate_body(&[0x0210])).ok_or("negotiate: no answer")?;
+        if r.status != STATUS_SUCCESS {
+            return Err(format!("negotiate: {:#x}", r.status));
+        }
+        c.login(user, password).map_err(|st| format!("session setup: {st:#x}"))?;
+        let r = c.try_call(3, tree_connect_body(share)).ok_or("tree connect: no answer")?;
+        if r.status != STATUS_SUCCESS {
+            return Err(format!("tree connect: {:#x}", r.status));
+        }
+        Ok(c)
+    }
+
+    fn over(s: TcpStream) -> Client {
+        Client { s, next_mid: 0, session_id: 0, tree_id: 0, responses: HashMap::new(), breaks: VecDeque::new(), sign_next: false }
+    }
+
+    /// Sends a request and waits up to 10 s for its answer; None if the connection ended.
+    pub fn try_call(&mut self, command: u16, body: Vec<u8>) -> Option<Response> {
+        let mid = self.send(command, body);
+        self.wait(mid, Duration::from_secs(10))
+    }
+
     fn negotiated(addr: SocketAddr) -> Client {
         Client::negotiated_with(addr, 0x0210)
     }
@@ -106,15 +134,54 @@ impl Client {
     }
 
     pub fn tree_connect(&mut self, share: &str) {
-        let path: Vec<u8> = format!("\\\\127.0.0.1\\{share}").encode_utf16().flat_map(u16::to_le_bytes).collect();
-        let mut b = vec![];
-        b.extend_from_slice(&9u16.to_le_bytes());
-        b.extend_from_slice(&0u16.to_le_bytes());
-        b.extend_from_slice(&72u16.to_le_bytes());
-        b.extend_from_slice(&(path.len() as u16).to_le_bytes());
-        b.extend_from_slice(&path);
-        let r = self.call(3, b);
+        let r = self.call(3, tree_connect_body(share));
         assert_eq!(r.status, STATUS_SUCCESS, "tree connect");
+    }
+
+    /// Opens the directory `path` ("" for the share root), lists it with QUERY_DIRECTORY
+    /// (FileNamesInformation) and closes it: the names, or the first failing status.
+    pub fn list_dir(&mut self, path: &str) -> Result<Vec<String>, u32> {
+        let mid = self.send_create_full(path, 0x0010_0081, OPLOCK_NONE, 1, 1, &[]);
+        let r = self.wait(mid, Duration::from_secs(10)).ok_or(0xFFFF_FFFFu32)?;
+        let (fid, _) = Self::created(&r)?;
+        let mut names = Vec::new();
+        let mut flags = 1u8; // RESTART_SCANS
+        loop {
+            let mut b = vec![];
+            b.extend_from_slice(&33u16.to_le_bytes());
+            b.push(12); // FileNamesInformation
+            b.push(flags);
+            b.extend_from_slice(&0u32.to_le_bytes());
+            b.extend_from_slice(&fid.0);
+            b.extend_from_slice(&96u16.to_le_bytes());
+            b.extend_from_slice(&2u16.to_le_bytes());
+            b.extend_from_slice(&65536u32.to_le_bytes());
+            b.extend_from_slice(&[b'*', 0]);
+            flags = 0;
+            let r = self.try_call(0x0E, b).ok_or(0xFFFF_FFFFu32)?;
+            if r.status == 0x8000_0006 {
+                break; // STATUS_NO_MORE_FILES
+            }
+            if r.status != STATUS_SUCCESS {
+                self.close(fid);
+                return Err(r.status);
+            }
+            let off = usize::from(le16(&r.body, 2)) - 64;
+            let len = le32(&r.body, 4) as usize;
+            let mut data = &r.body[off..off + len];
+            loop {
+                let next = le32(data, 0) as usize;
+                let n = le32(data, 8) as usize;
+                let units: Vec<u16> = data[12..12 + n].chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+                names.push(String::from_utf16_lossy(&units));
+                if next == 0 {
+                    break;
+                }
+                data = &data[next..];
+            }
+        }
+        self.close(fid);
+        Ok(names)
     }
 
     /// Sends a request; returns its message id.
@@ -281,6 +348,11 @@ impl Client {
     }
 
     fn send_create_with(&mut self, name: &str, access: u32, oplock: u8, contexts: &[u8]) -> u64 {
+        self.send_create_full(name, access, oplock, OPEN_IF, 0x40, contexts)
+    }
+
+    /// A CREATE with every field the tests vary: disposition and create options too.
+    pub fn send_create_full(&mut self, name: &str, access: u32, oplock: u8, disposition: u32, options: u32, contexts: &[u8]) -> u64 {
         let name16: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
         let mut b = vec![];
         b.extend_from_slice(&57u16.to_le_bytes());
@@ -291,8 +363,8 @@ impl Client {
         b.extend_from_slice(&access.to_le_bytes());
         b.extend_from_slice(&0x80u32.to_le_bytes());
         b.extend_from_slice(&SHARE_ALL.to_le_bytes());
-        b.extend_from_slice(&OPEN_IF.to_le_bytes());
-        b.extend_from_slice(&0x40u32.to_le_bytes());
+        b.extend_from_slice(&disposition.to_le_bytes());
+        b.extend_from_slice(&options.to_le_bytes());
         b.extend_from_slice(&120u16.to_le_bytes());
         b.extend_from_slice(&(name16.len() as u16).to_le_bytes());
         let ctx_off = (64 + 56 + name16.len()).next_multiple_of(8);
@@ -390,6 +462,17 @@ fn create_context(name: &[u8; 4], data: &[u8]) -> Vec<u8> {
     ctx.extend_from_slice(&[0; 4]);
     ctx.extend_from_slice(data);
     ctx
+}
+
+fn tree_connect_body(share: &str) -> Vec<u8> {
+    let path: Vec<u8> = format!("\\\\127.0.0.1\\{share}").encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut b = vec![];
+    b.extend_from_slice(&9u16.to_le_bytes());
+    b.extend_from_slice(&0u16.to_le_bytes());
+    b.extend_from_slice(&72u16.to_le_bytes());
+    b.extend_from_slice(&(path.len() as u16).to_le_bytes());
+    b.extend_from_slice(&path);
+    b
 }
 
 fn session_setup_body(token: &[u8]) -> Vec<u8> {

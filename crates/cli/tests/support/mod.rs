@@ -36,9 +36,52 @@ pub fn start(name: &str) -> Server {
     start_with(name, None)
 }
 
+impl Server {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident memory in KiB (VmRSS), read from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        let text = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("proc status");
+        text.lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
+    /// The server's open descriptors, counted in /proc.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).map(|d| d.count()).unwrap_or(0)
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+/// A TCP connection to `addr` from the loopback address `from` (e.g. "127.0.0.2"), so a
+/// test can play several client hosts.
+pub fn connect_from(from: &str, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    let local: SocketAddr = format!("{from}:0").parse().expect("loopback address");
+    sock.bind(&local.into())?;
+    sock.connect_timeout(&addr.into(), Duration::from_secs(5))?;
+    let s: TcpStream = sock.into();
+    s.set_nodelay(true)?;
+    Ok(s)
+}
+
 /// Like `start`, with a TOML config file whose text is `config` (its share "share" must
 /// point at `{root}`, which is replaced by the share directory).
 pub fn start_with(name: &str, config: Option<&str>) -> Server {
+    start_args(name, config, &[])
+}
+
+/// Like `start_with`, with more command-line arguments for `serve`.
+pub fn start_args(name: &str, config: Option<&str>, extra: &[&str]) -> Server {
     let root = std::env::temp_dir().join(format!("opportune-it-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).expect("share dir");
@@ -46,6 +89,7 @@ pub fn start_with(name: &str, config: Option<&str>) -> Server {
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_opportune"));
     cmd.args(["serve", "--listen", &addr.to_string(), "--user", "user:pass"]);
+    cmd.args(extra);
     match config {
         Some(text) => {
             let file = root.with_extension("toml");
