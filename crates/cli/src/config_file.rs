@@ -19,10 +19,58 @@ pub struct FileConfig {
     pub min_link_throughput: Option<u64>,
     /// Unix socket for `opportune status`; "" turns it off.
     pub status_socket: Option<PathBuf>,
+    /// Budgets and deadlines (docs/SECURITY.md).
+    #[serde(default)]
+    pub limits: FileLimits,
     #[serde(default)]
     pub share: Vec<FileShare>,
     #[serde(default)]
     pub user: Vec<FileUser>,
+}
+
+/// The `[limits]` table: each key overrides one default of `opportune_server::Limits`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    pub negotiate_timeout_secs: Option<u64>,
+    pub logon_timeout_secs: Option<u64>,
+    pub max_preauth_frame: Option<usize>,
+    pub max_pending_logons: Option<usize>,
+    pub max_connections_per_address: Option<usize>,
+    pub receive_memory: Option<usize>,
+    pub send_memory: Option<usize>,
+    pub stall_timeout_secs: Option<u64>,
+    pub max_compound_response: Option<usize>,
+    pub max_pending_requests: Option<usize>,
+    pub max_pending_bytes: Option<usize>,
+}
+
+impl FileLimits {
+    /// Applies what the file says over `l`.
+    pub fn apply(&self, l: &mut opportune_server::Limits) {
+        use std::time::Duration;
+        let secs = |v: Option<u64>, d: &mut Duration| {
+            if let Some(s) = v {
+                *d = Duration::from_secs(s);
+            }
+        };
+        secs(self.negotiate_timeout_secs, &mut l.negotiate_timeout);
+        secs(self.logon_timeout_secs, &mut l.logon_timeout);
+        secs(self.stall_timeout_secs, &mut l.stall_timeout);
+        let set = |v: Option<usize>, d: &mut usize| {
+            if let Some(n) = v {
+                *d = n;
+            }
+        };
+        set(self.max_preauth_frame, &mut l.max_preauth_frame);
+        set(self.max_pending_logons, &mut l.max_pending_logons);
+        set(self.max_connections_per_address, &mut l.max_connections_per_address);
+        set(self.receive_memory, &mut l.receive_memory);
+        set(self.send_memory, &mut l.send_memory);
+        set(self.max_compound_response, &mut l.max_compound_response);
+        set(self.max_pending_requests, &mut l.max_pending_requests);
+        set(self.max_pending_bytes, &mut l.max_pending_bytes);
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -91,6 +91,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
     if let Some(n) = file.max_connections {
         config.max_connections = n;
     }
+    file.limits.apply(&mut config.limits);
     if let Some(s) = file.oplock_break_timeout_secs {
         config.oplock_break_timeout = std::time::Duration::from_secs(s);
     }

@@ -99,6 +99,8 @@ pub struct ServerConfig {
     pub min_link_throughput: u64,
     /// Where `opportune status` finds the server (a Unix socket); None: no status socket.
     pub status_socket: Option<std::path::PathBuf>,
+    /// Budgets and deadlines for every peer (docs/SECURITY.md).
+    pub limits: crate::limits::Limits,
 }
 
 impl ServerConfig {
@@ -118,6 +120,7 @@ impl ServerConfig {
             max_link_delay: None,
             min_link_throughput: 0,
             status_socket: None,
+            limits: Default::default(),
         }
     }
 

@@ -48,8 +48,6 @@ pub struct ConnState {
     pub breaks_sent: HashMap<BreakTarget, std::time::Instant>,
     /// Windows' MaxLinkDelay / MinLinkThroughput verdict on this connection.
     pub link: crate::policy::LinkGuard,
-    /// A large response buffer kept after it was sent, for the next READ.
-    pub spare_buffer: Option<Vec<u8>>,
     /// The NEGOTIATE response still has to be fed into the preauth hash (3.1.1).
     pub pending_preauth_response: bool,
 }
@@ -69,7 +67,6 @@ impl ConnState {
             closing: false,
             breaks_sent: HashMap::new(),
             link: Default::default(),
-            spare_buffer: None,
             pending_preauth_response: false,
         }
     }

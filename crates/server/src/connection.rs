@@ -3,6 +3,8 @@
 //! completions of pending requests, changes to watched directories) and then frames.
 //! Reading, processing and writing happen in this one task: no hand-off per request.
 
+use crate::admission::Ticket;
+use crate::budget::Reservation;
 use crate::conn_state::ConnState;
 use crate::dispatch::{process_frame, FrameResult};
 use crate::events;
@@ -10,29 +12,63 @@ use crate::frames::{write_frame, FrameReader};
 use crate::server::ServerState;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-
-/// Response buffers at least this big are kept for the next READ instead of freed.
-const RECYCLE_MIN: usize = 1 << 20;
+use tokio::time::Instant;
 
 /// Where a connection's outgoing messages go.
 pub struct Outbox {
     wr: OwnedWriteHalf,
+    /// A send that makes no progress for this long ends the connection.
+    stall: Duration,
 }
 
-pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr) {
+impl Outbox {
+    /// Sends one message (or compound chain) with its transport header.
+    async fn write(&mut self, msg: &[u8]) -> Result<(), &'static str> {
+        match tokio::time::timeout(self.stall, write_frame(&mut self.wr, msg)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err("write error"),
+            Err(_) => Err("client stopped reading"),
+        }
+    }
+}
+
+/// Where a connection stands in its logon, for its deadlines (docs/SECURITY.md).
+struct Handshake {
+    accepted: Instant,
+    authenticated: bool,
+}
+
+impl Handshake {
+    /// The deadline the connection has now: NEGOTIATE, then an established session; none
+    /// once logged on.
+    fn deadline(&self, conn: &ConnState, limits: &crate::limits::Limits) -> Option<(Instant, &'static str)> {
+        if self.authenticated {
+            None
+        } else if conn.negotiated.is_none() {
+            Some((self.accepted + limits.negotiate_timeout, "no NEGOTIATE in time"))
+        } else {
+            Some((self.accepted + limits.logon_timeout, "no logon in time"))
+        }
+    }
+}
+
+pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, id: u64, ticket: Ticket) {
     let _ = stream.set_nodelay(true);
-    let id = server.next_id();
     tracing::debug!(conn = id, %peer, "connection opened");
+    let limits = server.config.limits.clone();
     let (rd, wr) = stream.into_split();
-    let mut out = Outbox { wr };
-    let mut reader = FrameReader::new(rd);
+    let mut out = Outbox { wr, stall: limits.stall_timeout };
+    let mut reader = FrameReader::new(rd, server.memory.clone(), limits.max_preauth_frame);
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     server.locks.register_connection(id, peer, ev_tx);
     let mut conn = ConnState::new(id, peer);
+    let mut hs = Handshake { accepted: Instant::now(), authenticated: false };
+    let mut last_progress = Instant::now();
     let reason = loop {
         match reader.try_frame() {
             Ok(Some(frame)) => {
@@ -44,11 +80,20 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr) 
                 if let Err(reason) = result {
                     break reason;
                 }
+                if !hs.authenticated && conn.sessions.values().any(crate::session::Session::is_valid) {
+                    hs.authenticated = true;
+                    ticket.authenticated();
+                    reader.set_max_frame(opportune_wire::transport::MAX_FRAME);
+                }
                 continue;
             }
             Ok(None) => {}
             Err(reason) => break reason,
         }
+        // The first deadline that applies: the logon's, or a frame stuck half-way.
+        let stalled = reader.mid_frame().then(|| (last_progress + limits.stall_timeout, "frame stalled"));
+        let deadline = [hs.deadline(&conn, &limits), stalled].into_iter().flatten().min_by_key(|(t, _)| *t);
+        let (when, why) = deadline.unwrap_or((Instant::now(), ""));
         tokio::select! {
             biased;
             Some(ev) = ev_rx.recv() => {
@@ -60,7 +105,10 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr) 
                 if let Err(reason) = r {
                     break reason;
                 }
+                last_progress = Instant::now();
             }
+            () = ticket.evicted() => break "evicted to make room (server full)",
+            () = tokio::time::sleep_until(when), if deadline.is_some() => break why,
         }
     };
     tracing::debug!(conn = id, %peer, reason, "connection closed");
@@ -71,7 +119,8 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr) 
 /// Processes one frame and sends what it produced. Break notifications this request
 /// caused for this connection go before its response (a Level II holder hears of a write
 /// before the writer does); completions of pending requests go after it, so a final
-/// response never overtakes its own interim response.
+/// response never overtakes its own interim response. A frame whose answer may be large
+/// waits for send memory first (and is then processed with it reserved until sent).
 async fn on_frame(
     server: &ServerState,
     conn: &mut ConnState,
@@ -79,7 +128,14 @@ async fn on_frame(
     ev_rx: &mut mpsc::UnboundedReceiver<crate::locking::ConnEvent>,
     out: &mut Outbox,
 ) -> Result<(), &'static str> {
-    let result = process_frame(server, conn, frame);
+    let mut reserved = Reservation::none();
+    let result = match process_frame(server, conn, frame, false) {
+        FrameResult::NeedMemory(bytes) => {
+            reserved = server.memory.send.reserve(bytes).await;
+            process_frame(server, conn, frame, true)
+        }
+        other => other,
+    };
     let mut later = Vec::new();
     while let Ok(ev) = ev_rx.try_recv() {
         if events::is_break(&ev) {
@@ -90,14 +146,14 @@ async fn on_frame(
     }
     match result {
         FrameResult::Send(msg) => {
-            write_frame(&mut out.wr, &msg).await.map_err(|_| "write error")?;
-            if msg.capacity() >= RECYCLE_MIN {
-                conn.spare_buffer = Some(msg);
-            }
+            out.write(&msg).await?;
+            server.memory.pool.give(msg);
         }
         FrameResult::Nothing => {}
         FrameResult::Disconnect => return Err("protocol violation"),
+        FrameResult::NeedMemory(_) => return Err("send memory"),
     }
+    drop(reserved);
     for ev in later {
         events::handle(server, conn, ev, out).await.map_err(|()| "write error")?;
     }
@@ -118,7 +174,7 @@ fn check_throughput(server: &ServerState, conn: &mut ConnState, bytes: usize, to
 
 /// Sends one message (or compound chain) with its transport header.
 pub async fn send(out: &mut Outbox, msg: Vec<u8>) -> Result<(), ()> {
-    write_frame(&mut out.wr, &msg).await.map_err(|_| ())
+    out.write(&msg).await.map_err(|_| ())
 }
 
 /// Everything the connection held goes: opens (with delete-on-close), waiting requests.

@@ -17,6 +17,9 @@ pub enum FrameResult {
     Send(Vec<u8>),
     Nothing,
     Disconnect,
+    /// The answer may be this large: reserve send memory, then process the frame again
+    /// with `reserved` set. Nothing was processed.
+    NeedMemory(usize),
 }
 
 /// State carried from one message of a compound chain to the next (MS-SMB2 3.3.5.2.7).
@@ -34,6 +37,11 @@ pub struct ChainState {
     pub last: bool,
     /// The message just processed went asynchronous with this AsyncId.
     pub went_async: Option<u64>,
+    /// Bytes the responses still to come in this chain's frame may take (the frame's
+    /// length field has 24 bits, and the memory was reserved for this much).
+    pub response_room: usize,
+    /// Bytes of the frame after the message being processed (kept if it goes async).
+    pub rest_len: usize,
 }
 
 /// Header flags a request may carry (MS-SMB2 2.2.1.2); anything else is refused.
@@ -43,20 +51,23 @@ const ALLOWED_FLAGS: u32 = flags::RELATED_OPERATIONS
     | flags::PRIORITY_MASK
     | flags::REPLAY_OPERATION;
 
-pub fn process_frame(server: &ServerState, conn: &mut ConnState, frame: &[u8]) -> FrameResult {
+/// Processes one frame. A frame whose answer may be large (MS-SMB2 READ, QUERY_*, IOCTL
+/// lengths) is first answered `NeedMemory` unless `reserved` says the memory for it has
+/// been set aside (docs/SECURITY.md, send budget).
+pub fn process_frame(server: &ServerState, conn: &mut ConnState, frame: &[u8], reserved: bool) -> FrameResult {
     if frame.starts_with(&[0xFF, b'S', b'M', b'B']) {
         return smb1_negotiate(server, conn, frame);
     }
     if is_transform(frame) {
-        return process_encrypted(server, conn, frame);
+        return process_encrypted(server, conn, frame, reserved);
     }
-    process_chain(server, conn, frame, false)
+    process_chain(server, conn, frame, false, reserved)
 }
 
 /// An SMB2 TRANSFORM message (MS-SMB2 3.3.5.2.1): decrypted with its session's key, processed,
 /// and answered encrypted with the same session. Anything that does not decrypt drops the
 /// connection.
-fn process_encrypted(server: &ServerState, conn: &mut ConnState, frame: &[u8]) -> FrameResult {
+fn process_encrypted(server: &ServerState, conn: &mut ConnState, frame: &[u8], reserved: bool) -> FrameResult {
     let Some(sid) = transform_session_id(frame) else { return FrameResult::Disconnect };
     let Some(session) = conn.sessions.get_mut(&sid) else { return FrameResult::Disconnect };
     let (Some(dec), Some(enc)) = (session.decryptor.clone(), session.encryptor.clone()) else {
@@ -69,15 +80,28 @@ fn process_encrypted(server: &ServerState, conn: &mut ConnState, frame: &[u8]) -
         _ => return FrameResult::Disconnect,
     }
     session.encryption_seen = true;
-    match process_chain(server, conn, &plain, true) {
+    match process_chain(server, conn, &plain, true, reserved) {
         FrameResult::Send(out) => FrameResult::Send(enc.encrypt(sid, &out)),
         other => other,
     }
 }
 
-fn process_chain(server: &ServerState, conn: &mut ConnState, frame: &[u8], encrypted: bool) -> FrameResult {
-    let chain = ChainState { encrypted, ..ChainState::default() };
+fn process_chain(server: &ServerState, conn: &mut ConnState, frame: &[u8], encrypted: bool, reserved: bool) -> FrameResult {
+    let room = response_room(server);
+    if !reserved {
+        let bound = opportune_wire::response_bound::response_bound(frame);
+        if bound > crate::budget::SMALL_RESPONSE {
+            return FrameResult::NeedMemory(bound.min(room));
+        }
+    }
+    let chain = ChainState { encrypted, response_room: room, ..ChainState::default() };
     process_chain_from(server, conn, frame, chain, true)
+}
+
+/// What the responses of one frame may take: the configured compound limit, and never more
+/// than a frame can carry once encrypted (52-byte TRANSFORM header).
+pub fn response_room(server: &ServerState) -> usize {
+    server.config.limits.max_compound_response.min(crate::limits::FRAME_LIMIT - 64)
 }
 
 /// Processes the messages of `frame` in order. When one goes asynchronous before the end
@@ -106,10 +130,16 @@ fn process_chain_from(
         last_len = msg.len();
         chain.last = next == 0;
         chain.went_async = None;
+        chain.rest_len = rest.len() - msg.len();
         let Some(resp) = process_message(server, conn, msg, &hdr, &mut chain, first) else {
             return FrameResult::Disconnect;
         };
-        if let Some(resp) = resp {
+        if let Some(mut resp) = resp {
+            let len = resp.bytes.len().next_multiple_of(8);
+            if len > chain.response_room {
+                resp.make_error(NtStatus::INSUFFICIENT_RESOURCES);
+            }
+            chain.response_room = chain.response_room.saturating_sub(resp.bytes.len().next_multiple_of(8));
             if let Some(prev) = pending.take() {
                 prev.finish(&mut out, Link::More);
             }
@@ -121,6 +151,8 @@ fn process_chain_from(
         }
         pos += next;
         if let Some(async_id) = chain.went_async {
+            // The room the frame's answer had goes with the rest; its own frame comes later.
+            chain.response_room = response_room(server);
             let rest = Box::new(RestOfChain { frame: frame[pos..].to_vec(), chain: chain.clone() });
             conn.pending.attach_rest(async_id, rest);
             break;
@@ -189,6 +221,13 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
+    /// Turns the response into an error response with the same header (MS-SMB2 2.2.2).
+    fn make_error(&mut self, status: NtStatus) {
+        self.bytes.truncate(HEADER_LEN);
+        self.bytes[8..12].copy_from_slice(&status.0.to_le_bytes());
+        opportune_wire::error_response::encode_error(&mut self.bytes);
+    }
+
     fn finish(mut self, out: &mut Vec<u8>, link: Link) {
         if link != Link::Alone {
             while self.bytes.len() % 8 != 0 {
@@ -260,6 +299,11 @@ fn process_message(
         chain.create_error = None;
         chain.last_status = NtStatus::SUCCESS;
     }
+    if may_go_async(cmd) && !pending_room(server, conn, chain.rest_len) {
+        tracing::debug!(conn = conn.id, pending = conn.pending.len(), "too many pending requests");
+        chain.last_status = NtStatus::INSUFFICIENT_RESOURCES;
+        return Some(Some(finish(conn, &h, Reply::error(NtStatus::INSUFFICIENT_RESOURCES), charge, chain.encrypted)));
+    }
     let reply = match cmd {
         None => Reply::error(NtStatus::INVALID_PARAMETER),
         Some(c) => {
@@ -300,6 +344,19 @@ fn process_message(
     let out = finish(conn, &h, reply, charge, chain.encrypted);
     feed_preauth(conn, &h, status, &out.bytes);
     Some(Some(out))
+}
+
+/// Commands that can be answered asynchronously (deferred create, blocking lock, deferred
+/// rename, change notify).
+fn may_go_async(cmd: Option<Command>) -> bool {
+    matches!(cmd, Some(Command::Create | Command::Lock | Command::SetInfo | Command::ChangeNotify))
+}
+
+/// Whether one more request may wait on this connection, keeping `rest` more bytes of its
+/// frame (docs/SECURITY.md: pending requests and the bytes they hold are capped).
+fn pending_room(server: &ServerState, conn: &ConnState, rest: usize) -> bool {
+    let limits = &server.config.limits;
+    conn.pending.len() < limits.max_pending_requests && conn.pending.bytes() + rest <= limits.max_pending_bytes
 }
 
 fn needs_session(cmd: Option<Command>) -> bool {

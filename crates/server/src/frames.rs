@@ -3,11 +3,17 @@
 //! that sends header and body without copying the body.
 //!
 //! Small frames are cut out of a 16 KiB buffer. A large frame (a big WRITE) is received
-//! straight into a buffer of its own, recycled from the previous large frame, so its
-//! payload is neither copied nor faulted into fresh pages.
+//! straight into a buffer of its own, taken from the server's pool of large buffers, so
+//! its payload is neither copied nor faulted into fresh pages. Its memory is committed
+//! only as its bytes arrive, a mebibyte at a time against the server-wide receive budget
+//! (docs/SECURITY.md): a peer that declares a large frame and sends nothing holds nothing,
+//! and when the budget is spent the connection is simply not read until there is room.
 
+use crate::budget::Reservation;
+use crate::server::Memory;
 use opportune_wire::transport::{frame_header, frame_length, MAX_FRAME};
 use std::io::IoSlice;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -15,16 +21,30 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 /// What an idle connection keeps for reading.
 const IDLE_BUFFER: usize = 16 * 1024;
 
+/// How much of a large frame is committed (reserved and allocated) at a time.
+const COMMIT_STEP: usize = 1 << 20;
+
+/// A large frame being received into a buffer of its own.
+struct Large {
+    data: Vec<u8>,
+    len: usize,
+    /// Receive budget held for the bytes committed so far.
+    held: Reservation,
+}
+
 pub struct FrameReader {
     rd: OwnedReadHalf,
+    memory: Arc<Memory>,
     buf: Vec<u8>,
     /// Unconsumed bytes are `buf[start..end]`.
     start: usize,
     end: usize,
-    /// A large frame being received directly: its bytes so far, and its length.
-    large: Option<(Vec<u8>, usize)>,
-    /// A large frame's buffer, back from processing, for the next one.
-    spare: Option<Vec<u8>>,
+    /// Frames longer than this end the connection (smaller before logon).
+    max_frame: usize,
+    /// A large frame being received directly.
+    large: Option<Large>,
+    /// The receive budget of the large frame last returned, until it is recycled.
+    current: Reservation,
     /// When the first bytes of the frame now arriving came in.
     frame_started: Option<Instant>,
     /// Size and receive time of the last frame, for the link-quality guard.
@@ -32,28 +52,42 @@ pub struct FrameReader {
 }
 
 impl FrameReader {
-    pub fn new(rd: OwnedReadHalf) -> FrameReader {
+    /// A reader whose frames may be up to `max_frame` bytes long.
+    pub fn new(rd: OwnedReadHalf, memory: Arc<Memory>, max_frame: usize) -> FrameReader {
         FrameReader {
             rd,
+            memory,
             buf: vec![0; IDLE_BUFFER],
             start: 0,
             end: 0,
+            max_frame: max_frame.min(MAX_FRAME),
             large: None,
-            spare: None,
+            current: Reservation::none(),
             frame_started: None,
             transfer: None,
         }
     }
 
+    /// Changes the largest frame accepted from now on (raised once the peer has logged on).
+    pub fn set_max_frame(&mut self, max_frame: usize) {
+        self.max_frame = max_frame.min(MAX_FRAME);
+    }
+
+    /// Part of a frame has arrived and the rest has not.
+    pub fn mid_frame(&self) -> bool {
+        self.large.is_some() || self.end > self.start
+    }
+
     /// The next complete frame already received, if any. Zero-length frames are skipped.
     pub fn try_frame(&mut self) -> Result<Option<Vec<u8>>, &'static str> {
-        if let Some((data, len)) = &self.large {
-            if data.len() < *len {
+        if let Some(l) = &self.large {
+            if l.data.len() < l.len {
                 return Ok(None);
             }
-            let (frame, _) = self.large.take().ok_or("frame state")?;
-            self.finish_frame(frame.len());
-            return Ok(Some(frame));
+            let Large { data, held, .. } = self.large.take().ok_or("frame state")?;
+            self.current = held;
+            self.finish_frame(data.len());
+            return Ok(Some(data));
         }
         loop {
             let avail = self.end - self.start;
@@ -84,21 +118,20 @@ impl FrameReader {
     fn peek_len(&self) -> Result<usize, &'static str> {
         let b = &self.buf[self.start..self.start + 4];
         let len = frame_length([b[0], b[1], b[2], b[3]]).ok_or("not a direct-TCP frame")?;
-        if len > MAX_FRAME {
+        if len > self.max_frame {
             return Err("frame too large");
         }
         Ok(len)
     }
 
-    /// Moves a frame too big for the small buffer into a buffer of its own.
+    /// Moves a frame too big for the small buffer into a buffer of its own. What already
+    /// arrived (less than 16 KiB) is copied; the rest is committed as it arrives.
     fn start_large(&mut self, len: usize) {
-        let mut data = self.spare.take().unwrap_or_default();
-        data.clear();
-        data.reserve(len);
+        let mut data = self.memory.pool.take();
         data.extend_from_slice(&self.buf[self.start + 4..self.end]);
         self.start = 0;
         self.end = 0;
-        self.large = Some((data, len));
+        self.large = Some(Large { data, len, held: Reservation::none() });
     }
 
     fn finish_frame(&mut self, len: usize) {
@@ -115,9 +148,15 @@ impl FrameReader {
         if self.frame_started.is_none() {
             self.frame_started = Some(Instant::now());
         }
-        if let Some((data, len)) = &mut self.large {
-            let want = *len - data.len();
-            let n = (&mut self.rd).take(want as u64).read_buf(data).await.map_err(|_| "read error")?;
+        if let Some(l) = &mut self.large {
+            let step = (l.len - l.data.len()).min(COMMIT_STEP);
+            if l.held.bytes() < l.data.len() + step {
+                // Cancel-safe: a reservation is either complete and kept, or not taken.
+                let more = self.memory.receive.reserve(step).await;
+                l.held.merge(more);
+            }
+            l.data.reserve(step);
+            let n = (&mut self.rd).take(step as u64).read_buf(&mut l.data).await.map_err(|_| "read error")?;
             return if n == 0 { Err("peer closed") } else { Ok(()) };
         }
         if self.start > 0 && self.end == self.buf.len() {
@@ -133,11 +172,10 @@ impl FrameReader {
         Ok(())
     }
 
-    /// Gives a processed frame's buffer back, so the next large frame reuses it.
+    /// Gives a processed frame's buffer back to the pool, and its receive budget back.
     pub fn recycle(&mut self, frame: Vec<u8>) {
-        if frame.capacity() > IDLE_BUFFER {
-            self.spare = Some(frame);
-        }
+        self.memory.pool.give(frame);
+        self.current = Reservation::none();
     }
 
     /// Size and receive time of the last frame, once.
@@ -147,8 +185,10 @@ impl FrameReader {
 }
 
 /// Writes one message (or compound chain) with its transport header.
+/// A message too long for the 24-bit length is refused, never sent with a wrapped length.
 pub async fn write_frame(wr: &mut OwnedWriteHalf, msg: &[u8]) -> std::io::Result<()> {
-    let head = frame_header(msg.len());
+    let head = frame_header(msg.len())
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "response longer than a frame can carry"))?;
     let n = wr.write_vectored(&[IoSlice::new(&head), IoSlice::new(msg)]).await?;
     if n < head.len() {
         wr.write_all(&head[n..]).await?;
@@ -174,7 +214,7 @@ mod tests {
             let mut s = TcpStream::connect(addr).await.unwrap();
             let mut all = Vec::new();
             for (i, &n) in sizes.iter().enumerate() {
-                all.extend_from_slice(&frame_header(n));
+                all.extend_from_slice(&frame_header(n).unwrap());
                 all.extend(std::iter::repeat_n(i as u8, n));
             }
             for chunk in all.chunks(7919) {
@@ -183,7 +223,7 @@ mod tests {
         });
         let (sock, _) = listener.accept().await.unwrap();
         let (rd, _wr) = sock.into_split();
-        let mut r = FrameReader::new(rd);
+        let mut r = FrameReader::new(rd, Arc::new(Memory::new(&crate::limits::Limits::default())), MAX_FRAME);
         for (i, &n) in sizes.iter().enumerate() {
             let frame = loop {
                 if let Some(f) = r.try_frame().unwrap() {

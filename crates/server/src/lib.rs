@@ -3,6 +3,9 @@
 //! The wire codec, authentication, the file system and the lock core are separate
 //! crates that do no networking.
 
+mod admission;
+mod budget;
+mod buffers;
 pub mod config;
 mod conn_state;
 mod connection;
@@ -12,6 +15,7 @@ mod durable;
 mod events;
 mod frames;
 mod handlers;
+pub mod limits;
 mod locking;
 mod meta;
 mod notify;
@@ -25,11 +29,11 @@ pub mod status;
 mod wildcard;
 
 pub use config::{ServerConfig, ShareCaching, ShareConfig, UserConfig};
+pub use limits::Limits;
 pub use server::{ServerError, ServerState};
 
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 /// Binds the configured address; returns the listener and the server state.
 pub async fn bind(config: ServerConfig) -> Result<(TcpListener, Arc<ServerState>), ServerError> {
@@ -41,7 +45,7 @@ pub async fn bind(config: ServerConfig) -> Result<(TcpListener, Arc<ServerState>
 
 /// Accepts connections until the process ends.
 pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
-    let limit = Arc::new(Semaphore::new(state.config.max_connections));
+    let mut refusals = RefusalLog::default();
     let timer_state = state.clone();
     tokio::spawn(async move { timer_state.locks.run_timer().await });
     if let Some(path) = state.config.status_socket.clone() {
@@ -62,15 +66,36 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
                 continue;
             }
         };
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "connection limit reached; refusing");
-            drop(stream);
-            continue;
+        let id = state.next_id();
+        let ticket = match state.admission.admit(id, peer.ip()) {
+            Ok(t) => t,
+            Err(why) => {
+                refusals.note(peer, why);
+                drop(stream);
+                continue;
+            }
         };
         let state = state.clone();
-        tokio::spawn(async move {
-            connection::run(state, stream, peer).await;
-            drop(permit);
-        });
+        tokio::spawn(connection::run(state, stream, peer, id, ticket));
+    }
+}
+
+/// Refused connections are logged at most once per 10 s (with how many there were), so a
+/// flood of connections cannot become a flood of log lines.
+#[derive(Default)]
+struct RefusalLog {
+    since: Option<std::time::Instant>,
+    count: u64,
+}
+
+impl RefusalLog {
+    fn note(&mut self, peer: std::net::SocketAddr, why: admission::Refusal) {
+        self.count += 1;
+        let now = std::time::Instant::now();
+        if self.since.is_none_or(|t| now.duration_since(t) >= std::time::Duration::from_secs(10)) {
+            tracing::warn!(%peer, ?why, refused = self.count, "connection refused");
+            self.since = Some(now);
+            self.count = 0;
+        }
     }
 }

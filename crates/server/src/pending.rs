@@ -35,15 +35,26 @@ pub struct PendingOp {
 #[derive(Default)]
 pub struct PendingTable {
     ops: HashMap<u64, PendingOp>,
+    /// Bytes held by the rests of compound chains waiting behind pending requests.
+    bytes: usize,
+}
+
+fn rest_len(op: &PendingOp) -> usize {
+    op.rest.as_ref().map_or(0, |r| r.frame.len())
 }
 
 impl PendingTable {
     pub fn insert(&mut self, async_id: u64, op: PendingOp) {
-        self.ops.insert(async_id, op);
+        self.bytes += rest_len(&op);
+        if let Some(old) = self.ops.insert(async_id, op) {
+            self.bytes -= rest_len(&old);
+        }
     }
 
     pub fn attach_rest(&mut self, async_id: u64, rest: Box<crate::dispatch::RestOfChain>) {
         if let Some(op) = self.ops.get_mut(&async_id) {
+            self.bytes -= rest_len(op);
+            self.bytes += rest.frame.len();
             op.rest = Some(rest);
         }
     }
@@ -51,7 +62,19 @@ impl PendingTable {
     /// Takes the request waiting for `w`, with its AsyncId.
     pub fn take_waiting(&mut self, w: Waiting) -> Option<(u64, PendingOp)> {
         let id = *self.ops.iter().find(|(_, op)| op.waiting == w)?.0;
-        self.ops.remove(&id).map(|op| (id, op))
+        let op = self.ops.remove(&id)?;
+        self.bytes -= rest_len(&op);
+        Some((id, op))
+    }
+
+    /// Requests pending now.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Bytes their waiting compound rests hold.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The request CANCEL names: by AsyncId when the CANCEL is async, else by MessageId.

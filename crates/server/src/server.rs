@@ -26,7 +26,33 @@ pub struct ServerState {
     pub sessions: std::sync::Mutex<std::collections::HashMap<u64, crate::session::SessionInfo>>,
     /// The status socket was bound by this server (so it is this server's to remove).
     pub status_bound: std::sync::atomic::AtomicBool,
+    /// Memory budgets and recycled buffers for large transfers.
+    pub memory: Arc<Memory>,
+    /// Which connections are let in (per-address and global caps).
+    pub admission: Arc<crate::admission::Admission>,
     next_id: AtomicU64,
+}
+
+/// Server-wide memory for large transfers (docs/SECURITY.md).
+pub struct Memory {
+    /// Large frames being received.
+    pub receive: crate::budget::MemoryBudget,
+    /// Large responses being built or sent.
+    pub send: crate::budget::MemoryBudget,
+    /// Recycled large buffers.
+    pub pool: crate::buffers::BufferPool,
+}
+
+impl Memory {
+    pub fn new(limits: &crate::limits::Limits) -> Memory {
+        // A budget smaller than one largest frame could never be met.
+        let floor = opportune_wire::transport::MAX_FRAME;
+        Memory {
+            receive: crate::budget::MemoryBudget::new(limits.receive_memory.max(floor)),
+            send: crate::budget::MemoryBudget::new(limits.send_memory.max(floor)),
+            pool: Default::default(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +90,8 @@ impl ServerState {
             sessions: Default::default(),
             status_bound: Default::default(),
             notify: Default::default(),
+            memory: Arc::new(Memory::new(&config.limits)),
+            admission: crate::admission::Admission::new(config.max_connections, config.limits.max_connections_per_address),
             config,
             shares,
             server_guid,

@@ -51,6 +51,11 @@ pub struct Session {
     pub preauth: Option<PreauthHash>,
     pub trees: HashMap<u32, Tree>,
     next_tree_id: u32,
+    /// When the session setup began, so a logon left half-way expires.
+    pub started: std::time::Instant,
+    /// The session has been established at least once (a re-authentication in progress
+    /// is not a half-finished logon).
+    pub established: bool,
 }
 
 impl Session {
@@ -67,7 +72,14 @@ impl Session {
             preauth,
             trees: HashMap::new(),
             next_tree_id: 1,
+            started: std::time::Instant::now(),
+            established: false,
         }
+    }
+
+    /// A first logon begun and not finished.
+    pub fn is_half_open(&self) -> bool {
+        !self.established && !self.is_valid()
     }
 
     pub fn is_valid(&self) -> bool {

@@ -14,9 +14,18 @@ pub fn frame_length(head: [u8; 4]) -> Option<usize> {
     Some(usize::from(head[1]) << 16 | usize::from(head[2]) << 8 | usize::from(head[3]))
 }
 
-pub fn frame_header(len: usize) -> [u8; 4] {
+/// The largest payload the 24-bit length of a direct-TCP header can describe.
+pub const FRAME_LENGTH_LIMIT: usize = 0x00FF_FFFF;
+
+/// The 4-byte transport header of a `len`-byte payload; None when the length does not fit
+/// in 24 bits (such a message cannot be sent: writing a wrapped length would desynchronise
+/// the stream).
+pub fn frame_header(len: usize) -> Option<[u8; 4]> {
+    if len > FRAME_LENGTH_LIMIT {
+        return None;
+    }
     let l = len as u32;
-    [0, (l >> 16) as u8, (l >> 8) as u8, l as u8]
+    Some([0, (l >> 16) as u8, (l >> 8) as u8, l as u8])
 }
 
 /// What an SMB1 NEGOTIATE (command 0x72) asks for.
@@ -61,7 +70,10 @@ mod tests {
     fn framing() {
         assert_eq!(frame_length([0, 1, 2, 3]), Some(0x010203));
         assert_eq!(frame_length([0x85, 0, 0, 0]), None);
-        assert_eq!(frame_length(frame_header(70000)), Some(70000));
+        assert_eq!(frame_header(70000).and_then(frame_length), Some(70000));
+        assert_eq!(frame_header(FRAME_LENGTH_LIMIT).and_then(frame_length), Some(FRAME_LENGTH_LIMIT));
+        assert_eq!(frame_header(FRAME_LENGTH_LIMIT + 1), None, "a 24-bit length never wraps");
+        assert_eq!(frame_header(256 << 20), None);
     }
 
     #[test]

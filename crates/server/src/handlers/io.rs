@@ -30,6 +30,10 @@ pub fn read(ctx: &mut Ctx<'_>) -> HResult {
         return Err(NtStatus::INVALID_PARAMETER);
     }
     check_charge(ctx, u64::from(req.length))?;
+    // The answer must fit in what is left of this compound's frame (docs/SECURITY.md).
+    if req.length as usize + HEADER_LEN + 16 > ctx.chain.response_room {
+        return Err(NtStatus::INSUFFICIENT_RESOURCES);
+    }
     let open = ctx.open(req.file_id)?;
     if open.is_dir {
         return Err(NtStatus::INVALID_DEVICE_REQUEST);
@@ -45,9 +49,10 @@ pub fn read(ctx: &mut Ctx<'_>) -> HResult {
     if ctx.share()?.caching.strict_locking {
         ctx.server.locks.check_io(open_id, req.offset, u64::from(req.length), false)?;
     }
-    // The response is built in place behind room for its header, in a buffer the
-    // connection reuses: no per-read allocation, page faults or copies of the data.
-    let mut body = ctx.conn.spare_buffer.take().unwrap_or_default();
+    // The response is built in place behind room for its header, in a recycled buffer:
+    // no per-read allocation, page faults or copies of the data.
+    let pool = &ctx.server.memory.pool;
+    let mut body = pool.take();
     body.clear();
     body.resize(HEADER_LEN, 0);
     encode_read_response_head(&mut body, 0);
@@ -56,12 +61,12 @@ pub fn read(ctx: &mut Ctx<'_>) -> HResult {
     let n = match handle.read_at(&mut body[data..], req.offset) {
         Ok(n) => n,
         Err(e) => {
-            ctx.conn.spare_buffer = Some(body);
+            pool.give(body);
             return Err(e.status());
         }
     };
     if (n == 0 && req.length > 0) || (n as u64) < u64::from(req.minimum_count) {
-        ctx.conn.spare_buffer = Some(body);
+        pool.give(body);
         return Err(NtStatus::END_OF_FILE);
     }
     body.truncate(data + n);

@@ -59,6 +59,7 @@ fn session_for(ctx: &mut Ctx<'_>) -> Result<u64, NtStatus> {
     let ntlm = new_acceptor(ctx)?;
     let sid = ctx.hdr.session_id;
     if sid == 0 {
+        limit_pending_logons(ctx)?;
         let id = ctx.server.next_id();
         let preauth = ctx.conn.preauth.clone();
         ctx.conn.sessions.insert(id, Session::new(ntlm, preauth));
@@ -71,6 +72,21 @@ fn session_for(ctx: &mut Ctx<'_>) -> Result<u64, NtStatus> {
         s.state = AuthState::InProgress { ntlm: Box::new(ntlm), spnego: false, mech_types: None };
     }
     Ok(sid)
+}
+
+/// At most `max_pending_logons` session setups may be in progress on a connection, and
+/// one left half-way for `logon_timeout` is forgotten (docs/SECURITY.md): a peer cannot
+/// pile up NTLM exchanges it never finishes.
+fn limit_pending_logons(ctx: &mut Ctx<'_>) -> Result<(), NtStatus> {
+    let limits = &ctx.server.config.limits;
+    let sessions = &mut ctx.conn.sessions;
+    sessions.retain(|_, s| !s.is_half_open() || s.started.elapsed() < limits.logon_timeout);
+    let in_progress = sessions.values().filter(|s| s.is_half_open()).count();
+    if in_progress >= limits.max_pending_logons {
+        tracing::debug!(conn = ctx.conn.id, in_progress, "too many logons in progress");
+        return Err(NtStatus::INSUFFICIENT_RESOURCES);
+    }
+    Ok(())
 }
 
 fn new_acceptor(ctx: &Ctx<'_>) -> Result<NtlmAcceptor, NtStatus> {
@@ -162,6 +178,7 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
             config.signing_required || req.security_mode & security_mode::SIGNING_REQUIRED as u8 != 0;
     }
     session.state = AuthState::Valid;
+    session.established = true;
     session.identity = identity;
     let info = crate::session::SessionInfo {
         conn: ctx.conn.id,
