@@ -9,9 +9,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// Permits count KiB, so budgets of many GiB fit.
 const UNIT: usize = 1024;
 
-/// Responses below this size (and small frames) need no reservation: what any connection
-/// may hold without asking.
-pub const SMALL_RESPONSE: usize = 64 * 1024;
+/// Responses up to this size need no reservation: what any connection may hold without
+/// asking (directory listings and queries use 64 KiB buffers, and must not wait behind
+/// large transfers).
+pub const SMALL_RESPONSE: usize = 128 * 1024;
 
 /// One budget: bytes that may be held at once.
 pub struct MemoryBudget {

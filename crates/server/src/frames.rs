@@ -237,4 +237,56 @@ mod tests {
         }
         sender.await.unwrap();
     }
+
+    async fn pair() -> (TcpStream, FrameReader, Arc<Memory>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (sock, _) = listener.accept().await.unwrap();
+        let (rd, _wr) = sock.into_split();
+        let memory = Arc::new(Memory::new(&crate::limits::Limits::default()));
+        (client, FrameReader::new(rd, memory.clone(), 64 * 1024), memory)
+    }
+
+    /// Before logon a frame longer than the small limit ends the connection at its header.
+    #[tokio::test]
+    async fn frames_over_the_limit_are_refused_at_the_header() {
+        let (mut client, mut r, _) = pair().await;
+        client.write_all(&frame_header(8 << 20).unwrap()).await.unwrap();
+        r.fill().await.unwrap();
+        assert_eq!(r.try_frame(), Err("frame too large"));
+    }
+
+    /// A large frame commits memory as its bytes arrive, not as its header declares, and
+    /// gives its budget back once processed.
+    #[tokio::test]
+    async fn a_large_frame_commits_only_what_arrived() {
+        let (mut client, mut r, memory) = pair().await;
+        r.set_max_frame(MAX_FRAME);
+        let all = memory.receive.available();
+        client.write_all(&frame_header(8 << 20).unwrap()).await.unwrap();
+        client.write_all(&vec![1u8; 100_000]).await.unwrap();
+        while r.try_frame().unwrap().is_none() && r.large.as_ref().is_none_or(|l| l.data.len() < 100_000) {
+            r.fill().await.unwrap();
+        }
+        let held = all - memory.receive.available();
+        assert!(held <= 2 * COMMIT_STEP, "{held} bytes reserved for 100 kB received");
+        assert!(r.large.as_ref().unwrap().data.capacity() < 4 << 20, "buffer sized by what arrived");
+        assert!(r.mid_frame());
+        // The rest arrives; the frame comes out whole; recycling returns the budget.
+        let writer = tokio::spawn(async move {
+            client.write_all(&vec![1u8; (8 << 20) - 100_000]).await.unwrap();
+            client
+        });
+        let frame = loop {
+            if let Some(f) = r.try_frame().unwrap() {
+                break f;
+            }
+            r.fill().await.unwrap();
+        };
+        assert_eq!(frame.len(), 8 << 20);
+        drop(writer.await.unwrap());
+        r.recycle(frame);
+        assert_eq!(memory.receive.available(), all);
+    }
 }

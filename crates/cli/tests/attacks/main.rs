@@ -45,3 +45,4 @@ fn a_quiet_server_serves_a_client_from_another_address() {
     assert_served(&s, "127.0.0.2");
     assert_within_budget(&s, "idle");
 }
+mod floods;
