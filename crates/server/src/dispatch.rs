@@ -28,6 +28,9 @@ pub struct ChainState {
     pub last_status: NtStatus,
     /// The frame arrived encrypted: responses are encrypted, not signed.
     pub encrypted: bool,
+    /// The session whose key decrypted the frame (0 for a plaintext frame): the only
+    /// session a message of this chain may act for (MS-SMB2 3.3.5.2.1.1).
+    pub decrypted_by: u64,
     /// A CREATE of this chain failed: related requests after it fail the same way.
     pub create_error: Option<NtStatus>,
     /// The message being processed is the last of its chain.
@@ -50,7 +53,7 @@ pub fn process_frame(server: &ServerState, conn: &mut ConnState, frame: &[u8]) -
     if is_transform(frame) {
         return process_encrypted(server, conn, frame);
     }
-    process_chain(server, conn, frame, false)
+    process_chain(server, conn, frame)
 }
 
 /// An SMB2 TRANSFORM message (MS-SMB2 3.3.5.2.1): decrypted with its session's key, processed,
@@ -63,21 +66,24 @@ fn process_encrypted(server: &ServerState, conn: &mut ConnState, frame: &[u8]) -
         return FrameResult::Disconnect;
     };
     let Ok(plain) = dec.decrypt(frame) else { return FrameResult::Disconnect };
-    // MS-SMB2 3.3.5.2.1.1: the decrypted message must belong to the same session.
-    match Header::decode(&plain) {
-        Ok(h) if h.session_id == sid => {}
-        _ => return FrameResult::Disconnect,
-    }
     session.encryption_seen = true;
-    match process_chain(server, conn, &plain, true) {
+    let chain = ChainState { encrypted: true, decrypted_by: sid, ..ChainState::default() };
+    match process_chain_from(server, conn, &plain, chain, true) {
         FrameResult::Send(out) => FrameResult::Send(enc.encrypt(sid, &out)),
         other => other,
     }
 }
 
-fn process_chain(server: &ServerState, conn: &mut ConnState, frame: &[u8], encrypted: bool) -> FrameResult {
-    let chain = ChainState { encrypted, ..ChainState::default() };
+fn process_chain(server: &ServerState, conn: &mut ConnState, frame: &[u8]) -> FrameResult {
+    let chain = ChainState::default();
     process_chain_from(server, conn, frame, chain, true)
+}
+
+/// MS-SMB2 3.3.5.2.1.1: every message of a decrypted frame must name the session whose
+/// key decrypted it; a related message inherits that session from the one before it. A
+/// key proves nothing about another session, so anything else drops the connection.
+fn belongs_to_decrypting_session(chain: &ChainState, hdr: &Header) -> bool {
+    !chain.encrypted || hdr.is_related() || hdr.session_id == chain.decrypted_by
 }
 
 /// Processes the messages of `frame` in order. When one goes asynchronous before the end
@@ -98,6 +104,10 @@ fn process_chain_from(
     while pos < frame.len() {
         let rest = &frame[pos..];
         let Ok(hdr) = Header::decode(rest) else { return FrameResult::Disconnect };
+        if !belongs_to_decrypting_session(&chain, &hdr) {
+            tracing::warn!(conn = conn.id, peer = %conn.peer, session = hdr.session_id, "encrypted message for another session");
+            return FrameResult::Disconnect;
+        }
         let next = hdr.next_command as usize;
         if next != 0 && (next % 8 != 0 || next < HEADER_LEN || next > rest.len()) {
             return FrameResult::Disconnect;

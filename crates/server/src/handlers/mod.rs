@@ -147,10 +147,12 @@ impl Ctx<'_> {
         self.verify_signature(s)
     }
 
+    /// MS-SMB2 3.3.5.2.4: the request is signed with its own session's key, or unsigned
+    /// where that session allows it. A decrypted request counts as signed only for the
+    /// session whose key decrypted it (3.3.5.2.1.1), never for another one of the chain.
     pub fn verify_signature(&self, s: &Session) -> Result<(), NtStatus> {
         if self.chain.encrypted {
-            // Decryption already proved integrity (MS-SMB2 3.3.5.2.1).
-            return Ok(());
+            return if self.hdr.session_id == self.chain.decrypted_by { Ok(()) } else { Err(NtStatus::ACCESS_DENIED) };
         }
         match (&s.signer, self.hdr.is_signed()) {
             (Some(signer), true) => {
