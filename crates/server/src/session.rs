@@ -29,6 +29,18 @@ pub struct SessionInfo {
     pub identity: Identity,
 }
 
+impl SessionInfo {
+    /// As [`Session::owner`]: the proven user name, None for guests and anonymous.
+    pub fn owner(&self) -> Option<&str> {
+        (self.identity == Identity::User).then_some(self.user.as_str())
+    }
+}
+
+/// Whether two proven user names are the same user (names compare case-insensitively).
+pub fn same_user(a: Option<&str>, b: Option<&str>) -> bool {
+    matches!((a, b), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+}
+
 pub struct Tree {
     pub share: usize,
     pub is_ipc: bool,
@@ -68,6 +80,13 @@ impl Session {
             trees: HashMap::new(),
             next_tree_id: 1,
         }
+    }
+
+    /// The user name this session proved, for matching it against other sessions and
+    /// opens: None for guest and anonymous sessions, which never match each other
+    /// (two guests who sent the same name are not the same person).
+    pub fn owner(&self) -> Option<String> {
+        (self.identity == Identity::User).then(|| self.user.clone())
     }
 
     pub fn is_valid(&self) -> bool {
