@@ -19,6 +19,9 @@ pub struct ServerState {
     pub config: ServerConfig,
     pub shares: Vec<ShareState>,
     pub server_guid: [u8; 16],
+    /// A random NT hash, drawn at start, that unknown user names are checked against so
+    /// they cost what a known user's check costs (nobody knows a password for it).
+    pub dummy_hash: opportune_auth::NtHash,
     pub start_time: SystemTime,
     pub locks: Arc<crate::locking::Locking>,
     pub notify: crate::notify::NotifyHub,
@@ -26,6 +29,8 @@ pub struct ServerState {
     pub sessions: std::sync::Mutex<std::collections::HashMap<u64, crate::session::SessionInfo>>,
     /// The status socket was bound by this server (so it is this server's to remove).
     pub status_bound: std::sync::atomic::AtomicBool,
+    /// Session ids handed out and not yet forgotten (established or still authenticating).
+    session_ids: std::sync::Mutex<std::collections::HashSet<u64>>,
     next_id: AtomicU64,
 }
 
@@ -55,6 +60,8 @@ impl ServerState {
         }
         let mut server_guid = [0u8; 16];
         random_bytes(&mut server_guid)?;
+        let mut dummy = [0u8; 16];
+        random_bytes(&mut dummy)?;
         let mut seed = [0u8; 8];
         random_bytes(&mut seed)?;
         // Ids start at a random point so they are not guessable across restarts.
@@ -63,10 +70,12 @@ impl ServerState {
             locks: Arc::new(crate::locking::Locking::new(config.oplock_break_timeout)),
             sessions: Default::default(),
             status_bound: Default::default(),
+            session_ids: Default::default(),
             notify: Default::default(),
             config,
             shares,
             server_guid,
+            dummy_hash: opportune_auth::NtHash(dummy),
             start_time: SystemTime::now(),
             next_id: AtomicU64::new(start),
         }))
@@ -75,6 +84,22 @@ impl ServerState {
     /// A fresh nonzero id for sessions, async requests, opens and connections.
     pub fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A fresh session id (MS-SMB2 3.3.5.5.1 leaves its choice to the server): random, so
+    /// that nobody can guess another client's session; non-zero; and unique among the ids
+    /// in use until [`ServerState::forget_session`] releases it.
+    pub fn new_session_id(&self) -> Result<u64, ServerError> {
+        let mut ids = self.session_ids.lock().map_err(|_| ServerError::Random("session table poisoned".into()))?;
+        loop {
+            let mut b = [0u8; 8];
+            random_bytes(&mut b)?;
+            let id = u64::from_le_bytes(b);
+            // u64::MAX means "the session of the previous request" in a related compound.
+            if id != 0 && id != u64::MAX && ids.insert(id) {
+                return Ok(id);
+            }
+        }
     }
 
     /// The lock core, for tasks that outlive a request.
@@ -92,9 +117,13 @@ impl ServerState {
         }
     }
 
+    /// The session is gone: it leaves the global table and its id may be handed out again.
     pub fn forget_session(&self, id: u64) {
         if let Ok(mut m) = self.sessions.lock() {
             m.remove(&id);
+        }
+        if let Ok(mut ids) = self.session_ids.lock() {
+            ids.remove(&id);
         }
     }
 

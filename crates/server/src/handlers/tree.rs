@@ -15,11 +15,12 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
     let (tree, share_type) = if name.eq_ignore_ascii_case("IPC$") {
         (Tree { share: usize::MAX, is_ipc: true, read_only: true, maximal_access: READ_ONLY_ACCESS }, SHARE_TYPE_PIPE)
     } else {
-        let idx = ctx.server.share(&name).ok_or(NtStatus::BAD_NETWORK_NAME)?;
+        let idx = ctx.server.share(&name).filter(|&i| may_use(ctx.server, i, identity));
+        let Some(idx) = idx else {
+            tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, share = %name.escape_debug(), ?identity, "tree connect refused");
+            return Err(NtStatus::BAD_NETWORK_NAME);
+        };
         let share = &ctx.server.shares[idx];
-        if identity != Identity::User && !share.guest_ok {
-            return Err(NtStatus::ACCESS_DENIED);
-        }
         let access = if share.read_only { READ_ONLY_ACCESS } else { AccessMask::FILE_ALL_ACCESS };
         (Tree { share: idx, is_ipc: false, read_only: share.read_only, maximal_access: access }, SHARE_TYPE_DISK)
     };
@@ -32,6 +33,15 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
     let mut reply = Reply::ok(body);
     reply.tree_id = tid;
     Ok(reply)
+}
+
+/// Whether a session of `identity` may connect to share `idx`: users to every share;
+/// guest and anonymous sessions only to guest_ok shares, and only while guest access is
+/// on. A share the session may not use is answered as if it did not exist
+/// (STATUS_BAD_NETWORK_NAME, MS-SMB2 3.3.5.7), so share names are not revealed to
+/// whoever cannot use them.
+fn may_use(server: &crate::server::ServerState, idx: usize, identity: Identity) -> bool {
+    identity == Identity::User || (server.config.guest && server.shares[idx].guest_ok)
 }
 
 pub fn disconnect(ctx: &mut Ctx<'_>) -> HResult {
