@@ -52,6 +52,9 @@ pub struct ConnState {
     pub spare_buffer: Option<Vec<u8>>,
     /// The NEGOTIATE response still has to be fed into the preauth hash (3.1.1).
     pub pending_preauth_response: bool,
+    /// The answer to the frame just processed waits this long before it goes out (the
+    /// failed-logon back-off, `throttle`); the connection task awaits it on a timer.
+    pub answer_delay: Option<std::time::Duration>,
 }
 
 impl ConnState {
@@ -71,6 +74,7 @@ impl ConnState {
             link: Default::default(),
             spare_buffer: None,
             pending_preauth_response: false,
+            answer_delay: None,
         }
     }
 

@@ -21,6 +21,7 @@ mod policy;
 mod security;
 mod server;
 mod session;
+pub mod throttle;
 pub mod status;
 mod wildcard;
 

@@ -29,6 +29,8 @@ pub struct ServerState {
     pub sessions: std::sync::Mutex<std::collections::HashMap<u64, crate::session::SessionInfo>>,
     /// The status socket was bound by this server (so it is this server's to remove).
     pub status_bound: std::sync::atomic::AtomicBool,
+    /// Failed-logon counters and the back-off they impose (hardening #10).
+    pub throttle: crate::throttle::LogonThrottle,
     /// Session ids handed out and not yet forgotten (established or still authenticating).
     session_ids: std::sync::Mutex<std::collections::HashSet<u64>>,
     next_id: AtomicU64,
@@ -71,6 +73,7 @@ impl ServerState {
             sessions: Default::default(),
             status_bound: Default::default(),
             session_ids: Default::default(),
+            throttle: Default::default(),
             notify: Default::default(),
             config,
             shares,

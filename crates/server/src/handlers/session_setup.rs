@@ -11,7 +11,8 @@ use opportune_types::NtStatus;
 use opportune_wire::negotiate::{dialect, security_mode};
 use opportune_wire::session::{session_flags, SessionSetupRequest, SessionSetupResponse, FLAG_BINDING};
 use std::sync::Arc;
-use std::time::SystemTime;
+use crate::throttle::Admission;
+use std::time::{Instant, SystemTime};
 
 const NTLM_NEGOTIATE: u32 = 1;
 const NTLM_AUTHENTICATE: u32 = 3;
@@ -31,6 +32,15 @@ impl UserLookup for Users<'_> {
         *self.asked.borrow_mut() = Some(user.to_string());
         let found = self.list.iter().find(|u| u.name.eq_ignore_ascii_case(user)).map(|u| u.nt_hash);
         Some(found.unwrap_or(self.dummy))
+    }
+}
+
+/// Counts a logon whose credentials did not verify (guest-mapped or refused alike) for
+/// the back-off, and says so in the log once the back-off applies.
+fn note_failure(server: &crate::server::ServerState, peer: std::net::SocketAddr, user: &str) {
+    let failures = server.throttle.record_failure(peer.ip(), user, Instant::now());
+    if failures >= crate::throttle::FREE_FAILURES {
+        tracing::warn!(%peer, user = %user.escape_debug(), failures, "repeated failed logons: answers delayed");
     }
 }
 
@@ -155,8 +165,21 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
     let result = ntlm.authenticate(&token.ntlm, &users);
     let user = users.asked.take().unwrap_or_default();
     let verified = matches!(result, Ok(AuthOutcome::Authenticated { .. }));
+    let anonymous = matches!(result, Ok(AuthOutcome::Anonymous));
+    let peer = ctx.conn.peer;
+    match ctx.server.throttle.admit(peer.ip(), &user, Instant::now()) {
+        Admission::After(d) if !d.is_zero() => ctx.conn.answer_delay = Some(d),
+        Admission::After(_) => {}
+        Admission::Refuse => {
+            tracing::warn!(session = sid, %peer, user = %user.escape_debug(), "logon refused: too many failed logons waiting");
+            return Err(NtStatus::ACCOUNT_LOCKED_OUT);
+        }
+    }
     if let Err(e) = &result {
-        tracing::info!(session = sid, peer = %ctx.conn.peer, user = %user.escape_debug(), error = %e, "authentication failed");
+        tracing::info!(session = sid, %peer, user = %user.escape_debug(), error = %e, "authentication failed");
+    }
+    if !verified && !anonymous {
+        note_failure(ctx.server, peer, &user);
     }
     let reauth = session.signer.is_some() || !session.user.is_empty();
     let (identity, key) = identity_of(result, config.guest, reauth)?;
