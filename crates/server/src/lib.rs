@@ -25,7 +25,7 @@ pub mod throttle;
 pub mod status;
 mod wildcard;
 
-pub use config::{ServerConfig, ShareCaching, ShareConfig, UserConfig};
+pub use config::{Encryption, ServerConfig, ShareCaching, ShareConfig, UserConfig};
 pub use server::{ServerError, ServerState};
 
 use std::sync::Arc;

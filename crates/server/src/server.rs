@@ -13,6 +13,8 @@ pub struct ShareState {
     pub read_only: bool,
     pub guest_ok: bool,
     pub caching: crate::config::ShareCaching,
+    /// The stricter of the server's and the share's encryption setting.
+    pub encryption: crate::config::Encryption,
 }
 
 pub struct ServerState {
@@ -58,6 +60,7 @@ impl ServerState {
                 read_only: s.read_only,
                 guest_ok: s.guest_ok,
                 caching: s.caching.clone(),
+                encryption: s.encryption.max(config.encryption),
             });
         }
         let mut server_guid = [0u8; 16];

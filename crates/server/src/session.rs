@@ -46,6 +46,8 @@ pub struct Tree {
     pub is_ipc: bool,
     pub read_only: bool,
     pub maximal_access: u32,
+    /// TreeConnect.EncryptData: requests on this tree must come encrypted (MS-SMB2 3.3.5.7).
+    pub encrypt_data: bool,
 }
 
 pub struct Session {
@@ -57,8 +59,11 @@ pub struct Session {
     /// SMB 3.x encryption keys, when a cipher was negotiated (MS-SMB2 3.3.5.5.3).
     pub encryptor: Option<std::sync::Arc<opportune_crypto::Encryptor>>,
     pub decryptor: Option<std::sync::Arc<opportune_crypto::Decryptor>>,
-    /// The client has sent encrypted requests: unsolicited messages go encrypted too.
+    /// The client has sent encrypted requests: unsolicited messages go encrypted too, and
+    /// plaintext requests are refused from then on.
     pub encryption_seen: bool,
+    /// Session.EncryptData: the server asked this session to encrypt (MS-SMB2 3.3.5.5.3).
+    pub encrypt_data: bool,
     /// SMB 3.1.1 session preauth hash, updated until the session is established.
     pub preauth: Option<PreauthHash>,
     pub trees: HashMap<u32, Tree>,
@@ -76,6 +81,7 @@ impl Session {
             encryptor: None,
             decryptor: None,
             encryption_seen: false,
+            encrypt_data: false,
             preauth,
             trees: HashMap::new(),
             next_tree_id: 1,
@@ -87,6 +93,12 @@ impl Session {
     /// (two guests who sent the same name are not the same person).
     pub fn owner(&self) -> Option<String> {
         (self.identity == Identity::User).then(|| self.user.clone())
+    }
+
+    /// Requests on this session must come encrypted: the server asked for it, or the
+    /// client has been encrypting (MS-SMB2 3.3.5.2.9).
+    pub fn must_encrypt(&self) -> bool {
+        self.encrypt_data || self.encryption_seen
     }
 
     pub fn is_valid(&self) -> bool {

@@ -104,7 +104,7 @@ pub fn handle(ctx: &mut Ctx<'_>, cmd: Command) -> Reply {
         _ => ctx.check_session(cmd).and_then(|()| match cmd {
             Logoff => session_setup::logoff(ctx),
             TreeConnect => tree::connect(ctx),
-            _ => ctx.tree().map(|_| ()).and_then(|()| handle_tree_command(ctx, cmd)),
+            _ => ctx.check_tree().and_then(|()| handle_tree_command(ctx, cmd)),
         }),
     };
     result.unwrap_or_else(Reply::error)
@@ -144,7 +144,21 @@ impl Ctx<'_> {
         if !s.is_valid() {
             return Err(NtStatus::USER_SESSION_DELETED);
         }
-        self.verify_signature(s)
+        self.verify_signature(s)?;
+        if s.must_encrypt() && !self.chain.encrypted {
+            tracing::info!(conn = self.conn.id, peer = %self.conn.peer, session = self.hdr.session_id, "plaintext request on an encrypting session");
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        Ok(())
+    }
+
+    /// MS-SMB2 3.3.5.2.11: the tree must exist in the session, and a tree that must
+    /// encrypt takes encrypted requests only.
+    pub fn check_tree(&self) -> Result<(), NtStatus> {
+        if self.tree()?.encrypt_data && !self.chain.encrypted {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        Ok(())
     }
 
     /// MS-SMB2 3.3.5.2.4: the request is signed with its own session's key, or unsigned

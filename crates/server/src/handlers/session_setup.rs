@@ -208,6 +208,7 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
         }
         session.signing_required = signing_required(config.signing_required, client_negotiate_mode, req.security_mode);
     }
+    session.encrypt_data = session_encryption(config.encryption, session)?;
     session.state = AuthState::Valid;
     session.identity = identity;
     let info = crate::session::SessionInfo {
@@ -222,11 +223,14 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
     session.user = user;
     session.preauth = None;
     tracing::info!(session = sid, user = %session.user, ?identity, "session established");
-    let flags = match identity {
+    let mut flags = match identity {
         Identity::User => 0,
         Identity::Guest => session_flags::IS_GUEST,
         Identity::Anonymous => session_flags::IS_NULL,
     };
+    if session.encrypt_data {
+        flags |= session_flags::ENCRYPT_DATA;
+    }
     let mut reply = response(NtStatus::SUCCESS, flags, &buf);
     let owner = info.owner().map(str::to_owned);
     ctx.server.register_session(sid, info);
@@ -244,6 +248,17 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
 fn signing_required(server: bool, negotiate_mode: u16, setup_mode: u8) -> bool {
     let bit = security_mode::SIGNING_REQUIRED;
     server || negotiate_mode & bit != 0 || u16::from(setup_mode) & bit != 0
+}
+
+/// Session.EncryptData (MS-SMB2 3.3.5.5.3): set when the server asks for encryption and
+/// the session has keys to encrypt with (an SMB 3.x user session with a cipher); when the
+/// server requires it (RejectUnencryptedAccess), a session without them is refused.
+fn session_encryption(policy: crate::config::Encryption, session: &Session) -> Result<bool, NtStatus> {
+    let can_encrypt = session.encryptor.is_some();
+    if policy.rejects_unencrypted() && !can_encrypt {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    Ok(session.encrypt_data || (policy.asks() && can_encrypt))
 }
 
 /// The session's encryption and decryption keys (MS-SMB2 3.3.5.5.3).
