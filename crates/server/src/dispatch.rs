@@ -37,6 +37,9 @@ pub struct ChainState {
     pub last: bool,
     /// The message just processed went asynchronous with this AsyncId.
     pub went_async: Option<u64>,
+    /// The message being processed carried a signature that did not verify: its answer
+    /// goes out unsigned (no signing with a key the requester has not proven).
+    pub signature_failed: bool,
 }
 
 /// Header flags a request may carry (MS-SMB2 2.2.1.2); anything else is refused.
@@ -274,9 +277,13 @@ fn process_message(
         None => Reply::error(NtStatus::INVALID_PARAMETER),
         Some(c) => {
             let mut ctx = Ctx { server, conn: &mut *conn, msg, hdr: &h, chain: &mut *chain };
-            let reply = handlers::handle(&mut ctx, c);
+            let mut reply = handlers::handle(&mut ctx, c);
             if reply.disconnect {
                 return None;
+            }
+            if std::mem::take(&mut chain.signature_failed) {
+                reply.unsigned = true;
+                reply.signer = None;
             }
             reply
         }
@@ -420,8 +427,9 @@ pub fn finish(conn: &mut ConnState, req: &Header, reply: Reply, charge: u16, enc
         session_id: req.session_id,
         signature: [0; 16],
     };
-    // Encrypted messages are not signed (MS-SMB2 3.3.4.1.1).
-    let signer = if encrypted {
+    // Encrypted messages are not signed (MS-SMB2 3.3.4.1.1), nor answers to requests
+    // whose signature did not verify.
+    let signer = if encrypted || reply.unsigned {
         None
     } else {
         reply.signer.or_else(|| {

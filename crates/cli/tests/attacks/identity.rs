@@ -84,8 +84,15 @@ fn f06_null_sessions_need_guest_access_and_share_names_stay_hidden() {
 #[test]
 fn f08_a_refused_bind_is_no_signing_oracle_and_session_ids_are_random() {
     let s = support::start("id-f08");
-    let victim = Client::connect(s.addr, "user", "pass", "share");
+    let mut victim = Client::connect(s.addr, "user", "pass", "share");
     let (victim_sid, _) = victim.ids();
+    // On the session's own connection too, a request with a bad signature gets no
+    // signed answer.
+    let (_, mut forged) = victim.message(CMD_TREE_CONNECT, &tree_connect_request("share"), victim_sid, 0, FLAG_SIGNED);
+    forged[48..64].copy_from_slice(&[0x5A; 16]);
+    let r = victim.call_raw(&forged).expect("forged request answered");
+    assert_eq!(r[0].status, STATUS_ACCESS_DENIED);
+    assert_eq!(r[0].flags & FLAG_SIGNED, 0, "answer to a badly signed request signed with the session's key");
     let mut attacker = Client::negotiate_with(s.addr, SMB210, SIGNING_ENABLED, 0);
     let token = opportune_auth::test_client::negotiate(opportune_auth::test_client::CLIENT_FLAGS);
     let (_, mut bind) = attacker.message(CMD_SESSION_SETUP, &session_setup_request(1, &token, 0), victim_sid, 0, FLAG_SIGNED);

@@ -49,6 +49,9 @@ pub struct Reply {
     pub tree_id: u32,
     /// Sign with this key whatever the request said (final SESSION_SETUP).
     pub signer: Option<Arc<Signer>>,
+    /// Never sign this response, whatever the request or session says: the request did
+    /// not prove the session's key (a bad signature), so the key must not sign for it.
+    pub unsigned: bool,
     /// The request goes asynchronous: an interim STATUS_PENDING is sent now and the final
     /// response when the lock core reports what it waited for (MS-SMB2 3.3.4.2).
     pub pending: Option<crate::pending::Waiting>,
@@ -63,7 +66,17 @@ impl Reply {
     }
 
     pub fn with_status(status: NtStatus, body: Vec<u8>) -> Reply {
-        Reply { status, body, disconnect: false, session_id: 0, tree_id: 0, signer: None, pending: None, header_room: false }
+        Reply {
+            status,
+            body,
+            disconnect: false,
+            session_id: 0,
+            tree_id: 0,
+            signer: None,
+            unsigned: false,
+            pending: None,
+            header_room: false,
+        }
     }
 
     pub fn error(status: NtStatus) -> Reply {
@@ -139,13 +152,15 @@ pub fn empty_ok() -> Reply {
 impl Ctx<'_> {
     /// MS-SMB2 3.3.5.2.9: the session must exist and be established; signed requests
     /// are verified (3.3.5.2.4) and unsigned ones refused where signing is required.
-    pub fn check_session(&self, _cmd: Command) -> Result<(), NtStatus> {
+    pub fn check_session(&mut self, _cmd: Command) -> Result<(), NtStatus> {
         let s = self.conn.sessions.get(&self.hdr.session_id).ok_or(NtStatus::USER_SESSION_DELETED)?;
         if !s.is_valid() {
             return Err(NtStatus::USER_SESSION_DELETED);
         }
-        self.verify_signature(s)?;
-        if s.must_encrypt() && !self.chain.encrypted {
+        let must_encrypt = s.must_encrypt();
+        let signature = self.verify_signature(s);
+        self.note_signature(signature)?;
+        if must_encrypt && !self.chain.encrypted {
             tracing::info!(conn = self.conn.id, peer = %self.conn.peer, session = self.hdr.session_id, "plaintext request on an encrypting session");
             return Err(NtStatus::ACCESS_DENIED);
         }
@@ -175,6 +190,15 @@ impl Ctx<'_> {
             (Some(_), false) if s.signing_required => Err(NtStatus::ACCESS_DENIED),
             _ => Ok(()),
         }
+    }
+
+    /// Passes a signature check's result on; a failed check also marks the answer to go
+    /// out unsigned, since the requester has not proven the session's key.
+    pub fn note_signature(&mut self, result: Result<(), NtStatus>) -> Result<(), NtStatus> {
+        if result.is_err() {
+            self.chain.signature_failed = true;
+        }
+        result
     }
 
     pub fn session(&mut self) -> Result<&mut Session, NtStatus> {

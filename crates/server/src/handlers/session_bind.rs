@@ -17,6 +17,7 @@ pub fn refuse(ctx: &Ctx<'_>) -> Reply {
     let status = refusal(ctx);
     let mut reply = Reply::error(status);
     reply.signer = proven_signer(ctx);
+    reply.unsigned = reply.signer.is_none();
     reply
 }
 

@@ -107,7 +107,8 @@ fn session_for(ctx: &mut Ctx<'_>) -> Result<u64, NtStatus> {
     }
     let session = ctx.conn.sessions.get(&sid).ok_or(NtStatus::USER_SESSION_DELETED)?;
     if session.is_valid() {
-        ctx.verify_signature(session)?;
+        let signature = ctx.verify_signature(session);
+        ctx.note_signature(signature)?;
         let s = ctx.session()?;
         s.state = AuthState::InProgress { ntlm: Box::new(ntlm), spnego: false, mech_types: None };
     }
