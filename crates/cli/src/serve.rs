@@ -24,8 +24,9 @@ pub struct ServeArgs {
     /// A user as NAME:PASSWORD (repeatable).
     #[arg(long = "user", value_name = "NAME:PASSWORD")]
     users: Vec<String>,
-    /// Map unknown users and anonymous logons to guest (only shares with guest_ok, or all
-    /// shares given on the command line, accept guests).
+    /// Guest access: anonymous logons, unknown users and wrong passwords become guest
+    /// sessions (only shares with guest_ok, or all shares given on the command line,
+    /// accept guests); without it they are refused.
     #[arg(long)]
     guest: bool,
     /// Serve every share read-only.
