@@ -173,3 +173,19 @@ impl ServerConfig {
         self.shares.iter().enumerate().find(|(_, s)| s.name.eq_ignore_ascii_case(name))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Encryption;
+
+    #[test]
+    fn encryption_settings_parse_and_order() {
+        assert_eq!("Required".parse::<Encryption>(), Ok(Encryption::Required));
+        assert_eq!("off".parse::<Encryption>(), Ok(Encryption::Off));
+        assert!("sometimes".parse::<Encryption>().is_err());
+        assert_eq!(Encryption::Off.max(Encryption::Desired), Encryption::Desired);
+        assert!(Encryption::Desired.asks() && !Encryption::Desired.rejects_unencrypted());
+        assert!(Encryption::Required.asks() && Encryption::Required.rejects_unencrypted());
+        assert!(!Encryption::Off.asks());
+    }
+}

@@ -7,7 +7,7 @@
 //! a delay that doubles with each further failure, from [`BASE_DELAY`] up to
 //! [`MAX_DELAY`]. Attempts under one key are answered one after the other, so opening
 //! more connections does not buy more guesses; when the queue of one key is already
-//! [`MAX_QUEUE`] long, an attempt is refused at once without its password being checked
+//! [`MAX_QUEUE`] long, an attempt is refused at once, whatever its password check said
 //! (STATUS_ACCOUNT_LOCKED_OUT). The delay is served by the connection's task awaiting a
 //! tokio timer before it answers: no worker thread ever blocks. A key [`FORGET_AFTER`]
 //! without failure is forgotten.

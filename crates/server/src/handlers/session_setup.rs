@@ -310,3 +310,42 @@ pub fn logoff(ctx: &mut Ctx<'_>) -> HResult {
     }
     Ok(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authenticated() -> Result<AuthOutcome, AuthError> {
+        Ok(AuthOutcome::Authenticated { user: "u".into(), domain: String::new(), session_key: [7; 16] })
+    }
+
+    #[test]
+    fn wrong_passwords_and_unknown_names_map_alike() {
+        let unknown = || Ok(AuthOutcome::UnknownUser { user: "x".into(), domain: String::new() });
+        for guest in [false, true] {
+            let wrong = identity_of(Err(AuthError::WrongPassword), guest, false);
+            assert_eq!(wrong, identity_of(unknown(), guest, false), "guest = {guest}");
+        }
+        assert_eq!(identity_of(Err(AuthError::WrongPassword), true, false), Ok((Identity::Guest, None)));
+        assert_eq!(identity_of(Err(AuthError::WrongPassword), false, false), Err(NtStatus::LOGON_FAILURE));
+        assert_eq!(identity_of(authenticated(), false, false), Ok((Identity::User, Some([7; 16]))));
+        assert_eq!(identity_of(Err(AuthError::BadMic), true, false), Err(NtStatus::LOGON_FAILURE));
+        assert_eq!(identity_of(Err(AuthError::Malformed("x")), true, false), Err(NtStatus::INVALID_PARAMETER));
+    }
+
+    #[test]
+    fn null_sessions_need_guest_access_or_an_established_session() {
+        assert_eq!(identity_of(Ok(AuthOutcome::Anonymous), false, false), Err(NtStatus::LOGON_FAILURE));
+        assert_eq!(identity_of(Ok(AuthOutcome::Anonymous), true, false), Ok((Identity::Anonymous, None)));
+        assert_eq!(identity_of(Ok(AuthOutcome::Anonymous), false, true), Ok((Identity::Anonymous, None)));
+    }
+
+    #[test]
+    fn signing_is_required_if_anyone_asks() {
+        let req = security_mode::SIGNING_REQUIRED;
+        assert!(!signing_required(false, security_mode::SIGNING_ENABLED, 1));
+        assert!(signing_required(true, 0, 0));
+        assert!(signing_required(false, req, 1), "NEGOTIATE's bit alone");
+        assert!(signing_required(false, 1, req as u8), "SESSION_SETUP's bit alone");
+    }
+}
