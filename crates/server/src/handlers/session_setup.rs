@@ -3,6 +3,7 @@
 
 use super::{empty_ok, Ctx, HResult, Reply};
 use crate::session::{AuthState, Identity, Session};
+use crate::throttle::Admission;
 use opportune_auth::spnego::{self, NegState};
 use opportune_auth::{AuthError, AuthOutcome, NtHash, NtlmAcceptor, UserLookup};
 use opportune_crypto::{derive_cipher_keys, derive_session_keys, Cipher, Decryptor, Dialect, Encryptor, Signer, SigningAlgorithm};
@@ -11,7 +12,6 @@ use opportune_types::NtStatus;
 use opportune_wire::negotiate::{dialect, security_mode};
 use opportune_wire::session::{session_flags, SessionSetupRequest, SessionSetupResponse, FLAG_BINDING};
 use std::sync::Arc;
-use crate::throttle::Admission;
 use std::time::{Instant, SystemTime};
 
 const NTLM_NEGOTIATE: u32 = 1;
@@ -75,9 +75,11 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     }
     if ctx.hdr.session_id != 0 && !ctx.conn.sessions.contains_key(&ctx.hdr.session_id) {
         // A session of another connection (MS-SMB2 3.3.5.5.3): refused, and signed with that
-        // session's key when the request was, so the client can trust the refusal.
+        // session's key only when the request is validly signed with it, so the client can
+        // trust the refusal and nobody else gets a signature made with that key.
         let mut reply = Reply::error(NtStatus::USER_SESSION_DELETED);
         reply.signer = super::session_bind::proven_signer(ctx);
+        reply.unsigned = reply.signer.is_none();
         return Ok(reply);
     }
     let sid = session_for(ctx)?;
