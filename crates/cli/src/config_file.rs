@@ -11,6 +11,8 @@ pub struct FileConfig {
     pub guest: Option<bool>,
     pub server_name: Option<String>,
     pub signing_required: Option<bool>,
+    /// "off", "desired" or "required".
+    pub encryption: Option<String>,
     pub max_connections: Option<usize>,
     pub oplock_break_timeout_secs: Option<u64>,
     pub enable_oplocks: Option<bool>,
@@ -84,6 +86,8 @@ pub struct FileShare {
     pub guest_ok: bool,
     #[serde(default)]
     pub case_sensitive: bool,
+    /// "off", "desired" or "required": the stricter of this and the server's applies.
+    pub encryption: Option<String>,
     pub oplocks: Option<bool>,
     pub level2_oplocks: Option<bool>,
     pub leases: Option<bool>,

@@ -24,8 +24,9 @@ pub struct ServeArgs {
     /// A user as NAME:PASSWORD (repeatable).
     #[arg(long = "user", value_name = "NAME:PASSWORD")]
     users: Vec<String>,
-    /// Map unknown users and anonymous logons to guest (only shares with guest_ok, or all
-    /// shares given on the command line, accept guests).
+    /// Guest access: anonymous logons, unknown users and wrong passwords become guest
+    /// sessions (only shares with guest_ok, or all shares given on the command line,
+    /// accept guests); without it they are refused.
     #[arg(long)]
     guest: bool,
     /// Serve every share read-only.
@@ -34,6 +35,11 @@ pub struct ServeArgs {
     /// Require signing on every authenticated session.
     #[arg(long)]
     signing_required: bool,
+    /// Encryption of every session: off (the server does not ask), desired (SMB 3.x
+    /// clients are asked to encrypt) or required (clients that cannot are refused)
+    /// [default: off].
+    #[arg(long, value_name = "off|desired|required")]
+    encryption: Option<opportune_server::Encryption>,
     /// A TOML configuration file (see docs/CONFIG.md).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -85,6 +91,11 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
     let mut config = ServerConfig::new(listen);
     config.guest = args.guest || file.guest.unwrap_or(false);
     config.signing_required = args.signing_required || file.signing_required.unwrap_or(false);
+    config.encryption = match (args.encryption, &file.encryption) {
+        (Some(e), _) => e,
+        (None, Some(s)) => s.parse()?,
+        (None, None) => opportune_server::Encryption::Off,
+    };
     if let Some(n) = file.server_name {
         config.server_name = n;
     }
@@ -116,6 +127,10 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
             guest_ok: s.guest_ok,
             case_sensitive: s.case_sensitive,
             caching,
+            encryption: match &s.encryption {
+                Some(e) => e.parse()?,
+                None => opportune_server::Encryption::Off,
+            },
         });
     }
     let cli_shares = args.shares.iter().map(|s| parse_share(s)).collect::<Result<Vec<_>, _>>()?;
@@ -128,6 +143,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
             guest_ok: config.guest,
             case_sensitive: false,
             caching: opportune_server::ShareCaching::default(),
+            encryption: opportune_server::Encryption::Off,
         });
     }
     if config.shares.is_empty() {

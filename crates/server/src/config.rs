@@ -16,6 +16,51 @@ pub struct ShareConfig {
     /// Names are looked up case-sensitively (faster, not what Windows clients expect).
     pub case_sensitive: bool,
     pub caching: ShareCaching,
+    /// Encryption this share asks for, on top of the server's (Share.EncryptData).
+    pub encryption: Encryption,
+}
+
+/// Whether the server asks SMB 3.x clients to encrypt, and refuses those that cannot
+/// (MS-SMB2 3.3.1.5 EncryptData and RejectUnencryptedAccess; per share, Share.EncryptData).
+/// The stricter of the server's and a share's setting applies to that share.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Encryption {
+    /// The server does not ask; a client may still encrypt its own sessions (and once
+    /// it has, its plaintext requests on that session are refused).
+    #[default]
+    Off,
+    /// SMB 3.x clients that can encrypt are told to (SESSION_FLAG_ENCRYPT_DATA,
+    /// SHAREFLAG_ENCRYPT_DATA) and their plaintext requests refused; others are served
+    /// in plaintext.
+    Desired,
+    /// As `Desired`, and clients that cannot encrypt (below SMB 3.0, no cipher, guest or
+    /// anonymous sessions) are refused with STATUS_ACCESS_DENIED.
+    Required,
+}
+
+impl Encryption {
+    /// Clients able to encrypt are told to.
+    pub fn asks(self) -> bool {
+        self >= Encryption::Desired
+    }
+
+    /// Clients unable to encrypt are refused.
+    pub fn rejects_unencrypted(self) -> bool {
+        self == Encryption::Required
+    }
+}
+
+impl std::str::FromStr for Encryption {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "off" => Ok(Encryption::Off),
+            "desired" => Ok(Encryption::Desired),
+            "required" => Ok(Encryption::Required),
+            _ => Err(format!("encryption {s:?}: expected off, desired or required")),
+        }
+    }
 }
 
 /// The per-share oplock, lease and lock knobs. Each default is what a client expects of a
@@ -79,6 +124,8 @@ pub struct ServerConfig {
     pub server_name: String,
     /// Require signing of every session that is not guest or anonymous.
     pub signing_required: bool,
+    /// Encryption of every session (MS-SMB2 3.3.1.5 EncryptData). Default off.
+    pub encryption: Encryption,
     /// Largest READ/WRITE/transact payload advertised and enforced (MS-SMB2 3.3.5.4).
     pub max_io_size: u32,
     /// Concurrent connections admitted.
@@ -112,6 +159,7 @@ impl ServerConfig {
             guest: false,
             server_name: "OPPORTUNE".to_string(),
             signing_required: false,
+            encryption: Encryption::Off,
             max_io_size: 8 * 1024 * 1024,
             max_connections: 4096,
             oplock_break_timeout: Duration::from_secs(35),
@@ -126,5 +174,21 @@ impl ServerConfig {
 
     pub fn share(&self, name: &str) -> Option<(usize, &ShareConfig)> {
         self.shares.iter().enumerate().find(|(_, s)| s.name.eq_ignore_ascii_case(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Encryption;
+
+    #[test]
+    fn encryption_settings_parse_and_order() {
+        assert_eq!("Required".parse::<Encryption>(), Ok(Encryption::Required));
+        assert_eq!("off".parse::<Encryption>(), Ok(Encryption::Off));
+        assert!("sometimes".parse::<Encryption>().is_err());
+        assert_eq!(Encryption::Off.max(Encryption::Desired), Encryption::Desired);
+        assert!(Encryption::Desired.asks() && !Encryption::Desired.rejects_unencrypted());
+        assert!(Encryption::Required.asks() && Encryption::Required.rejects_unencrypted());
+        assert!(!Encryption::Off.asks());
     }
 }

@@ -50,6 +50,9 @@ pub struct ConnState {
     pub link: crate::policy::LinkGuard,
     /// The NEGOTIATE response still has to be fed into the preauth hash (3.1.1).
     pub pending_preauth_response: bool,
+    /// The answer to the frame just processed waits this long before it goes out (the
+    /// failed-logon back-off, `throttle`); the connection task awaits it on a timer.
+    pub answer_delay: Option<std::time::Duration>,
 }
 
 impl ConnState {
@@ -68,6 +71,7 @@ impl ConnState {
             breaks_sent: HashMap::new(),
             link: Default::default(),
             pending_preauth_response: false,
+            answer_delay: None,
         }
     }
 

@@ -136,6 +136,10 @@ async fn on_frame(
         }
         other => other,
     };
+    if let Some(delay) = conn.answer_delay.take() {
+        // The failed-logon back-off: only this connection waits, on a timer.
+        tokio::time::sleep(delay).await;
+    }
     let mut later = Vec::new();
     while let Ok(ev) = ev_rx.try_recv() {
         if events::is_break(&ev) {

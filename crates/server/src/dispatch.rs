@@ -31,6 +31,9 @@ pub struct ChainState {
     pub last_status: NtStatus,
     /// The frame arrived encrypted: responses are encrypted, not signed.
     pub encrypted: bool,
+    /// The session whose key decrypted the frame (0 for a plaintext frame): the only
+    /// session a message of this chain may act for (MS-SMB2 3.3.5.2.1.1).
+    pub decrypted_by: u64,
     /// A CREATE of this chain failed: related requests after it fail the same way.
     pub create_error: Option<NtStatus>,
     /// The message being processed is the last of its chain.
@@ -42,6 +45,9 @@ pub struct ChainState {
     pub response_room: usize,
     /// Bytes of the frame after the message being processed (kept if it goes async).
     pub rest_len: usize,
+    /// The message being processed carried a signature that did not verify: its answer
+    /// goes out unsigned (no signing with a key the requester has not proven).
+    pub signature_failed: bool,
 }
 
 /// Header flags a request may carry (MS-SMB2 2.2.1.2); anything else is refused.
@@ -61,7 +67,7 @@ pub fn process_frame(server: &ServerState, conn: &mut ConnState, frame: &[u8], r
     if is_transform(frame) {
         return process_encrypted(server, conn, frame, reserved);
     }
-    process_chain(server, conn, frame, false, reserved)
+    process_chain(server, conn, frame, ChainState::default(), reserved)
 }
 
 /// An SMB2 TRANSFORM message (MS-SMB2 3.3.5.2.1): decrypted with its session's key, processed,
@@ -74,19 +80,15 @@ fn process_encrypted(server: &ServerState, conn: &mut ConnState, frame: &[u8], r
         return FrameResult::Disconnect;
     };
     let Ok(plain) = dec.decrypt(frame) else { return FrameResult::Disconnect };
-    // MS-SMB2 3.3.5.2.1.1: the decrypted message must belong to the same session.
-    match Header::decode(&plain) {
-        Ok(h) if h.session_id == sid => {}
-        _ => return FrameResult::Disconnect,
-    }
     session.encryption_seen = true;
-    match process_chain(server, conn, &plain, true, reserved) {
+    let chain = ChainState { encrypted: true, decrypted_by: sid, ..ChainState::default() };
+    match process_chain(server, conn, &plain, chain, reserved) {
         FrameResult::Send(out) => FrameResult::Send(enc.encrypt(sid, &out)),
         other => other,
     }
 }
 
-fn process_chain(server: &ServerState, conn: &mut ConnState, frame: &[u8], encrypted: bool, reserved: bool) -> FrameResult {
+fn process_chain(server: &ServerState, conn: &mut ConnState, frame: &[u8], mut chain: ChainState, reserved: bool) -> FrameResult {
     let room = response_room(server);
     if !reserved {
         let bound = opportune_wire::response_bound::response_bound(frame);
@@ -94,7 +96,7 @@ fn process_chain(server: &ServerState, conn: &mut ConnState, frame: &[u8], encry
             return FrameResult::NeedMemory(bound.min(room));
         }
     }
-    let chain = ChainState { encrypted, response_room: room, ..ChainState::default() };
+    chain.response_room = room;
     process_chain_from(server, conn, frame, chain, true)
 }
 
@@ -102,6 +104,13 @@ fn process_chain(server: &ServerState, conn: &mut ConnState, frame: &[u8], encry
 /// than a frame can carry once encrypted (52-byte TRANSFORM header).
 pub fn response_room(server: &ServerState) -> usize {
     server.config.limits.max_compound_response.min(crate::limits::FRAME_LIMIT - 64)
+}
+
+/// MS-SMB2 3.3.5.2.1.1: every message of a decrypted frame must name the session whose
+/// key decrypted it; a related message inherits that session from the one before it. A
+/// key proves nothing about another session, so anything else drops the connection.
+fn belongs_to_decrypting_session(chain: &ChainState, hdr: &Header) -> bool {
+    !chain.encrypted || hdr.is_related() || hdr.session_id == chain.decrypted_by
 }
 
 /// Processes the messages of `frame` in order. When one goes asynchronous before the end
@@ -122,6 +131,10 @@ fn process_chain_from(
     while pos < frame.len() {
         let rest = &frame[pos..];
         let Ok(hdr) = Header::decode(rest) else { return FrameResult::Disconnect };
+        if !belongs_to_decrypting_session(&chain, &hdr) {
+            tracing::warn!(conn = conn.id, peer = %conn.peer, session = hdr.session_id, "encrypted message for another session");
+            return FrameResult::Disconnect;
+        }
         let next = hdr.next_command as usize;
         if next != 0 && (next % 8 != 0 || next < HEADER_LEN || next > rest.len()) {
             return FrameResult::Disconnect;
@@ -308,9 +321,13 @@ fn process_message(
         None => Reply::error(NtStatus::INVALID_PARAMETER),
         Some(c) => {
             let mut ctx = Ctx { server, conn: &mut *conn, msg, hdr: &h, chain: &mut *chain };
-            let reply = handlers::handle(&mut ctx, c);
+            let mut reply = handlers::handle(&mut ctx, c);
             if reply.disconnect {
                 return None;
+            }
+            if std::mem::take(&mut chain.signature_failed) {
+                reply.unsigned = true;
+                reply.signer = None;
             }
             reply
         }
@@ -467,8 +484,9 @@ pub fn finish(conn: &mut ConnState, req: &Header, reply: Reply, charge: u16, enc
         session_id: req.session_id,
         signature: [0; 16],
     };
-    // Encrypted messages are not signed (MS-SMB2 3.3.4.1.1).
-    let signer = if encrypted {
+    // Encrypted messages are not signed (MS-SMB2 3.3.4.1.1), nor answers to requests
+    // whose signature did not verify.
+    let signer = if encrypted || reply.unsigned {
         None
     } else {
         reply.signer.or_else(|| {

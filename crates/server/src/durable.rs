@@ -35,9 +35,10 @@ pub struct Durable {
     pub client_guid: [u8; 16],
     /// The lease key, when the open's caching is a lease.
     pub lease_key: Option<[u8; 16]>,
-    /// Session.UserName of the creator (MS-SMB2 3.3.5.9.7: a reconnect by another user
-    /// is refused).
-    pub user: String,
+    /// Session.UserName of the creator when it is an authenticated user (MS-SMB2 3.3.5.9.7:
+    /// a reconnect by another user is refused). None for guest and anonymous creators:
+    /// nothing proves who they are, so no session can reconnect their opens.
+    pub user: Option<String>,
 }
 
 /// A durable request in a CREATE.

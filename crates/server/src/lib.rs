@@ -25,10 +25,11 @@ mod policy;
 mod security;
 mod server;
 mod session;
+pub mod throttle;
 pub mod status;
 mod wildcard;
 
-pub use config::{ServerConfig, ShareCaching, ShareConfig, UserConfig};
+pub use config::{Encryption, ServerConfig, ShareCaching, ShareConfig, UserConfig};
 pub use limits::Limits;
 pub use server::{ServerError, ServerState};
 

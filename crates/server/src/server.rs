@@ -13,12 +13,17 @@ pub struct ShareState {
     pub read_only: bool,
     pub guest_ok: bool,
     pub caching: crate::config::ShareCaching,
+    /// The stricter of the server's and the share's encryption setting.
+    pub encryption: crate::config::Encryption,
 }
 
 pub struct ServerState {
     pub config: ServerConfig,
     pub shares: Vec<ShareState>,
     pub server_guid: [u8; 16],
+    /// A random NT hash, drawn at start, that unknown user names are checked against so
+    /// they cost what a known user's check costs (nobody knows a password for it).
+    pub dummy_hash: opportune_auth::NtHash,
     pub start_time: SystemTime,
     pub locks: Arc<crate::locking::Locking>,
     pub notify: crate::notify::NotifyHub,
@@ -30,6 +35,10 @@ pub struct ServerState {
     pub memory: Arc<Memory>,
     /// Which connections are let in (per-address and global caps).
     pub admission: Arc<crate::admission::Admission>,
+    /// Failed-logon counters and the back-off they impose (hardening #10).
+    pub throttle: crate::throttle::LogonThrottle,
+    /// Session ids handed out and not yet forgotten (established or still authenticating).
+    session_ids: std::sync::Mutex<std::collections::HashSet<u64>>,
     next_id: AtomicU64,
 }
 
@@ -77,10 +86,13 @@ impl ServerState {
                 read_only: s.read_only,
                 guest_ok: s.guest_ok,
                 caching: s.caching.clone(),
+                encryption: s.encryption.max(config.encryption),
             });
         }
         let mut server_guid = [0u8; 16];
         random_bytes(&mut server_guid)?;
+        let mut dummy = [0u8; 16];
+        random_bytes(&mut dummy)?;
         let mut seed = [0u8; 8];
         random_bytes(&mut seed)?;
         // Ids start at a random point so they are not guessable across restarts.
@@ -89,12 +101,15 @@ impl ServerState {
             locks: Arc::new(crate::locking::Locking::new(config.oplock_break_timeout)),
             sessions: Default::default(),
             status_bound: Default::default(),
+            session_ids: Default::default(),
+            throttle: Default::default(),
             notify: Default::default(),
             memory: Arc::new(Memory::new(&config.limits)),
             admission: crate::admission::Admission::new(config.max_connections, config.limits.max_connections_per_address),
             config,
             shares,
             server_guid,
+            dummy_hash: opportune_auth::NtHash(dummy),
             start_time: SystemTime::now(),
             next_id: AtomicU64::new(start),
         }))
@@ -103,6 +118,22 @@ impl ServerState {
     /// A fresh nonzero id for sessions, async requests, opens and connections.
     pub fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A fresh session id (MS-SMB2 3.3.5.5.1 leaves its choice to the server): random, so
+    /// that nobody can guess another client's session; non-zero; and unique among the ids
+    /// in use until [`ServerState::forget_session`] releases it.
+    pub fn new_session_id(&self) -> Result<u64, ServerError> {
+        let mut ids = self.session_ids.lock().map_err(|_| ServerError::Random("session table poisoned".into()))?;
+        loop {
+            let mut b = [0u8; 8];
+            random_bytes(&mut b)?;
+            let id = u64::from_le_bytes(b);
+            // u64::MAX means "the session of the previous request" in a related compound.
+            if id != 0 && id != u64::MAX && ids.insert(id) {
+                return Ok(id);
+            }
+        }
     }
 
     /// The lock core, for tasks that outlive a request.
@@ -120,9 +151,13 @@ impl ServerState {
         }
     }
 
+    /// The session is gone: it leaves the global table and its id may be handed out again.
     pub fn forget_session(&self, id: u64) {
         if let Ok(mut m) = self.sessions.lock() {
             m.remove(&id);
+        }
+        if let Ok(mut ids) = self.session_ids.lock() {
+            ids.remove(&id);
         }
     }
 

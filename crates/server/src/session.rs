@@ -29,11 +29,25 @@ pub struct SessionInfo {
     pub identity: Identity,
 }
 
+impl SessionInfo {
+    /// As [`Session::owner`]: the proven user name, None for guests and anonymous.
+    pub fn owner(&self) -> Option<&str> {
+        (self.identity == Identity::User).then_some(self.user.as_str())
+    }
+}
+
+/// Whether two proven user names are the same user (names compare case-insensitively).
+pub fn same_user(a: Option<&str>, b: Option<&str>) -> bool {
+    matches!((a, b), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+}
+
 pub struct Tree {
     pub share: usize,
     pub is_ipc: bool,
     pub read_only: bool,
     pub maximal_access: u32,
+    /// TreeConnect.EncryptData: requests on this tree must come encrypted (MS-SMB2 3.3.5.7).
+    pub encrypt_data: bool,
 }
 
 pub struct Session {
@@ -45,8 +59,11 @@ pub struct Session {
     /// SMB 3.x encryption keys, when a cipher was negotiated (MS-SMB2 3.3.5.5.3).
     pub encryptor: Option<std::sync::Arc<opportune_crypto::Encryptor>>,
     pub decryptor: Option<std::sync::Arc<opportune_crypto::Decryptor>>,
-    /// The client has sent encrypted requests: unsolicited messages go encrypted too.
+    /// The client has sent encrypted requests: unsolicited messages go encrypted too, and
+    /// plaintext requests are refused from then on.
     pub encryption_seen: bool,
+    /// Session.EncryptData: the server asked this session to encrypt (MS-SMB2 3.3.5.5.3).
+    pub encrypt_data: bool,
     /// SMB 3.1.1 session preauth hash, updated until the session is established.
     pub preauth: Option<PreauthHash>,
     pub trees: HashMap<u32, Tree>,
@@ -69,6 +86,7 @@ impl Session {
             encryptor: None,
             decryptor: None,
             encryption_seen: false,
+            encrypt_data: false,
             preauth,
             trees: HashMap::new(),
             next_tree_id: 1,
@@ -80,6 +98,19 @@ impl Session {
     /// A first logon begun and not finished.
     pub fn is_half_open(&self) -> bool {
         !self.established && !self.is_valid()
+    }
+
+    /// The user name this session proved, for matching it against other sessions and
+    /// opens: None for guest and anonymous sessions, which never match each other
+    /// (two guests who sent the same name are not the same person).
+    pub fn owner(&self) -> Option<String> {
+        (self.identity == Identity::User).then(|| self.user.clone())
+    }
+
+    /// Requests on this session must come encrypted: the server asked for it, or the
+    /// client has been encrypting (MS-SMB2 3.3.5.2.9).
+    pub fn must_encrypt(&self) -> bool {
+        self.encrypt_data || self.encryption_seen
     }
 
     pub fn is_valid(&self) -> bool {

@@ -524,3 +524,301 @@ pub fn session_setup_body(token: &[u8]) -> Vec<u8> {
     b.extend_from_slice(token);
     b
 }
+
+/// A session's SMB 3.x keys as the client holds them (MS-SMB2 3.2.5.3.1): signing,
+/// encrypting what it sends (client-to-server key), decrypting what it receives.
+pub struct ClientKeys {
+    pub session_id: u64,
+    pub signer: opportune_crypto::Signer,
+    pub encryptor: opportune_crypto::Encryptor,
+    pub decryptor: opportune_crypto::Decryptor,
+}
+
+impl ClientKeys {
+    /// The keys of an SMB 3.0.2 session (AES-CMAC signing, AES-128-CCM encryption) from
+    /// its NTLM exported session key.
+    pub fn smb302(session_id: u64, session_key: &[u8; 16]) -> ClientKeys {
+        use opportune_crypto::{derive_cipher_keys, derive_session_keys, Cipher, Decryptor, Dialect, Encryptor, Signer, SigningAlgorithm};
+        let keys = derive_session_keys(Dialect::Smb302, session_key, None);
+        let cipher = derive_cipher_keys(Dialect::Smb302, Cipher::Aes128Ccm, session_key, None);
+        ClientKeys {
+            session_id,
+            signer: Signer::new(SigningAlgorithm::AesCmac, keys.signing),
+            encryptor: Encryptor::new(Cipher::Aes128Ccm, &cipher.client_to_server, [0x11; 8]).expect("encryptor"),
+            decryptor: Decryptor::new(Cipher::Aes128Ccm, &cipher.server_to_client).expect("decryptor"),
+        }
+    }
+}
+
+/// SMB2_GLOBAL_CAP_ENCRYPTION (MS-SMB2 2.2.3).
+pub const CAP_ENCRYPTION: u32 = 0x40;
+/// SMB2_NEGOTIATE_SIGNING_ENABLED | SMB2_NEGOTIATE_SIGNING_REQUIRED.
+pub const SIGNING_ENABLED: u16 = 0x1;
+pub const SIGNING_REQUIRED: u16 = 0x2;
+/// SMB2_FLAGS_SIGNED, SMB2_FLAGS_RELATED_OPERATIONS.
+pub const FLAG_SIGNED: u32 = 0x8;
+pub const FLAG_RELATED: u32 = 0x4;
+
+/// A NEGOTIATE request body offering `dialects` with `security_mode` and `capabilities`.
+pub fn negotiate_body_full(dialects: &[u16], security_mode: u16, capabilities: u32) -> Vec<u8> {
+    let mut b = super::negotiate_body(dialects);
+    b[4..6].copy_from_slice(&security_mode.to_le_bytes());
+    b[8..12].copy_from_slice(&capabilities.to_le_bytes());
+    b
+}
+
+/// The body of a TREE_CONNECT to `share` (for hand-built requests).
+pub fn tree_connect_request(share: &str) -> Vec<u8> {
+    tree_connect_body(share)
+}
+
+/// An anonymous NTLM AUTHENTICATE (MS-NLMP 3.2.5.1.2: null user, empty NT response,
+/// Z(1) LM response).
+pub fn anonymous_authenticate() -> Vec<u8> {
+    use opportune_auth::test_client::{assemble, CLIENT_FLAGS};
+    const ANONYMOUS: u32 = 0x0000_0800;
+    assemble(CLIENT_FLAGS | ANONYMOUS, &[vec![0], vec![], vec![], vec![], vec![], vec![]])
+}
+
+/// What a SESSION_SETUP exchange ended with.
+pub struct LoginOutcome {
+    pub status: u32,
+    /// SessionFlags of a successful response (IS_GUEST 1, IS_NULL 2, ENCRYPT_DATA 4).
+    pub session_flags: u16,
+    pub session_id: u64,
+    /// The client's NTLM exported session key (meaningful when the password was right).
+    pub session_key: [u8; 16],
+}
+
+/// A SESSION_SETUP request body with `flags` (BINDING is 1), SecurityMode signing
+/// enabled, `token` and PreviousSessionId `previous`.
+pub fn session_setup_request(flags: u8, token: &[u8], previous: u64) -> Vec<u8> {
+    let mut b = session_setup_body(token);
+    b[2] = flags;
+    b[16..24].copy_from_slice(&previous.to_le_bytes());
+    b
+}
+
+/// A CREATE request body for `name` with `access`, `disposition` (OPEN_IF is 3) and
+/// create `options`, no oplock, all sharing, no contexts.
+pub fn create_request(name: &str, access: u32, disposition: u32, options: u32) -> Vec<u8> {
+    let name16: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut b = vec![];
+    b.extend_from_slice(&57u16.to_le_bytes());
+    b.push(0);
+    b.push(OPLOCK_NONE);
+    b.extend_from_slice(&2u32.to_le_bytes());
+    b.extend_from_slice(&[0; 16]);
+    b.extend_from_slice(&access.to_le_bytes());
+    b.extend_from_slice(&0x80u32.to_le_bytes());
+    b.extend_from_slice(&SHARE_ALL.to_le_bytes());
+    b.extend_from_slice(&disposition.to_le_bytes());
+    b.extend_from_slice(&options.to_le_bytes());
+    b.extend_from_slice(&120u16.to_le_bytes());
+    b.extend_from_slice(&(name16.len() as u16).to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&name16);
+    if name16.is_empty() {
+        b.push(0);
+    }
+    b
+}
+
+/// A parsed response header: what the attack tests look at.
+pub struct RawResponse {
+    pub status: u32,
+    pub command: u16,
+    pub flags: u32,
+    pub message_id: u64,
+    pub tree_id: u32,
+    pub session_id: u64,
+    pub signature: [u8; 16],
+    /// The whole message, header included.
+    pub message: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn parse(m: Vec<u8>) -> RawResponse {
+        RawResponse {
+            status: le32(&m, 8),
+            command: le16(&m, 12),
+            flags: le32(&m, 16),
+            message_id: le64(&m, 24),
+            tree_id: le32(&m, 36),
+            session_id: le64(&m, 40),
+            signature: m[48..64].try_into().expect("signature"),
+            message: m,
+        }
+    }
+}
+
+/// Hand-built requests for the attack suite: several sessions on one connection, chosen
+/// header fields, signing and encryption with the session's own keys.
+impl Client {
+    /// Connects (from 127.0.0.1) and negotiates `dialect` with `security_mode` and
+    /// `capabilities`.
+    pub fn negotiate_with(addr: SocketAddr, dialect: u16, security_mode: u16, capabilities: u32) -> Client {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_nodelay(true).expect("nodelay");
+        let mut c = Client::over(s);
+        let r = c.call(0, negotiate_body_full(&[dialect], security_mode, capabilities));
+        assert_eq!(r.status, STATUS_SUCCESS, "negotiate");
+        c
+    }
+
+    /// Authenticates a new session on this connection (whatever sessions it has): its id
+    /// and NTLM exported session key, or the final SESSION_SETUP status.
+    pub fn login_session(&mut self, user: &str, password: &str) -> Result<(u64, [u8; 16]), u32> {
+        let o = self.login_outcome(user, password, 0);
+        if o.status == STATUS_SUCCESS { Ok((o.session_id, o.session_key)) } else { Err(o.status) }
+    }
+
+    /// Authenticates a new session naming `previous` as its PreviousSessionId: the whole
+    /// outcome, success or not.
+    pub fn login_outcome(&mut self, user: &str, password: &str, previous: u64) -> LoginOutcome {
+        use opportune_auth::test_client::{authenticate, negotiate, ClientOptions, CLIENT_FLAGS};
+        self.session_id = 0;
+        let ntlm_neg = negotiate(CLIENT_FLAGS);
+        let r = self.call(1, session_setup_request(0, &ntlm_neg, previous));
+        assert_eq!(r.status, STATUS_MORE_PROCESSING, "session setup 1");
+        let off = usize::from(le16(&r.body, 4)) - 64;
+        let len = usize::from(le16(&r.body, 6));
+        let challenge = r.body[off..off + len].to_vec();
+        let auth = authenticate(&ntlm_neg, &challenge, &ClientOptions::new(user, "", password));
+        let r = self.call(1, session_setup_request(0, &auth.message, previous));
+        let flags = if r.status == STATUS_SUCCESS { le16(&r.body, 2) } else { 0 };
+        LoginOutcome { status: r.status, session_flags: flags, session_id: self.session_id, session_key: auth.exported_session_key }
+    }
+
+    /// A new anonymous (null) session: the final SESSION_SETUP status and SessionFlags.
+    pub fn login_anonymous(&mut self) -> (u32, u16) {
+        use opportune_auth::test_client::{negotiate, CLIENT_FLAGS};
+        self.session_id = 0;
+        let r = self.call(1, session_setup_body(&negotiate(CLIENT_FLAGS)));
+        assert_eq!(r.status, STATUS_MORE_PROCESSING, "session setup 1");
+        let r = self.call(1, session_setup_body(&anonymous_authenticate()));
+        let flags = if r.body.len() >= 4 { le16(&r.body, 2) } else { 0 };
+        (r.status, flags)
+    }
+
+    /// The current session and tree ids (those of the last SESSION_SETUP / TREE_CONNECT).
+    pub fn ids(&self) -> (u64, u32) {
+        (self.session_id, self.tree_id)
+    }
+
+    /// Sets the ids that [`Client::send`] puts in its headers.
+    pub fn set_ids(&mut self, session_id: u64, tree_id: u32) {
+        self.session_id = session_id;
+        self.tree_id = tree_id;
+    }
+
+    /// A request message (header and body, no transport header) with the next message id
+    /// and the given ids and flags; zero signature.
+    pub fn message(&mut self, command: u16, body: &[u8], session_id: u64, tree_id: u32, flags: u32) -> (u64, Vec<u8>) {
+        let mid = self.next_mid;
+        self.next_mid += 1;
+        let mut m = vec![0xFE, b'S', b'M', b'B', 64, 0];
+        m.extend_from_slice(&1u16.to_le_bytes());
+        m.extend_from_slice(&0u32.to_le_bytes());
+        m.extend_from_slice(&command.to_le_bytes());
+        m.extend_from_slice(&64u16.to_le_bytes());
+        m.extend_from_slice(&flags.to_le_bytes());
+        m.extend_from_slice(&0u32.to_le_bytes());
+        m.extend_from_slice(&mid.to_le_bytes());
+        m.extend_from_slice(&0u32.to_le_bytes());
+        m.extend_from_slice(&tree_id.to_le_bytes());
+        m.extend_from_slice(&session_id.to_le_bytes());
+        m.extend_from_slice(&[0; 16]);
+        m.extend_from_slice(body);
+        (mid, m)
+    }
+
+    /// Links `messages` into one compound frame (each padded to 8 bytes, NextCommand set).
+    pub fn compound(messages: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, m) in messages.iter().enumerate() {
+            let mut m = m.clone();
+            if i + 1 < messages.len() {
+                while m.len() % 8 != 0 {
+                    m.push(0);
+                }
+                let len = m.len() as u32;
+                m[20..24].copy_from_slice(&len.to_le_bytes());
+            }
+            out.extend_from_slice(&m);
+        }
+        out
+    }
+
+    /// Sends `frame` as it is, in one transport frame.
+    pub fn send_raw(&mut self, frame: &[u8]) {
+        let len = frame.len() as u32;
+        let mut f = vec![0, (len >> 16) as u8, (len >> 8) as u8, len as u8];
+        f.extend_from_slice(frame);
+        self.s.write_all(&f).expect("send");
+    }
+
+    /// The next transport frame as it came (None on end of connection or timeout).
+    pub fn recv_raw(&mut self, timeout: Duration) -> Option<Vec<u8>> {
+        self.s.set_read_timeout(Some(timeout.max(Duration::from_millis(1)))).ok()?;
+        let mut head = [0u8; 4];
+        self.s.read_exact(&mut head).ok()?;
+        let len = (usize::from(head[1]) << 16) | (usize::from(head[2]) << 8) | usize::from(head[3]);
+        let mut m = vec![0u8; len];
+        self.s.read_exact(&mut m).ok()?;
+        Some(m)
+    }
+
+    /// Sends `frame` encrypted with `keys` and returns the responses in the answer (each
+    /// message of a compound answer separately), decrypted; None if the connection ended
+    /// or nothing came within 10 s. Interim responses are skipped.
+    pub fn call_encrypted(&mut self, keys: &ClientKeys, frame: &[u8]) -> Option<Vec<RawResponse>> {
+        self.send_raw(&keys.encryptor.encrypt(keys.session_id, frame));
+        loop {
+            let f = self.recv_raw(Duration::from_secs(10))?;
+            let plain = if f.starts_with(&[0xFD, b'S', b'M', b'B']) { keys.decryptor.decrypt(&f).ok()? } else { f };
+            let responses = split_compound(plain);
+            let interim = responses.len() == 1 && responses[0].status == STATUS_PENDING && responses[0].flags & 0x2 != 0;
+            if !interim {
+                return Some(responses);
+            }
+        }
+    }
+
+    /// Sends `frame` in plaintext and returns the answer's responses (interim skipped).
+    pub fn call_raw(&mut self, frame: &[u8]) -> Option<Vec<RawResponse>> {
+        self.send_raw(frame);
+        loop {
+            let responses = split_compound(self.recv_raw(Duration::from_secs(10))?);
+            let interim = responses.len() == 1 && responses[0].status == STATUS_PENDING && responses[0].flags & 0x2 != 0;
+            if !interim {
+                return Some(responses);
+            }
+        }
+    }
+}
+
+/// The messages of a compound response.
+pub fn split_compound(frame: Vec<u8>) -> Vec<RawResponse> {
+    let mut out = Vec::new();
+    let mut rest = &frame[..];
+    while rest.len() >= 64 {
+        let next = le32(rest, 20) as usize;
+        let end = if next == 0 || next > rest.len() { rest.len() } else { next };
+        out.push(RawResponse::parse(rest[..end].to_vec()));
+        if next == 0 || next > rest.len() {
+            break;
+        }
+        rest = &rest[next..];
+    }
+    out
+}
+
+/// The signature of `message` (SIGNED flag set, signature field zero) with `signer`,
+/// written into it.
+pub fn sign(signer: &opportune_crypto::Signer, message: &mut [u8]) {
+    let flags = le32(message, 16) | FLAG_SIGNED;
+    message[16..20].copy_from_slice(&flags.to_le_bytes());
+    assert!(signer.sign_in_place(message), "signing");
+}

@@ -26,6 +26,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         return super::create_reconnect::handle(ctx, &req, rc);
     }
     let checked = validate(&req)?;
+    check_privileges(ctx, req.desired_access)?;
     let access = granted_access(req.desired_access, maximal);
     if read_only && writes(access, checked.disposition) {
         return Err(NtStatus::ACCESS_DENIED);
@@ -220,6 +221,19 @@ fn validate(req: &CreateRequest<'_>) -> Result<Checked, NtStatus> {
         None
     };
     Ok(Checked { disposition, directory })
+}
+
+/// ACCESS_SYSTEM_SECURITY (reading or changing a file's SACL) needs SeSecurityPrivilege
+/// (MS-SMB2 3.3.5.9: STATUS_PRIVILEGE_NOT_HELD without it; MS-FSA 2.1.5.1.2.1).
+fn check_privileges(ctx: &mut Ctx<'_>, desired: u32) -> Result<(), NtStatus> {
+    if desired & AccessMask::ACCESS_SYSTEM_SECURITY == 0 {
+        return Ok(());
+    }
+    if security::holds_security_privilege(ctx.session()?) {
+        Ok(())
+    } else {
+        Err(NtStatus::PRIVILEGE_NOT_HELD)
+    }
 }
 
 /// GENERIC_* mapped; MAXIMUM_ALLOWED becomes everything the tree grants.

@@ -348,7 +348,7 @@ fn grant_durable(
         timeout: std::time::Duration::from_millis(u64::from(timeout_ms)),
         client_guid: conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid),
         lease_key: lease.map(|l| l.key),
-        user: conn.sessions.get(&hdr.session_id).map(|s| s.user.clone()).unwrap_or_default(),
+        user: conn.sessions.get(&hdr.session_id).and_then(|s| s.owner()),
     })
 }
 

@@ -13,7 +13,7 @@ use opportune_wire::create::{context_name, encode_contexts, CreateRequest, Lease
 
 pub fn handle(ctx: &mut Ctx<'_>, req: &CreateRequest<'_>, rc: Reconnect) -> HResult {
     let share = ctx.tree()?.share;
-    let user = ctx.session()?.user.clone();
+    let user = ctx.session()?.owner();
     let client = ctx.conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
     let lease = match req.context(context_name::REQUEST_LEASE) {
         Some(c) => Some(LeaseContext::decode(c.data).map_err(|_| NtStatus::INVALID_PARAMETER)?),
@@ -87,7 +87,8 @@ struct Wanted {
     create_guid: Option<[u8; 16]>,
     lease: Option<LeaseContext>,
     client: [u8; 16],
-    user: String,
+    /// The reconnecting session's proven user name (None for guests and anonymous).
+    user: Option<String>,
     /// For a leased open: the file the request's name leads to now.
     named: Option<Option<(u64, u64)>>,
 }
@@ -103,7 +104,7 @@ impl Wanted {
             (None, None) => {}
             _ => return Err(NtStatus::OBJECT_NAME_NOT_FOUND),
         }
-        if !d.user.eq_ignore_ascii_case(&self.user) {
+        if !crate::session::same_user(d.user.as_deref(), self.user.as_deref()) {
             return Err(NtStatus::ACCESS_DENIED);
         }
         if let Some(named) = self.named {

@@ -49,6 +49,9 @@ pub struct Reply {
     pub tree_id: u32,
     /// Sign with this key whatever the request said (final SESSION_SETUP).
     pub signer: Option<Arc<Signer>>,
+    /// Never sign this response, whatever the request or session says: the request did
+    /// not prove the session's key (a bad signature), so the key must not sign for it.
+    pub unsigned: bool,
     /// The request goes asynchronous: an interim STATUS_PENDING is sent now and the final
     /// response when the lock core reports what it waited for (MS-SMB2 3.3.4.2).
     pub pending: Option<crate::pending::Waiting>,
@@ -63,7 +66,17 @@ impl Reply {
     }
 
     pub fn with_status(status: NtStatus, body: Vec<u8>) -> Reply {
-        Reply { status, body, disconnect: false, session_id: 0, tree_id: 0, signer: None, pending: None, header_room: false }
+        Reply {
+            status,
+            body,
+            disconnect: false,
+            session_id: 0,
+            tree_id: 0,
+            signer: None,
+            unsigned: false,
+            pending: None,
+            header_room: false,
+        }
     }
 
     pub fn error(status: NtStatus) -> Reply {
@@ -104,7 +117,7 @@ pub fn handle(ctx: &mut Ctx<'_>, cmd: Command) -> Reply {
         _ => ctx.check_session(cmd).and_then(|()| match cmd {
             Logoff => session_setup::logoff(ctx),
             TreeConnect => tree::connect(ctx),
-            _ => ctx.tree().map(|_| ()).and_then(|()| handle_tree_command(ctx, cmd)),
+            _ => ctx.check_tree().and_then(|()| handle_tree_command(ctx, cmd)),
         }),
     };
     result.unwrap_or_else(Reply::error)
@@ -139,18 +152,36 @@ pub fn empty_ok() -> Reply {
 impl Ctx<'_> {
     /// MS-SMB2 3.3.5.2.9: the session must exist and be established; signed requests
     /// are verified (3.3.5.2.4) and unsigned ones refused where signing is required.
-    pub fn check_session(&self, _cmd: Command) -> Result<(), NtStatus> {
+    pub fn check_session(&mut self, _cmd: Command) -> Result<(), NtStatus> {
         let s = self.conn.sessions.get(&self.hdr.session_id).ok_or(NtStatus::USER_SESSION_DELETED)?;
         if !s.is_valid() {
             return Err(NtStatus::USER_SESSION_DELETED);
         }
-        self.verify_signature(s)
+        let must_encrypt = s.must_encrypt();
+        let signature = self.verify_signature(s);
+        self.note_signature(signature)?;
+        if must_encrypt && !self.chain.encrypted {
+            tracing::info!(conn = self.conn.id, peer = %self.conn.peer, session = self.hdr.session_id, "plaintext request on an encrypting session");
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        Ok(())
     }
 
+    /// MS-SMB2 3.3.5.2.11: the tree must exist in the session, and a tree that must
+    /// encrypt takes encrypted requests only.
+    pub fn check_tree(&self) -> Result<(), NtStatus> {
+        if self.tree()?.encrypt_data && !self.chain.encrypted {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        Ok(())
+    }
+
+    /// MS-SMB2 3.3.5.2.4: the request is signed with its own session's key, or unsigned
+    /// where that session allows it. A decrypted request counts as signed only for the
+    /// session whose key decrypted it (3.3.5.2.1.1), never for another one of the chain.
     pub fn verify_signature(&self, s: &Session) -> Result<(), NtStatus> {
         if self.chain.encrypted {
-            // Decryption already proved integrity (MS-SMB2 3.3.5.2.1).
-            return Ok(());
+            return if self.hdr.session_id == self.chain.decrypted_by { Ok(()) } else { Err(NtStatus::ACCESS_DENIED) };
         }
         match (&s.signer, self.hdr.is_signed()) {
             (Some(signer), true) => {
@@ -159,6 +190,15 @@ impl Ctx<'_> {
             (Some(_), false) if s.signing_required => Err(NtStatus::ACCESS_DENIED),
             _ => Ok(()),
         }
+    }
+
+    /// Passes a signature check's result on; a failed check also marks the answer to go
+    /// out unsigned, since the requester has not proven the session's key.
+    pub fn note_signature(&mut self, result: Result<(), NtStatus>) -> Result<(), NtStatus> {
+        if result.is_err() {
+            self.chain.signature_failed = true;
+        }
+        result
     }
 
     pub fn session(&mut self) -> Result<&mut Session, NtStatus> {

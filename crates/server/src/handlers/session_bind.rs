@@ -9,15 +9,25 @@ use opportune_crypto::SigningAlgorithm;
 use opportune_types::NtStatus;
 use opportune_wire::negotiate::dialect;
 
-/// The refusal of a binding request, signed with the session's key when the request was
-/// signed with it (the client checks the signature of the answer).
+/// The refusal of a binding request, signed with the session's key only when the request
+/// carries a valid signature made with that key (the client checks the signature of the
+/// answer). A requester that has not proven the key never gets a message signed with it:
+/// that would be a signing oracle for someone else's session.
 pub fn refuse(ctx: &Ctx<'_>) -> Reply {
     let status = refusal(ctx);
     let mut reply = Reply::error(status);
-    if ctx.hdr.is_signed() && status != NtStatus::ACCESS_DENIED {
-        reply.signer = ctx.server.global_session(ctx.hdr.session_id).and_then(|g| g.signer);
-    }
+    reply.signer = proven_signer(ctx);
+    reply.unsigned = reply.signer.is_none();
     reply
+}
+
+/// The signer of the session a request names, if the request is signed with its key
+/// (MS-SMB2 3.3.5.2.4).
+pub fn proven_signer(ctx: &Ctx<'_>) -> Option<std::sync::Arc<opportune_crypto::Signer>> {
+    if !ctx.hdr.is_signed() {
+        return None;
+    }
+    ctx.server.global_session(ctx.hdr.session_id)?.signer.filter(|s| s.verify(ctx.msg))
 }
 
 fn refusal(ctx: &Ctx<'_>) -> NtStatus {

@@ -11,27 +11,53 @@ const READ_ONLY_ACCESS: u32 = AccessMask::FILE_GENERIC_READ | AccessMask::FILE_G
 pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
     let req = TreeConnectRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
     let name = req.share_name().to_string();
-    let identity = ctx.session()?.identity;
+    let session = ctx.session()?;
+    let (identity, can_encrypt) = (session.identity, session.encryptor.is_some());
     let (tree, share_type) = if name.eq_ignore_ascii_case("IPC$") {
-        (Tree { share: usize::MAX, is_ipc: true, read_only: true, maximal_access: READ_ONLY_ACCESS }, SHARE_TYPE_PIPE)
+        let encrypt_data = tree_encryption(ctx.server.config.encryption, can_encrypt)?;
+        let tree = Tree { share: usize::MAX, is_ipc: true, read_only: true, maximal_access: READ_ONLY_ACCESS, encrypt_data };
+        (tree, SHARE_TYPE_PIPE)
     } else {
-        let idx = ctx.server.share(&name).ok_or(NtStatus::BAD_NETWORK_NAME)?;
+        let idx = ctx.server.share(&name).filter(|&i| may_use(ctx.server, i, identity));
+        let Some(idx) = idx else {
+            tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, share = %name.escape_debug(), ?identity, "tree connect refused");
+            return Err(NtStatus::BAD_NETWORK_NAME);
+        };
         let share = &ctx.server.shares[idx];
-        if identity != Identity::User && !share.guest_ok {
-            return Err(NtStatus::ACCESS_DENIED);
-        }
+        let encrypt_data = tree_encryption(share.encryption, can_encrypt)?;
         let access = if share.read_only { READ_ONLY_ACCESS } else { AccessMask::FILE_ALL_ACCESS };
-        (Tree { share: idx, is_ipc: false, read_only: share.read_only, maximal_access: access }, SHARE_TYPE_DISK)
+        let tree = Tree { share: idx, is_ipc: false, read_only: share.read_only, maximal_access: access, encrypt_data };
+        (tree, SHARE_TYPE_DISK)
     };
     let maximal_access = tree.maximal_access;
+    let flags = if tree.encrypt_data { share_flags::ENCRYPT_DATA } else { share_flags::MANUAL_CACHING };
     let tid = ctx.session()?.add_tree(tree);
     tracing::debug!(conn = ctx.conn.id, share = %name, tid, "tree connect");
     let mut body = Vec::with_capacity(16);
-    TreeConnectResponse { share_type, share_flags: share_flags::MANUAL_CACHING, capabilities: 0, maximal_access }
+    TreeConnectResponse { share_type, share_flags: flags, capabilities: 0, maximal_access }
         .encode(&mut body);
     let mut reply = Reply::ok(body);
     reply.tree_id = tid;
     Ok(reply)
+}
+
+/// TreeConnect.EncryptData (MS-SMB2 3.3.5.7): set when the share asks for encryption and
+/// the session can encrypt; a share that requires it (RejectUnencryptedAccess) refuses
+/// sessions that cannot, with STATUS_ACCESS_DENIED.
+fn tree_encryption(policy: crate::config::Encryption, can_encrypt: bool) -> Result<bool, NtStatus> {
+    if policy.rejects_unencrypted() && !can_encrypt {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    Ok(policy.asks() && can_encrypt)
+}
+
+/// Whether a session of `identity` may connect to share `idx`: users to every share;
+/// guest and anonymous sessions only to guest_ok shares, and only while guest access is
+/// on. A share the session may not use is answered as if it did not exist
+/// (STATUS_BAD_NETWORK_NAME, MS-SMB2 3.3.5.7), so share names are not revealed to
+/// whoever cannot use them.
+fn may_use(server: &crate::server::ServerState, idx: usize, identity: Identity) -> bool {
+    identity == Identity::User || (server.config.guest && server.shares[idx].guest_ok)
 }
 
 pub fn disconnect(ctx: &mut Ctx<'_>) -> HResult {
