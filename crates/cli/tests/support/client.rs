@@ -94,35 +94,11 @@ impl Client {
         Client { s, next_mid: 0, session_id: 0, tree_id: 0, responses: HashMap::new(), breaks: VecDeque::new(), sign_next: false }
     }
 
-    /// The session and tree ids this client uses.
-    pub fn ids(&self) -> (u64, u32) {
-        (self.session_id, self.tree_id)
-    }
-
     /// Takes `charge` message ids for a request the test builds itself.
     pub fn take_message_ids(&mut self, charge: u16) -> u64 {
         let mid = self.next_mid;
         self.next_mid += u64::from(charge.max(1));
         mid
-    }
-
-    /// Sends a frame the test built itself (the 4-byte transport header is added).
-    pub fn send_raw(&mut self, msg: &[u8]) -> std::io::Result<()> {
-        let len = msg.len() as u32;
-        let mut f = vec![0, (len >> 16) as u8, (len >> 8) as u8, len as u8];
-        f.extend_from_slice(msg);
-        self.s.write_all(&f)
-    }
-
-    /// Reads one whole frame as it came; None on EOF or after `timeout`.
-    pub fn read_raw_frame(&mut self, timeout: Duration) -> Option<Vec<u8>> {
-        self.s.set_read_timeout(Some(timeout)).ok()?;
-        let mut head = [0u8; 4];
-        self.s.read_exact(&mut head).ok()?;
-        let len = (usize::from(head[1]) << 16) | (usize::from(head[2]) << 8) | usize::from(head[3]);
-        let mut m = vec![0u8; len];
-        self.s.read_exact(&mut m).ok()?;
-        Some(m)
     }
 
     /// The socket, for attacks that stop reading or write half a frame.
