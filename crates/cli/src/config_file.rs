@@ -131,6 +131,25 @@ pub fn load(path: &std::path::Path) -> Result<FileConfig, String> {
 
 #[cfg(test)]
 mod tests {
+    /// The example in docs/CONFIG.md is a valid file, and its `[limits]` values are the
+    /// defaults it claims.
+    #[test]
+    fn the_documented_example_parses_with_the_default_limits() {
+        let doc = include_str!("../../../docs/CONFIG.md");
+        let start = doc.find("```toml\n").expect("toml block") + 8;
+        let len = doc[start..].find("```").expect("end of block");
+        let c: super::FileConfig = toml::from_str(&doc[start..start + len]).expect("docs/CONFIG.md example");
+        let mut limits = opportune_server::Limits::default();
+        c.limits.apply(&mut limits);
+        assert_eq!(format!("{limits:?}"), format!("{:?}", opportune_server::Limits::default()));
+        let mut changed = opportune_server::Limits::default();
+        toml::from_str::<super::FileConfig>("[limits]\nmax_pending_logons = 2\nstall_timeout_secs = 5\n")
+            .expect("limits")
+            .limits
+            .apply(&mut changed);
+        assert_eq!((changed.max_pending_logons, changed.stall_timeout.as_secs()), (2, 5));
+    }
+
     #[test]
     fn unknown_keys_are_named() {
         let err = toml::from_str::<super::FileConfig>("listen = \"127.0.0.1:1\"\nlisten_port = 3\n").unwrap_err();
