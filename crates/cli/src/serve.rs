@@ -106,8 +106,13 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
         (None, Some(p)) => Some(p.clone()),
         (None, None) => Some(opportune_server::status::default_socket(listen)),
     };
+    config.max_opens_per_session = file.max_opens_per_session.unwrap_or(config.max_opens_per_session);
+    config.max_sessions_per_connection =
+        file.max_sessions_per_connection.unwrap_or(config.max_sessions_per_connection);
+    config.max_trees_per_session = file.max_trees_per_session.unwrap_or(config.max_trees_per_session);
     for s in file.share {
         let caching = s.caching();
+        let space = s.space();
         config.shares.push(ShareConfig {
             name: s.name,
             path: s.path,
@@ -115,6 +120,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
             guest_ok: s.guest_ok,
             case_sensitive: s.case_sensitive,
             caching,
+            space,
         });
     }
     let cli_shares = args.shares.iter().map(|s| parse_share(s)).collect::<Result<Vec<_>, _>>()?;
@@ -127,6 +133,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
             guest_ok: config.guest,
             case_sensitive: false,
             caching: opportune_server::ShareCaching::default(),
+            space: Default::default(),
         });
     }
     if config.shares.is_empty() {

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use opportune_fs::SpacePolicy;
+
 #[derive(Clone, Debug)]
 pub struct ShareConfig {
     /// The name clients connect to (compared case-insensitively).
@@ -16,6 +18,9 @@ pub struct ShareConfig {
     /// Names are looked up case-sensitively (faster, not what Windows clients expect).
     pub case_sensitive: bool,
     pub caching: ShareCaching,
+    /// Disk-space knobs: `strict_allocate` (default off) and `disk_free_reserve` (default
+    /// 64 MiB); see `opportune_fs::SpacePolicy` and docs/security-resources.md.
+    pub space: SpacePolicy,
 }
 
 /// The per-share oplock, lease and lock knobs. Each default is what a client expects of a
@@ -99,6 +104,15 @@ pub struct ServerConfig {
     pub min_link_throughput: u64,
     /// Where `opportune status` finds the server (a Unix socket); None: no status socket.
     pub status_socket: Option<std::path::PathBuf>,
+    /// Opens one session may hold at once; more answer STATUS_TOO_MANY_OPENED_FILES. The
+    /// descriptor budget bounds it further (see `limits`). Default 16384.
+    pub max_opens_per_session: usize,
+    /// Sessions one connection may hold (established or being set up); more answer
+    /// STATUS_INSUFFICIENT_RESOURCES. Default 64.
+    pub max_sessions_per_connection: usize,
+    /// Tree connects one session may hold; more answer STATUS_INSUFFICIENT_RESOURCES.
+    /// Default 1024.
+    pub max_trees_per_session: usize,
 }
 
 impl ServerConfig {
@@ -118,6 +132,9 @@ impl ServerConfig {
             max_link_delay: None,
             min_link_throughput: 0,
             status_socket: None,
+            max_opens_per_session: 16384,
+            max_sessions_per_connection: 64,
+            max_trees_per_session: 1024,
         }
     }
 

@@ -43,7 +43,7 @@ impl ServerState {
     pub fn new(config: ServerConfig) -> Result<Arc<ServerState>, ServerError> {
         let mut shares = Vec::new();
         for s in &config.shares {
-            let fs = Share::new(&s.path, s.case_sensitive)
+            let fs = Share::with_space(&s.path, s.case_sensitive, s.space)
                 .map_err(|source| ServerError::Share { name: s.name.clone(), source })?;
             shares.push(ShareState {
                 name: s.name.clone(),

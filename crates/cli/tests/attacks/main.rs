@@ -10,6 +10,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod resources;
+
 use std::time::{Duration, Instant};
 use support::client::Client;
 use support::Server;

@@ -1,0 +1,167 @@
+//! Resource findings of the hardening issue: disk space (#1), descriptors (#7), the local
+//! status surface (#14) and blocking file I/O on the network threads (#15).
+
+use super::{assert_served, assert_within_budget, support};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::client::{Client, Fid, GENERIC_ALL, OPLOCK_NONE};
+
+const STATUS_SUCCESS: u32 = 0;
+const STATUS_DISK_FULL: u32 = 0xC000_007F;
+const STATUS_TOO_MANY_OPENED_FILES: u32 = 0xC000_011F;
+
+/// SET_INFO of a FILE information class on `fid` with `buffer` (MS-SMB2 2.2.39).
+fn set_info_body(fid: Fid, class: u8, buffer: &[u8]) -> Vec<u8> {
+    let mut b = vec![];
+    b.extend_from_slice(&33u16.to_le_bytes());
+    b.push(1); // SMB2_0_INFO_FILE
+    b.push(class);
+    b.extend_from_slice(&(buffer.len() as u32).to_le_bytes());
+    b.extend_from_slice(&96u16.to_le_bytes());
+    b.extend_from_slice(&[0; 2]);
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&fid.0);
+    b.extend_from_slice(buffer);
+    b
+}
+
+/// FileAllocationInformation (class 19) of `len` bytes; the status.
+fn set_allocation(c: &mut Client, fid: Fid, len: u64) -> u32 {
+    c.call(0x11, set_info_body(fid, 19, &len.to_le_bytes())).status
+}
+
+/// FileEndOfFileInformation (class 20) of `len` bytes; the status.
+fn set_end_of_file(c: &mut Client, fid: Fid, len: u64) -> u32 {
+    c.call(0x11, set_info_body(fid, 20, &len.to_le_bytes())).status
+}
+
+/// A small ext4 image mounted on a fresh directory; unmounted and deleted when dropped,
+/// on every exit path. Needs root (and loop devices): `None`, with the reason printed,
+/// where the image cannot be made or mounted.
+struct SmallVolume {
+    dir: PathBuf,
+    image: PathBuf,
+    mounted: bool,
+}
+
+impl SmallVolume {
+    fn mount(name: &str, mib: u64) -> Option<SmallVolume> {
+        let base = std::env::temp_dir().join(format!("opportune-vol-{name}-{}", std::process::id()));
+        let mut v = SmallVolume { dir: base.join("mnt"), image: base.join("img"), mounted: false };
+        std::fs::create_dir_all(&v.dir).ok()?;
+        let run = |cmd: &mut Command| cmd.output().map(|o| (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned()));
+        let steps: [(&str, Vec<String>); 3] = [
+            ("truncate", vec!["-s".into(), format!("{mib}M"), v.image.display().to_string()]),
+            ("mkfs.ext4", vec!["-q".into(), "-F".into(), v.image.display().to_string()]),
+            ("mount", vec!["-o".into(), "loop".into(), v.image.display().to_string(), v.dir.display().to_string()]),
+        ];
+        for (prog, args) in steps {
+            match run(Command::new(prog).args(&args)) {
+                Ok((true, _)) => {}
+                Ok((false, err)) => {
+                    eprintln!("skipped: {prog} failed (not root, or no loop devices?): {err}");
+                    return None;
+                }
+                Err(e) => {
+                    eprintln!("skipped: cannot run {prog}: {e}");
+                    return None;
+                }
+            }
+        }
+        v.mounted = true;
+        Some(v)
+    }
+
+    /// Bytes available to unprivileged users (statvfs f_bavail × f_frsize, via stat -f).
+    fn available(&self) -> u64 {
+        let out = Command::new("stat").args(["-f", "-c", "%a %S"]).arg(&self.dir).output().expect("stat -f");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut it = text.split_whitespace().map(|v| v.parse::<u64>().expect("number"));
+        it.next().expect("blocks") * it.next().expect("block size")
+    }
+
+    fn path(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for SmallVolume {
+    fn drop(&mut self) {
+        if self.mounted {
+            let ok = Command::new("umount").arg(&self.dir).status().is_ok_and(|s| s.success());
+            if !ok {
+                let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+            }
+        }
+        if let Some(base) = self.image.parent() {
+            let _ = std::fs::remove_dir_all(base);
+        }
+    }
+}
+
+/// Finding #1 (critical): one FileAllocationInformation of 1 TiB used to leave every free
+/// block of the volume allocated to a 0-byte file. Now: the request answers DISK_FULL and
+/// takes nothing; without strict allocation a large allocation holds at most a small
+/// bound; with it, a request into the reserve is refused up front; writes that would eat
+/// into the reserve answer DISK_FULL while the reserve is still free.
+#[test]
+fn allocation_and_writes_never_fill_the_volume() {
+    let Some(vol) = SmallVolume::mount("alloc", 64) else { return };
+    for d in ["loose", "strict"] {
+        std::fs::create_dir_all(vol.path().join(d)).expect("share dirs");
+    }
+    const RESERVE: u64 = 8 << 20;
+    let config = format!(
+        "[[share]]\nname = \"share\"\npath = \"{0}/loose\"\ndisk_free_reserve = {RESERVE}\n\
+         [[share]]\nname = \"strict\"\npath = \"{0}/strict\"\nstrict_allocate = true\ndisk_free_reserve = {RESERVE}\n",
+        vol.path().display()
+    );
+    let s = support::start_with("attack-alloc", Some(&config));
+    let before = vol.available();
+    assert!(before > 3 * RESERVE, "image too small: {before} bytes available");
+
+    let mut c = Client::connect(s.addr, "user", "pass", "share");
+    let (fid, _) = c.create("big", GENERIC_ALL, OPLOCK_NONE).expect("create");
+    assert_eq!(set_allocation(&mut c, fid, 1 << 40), STATUS_DISK_FULL, "1 TiB allocation");
+    let after = vol.available();
+    assert!(after + (1 << 20) >= before, "1 TiB allocation held {} bytes", before.saturating_sub(after));
+    // Within the free space, the default (loose) allocation preallocates only a bound.
+    assert_eq!(set_allocation(&mut c, fid, before - 2 * RESERVE), STATUS_SUCCESS);
+    let held = before.saturating_sub(vol.available());
+    assert!(held <= 2 << 20, "a loose allocation held {held} bytes");
+    assert_eq!(set_allocation(&mut c, fid, 0), STATUS_SUCCESS);
+
+    // Strict allocation: into the reserve is refused; below it, held and given back.
+    let mut st = Client::connect(s.addr, "user", "pass", "strict");
+    let (sfid, _) = st.create("prealloc", GENERIC_ALL, OPLOCK_NONE).expect("create");
+    assert_eq!(set_allocation(&mut st, sfid, before), STATUS_DISK_FULL, "allocation into the reserve");
+    assert!(vol.available() + (1 << 20) >= before, "refused strict allocation held space");
+    assert_eq!(set_allocation(&mut st, sfid, 16 << 20), STATUS_SUCCESS);
+    assert!(before.saturating_sub(vol.available()) >= 15 << 20, "strict allocation not preallocated");
+    assert_eq!(set_allocation(&mut st, sfid, 0), STATUS_SUCCESS);
+    assert!(vol.available() + (1 << 20) >= before, "allocation 0 did not give the space back");
+
+    // Writes that extend the file stop at the reserve.
+    let chunk = vec![0x5Au8; 1 << 20];
+    let mut offset = 0u64;
+    let status = loop {
+        let status = c.write(fid, offset, &chunk);
+        if status != STATUS_SUCCESS || offset > before {
+            break status;
+        }
+        offset += chunk.len() as u64;
+    };
+    assert_eq!(status, STATUS_DISK_FULL, "writing {offset} bytes");
+    let left = vol.available();
+    assert!(left + (1 << 20) >= RESERVE, "writes left only {left} bytes free, under the reserve of {RESERVE}");
+    assert_eq!(set_end_of_file(&mut c, fid, 0), STATUS_SUCCESS);
+    assert!(vol.available() + (1 << 20) >= before, "truncation did not give the space back");
+    c.close(fid);
+    st.close(sfid);
+    drop((c, st));
+    assert_served(&s, "127.0.0.2");
+    assert_within_budget(&s, "after disk attack");
+    drop(s);
+}
