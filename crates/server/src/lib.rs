@@ -12,6 +12,7 @@ mod durable;
 mod events;
 mod frames;
 mod handlers;
+mod limits;
 mod locking;
 mod meta;
 mod notify;

@@ -144,6 +144,11 @@ impl Locking {
         g.peers.insert(conn, peer);
     }
 
+    /// The connections now registered.
+    pub fn connection_count(&self) -> usize {
+        self.lock().peers.len()
+    }
+
     /// A snapshot of the opens, their caching and the waiting operations.
     pub fn report(&self) -> Report {
         let g = self.lock();

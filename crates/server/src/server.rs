@@ -26,6 +26,8 @@ pub struct ServerState {
     pub sessions: std::sync::Mutex<std::collections::HashMap<u64, crate::session::SessionInfo>>,
     /// The status socket was bound by this server (so it is this server's to remove).
     pub status_bound: std::sync::atomic::AtomicBool,
+    /// The descriptor budget opens are admitted against (hardening #7).
+    pub fds: crate::limits::FdBudget,
     next_id: AtomicU64,
 }
 
@@ -40,7 +42,17 @@ pub enum ServerError {
 }
 
 impl ServerState {
-    pub fn new(config: ServerConfig) -> Result<Arc<ServerState>, ServerError> {
+    pub fn new(mut config: ServerConfig) -> Result<Arc<ServerState>, ServerError> {
+        let fds = crate::limits::FdBudget::of_process();
+        if config.max_connections > fds.connection_cap() {
+            tracing::warn!(
+                configured = config.max_connections,
+                allowed = fds.connection_cap(),
+                nofile = fds.limit(),
+                "max_connections lowered to half of the descriptor budget"
+            );
+            config.max_connections = fds.connection_cap();
+        }
         let mut shares = Vec::new();
         for s in &config.shares {
             let fs = Share::with_space(&s.path, s.case_sensitive, s.space)
@@ -63,6 +75,7 @@ impl ServerState {
             locks: Arc::new(crate::locking::Locking::new(config.oplock_break_timeout)),
             sessions: Default::default(),
             status_bound: Default::default(),
+            fds,
             notify: Default::default(),
             config,
             shares,
@@ -90,6 +103,13 @@ impl ServerState {
         if let Ok(mut m) = self.sessions.lock() {
             m.insert(id, info);
         }
+    }
+
+    /// STATUS_TOO_MANY_OPENED_FILES unless one more open fits the descriptor budget and
+    /// the session's cap, with `session_opens` held by the session (see `limits`).
+    pub fn admit_open(&self, session_opens: usize) -> Result<(), opportune_types::NtStatus> {
+        let connections = self.locks.connection_count();
+        self.fds.admit(session_opens, self.config.max_opens_per_session, connections)
     }
 
     pub fn forget_session(&self, id: u64) {

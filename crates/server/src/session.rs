@@ -51,6 +51,8 @@ pub struct Session {
     pub preauth: Option<PreauthHash>,
     pub trees: HashMap<u32, Tree>,
     next_tree_id: u32,
+    /// The opens this session holds, for `max_opens_per_session` (see `limits`).
+    pub opens: crate::limits::OpenCount,
 }
 
 impl Session {
@@ -67,6 +69,7 @@ impl Session {
             preauth,
             trees: HashMap::new(),
             next_tree_id: 1,
+            opens: Default::default(),
         }
     }
 

@@ -165,3 +165,56 @@ fn allocation_and_writes_never_fill_the_volume() {
     assert_within_budget(&s, "after disk attack");
     drop(s);
 }
+
+/// Opens files `{prefix}0`, `{prefix}1`, ... until the server refuses one (at most
+/// `bound`); the number opened and the refusing status.
+fn open_until_refused(c: &mut Client, prefix: &str, bound: usize) -> (Vec<Fid>, u32) {
+    let mut fids = Vec::new();
+    for i in 0..bound {
+        match c.create(&format!("{prefix}{i}"), GENERIC_ALL, OPLOCK_NONE) {
+            Ok((fid, _)) => fids.push(fid),
+            Err(status) => return (fids, status),
+        }
+    }
+    (fids, STATUS_SUCCESS)
+}
+
+/// Finding #7 (high): one session could open files until the process ran out of
+/// descriptors, and then `accept()` failed for everyone. Now, under a hard limit of 256
+/// descriptors: one session is refused (STATUS_TOO_MANY_OPENED_FILES) with half of the
+/// open budget left, so a client from another address is served; even after a second
+/// session takes the rest, new clients still connect and log on, and the server's
+/// descriptors stay below the limit.
+#[test]
+fn opening_files_until_refused_leaves_descriptors_for_everyone_else() {
+    const NOFILE: usize = 256;
+    let s = support::start_with_nofile("attack-fds", None, NOFILE as u64);
+    let mut attacker = Client::connect_from("127.0.0.3", s.addr, "user", "pass", "share").expect("attacker");
+    let (first, status) = open_until_refused(&mut attacker, "a", 4 * NOFILE);
+    assert_eq!(status, STATUS_TOO_MANY_OPENED_FILES, "after {} opens", first.len());
+    assert!(first.len() >= NOFILE / 4, "only {} opens before refusal", first.len());
+    assert!(s.open_fds() < NOFILE, "server holds {} descriptors", s.open_fds());
+    assert_served(&s, "127.0.0.2");
+
+    let mut second = Client::connect_from("127.0.0.3", s.addr, "user", "pass", "share").expect("second session");
+    let (more, status) = open_until_refused(&mut second, "b", 4 * NOFILE);
+    assert_eq!(status, STATUS_TOO_MANY_OPENED_FILES, "second session after {} opens", more.len());
+    assert!(s.open_fds() < NOFILE, "server holds {} descriptors", s.open_fds());
+    let start = Instant::now();
+    let mut late = Client::connect_from("127.0.0.2", s.addr, "user", "pass", "share").expect("a client still connects and logs on");
+    assert!(start.elapsed() <= super::SERVED_WITHIN, "logon took {:?}", start.elapsed());
+    eprintln!("opens: {} + {}; server descriptors: {}", first.len(), more.len(), s.open_fds());
+    let listing = late.list_dir("");
+    assert!(
+        matches!(listing, Ok(_) | Err(STATUS_TOO_MANY_OPENED_FILES)),
+        "listing with the open budget spent: {listing:?}"
+    );
+    drop((attacker, second, late));
+    // The opens go with their connections; everyone is served again.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.open_fds() > NOFILE / 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_served(&s, "127.0.0.2");
+    assert_within_budget(&s, "after the descriptor attack");
+}

@@ -251,6 +251,8 @@ fn finish(
         let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
         server.locks.set_app_instance(plan.open, app, client);
     }
+    let session_opens = conn.sessions.get(&hdr.session_id).map(|s| s.opens.clone()).unwrap_or_default();
+    let ticket = server.fds.ticket(&session_opens);
     conn.opens.insert(
         plan.open,
         Open {
@@ -271,6 +273,7 @@ fn finish(
             durable,
             resilient: false,
             lock_sequences: None,
+            ticket,
         },
     );
     if opened.action == CreateAction::Created {

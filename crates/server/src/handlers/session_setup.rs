@@ -59,6 +59,7 @@ fn session_for(ctx: &mut Ctx<'_>) -> Result<u64, NtStatus> {
     let ntlm = new_acceptor(ctx)?;
     let sid = ctx.hdr.session_id;
     if sid == 0 {
+        crate::limits::admit_one_more(ctx.conn.sessions.len(), ctx.server.config.max_sessions_per_connection)?;
         let id = ctx.server.next_id();
         let preauth = ctx.conn.preauth.clone();
         ctx.conn.sessions.insert(id, Session::new(ntlm, preauth));

@@ -24,6 +24,8 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
         (Tree { share: idx, is_ipc: false, read_only: share.read_only, maximal_access: access }, SHARE_TYPE_DISK)
     };
     let maximal_access = tree.maximal_access;
+    let cap = ctx.server.config.max_trees_per_session;
+    crate::limits::admit_one_more(ctx.session()?.trees.len(), cap)?;
     let tid = ctx.session()?.add_tree(tree);
     tracing::debug!(conn = ctx.conn.id, share = %name, tid, "tree connect");
     let mut body = Vec::with_capacity(16);
