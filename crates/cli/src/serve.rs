@@ -37,8 +37,9 @@ pub struct ServeArgs {
     /// A TOML configuration file (see docs/CONFIG.md).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Unix socket for `opportune status` [default: $XDG_RUNTIME_DIR or /tmp,
-    /// opportune-IP-PORT.sock].
+    /// Unix socket for `opportune status`, in a directory only this user (or root) can
+    /// write [default: opportune-IP-PORT.sock in $XDG_RUNTIME_DIR/opportune, else
+    /// /run/opportune for root, else a 0700 /tmp/opportune-UID].
     #[arg(long, value_name = "PATH")]
     status_socket: Option<PathBuf>,
 }

@@ -377,3 +377,9 @@ pub fn set_nofile_limit(soft: u64, hard: u64) -> io::Result<()> {
     let r = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) };
     cvt(r as c_long).map(drop)
 }
+
+/// geteuid(2): the effective user id of the process.
+pub fn euid() -> u32 {
+    // SAFETY: no arguments; geteuid cannot fail.
+    unsafe { libc::geteuid() }
+}

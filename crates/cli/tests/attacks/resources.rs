@@ -218,3 +218,96 @@ fn opening_files_until_refused_leaves_descriptors_for_everyone_else() {
     assert_served(&s, "127.0.0.2");
     assert_within_budget(&s, "after the descriptor attack");
 }
+
+/// Runs `opportune status` with `args` and the environment variable `env`; (success,
+/// standard output, standard error).
+fn status_cmd(args: &[&str], env: Option<(&str, &Path)>) -> (bool, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_opportune"));
+    cmd.arg("status").args(args);
+    if let Some((k, v)) = env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run opportune status");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+/// A Unix socket another local user put at `path`: it answers every connection with
+/// `text` (up to a few times, then the thread ends).
+fn fake_status_socket(path: &Path, text: &'static str) -> std::os::unix::net::UnixListener {
+    use std::io::Write;
+    let l = std::os::unix::net::UnixListener::bind(path).expect("bind fake socket");
+    let served = l.try_clone().expect("clone listener");
+    std::thread::spawn(move || {
+        for mut s in served.incoming().take(4).flatten() {
+            let _ = s.write_all(text.as_bytes());
+        }
+    });
+    l
+}
+
+/// A directory "another user" controls: owned by uid 65534 where we may chown (root),
+/// and world-writable with the sticky bit like /tmp in any case.
+fn hostile_dir(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(path).expect("dir");
+    let _ = std::os::unix::fs::chown(path, Some(65534), Some(65534));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+}
+
+/// Finding #14 (medium): the default status socket lived in /tmp, where another local
+/// user could put a socket first and have `opportune status` print their text, and names
+/// reached the terminal with raw control characters. Now: the client refuses a socket in a
+/// directory someone else owns or can write (default or given), the server does not bind
+/// one there, and names with C1 controls and bidirectional overrides are printed escaped.
+#[test]
+fn the_status_surface_trusts_no_other_local_user_and_escapes_names() {
+    const EVIL: &str = "\u{1b}]0;owned\u{7}\u{1b}[2JFAKE REPORT\n";
+    let base = std::env::temp_dir().join(format!("opportune-attack-status-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    struct Cleanup(PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _cleanup = Cleanup(base.clone());
+
+    // Another user's runtime directory, with sockets at the old and the new default names.
+    let runtime = base.join("runtime");
+    hostile_dir(&runtime);
+    hostile_dir(&runtime.join("opportune"));
+    let name = "opportune-127.0.0.1-4999.sock";
+    let _old = fake_status_socket(&runtime.join(name), EVIL);
+    let _new = fake_status_socket(&runtime.join("opportune").join(name), EVIL);
+    let (ok, out, err) = status_cmd(&["--listen", "127.0.0.1:4999"], Some(("XDG_RUNTIME_DIR", &runtime)));
+    assert!(!ok && !out.contains("FAKE"), "status printed another user's text: {out:?}");
+    assert!(err.contains("not trusting"), "{err}");
+    let given = runtime.join(name);
+    let (ok, out, err) = status_cmd(&["--socket", &given.display().to_string()], None);
+    assert!(!ok && !out.contains("FAKE") && err.contains("not trusting"), "given socket: {out:?} {err:?}");
+
+    // The server does not bind its socket in a directory others can write.
+    let shared = base.join("shared");
+    hostile_dir(&shared);
+    let refused = shared.join("status.sock");
+    let s = support::start_args("attack-status-shared", None, &["--status-socket", &refused.display().to_string()]);
+    assert_served(&s, "127.0.0.2");
+    assert!(std::fs::symlink_metadata(&refused).is_err(), "the server bound a socket in a shared directory");
+    drop(s);
+
+    // In a private directory it works, and client-chosen names arrive escaped.
+    let private = base.join("private");
+    std::fs::create_dir_all(&private).expect("private dir");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let sock = private.join("status.sock");
+    let s = support::start_args("attack-status", None, &["--status-socket", &sock.display().to_string()]);
+    let mut c = Client::connect(s.addr, "user", "pass", "share");
+    let (_fid, _) = c.create("csi\u{9b}2J-\u{202e}txt.exe", GENERIC_ALL, OPLOCK_NONE).expect("create");
+    let (ok, out, err) = status_cmd(&["--socket", &sock.display().to_string()], None);
+    assert!(ok, "status: {err}");
+    let line = out.lines().find(|l| l.contains("csi")).unwrap_or_else(|| panic!("no open listed: {out}"));
+    assert!(line.contains("csi\\u{9b}2J-\\u{202e}txt.exe"), "{line:?}");
+    assert!(!out.chars().any(|ch| ch.is_control() && ch != '\n'), "control characters in {out:?}");
+    assert!(!out.contains('\u{202e}'), "bidirectional override in {out:?}");
+}

@@ -69,7 +69,7 @@ fn remove(server: &ServerState, conn: &ConnState, share: usize, rel: &str, is_di
             let mask = if is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
             server.notify.report(server, share, rel, action::REMOVED, mask);
         }
-        Err(e) => tracing::info!(conn = conn.id, path = %rel, error = %e, "delete on close failed"),
+        Err(e) => tracing::info!(conn = conn.id, path = ?rel, error = %e, "delete on close failed"),
     }
 }
 

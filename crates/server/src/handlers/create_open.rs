@@ -200,10 +200,10 @@ fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileI
     let outcome = server.locks.admit_open(info, a);
     match outcome {
         CreateOutcome::Denied(status) => {
-            tracing::info!(conn = conn.id, peer = %conn.peer, name = %plan.name, %status, "create denied");
+            tracing::info!(conn = conn.id, peer = %conn.peer, name = ?plan.name, %status, "create denied");
         }
         CreateOutcome::Deferred => {
-            tracing::info!(conn = conn.id, peer = %conn.peer, name = %plan.name, open = plan.open, "create waits for breaks");
+            tracing::info!(conn = conn.id, peer = %conn.peer, name = ?plan.name, open = plan.open, "create waits for breaks");
         }
         _ => {}
     }
@@ -245,7 +245,7 @@ fn finish(
     let (oplock_level, lease_ctx) = granted_caching(&plan, caching, info.is_dir);
     let durable = grant_durable(conn, hdr, &plan, oplock_level, lease_ctx.as_ref(), info.is_dir);
     let contexts = response_contexts(&plan, &info, server, lease_ctx, durable.as_ref());
-    tracing::debug!(conn = conn.id, peer = %conn.peer, name = %plan.name, ?file_id, action = ?opened.action, ?caching, "create granted");
+    tracing::debug!(conn = conn.id, peer = %conn.peer, name = ?plan.name, ?file_id, action = ?opened.action, ?caching, "create granted");
     server.locks.set_path(plan.open, plan.share, &opened.rel_path);
     if let Some(app) = plan.app_instance {
         let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);

@@ -218,7 +218,7 @@ fn perform_rename(server: &ServerState, conn_id: u64, open: &mut Open, target: &
     let from = open.handle.rel_path();
     let open_id = open.file_id.volatile;
     let new_rel = fs.rename(&from, target, replace).map_err(|e| e.status())?;
-    tracing::debug!(conn = conn_id, from = %from, to = %new_rel, "rename");
+    tracing::debug!(conn = conn_id, from = ?from, to = ?new_rel, "rename");
     server.locks.renamed(open_id, &new_rel);
     let mask = if open.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
     server.notify.report(server, share, &from, action::RENAMED_OLD_NAME, mask);

@@ -175,7 +175,7 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
     };
     session.user = user;
     session.preauth = None;
-    tracing::info!(session = sid, user = %session.user, ?identity, "session established");
+    tracing::info!(session = sid, user = ?session.user, ?identity, "session established");
     let flags = match identity {
         Identity::User => 0,
         Identity::Guest => session_flags::IS_GUEST,

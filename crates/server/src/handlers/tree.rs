@@ -27,7 +27,7 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
     let cap = ctx.server.config.max_trees_per_session;
     crate::limits::admit_one_more(ctx.session()?.trees.len(), cap)?;
     let tid = ctx.session()?.add_tree(tree);
-    tracing::debug!(conn = ctx.conn.id, share = %name, tid, "tree connect");
+    tracing::debug!(conn = ctx.conn.id, share = ?name, tid, "tree connect");
     let mut body = Vec::with_capacity(16);
     TreeConnectResponse { share_type, share_flags: share_flags::MANUAL_CACHING, capabilities: 0, maximal_access }
         .encode(&mut body);
