@@ -8,6 +8,12 @@ use opportune_server::{ServerConfig, ShareConfig, UserConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// Threads the runtime may start for blocking work: the frames that may wait for the disk
+/// run in `block_in_place` (opportune_server's `offload`), each of which moves its worker's
+/// other tasks to one of these. Beyond this many at once, further hand-offs wait for one to
+/// return (docs/security-resources.md).
+pub const MAX_BLOCKING_THREADS: usize = 128;
+
 /// Loopback only: nothing is exposed to the network unless asked for.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4445";
 
@@ -51,7 +57,11 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         None => FileConfig::default(),
     };
     let (config, generated) = build_config(&args, file)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let (listener, state) = opportune_server::bind(config).await.map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;

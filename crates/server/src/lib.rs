@@ -16,6 +16,7 @@ mod limits;
 mod locking;
 mod meta;
 mod notify;
+mod offload;
 mod open;
 mod pending;
 mod policy;

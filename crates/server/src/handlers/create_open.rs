@@ -126,7 +126,9 @@ fn open_file(
     admitted: Option<GrantedCaching>,
 ) -> Step {
     let share = &server.shares[plan.share].fs;
-    let opened = match share.create(&plan.path, &plan.params) {
+    // Truncating or preallocating may wait for the disk (MS-FSA 2.1.5.1.2.1).
+    let may_wait = plan.truncating || plan.params.allocation_size > 0;
+    let opened = match crate::offload::blocking_if(may_wait, || share.create(&plan.path, &plan.params)) {
         Ok(o) => o,
         Err(e) => {
             if admitted.is_some() {

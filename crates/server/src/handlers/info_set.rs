@@ -98,7 +98,7 @@ fn set_file_info(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSt
             }
             let (open_id, handle) = (open.file_id.volatile, open.handle.clone());
             ctx.server.locks.truncated(open_id);
-            handle.set_allocation(len).map_err(|e| e.status())
+            crate::offload::blocking(|| handle.set_allocation(len)).map_err(|e| e.status())
         }
         class::POSITION => {
             let pos = read_u64(buf)?;
@@ -278,5 +278,5 @@ fn set_end_of_file(ctx: &mut Ctx<'_>, id: opportune_types::FileId, len: u64) -> 
     let open_id = open.file_id.volatile;
     let handle = open.handle.clone();
     ctx.server.locks.truncated(open_id);
-    handle.set_len(len).map_err(|e| e.status())
+    crate::offload::blocking(|| handle.set_len(len)).map_err(|e| e.status())
 }
