@@ -437,3 +437,22 @@ fn write_through_floods_do_not_stall_other_connections() {
     drop(probe);
     drop(s);
 }
+
+/// Finding #7, the tables around opens: one connection cannot pile up sessions, nor one
+/// session tree connects, without bound (`max_sessions_per_connection`,
+/// `max_trees_per_session`): the one beyond answers STATUS_INSUFFICIENT_RESOURCES, and
+/// other clients are still served.
+#[test]
+fn sessions_and_tree_connects_are_capped() {
+    const STATUS_INSUFFICIENT_RESOURCES: u32 = 0xC000_009A;
+    let config = "max_sessions_per_connection = 3\nmax_trees_per_session = 4\n\
+                  [[share]]\nname = \"share\"\npath = \"{root}\"\n";
+    let s = support::start_with("attack-tables", Some(config));
+    let mut c = Client::connect(s.addr, "user", "pass", "share");
+    let trees: Vec<u32> = (0..4).map(|_| c.try_tree_connect("share")).collect();
+    assert_eq!(trees, [STATUS_SUCCESS, STATUS_SUCCESS, STATUS_SUCCESS, STATUS_INSUFFICIENT_RESOURCES], "tree connects");
+    assert_eq!(c.add_session("user", "pass"), Ok(()));
+    assert_eq!(c.add_session("user", "pass"), Ok(()));
+    assert_eq!(c.add_session("user", "pass"), Err(STATUS_INSUFFICIENT_RESOURCES), "a fourth session");
+    assert_served(&s, "127.0.0.2");
+}
