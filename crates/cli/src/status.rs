@@ -26,10 +26,11 @@ pub fn run(args: StatusArgs) -> Result<(), String> {
     };
     let path = args.socket.unwrap_or_else(|| opportune_server::status::default_socket(listen));
     // Another local user must not be able to answer in the server's place.
-    if let Err(e) = opportune_server::status::check_socket(&path) {
-        if e.kind() == std::io::ErrorKind::PermissionDenied {
+    match opportune_server::status::check_socket(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
             return Err(format!("not trusting the status socket: {e}"));
         }
+        _ => {}
     }
     let mut s = UnixStream::connect(&path)
         .map_err(|e| format!("no server answers on {} ({e}); is `opportune serve` running with that --listen?", path.display()))?;

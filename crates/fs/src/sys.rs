@@ -367,6 +367,8 @@ pub fn nofile_limit() -> io::Result<(u64, u64)> {
     cvt(r as c_long)?;
     // SAFETY: filled on success (and zeroed before).
     let rl = unsafe { rl.assume_init() };
+    // rlim_t is u64 on x86-64 but not on every target.
+    #[allow(clippy::unnecessary_cast)]
     Ok((rl.rlim_cur as u64, rl.rlim_max as u64))
 }
 
