@@ -24,6 +24,12 @@ pub struct FileConfig {
     /// Budgets and deadlines (docs/SECURITY.md).
     #[serde(default)]
     pub limits: FileLimits,
+    /// Opens one session may hold (docs/SECURITY.md).
+    pub max_opens_per_session: Option<usize>,
+    /// Sessions one connection may hold.
+    pub max_sessions_per_connection: Option<usize>,
+    /// Tree connects one session may hold.
+    pub max_trees_per_session: Option<usize>,
     #[serde(default)]
     pub share: Vec<FileShare>,
     #[serde(default)]
@@ -96,9 +102,22 @@ pub struct FileShare {
     pub oplock_contention_limit: Option<u32>,
     pub strict_locking: Option<bool>,
     pub locking: Option<bool>,
+    /// Preallocate the whole of an allocation request (Samba's "strict allocate").
+    pub strict_allocate: Option<bool>,
+    /// Bytes of the share's volume kept free; growth below answers STATUS_DISK_FULL.
+    pub disk_free_reserve: Option<u64>,
 }
 
 impl FileShare {
+    /// The share's disk-space knobs, defaults for what the file does not say.
+    pub fn space(&self) -> opportune_server::config::SpacePolicy {
+        let d = opportune_server::config::SpacePolicy::default();
+        opportune_server::config::SpacePolicy {
+            strict_allocate: self.strict_allocate.unwrap_or(d.strict_allocate),
+            free_reserve: self.disk_free_reserve.unwrap_or(d.free_reserve),
+        }
+    }
+
     /// The share's caching knobs, defaults for what the file does not say.
     pub fn caching(&self) -> opportune_server::ShareCaching {
         let d = opportune_server::ShareCaching::default();
@@ -168,6 +187,19 @@ mod tests {
         let k = c.share[0].caching();
         assert!(k.oplocks && !k.level2_oplocks && k.leases && k.strict_locking && !k.locking);
         assert_eq!(k.veto_oplock_files, vec!["*.mdb".to_string()]);
+        assert_eq!(c.share[0].space(), opportune_server::config::SpacePolicy::default());
+    }
+
+    #[test]
+    fn resource_knobs_parse() {
+        let c: super::FileConfig = toml::from_str(
+            "max_opens_per_session = 100\nmax_sessions_per_connection = 2\nmax_trees_per_session = 3\n[[share]]\nname='s'\npath='/s'\nstrict_allocate = true\ndisk_free_reserve = 4096\n",
+        )
+        .unwrap();
+        assert_eq!((c.max_opens_per_session, c.max_sessions_per_connection, c.max_trees_per_session), (Some(100), Some(2), Some(3)));
+        let space = c.share[0].space();
+        assert!(space.strict_allocate);
+        assert_eq!(space.free_reserve, 4096);
     }
 
     #[test]

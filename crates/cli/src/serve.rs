@@ -8,6 +8,12 @@ use opportune_server::{ServerConfig, ShareConfig, UserConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// Threads the runtime may start for blocking work: the frames that may wait for the disk
+/// run in `block_in_place` (opportune_server's `offload`), each of which moves its worker's
+/// other tasks to one of these. Beyond this many at once, further hand-offs wait for one to
+/// return (docs/SECURITY.md).
+pub const MAX_BLOCKING_THREADS: usize = 128;
+
 /// Loopback only: nothing is exposed to the network unless asked for.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4445";
 
@@ -43,8 +49,9 @@ pub struct ServeArgs {
     /// A TOML configuration file (see docs/CONFIG.md).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Unix socket for `opportune status` [default: $XDG_RUNTIME_DIR or /tmp,
-    /// opportune-IP-PORT.sock].
+    /// Unix socket for `opportune status`, in a directory only this user (or root) can
+    /// write [default: opportune-IP-PORT.sock in $XDG_RUNTIME_DIR/opportune, else
+    /// /run/opportune for root, else a 0700 /tmp/opportune-UID].
     #[arg(long, value_name = "PATH")]
     status_socket: Option<PathBuf>,
 }
@@ -56,7 +63,11 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         None => FileConfig::default(),
     };
     let (config, generated) = build_config(&args, file)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let (listener, state) = opportune_server::bind(config).await.map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -118,8 +129,13 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
         (None, Some(p)) => Some(p.clone()),
         (None, None) => Some(opportune_server::status::default_socket(listen)),
     };
+    config.max_opens_per_session = file.max_opens_per_session.unwrap_or(config.max_opens_per_session);
+    config.max_sessions_per_connection =
+        file.max_sessions_per_connection.unwrap_or(config.max_sessions_per_connection);
+    config.max_trees_per_session = file.max_trees_per_session.unwrap_or(config.max_trees_per_session);
     for s in file.share {
         let caching = s.caching();
+        let space = s.space();
         config.shares.push(ShareConfig {
             name: s.name,
             path: s.path,
@@ -131,6 +147,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
                 Some(e) => e.parse()?,
                 None => opportune_server::Encryption::Off,
             },
+            space,
         });
     }
     let cli_shares = args.shares.iter().map(|s| parse_share(s)).collect::<Result<Vec<_>, _>>()?;
@@ -144,6 +161,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
             case_sensitive: false,
             caching: opportune_server::ShareCaching::default(),
             encryption: opportune_server::Encryption::Off,
+            space: Default::default(),
         });
     }
     if config.shares.is_empty() {

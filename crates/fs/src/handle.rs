@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::{FileExt, PermissionsExt};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use opportune_types::FileAttributes;
@@ -37,6 +37,10 @@ pub struct Handle {
     /// Open.UserSetChangeTime (MS-FSA 2.1.5.14.2): a ChangeTime set through
     /// this open survives later attribute changes made through it.
     user_set_change_time: AtomicBool,
+    /// The allocation size last set through this open (FileAllocationInformation), as
+    /// reported while it is more than what is on disk: without strict allocation it is
+    /// recorded, not preallocated (see the `space` module). 0: none.
+    requested_allocation: AtomicU64,
 }
 
 /// MS-FSCC 2.4.7: 0 and -1/-2 in a time field mean "leave unchanged".
@@ -53,6 +57,7 @@ impl Handle {
             share,
             rel: RwLock::new(rel),
             user_set_change_time: AtomicBool::new(false),
+            requested_allocation: AtomicU64::new(0),
         }
     }
 
@@ -234,6 +239,12 @@ impl Handle {
         if end > i64::MAX as u64 {
             return Err(FsError::DiskFull);
         }
+        let size = sys::fstatx(self.fd())?.stx_size;
+        if end > size {
+            // Extending: the new bytes must leave the volume's reserve free.
+            let new_bytes = (end - size).min(buf.len() as u64);
+            crate::space::ensure(self.fd(), &self.share.space, new_bytes)?;
+        }
         self.file.write_all_at(buf, offset)?;
         Ok(buf.len())
     }
@@ -250,14 +261,24 @@ impl Handle {
         if self.is_dir {
             return Err(FsError::IsADirectory);
         }
+        if len > sys::fstatx(self.fd())?.stx_size {
+            // A longer file is sparse and takes no blocks yet, but it is not granted on a
+            // volume already below its reserve.
+            crate::space::ensure(self.fd(), &self.share.space, 0)?;
+        }
         Ok(self.file.set_len(len)?)
     }
 
     /// FileAllocationInformation (MS-FSA 2.1.5.14.1): below end of file the
-    /// file is truncated; otherwise space up to `len` is reserved
-    /// (fallocate KEEP_SIZE), and a smaller allocation than the current one
-    /// gives back what lies beyond end of file.
+    /// file is truncated; a smaller allocation than the current one gives back
+    /// what lies beyond end of file; a larger one is granted only if it leaves
+    /// the volume's reserve free (`DiskFull` otherwise, with nothing consumed)
+    /// and is preallocated (fallocate KEEP_SIZE) as the share's
+    /// [`SpacePolicy`](crate::SpacePolicy) allows: in full with strict
+    /// allocation, else at most `LOOSE_PREALLOCATION` past end of file, the rest
+    /// being recorded and reported by [`Handle::info`].
     pub fn set_allocation(&self, len: u64) -> Result<(), FsError> {
+        self.requested_allocation.store(0, Ordering::Relaxed);
         if let Some(s) = self.stream_io() {
             // Nothing to reserve: below the end of the stream it truncates.
             return if len < s.len()? { self.set_len(len) } else { Ok(()) };
@@ -273,7 +294,9 @@ impl Handle {
             // Truncating to the current size frees blocks past end of file.
             return self.set_len(info.size);
         }
-        crate::make::reserve(&self.file, len)
+        crate::space::grow_allocation(&self.file, &self.share.space, info.size, info.allocation_size, len)?;
+        self.requested_allocation.store(len.next_multiple_of(4096), Ordering::Relaxed);
+        Ok(())
     }
 
     /// fsync(2) (MS-FSA 2.1.5.6 flush).
@@ -291,6 +314,9 @@ impl Handle {
             info.allocation_size = stream::allocation(info.size);
             info.is_dir = false;
             info.stream = s.s.hash;
+        } else if !info.is_dir {
+            let requested = self.requested_allocation.load(Ordering::Relaxed);
+            info.allocation_size = info.allocation_size.max(requested);
         }
         Ok(info)
     }
@@ -442,6 +468,7 @@ impl std::fmt::Debug for Handle {
 mod tests {
     use super::*;
     use crate::SmbPath;
+    use crate::share::Share;
     use crate::testutil::{params, share, xattr_share, xattrs_supported};
     use opportune_types::create::CreateDisposition::*;
 
@@ -594,6 +621,39 @@ mod tests {
         assert!(info.allocation_size == 0 || info.allocation_size >= 1 << 20);
         h.set_allocation(4).unwrap();
         assert!(h.info().unwrap().allocation_size < 1 << 20);
+    }
+
+    #[test]
+    fn a_huge_allocation_is_disk_full_and_holds_nothing() {
+        use std::os::unix::fs::MetadataExt;
+        let (t, s) = share("h-huge", false);
+        let h = s.create(&SmbPath::parse("f").unwrap(), &params(Create, None)).unwrap().handle;
+        assert!(matches!(h.set_allocation(1 << 62), Err(FsError::DiskFull)));
+        assert!(matches!(h.set_allocation(u64::MAX), Err(FsError::DiskFull)));
+        let on_disk = || std::fs::metadata(t.path().join("f")).unwrap().blocks() * 512;
+        assert_eq!(on_disk(), 0);
+        // Without strict allocation the request is recorded and reported, not preallocated.
+        h.set_allocation(16 << 20).unwrap();
+        assert_eq!(h.info().unwrap().allocation_size, 16 << 20);
+        assert!(on_disk() <= crate::LOOSE_PREALLOCATION + 4096, "{} bytes held", on_disk());
+        assert_eq!(h.info().unwrap().size, 0);
+    }
+
+    #[test]
+    fn a_volume_below_the_reserve_refuses_growth_but_not_shrinking() {
+        let (t, s) = share("h-reserve", false);
+        let h = s.create(&SmbPath::parse("f").unwrap(), &params(Create, None)).unwrap().handle;
+        h.write_at(b"0123456789", 0).unwrap();
+        let policy = crate::SpacePolicy { strict_allocate: true, free_reserve: u64::MAX / 4 };
+        let tight = Share::with_space(t.path(), false, policy).unwrap();
+        let p = params(Open, None);
+        let h = tight.create(&SmbPath::parse("f").unwrap(), &p).unwrap().handle;
+        assert!(matches!(h.write_at(b"more", 10), Err(FsError::DiskFull)));
+        assert!(matches!(h.set_len(1 << 20), Err(FsError::DiskFull)));
+        assert!(matches!(h.set_allocation(1 << 20), Err(FsError::DiskFull)));
+        assert_eq!(h.write_at(b"AB", 0).unwrap(), 2, "a write inside the file takes no space");
+        h.set_len(4).unwrap();
+        assert_eq!(h.info().unwrap().size, 4);
     }
 
     #[test]

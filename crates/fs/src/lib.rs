@@ -16,6 +16,8 @@
 //!   `user.opportune.stream.*` xattr each on their base file or directory
 //!   (see the `stream` module); a stream open is a [`Handle`] whose
 //!   `rel_path` is "base:name" and whose [`FileInfo::stream`] is non-zero.
+//! * Disk space: [`SpacePolicy`] keeps a reserve of the volume free and bounds
+//!   preallocation (see the `space` module).
 //! * Errors: [`FsError::status`] gives the NTSTATUS for the response.
 //!
 //! All `unsafe` code is in the `sys` module.
@@ -34,6 +36,7 @@ mod rename;
 mod resolve;
 mod share;
 mod shortname;
+mod space;
 mod stream;
 mod sys;
 #[cfg(test)]
@@ -48,3 +51,5 @@ pub use info::{BasicInfo, DirEntry, FileInfo, FsStats};
 pub use path::{SmbPath, check_stream_name, join as join_rel};
 pub use share::Share;
 pub use shortname::{is_8_3, short_name};
+pub use space::{SpacePolicy, DEFAULT_FREE_RESERVE, LOOSE_PREALLOCATION};
+pub use sys::{euid, nofile_limit, set_nofile_limit};

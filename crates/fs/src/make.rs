@@ -43,7 +43,7 @@ impl Share {
             Ok(()) | Err(FsError::NotSupported) => {}
             Err(e) => return Err(e),
         }
-        reserve(file, p.allocation_size)?;
+        crate::space::grow_allocation(file, &self.inner.space, 0, 0, p.allocation_size)?;
         let rec = DosRecord {
             attributes: (p.attributes & FileAttributes::SETTABLE) | FileAttributes::ARCHIVE,
             creation_time: current.creation_time,
@@ -107,7 +107,7 @@ impl Share {
                 ..Default::default()
             };
             if !want_dir {
-                reserve(&file, p.allocation_size)?;
+                crate::space::grow_allocation(&file, &self.inner.space, 0, 0, p.allocation_size)?;
             }
             let stored = store(&file, &rec)?;
             // The times and sizes as they are after the reservation and the record.
@@ -130,25 +130,6 @@ impl Share {
             rel_path: rel,
             info: Some(info),
         })
-    }
-}
-
-/// Reserves `size` bytes (AllocationSize); file systems without fallocate
-/// are fine, too little space is `DiskFull`.
-pub(crate) fn reserve(file: &File, size: u64) -> Result<(), FsError> {
-    if size == 0 {
-        return Ok(());
-    }
-    let len = i64::try_from(size).map_err(|_| FsError::DiskFull)?;
-    match sys::reserve(file.as_fd(), len) {
-        Ok(()) => Ok(()),
-        Err(e) => match e.raw_os_error() {
-            Some(libc::EOPNOTSUPP | libc::EBADF | libc::ENODEV) => Ok(()),
-            Some(libc::ENOSPC | libc::EFBIG | libc::EDQUOT | libc::EINVAL) => {
-                Err(FsError::DiskFull)
-            }
-            _ => Err(e.into()),
-        },
     }
 }
 

@@ -23,6 +23,8 @@ pub(crate) struct Inner {
     pub(crate) case_sensitive: bool,
     /// Names of scanned directories, for case-insensitive misses.
     pub(crate) names: crate::namecache::NameCache,
+    /// How disk space is handed out (the `space` module).
+    pub(crate) space: crate::space::SpacePolicy,
 }
 
 /// A share root. Nothing outside it can be reached: not by "..", not by an
@@ -43,6 +45,11 @@ impl Share {
     /// `case_sensitive == false` names are matched ignoring case
     /// (MS-FSA 2.1.5.1 IsCaseInsensitive).
     pub fn new(root: &Path, case_sensitive: bool) -> Result<Share, FsError> {
+        Share::with_space(root, case_sensitive, crate::space::SpacePolicy::default())
+    }
+
+    /// Like [`Share::new`], with the disk-space policy `space`.
+    pub fn with_space(root: &Path, case_sensitive: bool, space: crate::space::SpacePolicy) -> Result<Share, FsError> {
         let file = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
@@ -53,6 +60,7 @@ impl Share {
                 root: file.into(),
                 case_sensitive,
                 names: crate::namecache::NameCache::new(),
+                space,
             }),
         })
     }

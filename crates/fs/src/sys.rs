@@ -255,15 +255,16 @@ pub fn futimens(fd: BorrowedFd, times: [Option<(i64, u32)>; 2]) -> io::Result<()
     cvt(r as c_long).map(drop)
 }
 
-/// fallocate(2) with FALLOC_FL_KEEP_SIZE: reserve space without changing the size.
-pub fn reserve(fd: BorrowedFd, len: i64) -> io::Result<()> {
+/// fallocate(2) with FALLOC_FL_KEEP_SIZE: reserve `[offset, offset + len)` without
+/// changing the size.
+pub fn reserve(fd: BorrowedFd, offset: i64, len: i64) -> io::Result<()> {
     loop {
         // SAFETY: plain integer arguments on a borrowed, open fd.
         let r = unsafe {
             libc::fallocate(
                 fd.as_raw_fd(),
                 libc::FALLOC_FL_KEEP_SIZE,
-                0,
+                offset as libc::off_t,
                 len as libc::off_t,
             )
         };
@@ -335,4 +336,52 @@ pub fn inotify_read(inotify: BorrowedFd, buf: &mut [u8]) -> io::Result<usize> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// fallocate(2) with FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE: gives the blocks of
+/// `[offset, offset + len)` back to the file system without changing the size.
+pub fn punch_hole(fd: BorrowedFd, offset: i64, len: i64) -> io::Result<()> {
+    loop {
+        // SAFETY: plain integer arguments on a borrowed, open fd.
+        let r = unsafe {
+            libc::fallocate(
+                fd.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                offset as libc::off_t,
+                len as libc::off_t,
+            )
+        };
+        match cvt(r as c_long) {
+            Ok(_) => return Ok(()),
+            Err(e) if interrupted(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// getrlimit(2) of RLIMIT_NOFILE: (soft, hard).
+pub fn nofile_limit() -> io::Result<(u64, u64)> {
+    let mut rl = MaybeUninit::<libc::rlimit>::zeroed();
+    // SAFETY: `rl` is a valid out-buffer of the right type.
+    let r = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, rl.as_mut_ptr()) };
+    cvt(r as c_long)?;
+    // SAFETY: filled on success (and zeroed before).
+    let rl = unsafe { rl.assume_init() };
+    // rlim_t is u64 on x86-64 but not on every target.
+    #[allow(clippy::unnecessary_cast)]
+    Ok((rl.rlim_cur as u64, rl.rlim_max as u64))
+}
+
+/// setrlimit(2) of RLIMIT_NOFILE to `(soft, hard)`.
+pub fn set_nofile_limit(soft: u64, hard: u64) -> io::Result<()> {
+    let rl = libc::rlimit { rlim_cur: soft as libc::rlim_t, rlim_max: hard as libc::rlim_t };
+    // SAFETY: `rl` is a valid, initialised rlimit that lives across the call.
+    let r = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) };
+    cvt(r as c_long).map(drop)
+}
+
+/// geteuid(2): the effective user id of the process.
+pub fn euid() -> u32 {
+    // SAFETY: no arguments; geteuid cannot fail.
+    unsafe { libc::geteuid() }
 }

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use opportune_fs::SpacePolicy;
+
 #[derive(Clone, Debug)]
 pub struct ShareConfig {
     /// The name clients connect to (compared case-insensitively).
@@ -18,6 +20,9 @@ pub struct ShareConfig {
     pub caching: ShareCaching,
     /// Encryption this share asks for, on top of the server's (Share.EncryptData).
     pub encryption: Encryption,
+    /// Disk-space knobs: `strict_allocate` (default off) and `disk_free_reserve` (default
+    /// 64 MiB); see `opportune_fs::SpacePolicy` and docs/SECURITY.md.
+    pub space: SpacePolicy,
 }
 
 /// Whether the server asks SMB 3.x clients to encrypt, and refuses those that cannot
@@ -148,6 +153,15 @@ pub struct ServerConfig {
     pub status_socket: Option<std::path::PathBuf>,
     /// Budgets and deadlines for every peer (docs/SECURITY.md).
     pub limits: crate::limits::Limits,
+    /// Opens one session may hold at once; more answer STATUS_TOO_MANY_OPENED_FILES. The
+    /// descriptor budget bounds it further (see `limits`). Default 16384.
+    pub max_opens_per_session: usize,
+    /// Sessions one connection may hold (established or being set up); more answer
+    /// STATUS_INSUFFICIENT_RESOURCES. Default 64.
+    pub max_sessions_per_connection: usize,
+    /// Tree connects one session may hold; more answer STATUS_INSUFFICIENT_RESOURCES.
+    /// Default 1024.
+    pub max_trees_per_session: usize,
 }
 
 impl ServerConfig {
@@ -169,6 +183,9 @@ impl ServerConfig {
             min_link_throughput: 0,
             status_socket: None,
             limits: Default::default(),
+            max_opens_per_session: 16384,
+            max_sessions_per_connection: 64,
+            max_trees_per_session: 1024,
         }
     }
 

@@ -144,6 +144,11 @@ impl Locking {
         g.peers.insert(conn, peer);
     }
 
+    /// The connections now registered.
+    pub fn connection_count(&self) -> usize {
+        self.lock().peers.len()
+    }
+
     /// A snapshot of the opens, their caching and the waiting operations.
     pub fn report(&self) -> Report {
         let g = self.lock();
@@ -337,11 +342,11 @@ impl Inner {
         let outcome = self.core.handle_close(Instant::now(), OpenId(id));
         self.forget(id);
         let rel = p.open.handle.rel_path();
-        tracing::info!(open = id, path = %rel, "{why}");
+        tracing::info!(open = id, path = ?rel, "{why}");
         if outcome.is_some_and(|o| o.delete_file)
             && let Err(e) = p.fs.remove(&rel, p.open.is_dir)
         {
-            tracing::info!(open = id, path = %rel, error = %e, "delete on close failed");
+            tracing::info!(open = id, path = ?rel, error = %e, "delete on close failed");
         }
     }
 
@@ -413,7 +418,7 @@ impl Locking {
         g.route();
         g.core.move_open(OpenId(id), ConnId(PARKED));
         g.owners.insert(id, PARKED);
-        tracing::info!(open = id, path = %p.open.handle.rel_path(), timeout = ?p.durable.timeout, "durable handle disconnected");
+        tracing::info!(open = id, path = ?p.open.handle.rel_path(), timeout = ?p.durable.timeout, "durable handle disconnected");
         g.parked.insert(id, p);
         drop(g);
         self.timer.notify_one();

@@ -56,6 +56,8 @@ pub struct Open {
     /// Open.LockSequenceArray (MS-SMB2 3.3.1.10): the sequence number of the last
     /// successful LOCK per index 1..=64, for replay detection. Allocated on first use.
     pub lock_sequences: Option<Box<[Option<u8>; 64]>>,
+    /// This open's place in the descriptor budget and its session's open count.
+    pub ticket: crate::fd_budget::OpenTicket,
 }
 
 /// The parameters of a deferred FileRenameInformation (MS-SMB2 3.3.5.21.1).

@@ -39,6 +39,8 @@ pub struct ServerState {
     pub throttle: crate::throttle::LogonThrottle,
     /// Session ids handed out and not yet forgotten (established or still authenticating).
     session_ids: std::sync::Mutex<std::collections::HashSet<u64>>,
+    /// The descriptor budget opens are admitted against (hardening #7).
+    pub fds: crate::fd_budget::FdBudget,
     next_id: AtomicU64,
 }
 
@@ -75,10 +77,20 @@ pub enum ServerError {
 }
 
 impl ServerState {
-    pub fn new(config: ServerConfig) -> Result<Arc<ServerState>, ServerError> {
+    pub fn new(mut config: ServerConfig) -> Result<Arc<ServerState>, ServerError> {
+        let fds = crate::fd_budget::FdBudget::of_process();
+        if config.max_connections > fds.connection_cap() {
+            tracing::warn!(
+                configured = config.max_connections,
+                allowed = fds.connection_cap(),
+                nofile = fds.limit(),
+                "max_connections lowered to half of the descriptor budget"
+            );
+            config.max_connections = fds.connection_cap();
+        }
         let mut shares = Vec::new();
         for s in &config.shares {
-            let fs = Share::new(&s.path, s.case_sensitive)
+            let fs = Share::with_space(&s.path, s.case_sensitive, s.space)
                 .map_err(|source| ServerError::Share { name: s.name.clone(), source })?;
             shares.push(ShareState {
                 name: s.name.clone(),
@@ -103,6 +115,7 @@ impl ServerState {
             status_bound: Default::default(),
             session_ids: Default::default(),
             throttle: Default::default(),
+            fds,
             notify: Default::default(),
             memory: Arc::new(Memory::new(&config.limits)),
             admission: crate::admission::Admission::new(config.max_connections, config.limits.max_connections_per_address),
@@ -149,6 +162,13 @@ impl ServerState {
         if let Ok(mut m) = self.sessions.lock() {
             m.insert(id, info);
         }
+    }
+
+    /// STATUS_TOO_MANY_OPENED_FILES unless one more open fits the descriptor budget and
+    /// the session's cap, with `session_opens` held by the session (see `limits`).
+    pub fn admit_open(&self, session_opens: usize) -> Result<(), opportune_types::NtStatus> {
+        let connections = self.locks.connection_count();
+        self.fds.admit(session_opens, self.config.max_opens_per_session, connections)
     }
 
     /// The session is gone: it leaves the global table and its id may be handed out again.

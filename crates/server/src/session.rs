@@ -73,6 +73,8 @@ pub struct Session {
     /// The session has been established at least once (a re-authentication in progress
     /// is not a half-finished logon).
     pub established: bool,
+    /// The opens this session holds, for `max_opens_per_session` (see `limits`).
+    pub opens: crate::fd_budget::OpenCount,
 }
 
 impl Session {
@@ -92,6 +94,7 @@ impl Session {
             next_tree_id: 1,
             started: std::time::Instant::now(),
             established: false,
+            opens: Default::default(),
         }
     }
 

@@ -11,6 +11,7 @@
 mod support;
 
 mod identity;
+mod resources;
 
 use std::time::{Duration, Instant};
 use support::client::Client;

@@ -138,6 +138,30 @@ impl Client {
         if r.status == STATUS_SUCCESS { Ok(()) } else { Err(r.status) }
     }
 
+    /// Starts one more session on this connection (SESSION_SETUP with SessionId 0) and
+    /// authenticates it; later requests use it. The failing SESSION_SETUP status otherwise.
+    pub fn add_session(&mut self, user: &str, password: &str) -> Result<(), u32> {
+        use opportune_auth::test_client::{authenticate, negotiate, ClientOptions, CLIENT_FLAGS};
+        self.session_id = 0;
+        let ntlm_neg = negotiate(CLIENT_FLAGS);
+        let r = self.call(1, session_setup_body(&ntlm_neg));
+        if r.status != STATUS_MORE_PROCESSING {
+            return Err(r.status);
+        }
+        let off = usize::from(le16(&r.body, 4)) - 64;
+        let len = usize::from(le16(&r.body, 6));
+        let challenge = r.body[off..off + len].to_vec();
+        let auth = authenticate(&ntlm_neg, &challenge, &ClientOptions::new(user, "", password));
+        let r = self.call(1, session_setup_body(&auth.message));
+        if r.status == STATUS_SUCCESS { Ok(()) } else { Err(r.status) }
+    }
+
+    /// TREE_CONNECT to `share` in the current session: the status (on success later
+    /// requests use the new tree).
+    pub fn try_tree_connect(&mut self, share: &str) -> u32 {
+        self.call(3, tree_connect_body(share)).status
+    }
+
     /// Sends a request with the SIGNED flag and a signature that cannot be right.
     pub fn call_badly_signed(&mut self, command: u16, body: Vec<u8>) -> Response {
         self.sign_next = true;

@@ -172,3 +172,39 @@ pub fn negotiate_body(dialects: &[u16]) -> Vec<u8> {
 pub fn status(msg: &[u8]) -> u32 {
     u32::from_le_bytes([msg[8], msg[9], msg[10], msg[11]])
 }
+
+/// Like `start_with`, with the server run under `prlimit --nofile=N:N` (soft and hard
+/// descriptor limit `nofile`); prlimit execs the server, so `pid()` is the server's.
+pub fn start_with_nofile(name: &str, config: Option<&str>, nofile: u64) -> Server {
+    let root = std::env::temp_dir().join(format!("opportune-it-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("share dir");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut cmd = Command::new("prlimit");
+    cmd.arg(format!("--nofile={nofile}:{nofile}")).arg("--").arg(env!("CARGO_BIN_EXE_opportune"));
+    cmd.args(["serve", "--listen", &addr.to_string(), "--user", "user:pass"]);
+    match config {
+        Some(text) => {
+            let file = root.with_extension("toml");
+            std::fs::write(&file, text.replace("{root}", &root.display().to_string())).expect("config file");
+            cmd.arg("--config").arg(file);
+        }
+        None => {
+            cmd.arg("--share").arg(format!("share={}", root.display()));
+        }
+    }
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn prlimit opportune");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout);
+    let mut first = String::new();
+    lines.read_line(&mut first).expect("startup line");
+    assert!(first.contains("listening"), "unexpected startup line {first:?}");
+    std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "server never accepted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Server { child, addr, root }
+}

@@ -64,12 +64,12 @@ pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
 /// Removes what a close left delete-pending and unopened, and tells the watchers.
 fn remove(server: &ServerState, conn: &ConnState, share: usize, rel: &str, is_dir: bool) {
     let Some(s) = server.shares.get(share) else { return };
-    match s.fs.remove(rel, is_dir) {
+    match crate::offload::blocking(|| s.fs.remove(rel, is_dir)) {
         Ok(()) => {
             let mask = if is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
             server.notify.report(server, share, rel, action::REMOVED, mask);
         }
-        Err(e) => tracing::info!(conn = conn.id, path = %rel, error = %e, "delete on close failed"),
+        Err(e) => tracing::info!(conn = conn.id, path = ?rel, error = %e, "delete on close failed"),
     }
 }
 

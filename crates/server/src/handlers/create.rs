@@ -27,6 +27,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     }
     let checked = validate(&req)?;
     check_privileges(ctx, req.desired_access)?;
+    admit(ctx)?;
     let access = granted_access(req.desired_access, maximal);
     if read_only && writes(access, checked.disposition) {
         return Err(NtStatus::ACCESS_DENIED);
@@ -66,6 +67,17 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         ctx.chain.file_id = file_id;
     }
     Ok(reply)
+}
+
+/// The descriptor budget and the session's open cap (`limits`): a create beyond answers
+/// STATUS_TOO_MANY_OPENED_FILES before anything is opened.
+fn admit(ctx: &mut Ctx<'_>) -> Result<(), NtStatus> {
+    let held = ctx.session()?.opens.load(std::sync::atomic::Ordering::Relaxed);
+    let admitted = ctx.server.admit_open(held);
+    if let Err(status) = admitted {
+        tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, held, %status, "create refused: open budget");
+    }
+    admitted
 }
 
 /// SMB2_CREATE_APP_INSTANCE_ID (MS-SMB2 2.2.13.2.13, SMB 3.x): StructureSize 20,

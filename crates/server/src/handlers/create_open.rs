@@ -126,7 +126,9 @@ fn open_file(
     admitted: Option<GrantedCaching>,
 ) -> Step {
     let share = &server.shares[plan.share].fs;
-    let opened = match share.create(&plan.path, &plan.params) {
+    // Truncating or preallocating may wait for the disk (MS-FSA 2.1.5.1.2.1).
+    let may_wait = plan.truncating || plan.params.allocation_size > 0;
+    let opened = match crate::offload::blocking_if(may_wait, || share.create(&plan.path, &plan.params)) {
         Ok(o) => o,
         Err(e) => {
             if admitted.is_some() {
@@ -200,10 +202,10 @@ fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileI
     let outcome = server.locks.admit_open(info, a);
     match outcome {
         CreateOutcome::Denied(status) => {
-            tracing::info!(conn = conn.id, peer = %conn.peer, name = %plan.name, %status, "create denied");
+            tracing::info!(conn = conn.id, peer = %conn.peer, name = ?plan.name, %status, "create denied");
         }
         CreateOutcome::Deferred => {
-            tracing::info!(conn = conn.id, peer = %conn.peer, name = %plan.name, open = plan.open, "create waits for breaks");
+            tracing::info!(conn = conn.id, peer = %conn.peer, name = ?plan.name, open = plan.open, "create waits for breaks");
         }
         _ => {}
     }
@@ -245,12 +247,14 @@ fn finish(
     let (oplock_level, lease_ctx) = granted_caching(&plan, caching, info.is_dir);
     let durable = grant_durable(conn, hdr, &plan, oplock_level, lease_ctx.as_ref(), info.is_dir);
     let contexts = response_contexts(&plan, &info, server, lease_ctx, durable.as_ref());
-    tracing::debug!(conn = conn.id, peer = %conn.peer, name = %plan.name, ?file_id, action = ?opened.action, ?caching, "create granted");
+    tracing::debug!(conn = conn.id, peer = %conn.peer, name = ?plan.name, ?file_id, action = ?opened.action, ?caching, "create granted");
     server.locks.set_path(plan.open, plan.share, &opened.rel_path);
     if let Some(app) = plan.app_instance {
         let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
         server.locks.set_app_instance(plan.open, app, client);
     }
+    let session_opens = conn.sessions.get(&hdr.session_id).map(|s| s.opens.clone()).unwrap_or_default();
+    let ticket = server.fds.ticket(&session_opens);
     conn.opens.insert(
         plan.open,
         Open {
@@ -271,6 +275,7 @@ fn finish(
             durable,
             resilient: false,
             lock_sequences: None,
+            ticket,
         },
     );
     if opened.action == CreateAction::Created {

@@ -52,6 +52,9 @@ pub fn handle(ctx: &mut Ctx<'_>, req: &CreateRequest<'_>, rc: Reconnect) -> HRes
     let mut open = parked.open;
     open.session_id = ctx.hdr.session_id;
     open.tree_id = ctx.hdr.tree_id;
+    // The open now counts against its new session.
+    let session_opens = ctx.session()?.opens.clone();
+    open.ticket = ctx.server.fds.ticket(&session_opens);
     if let Some(d) = open.durable.as_mut() {
         d.client_guid = client;
     }

@@ -98,7 +98,7 @@ fn set_file_info(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSt
             }
             let (open_id, handle) = (open.file_id.volatile, open.handle.clone());
             ctx.server.locks.truncated(open_id);
-            handle.set_allocation(len).map_err(|e| e.status())
+            crate::offload::blocking(|| handle.set_allocation(len)).map_err(|e| e.status())
         }
         class::POSITION => {
             let pos = read_u64(buf)?;
@@ -218,7 +218,7 @@ fn perform_rename(server: &ServerState, conn_id: u64, open: &mut Open, target: &
     let from = open.handle.rel_path();
     let open_id = open.file_id.volatile;
     let new_rel = fs.rename(&from, target, replace).map_err(|e| e.status())?;
-    tracing::debug!(conn = conn_id, from = %from, to = %new_rel, "rename");
+    tracing::debug!(conn = conn_id, from = ?from, to = ?new_rel, "rename");
     server.locks.renamed(open_id, &new_rel);
     let mask = if open.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
     server.notify.report(server, share, &from, action::RENAMED_OLD_NAME, mask);
@@ -278,5 +278,5 @@ fn set_end_of_file(ctx: &mut Ctx<'_>, id: opportune_types::FileId, len: u64) -> 
     let open_id = open.file_id.volatile;
     let handle = open.handle.clone();
     ctx.server.locks.truncated(open_id);
-    handle.set_len(len).map_err(|e| e.status())
+    crate::offload::blocking(|| handle.set_len(len)).map_err(|e| e.status())
 }

@@ -58,7 +58,8 @@ pub fn read(ctx: &mut Ctx<'_>) -> HResult {
     encode_read_response_head(&mut body, 0);
     body.resize(HEADER_LEN + 16 + req.length as usize, 0);
     let data = HEADER_LEN + 16;
-    let n = match handle.read_at(&mut body[data..], req.offset) {
+    let large = req.length as usize >= crate::offload::LARGE_IO;
+    let n = match crate::offload::blocking_if(large, || handle.read_at(&mut body[data..], req.offset)) {
         Ok(n) => n,
         Err(e) => {
             pool.give(body);
@@ -105,10 +106,15 @@ pub fn write(ctx: &mut Ctx<'_>) -> HResult {
         ctx.server.locks.check_io(open_id, offset, req.data.len() as u64, true)?;
     }
     ctx.server.locks.written(open_id);
-    let n = handle.write_at(req.data, offset).map_err(|e| e.status())?;
-    if write_through {
-        handle.sync().map_err(|e| e.status())?;
-    }
+    let may_wait = write_through || req.data.len() >= crate::offload::LARGE_IO;
+    let n = crate::offload::blocking_if(may_wait, || {
+        let n = handle.write_at(req.data, offset)?;
+        if write_through {
+            handle.sync()?;
+        }
+        Ok::<_, opportune_fs::FsError>(n)
+    })
+    .map_err(|e| e.status())?;
     if ctx.server.notify.is_watched() {
         let share = ctx.tree()?.share;
         let mask = notify::filter::LAST_WRITE | notify::filter::SIZE;
@@ -138,7 +144,8 @@ pub fn flush(ctx: &mut Ctx<'_>) -> HResult {
         return Err(NtStatus::ACCESS_DENIED);
     }
     if !open.is_dir {
-        open.handle.sync().map_err(|e| e.status())?;
+        let handle = &open.handle;
+        crate::offload::blocking(|| handle.sync()).map_err(|e| e.status())?;
     }
     Ok(empty_ok())
 }

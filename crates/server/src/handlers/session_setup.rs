@@ -103,6 +103,7 @@ fn session_for(ctx: &mut Ctx<'_>) -> Result<u64, NtStatus> {
     let sid = ctx.hdr.session_id;
     if sid == 0 {
         limit_pending_logons(ctx)?;
+        crate::fd_budget::admit_one_more(ctx.conn.sessions.len(), ctx.server.config.max_sessions_per_connection)?;
         let id = ctx.server.new_session_id().map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
         let preauth = ctx.conn.preauth.clone();
         ctx.conn.sessions.insert(id, Session::new(ntlm, preauth));
@@ -242,7 +243,7 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
     };
     session.user = user;
     session.preauth = None;
-    tracing::info!(session = sid, user = %session.user, ?identity, "session established");
+    tracing::info!(session = sid, user = ?session.user, ?identity, "session established");
     let mut flags = match identity {
         Identity::User => 0,
         Identity::Guest => session_flags::IS_GUEST,

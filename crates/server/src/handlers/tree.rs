@@ -30,9 +30,11 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
         (tree, SHARE_TYPE_DISK)
     };
     let maximal_access = tree.maximal_access;
+    let cap = ctx.server.config.max_trees_per_session;
+    crate::fd_budget::admit_one_more(ctx.session()?.trees.len(), cap)?;
     let flags = if tree.encrypt_data { share_flags::ENCRYPT_DATA } else { share_flags::MANUAL_CACHING };
     let tid = ctx.session()?.add_tree(tree);
-    tracing::debug!(conn = ctx.conn.id, share = %name, tid, "tree connect");
+    tracing::debug!(conn = ctx.conn.id, share = ?name, tid, "tree connect");
     let mut body = Vec::with_capacity(16);
     TreeConnectResponse { share_type, share_flags: flags, capabilities: 0, maximal_access }
         .encode(&mut body);
