@@ -24,6 +24,9 @@ pub struct FileConfig {
     /// Budgets and deadlines (docs/SECURITY.md).
     #[serde(default)]
     pub limits: FileLimits,
+    /// Transport liveness (docs/CONFIG.md).
+    #[serde(default)]
+    pub liveness: FileLiveness,
     /// Opens one session may hold (docs/SECURITY.md).
     pub max_opens_per_session: Option<usize>,
     /// Sessions one connection may hold.
@@ -78,6 +81,53 @@ impl FileLimits {
         set(self.max_compound_response, &mut l.max_compound_response);
         set(self.max_pending_requests, &mut l.max_pending_requests);
         set(self.max_pending_bytes, &mut l.max_pending_bytes);
+    }
+}
+
+/// The `[liveness]` table: each key overrides one default of
+/// `opportune_server::LivenessConfig`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLiveness {
+    pub enabled: Option<bool>,
+    pub break_ack_timeout_ms: Option<u64>,
+    pub probe_idle_secs: Option<u64>,
+    pub probe_interval_secs: Option<u64>,
+    pub probe_count: Option<u32>,
+    pub probe_timeout_ms: Option<u64>,
+    pub probe_window_secs: Option<u64>,
+    pub keepalive_idle_secs: Option<u64>,
+    pub keepalive_interval_secs: Option<u64>,
+    pub keepalive_count: Option<u32>,
+    /// 0: the kernel's retransmission limits.
+    pub user_timeout_secs: Option<u64>,
+}
+
+impl FileLiveness {
+    /// Applies what the file says over `l` (keepalive times of 0 s count as 1 s: the
+    /// kernel's smallest).
+    pub fn apply(&self, l: &mut opportune_server::LivenessConfig) {
+        use std::time::Duration;
+        let set = |v: Option<u64>, d: &mut Duration, unit: fn(u64) -> Duration| {
+            if let Some(n) = v {
+                *d = unit(n);
+            }
+        };
+        if let Some(e) = self.enabled {
+            l.enabled = e;
+        }
+        set(self.break_ack_timeout_ms, &mut l.break_ack_timeout, Duration::from_millis);
+        set(self.probe_idle_secs, &mut l.probe.idle, Duration::from_secs);
+        set(self.probe_interval_secs, &mut l.probe.interval, Duration::from_secs);
+        set(self.probe_timeout_ms, &mut l.probe_timeout, Duration::from_millis);
+        set(self.probe_window_secs, &mut l.probe_window, Duration::from_secs);
+        set(self.keepalive_idle_secs, &mut l.idle.idle, Duration::from_secs);
+        set(self.keepalive_interval_secs, &mut l.idle.interval, Duration::from_secs);
+        l.probe.count = self.probe_count.unwrap_or(l.probe.count);
+        l.idle.count = self.keepalive_count.unwrap_or(l.idle.count);
+        if let Some(s) = self.user_timeout_secs {
+            l.user_timeout = (s > 0).then(|| Duration::from_secs(s));
+        }
     }
 }
 
@@ -167,6 +217,26 @@ mod tests {
             .limits
             .apply(&mut changed);
         assert_eq!((changed.max_pending_logons, changed.stall_timeout.as_secs()), (2, 5));
+        let mut live = opportune_server::LivenessConfig::default();
+        c.liveness.apply(&mut live);
+        assert_eq!(live, opportune_server::LivenessConfig::default(), "[liveness] example shows the defaults");
+    }
+
+    #[test]
+    fn liveness_knobs_parse() {
+        let c: super::FileConfig = toml::from_str(
+            "[liveness]\nbreak_ack_timeout_ms = 500\nprobe_count = 5\nprobe_window_secs = 7\nkeepalive_idle_secs = 30\nuser_timeout_secs = 90\n",
+        )
+        .expect("liveness");
+        let mut l = opportune_server::LivenessConfig::default();
+        c.liveness.apply(&mut l);
+        assert_eq!(l.break_ack_timeout.as_millis(), 500);
+        assert_eq!((l.probe.count, l.probe_window.as_secs(), l.idle.idle.as_secs()), (5, 7, 30));
+        assert_eq!(l.user_timeout.map(|d| d.as_secs()), Some(90));
+        toml::from_str::<super::FileConfig>("[liveness]\nuser_timeout_secs = 0\n").expect("zero").liveness.apply(&mut l);
+        assert_eq!(l.user_timeout, None);
+        let err = toml::from_str::<super::FileConfig>("[liveness]\nbreak_timeout_ms = 1\n").unwrap_err();
+        assert!(err.to_string().contains("break_timeout_ms"), "{err}");
     }
 
     #[test]

@@ -114,6 +114,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
         config.max_connections = n;
     }
     file.limits.apply(&mut config.limits);
+    file.liveness.apply(&mut config.liveness);
     if let Some(s) = file.oplock_break_timeout_secs {
         config.oplock_break_timeout = std::time::Duration::from_secs(s);
     }

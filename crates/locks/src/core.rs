@@ -301,6 +301,30 @@ impl LockCore {
         self.share_ok(file, ShareEntry { access, share })
     }
 
+    /// The connections of the opens of `file` whose share modes refuse an open with this
+    /// access and sharing (MS-FSA 2.1.5.1.2.1), so the server can check they are alive.
+    pub fn share_blockers(&self, file: FileKey, access: opportune_types::AccessMask, share: opportune_types::ShareAccess) -> Vec<ConnId> {
+        let new = ShareEntry { access, share };
+        let Some(f) = self.files.get(&file) else { return Vec::new() };
+        let conns = f.opens.iter().filter_map(|o| self.opens.get(o)).filter(|e| share_mode::conflicts(e.share, new));
+        conns.map(|e| e.conn).collect()
+    }
+
+    /// The connections of the other opens whose byte-range locks overlap this range in a
+    /// way that refuses it (an exclusive lock, or any lock when `exclusive`), so the
+    /// server can check they are alive.
+    pub fn lock_blockers(&self, open: OpenId, offset: u64, length: u64, exclusive: bool) -> Vec<ConnId> {
+        let Some(f) = self.opens.get(&open).and_then(|e| self.files.get(&e.file)) else { return Vec::new() };
+        let mut out = Vec::new();
+        for l in f.locks.locks() {
+            let refuses = (l.exclusive || exclusive) && crate::byte_range::overlaps(offset, length, l.offset, l.length);
+            if l.owner != open && refuses && let Some(e) = self.opens.get(&l.owner) {
+                out.push(e.conn);
+            }
+        }
+        out
+    }
+
     fn share_ok(&self, file: FileKey, new: ShareEntry) -> bool {
         let Some(f) = self.files.get(&file) else { return true };
         share_mode::check(f.opens.iter().map(|o| &self.opens[o].share), new)

@@ -162,6 +162,9 @@ pub struct ServerConfig {
     /// Tree connects one session may hold; more answer STATUS_INSUFFICIENT_RESOURCES.
     /// Default 1024.
     pub max_trees_per_session: usize,
+    /// Transport liveness: break deadlines, probes of holders others wait on, idle
+    /// keepalive (the `[liveness]` table; docs/CONFIG.md).
+    pub liveness: crate::liveness::LivenessConfig,
 }
 
 impl ServerConfig {
@@ -186,6 +189,7 @@ impl ServerConfig {
             max_opens_per_session: 16384,
             max_sessions_per_connection: 64,
             max_trees_per_session: 1024,
+            liveness: Default::default(),
         }
     }
 

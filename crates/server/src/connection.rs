@@ -24,6 +24,8 @@ pub struct Outbox {
     wr: OwnedWriteHalf,
     /// A send that makes no progress for this long ends the connection.
     stall: Duration,
+    /// Transport deadlines and probes in force on this socket (`link_watch.rs`).
+    link: crate::link_watch::LinkWatch,
 }
 
 impl Outbox {
@@ -33,6 +35,15 @@ impl Outbox {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err("write error"),
             Err(_) => Err("client stopped reading"),
+        }
+    }
+
+    /// Runs a liveness decision and applies the socket options it asks for.
+    pub fn watch(&mut self, decide: impl FnOnce(&mut crate::link_watch::LinkWatch) -> Option<crate::sockopt::TcpOptions>) {
+        let Some(o) = decide(&mut self.link) else { return };
+        if let Err(e) = crate::sockopt::apply(self.wr.as_ref(), &o) {
+            self.link.failed();
+            tracing::warn!(error = %e, options = ?o, "liveness: socket options refused");
         }
     }
 }
@@ -62,7 +73,9 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
     tracing::debug!(conn = id, %peer, "connection opened");
     let limits = server.config.limits.clone();
     let (rd, wr) = stream.into_split();
-    let mut out = Outbox { wr, stall: limits.stall_timeout };
+    let link = crate::link_watch::LinkWatch::new(server.liveness.clone(), id, peer);
+    let mut out = Outbox { wr, stall: limits.stall_timeout, link };
+    out.watch(crate::link_watch::LinkWatch::start);
     let mut reader = FrameReader::new(rd, server.memory.clone(), limits.max_preauth_frame);
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     server.locks.register_connection(id, peer, ev_tx);
@@ -94,6 +107,7 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
         let stalled = reader.mid_frame().then(|| (last_progress + limits.stall_timeout, "frame stalled"));
         let deadline = [hs.deadline(&conn, &limits), stalled].into_iter().flatten().min_by_key(|(t, _)| *t);
         let (when, why) = deadline.unwrap_or((Instant::now(), ""));
+        let live_at = out.link.next_wake().map(Instant::from_std);
         tokio::select! {
             biased;
             Some(ev) = ev_rx.recv() => {
@@ -109,9 +123,13 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
             }
             () = ticket.evicted() => break "evicted to make room (server full)",
             () = tokio::time::sleep_until(when), if deadline.is_some() => break why,
+            () = tokio::time::sleep_until(live_at.unwrap_or(when)), if live_at.is_some() => {
+                out.watch(|w| w.tick(std::time::Instant::now()));
+            }
         }
     };
     tracing::debug!(conn = id, %peer, reason, "connection closed");
+    out.link.closed(reason);
     cleanup(&server, &mut conn);
     let _ = out.wr.shutdown().await;
 }

@@ -27,7 +27,15 @@ pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, o
             Some((async_id, op, reply)) => complete(server, conn, out, async_id, op, reply, None).await,
             None => Ok(()),
         },
-        ConnEvent::Send(msg) => send(out, msg).await,
+        ConnEvent::Send(msg) => {
+            // Only delayed break notifications come this way.
+            out.watch(|w| w.break_sent(Instant::now()));
+            send(out, msg).await
+        }
+        ConnEvent::Probe { why } => {
+            out.watch(|w| w.probe(Instant::now(), why));
+            Ok(())
+        }
         ConnEvent::ExpireSession { session } => {
             crate::handlers::close::close_session_opens(server, conn, session, None);
             conn.sessions.remove(&session);
@@ -116,6 +124,7 @@ async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event
 async fn send_break(server: &ServerState, conn: &ConnState, out: &mut Outbox, msg: Vec<u8>) -> Result<(), ()> {
     let wait = server.config.oplock_break_wait;
     if wait.is_zero() {
+        out.watch(|w| w.break_sent(Instant::now()));
         return send(out, msg).await;
     }
     let (locks, id) = (server.locks_handle(), conn.id);

@@ -15,6 +15,8 @@ mod durable;
 mod events;
 mod frames;
 mod handlers;
+mod link_watch;
+pub mod liveness;
 mod fd_budget;
 pub mod limits;
 mod locking;
@@ -27,12 +29,14 @@ mod policy;
 mod security;
 mod server;
 mod session;
+mod sockopt;
 pub mod throttle;
 pub mod status;
 mod wildcard;
 
 pub use config::{Encryption, ServerConfig, ShareCaching, ShareConfig, UserConfig};
 pub use limits::Limits;
+pub use liveness::{Keepalive, LivenessConfig};
 pub use server::{ServerError, ServerState};
 
 use std::sync::Arc;

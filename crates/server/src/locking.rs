@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Notify};
 use crate::durable::Parked;
 
+mod contention;
+
 pub type EventSender = mpsc::UnboundedSender<ConnEvent>;
 
 /// What reaches a connection task from outside its own requests.
@@ -32,6 +34,9 @@ pub enum ConnEvent {
     /// The server closed this open on its own (another client took over its
     /// AppInstanceId); `delete_file` asks for its delete-on-close to be carried out.
     ForceClose { open: u64, delete_file: bool },
+    /// Another request waits on, or was refused by, this connection's byte-range locks
+    /// or share modes: check that the peer is alive (`link_watch`).
+    Probe { why: &'static str },
 }
 
 pub struct Locking {
@@ -202,6 +207,10 @@ impl Locking {
             g.clients.insert(a.conn, a.client);
         }
         let outcome = g.core.handle_create(Instant::now(), req);
+        if outcome == CreateOutcome::Denied(NtStatus::SHARING_VIOLATION) {
+            let blockers = g.core.share_blockers(req.file, req.access, req.share);
+            g.probe_share_blockers(a.open, blockers);
+        }
         if let CreateOutcome::Denied(_) = outcome {
             g.owners.remove(&a.open);
         }
@@ -235,7 +244,12 @@ impl Locking {
     }
 
     pub fn check_io(&self, open: u64, offset: u64, length: u64, write: bool) -> Result<(), NtStatus> {
-        self.lock().core.check_io(OpenId(open), offset, length, write)
+        let g = self.lock();
+        let r = g.core.check_io(OpenId(open), offset, length, write);
+        if r == Err(NtStatus::FILE_LOCK_CONFLICT) {
+            g.probe_io_blockers(open, offset, length, write);
+        }
+        r
     }
 
     /// A write by `open`: read caches of the others are broken before it is answered.
@@ -262,7 +276,9 @@ impl Locking {
     }
 
     pub fn lock_range(&self, open: u64, request: u64, elements: &[LockElement]) -> LockOutcome {
-        self.with(|c, now| c.handle_lock(now, OpenId(open), RequestId(request), elements))
+        let outcome = self.with(|c, now| c.handle_lock(now, OpenId(open), RequestId(request), elements));
+        self.lock().probe_lock_blockers(open, elements, outcome);
+        outcome
     }
 
     pub fn cancel_lock(&self, request: u64) {

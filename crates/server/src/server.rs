@@ -41,6 +41,8 @@ pub struct ServerState {
     session_ids: std::sync::Mutex<std::collections::HashSet<u64>>,
     /// The descriptor budget opens are admitted against (hardening #7).
     pub fds: crate::fd_budget::FdBudget,
+    /// Transport-liveness knobs and what they decided (issue 12).
+    pub liveness: Arc<crate::liveness::Liveness>,
     next_id: AtomicU64,
 }
 
@@ -116,6 +118,7 @@ impl ServerState {
             session_ids: Default::default(),
             throttle: Default::default(),
             fds,
+            liveness: Arc::new(crate::liveness::Liveness { config: config.liveness.clone(), counters: Default::default() }),
             notify: Default::default(),
             memory: Arc::new(Memory::new(&config.limits)),
             admission: crate::admission::Admission::new(config.max_connections, config.limits.max_connections_per_address),

@@ -202,6 +202,7 @@ pub fn snapshot(state: &ServerState) -> String {
         }
     }
     let _ = writeln!(out, "\nOperations waiting for breaks: {}", report.waiting);
+    let _ = writeln!(out, "\nTransport liveness: {}", state.liveness.counters.summary());
     out
 }
 
