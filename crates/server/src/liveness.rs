@@ -53,7 +53,7 @@ impl Default for LivenessConfig {
             enabled: true,
             break_ack_timeout: Duration::from_millis(1000),
             probe: Keepalive { idle: Duration::from_secs(1), interval: Duration::from_secs(1), count: 3 },
-            probe_timeout: Duration::from_millis(2000),
+            probe_timeout: Duration::from_millis(1500),
             probe_window: Duration::from_secs(30),
             idle: Keepalive { idle: Duration::from_secs(60), interval: Duration::from_secs(10), count: 6 },
             user_timeout: None,

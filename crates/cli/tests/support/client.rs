@@ -90,6 +90,18 @@ impl Client {
         Ok(c)
     }
 
+    /// As [`Client::connect`], over a socket the test connected itself (e.g. from inside
+    /// a network namespace).
+    pub fn connect_over(s: TcpStream, user: &str, password: &str, share: &str) -> Client {
+        s.set_nodelay(true).expect("nodelay");
+        let mut c = Client::over(s);
+        let r = c.call(0, super::negotiate_body(&[0x0210]));
+        assert_eq!(r.status, STATUS_SUCCESS, "negotiate");
+        assert_eq!(c.login(user, password), Ok(()), "session setup");
+        c.tree_connect(share);
+        c
+    }
+
     fn over(s: TcpStream) -> Client {
         Client { s, next_mid: 0, session_id: 0, tree_id: 0, responses: HashMap::new(), breaks: VecDeque::new(), sign_next: false }
     }
