@@ -68,7 +68,7 @@ impl Server {
     /// A client on the host (not in the namespace).
     fn host_client(&self) -> Client {
         let s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5)).expect("connect from the host");
-        Client::connect_over(s, "user", "pass", "share")
+        Client::connect_over(s, 0x0210, "user", "pass", "share")
     }
 
     /// The server's liveness log lines, for the test output.
@@ -99,10 +99,15 @@ fn setup(name: &str) -> Option<(Netns, Server)> {
     Some((ns, server))
 }
 
-/// A client connected from inside the namespace.
-fn ns_client(ns: &Netns, server: &Server) -> Client {
+/// A client connected from inside the namespace, negotiating `dialect`.
+fn ns_client_with(ns: &Netns, server: &Server, dialect: u16) -> Client {
     let s = ns.connect(server.addr).expect("connect from the namespace");
-    Client::connect_over(s, "user", "pass", "share")
+    Client::connect_over(s, dialect, "user", "pass", "share")
+}
+
+/// An SMB 2.1 client connected from inside the namespace.
+fn ns_client(ns: &Netns, server: &Server) -> Client {
+    ns_client_with(ns, server, 0x0210)
 }
 
 /// Opens `name` from the host and returns how long the open took.
@@ -205,4 +210,19 @@ fn a_live_lock_holder_keeps_its_lock() {
     assert_eq!(took, None, "a live holder's lock was taken away");
     assert!(still_served(&mut holder), "a live holder's connection is kept");
     assert!(server.liveness_log().contains("probing"), "the holder was probed");
+}
+
+#[test]
+fn a_vanished_durable_holder_is_not_kept_past_the_break() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let Some((ns, server)) = setup("vanished-durable") else { return };
+    let mut holder = ns_client_with(&ns, &server, 0x0302);
+    let (_, level) = holder.create_durable("durable.txt", 60_000, [0x17; 16]).expect("durable batch open");
+    assert_eq!(level, OPLOCK_BATCH);
+    ns.vanish().expect("blackhole");
+    // The break is in flight when the connection ends: the open is not parked for its
+    // 60 s but closed, and the contended open proceeds.
+    let took = contended_open(&server, "durable.txt");
+    eprintln!("open behind a vanished durable holder took {took:?}\n{}", server.liveness_log());
+    assert!(took < Duration::from_secs(2), "the open waited {took:?} on a vanished durable holder");
 }

@@ -91,11 +91,11 @@ impl Client {
     }
 
     /// As [`Client::connect`], over a socket the test connected itself (e.g. from inside
-    /// a network namespace).
-    pub fn connect_over(s: TcpStream, user: &str, password: &str, share: &str) -> Client {
+    /// a network namespace), negotiating `dialect` (0x0210, or 0x0302 for durable v2).
+    pub fn connect_over(s: TcpStream, dialect: u16, user: &str, password: &str, share: &str) -> Client {
         s.set_nodelay(true).expect("nodelay");
         let mut c = Client::over(s);
-        let r = c.call(0, super::negotiate_body(&[0x0210]));
+        let r = c.call(0, super::negotiate_body(&[dialect]));
         assert_eq!(r.status, STATUS_SUCCESS, "negotiate");
         assert_eq!(c.login(user, password), Ok(()), "session setup");
         c.tree_connect(share);
