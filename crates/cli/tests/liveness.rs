@@ -40,10 +40,16 @@ impl Server {
         std::fs::create_dir_all(&root).expect("share dir");
         let config = root.with_extension("toml");
         let log = root.with_extension("log");
+        // The status socket's directory must be ours and private.
+        let run = root.with_extension("run");
+        let _ = std::fs::remove_dir_all(&run);
+        std::fs::create_dir(&run).expect("status dir");
+        std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("0700");
         std::fs::write(
             &config,
             format!(
-                "oplock_break_timeout_secs = {BREAK_TIMEOUT_SECS}\nstatus_socket = \"\"\n[[share]]\nname = \"share\"\npath = \"{}\"\n[[user]]\nname = \"user\"\npassword = \"pass\"\n",
+                "oplock_break_timeout_secs = {BREAK_TIMEOUT_SECS}\nstatus_socket = \"{}\"\n[[share]]\nname = \"share\"\npath = \"{}\"\n[[user]]\nname = \"user\"\npassword = \"pass\"\n",
+                run.join("status.sock").display(),
                 root.display()
             ),
         )
@@ -71,6 +77,14 @@ impl Server {
         Client::connect_over(s, 0x0210, "user", "pass", "share")
     }
 
+    /// The "Transport liveness" line of `opportune status`.
+    fn status_liveness(&self) -> String {
+        let sock = self.root.with_extension("run").join("status.sock");
+        let out = Command::new(env!("CARGO_BIN_EXE_opportune")).arg("status").arg("--socket").arg(sock).output().expect("run status");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        text.lines().find(|l| l.starts_with("Transport liveness")).unwrap_or_else(|| panic!("no liveness line in {text:?}")).to_string()
+    }
+
     /// The server's liveness log lines, for the test output.
     fn liveness_log(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -85,6 +99,7 @@ impl Drop for Server {
         let _ = std::fs::remove_dir_all(&self.root);
         let _ = std::fs::remove_file(self.root.with_extension("toml"));
         let _ = std::fs::remove_file(&self.log);
+        let _ = std::fs::remove_dir_all(self.root.with_extension("run"));
     }
 }
 
@@ -153,6 +168,8 @@ fn a_vanished_batch_oplock_holder_does_not_stall_an_open() {
     let took = contended_open(&server, "held.txt");
     eprintln!("open behind a vanished batch holder took {took:?}\n{}", server.liveness_log());
     assert!(took < Duration::from_secs(2), "the open waited {took:?} on a vanished holder");
+    let counted = server.status_liveness();
+    assert!(counted.contains("break deadlines 1") && counted.contains("vanished 1"), "{counted}");
 }
 
 #[test]
@@ -180,6 +197,8 @@ fn a_holder_that_ignores_the_break_keeps_the_whole_break_timeout() {
     assert!(took >= timeout - Duration::from_millis(300), "the slow holder lost its break after {took:?}");
     assert!(took < timeout + Duration::from_secs(3), "the open waited {took:?}, past the break timeout");
     assert!(still_served(&mut holder), "a slow holder's connection is kept");
+    let counted = server.status_liveness();
+    assert!(counted.contains("proved alive 1") && counted.contains("vanished 0"), "{counted}");
 }
 
 #[test]
@@ -194,6 +213,8 @@ fn a_vanished_lock_holder_stops_blocking_within_three_seconds() {
     eprintln!("lock behind a vanished holder granted after {took:?}\n{}", server.liveness_log());
     let took = took.expect("the vanished holder's lock is released");
     assert!(took < Duration::from_secs(3), "the contender waited {took:?} on a vanished lock holder");
+    let counted = server.status_liveness();
+    assert!(counted.contains("probes 1") && counted.contains("vanished 1"), "{counted}");
 }
 
 #[test]
