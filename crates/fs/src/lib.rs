@@ -38,6 +38,7 @@ mod share;
 mod shortname;
 mod space;
 mod stream;
+#[allow(unsafe_code)] // the one file with system calls, each with its safety contract
 mod sys;
 #[cfg(test)]
 mod testutil;

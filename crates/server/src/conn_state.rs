@@ -41,7 +41,7 @@ pub struct ConnState {
     pub opens: HashMap<u64, Open>,
     pub pending: crate::pending::PendingTable,
     /// Creates waiting for breaks, by their new open's id.
-    pub deferred_creates: HashMap<u64, crate::handlers::create_open::DeferredCreate>,
+    pub deferred_creates: HashMap<u64, Box<crate::handlers::create_open::DeferredCreate>>,
     /// Set when the connection must be dropped after the current reply.
     pub closing: bool,
     /// When each outstanding break was sent (for the link-quality guard).
