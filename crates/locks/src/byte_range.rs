@@ -315,7 +315,8 @@ mod tests {
     /// smbtorture smb2.lock.zerobytelength: a zero-byte lock at 10, then a second lock.
     #[test]
     fn zero_byte_table() {
-        let table: &[((u64, u64), (u64, u64), bool)] = &[
+        type Range = (u64, u64);
+        let table: &[(Range, Range, bool)] = &[
             ((10, 0), (10, 0), true),
             ((10, 0), (9, 1), true),
             ((10, 0), (10, 1), true),
