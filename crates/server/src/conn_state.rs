@@ -48,6 +48,8 @@ pub struct ConnState {
     pub breaks_sent: HashMap<BreakTarget, std::time::Instant>,
     /// Windows' MaxLinkDelay / MinLinkThroughput verdict on this connection.
     pub link: crate::policy::LinkGuard,
+    /// Opens held from this connection's client address, by all its connections.
+    pub address_opens: crate::fd_budget::OpenCount,
     /// The NEGOTIATE response still has to be fed into the preauth hash (3.1.1).
     pub pending_preauth_response: bool,
     /// The answer to the frame just processed waits this long before it goes out (the
@@ -71,6 +73,7 @@ impl ConnState {
             breaks_sent: HashMap::new(),
             link: Default::default(),
             pending_preauth_response: false,
+            address_opens: Default::default(),
             answer_delay: None,
         }
     }

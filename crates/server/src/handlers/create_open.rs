@@ -255,7 +255,7 @@ fn finish(
         server.locks.set_app_instance(plan.open, app, client);
     }
     let session_opens = conn.sessions.get(&hdr.session_id).map(|s| s.opens.clone()).unwrap_or_default();
-    let ticket = server.fds.ticket(&session_opens);
+    let ticket = server.fds.ticket(&session_opens, &conn.address_opens);
     conn.opens.insert(
         plan.open,
         Open {
