@@ -8,7 +8,9 @@
 //! locks; that status is only for reads and writes), and zero-length locks follow the
 //! 2.1.4.10 arithmetic exactly.
 
+use crate::granted::GrantedLocks;
 use crate::ids::{OpenId, RequestId};
+use crate::pending::PendingLocks;
 use opportune_types::NtStatus;
 
 /// SMB2_LOCK_ELEMENT Flags (MS-SMB2 2.2.26.1).
@@ -116,44 +118,40 @@ pub struct Access {
     pub exclusive: bool,
 }
 
-/// MS-FSA 2.1.4.10 for one existing lock: an exclusive lock conflicts with everything
-/// from another open and with an exclusive *lock* request from its own open (locks do
-/// not stack exclusively; a shared lock and the owner's own reads/writes pass); a shared
-/// lock conflicts only with exclusive intent, from any open, including its owner
-/// (smbtorture smb2.lock.rw-shared: the holder's own write gets FILE_LOCK_CONFLICT).
-fn conflicts_with(lock: &GrantedLock, a: &Access, lock_intent: bool) -> bool {
-    if !overlaps(a.offset, a.length, lock.offset, lock.length) {
-        return false;
-    }
-    if lock.exclusive {
-        lock.owner != a.open || (lock_intent && a.exclusive)
-    } else {
-        a.exclusive
-    }
-}
-
-/// The lock state of one file.
+/// The lock state of one file: granted locks (module `granted`) and blocking
+/// requests waiting for them (module `pending`). Locking, unlocking and checking an
+/// access cost O(log n) in the locks held on the file (plus the checking open's own
+/// exclusive locks over the range); a retry after a release looks only at the waiters
+/// overlapping the released ranges.
 #[derive(Debug, Default)]
 pub struct ByteRangeLocks {
-    locks: Vec<GrantedLock>,
-    pending: Vec<PendingLock>,
+    granted: GrantedLocks,
+    pending: PendingLocks,
+    /// Ranges released since the last [`ByteRangeLocks::retry_pending`], recorded only
+    /// while requests wait.
+    released: Vec<(u64, u64)>,
 }
 
 impl ByteRangeLocks {
     pub fn is_empty(&self) -> bool {
-        self.locks.is_empty() && self.pending.is_empty()
+        self.granted.len() == 0 && self.pending.is_empty()
     }
 
-    pub fn locks(&self) -> &[GrantedLock] {
-        &self.locks
+    /// The granted locks, by owner and range (not in grant order).
+    pub fn locks(&self) -> impl Iterator<Item = GrantedLock> + '_ {
+        self.granted.iter()
+    }
+
+    pub fn lock_count(&self) -> usize {
+        self.granted.len()
+    }
+
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
     }
 
     pub fn has_locks(&self) -> bool {
-        !self.locks.is_empty()
-    }
-
-    fn lock_conflicts(&self, a: &Access) -> bool {
-        self.locks.iter().any(|l| conflicts_with(l, a, true))
+        self.granted.len() > 0
     }
 
     /// MS-SMB2 3.3.5.12/3.3.5.13 via MS-FSA 2.1.4.10 with LockIntent FALSE: may this
@@ -167,43 +165,35 @@ impl ByteRangeLocks {
         // arrive, it is taken to run to the end of the address space rather than wrap.
         let length = if offset.checked_add(length - 1).is_none() { u64::MAX - offset + 1 } else { length };
         let a = Access { open, offset, length, exclusive: write };
-        if self.locks.iter().any(|l| conflicts_with(l, &a, false)) {
-            Err(NtStatus::FILE_LOCK_CONFLICT)
-        } else {
-            Ok(())
-        }
+        if self.granted.conflicts(&a, false) { Err(NtStatus::FILE_LOCK_CONFLICT) } else { Ok(()) }
     }
 
-    /// Tries to grant one lock element now (MS-FSA 2.1.5.8). Returns whether it was granted.
+    /// Tries to grant one lock element now (MS-FSA 2.1.5.8). Returns whether it was
+    /// granted. A range past 2^64-1 (STATUS_INVALID_LOCK_RANGE, refused before it gets
+    /// here) is never granted.
     pub fn try_lock(&mut self, open: OpenId, e: &LockElement) -> bool {
-        let exclusive = e.kind == LockKind::Exclusive;
-        let a = Access { open, offset: e.offset, length: e.length, exclusive };
-        if self.lock_conflicts(&a) {
+        if !range_is_valid(e.offset, e.length) {
             return false;
         }
-        self.locks.push(GrantedLock { owner: open, offset: e.offset, length: e.length, exclusive });
+        let exclusive = e.kind == LockKind::Exclusive;
+        let a = Access { open, offset: e.offset, length: e.length, exclusive };
+        if self.granted.conflicts(&a, true) {
+            return false;
+        }
+        self.granted.insert(open, e.offset, e.length, exclusive);
         true
     }
 
     /// MS-FSA 2.1.5.9: removes the lock of exactly this range held by this open,
     /// preferring an exclusive one; otherwise STATUS_RANGE_NOT_LOCKED.
     pub fn unlock(&mut self, open: OpenId, offset: u64, length: u64) -> NtStatus {
-        let mut found = None;
-        for (i, l) in self.locks.iter().enumerate() {
-            if l.owner == open && l.offset == offset && l.length == length {
-                found = Some(i);
-                if l.exclusive {
-                    break;
-                }
-            }
+        if !self.granted.unlock(open, offset, length) {
+            return NtStatus::RANGE_NOT_LOCKED;
         }
-        match found {
-            Some(i) => {
-                self.locks.remove(i);
-                NtStatus::SUCCESS
-            }
-            None => NtStatus::RANGE_NOT_LOCKED,
+        if !self.pending.is_empty() {
+            self.released.push((offset, length));
         }
+        NtStatus::SUCCESS
     }
 
     /// MS-SMB2 3.3.5.14.2: all elements of a lock request or none. On the first element
@@ -213,22 +203,13 @@ impl ByteRangeLocks {
         for (i, e) in elements.iter().enumerate() {
             if !self.try_lock(open, e) {
                 for done in elements[..i].iter().rev() {
-                    self.unlock_exact_kind(open, done);
+                    // The state is as before the request: no waiter can gain.
+                    self.granted.remove(open, done.offset, done.length, done.kind == LockKind::Exclusive);
                 }
                 return Err(i);
             }
         }
         Ok(())
-    }
-
-    /// Rollback helper: removes the most recently added lock matching this element.
-    fn unlock_exact_kind(&mut self, open: OpenId, e: &LockElement) {
-        let exclusive = e.kind == LockKind::Exclusive;
-        if let Some(i) = self.locks.iter().rposition(|l| {
-            l.owner == open && l.offset == e.offset && l.length == e.length && l.exclusive == exclusive
-        }) {
-            self.locks.remove(i);
-        }
     }
 
     pub fn add_pending(&mut self, p: PendingLock) {
@@ -237,44 +218,39 @@ impl ByteRangeLocks {
 
     /// Removes a pending lock (cancel); returns it if it was there.
     pub fn remove_pending(&mut self, request: RequestId) -> Option<PendingLock> {
-        let i = self.pending.iter().position(|p| p.request == request)?;
-        Some(self.pending.remove(i))
+        self.pending.remove_request(request)
     }
 
     /// Drops every lock and pending lock of a closing open (MS-FSA 2.1.5.4 close:
     /// "remove all byte-range locks owned by Open"). Returns the pending requests that
     /// must now be answered (smbtorture smb2.lock.cancel: STATUS_RANGE_NOT_LOCKED).
     pub fn remove_open(&mut self, open: OpenId) -> Vec<RequestId> {
-        self.locks.retain(|l| l.owner != open);
-        let mut gone = Vec::new();
-        self.pending.retain(|p| {
-            if p.owner == open {
-                gone.push(p.request);
-                false
-            } else {
-                true
-            }
-        });
+        let released = self.granted.remove_owner(open);
+        let gone = self.pending.remove_owner(open);
+        if !self.pending.is_empty() {
+            self.released.extend(released);
+        }
         gone
     }
 
     /// After locks were released: grants, in arrival order, every pending lock that no
-    /// longer conflicts. Returns the requests that completed.
+    /// longer conflicts. Returns the requests that completed. Only the waiters that
+    /// overlap a range released since the last retry (or that arrived since) are tried.
     pub fn retry_pending(&mut self) -> Vec<PendingLock> {
+        let released = std::mem::take(&mut self.released);
         let mut granted = Vec::new();
-        let pending = std::mem::take(&mut self.pending);
-        for p in pending {
+        for n in self.pending.candidates(&released) {
+            let p = *self.pending.get(n).expect("candidate waits");
             if self.try_lock(p.owner, &p.element) {
+                self.pending.remove(n);
                 granted.push(p);
-            } else {
-                self.pending.push(p);
             }
         }
         granted
     }
 
     pub fn pending_of(&self, open: OpenId) -> impl Iterator<Item = &PendingLock> {
-        self.pending.iter().filter(move |p| p.owner == open)
+        self.pending.of_owner(open)
     }
 }
 
@@ -380,7 +356,8 @@ mod tests {
         let mut f = ByteRangeLocks::default();
         assert!(f.try_lock(B, &ex(50, 10)));
         assert_eq!(f.lock_all(A, &[ex(0, 10), ex(20, 10), ex(55, 1)]), Err(2));
-        assert_eq!(f.locks().len(), 1);
+        assert_eq!(f.lock_count(), 1);
+        assert_eq!(f.locks().collect::<Vec<_>>(), vec![GrantedLock { owner: B, offset: 50, length: 10, exclusive: true }]);
         assert_eq!(f.unlock(A, 0, 10), NtStatus::RANGE_NOT_LOCKED);
     }
 
