@@ -7,10 +7,11 @@
 //!
 //! * by owner and exact range, with how many exclusive and shared locks that owner
 //!   holds there (locks stack, and an unlock names an exact range and owner);
-//! * exclusive locks by range. Granted exclusive locks never overlap each other (an
+//! * exclusive locks by last byte. Granted exclusive locks never overlap each other (an
 //!   exclusive request conflicts with every lock it overlaps, its own open's included),
-//!   so sorted by (offset, length) their first and last bytes both increase, and the
-//!   ones overlapping a range are one contiguous run found with two B-tree lookups;
+//!   so in this order their first bytes increase too, and the ones overlapping
+//!   [first, last] are the run that starts at the first lock ending at or after `first`
+//!   and stops before the first lock starting after `last`: one B-tree lookup;
 //! * shared locks in an [`IntervalTree`], with how many locks (of any owner) share each
 //!   exact range.
 //!
@@ -20,7 +21,6 @@ use crate::byte_range::{Access, GrantedLock};
 use crate::ids::OpenId;
 use crate::interval_tree::{IntervalTree, span};
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Bound::{Excluded, Unbounded};
 
 /// How many locks one owner holds on one exact range.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -32,7 +32,7 @@ struct Held {
 #[derive(Debug, Default)]
 pub(crate) struct GrantedLocks {
     by_owner: BTreeMap<(OpenId, u64, u64), Held>,
-    /// Exclusive locks with a span: (offset, length, owner).
+    /// Exclusive locks with a span: (last byte, offset, owner).
     exclusive: BTreeSet<(u64, u64, OpenId)>,
     /// Shared locks with a span, keyed (offset, length, 0): how many.
     shared: IntervalTree<u32>,
@@ -55,16 +55,7 @@ impl GrantedLocks {
     /// Exclusive locks overlapping the span [first, last]: the contiguous run described
     /// in the module documentation.
     fn exclusive_overlapping(&self, first: u64, last: u64) -> impl Iterator<Item = OpenId> + '_ {
-        let head = self
-            .exclusive
-            .range(..=(first, u64::MAX, OpenId(u64::MAX)))
-            .next_back()
-            .filter(|&&(o, l, _)| span(o, l).is_some_and(|(f, e)| f <= last && e >= first));
-        let tail = self
-            .exclusive
-            .range((Excluded((first, u64::MAX, OpenId(u64::MAX))), Unbounded))
-            .take_while(move |&&(o, _, _)| o <= last);
-        head.into_iter().chain(tail).map(|&(_, _, owner)| owner)
+        self.exclusive.range((first, 0, OpenId(0))..).take_while(move |&&(_, o, _)| o <= last).map(|&(_, _, owner)| owner)
     }
 
     /// MS-FSA 2.1.4.10 against every granted lock: an exclusive lock conflicts with any
@@ -92,7 +83,7 @@ impl GrantedLocks {
         let Some((first, last)) = span(offset, length) else { return };
         if exclusive {
             debug_assert!(self.exclusive_overlapping(first, last).next().is_none(), "exclusive locks overlap");
-            self.exclusive.insert((offset, length, owner));
+            self.exclusive.insert((last, offset, owner));
         } else if let Some(n) = self.shared.get_mut(&(offset, length, 0)) {
             *n += 1;
         } else {
@@ -114,16 +105,16 @@ impl GrantedLocks {
             self.by_owner.remove(&(owner, offset, length));
         }
         self.count -= 1;
-        if span(offset, length).is_some() {
-            self.unindex(owner, offset, length, exclusive, last_exclusive);
+        if let Some((_, last)) = span(offset, length) {
+            self.unindex(owner, offset, length, last, exclusive, last_exclusive);
         }
         true
     }
 
-    fn unindex(&mut self, owner: OpenId, offset: u64, length: u64, exclusive: bool, last_exclusive: bool) {
+    fn unindex(&mut self, owner: OpenId, offset: u64, length: u64, last: u64, exclusive: bool, last_exclusive: bool) {
         if exclusive {
             if last_exclusive {
-                self.exclusive.remove(&(offset, length, owner));
+                self.exclusive.remove(&(last, offset, owner));
             }
             return;
         }
@@ -150,11 +141,9 @@ impl GrantedLocks {
             self.by_owner.remove(&(owner, offset, length));
             self.count -= (h.exclusive + h.shared) as usize;
             released.push((offset, length));
-            if span(offset, length).is_none() {
-                continue;
-            }
+            let Some((_, last)) = span(offset, length) else { continue };
             if h.exclusive > 0 {
-                self.exclusive.remove(&(offset, length, owner));
+                self.exclusive.remove(&(last, offset, owner));
             }
             if h.shared > 0 {
                 let key = (offset, length, 0);
