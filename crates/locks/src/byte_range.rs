@@ -123,41 +123,150 @@ pub struct Access {
 /// access cost O(log n) in the locks held on the file (plus the checking open's own
 /// exclusive locks over the range); a retry after a release looks only at the waiters
 /// overlapping the released ranges.
+///
+/// A file without locks or waiters (most files) costs one pointer: the indexes are
+/// allocated with the first lock or waiter and dropped with the last.
 #[derive(Debug, Default)]
 pub struct ByteRangeLocks {
-    granted: GrantedLocks,
-    pending: PendingLocks,
-    /// Ranges released since the last [`ByteRangeLocks::retry_pending`], recorded only
-    /// while requests wait.
-    released: Vec<(u64, u64)>,
+    state: Option<Box<State>>,
 }
 
 impl ByteRangeLocks {
+    fn state(&mut self) -> &mut State {
+        self.state.get_or_insert_with(Box::default)
+    }
+
+    /// Drops the indexes once nothing is locked or waiting.
+    fn tidy(&mut self) {
+        if self.state.as_ref().is_some_and(|s| s.is_empty()) {
+            self.state = None;
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.granted.len() == 0 && self.pending.is_empty()
+        self.state.as_ref().is_none_or(|s| s.is_empty())
     }
 
     /// The granted locks, by owner and range (not in grant order).
     pub fn locks(&self) -> impl Iterator<Item = GrantedLock> + '_ {
-        self.granted.iter()
+        self.state.iter().flat_map(|s| s.locks())
     }
 
     pub fn lock_count(&self) -> usize {
-        self.granted.len()
+        self.state.as_ref().map_or(0, |s| s.lock_count())
     }
 
     pub fn pending_count(&self) -> usize {
-        self.pending.len()
+        self.state.as_ref().map_or(0, |s| s.pending_count())
     }
 
     pub fn has_locks(&self) -> bool {
-        self.granted.len() > 0
+        self.lock_count() > 0
     }
 
     /// MS-SMB2 3.3.5.12/3.3.5.13 via MS-FSA 2.1.4.10 with LockIntent FALSE: may this
     /// open read (`write == false`) or write this range? A zero-length transfer never
     /// conflicts (smbtorture smb2.lock.zerobyteread).
     pub fn check_io(&self, open: OpenId, offset: u64, length: u64, write: bool) -> Result<(), NtStatus> {
+        self.state.as_ref().map_or(Ok(()), |s| s.check_io(open, offset, length, write))
+    }
+
+    /// Tries to grant one lock element now (MS-FSA 2.1.5.8). Returns whether it was
+    /// granted. A range past 2^64-1 (STATUS_INVALID_LOCK_RANGE, refused before it gets
+    /// here) is never granted.
+    pub fn try_lock(&mut self, open: OpenId, e: &LockElement) -> bool {
+        let granted = self.state().try_lock(open, e);
+        self.tidy();
+        granted
+    }
+
+    /// MS-FSA 2.1.5.9: removes the lock of exactly this range held by this open,
+    /// preferring an exclusive one; otherwise STATUS_RANGE_NOT_LOCKED.
+    pub fn unlock(&mut self, open: OpenId, offset: u64, length: u64) -> NtStatus {
+        let Some(s) = self.state.as_mut() else { return NtStatus::RANGE_NOT_LOCKED };
+        let status = s.unlock(open, offset, length);
+        self.tidy();
+        status
+    }
+
+    /// MS-SMB2 3.3.5.14.2: all elements of a lock request or none. On the first element
+    /// that cannot be granted, the ones granted by this request are unlocked again and
+    /// the index of the failing element is returned.
+    pub fn lock_all(&mut self, open: OpenId, elements: &[LockElement]) -> Result<(), usize> {
+        let r = self.state().lock_all(open, elements);
+        self.tidy();
+        r
+    }
+
+    pub fn add_pending(&mut self, p: PendingLock) {
+        self.state().add_pending(p);
+    }
+
+    /// Removes a pending lock (cancel); returns it if it was there.
+    pub fn remove_pending(&mut self, request: RequestId) -> Option<PendingLock> {
+        let p = self.state.as_mut()?.remove_pending(request);
+        self.tidy();
+        p
+    }
+
+    /// Drops every lock and pending lock of a closing open (MS-FSA 2.1.5.4 close:
+    /// "remove all byte-range locks owned by Open"). Returns the pending requests that
+    /// must now be answered (smbtorture smb2.lock.cancel: STATUS_RANGE_NOT_LOCKED).
+    pub fn remove_open(&mut self, open: OpenId) -> Vec<RequestId> {
+        let Some(s) = self.state.as_mut() else { return Vec::new() };
+        let gone = s.remove_open(open);
+        self.tidy();
+        gone
+    }
+
+    /// After locks were released: grants, in arrival order, every pending lock that no
+    /// longer conflicts. Returns the requests that completed. Only the waiters that
+    /// overlap a range released since the last retry (or that arrived since) are tried.
+    pub fn retry_pending(&mut self) -> Vec<PendingLock> {
+        let Some(s) = self.state.as_mut() else { return Vec::new() };
+        let granted = s.retry_pending();
+        self.tidy();
+        granted
+    }
+
+    /// The pending locks of one open, oldest first.
+    pub fn pending_of(&self, open: OpenId) -> impl Iterator<Item = &PendingLock> {
+        self.state.iter().flat_map(move |s| s.pending_of(open))
+    }
+}
+
+/// The indexes behind [`ByteRangeLocks`].
+#[derive(Debug, Default)]
+struct State {
+    granted: GrantedLocks,
+    pending: PendingLocks,
+    /// Ranges released since the last retry of the waiters, recorded only
+    /// while requests wait.
+    released: Vec<(u64, u64)>,
+}
+
+impl State {
+    fn is_empty(&self) -> bool {
+        self.granted.len() == 0 && self.pending.is_empty()
+    }
+
+    /// The granted locks, by owner and range (not in grant order).
+    fn locks(&self) -> impl Iterator<Item = GrantedLock> + '_ {
+        self.granted.iter()
+    }
+
+    fn lock_count(&self) -> usize {
+        self.granted.len()
+    }
+
+    fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// MS-SMB2 3.3.5.12/3.3.5.13 via MS-FSA 2.1.4.10 with LockIntent FALSE: may this
+    /// open read (`write == false`) or write this range? A zero-length transfer never
+    /// conflicts (smbtorture smb2.lock.zerobyteread).
+    fn check_io(&self, open: OpenId, offset: u64, length: u64, write: bool) -> Result<(), NtStatus> {
         if length == 0 {
             return Ok(());
         }
@@ -171,7 +280,7 @@ impl ByteRangeLocks {
     /// Tries to grant one lock element now (MS-FSA 2.1.5.8). Returns whether it was
     /// granted. A range past 2^64-1 (STATUS_INVALID_LOCK_RANGE, refused before it gets
     /// here) is never granted.
-    pub fn try_lock(&mut self, open: OpenId, e: &LockElement) -> bool {
+    fn try_lock(&mut self, open: OpenId, e: &LockElement) -> bool {
         if !range_is_valid(e.offset, e.length) {
             return false;
         }
@@ -186,7 +295,7 @@ impl ByteRangeLocks {
 
     /// MS-FSA 2.1.5.9: removes the lock of exactly this range held by this open,
     /// preferring an exclusive one; otherwise STATUS_RANGE_NOT_LOCKED.
-    pub fn unlock(&mut self, open: OpenId, offset: u64, length: u64) -> NtStatus {
+    fn unlock(&mut self, open: OpenId, offset: u64, length: u64) -> NtStatus {
         if !self.granted.unlock(open, offset, length) {
             return NtStatus::RANGE_NOT_LOCKED;
         }
@@ -199,7 +308,7 @@ impl ByteRangeLocks {
     /// MS-SMB2 3.3.5.14.2: all elements of a lock request or none. On the first element
     /// that cannot be granted, the ones granted by this request are unlocked again and
     /// the index of the failing element is returned.
-    pub fn lock_all(&mut self, open: OpenId, elements: &[LockElement]) -> Result<(), usize> {
+    fn lock_all(&mut self, open: OpenId, elements: &[LockElement]) -> Result<(), usize> {
         for (i, e) in elements.iter().enumerate() {
             if !self.try_lock(open, e) {
                 for done in elements[..i].iter().rev() {
@@ -212,19 +321,19 @@ impl ByteRangeLocks {
         Ok(())
     }
 
-    pub fn add_pending(&mut self, p: PendingLock) {
+    fn add_pending(&mut self, p: PendingLock) {
         self.pending.push(p);
     }
 
     /// Removes a pending lock (cancel); returns it if it was there.
-    pub fn remove_pending(&mut self, request: RequestId) -> Option<PendingLock> {
+    fn remove_pending(&mut self, request: RequestId) -> Option<PendingLock> {
         self.pending.remove_request(request)
     }
 
     /// Drops every lock and pending lock of a closing open (MS-FSA 2.1.5.4 close:
     /// "remove all byte-range locks owned by Open"). Returns the pending requests that
     /// must now be answered (smbtorture smb2.lock.cancel: STATUS_RANGE_NOT_LOCKED).
-    pub fn remove_open(&mut self, open: OpenId) -> Vec<RequestId> {
+    fn remove_open(&mut self, open: OpenId) -> Vec<RequestId> {
         let released = self.granted.remove_owner(open);
         let gone = self.pending.remove_owner(open);
         if !self.pending.is_empty() {
@@ -236,7 +345,7 @@ impl ByteRangeLocks {
     /// After locks were released: grants, in arrival order, every pending lock that no
     /// longer conflicts. Returns the requests that completed. Only the waiters that
     /// overlap a range released since the last retry (or that arrived since) are tried.
-    pub fn retry_pending(&mut self) -> Vec<PendingLock> {
+    fn retry_pending(&mut self) -> Vec<PendingLock> {
         let released = std::mem::take(&mut self.released);
         let mut granted = Vec::new();
         for n in self.pending.candidates(&released) {
@@ -249,7 +358,7 @@ impl ByteRangeLocks {
         granted
     }
 
-    pub fn pending_of(&self, open: OpenId) -> impl Iterator<Item = &PendingLock> {
+    fn pending_of(&self, open: OpenId) -> impl Iterator<Item = &PendingLock> {
         self.pending.of_owner(open)
     }
 }
