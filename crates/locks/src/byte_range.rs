@@ -400,7 +400,8 @@ mod tests {
     /// smbtorture smb2.lock.zerobytelength: a zero-byte lock at 10, then a second lock.
     #[test]
     fn zero_byte_table() {
-        let table: &[((u64, u64), (u64, u64), bool)] = &[
+        type Range = (u64, u64);
+        let table: &[(Range, Range, bool)] = &[
             ((10, 0), (10, 0), true),
             ((10, 0), (9, 1), true),
             ((10, 0), (10, 1), true),
@@ -479,5 +480,117 @@ mod tests {
         f.unlock(A, 0, 10);
         assert_eq!(f.retry_pending().iter().map(|p| p.request).collect::<Vec<_>>(), vec![RequestId(7)]);
         assert_eq!(f.check_io(A, 5, 1, false), Err(NtStatus::FILE_LOCK_CONFLICT));
+    }
+
+    /// Stacked locks are counted per owner and range: each unlock removes one, the
+    /// exclusive first, and the last one lets others in again.
+    #[test]
+    fn stacked_counts() {
+        let mut f = ByteRangeLocks::default();
+        assert!(f.try_lock(A, &ex(0, 10)));
+        for _ in 0..3 {
+            assert!(f.try_lock(A, &sh(0, 10)));
+        }
+        assert_eq!(f.lock_count(), 4);
+        assert_eq!(f.check_io(B, 0, 1, false), Err(NtStatus::FILE_LOCK_CONFLICT), "exclusive held");
+        assert_eq!(f.unlock(A, 0, 10), NtStatus::SUCCESS);
+        assert_eq!(f.check_io(B, 0, 1, false), Ok(()), "shared only now");
+        assert_eq!(f.check_io(A, 0, 1, true), Err(NtStatus::FILE_LOCK_CONFLICT));
+        for _ in 0..3 {
+            assert_eq!(f.unlock(A, 0, 10), NtStatus::SUCCESS);
+        }
+        assert_eq!(f.unlock(A, 0, 10), NtStatus::RANGE_NOT_LOCKED);
+        assert!(f.is_empty());
+        assert!(f.try_lock(B, &ex(0, 10)));
+    }
+
+    /// Zero-length exclusive locks at one point never overlap each other, any owner;
+    /// {0,0} locks overlap nothing and are still unlockable.
+    #[test]
+    fn zero_length_duplicates() {
+        let mut f = ByteRangeLocks::default();
+        assert!(f.try_lock(A, &ex(10, 0)));
+        assert!(f.try_lock(A, &ex(10, 0)));
+        assert!(f.try_lock(B, &ex(10, 0)));
+        assert!(!f.try_lock(B, &ex(9, 2)), "9..10 contains 10 after its first byte");
+        assert!(f.try_lock(B, &ex(10, 5)), "a range starting at 10 does not");
+        assert!(f.try_lock(A, &ex(0, 0)));
+        assert!(f.try_lock(B, &ex(0, 0)));
+        assert_eq!(f.check_io(B, 0, u64::MAX, true), Err(NtStatus::FILE_LOCK_CONFLICT), "A's zero-length locks at 10 lie inside B's write");
+        assert_eq!(f.lock_count(), 6);
+        assert_eq!(f.unlock(A, 10, 0), NtStatus::SUCCESS);
+        assert_eq!(f.unlock(A, 10, 0), NtStatus::SUCCESS);
+        assert_eq!(f.unlock(A, 10, 0), NtStatus::RANGE_NOT_LOCKED);
+        assert_eq!(f.unlock(A, 0, 0), NtStatus::SUCCESS);
+        assert_eq!(f.unlock(B, 0, 0), NtStatus::SUCCESS);
+        assert_eq!(f.unlock(B, 10, 0), NtStatus::SUCCESS);
+        assert_eq!(f.locks().collect::<Vec<_>>(), vec![GrantedLock { owner: B, offset: 10, length: 5, exclusive: true }]);
+    }
+
+    /// The last byte of the address space: a lock ending exactly at 2^64 is valid and
+    /// conflicts with transfers clamped to the end; a range past it is never granted.
+    #[test]
+    fn end_of_address_space() {
+        let mut f = ByteRangeLocks::default();
+        assert!(f.try_lock(A, &ex(u64::MAX, 1)));
+        assert!(f.try_lock(A, &sh(u64::MAX - 10, 10)), "ends just before the last byte");
+        assert!(!f.try_lock(B, &sh(u64::MAX, 1)));
+        assert!(!f.try_lock(B, &ex(1, u64::MAX)), "1 + 2^64-1 ends exactly at 2^64 and covers the last byte");
+        assert!(!f.try_lock(B, &ex(u64::MAX, 2)), "past 2^64-1: not a lock range");
+        assert!(!f.try_lock(B, &ex(2, u64::MAX)), "past 2^64-1: not a lock range");
+        assert_eq!(f.check_io(B, u64::MAX - 1, 5, false), Err(NtStatus::FILE_LOCK_CONFLICT), "clamped to the end");
+        assert_eq!(f.check_io(B, u64::MAX - 10, 10, false), Ok(()));
+        assert_eq!(f.check_io(A, u64::MAX - 10, 10, true), Err(NtStatus::FILE_LOCK_CONFLICT), "own shared lock");
+        assert_eq!(f.check_io(A, u64::MAX, 1, true), Ok(()), "own exclusive lock");
+        assert!(f.try_lock(B, &ex(0, u64::MAX - 10)), "everything below: no overlap");
+        assert_eq!(f.unlock(B, u64::MAX, 2), NtStatus::RANGE_NOT_LOCKED);
+    }
+
+    /// A check against many locks finds the one conflicting lock among them, wherever
+    /// it is, and only the checking open's own exclusive locks are passed over.
+    #[test]
+    fn one_conflict_among_many() {
+        let mut f = ByteRangeLocks::default();
+        for i in 0..2000u64 {
+            assert!(f.try_lock(A, &LockElement::lock(i * 10, 5, i % 2 == 0, true)));
+        }
+        assert!(f.try_lock(B, &ex(7005, 3)));
+        assert_eq!(f.check_io(A, 0, 20_000, false), Err(NtStatus::FILE_LOCK_CONFLICT), "B's lock at 7005");
+        assert_eq!(f.check_io(A, 0, 7005, false), Ok(()), "A's own locks only");
+        assert_eq!(f.check_io(A, 20, 1, true), Ok(()), "A's own exclusive lock");
+        assert_eq!(f.check_io(A, 10, 1, true), Err(NtStatus::FILE_LOCK_CONFLICT), "A's own shared lock");
+        assert_eq!(f.check_io(B, 5, 5, true), Ok(()), "a gap");
+        assert!(!f.try_lock(A, &sh(7007, 10)));
+        f.remove_open(B);
+        assert!(f.try_lock(A, &sh(7007, 10)));
+        assert_eq!(f.remove_open(A), Vec::new());
+        assert!(f.is_empty());
+    }
+
+    /// Waiters are granted oldest first, and an earlier grant can keep a later waiter
+    /// waiting; a release elsewhere wakes nobody; cancelled waiters are gone.
+    #[test]
+    fn waiters_in_arrival_order() {
+        let c = OpenId(3);
+        let wait = |request, owner, element| PendingLock { request: RequestId(request), owner, element };
+        let mut f = ByteRangeLocks::default();
+        assert!(f.try_lock(A, &ex(0, 100)));
+        assert!(f.try_lock(A, &ex(500, 10)));
+        f.add_pending(wait(1, B, LockElement::lock(10, 10, true, false)));
+        f.add_pending(wait(2, c, LockElement::lock(15, 10, true, false)));
+        f.add_pending(wait(3, c, LockElement::lock(50, 1, false, false)));
+        f.add_pending(wait(4, B, LockElement::lock(60, 1, true, false)));
+        assert!(f.retry_pending().is_empty(), "nothing released");
+        assert_eq!(f.unlock(A, 500, 10), NtStatus::SUCCESS);
+        assert!(f.retry_pending().is_empty(), "released range overlaps no waiter");
+        assert_eq!(f.remove_pending(RequestId(4)).map(|p| p.owner), Some(B));
+        assert_eq!(f.remove_pending(RequestId(4)), None);
+        assert_eq!(f.unlock(A, 0, 100), NtStatus::SUCCESS);
+        let granted: Vec<u64> = f.retry_pending().iter().map(|p| p.request.0).collect();
+        assert_eq!(granted, vec![1, 3], "2 overlaps 1, granted just before it");
+        assert_eq!(f.pending_of(c).map(|p| p.request.0).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(f.unlock(B, 10, 10), NtStatus::SUCCESS);
+        assert_eq!(f.retry_pending().iter().map(|p| p.request.0).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(f.pending_count(), 0);
     }
 }

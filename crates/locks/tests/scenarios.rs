@@ -73,7 +73,7 @@ fn batch_broken_before_sharing_violation() {
         assert_eq!(o, CreateOutcome::Deferred);
         assert_eq!(drain(&mut c), vec![Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: oplock::LEVEL_II }]);
         if close_instead {
-            assert_eq!(c.handle_close(t0, OpenId(1)).unwrap().delete_file, false);
+            assert!(!c.handle_close(t0, OpenId(1)).unwrap().delete_file);
             assert_eq!(drain(&mut c), vec![Event::CompleteCreate { open: OpenId(2), outcome: CreateOutcome::Granted { caching: GrantedCaching::Oplock(oplock::BATCH) } }]);
         } else {
             c.handle_oplock_break_ack(t0, OpenId(1), oplock::LEVEL_II).unwrap();
@@ -440,7 +440,7 @@ fn streams_share_delete_and_delete_pending_with_their_file() {
     let mut c = LockCore::new(Config::default());
     granted(c.handle_create(t0, stream(1, 0)));
     assert_eq!(c.handle_create(t0, delete(2)), CreateOutcome::Denied(NtStatus::SHARING_VIOLATION));
-    assert_eq!(c.handle_close(t0, OpenId(1)).unwrap().delete_base, false);
+    assert!(!c.handle_close(t0, OpenId(1)).unwrap().delete_base);
     granted(c.handle_create(t0, stream(3, ShareAccess::ALL)));
     granted(c.handle_create(t0, delete(4)));
     let o = c.handle_close(t0, OpenId(4)).unwrap();
