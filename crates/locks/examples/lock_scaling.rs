@@ -189,6 +189,19 @@ fn poll_timeout_rate(others: u64, rounds: usize, round: Duration) -> f64 {
     rate
 }
 
+/// Cancel of a request that waits on no file (an SMB2 CANCEL that arrives late).
+fn cancel_rate(others: u64, rounds: usize, round: Duration) -> f64 {
+    let mut core = core_with_files(others);
+    let [rate] = best_rates(rounds, round, || {
+        let start = Instant::now();
+        for k in 0..BATCH {
+            black_box(core.handle_cancel_lock(RequestId(k)));
+        }
+        (BATCH, [start.elapsed()])
+    });
+    rate
+}
+
 fn row(name: &str, cells: &[f64]) {
     let base = cells[0];
     let mut line = format!("{name:<34}");
@@ -219,6 +232,8 @@ fn main() {
     let o: Vec<OpenRates> = others.iter().map(|&n| open_close_rates(n, rounds, round)).collect();
     row("open (handle_create, batch oplock)", &o.iter().map(|x| x.open).collect::<Vec<_>>());
     row("close (handle_close)", &o.iter().map(|x| x.close).collect::<Vec<_>>());
+    let c: Vec<f64> = others.iter().map(|&n| cancel_rate(n, rounds, round)).collect();
+    row("cancel_lock (nothing waits)", &c);
     let p: Vec<f64> = others.iter().map(|&n| poll_timeout_rate(n, rounds, round)).collect();
     row("poll_timeout (informational)", &p);
 }

@@ -84,6 +84,9 @@ pub struct LockCore {
     pub(crate) events: VecDeque<Event>,
     /// The named streams in `files`, by the file they belong to.
     pub(crate) streams: BTreeMap<FileKey, BTreeSet<FileKey>>,
+    /// The file each pending (blocking) lock request waits on, so that a cancel finds
+    /// it without visiting every file.
+    pub(crate) pending_locks: BTreeMap<RequestId, FileKey>,
 }
 
 impl LockCore {
@@ -96,6 +99,7 @@ impl LockCore {
             waiters: Vec::new(),
             events: VecDeque::new(),
             streams: BTreeMap::new(),
+            pending_locks: BTreeMap::new(),
         }
     }
 

@@ -39,9 +39,11 @@ impl LockCore {
         let f = self.files.get_mut(&file_key).expect("open's file exists");
         f.opens.retain(|o| *o != open);
         for request in f.locks.remove_open(open) {
+            self.pending_locks.remove(&request);
             self.events.push_back(Event::CompleteLock { request, open, status: NtStatus::RANGE_NOT_LOCKED });
         }
         for p in f.locks.retry_pending() {
+            self.pending_locks.remove(&p.request);
             self.events.push_back(Event::CompleteLock { request: p.request, open: p.owner, status: NtStatus::SUCCESS });
         }
         let f = self.files.get_mut(&file_key).expect("file exists");
