@@ -150,7 +150,7 @@ pub fn run(name: &str, seeds: &[Vec<u8>], mut target: impl FnMut(&[u8])) -> u64 
             }
         }
         n += 1;
-        if n >= 2000 && n % 256 == 0 && Instant::now() >= deadline {
+        if n >= 2000 && n.is_multiple_of(256) && Instant::now() >= deadline {
             break;
         }
     }

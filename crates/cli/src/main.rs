@@ -1,5 +1,7 @@
 //! `opportune`: the command-line entry point.
 
+#![forbid(unsafe_code)]
+
 mod config_file;
 mod serve;
 mod status;

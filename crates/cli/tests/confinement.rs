@@ -41,6 +41,14 @@ fn paths_cannot_leave_the_share() {
     assert_eq!(create_status(&mut c, "alias\\ok.txt"), STATUS_SUCCESS, "a link that stays inside works");
     assert!(s.root.join("inside/ok.txt").exists());
     assert!(!outside.join("ok.txt").exists());
+    // Hard links (SET_INFO FileLinkInformation) name their target the same way.
+    let (f, _) = c.create("alias\\ok.txt", GENERIC_ALL, OPLOCK_NONE).expect("open ok.txt");
+    for name in ["..\\linked".to_string(), format!("..\\{dotdot}.outside\\linked"), "escape\\linked".into(), "C:\\linked".into()] {
+        assert_ne!(c.link(f, &name, true), STATUS_SUCCESS, "link {name} must be refused");
+    }
+    assert_eq!(c.link(f, "alias\\linked", false), STATUS_SUCCESS, "a link through a symlink that stays inside works");
+    assert!(s.root.join("inside/linked").exists());
+    assert!(!outside.join("linked").exists());
     assert_eq!(std::fs::read(outside.join("secret.txt")).expect("secret"), b"not for clients");
     let _ = std::fs::remove_dir_all(&outside);
 }

@@ -61,7 +61,7 @@ fn connect(addr: std::net::SocketAddr) -> TcpStream {
 #[test]
 fn survives_malformed_frames_and_still_serves() {
     let server = start("malformed");
-    let mut rng = Rng(0x5EED_0F_0BB0_u64);
+    let mut rng = Rng(0x005E_ED0F_0BB0_u64);
     let base = negotiate_request(0);
     let mut sent = 0;
     let mut connections = 0;

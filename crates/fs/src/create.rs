@@ -297,7 +297,7 @@ mod tests {
                     }
                 }
                 if !matches!((d, k), (Open | OpenIf, None | Some(false)))
-                    && !(truncating(d) && k != Some(true))
+                    && (!truncating(d) || k == Some(true))
                 {
                     assert_eq!(len, 4, "{case}: file must be untouched on failure");
                 }

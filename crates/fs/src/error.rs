@@ -52,6 +52,12 @@ pub enum FsError {
     /// An EA name breaks the rules of MS-FSCC 2.4.15.
     #[error("invalid EA name")]
     InvalidEaName,
+    /// A file has as many hard links as it may (MS-FSA 2.1.5.15.6).
+    #[error("too many links")]
+    TooManyLinks,
+    /// A link or rename across file systems (a mount inside the share).
+    #[error("not same device")]
+    NotSameDevice,
     /// The file system cannot keep this (no user xattrs).
     #[error("not supported")]
     NotSupported,
@@ -80,6 +86,8 @@ impl FsError {
             FsError::InvalidParameter => NtStatus::INVALID_PARAMETER,
             FsError::InvalidEaName => NtStatus::INVALID_EA_NAME,
             FsError::NotSupported => NtStatus::NOT_SUPPORTED,
+            FsError::TooManyLinks => NtStatus::TOO_MANY_LINKS,
+            FsError::NotSameDevice => NtStatus::NOT_SAME_DEVICE,
             FsError::Io(e) => status_of_errno(e.raw_os_error()),
         }
     }

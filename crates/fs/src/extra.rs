@@ -1,11 +1,16 @@
-//! Extended attributes (MS-FSCC 2.4.15, MS-FSA 2.1.5.14.? FileFullEaInformation)
+//! Extended attributes (MS-FSCC 2.4.15, MS-FSA 2.1.5.15.5 FileFullEaInformation)
 //! and security descriptors (MS-DTYP 2.4.6), which a Linux file keeps in user
 //! xattrs:
 //!
 //! * `user.opportune.ea`: all EAs of the file, version 1:
 //!   `[0] = 1`, then per EA `flags u8, name length u8, value length u16 LE,
-//!   name, value`. Names are stored upper-cased (as NTFS does) and matched
-//!   without regard to case; an EA with an empty value does not exist.
+//!   name, value`. Names keep the case the client wrote (as Samba does; the
+//!   Linux kernel client and Python smbprotocol look EAs up by exact name) and
+//!   are matched without regard to ASCII case; an EA with an empty value does
+//!   not exist. Setting a name that exists in another case replaces the EA and
+//!   its spelling: the newest spelling wins (MS-FSA 2.1.5.15.5 removes the
+//!   existing entry, then adds the one given). Files written before names kept
+//!   their case hold upper-cased names; they read and match as before.
 //! * `user.opportune.sd`: the self-relative security descriptor last set by
 //!   a client, stored as given (the server merges partial sets).
 
@@ -39,6 +44,15 @@ pub fn valid_ea_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 255
         && name.bytes().all(|b| (0x20..0x7f).contains(&b) && !b"\"*+,/:;<=>?[\\]|".contains(&b))
+}
+
+/// One step of MS-FSA 2.1.5.15.5: drop the EA named `c.name` ignoring case,
+/// then add `c` as written unless its value is empty.
+fn apply_ea(eas: &mut Vec<Ea>, c: &Ea) {
+    eas.retain(|e| !e.name.eq_ignore_ascii_case(&c.name));
+    if !c.value.is_empty() {
+        eas.push(c.clone());
+    }
 }
 
 fn encode_eas(eas: &[Ea]) -> Vec<u8> {
@@ -145,20 +159,17 @@ impl Handle {
         Ok(self.read_blob(EA_XATTR)?.map(|b| decode_eas(&b)).unwrap_or_default())
     }
 
-    /// Applies a FileFullEaInformation list (MS-FSA 2.1.5.14.?): each EA is
-    /// added or replaced; one with an empty value is removed. Invalid names
-    /// are `InvalidEaName` and change nothing.
+    /// Applies a FileFullEaInformation list (MS-FSA 2.1.5.15.5): each EA
+    /// replaces the one of the same name ignoring case, if any, and is added
+    /// as written (name case included) unless its value is empty, which only
+    /// removes. Invalid names are `InvalidEaName` and change nothing.
     pub fn set_eas(&self, changes: &[Ea]) -> Result<(), FsError> {
         if changes.iter().any(|e| !valid_ea_name(&e.name)) {
             return Err(FsError::InvalidEaName);
         }
         let mut eas = self.eas()?;
         for c in changes {
-            let name = c.name.to_ascii_uppercase();
-            eas.retain(|e| !e.name.eq_ignore_ascii_case(&name));
-            if !c.value.is_empty() {
-                eas.push(Ea { flags: c.flags, name, value: c.value.clone() });
-            }
+            apply_ea(&mut eas, c);
         }
         let blob = encode_eas(&eas);
         if blob.len() > u16::MAX as usize {
@@ -206,12 +217,45 @@ mod tests {
         let h = s.create(&SmbPath::parse("f").unwrap(), &params(Create, None)).unwrap().handle;
         assert!(h.eas().unwrap().is_empty());
         h.set_eas(&[ea("one", b"v1"), ea("Two", b"v2")]).unwrap();
+        assert_eq!(h.eas().unwrap(), vec![ea("one", b"v1"), ea("Two", b"v2")], "case kept");
         h.set_eas(&[ea("ONE", b"new"), ea("two", b"")]).unwrap();
-        assert_eq!(h.eas().unwrap(), vec![ea("ONE", b"new")]);
+        assert_eq!(h.eas().unwrap(), vec![ea("ONE", b"new")], "the newest spelling wins");
         assert_eq!(s.eas_at("f").unwrap(), vec![ea("ONE", b"new")]);
         assert!(matches!(h.set_eas(&[ea("bad?", b"x")]), Err(FsError::InvalidEaName)));
         assert_eq!(h.security_descriptor().unwrap(), None);
         h.set_security_descriptor(&[1, 0, 4, 0x80]).unwrap();
         assert_eq!(h.security_descriptor().unwrap(), Some(vec![1, 0, 4, 0x80]));
+    }
+
+    #[test]
+    fn lower_case_names_round_trip() {
+        let Some((_t, s)) = xattr_share("ea-case") else {
+            return;
+        };
+        let h = s.create(&SmbPath::parse("f").unwrap(), &params(Create, None)).unwrap().handle;
+        h.set_eas(&[ea("user.tag", b"blue"), ea("user.Other", b"x")]).unwrap();
+        assert_eq!(h.eas().unwrap(), vec![ea("user.tag", b"blue"), ea("user.Other", b"x")]);
+        // Removing by another case removes the one EA, whatever its spelling.
+        h.set_eas(&[ea("USER.OTHER", b"")]).unwrap();
+        assert_eq!(h.eas().unwrap(), vec![ea("user.tag", b"blue")]);
+        // Removing a name that does not exist changes nothing.
+        h.set_eas(&[ea("user.none", b"")]).unwrap();
+        assert_eq!(h.eas().unwrap(), vec![ea("user.tag", b"blue")]);
+    }
+
+    #[test]
+    fn upper_cased_names_from_older_versions_still_work() {
+        let Some((_t, s)) = xattr_share("ea-legacy") else {
+            return;
+        };
+        let h = s.create(&SmbPath::parse("f").unwrap(), &params(Create, None)).unwrap().handle;
+        // What the old code stored for set_eas([("user.tag", "v"), ("Second", "w")]).
+        let old = encode_eas(&[ea("USER.TAG", b"v"), ea("SECOND", b"w")]);
+        h.write_blob(EA_XATTR, &old).unwrap();
+        assert_eq!(h.eas().unwrap(), vec![ea("USER.TAG", b"v"), ea("SECOND", b"w")]);
+        h.set_eas(&[ea("user.tag", b"new")]).unwrap();
+        assert_eq!(h.eas().unwrap(), vec![ea("SECOND", b"w"), ea("user.tag", b"new")]);
+        h.set_eas(&[ea("second", b"")]).unwrap();
+        assert_eq!(s.eas_at("f").unwrap(), vec![ea("user.tag", b"new")]);
     }
 }

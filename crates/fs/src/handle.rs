@@ -100,6 +100,7 @@ impl Handle {
     /// * The same name in another case changes the stored case.
     /// * Renaming to the default stream moves the data into the (empty) file;
     ///   this handle then stands for the file, read-only.
+    ///
     /// Other opens of the old stream find it gone.
     pub fn rename_stream(&self, target: Option<&str>, replace: bool) -> Result<String, FsError> {
         let Some(src) = self.stream() else {
@@ -134,8 +135,8 @@ impl Handle {
             Some(name) => {
                 let dst = StreamName::new(name)?;
                 let same = dst.xattr == src.xattr;
-                if !same {
-                    if let Some((_, d)) = stream::get(self.fd(), &dst)? {
+                if !same
+                    && let Some((_, d)) = stream::get(self.fd(), &dst)? {
                         if !replace {
                             return Err(FsError::Exists);
                         }
@@ -143,7 +144,6 @@ impl Handle {
                             return Err(FsError::InvalidParameter);
                         }
                     }
-                }
                 let data = io.data()?;
                 self.with_owner_write(false, || -> Result<(), FsError> {
                     stream::put(self.fd(), &dst.name, &dst.xattr, &data, 0)?;
@@ -353,13 +353,12 @@ impl Handle {
     ///   changed) unless this open set it (Open.UserSetChangeTime).
     pub fn set_basic(&self, b: &BasicInfo) -> Result<(), FsError> {
         let attrs = b.attributes.filter(|&a| a != 0);
-        if let Some(a) = attrs {
-            if (a & FileAttributes::DIRECTORY != 0 && !self.is_dir)
-                || (a & FileAttributes::TEMPORARY != 0 && self.is_dir)
+        if let Some(a) = attrs
+            && ((a & FileAttributes::DIRECTORY != 0 && !self.is_dir)
+                || (a & FileAttributes::TEMPORARY != 0 && self.is_dir))
             {
                 return Err(FsError::InvalidParameter);
             }
-        }
         let to_unix = |t: Option<u64>| settable_time(t).map(filetime_to_unix);
         let times = [to_unix(b.last_access_time), to_unix(b.last_write_time)];
         if times.iter().any(Option::is_some) {

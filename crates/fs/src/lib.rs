@@ -12,6 +12,8 @@
 //! * DOS attributes and creation/change times live in the `user.opportune.dos`
 //!   xattr; EAs and client-set security descriptors in `user.opportune.ea`
 //!   and `user.opportune.sd`.
+//! * Hard links: [`Handle::link`] (MS-FSA 2.1.5.15.6) links the open's own
+//!   inode into a confined parent directory (see the `link` module).
 //! * Named streams ("file:name:$DATA", MS-FSCC 2.1.5.3) live in one
 //!   `user.opportune.stream.*` xattr each on their base file or directory
 //!   (see the `stream` module); a stream open is a [`Handle`] whose
@@ -29,6 +31,7 @@ mod error;
 mod extra;
 mod handle;
 mod info;
+mod link;
 mod make;
 mod namecache;
 mod path;
@@ -38,6 +41,7 @@ mod share;
 mod shortname;
 mod space;
 mod stream;
+#[allow(unsafe_code)] // the one file with system calls, each with its safety contract
 mod sys;
 #[cfg(test)]
 mod testutil;
@@ -47,6 +51,7 @@ pub use dosattr::XATTR_NAME;
 pub use error::FsError;
 pub use extra::{valid_ea_name, Ea};
 pub use handle::Handle;
+pub use link::{Linked, MAX_LINKS};
 pub use info::{BasicInfo, DirEntry, FileInfo, FsStats};
 pub use path::{SmbPath, check_stream_name, join as join_rel};
 pub use share::Share;

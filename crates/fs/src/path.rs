@@ -282,7 +282,8 @@ mod tests {
         let long = "x".repeat(256);
         let long_utf8 = "é".repeat(128); // 128 UTF-16 units but 256 bytes
         let long_stream = format!("f:{}", "x".repeat(256));
-        let cases: &[(&str, fn(&FsError) -> bool)] = &[
+        type Expect = fn(&FsError) -> bool;
+        let cases: &[(&str, Expect)] = &[
             ("\\", |e| matches!(e, InvalidName)),
             ("\\abs", |e| matches!(e, InvalidName)),
             ("a\\\\b", |e| matches!(e, InvalidName)),

@@ -105,7 +105,7 @@ impl Share {
 
 /// renameat2(RENAME_NOREPLACE), falling back to a check-then-rename on file
 /// systems that do not support the flag.
-fn rename_noreplace(
+pub(crate) fn rename_noreplace(
     src_dir: &std::os::fd::OwnedFd,
     src: &std::ffi::CStr,
     dst_dir: &std::os::fd::OwnedFd,

@@ -207,6 +207,17 @@ mod confinement_tests {
         assert!(s.remove("../secret", false).is_err());
         assert!(s.is_dir_empty("..").is_err());
         assert!(outer.path().join("secret").exists());
+        // Hard links take client paths: the same rules keep them inside.
+        std::fs::write(outer.path().join("share/f"), b"f").unwrap();
+        let h = open(&s, "f").unwrap().handle;
+        let link = |name: &str| h.link(&SmbPath::parse(name)?, true, |_| false);
+        assert!(matches!(link("..\\linked"), Err(FsError::PathSyntaxBad)));
+        assert!(matches!(link("\\tmp\\linked"), Err(FsError::InvalidName)));
+        assert!(matches!(link("/tmp/linked"), Err(FsError::InvalidName)));
+        assert!(matches!(link("C:\\linked"), Err(FsError::InvalidName)));
+        assert!(matches!(link("..\\secret"), Err(FsError::PathSyntaxBad)));
+        assert!(!outer.path().join("linked").exists());
+        assert_eq!(std::fs::read(outer.path().join("secret")).unwrap(), b"s");
     }
 
     #[test]
@@ -235,7 +246,22 @@ mod confinement_tests {
                 s.rename("up", &SmbPath::parse("etc\\x").unwrap(), false),
                 Err(FsError::Escape)
             ));
+            // A link whose parent is a symlink out of the share, or that would
+            // replace one, goes nowhere outside.
+            std::fs::write(root.join("f"), b"f").unwrap();
+            let h = open(&s, "f").unwrap().handle;
+            for name in ["etc\\linked", "up\\linked", "abs\\linked"] {
+                let r = h.link(&SmbPath::parse(name).unwrap(), true, |_| false);
+                assert!(matches!(r, Err(FsError::Escape | FsError::PathNotFound)), "{name}: {r:?}");
+            }
+            // A name that is a symlink out of the share is refused as a target too.
+            let r = h.link(&SmbPath::parse("up").unwrap(), true, |_| false);
+            assert!(matches!(r, Err(FsError::Escape)), "{r:?}");
+            assert!(root.join("up").symlink_metadata().unwrap().file_type().is_symlink());
+            assert_eq!(std::fs::read(outer.path().join("secret")).unwrap(), b"s");
         }
+        assert!(!std::path::Path::new("/etc/linked").exists());
+        assert!(!outer.path().join("linked").exists());
         assert!(!std::path::Path::new("/etc/new").exists());
     }
 

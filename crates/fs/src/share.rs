@@ -80,7 +80,7 @@ impl Share {
             st.f_bsize
         } as u64;
         let (unit, scale_num) =
-            if frsize >= 512 && frsize % 512 == 0 && frsize / 512 <= u64::from(u32::MAX) {
+            if frsize >= 512 && frsize.is_multiple_of(512) && frsize / 512 <= u64::from(u32::MAX) {
                 (frsize, 1)
             } else {
                 (4096, frsize) // odd block size: express the volume in 4 KiB units

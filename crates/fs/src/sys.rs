@@ -215,6 +215,37 @@ pub fn renameat2(
     cvt(r as c_long).map(drop)
 }
 
+/// linkat(2): a new name `new` in directory `new_dir` for the very inode `fd`
+/// is open on (any kind of descriptor, O_PATH included). The source is named
+/// through the fd's /proc/self/fd link with AT_SYMLINK_FOLLOW, the way linkat(2)
+/// documents for unprivileged callers (AT_EMPTY_PATH would need
+/// CAP_DAC_READ_SEARCH), so no path is resolved for the source and a rename or
+/// symlink swapped in since the open cannot redirect the link. `new` must be a
+/// single component: with `new_dir` a confined directory fd the new name stays
+/// inside the share. The kernel never replaces an existing `new` (EEXIST).
+pub fn link_fd(fd: BorrowedFd, new_dir: BorrowedFd, new: &CStr) -> io::Result<()> {
+    let src = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    loop {
+        // SAFETY: both names are NUL-terminated and outlive the call; the fds are
+        // borrowed and open; no other pointers.
+        let r = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                src.as_ptr(),
+                new_dir.as_raw_fd(),
+                new.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+        match cvt(r as c_long) {
+            Ok(_) => return Ok(()),
+            Err(e) if interrupted(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// mkdirat(2) of a single-component name.
 pub fn mkdirat(dir: BorrowedFd, name: &CStr, mode: u32) -> io::Result<()> {
     // SAFETY: `name` is NUL-terminated; the fd is borrowed and open.

@@ -15,6 +15,10 @@ impl LockCore {
     /// the response, or the error status (state may still have changed: see
     /// [`oplock::acknowledge`]). Deferred operations waiting on this break resume.
     pub fn handle_oplock_break_ack(&mut self, now: Instant, open: OpenId, acked: u8) -> Result<u8, NtStatus> {
+        if !self.opens.contains_key(&open) {
+            return Err(NtStatus::FILE_CLOSED);
+        }
+        self.forget_break(HolderId::Oplock(open));
         let e = self.opens.get_mut(&open).ok_or(NtStatus::FILE_CLOSED)?;
         let current = match e.caching {
             OpenCaching::Oplock(o) => Some(o),
@@ -40,6 +44,8 @@ impl LockCore {
         let l = self.leases.get_mut(&lid).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
         let new = lease::check_ack(l.breaking, state)?;
         let blocking = l.breaking.is_some_and(|b| b.blocking);
+        self.forget_break(HolderId::Lease(lid));
+        let l = self.leases.get_mut(&lid).expect("lease exists");
         l.state = new;
         l.breaking = None;
         let file = l.file;
@@ -53,18 +59,27 @@ impl LockCore {
     /// deadline passed is decided, forcing whatever it still waits for.
     pub fn handle_timeout(&mut self, now: Instant) {
         let mut touched = BTreeSet::<FileKey>::new();
-        let due_opens: Vec<OpenId> = self
-            .opens
-            .iter()
-            .filter(|(_, e)| matches!(e.caching, OpenCaching::Oplock(o) if o.deadline().is_some_and(|d| d <= now)))
-            .map(|(id, _)| *id)
-            .collect();
+        // Due breaks, oplocks in open id order then leases in lease id order, as a scan
+        // of the open and lease tables would find them.
+        let mut due_opens: Vec<OpenId> = Vec::new();
+        let mut due_leases: Vec<LeaseId> = Vec::new();
+        while let Some(&(d, id)) = self.break_deadlines.first()
+            && d <= now
+        {
+            self.break_deadlines.pop_first();
+            if self.break_pending(d, id) {
+                match id {
+                    HolderId::Oplock(o) => due_opens.push(o),
+                    HolderId::Lease(l) => due_leases.push(l),
+                }
+            }
+        }
+        due_opens.sort_unstable();
+        due_leases.sort_unstable();
         for o in due_opens {
             touched.insert(self.opens[&o].file);
             self.expire(now, HolderId::Oplock(o));
         }
-        let due_leases: Vec<LeaseId> =
-            self.leases.iter().filter(|(_, l)| l.breaking.is_some_and(|b| b.deadline <= now)).map(|(id, _)| *id).collect();
         for lid in due_leases {
             touched.insert(self.leases[&lid].file);
             self.expire(now, HolderId::Lease(lid));

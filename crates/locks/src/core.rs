@@ -84,6 +84,13 @@ pub struct LockCore {
     pub(crate) events: VecDeque<Event>,
     /// The named streams in `files`, by the file they belong to.
     pub(crate) streams: BTreeMap<FileKey, BTreeSet<FileKey>>,
+    /// The file each pending (blocking) lock request waits on, so that a cancel finds
+    /// it without visiting every file.
+    pub(crate) pending_locks: BTreeMap<RequestId, FileKey>,
+    /// Break acknowledgment deadlines (MS-SMB2 3.3.6.3/3.3.6.4 timers) by time. An entry
+    /// counts only while its holder is still breaking with that deadline ([`LockCore::
+    /// break_pending`]); acknowledgments and closes remove theirs, timeouts pop them.
+    pub(crate) break_deadlines: BTreeSet<(Instant, HolderId)>,
 }
 
 impl LockCore {
@@ -96,6 +103,8 @@ impl LockCore {
             waiters: Vec::new(),
             events: VecDeque::new(),
             streams: BTreeMap::new(),
+            pending_locks: BTreeMap::new(),
+            break_deadlines: BTreeSet::new(),
         }
     }
 
@@ -121,13 +130,44 @@ impl LockCore {
     /// When [`LockCore::handle_timeout`] must next be called: the earliest break
     /// acknowledgment deadline or deferred-operation deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let breaks = self.break_deadlines.iter().find(|&&(d, id)| self.break_pending(d, id)).map(|&(d, _)| d);
+        debug_assert_eq!(breaks, self.scan_break_deadlines(), "break deadline index out of step");
+        let waiters = self.waiters.iter().map(|w| w.deadline);
+        breaks.into_iter().chain(waiters).min()
+    }
+
+    /// The earliest break deadline by a scan of every open and lease (what the index
+    /// replaces; kept to check it in debug builds).
+    fn scan_break_deadlines(&self) -> Option<Instant> {
         let opens = self.opens.values().filter_map(|o| match o.caching {
             OpenCaching::Oplock(op) => op.deadline(),
             _ => None,
         });
         let leases = self.leases.values().filter_map(|l| l.breaking.map(|b| b.deadline));
-        let waiters = self.waiters.iter().map(|w| w.deadline);
-        opens.chain(leases).chain(waiters).min()
+        opens.chain(leases).min()
+    }
+
+    /// The deadline of the break `id` is waiting for, if it is breaking.
+    pub(crate) fn break_deadline(&self, id: HolderId) -> Option<Instant> {
+        match id {
+            HolderId::Oplock(open) => match self.opens.get(&open)?.caching {
+                OpenCaching::Oplock(o) => o.deadline(),
+                _ => None,
+            },
+            HolderId::Lease(lid) => self.leases.get(&lid)?.breaking.map(|b| b.deadline),
+        }
+    }
+
+    /// Whether holder `id` is still breaking with deadline `d`.
+    pub(crate) fn break_pending(&self, d: Instant, id: HolderId) -> bool {
+        self.break_deadline(id) == Some(d)
+    }
+
+    /// Forgets the deadline of `id`'s break, if it is breaking (before its break ends).
+    pub(crate) fn forget_break(&mut self, id: HolderId) {
+        if let Some(d) = self.break_deadline(id) {
+            self.break_deadlines.remove(&(d, id));
+        }
     }
 
     /// Whether a new open of this file would get STATUS_DELETE_PENDING.
@@ -416,6 +456,7 @@ impl LockCore {
                     e.caching = OpenCaching::None;
                 } else {
                     e.caching = OpenCaching::Oplock(Oplock::Breaking { from: level, to: to_level, deadline });
+                    self.break_deadlines.insert((deadline, id));
                 }
                 self.events.push_back(Event::SendOplockBreak { conn: e.conn, open, to_level });
             }
@@ -428,6 +469,7 @@ impl LockCore {
                 }
                 if ack_required {
                     l.breaking = Some(LeaseBreak { to: target, deadline, blocking });
+                    self.break_deadlines.insert((deadline, id));
                 } else {
                     l.state = target;
                 }

@@ -14,11 +14,14 @@ pub mod byte_range;
 pub mod caching;
 mod core;
 mod grant;
+mod granted;
 pub mod ids;
+mod interval_tree;
 pub mod lease;
 mod locking;
 pub mod oplock;
 mod ops;
+mod pending;
 pub mod share_mode;
 
 pub use api::{CloseOutcome, Config, CreateOutcome, CreateRequest, Event, LockOutcome, RenameOutcome};

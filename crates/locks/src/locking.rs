@@ -62,6 +62,7 @@ impl LockCore {
             Ok(()) => Done(NtStatus::SUCCESS),
             Err(_) if elements.len() == 1 && !elements[0].fail_immediately => {
                 locks.add_pending(PendingLock { request, owner: open, element: elements[0] });
+                self.pending_locks.insert(request, file);
                 LockOutcome::Pending
             }
             Err(_) => Done(NtStatus::LOCK_NOT_GRANTED),
@@ -71,13 +72,10 @@ impl LockCore {
     /// SMB2 CANCEL of a pending lock: answered through [`Event::CompleteLock`] with
     /// STATUS_CANCELLED (smbtorture smb2.lock.cancel). Returns whether it was pending.
     pub fn handle_cancel_lock(&mut self, request: RequestId) -> bool {
-        for f in self.files.values_mut() {
-            if let Some(p) = f.locks.remove_pending(request) {
-                self.events.push_back(Event::CompleteLock { request, open: p.owner, status: NtStatus::CANCELLED });
-                return true;
-            }
-        }
-        false
+        let Some(file) = self.pending_locks.remove(&request) else { return false };
+        let Some(p) = self.files.get_mut(&file).and_then(|f| f.locks.remove_pending(request)) else { return false };
+        self.events.push_back(Event::CompleteLock { request, open: p.owner, status: NtStatus::CANCELLED });
+        true
     }
 
     /// Ends the blocking lock requests `open` waits in with `status`, as closing it would
@@ -89,6 +87,7 @@ impl LockCore {
         let requests: Vec<RequestId> = f.locks.pending_of(open).map(|p| p.request).collect();
         for request in requests {
             f.locks.remove_pending(request);
+            self.pending_locks.remove(&request);
             self.events.push_back(Event::CompleteLock { request, open, status });
         }
     }
@@ -104,6 +103,7 @@ impl LockCore {
     fn wake_pending_locks(&mut self, file: crate::ids::FileKey) {
         let Some(f) = self.files.get_mut(&file) else { return };
         for p in f.locks.retry_pending() {
+            self.pending_locks.remove(&p.request);
             self.events.push_back(Event::CompleteLock { request: p.request, open: p.owner, status: NtStatus::SUCCESS });
         }
     }

@@ -14,7 +14,13 @@ impl LockCore {
     /// of a delete-pending file tells the server to unlink it. Deferred operations on
     /// the file are re-evaluated. `None` for an unknown open.
     pub fn handle_close(&mut self, now: Instant, open: OpenId) -> Option<CloseOutcome> {
+        self.forget_break(HolderId::Oplock(open));
         let entry = self.opens.remove(&open)?;
+        if let OpenCaching::Lease(lid) = entry.caching
+            && self.leases.get(&lid).is_some_and(|l| l.opens.len() == 1 && l.opens[0] == open)
+        {
+            self.forget_break(HolderId::Lease(lid));
+        }
         if let OpenCaching::Lease(lid) = entry.caching
             && let Some(l) = self.leases.get_mut(&lid)
         {
@@ -39,9 +45,11 @@ impl LockCore {
         let f = self.files.get_mut(&file_key).expect("open's file exists");
         f.opens.retain(|o| *o != open);
         for request in f.locks.remove_open(open) {
+            self.pending_locks.remove(&request);
             self.events.push_back(Event::CompleteLock { request, open, status: NtStatus::RANGE_NOT_LOCKED });
         }
         for p in f.locks.retry_pending() {
+            self.pending_locks.remove(&p.request);
             self.events.push_back(Event::CompleteLock { request: p.request, open: p.owner, status: NtStatus::SUCCESS });
         }
         let f = self.files.get_mut(&file_key).expect("file exists");

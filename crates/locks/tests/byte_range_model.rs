@@ -73,15 +73,33 @@ impl Naive {
     }
 }
 
+/// Offsets: mostly small (where ranges meet), some at the very end of the address space,
+/// some anywhere.
 fn offset() -> impl Strategy<Value = u64> {
-    prop_oneof![8 => 0u64..16, 1 => Just(u64::MAX), 1 => Just(u64::MAX - 3)]
+    prop_oneof![
+        8 => 0u64..24,
+        2 => (0u64..6).prop_map(|k| u64::MAX - k),
+        1 => Just(1u64 << 63),
+        1 => any::<u64>(),
+    ]
 }
+/// Lengths: zero and short ones, the whole space, ones that end exactly at 2^64 or just
+/// past it (from the offsets near the end), anything.
 fn length() -> impl Strategy<Value = u64> {
-    prop_oneof![8 => 0u64..6, 1 => Just(u64::MAX), 1 => Just(2u64)]
+    prop_oneof![
+        8 => 0u64..6,
+        1 => Just(u64::MAX),
+        1 => Just(2u64),
+        1 => Just(1u64 << 63),
+        1 => (0u64..4).prop_map(|k| u64::MAX - k),
+        1 => any::<u64>(),
+    ]
 }
 
+const OPENS: u64 = 8;
+
 fn op() -> impl Strategy<Value = Op> {
-    let open = 1u64..4;
+    let open = 1u64..=OPENS;
     prop_oneof![
         3 => (open.clone(), offset(), length(), any::<bool>()).prop_map(|(open, off, len, excl)| Op::Lock { open, off, len, excl }),
         2 => (open.clone(), offset(), length()).prop_map(|(open, off, len)| Op::Unlock { open, off, len }),
@@ -92,10 +110,10 @@ fn op() -> impl Strategy<Value = Op> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
     #[test]
-    fn matches_naive_model(ops in proptest::collection::vec(op(), 1..60)) {
+    fn matches_naive_model(ops in proptest::collection::vec(op(), 1..300)) {
         let t0 = Instant::now();
         let mut core = LockCore::new(Config::default());
-        for o in 1..4 {
+        for o in 1..=OPENS {
             let r = req(1, o, AccessMask::FILE_ALL_ACCESS, ShareAccess::ALL, RequestedCaching::None);
             let granted = matches!(core.handle_create(t0, r), CreateOutcome::Granted { .. });
             prop_assert!(granted);

@@ -73,7 +73,7 @@ fn batch_broken_before_sharing_violation() {
         assert_eq!(o, CreateOutcome::Deferred);
         assert_eq!(drain(&mut c), vec![Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: oplock::LEVEL_II }]);
         if close_instead {
-            assert_eq!(c.handle_close(t0, OpenId(1)).unwrap().delete_file, false);
+            assert!(!c.handle_close(t0, OpenId(1)).unwrap().delete_file);
             assert_eq!(drain(&mut c), vec![Event::CompleteCreate { open: OpenId(2), outcome: CreateOutcome::Granted { caching: GrantedCaching::Oplock(oplock::BATCH) } }]);
         } else {
             c.handle_oplock_break_ack(t0, OpenId(1), oplock::LEVEL_II).unwrap();
@@ -440,7 +440,7 @@ fn streams_share_delete_and_delete_pending_with_their_file() {
     let mut c = LockCore::new(Config::default());
     granted(c.handle_create(t0, stream(1, 0)));
     assert_eq!(c.handle_create(t0, delete(2)), CreateOutcome::Denied(NtStatus::SHARING_VIOLATION));
-    assert_eq!(c.handle_close(t0, OpenId(1)).unwrap().delete_base, false);
+    assert!(!c.handle_close(t0, OpenId(1)).unwrap().delete_base);
     granted(c.handle_create(t0, stream(3, ShareAccess::ALL)));
     granted(c.handle_create(t0, delete(4)));
     let o = c.handle_close(t0, OpenId(4)).unwrap();
@@ -450,4 +450,32 @@ fn streams_share_delete_and_delete_pending_with_their_file() {
     let o = c.handle_close(t0, OpenId(3)).unwrap();
     assert!(o.delete_base && !o.delete_file, "the last stream open takes the file with it");
     granted(c.handle_create(t0, req(1, 7, ALL, ShareAccess::ALL, RequestedCaching::None)));
+}
+
+/// A cancel finds its pending lock on whichever file it waits, and a request that was
+/// granted, cancelled or ended before is no longer cancellable.
+#[test]
+fn cancel_finds_the_waiting_file() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    let other = FileKey { device: 1, inode: 43 };
+    let on = |file, conn, open| CreateRequest { file, ..req(conn, open, ALL, ShareAccess::ALL, RequestedCaching::None) };
+    for (file, base) in [(FILE, 1), (other, 3)] {
+        granted(c.handle_create(t0, on(file, 1, base)));
+        granted(c.handle_create(t0, on(file, 2, base + 1)));
+    }
+    let ex = |o, l| LockElement::lock(o, l, true, false);
+    for (holder, waiter, rq) in [(1, 2, 10), (3, 4, 20)] {
+        assert_eq!(c.handle_lock(t0, OpenId(holder), RequestId(rq), &[ex(0, 10)]), LockOutcome::Done(NtStatus::SUCCESS));
+        assert_eq!(c.handle_lock(t0, OpenId(waiter), RequestId(rq + 1), &[ex(0, 10)]), LockOutcome::Pending);
+    }
+    assert!(c.handle_cancel_lock(RequestId(21)));
+    assert!(!c.handle_cancel_lock(RequestId(21)));
+    assert_eq!(drain(&mut c), vec![Event::CompleteLock { request: RequestId(21), open: OpenId(4), status: NtStatus::CANCELLED }]);
+    assert_eq!(c.handle_lock(t0, OpenId(1), RequestId(12), &[LockElement::unlock(0, 10)]), LockOutcome::Done(NtStatus::SUCCESS));
+    assert_eq!(drain(&mut c), vec![Event::CompleteLock { request: RequestId(11), open: OpenId(2), status: NtStatus::SUCCESS }]);
+    assert!(!c.handle_cancel_lock(RequestId(11)), "granted already");
+    assert_eq!(c.handle_lock(t0, OpenId(4), RequestId(22), &[ex(5, 1)]), LockOutcome::Pending);
+    c.handle_close(t0, OpenId(4));
+    assert!(!c.handle_cancel_lock(RequestId(22)), "ended by its close");
 }

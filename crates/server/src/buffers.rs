@@ -29,11 +29,10 @@ impl BufferPool {
         if buf.capacity() < RECYCLE_MIN {
             return;
         }
-        if let Ok(mut v) = self.bufs.lock() {
-            if v.len() < POOLED {
+        if let Ok(mut v) = self.bufs.lock()
+            && v.len() < POOLED {
                 v.push(buf);
             }
-        }
     }
 
     #[cfg(test)]

@@ -41,13 +41,15 @@ pub struct ConnState {
     pub opens: HashMap<u64, Open>,
     pub pending: crate::pending::PendingTable,
     /// Creates waiting for breaks, by their new open's id.
-    pub deferred_creates: HashMap<u64, crate::handlers::create_open::DeferredCreate>,
+    pub deferred_creates: HashMap<u64, Box<crate::handlers::create_open::DeferredCreate>>,
     /// Set when the connection must be dropped after the current reply.
     pub closing: bool,
     /// When each outstanding break was sent (for the link-quality guard).
     pub breaks_sent: HashMap<BreakTarget, std::time::Instant>,
     /// Windows' MaxLinkDelay / MinLinkThroughput verdict on this connection.
     pub link: crate::policy::LinkGuard,
+    /// Opens held from this connection's client address, by all its connections.
+    pub address_opens: crate::fd_budget::OpenCount,
     /// The NEGOTIATE response still has to be fed into the preauth hash (3.1.1).
     pub pending_preauth_response: bool,
     /// The answer to the frame just processed waits this long before it goes out (the
@@ -71,6 +73,7 @@ impl ConnState {
             breaks_sent: HashMap::new(),
             link: Default::default(),
             pending_preauth_response: false,
+            address_opens: Default::default(),
             answer_delay: None,
         }
     }

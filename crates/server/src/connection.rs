@@ -80,6 +80,7 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     server.locks.register_connection(id, peer, ev_tx);
     let mut conn = ConnState::new(id, peer);
+    conn.address_opens = server.fds.address(peer.ip());
     let mut hs = Handshake { accepted: Instant::now(), authenticated: false };
     let mut last_progress = Instant::now();
     let reason = loop {

@@ -136,7 +136,7 @@ fn process_chain_from(
             return FrameResult::Disconnect;
         }
         let next = hdr.next_command as usize;
-        if next != 0 && (next % 8 != 0 || next < HEADER_LEN || next > rest.len()) {
+        if next != 0 && (!next.is_multiple_of(8) || next < HEADER_LEN || next > rest.len()) {
             return FrameResult::Disconnect;
         }
         let msg = if next == 0 { rest } else { &rest[..next] };
@@ -243,7 +243,7 @@ impl Outgoing {
 
     fn finish(mut self, out: &mut Vec<u8>, link: Link) {
         if link != Link::Alone {
-            while self.bytes.len() % 8 != 0 {
+            while !self.bytes.len().is_multiple_of(8) {
                 self.bytes.push(0);
             }
         }

@@ -7,6 +7,8 @@
 //!   moment, and room to accept);
 //! * connections may take at most half of the rest (`max_connections` is lowered at
 //!   start-up when the limit is too small for it, see [`FdBudget::connection_cap`]);
+//! * one client address may hold at most half of the open budget across all its
+//!   sessions and connections, so a client on another address always has opens left;
 //! * opens take what the connections leave: a CREATE beyond answers
 //!   STATUS_TOO_MANY_OPENED_FILES (MS-ERREF 2.3.1: "too many files are open"), as it does
 //!   once one session holds `max_opens_per_session` opens or half of the open budget,
@@ -16,8 +18,10 @@
 //! dropped, on whatever path it leaves the server.
 
 use opportune_types::NtStatus;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 /// Descriptors never handed to opens.
 pub const FD_RESERVE: usize = 64;
@@ -30,12 +34,32 @@ pub struct FdBudget {
     /// The soft RLIMIT_NOFILE at start-up.
     limit: usize,
     opens: OpenCount,
+    /// Opens per client address, shared by that address's connections while any exists.
+    by_address: Mutex<HashMap<IpAddr, Weak<AtomicUsize>>>,
 }
+
+/// Forgotten addresses are swept from the table once it holds this many.
+const SWEEP_AT: usize = 1024;
 
 impl FdBudget {
     /// A budget of `limit` descriptors.
     pub fn new(limit: usize) -> FdBudget {
-        FdBudget { limit, opens: Arc::default() }
+        FdBudget { limit, opens: Arc::default(), by_address: Mutex::default() }
+    }
+
+    /// The count of opens held from `addr`, shared by all of that address's connections
+    /// (each connection keeps it while it lives).
+    pub fn address(&self, addr: IpAddr) -> OpenCount {
+        let mut m = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = m.get(&addr).and_then(Weak::upgrade) {
+            return c;
+        }
+        if m.len() >= SWEEP_AT {
+            m.retain(|_, w| w.strong_count() > 0);
+        }
+        let c = OpenCount::default();
+        m.insert(addr, Arc::downgrade(&c));
+        c
     }
 
     /// The budget of this process: its soft RLIMIT_NOFILE, first raised to the hard limit
@@ -72,20 +96,27 @@ impl FdBudget {
         configured.min(self.open_capacity(connections) / 2)
     }
 
-    /// Whether one more open is allowed for a session holding `session_opens` opens:
-    /// STATUS_TOO_MANY_OPENED_FILES when the session or the server is at its cap.
-    pub fn admit(&self, session_opens: usize, configured: usize, connections: usize) -> Result<(), NtStatus> {
-        if session_opens >= self.session_cap(configured, connections) || self.opens() >= self.open_capacity(connections) {
+    /// Whether one more open is allowed for a session holding `session_opens` opens, from
+    /// an address holding `address_opens`: STATUS_TOO_MANY_OPENED_FILES when the session,
+    /// the address (half of the open capacity) or the server is at its cap.
+    pub fn admit(&self, session_opens: usize, address_opens: usize, configured: usize, connections: usize) -> Result<(), NtStatus> {
+        let capacity = self.open_capacity(connections);
+        if session_opens >= self.session_cap(configured, connections)
+            || address_opens >= capacity / 2
+            || self.opens() >= capacity
+        {
             return Err(NtStatus::TOO_MANY_OPENED_FILES);
         }
         Ok(())
     }
 
-    /// Counts one open against the server and `session` until the ticket is dropped.
-    pub fn ticket(&self, session: &OpenCount) -> OpenTicket {
-        self.opens.fetch_add(1, Ordering::Relaxed);
-        session.fetch_add(1, Ordering::Relaxed);
-        OpenTicket { server: self.opens.clone(), session: session.clone() }
+    /// Counts one open against the server, `session` and `address` until the ticket is
+    /// dropped.
+    pub fn ticket(&self, session: &OpenCount, address: &OpenCount) -> OpenTicket {
+        for c in [&self.opens, session, address] {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        OpenTicket { counts: [self.opens.clone(), session.clone(), address.clone()] }
     }
 }
 
@@ -105,14 +136,15 @@ pub fn raise_nofile() {
 
 /// One open's place in the budget; dropping it gives the place back.
 pub struct OpenTicket {
-    server: OpenCount,
-    session: OpenCount,
+    /// The server's, the session's and the client address's counts.
+    counts: [OpenCount; 3],
 }
 
 impl Drop for OpenTicket {
     fn drop(&mut self) {
-        self.server.fetch_sub(1, Ordering::Relaxed);
-        self.session.fetch_sub(1, Ordering::Relaxed);
+        for c in &self.counts {
+            c.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -143,26 +175,43 @@ mod tests {
         let b = FdBudget::new(1024 + FD_RESERVE);
         assert_eq!(b.session_cap(16384, 0), 512);
         assert_eq!(b.session_cap(100, 0), 100);
-        assert!(b.admit(511, 16384, 0).is_ok());
-        assert_eq!(b.admit(512, 16384, 0), Err(NtStatus::TOO_MANY_OPENED_FILES));
+        assert!(b.admit(511, 0, 16384, 0).is_ok());
+        assert_eq!(b.admit(512, 0, 16384, 0), Err(NtStatus::TOO_MANY_OPENED_FILES));
     }
 
     #[test]
     fn tickets_count_and_give_back() {
         let b = FdBudget::new(4 + FD_RESERVE);
         let (s1, s2) = (OpenCount::default(), OpenCount::default());
-        let t1 = b.ticket(&s1);
-        let t2 = b.ticket(&s1);
-        assert_eq!(b.admit(2, 16384, 0), Err(NtStatus::TOO_MANY_OPENED_FILES), "session at half");
-        let t3 = b.ticket(&s2);
-        let t4 = b.ticket(&s2);
+        let (a1, a2) = (OpenCount::default(), OpenCount::default());
+        let t1 = b.ticket(&s1, &a1);
+        let t2 = b.ticket(&s1, &a1);
+        assert_eq!(b.admit(2, 2, 16384, 0), Err(NtStatus::TOO_MANY_OPENED_FILES), "session at half");
+        let t3 = b.ticket(&s2, &a2);
+        let t4 = b.ticket(&s2, &a2);
         assert_eq!(b.opens(), 4);
-        assert_eq!(b.admit(0, 16384, 0), Err(NtStatus::TOO_MANY_OPENED_FILES), "server full");
+        assert_eq!(b.admit(0, 0, 16384, 0), Err(NtStatus::TOO_MANY_OPENED_FILES), "server full");
         drop((t1, t3));
-        assert_eq!((b.opens(), s1.load(Ordering::Relaxed), s2.load(Ordering::Relaxed)), (2, 1, 1));
-        assert!(b.admit(1, 16384, 0).is_ok());
+        assert_eq!((b.opens(), s1.load(Ordering::Relaxed), a2.load(Ordering::Relaxed)), (2, 1, 1));
+        assert!(b.admit(1, 1, 16384, 0).is_ok());
         drop((t2, t4));
         assert_eq!(b.opens(), 0);
+    }
+
+    #[test]
+    fn one_address_gets_at_most_half_of_the_opens_whatever_its_sessions() {
+        let b = FdBudget::new(100 + FD_RESERVE);
+        let ip: IpAddr = [127, 0, 0, 3].into();
+        let addr = b.address(ip);
+        assert!(Arc::ptr_eq(&addr, &b.address(ip)), "connections of one address share the count");
+        let (s1, s2) = (OpenCount::default(), OpenCount::default());
+        let held: Vec<_> = (0..50).map(|i| b.ticket(if i % 2 == 0 { &s1 } else { &s2 }, &addr)).collect();
+        assert_eq!(b.admit(25, 50, 16384, 0), Err(NtStatus::TOO_MANY_OPENED_FILES), "address at half");
+        let other = b.address([127, 0, 0, 2].into());
+        assert!(b.admit(0, other.load(Ordering::Relaxed), 16384, 0).is_ok(), "another address still opens");
+        drop(held);
+        drop(addr);
+        assert_eq!(b.address(ip).load(Ordering::Relaxed), 0, "a forgotten address starts afresh");
     }
 
     #[test]

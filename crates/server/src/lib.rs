@@ -3,6 +3,8 @@
 //! The wire codec, authentication, the file system and the lock core are separate
 //! crates that do no networking.
 
+#![forbid(unsafe_code)]
+
 mod admission;
 mod budget;
 mod buffers;

@@ -167,11 +167,12 @@ impl ServerState {
         }
     }
 
-    /// STATUS_TOO_MANY_OPENED_FILES unless one more open fits the descriptor budget and
-    /// the session's cap, with `session_opens` held by the session (see `limits`).
-    pub fn admit_open(&self, session_opens: usize) -> Result<(), opportune_types::NtStatus> {
+    /// STATUS_TOO_MANY_OPENED_FILES unless one more open fits the descriptor budget, the
+    /// session's cap and the client address's share, with `session_opens` held by the
+    /// session and `address_opens` from its address (see `fd_budget`).
+    pub fn admit_open(&self, session_opens: usize, address_opens: usize) -> Result<(), opportune_types::NtStatus> {
         let connections = self.locks.connection_count();
-        self.fds.admit(session_opens, self.config.max_opens_per_session, connections)
+        self.fds.admit(session_opens, address_opens, self.config.max_opens_per_session, connections)
     }
 
     /// The session is gone: it leaves the global table and its id may be handed out again.

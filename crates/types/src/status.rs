@@ -116,6 +116,7 @@ statuses! {
     ACCOUNT_DISABLED = 0xC000_0072,
     NO_SUCH_USER = 0xC000_0064,
     ACCOUNT_LOCKED_OUT = 0xC000_0234,
+    TOO_MANY_LINKS = 0xC000_0265,
 }
 
 impl NtStatus {

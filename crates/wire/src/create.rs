@@ -105,7 +105,7 @@ pub fn decode_contexts(buf: &[u8]) -> Result<Vec<CreateContext<'_>>> {
         if next == 0 {
             break;
         }
-        if next % 8 != 0 || next < 16 {
+        if !next.is_multiple_of(8) || next < 16 {
             return Err(WireError::Invalid("create context chain"));
         }
         pos = pos.checked_add(next).ok_or(WireError::Invalid("create context chain"))?;

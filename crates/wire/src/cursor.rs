@@ -79,7 +79,7 @@ pub fn slice_at(msg: &[u8], offset: usize, length: usize) -> Result<&[u8]> {
 
 /// Decodes UTF-16LE into a String; odd lengths and unpaired surrogates are errors.
 pub fn utf16le(bytes: &[u8]) -> Result<String> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(WireError::Invalid("odd UTF-16 length"));
     }
     let units = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
@@ -117,7 +117,7 @@ impl Put for Vec<u8> {
         }
     }
     fn pad_to(&mut self, align: usize) {
-        while self.len() % align != 0 {
+        while !self.len().is_multiple_of(align) {
             self.push(0);
         }
     }

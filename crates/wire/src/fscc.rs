@@ -201,7 +201,7 @@ pub fn parse_full_ea_list(buf: &[u8]) -> Option<Vec<FullEa>> {
         let vlen = usize::from(u16::from_le_bytes([h[6], h[7]]));
         let len = full_ea_len(nlen, vlen);
         let entry = buf.get(at..at + len)?;
-        if entry[8 + nlen] != 0 || (next != 0 && (next % 4 != 0 || next < len)) {
+        if entry[8 + nlen] != 0 || (next != 0 && (!next.is_multiple_of(4) || next < len)) {
             return None;
         }
         let name = std::str::from_utf8(&entry[8..8 + nlen]).ok().filter(|n| n.is_ascii())?;
@@ -218,7 +218,7 @@ pub fn put_full_ea_list(out: &mut Vec<u8>, eas: &[FullEa]) {
     let base = out.len();
     let mut prev: Option<usize> = None;
     for ea in eas {
-        while (out.len() - base) % 4 != 0 {
+        while !(out.len() - base).is_multiple_of(4) {
             out.push(0);
         }
         let start = out.len();
@@ -249,7 +249,7 @@ pub fn parse_get_ea_list(buf: &[u8]) -> Option<Vec<String>> {
         if next == 0 {
             return Some(out);
         }
-        if next % 4 != 0 || next < 5 + nlen {
+        if !next.is_multiple_of(4) || next < 5 + nlen {
             return None;
         }
         at += next;

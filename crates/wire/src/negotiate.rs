@@ -186,7 +186,7 @@ impl NegotiateResponse {
             return;
         }
         // Body offsets are relative to the header, which starts HEADER_LEN before `base`.
-        let align = |out: &mut Vec<u8>| while (out.len() - base) % 8 != 0 { out.push(0) };
+        let align = |out: &mut Vec<u8>| while !(out.len() - base).is_multiple_of(8) { out.push(0) };
         align(out);
         let ctx_off = (out.len() - base + HEADER_LEN) as u32;
         crate::cursor::patch_u32(out, ctx_off_at, ctx_off);

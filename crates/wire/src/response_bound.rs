@@ -34,7 +34,7 @@ pub fn response_bound(frame: &[u8]) -> usize {
         };
         total = total.saturating_add(asked).saturating_add(PER_MESSAGE);
         let next = le32_next(msg);
-        if next == 0 || next % 8 != 0 || next < HEADER_LEN {
+        if next == 0 || !next.is_multiple_of(8) || next < HEADER_LEN {
             break;
         }
         pos = pos.saturating_add(next);

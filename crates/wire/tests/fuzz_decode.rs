@@ -52,7 +52,7 @@ fn negotiate() -> Vec<u8> {
     m.extend_from_slice(&32u16.to_le_bytes());
     m.extend_from_slice(&1u16.to_le_bytes());
     m.extend_from_slice(&[9; 32]);
-    while m.len() % 8 != 0 {
+    while !m.len().is_multiple_of(8) {
         m.push(0);
     }
     // SMB2_ENCRYPTION_CAPABILITIES: AES-128-GCM, AES-128-CCM.

@@ -204,11 +204,11 @@ fn opening_files_until_refused_leaves_descriptors_for_everyone_else() {
     let mut late = Client::connect_from("127.0.0.2", s.addr, "user", "pass", "share").expect("a client still connects and logs on");
     assert!(start.elapsed() <= super::SERVED_WITHIN, "logon took {:?}", start.elapsed());
     eprintln!("opens: {} + {}; server descriptors: {}", first.len(), more.len(), s.open_fds());
+    // One address holds at most half of the open budget whatever its sessions: a client
+    // on another address can still open and list.
     let listing = late.list_dir("");
-    assert!(
-        matches!(listing, Ok(_) | Err(STATUS_TOO_MANY_OPENED_FILES)),
-        "listing with the open budget spent: {listing:?}"
-    );
+    assert!(listing.is_ok(), "listing from another address: {listing:?}");
+    assert!(start.elapsed() <= super::SERVED_WITHIN, "listing took {:?}", start.elapsed());
     drop((attacker, second, late));
     // The opens go with their connections; everyone is served again.
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -834,3 +834,144 @@ pub fn sign(signer: &opportune_crypto::Signer, message: &mut [u8]) {
     message[16..20].copy_from_slice(&flags.to_le_bytes());
     assert!(signer.sign_in_place(message), "signing");
 }
+
+/// SET_INFO and QUERY_INFO (MS-SMB2 2.2.39, 2.2.37) and what the link and EA tests build
+/// on them: FileFullEaInformation (MS-FSCC 2.4.15), FileLinkInformation (2.4.27.2),
+/// FileInternalInformation (2.4.26) and FileStandardInformation (2.4.47).
+impl Client {
+    /// SET_INFO of `info_type` (1 file) and `class` with `buffer`; the status.
+    pub fn set_info(&mut self, fid: Fid, info_type: u8, class: u8, buffer: &[u8]) -> u32 {
+        let mut b = vec![];
+        b.extend_from_slice(&33u16.to_le_bytes());
+        b.push(info_type);
+        b.push(class);
+        b.extend_from_slice(&(buffer.len() as u32).to_le_bytes());
+        b.extend_from_slice(&96u16.to_le_bytes());
+        b.extend_from_slice(&[0; 2]);
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&fid.0);
+        b.extend_from_slice(buffer);
+        self.call(0x11, b).status
+    }
+
+    /// QUERY_INFO of `info_type` and `class` with `input` and `flags`: the status and
+    /// the output buffer.
+    pub fn query_info(&mut self, fid: Fid, info_type: u8, class: u8, input: &[u8], flags: u32) -> (u32, Vec<u8>) {
+        let mut b = vec![];
+        b.extend_from_slice(&41u16.to_le_bytes());
+        b.push(info_type);
+        b.push(class);
+        b.extend_from_slice(&65536u32.to_le_bytes());
+        let in_off: u16 = if input.is_empty() { 0 } else { 104 };
+        b.extend_from_slice(&in_off.to_le_bytes());
+        b.extend_from_slice(&[0; 2]);
+        b.extend_from_slice(&(input.len() as u32).to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&flags.to_le_bytes());
+        b.extend_from_slice(&fid.0);
+        b.extend_from_slice(input);
+        if input.is_empty() {
+            b.push(0);
+        }
+        let r = self.call(0x10, b);
+        if r.status != STATUS_SUCCESS || r.body.len() < 8 {
+            return (r.status, Vec::new());
+        }
+        let off = usize::from(le16(&r.body, 2)).saturating_sub(64);
+        let n = le32(&r.body, 4) as usize;
+        (r.status, r.body.get(off..off + n).unwrap_or_default().to_vec())
+    }
+
+    /// Sets EAs (FileFullEaInformation); an empty value removes one.
+    pub fn set_eas(&mut self, fid: Fid, eas: &[(&str, &[u8])]) -> u32 {
+        let mut list = vec![];
+        for (i, (name, value)) in eas.iter().enumerate() {
+            let start = list.len();
+            list.extend_from_slice(&0u32.to_le_bytes());
+            list.push(0);
+            list.push(name.len() as u8);
+            list.extend_from_slice(&(value.len() as u16).to_le_bytes());
+            list.extend_from_slice(name.as_bytes());
+            list.push(0);
+            list.extend_from_slice(value);
+            if i + 1 < eas.len() {
+                while list.len() % 4 != 0 {
+                    list.push(0);
+                }
+                let next = (list.len() - start) as u32;
+                list[start..start + 4].copy_from_slice(&next.to_le_bytes());
+            }
+        }
+        self.set_info(fid, 1, 15, &list)
+    }
+
+    /// The file's EAs as (name, value), all of them (`names` empty, restarting the
+    /// scan) or those named (FILE_GET_EA_INFORMATION list).
+    pub fn query_eas(&mut self, fid: Fid, names: &[&str]) -> Result<Vec<(String, Vec<u8>)>, u32> {
+        let mut input = vec![];
+        for (i, name) in names.iter().enumerate() {
+            let start = input.len();
+            input.extend_from_slice(&0u32.to_le_bytes());
+            input.push(name.len() as u8);
+            input.extend_from_slice(name.as_bytes());
+            input.push(0);
+            if i + 1 < names.len() {
+                while input.len() % 4 != 0 {
+                    input.push(0);
+                }
+                let next = (input.len() - start) as u32;
+                input[start..start + 4].copy_from_slice(&next.to_le_bytes());
+            }
+        }
+        let (status, out) = self.query_info(fid, 1, 15, &input, 1);
+        if status != STATUS_SUCCESS {
+            return Err(status);
+        }
+        let mut eas = vec![];
+        let mut at = 0;
+        while at + 8 <= out.len() {
+            let next = le32(&out, at) as usize;
+            let nlen = usize::from(out[at + 5]);
+            let vlen = usize::from(le16(&out, at + 6));
+            let name = String::from_utf8_lossy(&out[at + 8..at + 8 + nlen]).into_owned();
+            let value = out[at + 9 + nlen..at + 9 + nlen + vlen].to_vec();
+            eas.push((name, value));
+            if next == 0 {
+                break;
+            }
+            at += next;
+        }
+        Ok(eas)
+    }
+
+    /// FileLinkInformation: a hard link named `name` (from the share root) to the file
+    /// of `fid`, with ReplaceIfExists `replace` and RootDirectory `root` (0 over SMB2).
+    pub fn link_with_root(&mut self, fid: Fid, name: &str, replace: bool, root: u64) -> u32 {
+        let name16: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let mut b = vec![u8::from(replace)];
+        b.extend_from_slice(&[0; 7]);
+        b.extend_from_slice(&root.to_le_bytes());
+        b.extend_from_slice(&(name16.len() as u32).to_le_bytes());
+        b.extend_from_slice(&name16);
+        self.set_info(fid, 1, 11, &b)
+    }
+
+    /// FileLinkInformation with RootDirectory 0.
+    pub fn link(&mut self, fid: Fid, name: &str, replace: bool) -> u32 {
+        self.link_with_root(fid, name, replace, 0)
+    }
+
+    /// FileInternalInformation.IndexNumber: the file id.
+    pub fn file_index(&mut self, fid: Fid) -> u64 {
+        let (status, out) = self.query_info(fid, 1, 6, &[], 0);
+        assert_eq!(status, STATUS_SUCCESS, "FileInternalInformation");
+        le64(&out, 0)
+    }
+
+    /// FileStandardInformation.NumberOfLinks.
+    pub fn link_count(&mut self, fid: Fid) -> u32 {
+        let (status, out) = self.query_info(fid, 1, 5, &[], 0);
+        assert_eq!(status, STATUS_SUCCESS, "FileStandardInformation");
+        le32(&out, 16)
+    }
+}

@@ -15,8 +15,8 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     let id = ctx.open(req.file_id)?.file_id;
     let open = ctx.conn.opens.remove(&id.volatile).ok_or(NtStatus::FILE_CLOSED)?;
     let mut resp = CloseResponse::default();
-    if req.flags & CLOSE_FLAG_POSTQUERY_ATTRIB != 0 {
-        if let Ok(info) = open.handle.info() {
+    if req.flags & CLOSE_FLAG_POSTQUERY_ATTRIB != 0
+        && let Ok(info) = open.handle.info() {
             let m = file_meta(&info, false);
             resp = CloseResponse {
                 flags: CLOSE_FLAG_POSTQUERY_ATTRIB,
@@ -29,7 +29,6 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
                 file_attributes: m.attributes,
             };
         }
-    }
     finish_close(ctx.server, ctx.conn, open);
     let mut body = Vec::with_capacity(60);
     resp.encode(&mut body);

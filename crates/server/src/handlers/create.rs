@@ -73,9 +73,10 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
 /// STATUS_TOO_MANY_OPENED_FILES before anything is opened.
 fn admit(ctx: &mut Ctx<'_>) -> Result<(), NtStatus> {
     let held = ctx.session()?.opens.load(std::sync::atomic::Ordering::Relaxed);
-    let admitted = ctx.server.admit_open(held);
+    let from_address = ctx.conn.address_opens.load(std::sync::atomic::Ordering::Relaxed);
+    let admitted = ctx.server.admit_open(held, from_address);
     if let Err(status) = admitted {
-        tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, held, %status, "create refused: open budget");
+        tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, held, from_address, %status, "create refused: open budget");
     }
     admitted
 }

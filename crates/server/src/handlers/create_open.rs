@@ -60,7 +60,8 @@ pub struct DeferredCreate {
 
 pub enum Step {
     Done(Reply, Option<FileId>),
-    Wait(DeferredCreate),
+    /// Boxed: it is kept in the connection's table of waiting creates.
+    Wait(Box<DeferredCreate>),
 }
 
 /// Runs a new create; a create that must wait is parked on the connection and answered
@@ -90,7 +91,7 @@ pub fn resume(server: &ServerState, conn: &mut ConnState, hdr: &Header, d: Defer
             Step::Done(Reply::error(status), None)
         }
         (CreateOutcome::Restart, _) => begin(server, conn, hdr, d.plan),
-        (CreateOutcome::Deferred, stage) => Step::Wait(DeferredCreate { plan: d.plan, stage }),
+        (CreateOutcome::Deferred, stage) => Step::Wait(Box::new(DeferredCreate { plan: d.plan, stage })),
     }
 }
 
@@ -110,7 +111,7 @@ fn begin(server: &ServerState, conn: &mut ConnState, hdr: &Header, plan: CreateP
             return match admit(server, conn, &plan, &info, true) {
                 CreateOutcome::Granted { caching } => open_file(server, conn, hdr, plan, Some(caching)),
                 CreateOutcome::Denied(status) => Step::Done(Reply::error(status), None),
-                _ => Step::Wait(DeferredCreate { plan, stage: Stage::Probed }),
+                _ => Step::Wait(Box::new(DeferredCreate { plan, stage: Stage::Probed })),
             };
         }
     }
@@ -149,7 +150,7 @@ fn open_file(
                 discard(server, &plan, &opened, &info);
                 return Step::Done(Reply::error(status), None);
             }
-            _ => return Step::Wait(DeferredCreate { plan, stage: Stage::Opened(Box::new(opened), info) }),
+            _ => return Step::Wait(Box::new(DeferredCreate { plan, stage: Stage::Opened(Box::new(opened), info) })),
         },
     };
     finish(server, conn, hdr, plan, opened, info, caching)
@@ -254,7 +255,7 @@ fn finish(
         server.locks.set_app_instance(plan.open, app, client);
     }
     let session_opens = conn.sessions.get(&hdr.session_id).map(|s| s.opens.clone()).unwrap_or_default();
-    let ticket = server.fds.ticket(&session_opens);
+    let ticket = server.fds.ticket(&session_opens, &conn.address_opens);
     conn.opens.insert(
         plan.open,
         Open {

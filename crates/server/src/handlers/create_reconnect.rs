@@ -54,7 +54,7 @@ pub fn handle(ctx: &mut Ctx<'_>, req: &CreateRequest<'_>, rc: Reconnect) -> HRes
     open.tree_id = ctx.hdr.tree_id;
     // The open now counts against its new session.
     let session_opens = ctx.session()?.opens.clone();
-    open.ticket = ctx.server.fds.ticket(&session_opens);
+    open.ticket = ctx.server.fds.ticket(&session_opens, &ctx.conn.address_opens);
     if let Some(d) = open.durable.as_mut() {
         d.client_guid = client;
     }

@@ -20,7 +20,7 @@ pub fn complete_create(
     let Some(d) = conn.deferred_creates.remove(&open) else {
         return Some((Reply::error(NtStatus::INTERNAL_ERROR), None));
     };
-    match resume(server, conn, &op.header, d, outcome) {
+    match resume(server, conn, &op.header, *d, outcome) {
         Step::Done(reply, file_id) => Some((reply, file_id)),
         Step::Wait(d) => {
             conn.deferred_creates.insert(d.plan.open, d);

@@ -1,5 +1,5 @@
-//! SET_INFO (MS-SMB2 3.3.5.21, MS-FSA 2.1.5.14): times and attributes, rename,
-//! delete disposition, end of file, allocation, position and mode.
+//! SET_INFO (MS-SMB2 3.3.5.21, MS-FSA 2.1.5.15): times and attributes, rename,
+//! hard links, delete disposition, end of file, allocation, position, mode and EAs.
 
 use super::{Ctx, HResult, Reply};
 use crate::conn_state::ConnState;
@@ -121,7 +121,7 @@ fn set_file_info(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSt
             let eas: Vec<Ea> = list.into_iter().map(|e| Ea { flags: e.flags, name: e.name, value: e.value }).collect();
             ctx.open(id)?.handle.set_eas(&eas).map_err(|e| e.status())
         }
-        class::LINK => Err(NtStatus::NOT_SUPPORTED),
+        class::LINK => link(ctx, id, buf),
         _ => Err(NtStatus::INVALID_INFO_CLASS),
     }
 }
@@ -166,19 +166,7 @@ fn set_basic(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Resu
 /// the acknowledgments when needed: `Some(pending reply)`, completed by
 /// [`complete_rename`].
 fn rename(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<Option<Reply>, NtStatus> {
-    let mut r = Reader::new(buf, 0);
-    let parsed = (|| {
-        let replace = r.u8()? != 0;
-        r.skip(7)?;
-        let root = r.u64()?;
-        let len = r.u32()? as usize;
-        Ok::<_, opportune_wire::WireError>((replace, root, r.bytes(len)?))
-    })();
-    let (replace, root, name) = parsed.map_err(|_| NtStatus::INFO_LENGTH_MISMATCH)?;
-    if root != 0 {
-        return Err(NtStatus::INVALID_PARAMETER);
-    }
-    let name = utf16le(name).map_err(|_| NtStatus::OBJECT_NAME_INVALID)?;
+    let (replace, name) = parse_name_info(buf)?;
     if name.starts_with(':') {
         return rename_stream(ctx, id, &name, replace).map(|()| None);
     }
@@ -197,6 +185,58 @@ fn rename(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<
     }
     perform_rename(server, conn_id, open, &target, replace)?;
     Ok(None)
+}
+
+/// The fields FILE_RENAME_INFORMATION_TYPE_2 and FILE_LINK_INFORMATION_TYPE_2
+/// share (MS-FSCC 2.4.42.2, 2.4.27.2): ReplaceIfExists, 7 reserved bytes,
+/// RootDirectory, which MUST be 0 over the network (else INVALID_PARAMETER),
+/// FileNameLength and the UTF-16 FileName. A buffer too short for them is
+/// INFO_LENGTH_MISMATCH; a name that is not UTF-16 OBJECT_NAME_INVALID.
+fn parse_name_info(buf: &[u8]) -> Result<(bool, String), NtStatus> {
+    let mut r = Reader::new(buf, 0);
+    let parsed = (|| {
+        let replace = r.u8()? != 0;
+        r.skip(7)?;
+        let root = r.u64()?;
+        let len = r.u32()? as usize;
+        Ok::<_, opportune_wire::WireError>((replace, root, r.bytes(len)?))
+    })();
+    let (replace, root, name) = parsed.map_err(|_| NtStatus::INFO_LENGTH_MISMATCH)?;
+    if root != 0 {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let name = utf16le(name).map_err(|_| NtStatus::OBJECT_NAME_INVALID)?;
+    Ok((replace, name))
+}
+
+/// FileLinkInformation for SMB2 (MS-FSCC 2.4.27.2, MS-FSA 2.1.5.15.6): a new name,
+/// relative to the share root, for the file of this open (see `Handle::link` for the
+/// file-system rules). The open needs no particular access (the Linux client opens
+/// the source with FILE_READ_ATTRIBUTES only); the tree must be writable, which
+/// `handle` checked. A file pending deletion gets no new name (ACCESS_DENIED), and a
+/// replaced target must not be open (ACCESS_DENIED: no break is sent for it). Watchers
+/// of the target's directory see FILE_ACTION_ADDED, preceded by FILE_ACTION_REMOVED
+/// when a file was replaced.
+fn link(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<(), NtStatus> {
+    let (replace, name) = parse_name_info(buf)?;
+    let name = name.strip_prefix('\\').unwrap_or(&name);
+    let target = SmbPath::parse(name).map_err(|e| e.status())?;
+    let server = ctx.server;
+    let open = ctx.open(id)?;
+    let info = open.handle.info().map_err(|e| e.status())?;
+    if open.delete_on_close || server.locks.is_delete_pending(&info) {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    let in_use = |t: &opportune_fs::FileInfo| server.locks.open_count(t) > 0;
+    let linked = open.handle.link(&target, replace, in_use).map_err(|e| e.status())?;
+    tracing::debug!(from = ?open.handle.rel_path(), to = ?linked.rel, replaced = linked.replaced, "hard link");
+    if server.notify.is_watched() {
+        if linked.replaced {
+            server.notify.report(server, open.share, &linked.rel, action::REMOVED, filter::FILE_NAME);
+        }
+        server.notify.report(server, open.share, &linked.rel, action::ADDED, filter::FILE_NAME);
+    }
+    Ok(())
 }
 
 /// Renaming a named stream of the same file (":new[:$DATA]", MS-FSA 2.1.5.14.11.1).

@@ -1,6 +1,8 @@
 //! FileFullEaInformation queries (MS-SMB2 3.3.5.20.1, MS-FSA 2.1.5.12.? and
 //! MS-FSCC 2.4.15): the EAs named in the request's FILE_GET_EA_INFORMATION list,
-//! or the file's EAs from where the last query of this open stopped.
+//! or the file's EAs from where the last query of this open stopped. Names are
+//! matched ignoring case and returned as stored (the case they were set with);
+//! a name asked for that does not exist comes back as asked, with no value.
 
 use super::super::{HResult, Reply};
 use crate::open::Open;
@@ -36,7 +38,7 @@ pub(super) fn query(open: &mut Open, req: &QueryInfoRequest<'_>) -> HResult {
         let names = parse_get_ea_list(req.input).ok_or(NtStatus::EA_LIST_INCONSISTENT)?;
         let pick = |n: &String| {
             let found = eas.iter().find(|e| e.name.eq_ignore_ascii_case(n));
-            found.cloned().unwrap_or(FullEa { flags: 0, name: n.to_ascii_uppercase(), value: Vec::new() })
+            found.cloned().unwrap_or(FullEa { flags: 0, name: n.clone(), value: Vec::new() })
         };
         (names.iter().map(pick).collect(), true)
     };
