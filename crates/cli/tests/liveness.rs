@@ -7,6 +7,7 @@
 
 mod support;
 #[path = "liveness_support/netns.rs"]
+#[allow(unsafe_code)] // setns, the one system call std lacks, with its safety contract
 mod netns;
 
 use netns::{Netns, HOST_IP};
