@@ -82,12 +82,17 @@ pub fn start_with(name: &str, config: Option<&str>) -> Server {
 
 /// Like `start_with`, with more command-line arguments for `serve`.
 pub fn start_args(name: &str, config: Option<&str>, extra: &[&str]) -> Server {
+    launch(Command::new(env!("CARGO_BIN_EXE_opportune")), name, config, extra)
+}
+
+/// Runs `cmd` (the server binary, or a wrapper that execs it) with `serve` and the test
+/// share and user, and waits until the server accepts.
+fn launch(mut cmd: Command, name: &str, config: Option<&str>, extra: &[&str]) -> Server {
     let root = std::env::temp_dir().join(format!("opportune-it-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).expect("share dir");
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_opportune"));
     cmd.args(["serve", "--listen", &addr.to_string(), "--user", "user:pass"]);
     cmd.args(extra);
     match config {
@@ -176,35 +181,7 @@ pub fn status(msg: &[u8]) -> u32 {
 /// Like `start_with`, with the server run under `prlimit --nofile=N:N` (soft and hard
 /// descriptor limit `nofile`); prlimit execs the server, so `pid()` is the server's.
 pub fn start_with_nofile(name: &str, config: Option<&str>, nofile: u64) -> Server {
-    let root = std::env::temp_dir().join(format!("opportune-it-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).expect("share dir");
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     let mut cmd = Command::new("prlimit");
     cmd.arg(format!("--nofile={nofile}:{nofile}")).arg("--").arg(env!("CARGO_BIN_EXE_opportune"));
-    cmd.args(["serve", "--listen", &addr.to_string(), "--user", "user:pass"]);
-    match config {
-        Some(text) => {
-            let file = root.with_extension("toml");
-            std::fs::write(&file, text.replace("{root}", &root.display().to_string())).expect("config file");
-            cmd.arg("--config").arg(file);
-        }
-        None => {
-            cmd.arg("--share").arg(format!("share={}", root.display()));
-        }
-    }
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn prlimit opportune");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout);
-    let mut first = String::new();
-    lines.read_line(&mut first).expect("startup line");
-    assert!(first.contains("listening"), "unexpected startup line {first:?}");
-    std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "server never accepted");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Server { child, addr, root }
+    launch(cmd, name, config, &[])
 }
