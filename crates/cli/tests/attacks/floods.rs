@@ -36,15 +36,9 @@ fn header(command: u16, mid: u64, charge: u16, credits: u16, flags: u32, next: u
     m
 }
 
-/// A READ request body (MS-SMB2 2.2.19), padded to 56 bytes so chains stay 8-aligned.
-fn read_body(fid: Fid, offset: u64, len: u32) -> Vec<u8> {
-    let mut b = vec![];
-    b.extend_from_slice(&49u16.to_le_bytes());
-    b.extend_from_slice(&[0; 2]);
-    b.extend_from_slice(&len.to_le_bytes());
-    b.extend_from_slice(&offset.to_le_bytes());
-    b.extend_from_slice(&fid.0);
-    b.extend_from_slice(&[0; 17]);
+/// A READ request body padded to 56 bytes, so chains stay 8-aligned.
+fn padded_read_body(fid: Fid, offset: u64, len: u32) -> Vec<u8> {
+    let mut b = read_body(fid, offset, len);
     b.resize(56, 0);
     b
 }
@@ -57,7 +51,7 @@ fn read_compound(c: &mut Client, fid: Fid, n: usize, len: u32) -> Vec<u8> {
         let mid = c.take_message_ids(charge);
         let next = if i + 1 < n { 64 + 56 } else { 0 };
         frame.extend_from_slice(&header(8, mid, charge, charge, 0, next, c.ids()));
-        frame.extend_from_slice(&read_body(fid, 0, len));
+        frame.extend_from_slice(&padded_read_body(fid, 0, len));
     }
     frame
 }

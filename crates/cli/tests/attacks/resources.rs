@@ -6,35 +6,21 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::client::{Client, Fid, GENERIC_ALL, OPLOCK_NONE};
+use support::client::{set_info_body, Client, Fid, GENERIC_ALL, OPLOCK_NONE};
 
 const STATUS_SUCCESS: u32 = 0;
 const STATUS_DISK_FULL: u32 = 0xC000_007F;
 const STATUS_TOO_MANY_OPENED_FILES: u32 = 0xC000_011F;
 
-/// SET_INFO of a FILE information class on `fid` with `buffer` (MS-SMB2 2.2.39).
-fn set_info_body(fid: Fid, class: u8, buffer: &[u8]) -> Vec<u8> {
-    let mut b = vec![];
-    b.extend_from_slice(&33u16.to_le_bytes());
-    b.push(1); // SMB2_0_INFO_FILE
-    b.push(class);
-    b.extend_from_slice(&(buffer.len() as u32).to_le_bytes());
-    b.extend_from_slice(&96u16.to_le_bytes());
-    b.extend_from_slice(&[0; 2]);
-    b.extend_from_slice(&0u32.to_le_bytes());
-    b.extend_from_slice(&fid.0);
-    b.extend_from_slice(buffer);
-    b
-}
 
 /// FileAllocationInformation (class 19) of `len` bytes; the status.
 fn set_allocation(c: &mut Client, fid: Fid, len: u64) -> u32 {
-    c.call(0x11, set_info_body(fid, 19, &len.to_le_bytes())).status
+    c.call(0x11, set_info_body(fid, 1, 19, &len.to_le_bytes())).status
 }
 
 /// FileEndOfFileInformation (class 20) of `len` bytes; the status.
 fn set_end_of_file(c: &mut Client, fid: Fid, len: u64) -> u32 {
-    c.call(0x11, set_info_body(fid, 20, &len.to_le_bytes())).status
+    c.call(0x11, set_info_body(fid, 1, 20, &len.to_le_bytes())).status
 }
 
 /// A small ext4 image mounted on a fresh directory; unmounted and deleted when dropped,

@@ -379,14 +379,7 @@ impl Client {
 
     /// Reads `len` bytes at `offset`: the status and the data.
     pub fn read_data(&mut self, fid: Fid, offset: u64, len: u32) -> (u32, Vec<u8>) {
-        let mut b = vec![];
-        b.extend_from_slice(&49u16.to_le_bytes());
-        b.extend_from_slice(&[0; 2]);
-        b.extend_from_slice(&len.to_le_bytes());
-        b.extend_from_slice(&offset.to_le_bytes());
-        b.extend_from_slice(&fid.0);
-        b.extend_from_slice(&[0; 17]);
-        let r = self.call(8, b);
+        let r = self.call(8, read_body(fid, offset, len));
         if r.status != STATUS_SUCCESS {
             return (r.status, Vec::new());
         }
@@ -401,35 +394,7 @@ impl Client {
 
     /// A CREATE with every field the tests vary: disposition and create options too.
     pub fn send_create_full(&mut self, name: &str, access: u32, oplock: u8, disposition: u32, options: u32, contexts: &[u8]) -> u64 {
-        let name16: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
-        let mut b = vec![];
-        b.extend_from_slice(&57u16.to_le_bytes());
-        b.push(0);
-        b.push(oplock);
-        b.extend_from_slice(&2u32.to_le_bytes());
-        b.extend_from_slice(&[0; 16]);
-        b.extend_from_slice(&access.to_le_bytes());
-        b.extend_from_slice(&0x80u32.to_le_bytes());
-        b.extend_from_slice(&SHARE_ALL.to_le_bytes());
-        b.extend_from_slice(&disposition.to_le_bytes());
-        b.extend_from_slice(&options.to_le_bytes());
-        b.extend_from_slice(&120u16.to_le_bytes());
-        b.extend_from_slice(&(name16.len() as u16).to_le_bytes());
-        let ctx_off = (64 + 56 + name16.len()).next_multiple_of(8);
-        let (off, len) = if contexts.is_empty() { (0, 0) } else { (ctx_off as u32, contexts.len() as u32) };
-        b.extend_from_slice(&off.to_le_bytes());
-        b.extend_from_slice(&len.to_le_bytes());
-        b.extend_from_slice(&name16);
-        if name16.is_empty() {
-            b.push(0);
-        }
-        if !contexts.is_empty() {
-            while 64 + b.len() < ctx_off {
-                b.push(0);
-            }
-            b.extend_from_slice(contexts);
-        }
-        self.send(5, b)
+        self.send(5, create_body(name, access, oplock, disposition, options, contexts))
     }
 
     /// The file id and granted oplock level of a CREATE response.
@@ -611,14 +576,13 @@ pub fn session_setup_request(flags: u8, token: &[u8], previous: u64) -> Vec<u8> 
     b
 }
 
-/// A CREATE request body for `name` with `access`, `disposition` (OPEN_IF is 3) and
-/// create `options`, no oplock, all sharing, no contexts.
-pub fn create_request(name: &str, access: u32, disposition: u32, options: u32) -> Vec<u8> {
+/// A CREATE request body (MS-SMB2 2.2.13): all sharing, `contexts` 8-aligned after the name.
+pub fn create_body(name: &str, access: u32, oplock: u8, disposition: u32, options: u32, contexts: &[u8]) -> Vec<u8> {
     let name16: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
     let mut b = vec![];
     b.extend_from_slice(&57u16.to_le_bytes());
     b.push(0);
-    b.push(OPLOCK_NONE);
+    b.push(oplock);
     b.extend_from_slice(&2u32.to_le_bytes());
     b.extend_from_slice(&[0; 16]);
     b.extend_from_slice(&access.to_le_bytes());
@@ -628,13 +592,27 @@ pub fn create_request(name: &str, access: u32, disposition: u32, options: u32) -
     b.extend_from_slice(&options.to_le_bytes());
     b.extend_from_slice(&120u16.to_le_bytes());
     b.extend_from_slice(&(name16.len() as u16).to_le_bytes());
-    b.extend_from_slice(&0u32.to_le_bytes());
-    b.extend_from_slice(&0u32.to_le_bytes());
+    let ctx_off = (64 + 56 + name16.len()).next_multiple_of(8);
+    let (off, len) = if contexts.is_empty() { (0, 0) } else { (ctx_off as u32, contexts.len() as u32) };
+    b.extend_from_slice(&off.to_le_bytes());
+    b.extend_from_slice(&len.to_le_bytes());
     b.extend_from_slice(&name16);
     if name16.is_empty() {
         b.push(0);
     }
+    if !contexts.is_empty() {
+        while 64 + b.len() < ctx_off {
+            b.push(0);
+        }
+        b.extend_from_slice(contexts);
+    }
     b
+}
+
+/// A CREATE request body for `name` with `access`, `disposition` (OPEN_IF is 3) and
+/// create `options`, no oplock, all sharing, no contexts.
+pub fn create_request(name: &str, access: u32, disposition: u32, options: u32) -> Vec<u8> {
+    create_body(name, access, OPLOCK_NONE, disposition, options, &[])
 }
 
 /// A parsed response header: what the attack tests look at.
@@ -841,17 +819,7 @@ pub fn sign(signer: &opportune_crypto::Signer, message: &mut [u8]) {
 impl Client {
     /// SET_INFO of `info_type` (1 file) and `class` with `buffer`; the status.
     pub fn set_info(&mut self, fid: Fid, info_type: u8, class: u8, buffer: &[u8]) -> u32 {
-        let mut b = vec![];
-        b.extend_from_slice(&33u16.to_le_bytes());
-        b.push(info_type);
-        b.push(class);
-        b.extend_from_slice(&(buffer.len() as u32).to_le_bytes());
-        b.extend_from_slice(&96u16.to_le_bytes());
-        b.extend_from_slice(&[0; 2]);
-        b.extend_from_slice(&0u32.to_le_bytes());
-        b.extend_from_slice(&fid.0);
-        b.extend_from_slice(buffer);
-        self.call(0x11, b).status
+        self.call(0x11, set_info_body(fid, info_type, class, buffer)).status
     }
 
     /// QUERY_INFO of `info_type` and `class` with `input` and `flags`: the status and
@@ -974,4 +942,31 @@ impl Client {
         assert_eq!(status, STATUS_SUCCESS, "FileStandardInformation");
         le32(&out, 16)
     }
+}
+
+/// A SET_INFO request body (MS-SMB2 2.2.39) of `info_type` (1: file) and `class`.
+pub fn set_info_body(fid: Fid, info_type: u8, class: u8, buffer: &[u8]) -> Vec<u8> {
+    let mut b = vec![];
+    b.extend_from_slice(&33u16.to_le_bytes());
+    b.push(info_type);
+    b.push(class);
+    b.extend_from_slice(&(buffer.len() as u32).to_le_bytes());
+    b.extend_from_slice(&96u16.to_le_bytes());
+    b.extend_from_slice(&[0; 2]);
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&fid.0);
+    b.extend_from_slice(buffer);
+    b
+}
+
+/// A READ request body (MS-SMB2 2.2.19), 49 bytes.
+pub fn read_body(fid: Fid, offset: u64, len: u32) -> Vec<u8> {
+    let mut b = vec![];
+    b.extend_from_slice(&49u16.to_le_bytes());
+    b.extend_from_slice(&[0; 2]);
+    b.extend_from_slice(&len.to_le_bytes());
+    b.extend_from_slice(&offset.to_le_bytes());
+    b.extend_from_slice(&fid.0);
+    b.extend_from_slice(&[0; 17]);
+    b
 }
