@@ -21,6 +21,10 @@ pub struct FileConfig {
     pub min_link_throughput: Option<u64>,
     /// Unix socket for `opportune status`; "" turns it off.
     pub status_socket: Option<PathBuf>,
+    /// Where Prometheus metrics are served (`--metrics`); absent: nowhere.
+    pub metrics_listen: Option<String>,
+    /// Finished break records kept for `opportune status --breaks`.
+    pub break_history: Option<usize>,
     /// Budgets and deadlines (docs/SECURITY.md).
     #[serde(default)]
     pub limits: FileLimits,

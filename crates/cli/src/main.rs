@@ -19,9 +19,13 @@ struct Cli {
 enum Command {
     /// Serve a folder (or the shares given with --share / --config) over SMB.
     Serve(serve::ServeArgs),
-    /// Show a running server's sessions, open files with their oplocks and leases,
-    /// disconnected durable handles and operations waiting for breaks.
+    /// Show a running server's sessions, connections with their transport figures, open
+    /// files with their oplocks, leases and share modes, byte-range locks, disconnected
+    /// durable handles and breaks in flight (--breaks: also the last finished ones).
     Status(status::StatusArgs),
+    /// Stream a running server's break records as breaks end: file, holder, from -> to,
+    /// trigger, outcome and every request that waited.
+    Trace(status::TraceArgs),
     /// Print the NT hash of a password, for the `nt_hash` key of the config file.
     HashPassword {
         /// The password; read from standard input when absent.
@@ -33,7 +37,8 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
-        Command::Status(args) => status::run(args),
+        Command::Status(args) => status::status(args),
+        Command::Trace(args) => status::trace(args),
         Command::HashPassword { password } => hash_password(password),
     };
     match result {

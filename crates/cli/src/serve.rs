@@ -54,6 +54,11 @@ pub struct ServeArgs {
     /// /run/opportune for root, else a 0700 /tmp/opportune-UID].
     #[arg(long, value_name = "PATH")]
     status_socket: Option<PathBuf>,
+    /// Serve Prometheus metrics over HTTP at ADDR (e.g. 127.0.0.1:9445; any path answers)
+    /// [default: off; TOML `metrics_listen`]. Keep it on loopback unless the network
+    /// that reaches it is trusted: the figures name shares and NT statuses.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
 }
 
 pub fn run(args: ServeArgs) -> Result<(), String> {
@@ -62,6 +67,11 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         Some(p) => config_file::load(p)?,
         None => FileConfig::default(),
     };
+    let metrics = match (args.metrics, &file.metrics_listen) {
+        (Some(a), _) => Some(a),
+        (None, Some(s)) => Some(s.parse::<SocketAddr>().map_err(|e| format!("metrics_listen = {s:?}: {e}"))?),
+        (None, None) => None,
+    };
     let (config, generated) = build_config(&args, file)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(MAX_BLOCKING_THREADS)
@@ -69,6 +79,10 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
+        if let Some(addr) = metrics {
+            // Before the server exists, so every counter it creates is recorded.
+            install_metrics(addr)?;
+        }
         let (listener, state) = opportune_server::bind(config).await.map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         announce(&state.config, addr, generated.as_ref());
@@ -84,6 +98,19 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         }
         Ok(())
     })
+}
+
+/// The Prometheus exporter on `addr` (its own HTTP listener on this runtime).
+fn install_metrics(addr: SocketAddr) -> Result<(), String> {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(addr)
+        .set_buckets(opportune_server::metrics::SECONDS_BUCKETS)
+        .map_err(|e| format!("metrics: {e}"))?
+        .install()
+        .map_err(|e| format!("metrics on {addr}: {e}"))?;
+    opportune_server::metrics::describe();
+    eprintln!("opportune: metrics at http://{addr}/metrics");
+    Ok(())
 }
 
 fn init_logging() {
@@ -134,6 +161,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
     config.max_sessions_per_connection =
         file.max_sessions_per_connection.unwrap_or(config.max_sessions_per_connection);
     config.max_trees_per_session = file.max_trees_per_session.unwrap_or(config.max_trees_per_session);
+    config.break_history = file.break_history.unwrap_or(config.break_history);
     for s in file.share {
         let caching = s.caching();
         let space = s.space();

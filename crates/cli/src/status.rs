@@ -1,16 +1,19 @@
-//! `opportune status`: asks a running server (over its status socket) for a snapshot of
-//! sessions, open files with their caching, durable handles and waiting operations.
-//! The socket and its directory are checked first (`status::check_socket`): a socket
-//! another user could have put there is refused.
+//! `opportune status` and `opportune trace`: ask a running server, over its status socket,
+//! for a report (sessions, connections with transport figures, open files with caching
+//! and share modes, byte-range locks, breaks; as text or JSON) or for the live stream of
+//! break records. The socket and its directory are checked first
+//! (`status::check_socket`): a socket another user could have put there is refused.
+//! Whatever the server sends is escaped before it reaches the terminal.
 
-use std::io::Read;
+use std::io::{BufRead, Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Where the server's status socket is.
 #[derive(clap::Args)]
-pub struct StatusArgs {
+pub struct SocketArgs {
     /// The address the server listens on, to find its default socket [default: 127.0.0.1:4445].
     #[arg(long)]
     listen: Option<SocketAddr>,
@@ -19,12 +22,34 @@ pub struct StatusArgs {
     socket: Option<PathBuf>,
 }
 
-pub fn run(args: StatusArgs) -> Result<(), String> {
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    socket: SocketArgs,
+    /// The report as JSON (schema `opportune-status/1`, docs/STATUS.md).
+    #[arg(long)]
+    json: bool,
+    /// Also the last finished break records (the server keeps `break_history` of them).
+    #[arg(long)]
+    breaks: bool,
+}
+
+#[derive(clap::Args)]
+pub struct TraceArgs {
+    #[command(flatten)]
+    socket: SocketArgs,
+    /// One JSON object per break record and line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Connects to the server's status socket and sends `request`.
+fn connect(args: &SocketArgs, request: &str) -> Result<UnixStream, String> {
     let listen = match args.listen {
         Some(a) => a,
         None => crate::serve::DEFAULT_LISTEN.parse().map_err(|e| format!("{e}"))?,
     };
-    let path = args.socket.unwrap_or_else(|| opportune_server::status::default_socket(listen));
+    let path = args.socket.clone().unwrap_or_else(|| opportune_server::status::default_socket(listen));
     // Another local user must not be able to answer in the server's place.
     match opportune_server::status::check_socket(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
@@ -34,10 +59,48 @@ pub fn run(args: StatusArgs) -> Result<(), String> {
     }
     let mut s = UnixStream::connect(&path)
         .map_err(|e| format!("no server answers on {} ({e}); is `opportune serve` running with that --listen?", path.display()))?;
+    s.write_all(format!("{request}\n").as_bytes()).map_err(|e| format!("writing to {}: {e}", path.display()))?;
+    Ok(s)
+}
+
+pub fn status(args: StatusArgs) -> Result<(), String> {
+    let mut request = String::from("status");
+    if args.json {
+        request.push_str(" json");
+    }
+    if args.breaks {
+        request.push_str(" breaks");
+    }
+    let mut s = connect(&args.socket, &request)?;
     s.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
     let mut text = String::new();
-    s.read_to_string(&mut text).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    s.read_to_string(&mut text).map_err(|e| format!("reading the report: {e}"))?;
+    if let Some(e) = text.strip_prefix("error: ") {
+        return Err(format!("the server refused the request: {}", e.trim_end()));
+    }
     // Whatever the socket sends, no control character reaches the terminal.
-    print!("{}", opportune_server::status::printable_text(&text));
+    if args.json {
+        print!("{}", opportune_server::status::printable_json(&text));
+    } else {
+        print!("{}", opportune_server::status::printable_text(&text));
+    }
+    Ok(())
+}
+
+pub fn trace(args: TraceArgs) -> Result<(), String> {
+    let s = connect(&args.socket, if args.json { "trace json" } else { "trace" })?;
+    let mut out = std::io::stdout().lock();
+    for line in std::io::BufReader::new(s).lines() {
+        let line = line.map_err(|e| format!("reading the trace: {e}"))?;
+        let shown = if args.json {
+            opportune_server::status::printable_json(&line)
+        } else {
+            opportune_server::status::printable(&line)
+        };
+        // A closed standard output (`| head`) ends the trace quietly.
+        if writeln!(out, "{shown}").and_then(|()| out.flush()).is_err() {
+            return Ok(());
+        }
+    }
     Ok(())
 }

@@ -57,4 +57,4 @@ pub use path::{SmbPath, check_stream_name, join as join_rel};
 pub use share::Share;
 pub use shortname::{is_8_3, short_name};
 pub use space::{SpacePolicy, DEFAULT_FREE_RESERVE, LOOSE_PREALLOCATION};
-pub use sys::{euid, nofile_limit, set_nofile_limit};
+pub use sys::{euid, nofile_limit, set_nofile_limit, tcp_info, TcpFigures};

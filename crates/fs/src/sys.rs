@@ -416,3 +416,45 @@ pub fn euid() -> u32 {
     // SAFETY: no arguments; geteuid cannot fail.
     unsafe { libc::geteuid() }
 }
+
+/// What the kernel knows of a TCP connection (`getsockopt(TCP_INFO)`, tcp(7)): the
+/// figures `opportune status` shows per connection. Here because this is the
+/// workspace's one file of system calls with safety contracts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpFigures {
+    /// Smoothed round-trip time and its variance, in microseconds.
+    pub rtt_us: u32,
+    pub rttvar_us: u32,
+    /// Segments sent and not yet acknowledged.
+    pub unacked: u32,
+    /// Retransmissions in a row now (`tcpi_retransmits`) and in total.
+    pub retransmits: u8,
+    pub total_retrans: u32,
+    /// Milliseconds since the peer last acknowledged anything.
+    pub last_ack_recv_ms: u32,
+}
+
+/// `getsockopt(fd, IPPROTO_TCP, TCP_INFO)` on a TCP socket.
+pub fn tcp_info(fd: BorrowedFd) -> io::Result<TcpFigures> {
+    let mut info = MaybeUninit::<libc::tcp_info>::zeroed();
+    let mut len = size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is writable for `len` bytes; the kernel writes at most `len` bytes and
+    // stores how many it wrote in `len`; the descriptor is borrowed for the call only.
+    let r = unsafe {
+        libc::getsockopt(fd.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_INFO, info.as_mut_ptr().cast(), &mut len)
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: zero-initialised, then (partly) filled by the kernel: every field is plain
+    // data for which any bit pattern is valid.
+    let i = unsafe { info.assume_init() };
+    Ok(TcpFigures {
+        rtt_us: i.tcpi_rtt,
+        rttvar_us: i.tcpi_rttvar,
+        unacked: i.tcpi_unacked,
+        retransmits: i.tcpi_retransmits,
+        total_retrans: i.tcpi_total_retrans,
+        last_ack_recv_ms: i.tcpi_last_ack_recv,
+    })
+}

@@ -23,9 +23,11 @@ pub mod oplock;
 mod ops;
 mod pending;
 pub mod share_mode;
+mod views;
 
 pub use api::{CloseOutcome, Config, CreateOutcome, CreateRequest, Event, LockOutcome, RenameOutcome};
 pub use byte_range::{LockElement, LockKind};
 pub use caching::{CreatePolicy, GrantedCaching, RequestedCaching};
 pub use core::{CachingView, LockCore};
+pub use views::OpenView;
 pub use ids::{ClientGuid, ConnId, FileKey, LeaseId, LeaseKey, OpenId, RequestId};

@@ -165,6 +165,8 @@ pub struct ServerConfig {
     /// Transport liveness: break deadlines, probes of holders others wait on, idle
     /// keepalive (the `[liveness]` table; docs/CONFIG.md).
     pub liveness: crate::liveness::LivenessConfig,
+    /// Finished break records kept for `opportune status --breaks`. Default 1000.
+    pub break_history: usize,
 }
 
 impl ServerConfig {
@@ -190,6 +192,7 @@ impl ServerConfig {
             max_sessions_per_connection: 64,
             max_trees_per_session: 1024,
             liveness: Default::default(),
+            break_history: 1000,
         }
     }
 

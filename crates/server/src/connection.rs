@@ -38,6 +38,12 @@ impl Outbox {
         }
     }
 
+    /// The kernel's TCP figures of this socket and the liveness state, for `opportune status`.
+    pub fn figures(&self) -> (Option<opportune_fs::TcpFigures>, &'static str) {
+        use std::os::fd::AsFd;
+        (opportune_fs::tcp_info(self.wr.as_ref().as_fd()).ok(), self.link.state())
+    }
+
     /// Runs a liveness decision and applies the socket options it asks for.
     pub fn watch(&mut self, decide: impl FnOnce(&mut crate::link_watch::LinkWatch) -> Option<crate::sockopt::TcpOptions>) {
         let Some(o) = decide(&mut self.link) else { return };
@@ -79,6 +85,7 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
     let mut reader = FrameReader::new(rd, server.memory.clone(), limits.max_preauth_frame);
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     server.locks.register_connection(id, peer, ev_tx);
+    crate::metrics::connections(1.0);
     let mut conn = ConnState::new(id, peer);
     conn.address_opens = server.fds.address(peer.ip());
     let mut hs = Handshake { accepted: Instant::now(), authenticated: false };
@@ -130,8 +137,10 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
         }
     };
     tracing::debug!(conn = id, %peer, reason, "connection closed");
-    out.link.closed(reason);
+    let verdict = out.link.closed(reason);
+    server.locks.connection_ending(id, verdict);
     cleanup(&server, &mut conn);
+    crate::metrics::connections(-1.0);
     let _ = out.wr.shutdown().await;
 }
 

@@ -343,6 +343,9 @@ fn process_message(
     let tree_ok = conn.sessions.get(&h.session_id).is_some_and(|s| s.trees.contains_key(&h.tree_id));
     chain.tree_id = if tree_ok { h.tree_id } else { 0 };
     chain.last_status = reply.status;
+    if reply.status.is_error() && reply.status != NtStatus::MORE_PROCESSING_REQUIRED {
+        crate::metrics::error(reply.status);
+    }
     tracing::trace!(conn = conn.id, command = ?cmd, mid = h.message_id, status = ?reply.status, related = hdr.is_related(), "request");
     if cmd == Some(Command::Create) && reply.status.is_error() {
         chain.create_error = Some(reply.status);

@@ -32,6 +32,11 @@ pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, o
             out.watch(|w| w.break_sent(Instant::now()));
             send(out, msg).await
         }
+        ConnEvent::Figures(reply) => {
+            let (tcp, liveness) = out.figures();
+            let _ = reply.send(crate::figures::collect(conn, tcp, liveness));
+            Ok(())
+        }
         ConnEvent::Probe { why } => {
             out.watch(|w| w.probe(Instant::now(), why));
             Ok(())

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod admission;
+pub mod break_trace;
 mod budget;
 mod buffers;
 pub mod config;
@@ -20,9 +21,11 @@ mod handlers;
 mod link_watch;
 pub mod liveness;
 mod fd_budget;
+pub mod figures;
 pub mod limits;
 mod locking;
 mod meta;
+pub mod metrics;
 mod notify;
 mod offload;
 mod open;

@@ -100,17 +100,34 @@ impl LinkWatch {
     /// The connection ended: if it ended on a transport error (the kernel's ETIMEDOUT
     /// among them) while a deadline was in force, that is the verdict (logged, counted).
     /// A peer that closed cleanly did not vanish.
-    pub fn closed(&self, reason: &str) {
+    /// Returns the verdict, if the host vanished.
+    pub fn closed(&self, reason: &str) -> Option<&'static str> {
         if !matches!(reason, "read error" | "write error") {
-            return;
+            return None;
         }
         let armed = match (self.break_until, self.probe_until) {
             (Some(_), _) => "a break notification was not acknowledged by the holder's TCP stack in time",
             (None, Some(_)) => "keepalive probes went unanswered while others waited on its locks or share modes",
-            (None, None) => return,
+            (None, None) => return None,
         };
         LivenessCounters::bump(&self.shared.counters.vanished);
+        crate::metrics::vanished();
         tracing::info!(conn = self.conn, peer = %self.peer, reason, verdict = armed, "liveness: holder vanished, connection closed");
+        Some(armed)
+    }
+
+    /// Which transport deadline is in force now, for `opportune status`: "break deadline",
+    /// "probing", or "idle keepalive" (or "off" when liveness is disabled).
+    pub fn state(&self) -> &'static str {
+        if !self.shared.config.enabled {
+            "off"
+        } else if self.break_until.is_some() {
+            "break deadline"
+        } else if self.probe_until.is_some() {
+            "probing"
+        } else {
+            "idle keepalive"
+        }
     }
 
     /// A socket option could not be set (counted; the caller logs the error).

@@ -2,6 +2,10 @@
 //! current time. Its events are routed to the connection tasks they concern (breaks to
 //! the holder's connection, completions to the waiting request's connection); a timer
 //! task wakes it for break timeouts. Nothing awaits while the mutex is held.
+//!
+//! Every break it routes is also a record of the break trace (`break_trace`): who
+//! triggered it, how it ended, who waited on it; finished records go to
+//! [`Locking::subscribe`]rs and stay in a bounded history for `opportune status --breaks`.
 
 use opportune_fs::FileInfo;
 use opportune_locks::{
@@ -10,9 +14,10 @@ use opportune_locks::{
 };
 use opportune_types::{AccessMask, NtStatus, ShareAccess};
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{broadcast, mpsc, Notify};
+use crate::break_trace::{self as bt, BreakRecord, HolderKey, NewBreak, Outcome, Party, Tracer, WaitKey};
 use crate::durable::Parked;
 
 mod contention;
@@ -37,12 +42,31 @@ pub enum ConnEvent {
     /// Another request waits on, or was refused by, this connection's byte-range locks
     /// or share modes: check that the peer is alive (`link_watch`).
     Probe { why: &'static str },
+    /// `opportune status` asks for this connection's transport figures.
+    Figures(tokio::sync::oneshot::Sender<crate::figures::ConnFigures>),
 }
 
 pub struct Locking {
     inner: Mutex<Inner>,
     /// Wakes the timer task when a new deadline may be earlier than the one it sleeps on.
     timer: Notify,
+    /// Finished break records, for `opportune trace` (a subscriber that falls behind
+    /// loses the oldest; nothing here waits for it).
+    trace_tx: broadcast::Sender<Arc<BreakRecord>>,
+}
+
+/// What caused the core call now running, for the break trace.
+#[derive(Clone, Copy)]
+struct Cause {
+    what: &'static str,
+    conn: Option<u64>,
+    open: Option<u64>,
+}
+
+impl Cause {
+    const fn by(what: &'static str, conn: Option<u64>, open: Option<u64>) -> Cause {
+        Cause { what, conn, open }
+    }
 }
 
 struct Inner {
@@ -62,6 +86,18 @@ struct Inner {
     app_instances: HashMap<u64, ([u8; 16], [u8; 16])>,
     /// The client address of each connection, for `opportune status`.
     peers: HashMap<u64, std::net::SocketAddr>,
+    /// The session user of each open, for the break trace.
+    users: HashMap<u64, Arc<str>>,
+    /// Connections going away, with the transport-liveness verdict if their host vanished.
+    ending: HashMap<u64, Option<&'static str>>,
+    /// When each pending blocking lock started waiting.
+    lock_since: HashMap<u64, Instant>,
+    /// Share names by index, for records.
+    share_names: Vec<String>,
+    break_timeout: Duration,
+    trace: Tracer,
+    /// What caused the core call being routed.
+    cause: Cause,
 }
 
 /// What `opportune status` shows of the lock layer.
@@ -83,6 +119,20 @@ pub struct OpenRow {
     pub breaking: bool,
     /// For a disconnected durable handle: how long it is kept still.
     pub expires_in: Option<Duration>,
+    /// Granted access and share access (the share mode), when registered.
+    pub share_mode: Option<(AccessMask, ShareAccess)>,
+    pub user: Option<Arc<str>>,
+}
+
+/// One granted byte-range lock, for `opportune status` (like `smbstatus -B`).
+pub struct LockRow {
+    pub open: u64,
+    pub conn: u64,
+    pub share: usize,
+    pub path: String,
+    pub offset: u64,
+    pub length: u64,
+    pub exclusive: bool,
 }
 
 /// The owner of parked durable opens in the lock core: no connection has this id, so
@@ -101,6 +151,8 @@ pub struct Admission {
     pub policy: CreatePolicy,
     /// Connection.ClientGuid (zero before SMB 2.1).
     pub client: [u8; 16],
+    /// The session's user, for the break trace.
+    pub user: Arc<str>,
 }
 
 /// What share modes, delete-pending and caching apply to: the file (device, inode),
@@ -112,8 +164,12 @@ pub fn file_key(info: &FileInfo) -> FileKey {
     FileKey { device, inode: info.file_id }
 }
 
+/// Finished records a `opportune trace` subscriber may fall behind by before it loses some.
+const TRACE_BACKLOG: usize = 1024;
+
 impl Locking {
-    pub fn new(break_timeout: Duration) -> Locking {
+    /// `history` finished break records are kept for `opportune status --breaks`.
+    pub fn new(break_timeout: Duration, history: usize, share_names: Vec<String>) -> Locking {
         let config = Config { break_timeout, ..Config::default() };
         let inner = Inner {
             core: LockCore::new(config),
@@ -124,18 +180,77 @@ impl Locking {
             parked: HashMap::new(),
             app_instances: HashMap::new(),
             peers: HashMap::new(),
+            users: HashMap::new(),
+            ending: HashMap::new(),
+            lock_since: HashMap::new(),
+            share_names,
+            break_timeout,
+            trace: Tracer::new(history),
+            cause: Cause::by("other", None, None),
         };
-        Locking { inner: Mutex::new(inner), timer: Notify::new() }
+        let (trace_tx, _) = broadcast::channel(TRACE_BACKLOG);
+        Locking { inner: Mutex::new(inner), timer: Notify::new(), trace_tx }
     }
 
-    /// Runs `f` on the core, then routes the events it produced.
-    fn with<R>(&self, f: impl FnOnce(&mut LockCore, Instant) -> R) -> R {
+    /// Runs `f` on the core, then routes the events it produced; breaks it sends are
+    /// recorded as caused by `cause`.
+    fn with<R>(&self, cause: Cause, f: impl FnOnce(&mut LockCore, Instant) -> R) -> R {
         let mut g = self.lock();
+        g.cause = cause;
         let r = f(&mut g.core, Instant::now());
         g.route();
+        self.publish(&mut g);
         drop(g);
         self.timer.notify_one();
         r
+    }
+
+    /// Hands finished break records to `opportune trace` subscribers.
+    fn publish(&self, g: &mut Inner) {
+        for r in g.trace.take_finished() {
+            let _ = self.trace_tx.send(r);
+        }
+    }
+
+    /// Finished break records from now on, for `opportune trace`.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<BreakRecord>> {
+        self.trace_tx.subscribe()
+    }
+
+    /// The last `n` finished break records, oldest first.
+    pub fn recent_breaks(&self, n: usize) -> Vec<Arc<BreakRecord>> {
+        self.lock().trace.recent(n)
+    }
+
+    /// Breaks not yet ended, oldest first, with their age.
+    pub fn pending_breaks(&self) -> Vec<bt::PendingBreak> {
+        self.lock().trace.pending(Instant::now())
+    }
+
+    /// Every granted byte-range lock on a file the server has open.
+    pub fn byte_range_locks(&self) -> Vec<LockRow> {
+        let g = self.lock();
+        g.core
+            .byte_range_locks()
+            .into_iter()
+            .map(|(_, l)| {
+                let (share, path) = g.paths.get(&l.owner.0).cloned().unwrap_or((usize::MAX, String::new()));
+                LockRow {
+                    open: l.owner.0,
+                    conn: g.owners.get(&l.owner.0).copied().unwrap_or(PARKED),
+                    share,
+                    path,
+                    offset: l.offset,
+                    length: l.length,
+                    exclusive: l.exclusive,
+                }
+            })
+            .collect()
+    }
+
+    /// The connections now registered, for asking each of them for its figures.
+    pub fn routes(&self) -> Vec<(u64, EventSender)> {
+        self.lock().routes.iter().map(|(c, tx)| (*c, tx.clone())).collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -172,6 +287,8 @@ impl Locking {
                     lease: c.lease.is_some(),
                     breaking: c.breaking,
                     expires_in: g.parked.get(id).map(|p| p.deadline.saturating_duration_since(now)),
+                    share_mode: g.core.open_view(OpenId(*id)).map(|v| (v.share_mode.access, v.share_mode.share)),
+                    user: g.users.get(id).cloned(),
                 })
             })
             .collect();
@@ -203,27 +320,38 @@ impl Locking {
         };
         let mut g = self.lock();
         g.owners.insert(a.open, a.conn);
+        g.users.insert(a.open, a.user);
         if a.client != [0; 16] {
             g.clients.insert(a.conn, a.client);
         }
-        let outcome = g.core.handle_create(Instant::now(), req);
+        let now = Instant::now();
+        let outcome = g.core.handle_create(now, req);
         if outcome == CreateOutcome::Denied(NtStatus::SHARING_VIOLATION) {
             let blockers = g.core.share_blockers(req.file, req.access, req.share);
             g.probe_share_blockers(a.open, blockers);
         }
         if let CreateOutcome::Denied(_) = outcome {
             g.owners.remove(&a.open);
+            g.users.remove(&a.open);
         }
+        if outcome == CreateOutcome::Deferred {
+            let party = g.party(a.conn, a.open);
+            g.trace.waiting(WaitKey::Create(a.open), "create", party, a.open, req.file, now);
+        }
+        g.cause = Cause::by("open", Some(a.conn), Some(a.open));
         g.route();
+        self.publish(&mut g);
         drop(g);
         self.timer.notify_one();
         outcome
     }
 
     pub fn cancel_create(&self, conn: u64, open: u64) {
-        let cancelled = self.with(|c, _| c.handle_cancel_create(OpenId(open)));
+        let cancelled = self.with(Cause::by("other", Some(conn), None), |c, _| c.handle_cancel_create(OpenId(open)));
         if cancelled {
-            let g = self.lock();
+            let mut g = self.lock();
+            g.trace.decided(WaitKey::Create(open), Instant::now(), bt::wall_ms(), status_name(NtStatus::CANCELLED));
+            self.publish(&mut g);
             if let Some(tx) = g.routes.get(&conn) {
                 let _ = tx.send(ConnEvent::Lock(Event::CompleteCreate {
                     open: OpenId(open),
@@ -236,9 +364,24 @@ impl Locking {
 
     /// Drops an open the core admitted (also one the server could not complete).
     pub fn close_id(&self, open: u64) -> CloseOutcome {
-        let outcome = self.with(|c, now| c.handle_close(now, OpenId(open)));
+        let lease = self.lock().core.caching_of(OpenId(open)).and_then(|c| c.lease);
+        let outcome = self.with(Cause::by("close", None, Some(open)), |c, now| c.handle_close(now, OpenId(open)));
         let mut g = self.lock();
+        let conn = g.owners.get(&open).copied();
+        let (how, verdict) = match conn.and_then(|c| g.ending.get(&c)) {
+            Some(Some(v)) => (Outcome::HolderVanished, Some(*v)),
+            Some(None) => (Outcome::HolderDisconnected, None),
+            None => (Outcome::HolderClosed, None),
+        };
+        let wall = bt::wall_ms();
+        g.trace.ended(HolderKey::Oplock { open }, wall, how, verdict);
+        if let Some(l) = lease
+            && g.core.lease_opens(l).is_empty()
+        {
+            g.trace.ended(HolderKey::Lease { client: l.client.0, key: l.key.0 }, wall, how, verdict);
+        }
         g.forget(open);
+        self.publish(&mut g);
         drop(g);
         outcome.unwrap_or(CloseOutcome { file: FileKey { device: 0, inode: 0 }, delete_file: false, delete_base: false })
     }
@@ -254,16 +397,16 @@ impl Locking {
 
     /// A write by `open`: read caches of the others are broken before it is answered.
     pub fn written(&self, open: u64) {
-        self.with(|c, now| c.handle_write(now, OpenId(open)));
+        self.with(Cause::by("write", None, Some(open)), |c, now| c.handle_write(now, OpenId(open)));
     }
 
     /// A size change (end of file, allocation, overwrite).
     pub fn truncated(&self, open: u64) {
-        self.with(|c, now| c.handle_truncate(now, OpenId(open)));
+        self.with(Cause::by("truncate", None, Some(open)), |c, now| c.handle_truncate(now, OpenId(open)));
     }
 
     pub fn set_delete_pending(&self, open: u64, delete: bool) -> Result<(), NtStatus> {
-        self.with(|c, _| c.handle_set_delete_on_close(OpenId(open), delete))
+        self.with(Cause::by("delete", None, Some(open)), |c, _| c.handle_set_delete_on_close(OpenId(open), delete))
     }
 
     /// How many opens the file has now (for the oplock contention limit).
@@ -276,27 +419,63 @@ impl Locking {
     }
 
     pub fn lock_range(&self, open: u64, request: u64, elements: &[LockElement]) -> LockOutcome {
-        let outcome = self.with(|c, now| c.handle_lock(now, OpenId(open), RequestId(request), elements));
-        self.lock().probe_lock_blockers(open, elements, outcome);
+        let outcome = self.with(Cause::by("lock", None, Some(open)), |c, now| {
+            c.handle_lock(now, OpenId(open), RequestId(request), elements)
+        });
+        let mut g = self.lock();
+        if outcome == LockOutcome::Pending {
+            g.lock_since.insert(request, Instant::now());
+        }
+        g.probe_lock_blockers(open, elements, outcome);
         outcome
     }
 
     pub fn cancel_lock(&self, request: u64) {
-        self.with(|c, _| c.handle_cancel_lock(RequestId(request)));
+        self.with(Cause::by("other", None, None), |c, _| c.handle_cancel_lock(RequestId(request)));
     }
 
     pub fn ack_oplock(&self, open: u64, level: u8) -> Result<u8, NtStatus> {
-        self.with(|c, now| c.handle_oplock_break_ack(now, OpenId(open), level))
+        let r = self.with(Cause::by("queued", None, None), |c, now| c.handle_oplock_break_ack(now, OpenId(open), level));
+        let mut g = self.lock();
+        // Whatever the acknowledgment's status, the break is over once the holder no
+        // longer breaks (MS-SMB2 3.3.5.22.1 may change state on an error too).
+        if let Some(c) = g.core.caching_of(OpenId(open)).filter(|c| !c.breaking) {
+            g.trace.acknowledged(HolderKey::Oplock { open }, bt::wall_ms(), bt::oplock_name(c.bits).into());
+            self.publish(&mut g);
+        }
+        r
     }
 
     pub fn ack_lease(&self, client: [u8; 16], key: [u8; 16], state: u32) -> Result<u32, NtStatus> {
-        self.with(|c, now| c.handle_lease_break_ack(now, ClientGuid(client), LeaseKey(key), state))
+        let r = self.with(Cause::by("queued", None, None), |c, now| {
+            c.handle_lease_break_ack(now, ClientGuid(client), LeaseKey(key), state)
+        });
+        if let Ok(new) = r {
+            let mut g = self.lock();
+            g.trace.acknowledged(HolderKey::Lease { client, key }, bt::wall_ms(), bt::lease_letters(new));
+            self.publish(&mut g);
+        }
+        r
+    }
+
+    /// Connection `conn` is ending, with the transport-liveness verdict if its host was
+    /// found gone: breaks its opens had outstanding end as "holder vanished" (or
+    /// "disconnected") as they are closed.
+    pub fn connection_ending(&self, conn: u64, verdict: Option<&'static str>) {
+        self.lock().ending.insert(conn, verdict);
     }
 
     /// The connection is gone: its opens were closed one by one; waiting creates go too.
     pub fn disconnect(&self, conn: u64) {
-        self.with(|c, now| c.handle_disconnect(now, ConnId(conn)));
+        self.with(Cause::by("other", Some(conn), None), |c, now| c.handle_disconnect(now, ConnId(conn)));
         let mut g = self.lock();
+        let (now, wall) = (Instant::now(), bt::wall_ms());
+        let verdict = g.ending.remove(&conn).flatten();
+        for key in g.trace.holders_on(conn) {
+            let how = if verdict.is_some() { Outcome::HolderVanished } else { Outcome::HolderDisconnected };
+            g.trace.ended(key, wall, how, verdict);
+        }
+        g.trace.requester_gone(conn, now, wall);
         g.routes.remove(&conn);
         g.clients.remove(&conn);
         g.peers.remove(&conn);
@@ -304,6 +483,7 @@ impl Locking {
         for o in gone {
             g.forget(o);
         }
+        self.publish(&mut g);
     }
 
     /// Fires due break timeouts; returns when the core next needs waking.
@@ -311,16 +491,19 @@ impl Locking {
         let mut g = self.lock();
         let waiting = g.core.deferred_count();
         let now = Instant::now();
+        g.cause = Cause::by("timer", None, None);
         g.core.handle_timeout(now);
         let decided = waiting.saturating_sub(g.core.deferred_count());
         if decided > 0 {
             tracing::warn!(decided, "break timeout: waiting requests proceed without the holders' acknowledgment");
         }
+        g.record_timeouts(now);
         let expired: Vec<u64> = g.parked.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
         for id in expired {
             g.purge(id, "durable handle expired");
         }
         g.route();
+        self.publish(&mut g);
         let parked = g.parked.values().map(|p| p.deadline).min();
         g.core.poll_timeout().into_iter().chain(parked).min()
     }
@@ -346,9 +529,98 @@ impl Inner {
     /// Drops what the server layer records of a closed open (owner, path, AppInstanceId);
     /// returns the connection that owned it.
     fn forget(&mut self, id: u64) -> Option<u64> {
-        self.paths.remove(&id);
+        if self.paths.remove(&id).is_some() {
+            crate::metrics::open_files_now(self.paths.len());
+        }
         self.app_instances.remove(&id);
+        self.users.remove(&id);
         self.owners.remove(&id)
+    }
+
+    /// A client as the break trace names it: connection, address, the open's user, ClientGuid.
+    fn party(&self, conn: u64, open: u64) -> Party {
+        Party {
+            conn,
+            address: self.peers.get(&conn).copied(),
+            user: self.users.get(&open).cloned().unwrap_or_else(|| Arc::from("")),
+            client_guid: self.clients.get(&conn).map(bt::guid),
+        }
+    }
+
+    /// Breaks whose acknowledgment is overdue and whose holder no longer breaks: the
+    /// break timer fired (MS-SMB2 3.3.6.3/3.3.6.4).
+    fn record_timeouts(&mut self, now: Instant) {
+        let wall = bt::wall_ms();
+        for key in self.trace.overdue(now, self.break_timeout) {
+            let breaking = match key {
+                HolderKey::Oplock { open } => self.core.caching_of(OpenId(open)).map(|c| c.breaking),
+                HolderKey::Lease { client, key } => {
+                    self.core.lease_breaking(opportune_locks::LeaseId { client: ClientGuid(client), key: LeaseKey(key) })
+                }
+            };
+            if breaking != Some(true) {
+                self.trace.ended(key, wall, Outcome::TimedOut, None);
+            }
+        }
+    }
+
+    /// Starts the record of a break about to be routed. The trigger is the request that
+    /// caused the core call, else the request waiting on the file (a break sent when a
+    /// deferred create is evaluated again), else the call's own cause.
+    fn record_break(&mut self, e: &Event, conn: u64) {
+        let (key, open, kind, from, to, ack_required, lease_key) = match *e {
+            Event::SendOplockBreak { open, to_level, .. } => {
+                // A break from Level II is in force when sent (MS-SMB2 3.3.4.6): the
+                // holder is no longer breaking and its caching is already none.
+                let ack = self.core.caching_of(open).is_some_and(|c| c.breaking);
+                let from = if ack { self.core.caching_of(open).map_or(0, |c| c.bits) } else { opportune_locks::caching::R };
+                let to = opportune_locks::caching::oplock_bits(to_level);
+                (HolderKey::Oplock { open: open.0 }, open.0, "oplock", bt::oplock_name(from).to_string(), bt::oplock_name(to).to_string(), ack, None)
+            }
+            Event::SendLeaseBreak { lease, from, to, ack_required, .. } => {
+                let open = self.core.lease_opens(lease).into_iter().map(|o| o.0).find(|o| self.paths.contains_key(o));
+                let open = open.or_else(|| self.core.lease_opens(lease).first().map(|o| o.0)).unwrap_or(0);
+                let key = HolderKey::Lease { client: lease.client.0, key: lease.key.0 };
+                (key, open, "lease", bt::lease_letters(from), bt::lease_letters(to), ack_required, Some(bt::guid(&lease.key.0)))
+            }
+            _ => return,
+        };
+        let Some(file) = self.core.open_view(OpenId(open)).map(|v| v.file) else { return };
+        let (share, path) = self.paths.get(&open).cloned().unwrap_or((usize::MAX, String::new()));
+        let holder = bt::Holder { party: self.party(conn, open), kind, open, lease_key };
+        let cause = self.cause;
+        let trigger = match (cause.what, cause.open) {
+            ("open" | "write" | "truncate" | "rename" | "lock" | "delete", Some(o)) => {
+                let by = cause.conn.or_else(|| self.owners.get(&o).copied()).map(|c| self.party(c, o));
+                bt::Trigger { cause: cause.what, by, open: Some(o) }
+            }
+            _ => match self.trace.waiter_on(file) {
+                Some((request, party, o)) => bt::Trigger { cause: request_cause(request), by: Some(party), open: Some(o) },
+                None => bt::Trigger { cause: cause.what, by: None, open: None },
+            },
+        };
+        let record = BreakRecord {
+            id: 0,
+            share: self.share_names.get(share).cloned().unwrap_or_default(),
+            path,
+            holder,
+            from,
+            to,
+            ack_required,
+            trigger,
+            sent_ms: 0,
+            acknowledged_ms: None,
+            timed_out_ms: None,
+            vanished_ms: None,
+            ended_ms: None,
+            outcome: None,
+            acknowledged_to: None,
+            verdict: None,
+            waiters: Vec::new(),
+            more_waiters: 0,
+        };
+        let id = self.trace.sent(Instant::now(), bt::wall_ms(), NewBreak { file, key, record });
+        tracing::debug!(break_id = id, conn, open, "break sent");
     }
 
     /// Closes a parked durable open for good: in the lock core (waiters may proceed),
@@ -372,6 +644,8 @@ impl Inner {
             if let Event::SendOplockBreak { open, .. } = e
                 && self.parked.contains_key(&open.0)
             {
+                self.record_break(&e, PARKED);
+                self.trace.ended(HolderKey::Oplock { open: open.0 }, bt::wall_ms(), Outcome::DurablePurged, None);
                 self.purge(open.0, "durable handle purged: an oplock break is due");
                 continue;
             }
@@ -381,6 +655,9 @@ impl Inner {
                 // connection is still registered: it may be in the middle of going away.
                 let opens = self.core.lease_opens(lease);
                 if !opens.is_empty() && opens.iter().all(|o| self.parked.contains_key(&o.0)) {
+                    self.record_break(&e, PARKED);
+                    let key = HolderKey::Lease { client: lease.client.0, key: lease.key.0 };
+                    self.trace.ended(key, bt::wall_ms(), Outcome::DurablePurged, None);
                     for o in opens {
                         self.purge(o.0, "durable handle purged: a lease break is due");
                     }
@@ -403,13 +680,37 @@ impl Inner {
                 ),
                 Event::CompleteCreate { open, outcome } => {
                     let c = self.owners.get(&open.0).copied();
+                    let result = match outcome {
+                        CreateOutcome::Granted { .. } => status_name(NtStatus::SUCCESS),
+                        CreateOutcome::Denied(s) => status_name(s),
+                        CreateOutcome::Deferred => "waiting".into(),
+                        CreateOutcome::Restart => "restarted".into(),
+                    };
+                    if let Some(waited) = self.trace.decided(WaitKey::Create(open.0), Instant::now(), bt::wall_ms(), result) {
+                        crate::metrics::create_waited(waited);
+                    }
                     if matches!(outcome, CreateOutcome::Denied(_) | CreateOutcome::Restart) {
                         self.owners.remove(&open.0);
+                        self.users.remove(&open.0);
                     }
                     c
                 }
-                Event::CompleteLock { open, .. } | Event::CompleteRename { open, .. } => self.owners.get(&open.0).copied(),
+                Event::CompleteRename { request, open, status } => {
+                    self.trace.decided(WaitKey::Rename(request.0), Instant::now(), bt::wall_ms(), status_name(status));
+                    self.owners.get(&open.0).copied()
+                }
+                Event::CompleteLock { request, open, .. } => {
+                    if let Some(since) = self.lock_since.remove(&request.0) {
+                        crate::metrics::lock_waited(since.elapsed());
+                    }
+                    self.owners.get(&open.0).copied()
+                }
             };
+            if let Some(c) = conn
+                && matches!(e, Event::SendOplockBreak { .. } | Event::SendLeaseBreak { .. })
+            {
+                self.record_break(&e, c);
+            }
             tracing::debug!(event = ?e, conn = ?conn, "lock core event");
             if let Some(tx) = conn.and_then(|c| self.routes.get(&c)) {
                 let _ = tx.send(ConnEvent::Lock(e));
@@ -521,7 +822,9 @@ impl Locking {
 impl Locking {
     /// Records where a completed open lives (share, on-disk relative path).
     pub fn set_path(&self, open: u64, share: usize, rel: &str) {
-        self.lock().paths.insert(open, (share, rel.to_string()));
+        let mut g = self.lock();
+        g.paths.insert(open, (share, rel.to_string()));
+        crate::metrics::open_files_now(g.paths.len());
     }
 
     /// The checks of a rename that concern other opens (MS-FSA 2.1.5.14.11 as Windows
@@ -568,7 +871,22 @@ impl Locking {
     /// A rename by `open` may have to wait for handle caching of other opens to be
     /// broken (MS-FSA 2.1.5.14.11 → 2.1.4.12); `request` names the deferred operation.
     pub fn begin_rename(&self, open: u64, request: u64) -> opportune_locks::RenameOutcome {
-        self.with(|c, now| c.handle_rename(now, OpenId(open), RequestId(request)))
+        let mut g = self.lock();
+        let now = Instant::now();
+        let outcome = g.core.handle_rename(now, OpenId(open), RequestId(request));
+        if outcome == opportune_locks::RenameOutcome::Deferred
+            && let Some(file) = g.core.open_view(OpenId(open)).map(|v| v.file)
+        {
+            let conn = g.owners.get(&open).copied().unwrap_or(PARKED);
+            let party = g.party(conn, open);
+            g.trace.waiting(WaitKey::Rename(request), "rename", party, open, file, now);
+        }
+        g.cause = Cause::by("rename", None, Some(open));
+        g.route();
+        self.publish(&mut g);
+        drop(g);
+        self.timer.notify_one();
+        outcome
     }
 
     /// The file behind `open` now lives at `new_rel`: every open of the old path follows.
@@ -580,5 +898,18 @@ impl Locking {
                 *p = new_rel.to_string();
             }
         }
+    }
+}
+
+/// An NT status as records name it ("STATUS_SUCCESS"), or its number.
+fn status_name(s: NtStatus) -> String {
+    s.name().map_or_else(|| format!("0x{:08x}", s.0), str::to_string)
+}
+
+/// The trigger cause of a break sent for a waiting request of this kind.
+fn request_cause(request: &'static str) -> &'static str {
+    match request {
+        "rename" => "rename",
+        _ => "open",
     }
 }

@@ -49,6 +49,8 @@ pub fn is_vetoed(share: &ShareCaching, name: &str) -> bool {
 #[derive(Debug, Default)]
 pub struct LinkGuard {
     suspended: bool,
+    /// How long the last acknowledged break took (for `opportune status`).
+    last_ack: Option<Duration>,
 }
 
 /// Transfers smaller than this say little about the link and are not measured.
@@ -59,8 +61,14 @@ impl LinkGuard {
         self.suspended
     }
 
+    /// How long the last acknowledged break took from notification to acknowledgment.
+    pub fn last_ack(&self) -> Option<Duration> {
+        self.last_ack
+    }
+
     /// A break was acknowledged `latency` after it was sent. True if this trips the guard.
     pub fn record_ack(&mut self, latency: Duration, max_delay: Option<Duration>) -> bool {
+        self.last_ack = Some(latency);
         let trips = max_delay.is_some_and(|m| latency > m);
         self.trip(trips)
     }

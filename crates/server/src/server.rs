@@ -15,6 +15,8 @@ pub struct ShareState {
     pub caching: crate::config::ShareCaching,
     /// The stricter of the server's and the share's encryption setting.
     pub encryption: crate::config::Encryption,
+    /// Its counters (opens, closes, bytes read and written).
+    pub metrics: crate::metrics::ShareMetrics,
 }
 
 pub struct ServerState {
@@ -101,6 +103,7 @@ impl ServerState {
                 guest_ok: s.guest_ok,
                 caching: s.caching.clone(),
                 encryption: s.encryption.max(config.encryption),
+                metrics: crate::metrics::ShareMetrics::new(&s.name),
             });
         }
         let mut server_guid = [0u8; 16];
@@ -112,7 +115,11 @@ impl ServerState {
         // Ids start at a random point so they are not guessable across restarts.
         let start = (u64::from_le_bytes(seed) >> 16).max(1);
         Ok(Arc::new(ServerState {
-            locks: Arc::new(crate::locking::Locking::new(config.oplock_break_timeout)),
+            locks: Arc::new(crate::locking::Locking::new(
+                config.oplock_break_timeout,
+                config.break_history,
+                shares.iter().map(|s| s.name.clone()).collect(),
+            )),
             sessions: Default::default(),
             status_bound: Default::default(),
             session_ids: Default::default(),
@@ -164,6 +171,7 @@ impl ServerState {
     pub fn register_session(&self, id: u64, info: crate::session::SessionInfo) {
         if let Ok(mut m) = self.sessions.lock() {
             m.insert(id, info);
+            crate::metrics::sessions_now(m.len());
         }
     }
 
@@ -179,6 +187,7 @@ impl ServerState {
     pub fn forget_session(&self, id: u64) {
         if let Ok(mut m) = self.sessions.lock() {
             m.remove(&id);
+            crate::metrics::sessions_now(m.len());
         }
         if let Ok(mut ids) = self.session_ids.lock() {
             ids.remove(&id);

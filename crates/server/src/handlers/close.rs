@@ -39,6 +39,9 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
 pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
     super::notify::on_close(server, conn, open.file_id.volatile);
     let outcome = server.locks.close_id(open.file_id.volatile);
+    if let Some(s) = server.shares.get(open.share) {
+        s.metrics.closes.increment(1);
+    }
     if open.is_dir && open.delete_on_close && !outcome.delete_file {
         // Other opens keep the directory: it is delete-pending now.
         server.notify.directory_deleted(server, open.share, &open.handle.rel_path());

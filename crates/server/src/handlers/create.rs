@@ -60,6 +60,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         extras,
         durable,
         app_instance: app_instance(ctx, &req),
+        user: ctx.conn.sessions.get(&ctx.hdr.session_id).map_or_else(|| "".into(), |s| s.user.as_str().into()),
     };
     let hdr = *ctx.hdr;
     let (reply, file_id) = create_open::start(ctx.server, ctx.conn, &hdr, plan);

@@ -43,6 +43,8 @@ pub struct CreatePlan {
     pub durable: crate::durable::Request,
     /// SMB2_CREATE_APP_INSTANCE_ID.
     pub app_instance: Option<[u8; 16]>,
+    /// The session's user (for the break trace).
+    pub user: Arc<str>,
 }
 
 /// Where a create stopped to wait for breaks.
@@ -199,6 +201,7 @@ fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileI
         delete_on_close: plan.create_options & options::FILE_DELETE_ON_CLOSE != 0,
         policy,
         client,
+        user: plan.user.clone(),
     };
     let outcome = server.locks.admit_open(info, a);
     match outcome {
@@ -250,6 +253,7 @@ fn finish(
     let contexts = response_contexts(&plan, &info, server, lease_ctx, durable.as_ref());
     tracing::debug!(conn = conn.id, peer = %conn.peer, name = ?plan.name, ?file_id, action = ?opened.action, ?caching, "create granted");
     server.locks.set_path(plan.open, plan.share, &opened.rel_path);
+    server.shares[plan.share].metrics.opens.increment(1);
     if let Some(app) = plan.app_instance {
         let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
         server.locks.set_app_instance(plan.open, app, client);

@@ -72,6 +72,7 @@ pub fn read(ctx: &mut Ctx<'_>) -> HResult {
     }
     body.truncate(data + n);
     body[HEADER_LEN + 4..HEADER_LEN + 8].copy_from_slice(&(n as u32).to_le_bytes());
+    ctx.share()?.metrics.read_bytes.increment(n as u64);
     advance_position(ctx, req.file_id, req.offset + n as u64);
     Ok(Reply { header_room: true, ..Reply::ok(body) })
 }
@@ -115,6 +116,7 @@ pub fn write(ctx: &mut Ctx<'_>) -> HResult {
         Ok::<_, opportune_fs::FsError>(n)
     })
     .map_err(|e| e.status())?;
+    ctx.share()?.metrics.written_bytes.increment(n as u64);
     if ctx.server.notify.is_watched() {
         let share = ctx.tree()?.share;
         let mask = notify::filter::LAST_WRITE | notify::filter::SIZE;

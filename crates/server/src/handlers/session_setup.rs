@@ -38,6 +38,7 @@ impl UserLookup for Users<'_> {
 /// Counts a logon whose credentials did not verify (guest-mapped or refused alike) for
 /// the back-off, and says so in the log once the back-off applies.
 fn note_failure(server: &crate::server::ServerState, peer: std::net::SocketAddr, user: &str) {
+    crate::metrics::logon(false);
     let failures = server.throttle.record_failure(peer.ip(), user, Instant::now());
     if failures >= crate::throttle::FREE_FAILURES {
         tracing::warn!(%peer, user = %user.escape_debug(), failures, "repeated failed logons: answers delayed");
@@ -244,6 +245,7 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
     session.user = user;
     session.preauth = None;
     tracing::info!(session = sid, user = ?session.user, ?identity, "session established");
+    crate::metrics::logon(true);
     let mut flags = match identity {
         Identity::User => 0,
         Identity::Guest => session_flags::IS_GUEST,

@@ -1,7 +1,8 @@
-//! `opportune status`: who is connected, who has which file open with which caching,
-//! which durable handles wait for their client and how many operations wait for breaks.
-//! The server answers every connection to a Unix socket (mode 0600, so only its own
-//! user can read paths and user names) with one text snapshot.
+//! `opportune status` and `opportune trace`: the server answers requests on a Unix socket
+//! (mode 0600, so only its own user can read paths and user names) with a report of
+//! sessions, connections, open files, share modes, byte-range locks and breaks, as text
+//! or as versioned JSON ([`report`]), or with a live stream of break records
+//! ([`serve`]; the protocol and the JSON schema are in docs/STATUS.md).
 //!
 //! The socket lives in a directory only the server's user (or root) can write
 //! (hardening finding #14): otherwise another local user could put a socket of their own
@@ -11,13 +12,13 @@
 //! or can write. Every client-supplied name in the snapshot goes through [`printable`], so
 //! no control character reaches a terminal.
 
-use crate::server::ServerState;
-use std::fmt::Write as _;
+pub mod report;
+mod serve;
+
+pub use serve::serve;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 use tokio::net::UnixListener;
 
 /// The directory of the default status socket, never a world-writable one:
@@ -131,6 +132,25 @@ pub fn printable_text(s: &str) -> String {
         .collect()
 }
 
+/// `s`, JSON text, with every character [`printable`] would escape written as a JSON
+/// `\uXXXX` escape instead, so the JSON stays valid and no C1 control or bidirectional
+/// override reaches a terminal. Line breaks between JSON lines stay (inside strings JSON
+/// has escaped them already).
+pub fn printable_json(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '\n' || matches!(c, '\\' | '"' | '\'') || c.escape_debug().nth(1).is_none() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{:04x}", u));
+            }
+        }
+    }
+    out
+}
+
 /// Binds `path` (replacing a stale socket nobody answers on, never a live one) in a
 /// directory only this user can write (see [`check_dir`]; the default one is made).
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
@@ -147,96 +167,12 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-/// Answers each connection with a snapshot.
-pub async fn serve(state: Arc<ServerState>, listener: UnixListener) {
-    loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        let text = snapshot(&state);
-        let _ = stream.write_all(text.as_bytes()).await;
-        let _ = stream.shutdown().await;
-    }
-}
-
-/// The report, as `opportune status` prints it.
-pub fn snapshot(state: &ServerState) -> String {
-    let mut out = String::new();
-    let up = state.start_time.elapsed().unwrap_or_default().as_secs();
-    let _ = writeln!(
-        out,
-        "Opportune {} on {}, up {}:{:02}:{:02}",
-        env!("CARGO_PKG_VERSION"),
-        state.config.listen,
-        up / 3600,
-        up / 60 % 60,
-        up % 60
-    );
-    let report = state.locks.report();
-    let peer = |conn: u64| report.peers.get(&conn).map_or_else(|| "-".to_string(), |p| p.to_string());
-    let mut sessions: Vec<_> = state.sessions.lock().map(|m| m.iter().map(|(id, s)| (*id, s.conn, s.user.clone(), s.dialect)).collect()).unwrap_or_default();
-    sessions.sort();
-    let _ = writeln!(out, "\nSessions: {}", sessions.len());
-    if !sessions.is_empty() {
-        let _ = writeln!(out, "  {:<20} {:<16} {:<22} dialect", "session", "user", "client");
-        for (id, conn, user, dialect) in sessions {
-            let user = if user.is_empty() { "(anonymous)".to_string() } else { printable(&user) };
-            let _ = writeln!(out, "  {id:<20} {user:<16} {:<22} {}", peer(conn), dialect_name(dialect));
-        }
-    }
-    let _ = writeln!(out, "\nOpen files: {}", report.opens.len());
-    if !report.opens.is_empty() {
-        let _ = writeln!(out, "  {:<20} {:<22} {:<12} {:<14} path", "open", "client", "share", "caching");
-        for o in &report.opens {
-            let share = printable(state.shares.get(o.share).map_or("-", |s| s.name.as_str()));
-            let client = match o.expires_in {
-                Some(left) => format!("disconnected, {} s left", left.as_secs()),
-                None => peer(o.conn),
-            };
-            let mut caching = caching_name(o.bits, o.lease);
-            if o.breaking {
-                caching.push_str(", breaking");
-            }
-            let _ = writeln!(out, "  {:<20} {client:<22} {share:<12} {caching:<14} {}", o.open, printable(&o.path));
-        }
-    }
-    let _ = writeln!(out, "\nOperations waiting for breaks: {}", report.waiting);
-    let _ = writeln!(out, "\nTransport liveness: {}", state.liveness.counters.summary());
-    out
-}
-
-fn dialect_name(d: u16) -> String {
-    format!("{}.{}.{}", d >> 8, (d >> 4) & 0xF, d & 0xF)
-}
-
-/// "batch", "exclusive", "level II", "lease RWH", … for R/W/H caching bits.
-fn caching_name(bits: u32, lease: bool) -> String {
-    if lease {
-        let s: String = [(1, 'R'), (4, 'W'), (2, 'H')].iter().filter(|(b, _)| bits & b != 0).map(|(_, c)| *c).collect();
-        return if s.is_empty() { "lease none".into() } else { format!("lease {s}") };
-    }
-    match crate::durable::oplock_level_of(bits) {
-        opportune_types::create::oplock::BATCH => "batch",
-        opportune_types::create::oplock::EXCLUSIVE => "exclusive",
-        opportune_types::create::oplock::LEVEL_II => "level II",
-        _ => "none",
-    }
-    .to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn names() {
-        assert_eq!(caching_name(7, false), "batch");
-        assert_eq!(caching_name(1, false), "level II");
-        assert_eq!(caching_name(7, true), "lease RWH");
-        assert_eq!(caching_name(3, true), "lease RH");
-        assert_eq!(caching_name(0, false), "none");
-        assert_eq!(dialect_name(0x0311), "3.1.1");
+    fn the_default_socket_is_private() {
         let p = default_socket("127.0.0.1:4445".parse().unwrap());
         assert!(p.to_string_lossy().ends_with("opportune-127.0.0.1-4445.sock"));
         assert_eq!(p.parent(), Some(default_dir().as_path()));
@@ -282,5 +218,7 @@ mod tests {
         assert_eq!(printable("\u{9b}31m"), "\\u{9b}31m");
         assert_eq!(printable("dir\\f \"q\" 'q' é 日本"), "dir\\f \"q\" 'q' é 日本");
         assert_eq!(printable_text("one\u{7}\ntwo\n"), "one\\u{7}\ntwo\n");
+        assert_eq!(printable_json("{\"a\":\"x\u{9b}y\u{202e}\"}\n"), "{\"a\":\"x\\u009by\\u202e\"}\n");
+        assert_eq!(printable_json("{\"a\":\"é 日本 \\\" \"}"), "{\"a\":\"é 日本 \\\" \"}");
     }
 }

@@ -1,0 +1,13 @@
+//! The break trace (issue 12): every oplock and lease break as a [`BreakRecord`], kept for
+//! `opportune status --breaks` and streamed live to `opportune trace`.
+
+mod record;
+mod tracer;
+
+pub use record::{guid, lease_letters, oplock_name, BreakRecord, Holder, Outcome, Party, Trigger, Waited, MAX_WAITERS};
+pub use tracer::{HolderKey, NewBreak, PendingBreak, Tracer, WaitKey};
+
+/// Wall-clock milliseconds since the Unix epoch, for records.
+pub fn wall_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
