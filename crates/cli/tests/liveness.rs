@@ -86,6 +86,12 @@ impl Server {
         text.lines().find(|l| l.starts_with("Transport liveness")).unwrap_or_else(|| panic!("no liveness line in {text:?}")).to_string()
     }
 
+    /// `opportune trace --json` on this server's status socket.
+    fn trace(&self) -> support::trace::Trace {
+        let sock = self.root.with_extension("run").join("status.sock");
+        support::trace::Trace::start(&["--socket", &sock.display().to_string()])
+    }
+
     /// The server's liveness log lines, for the test output.
     fn liveness_log(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -165,12 +171,25 @@ fn a_vanished_batch_oplock_holder_does_not_stall_an_open() {
     let mut holder = ns_client(&ns, &server);
     let (_, level) = holder.create("held.txt", GENERIC_ALL, OPLOCK_BATCH).expect("holder opens");
     assert_eq!(level, OPLOCK_BATCH);
+    let mut trace = server.trace();
     ns.vanish().expect("blackhole");
     let took = contended_open(&server, "held.txt");
     eprintln!("open behind a vanished batch holder took {took:?}\n{}", server.liveness_log());
     assert!(took < Duration::from_secs(2), "the open waited {took:?} on a vanished holder");
     let counted = server.status_liveness();
     assert!(counted.contains("break deadlines 1") && counted.contains("vanished 1"), "{counted}");
+    // The trace names the vanished holder, the verdict and how long the open waited.
+    let rec = trace.next(Duration::from_secs(5)).expect("the break is traced");
+    assert_eq!(rec["outcome"], "holder-vanished", "{rec}");
+    assert!(rec["verdict"].as_str().is_some_and(|v| v.contains("not acknowledged")), "{rec}");
+    let (sent, gone) = (rec["sent_ms"].as_u64().unwrap(), rec["vanished_ms"].as_u64().expect("vanished time"));
+    assert!(gone >= sent && gone - sent < 2000, "vanished {gone} after sent {sent}");
+    assert!(rec["holder"]["address"].as_str().is_some_and(|a| a.starts_with("10.254.254.2:")), "{rec}");
+    assert_eq!((rec["from"].as_str(), rec["to"].as_str()), (Some("batch"), Some("level2")));
+    assert_eq!(rec["trigger"]["cause"], "open");
+    let waiter = &rec["waiters"][0];
+    assert_eq!(waiter["result"], "STATUS_SUCCESS", "{rec}");
+    assert!(waiter["waited_ms"].as_u64().unwrap() < 2000, "{rec}");
 }
 
 #[test]
@@ -192,6 +211,7 @@ fn a_holder_that_ignores_the_break_keeps_the_whole_break_timeout() {
     let Some((ns, server)) = setup("slow-break") else { return };
     let mut holder = ns_client(&ns, &server);
     holder.create("slow.txt", GENERIC_ALL, OPLOCK_BATCH).expect("holder opens");
+    let mut trace = server.trace();
     let took = contended_open(&server, "slow.txt");
     eprintln!("open behind a slow batch holder took {took:?}\n{}", server.liveness_log());
     let timeout = Duration::from_secs(BREAK_TIMEOUT_SECS);
@@ -200,6 +220,9 @@ fn a_holder_that_ignores_the_break_keeps_the_whole_break_timeout() {
     assert!(still_served(&mut holder), "a slow holder's connection is kept");
     let counted = server.status_liveness();
     assert!(counted.contains("proved alive 1") && counted.contains("vanished 0"), "{counted}");
+    let rec = trace.next(Duration::from_secs(5)).expect("the break is traced");
+    assert_eq!(rec["outcome"], "timed-out", "{rec}");
+    assert!(rec["timed_out_ms"].is_u64() && rec.get("vanished_ms").is_none(), "{rec}");
 }
 
 #[test]
