@@ -18,6 +18,7 @@ mod granted;
 pub mod ids;
 mod interval_tree;
 pub mod lease;
+mod lock_records;
 mod locking;
 pub mod oplock;
 mod ops;
@@ -25,7 +26,7 @@ mod pending;
 pub mod share_mode;
 
 pub use api::{CloseOutcome, Config, CreateOutcome, CreateRequest, Event, LockOutcome, RenameOutcome};
-pub use byte_range::{LockElement, LockKind};
+pub use lock_records::{LockElement, LockKind};
 pub use caching::{CreatePolicy, GrantedCaching, RequestedCaching};
 pub use core::{CachingView, LockCore};
 pub use ids::{ClientGuid, ConnId, FileKey, LeaseId, LeaseKey, OpenId, RequestId};
