@@ -18,11 +18,11 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use crate::dosattr::absent;
 use crate::error::FsError;
 use crate::handle::Handle;
 use crate::share::Share;
 use crate::sys;
+use crate::xattr::{XATTR_SIZE_MAX, absent, read_value};
 
 const EA_XATTR: &CStr = c"user.opportune.ea";
 const SD_XATTR: &CStr = c"user.opportune.sd";
@@ -98,23 +98,16 @@ fn read_blob_at(
                 buf.truncate(n);
                 return Ok(Some(buf));
             }
-            Err(e) if e.raw_os_error() == Some(libc::ERANGE) && buf.len() < 1 << 16 => buf.resize(1 << 16, 0),
+            Err(e) if e.raw_os_error() == Some(libc::ERANGE) && buf.len() < XATTR_SIZE_MAX => {
+                buf.resize(XATTR_SIZE_MAX, 0);
+            }
             // No getxattrat (ENOSYS), or a kernel that refuses it on O_PATH descriptors (EBADF).
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EBADF)) => break,
             Err(e) if absent(&e) => return Ok(None),
             Err(e) => return Err(e.into()),
         }
     }
-    let file = reopen()?;
-    buf.resize(1 << 16, 0);
-    match sys::fgetxattr(file.as_fd(), name, &mut buf) {
-        Ok(n) => {
-            buf.truncate(n);
-            Ok(Some(buf))
-        }
-        Err(e) if absent(&e) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    read_value(reopen()?.as_fd(), name, absent)
 }
 
 impl Share {
@@ -129,20 +122,7 @@ impl Share {
 
 impl Handle {
     fn read_blob(&self, name: &CStr) -> Result<Option<Vec<u8>>, FsError> {
-        let mut buf = vec![0u8; 4096];
-        loop {
-            match sys::fgetxattr(self.fd(), name, &mut buf) {
-                Ok(n) => {
-                    buf.truncate(n);
-                    return Ok(Some(buf));
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ERANGE) && buf.len() < 1 << 16 => {
-                    buf.resize(1 << 16, 0);
-                }
-                Err(e) if absent(&e) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
-        }
+        read_value(self.fd(), name, absent)
     }
 
     fn write_blob(&self, name: &CStr, value: &[u8]) -> Result<(), FsError> {

@@ -14,6 +14,7 @@ use opportune_types::time::filetime_to_unix;
 use crate::dosattr::{self, DosRecord};
 use crate::error::FsError;
 use crate::info::{BasicInfo, FileInfo};
+use crate::rel_path::split_rel_stream;
 use crate::share::Inner;
 use crate::stream::{self, StreamIo, StreamName};
 use crate::sys;
@@ -107,7 +108,7 @@ impl Handle {
             return Err(FsError::InvalidParameter);
         };
         let rel = self.rel_path();
-        let base_rel = stream::split_rel_stream(&rel).0.to_string();
+        let base_rel = split_rel_stream(&rel).0.to_string();
         let io = StreamIo { fd: self.fd(), s: src.clone() };
         match target {
             None => {

@@ -26,6 +26,7 @@
 
 mod create;
 mod dir;
+mod dirents;
 mod dosattr;
 mod error;
 mod extra;
@@ -35,6 +36,7 @@ mod link;
 mod make;
 mod namecache;
 mod path;
+mod rel_path;
 mod rename;
 mod resolve;
 mod share;
@@ -45,6 +47,7 @@ mod stream;
 mod sys;
 #[cfg(test)]
 mod testutil;
+mod xattr;
 
 pub use create::{CreateParams, Opened};
 pub use dosattr::XATTR_NAME;
@@ -53,7 +56,8 @@ pub use extra::{valid_ea_name, Ea};
 pub use handle::Handle;
 pub use link::{Linked, MAX_LINKS};
 pub use info::{BasicInfo, DirEntry, FileInfo, FsStats};
-pub use path::{SmbPath, check_stream_name, join as join_rel};
+pub use path::{SmbPath, check_stream_name};
+pub use rel_path::join as join_rel;
 pub use share::Share;
 pub use shortname::{is_8_3, short_name};
 pub use space::{SpacePolicy, DEFAULT_FREE_RESERVE, LOOSE_PREALLOCATION};

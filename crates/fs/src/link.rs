@@ -18,9 +18,9 @@ use crate::dosattr;
 use crate::error::FsError;
 use crate::handle::Handle;
 use crate::info::{FileInfo, statx_is_dir};
-use crate::path::{SmbPath, join};
+use crate::path::SmbPath;
+use crate::rel_path::{cstr, join};
 use crate::rename::rename_noreplace;
-use crate::share::cstr;
 use crate::sys;
 
 /// Links a file may have; MS-FSA 2.1.5.15.6 refuses a 1025th with

@@ -13,8 +13,9 @@ use crate::dosattr::{self, DosRecord};
 use crate::error::FsError;
 use crate::handle::Handle;
 use crate::info::FileInfo;
-use crate::path::{SmbPath, join};
-use crate::share::{Share, cstr};
+use crate::path::SmbPath;
+use crate::rel_path::{cstr, join};
+use crate::share::Share;
 use crate::sys;
 
 /// New files and directories (the process umask still applies).

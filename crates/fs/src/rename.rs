@@ -3,8 +3,9 @@
 use std::os::fd::AsFd;
 
 use crate::error::FsError;
-use crate::path::{SmbPath, join, split_last, split_rel};
-use crate::share::{Share, cstr};
+use crate::path::SmbPath;
+use crate::rel_path::{cstr, join, split_last, split_rel, split_rel_stream};
+use crate::share::Share;
 use crate::sys;
 
 fn same_object(a: &libc::statx, b: &libc::statx) -> bool {
@@ -30,7 +31,7 @@ impl Share {
     /// * Streams are not renamed: a named stream as source or target is
     ///   `InvalidParameter` (see `rename_stream`).
     pub fn rename(&self, from: &str, to: &SmbPath, replace: bool) -> Result<String, FsError> {
-        if to.explicit_data_stream() || crate::stream::split_rel_stream(from).1.is_some() {
+        if to.explicit_data_stream() || split_rel_stream(from).1.is_some() {
             return Err(FsError::InvalidParameter);
         }
         let Some(new_name) = to.file_name() else {

@@ -5,10 +5,12 @@
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
+use crate::dirents::list_names;
 use crate::error::FsError;
 use crate::namecache::Check;
-use crate::path::{eq_ignore_case, join};
-use crate::share::{Inner, cstr};
+use crate::path::eq_ignore_case;
+use crate::rel_path::{cstr, join};
+use crate::share::Inner;
 use crate::sys;
 
 /// Where a client path lands on disk.
@@ -100,7 +102,7 @@ impl Inner {
             Check::NoOther => return Ok(None),
             Check::Scan(ticket) => ticket,
         };
-        let names = crate::dir::list_names(fd.as_fd())?;
+        let names = list_names(fd.as_fd())?;
         let found = names
             .iter()
             .filter_map(|n| std::str::from_utf8(n).ok())

@@ -1,6 +1,5 @@
 //! The share root and the operations that take an on-disk relative path.
 
-use std::ffi::CString;
 use std::fs::OpenOptions;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
@@ -10,8 +9,8 @@ use std::sync::Arc;
 use crate::dosattr;
 use crate::error::FsError;
 use crate::info::{FileInfo, FsStats, statx_is_dir, statx_is_file};
-use crate::path::{split_last, split_rel};
-use crate::stream::{self, StreamName, split_rel_stream};
+use crate::rel_path::{cstr, split_last, split_rel, split_rel_stream};
+use crate::stream::{self, StreamName};
 use crate::sys;
 use std::os::unix::fs::PermissionsExt;
 
@@ -33,11 +32,6 @@ pub(crate) struct Inner {
 #[derive(Clone)]
 pub struct Share {
     pub(crate) inner: Arc<Inner>,
-}
-
-/// A `CString` of an on-disk name; NUL inside is an invalid name.
-pub(crate) fn cstr(s: &str) -> Result<CString, FsError> {
-    CString::new(if s.is_empty() { "." } else { s }).map_err(|_| FsError::InvalidName)
 }
 
 impl Share {
@@ -202,7 +196,7 @@ impl Share {
             .inner
             .open_rel(rel, libc::O_RDONLY | libc::O_DIRECTORY)
             .map_err(FsError::from)?;
-        Ok(crate::dir::list_names(fd.as_fd())?.is_empty())
+        Ok(crate::dirents::list_names(fd.as_fd())?.is_empty())
     }
 }
 

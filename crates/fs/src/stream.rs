@@ -30,6 +30,7 @@ use crate::info::{statx_is_dir, statx_is_file};
 use crate::path::{SmbPath, check_stream_name};
 use crate::share::{Inner, Share};
 use crate::sys;
+use crate::xattr::{XATTR_SIZE_MAX, read_value};
 
 const PREFIX: &str = "user.opportune.stream.";
 const PREFIX_HASHED: &str = "user.opportune.streamh.";
@@ -37,8 +38,6 @@ const VERSION: u8 = 1;
 const HEADER: usize = 3;
 /// XATTR_NAME_MAX.
 const XATTR_NAME_MAX: usize = 255;
-/// XATTR_SIZE_MAX: no xattr value can be larger.
-const XATTR_SIZE_MAX: usize = 1 << 16;
 
 /// Serializes read-modify-write cycles of stream values (writes through
 /// different handles of the same stream must not lose each other's data).
@@ -128,22 +127,7 @@ fn xattr_error(e: io::Error) -> FsError {
 
 /// The raw value of xattr `name`; `None` when absent.
 fn get_raw(fd: BorrowedFd, name: &CString) -> Result<Option<Vec<u8>>, FsError> {
-    let mut buf = vec![0u8; 4096];
-    loop {
-        match sys::fgetxattr(fd, name, &mut buf) {
-            Ok(n) => {
-                buf.truncate(n);
-                return Ok(Some(buf));
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ERANGE) && buf.len() < XATTR_SIZE_MAX => {
-                buf.resize(XATTR_SIZE_MAX, 0);
-            }
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENODATA | libc::ENOTSUP)) => {
-                return Ok(None);
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
+    read_value(fd, name, |e| matches!(e.raw_os_error(), Some(libc::ENODATA | libc::ENOTSUP)))
 }
 
 /// A stream of the object `fd`: (stored name, data); `None` when absent.
@@ -227,17 +211,6 @@ pub(crate) fn remove_all(fd: BorrowedFd) -> Result<(), FsError> {
 /// (as NTFS does for small, resident streams).
 pub(crate) fn allocation(size: u64) -> u64 {
     size.saturating_add(7) & !7
-}
-
-/// Splits an on-disk relative path into the base path and the stream name
-/// (see `Handle::rel_path`): on-disk names that clients can reach never
-/// contain ':'.
-pub(crate) fn split_rel_stream(rel: &str) -> (&str, Option<&str>) {
-    let last = rel.rfind('/').map_or(0, |i| i + 1);
-    match rel[last..].find(':') {
-        Some(i) => (&rel[..last + i], Some(&rel[last + i + 1..])),
-        None => (rel, None),
-    }
 }
 
 /// Data operations of a stream open (called by `Handle`).
@@ -445,10 +418,6 @@ mod tests {
         assert!(long.xattr.to_str().unwrap().starts_with(PREFIX_HASHED));
         assert!(StreamName::new(&"x".repeat(256)).is_err());
         assert!(StreamName::new("a/b").is_err());
-        assert_eq!(split_rel_stream("d/f:s"), ("d/f", Some("s")));
-        assert_eq!(split_rel_stream("f:s"), ("f", Some("s")));
-        assert_eq!(split_rel_stream("d/f"), ("d/f", None));
-        assert_eq!(split_rel_stream(""), ("", None));
         assert_eq!(allocation(0), 0);
         assert_eq!(allocation(9), 16);
     }
