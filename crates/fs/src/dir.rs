@@ -65,7 +65,7 @@ impl Handle {
         let st = sys::statx(me, &cname, libc::AT_SYMLINK_NOFOLLOW).ok()?;
         let (st, dos) = if u32::from(st.stx_mode) & libc::S_IFMT == libc::S_IFLNK {
             let target = if rel_valid {
-                self.share.open_rel(&join(rel, &name), libc::O_PATH)
+                self.root.open_rel(&join(rel, &name), libc::O_PATH)
             } else {
                 sys::openat2(me, &cname, libc::O_PATH, 0, sys::CONFINED)
             };

@@ -23,13 +23,21 @@
 //! * Errors: [`FsError::status`] gives the NTSTATUS for the response.
 //!
 //! All `unsafe` code is in the `sys` module.
+//!
+//! The modules are layered bottom-up, each importing only its own layer and
+//! those below: system calls, on-disk encodings, path resolution and the name
+//! cache (`root`, `resolve`), handles, operations (create, make, rename,
+//! remove, listing, streams, links, EAs), and on top [`Share`]
+//! (docs/ARCHITECTURE.md lists the files of each layer).
 
 mod create;
+mod create_types;
 mod dir;
 mod dirents;
 mod dosattr;
+mod ea;
+mod ea_blob;
 mod error;
-mod extra;
 mod handle;
 mod info;
 mod link;
@@ -37,22 +45,29 @@ mod make;
 mod namecache;
 mod path;
 mod rel_path;
+mod remove;
 mod rename;
 mod resolve;
+mod root;
 mod share;
 mod shortname;
 mod space;
+mod stat;
 mod stream;
+mod stream_io;
+mod stream_open;
+mod stream_rename;
 #[allow(unsafe_code)] // the one file with system calls, each with its safety contract
 mod sys;
 #[cfg(test)]
 mod testutil;
+mod volume;
 mod xattr;
 
-pub use create::{CreateParams, Opened};
+pub use create_types::{CreateParams, Opened};
 pub use dosattr::XATTR_NAME;
+pub use ea_blob::{valid_ea_name, Ea};
 pub use error::FsError;
-pub use extra::{valid_ea_name, Ea};
 pub use handle::Handle;
 pub use link::{Linked, MAX_LINKS};
 pub use info::{BasicInfo, DirEntry, FileInfo, FsStats};
