@@ -2,239 +2,168 @@
 
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
 
 use opportune_types::FileAttributes;
 use opportune_types::create::{CreateAction, CreateDisposition};
 
+use crate::create_types::{CreateParams, Opened, truncating};
+use crate::dosattr;
 use crate::error::FsError;
 use crate::handle::Handle;
-use crate::dosattr;
 use crate::info::{FileInfo, statx_is_dir, statx_is_file};
+use crate::make::{create_new, overwrite};
 use crate::path::SmbPath;
-use crate::share::Share;
+use crate::resolve::locate;
+use crate::root::Root;
+use crate::stream_open::create_stream;
 use crate::sys;
-
-/// What the CREATE request asks of the file system.
-#[derive(Clone, Copy, Debug)]
-pub struct CreateParams {
-    pub disposition: CreateDisposition,
-    /// Some(true): FILE_DIRECTORY_FILE; Some(false): FILE_NON_DIRECTORY_FILE; None: either.
-    pub directory: Option<bool>,
-    /// Open a file read-write (else read-only). Directories are always
-    /// opened read-only. Overwrite/OverwriteIf/Supersede open read-write
-    /// regardless, as truncation needs it.
-    pub write: bool,
-    /// FILE_ATTRIBUTE_* for a new, overwritten or superseded file.
-    pub attributes: u32,
-    /// Space to reserve for a new or overwritten file (fallocate KEEP_SIZE).
-    pub allocation_size: u64,
-}
-
-/// The result of a successful create.
-#[derive(Debug)]
-pub struct Opened {
-    pub handle: Handle,
-    pub action: CreateAction,
-    /// On-disk '/'-separated path relative to the root, exact on-disk case; "" for the root.
-    pub rel_path: String,
-    /// Metadata read while opening, when it is still current (not after a truncation).
-    pub(crate) info: Option<FileInfo>,
-}
-
-impl Opened {
-    /// The opened object's metadata: what the open already read, else read now.
-    pub fn info(&self) -> Result<FileInfo, FsError> {
-        match self.info {
-            Some(i) => Ok(i),
-            None => self.handle.info(),
-        }
-    }
-}
 
 /// Lookup/open races (a name appearing or vanishing in between) are retried this often.
 const ATTEMPTS: usize = 4;
 
-pub(crate) fn truncating(d: CreateDisposition) -> bool {
-    matches!(
-        d,
-        CreateDisposition::Overwrite
-            | CreateDisposition::OverwriteIf
-            | CreateDisposition::Supersede
-    )
-}
-
-impl Share {
-    /// Opens or creates `path` following the CreateDisposition rules of
-    /// MS-FSA 2.1.5.1:
-    ///
-    /// | disposition | exists | missing |
-    /// |---|---|---|
-    /// | Open | open | `NotFound` |
-    /// | Create | `Exists` | create |
-    /// | OpenIf | open | create |
-    /// | Overwrite | truncate | `NotFound` |
-    /// | OverwriteIf | truncate | create |
-    /// | Supersede | truncate | create |
-    ///
-    /// A missing parent is `PathNotFound`. FILE_DIRECTORY_FILE on a file is
-    /// `NotADirectory`, FILE_NON_DIRECTORY_FILE on a directory is
-    /// `IsADirectory`. FILE_DIRECTORY_FILE with a truncating disposition, or
-    /// a truncating disposition on an existing directory, is
-    /// `InvalidParameter` (directories are created only by Create/OpenIf).
-    /// Overwriting a HIDDEN or SYSTEM file without asking for that
-    /// attribute is `AccessDenied` (MS-FSA 2.1.5.1.2.1). A trailing `\`
-    /// demands a directory (`InvalidName` otherwise).
-    ///
-    /// Named streams (`name:stream[:$DATA]`): FILE_DIRECTORY_FILE is
-    /// `NotADirectory` (also with `name::$DATA`, which on a directory is
-    /// `IsADirectory`); the base is looked up as usual and created as an
-    /// empty file if missing and the disposition creates; the disposition
-    /// applies to the stream (see the `stream` module).
-    pub fn create(&self, path: &SmbPath, p: &CreateParams) -> Result<Opened, FsError> {
-        if p.directory == Some(true) && path.explicit_data_stream() {
-            return Err(FsError::NotADirectory);
+/// The open or create of MS-FSA 2.1.5.1 behind `Share::create`, whose
+/// documentation lists the dispositions and the errors.
+pub(crate) fn create(root: &Arc<Root>, path: &SmbPath, p: &CreateParams) -> Result<Opened, FsError> {
+    if p.directory == Some(true) && path.explicit_data_stream() {
+        return Err(FsError::NotADirectory);
+    }
+    if let Some(s) = path.stream() {
+        return create_stream(root, path, s, p);
+    }
+    if p.directory == Some(true) && truncating(p.disposition) {
+        return Err(FsError::InvalidParameter);
+    }
+    if p.directory == Some(true) && p.attributes & FileAttributes::TEMPORARY != 0 {
+        return Err(FsError::InvalidParameter);
+    }
+    if path.trailing_separator() && p.directory == Some(false) {
+        return Err(FsError::InvalidName);
+    }
+    if path.is_root() {
+        if p.disposition == CreateDisposition::Create {
+            return Err(FsError::Exists);
         }
-        if let Some(s) = path.stream() {
-            return self.create_stream(path, s, p);
+        return open_existing(root, "", path, p);
+    }
+    // Fast path: the name exactly as given, one openat2.
+    if p.disposition != CreateDisposition::Create {
+        match open_existing(root, &path.to_rel(), path, p) {
+            Err(FsError::NotFound | FsError::PathNotFound) => {}
+            other => return other,
         }
-        if p.directory == Some(true) && truncating(p.disposition) {
-            return Err(FsError::InvalidParameter);
-        }
-        if p.directory == Some(true) && p.attributes & FileAttributes::TEMPORARY != 0 {
-            return Err(FsError::InvalidParameter);
-        }
-        if path.trailing_separator() && p.directory == Some(false) {
-            return Err(FsError::InvalidName);
-        }
-        if path.is_root() {
+    }
+    for _ in 0..ATTEMPTS {
+        let l = locate(root, path.components())?;
+        if l.found {
             if p.disposition == CreateDisposition::Create {
                 return Err(FsError::Exists);
             }
-            return self.open_existing("", path, p);
-        }
-        // Fast path: the name exactly as given, one openat2.
-        if p.disposition != CreateDisposition::Create {
-            match self.open_existing(&path.to_rel(), path, p) {
-                Err(FsError::NotFound | FsError::PathNotFound) => {}
+            match open_existing(root, &l.rel(), path, p) {
+                Err(FsError::NotFound | FsError::PathNotFound) => continue, // vanished meanwhile
                 other => return other,
             }
         }
-        for _ in 0..ATTEMPTS {
-            let l = self.inner.locate(path.components())?;
-            if l.found {
-                if p.disposition == CreateDisposition::Create {
-                    return Err(FsError::Exists);
-                }
-                match self.open_existing(&l.rel(), path, p) {
-                    Err(FsError::NotFound | FsError::PathNotFound) => continue, // vanished meanwhile
-                    other => return other,
-                }
-            }
-            if matches!(
-                p.disposition,
-                CreateDisposition::Open | CreateDisposition::Overwrite
-            ) {
-                return Err(FsError::NotFound);
-            }
-            match self.create_new(&l.parent, &l.name, path, p) {
-                Err(FsError::Exists) => continue, // appeared meanwhile
-                other => return other,
-            }
+        if matches!(
+            p.disposition,
+            CreateDisposition::Open | CreateDisposition::Overwrite
+        ) {
+            return Err(FsError::NotFound);
         }
-        // Something keeps occupying the name without being openable (a
-        // dangling symlink, say).
-        Err(FsError::Exists)
+        match create_new(root, &l.parent, &l.name, path, p) {
+            Err(FsError::Exists) => continue, // appeared meanwhile
+            other => return other,
+        }
     }
+    // Something keeps occupying the name without being openable (a
+    // dangling symlink, say).
+    Err(FsError::Exists)
+}
 
-    /// Opens an existing object at on-disk `rel` and applies the
-    /// disposition. `NotFound`/`PathNotFound` mean "not there (any more)".
-    fn open_existing(
-        &self,
-        rel: &str,
-        path: &SmbPath,
-        p: &CreateParams,
-    ) -> Result<Opened, FsError> {
-        let trunc = truncating(p.disposition);
-        let rw = if p.write || trunc {
-            libc::O_RDWR
-        } else {
-            libc::O_RDONLY
-        };
-        let dir_flags = libc::O_RDONLY | libc::O_DIRECTORY;
-        let first = if p.directory == Some(true) {
-            dir_flags
-        } else {
-            rw | libc::O_NONBLOCK | libc::O_NOCTTY
-        };
-        let fd: OwnedFd = match self.inner.open_rel(rel, first) {
-            Ok(fd) => fd,
-            Err(e) => match e.raw_os_error() {
-                Some(libc::ENOENT) => return Err(FsError::NotFound),
-                // O_DIRECTORY on a file, or a file used as a parent.
-                Some(libc::ENOTDIR) if p.directory == Some(true) => {
-                    return match self.inner.open_rel(rel, libc::O_PATH) {
-                        Ok(_) => Err(FsError::NotADirectory),
-                        Err(_) => Err(FsError::PathNotFound),
-                    };
-                }
-                Some(libc::ENOTDIR) => return Err(FsError::PathNotFound),
-                // A directory opened for writing.
-                Some(libc::EISDIR) if p.directory == Some(false) => {
-                    return Err(FsError::IsADirectory);
-                }
-                Some(libc::EISDIR) if trunc => return Err(FsError::InvalidParameter),
-                Some(libc::EISDIR) => self.inner.open_rel(rel, dir_flags)?,
-                Some(libc::EROFS | libc::ETXTBSY) => return Err(FsError::AccessDenied),
-                _ => return Err(e.into()),
-            },
-        };
-        let st = sys::fstatx(fd.as_fd())?;
-        let is_dir = statx_is_dir(&st);
-        if !is_dir && !statx_is_file(&st) {
-            return Err(FsError::AccessDenied); // devices, FIFOs, sockets are not served
-        }
-        if is_dir && (p.directory == Some(false) || path.explicit_data_stream()) {
-            return Err(FsError::IsADirectory);
-        }
-        if !is_dir && (p.directory == Some(true) || path.trailing_separator()) {
-            return Err(if path.trailing_separator() {
-                FsError::InvalidName
-            } else {
-                FsError::NotADirectory
-            });
-        }
-        if is_dir && trunc {
-            return Err(FsError::InvalidParameter);
-        }
-        let file = File::from(fd);
-        let (action, info) = if trunc {
-            (self.overwrite(&file, &st, p)?, None)
-        } else {
-            let dos = dosattr::read_fd(file.as_fd())?;
-            (CreateAction::Opened, Some(FileInfo::from_statx(&st, dos)))
-        };
-        let handle = Handle::new(file, is_dir, self.inner.clone(), rel.to_string());
-        Ok(Opened {
-            handle,
-            action,
-            rel_path: rel.to_string(),
-            info,
-        })
+/// Opens an existing object at on-disk `rel` and applies the
+/// disposition. `NotFound`/`PathNotFound` mean "not there (any more)".
+fn open_existing(
+    root: &Arc<Root>,
+    rel: &str,
+    path: &SmbPath,
+    p: &CreateParams,
+) -> Result<Opened, FsError> {
+    let trunc = truncating(p.disposition);
+    let rw = if p.write || trunc {
+        libc::O_RDWR
+    } else {
+        libc::O_RDONLY
+    };
+    let dir_flags = libc::O_RDONLY | libc::O_DIRECTORY;
+    let first = if p.directory == Some(true) {
+        dir_flags
+    } else {
+        rw | libc::O_NONBLOCK | libc::O_NOCTTY
+    };
+    let fd: OwnedFd = match root.open_rel(rel, first) {
+        Ok(fd) => fd,
+        Err(e) => match e.raw_os_error() {
+            Some(libc::ENOENT) => return Err(FsError::NotFound),
+            // O_DIRECTORY on a file, or a file used as a parent.
+            Some(libc::ENOTDIR) if p.directory == Some(true) => {
+                return match root.open_rel(rel, libc::O_PATH) {
+                    Ok(_) => Err(FsError::NotADirectory),
+                    Err(_) => Err(FsError::PathNotFound),
+                };
+            }
+            Some(libc::ENOTDIR) => return Err(FsError::PathNotFound),
+            // A directory opened for writing.
+            Some(libc::EISDIR) if p.directory == Some(false) => {
+                return Err(FsError::IsADirectory);
+            }
+            Some(libc::EISDIR) if trunc => return Err(FsError::InvalidParameter),
+            Some(libc::EISDIR) => root.open_rel(rel, dir_flags)?,
+            Some(libc::EROFS | libc::ETXTBSY) => return Err(FsError::AccessDenied),
+            _ => return Err(e.into()),
+        },
+    };
+    let st = sys::fstatx(fd.as_fd())?;
+    let is_dir = statx_is_dir(&st);
+    if !is_dir && !statx_is_file(&st) {
+        return Err(FsError::AccessDenied); // devices, FIFOs, sockets are not served
     }
+    if is_dir && (p.directory == Some(false) || path.explicit_data_stream()) {
+        return Err(FsError::IsADirectory);
+    }
+    if !is_dir && (p.directory == Some(true) || path.trailing_separator()) {
+        return Err(if path.trailing_separator() {
+            FsError::InvalidName
+        } else {
+            FsError::NotADirectory
+        });
+    }
+    if is_dir && trunc {
+        return Err(FsError::InvalidParameter);
+    }
+    let file = File::from(fd);
+    let (action, info) = if trunc {
+        (overwrite(&root.space, &file, &st, p)?, None)
+    } else {
+        let dos = dosattr::read_fd(file.as_fd())?;
+        (CreateAction::Opened, Some(FileInfo::from_statx(&st, dos)))
+    };
+    let handle = Handle::new(file, is_dir, root.clone(), rel.to_string());
+    Ok(Opened {
+        handle,
+        action,
+        rel_path: rel.to_string(),
+        info,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{params, share};
+    use crate::testutil::{params, parse, share};
     use CreateDisposition::*;
 
     const ALL: [CreateDisposition; 6] = [Supersede, Open, Create, OpenIf, Overwrite, OverwriteIf];
     const KINDS: [Option<bool>; 3] = [None, Some(false), Some(true)];
-
-    fn parse(s: &str) -> SmbPath {
-        SmbPath::parse(s).unwrap()
-    }
 
     #[test]
     fn dispositions_on_missing_names() {

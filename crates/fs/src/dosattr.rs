@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use opportune_types::FileAttributes;
 
 use crate::sys;
+use crate::xattr::absent;
 
 /// The xattr name.
 pub const XATTR_NAME: &CStr = c"user.opportune.dos";
@@ -87,14 +88,6 @@ impl DosRecord {
             stamp_size: field(32),
         })
     }
-}
-
-/// Whether an xattr error only says "no record / no xattr support".
-pub fn absent(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::ENODATA | libc::ENOTSUP | libc::ERANGE | libc::EBADF)
-    )
 }
 
 /// Reads the record of an open fd.

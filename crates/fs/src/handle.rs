@@ -14,8 +14,10 @@ use opportune_types::time::filetime_to_unix;
 use crate::dosattr::{self, DosRecord};
 use crate::error::FsError;
 use crate::info::{BasicInfo, FileInfo};
-use crate::share::Inner;
-use crate::stream::{self, StreamIo, StreamName};
+use crate::root::Root;
+use crate::space;
+use crate::stream::{self, StreamName};
+use crate::stream_io::StreamIo;
 use crate::sys;
 
 /// One open file, directory or named stream. `Send + Sync`: all I/O is
@@ -30,7 +32,7 @@ pub struct Handle {
     is_dir: bool,
     /// The named stream of a stream open (it can be renamed, see `rename_stream`).
     stream: RwLock<Option<StreamName>>,
-    pub(crate) share: Arc<Inner>,
+    pub(crate) root: Arc<Root>,
     /// On-disk path relative to the share root, for confined symlink checks
     /// in `read_dir`; the server updates it after a rename.
     rel: RwLock<String>,
@@ -49,12 +51,12 @@ fn settable_time(t: Option<u64>) -> Option<u64> {
 }
 
 impl Handle {
-    pub(crate) fn new(file: File, is_dir: bool, share: Arc<Inner>, rel: String) -> Handle {
+    pub(crate) fn new(file: File, is_dir: bool, root: Arc<Root>, rel: String) -> Handle {
         Handle {
             file,
             is_dir,
             stream: RwLock::new(None),
-            share,
+            root,
             rel: RwLock::new(rel),
             user_set_change_time: AtomicBool::new(false),
             requested_allocation: AtomicU64::new(0),
@@ -63,10 +65,10 @@ impl Handle {
 
     /// An open of named stream `s` of the base object `file`; `rel` is
     /// "base:name".
-    pub(crate) fn new_stream(file: File, base_is_dir: bool, share: Arc<Inner>, rel: String, s: StreamName) -> Handle {
+    pub(crate) fn new_stream(file: File, base_is_dir: bool, root: Arc<Root>, rel: String, s: StreamName) -> Handle {
         Handle {
             stream: RwLock::new(Some(s)),
-            ..Handle::new(file, base_is_dir, share, rel)
+            ..Handle::new(file, base_is_dir, root, rel)
         }
     }
 
@@ -75,8 +77,22 @@ impl Handle {
         self.file
     }
 
-    fn stream(&self) -> Option<StreamName> {
+    /// The named stream of a stream open.
+    pub(crate) fn stream(&self) -> Option<StreamName> {
         self.stream.read().ok().and_then(|s| s.clone())
+    }
+
+    /// Records that this open now stands for named stream `s` (`None`: the
+    /// file itself), after a rename of its stream.
+    pub(crate) fn set_stream(&self, s: Option<StreamName>) {
+        if let Ok(mut cur) = self.stream.write() {
+            *cur = s;
+        }
+    }
+
+    /// Whether the base object is a directory (also for a stream open).
+    pub(crate) fn base_is_dir(&self) -> bool {
+        self.is_dir
     }
 
     fn stream_io(&self) -> Option<StreamIo<'_>> {
@@ -86,80 +102,6 @@ impl Handle {
     /// The named stream this handle opened; `None` for a file or directory.
     pub fn stream_name(&self) -> Option<String> {
         self.stream().map(|s| s.name)
-    }
-
-    /// FileRenameInformation of a stream open to another stream of the same
-    /// file (MS-FSA 2.1.5.14.11, target ":name[:$DATA]"; `target` `None` is
-    /// the default stream "::$DATA"). Returns the new `rel_path` (also
-    /// recorded here).
-    ///
-    /// * The source must be a named stream (`InvalidParameter` otherwise).
-    /// * A target that exists (another stream, or the default stream, which
-    ///   always exists) is `Exists` without `replace`; with `replace` it must
-    ///   be empty (`InvalidParameter` otherwise, as NTFS answers).
-    /// * The same name in another case changes the stored case.
-    /// * Renaming to the default stream moves the data into the (empty) file;
-    ///   this handle then stands for the file, read-only.
-    ///
-    /// Other opens of the old stream find it gone.
-    pub fn rename_stream(&self, target: Option<&str>, replace: bool) -> Result<String, FsError> {
-        let Some(src) = self.stream() else {
-            return Err(FsError::InvalidParameter);
-        };
-        let rel = self.rel_path();
-        let base_rel = stream::split_rel_stream(&rel).0.to_string();
-        let io = StreamIo { fd: self.fd(), s: src.clone() };
-        match target {
-            None => {
-                if self.is_dir {
-                    return Err(FsError::InvalidParameter);
-                }
-                if !replace {
-                    return Err(FsError::Exists);
-                }
-                if self.base_info()?.size != 0 {
-                    return Err(FsError::InvalidParameter);
-                }
-                let data = io.data()?;
-                let w = self
-                    .share
-                    .open_rel(&base_rel, libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY)?;
-                File::from(w).write_all_at(&data, 0)?;
-                self.with_owner_write(false, || stream::remove(self.fd(), &src))??;
-                if let Ok(mut s) = self.stream.write() {
-                    *s = None;
-                }
-                self.set_rel_path(base_rel.clone());
-                Ok(base_rel)
-            }
-            Some(name) => {
-                let dst = StreamName::new(name)?;
-                let same = dst.xattr == src.xattr;
-                if !same
-                    && let Some((_, d)) = stream::get(self.fd(), &dst)? {
-                        if !replace {
-                            return Err(FsError::Exists);
-                        }
-                        if !d.is_empty() {
-                            return Err(FsError::InvalidParameter);
-                        }
-                    }
-                let data = io.data()?;
-                self.with_owner_write(false, || -> Result<(), FsError> {
-                    stream::put(self.fd(), &dst.name, &dst.xattr, &data, 0)?;
-                    if !same {
-                        stream::remove(self.fd(), &src)?;
-                    }
-                    Ok(())
-                })??;
-                let new_rel = format!("{base_rel}:{}", dst.name);
-                if let Ok(mut s) = self.stream.write() {
-                    *s = Some(dst);
-                }
-                self.set_rel_path(new_rel.clone());
-                Ok(new_rel)
-            }
-        }
     }
 
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
@@ -187,7 +129,7 @@ impl Handle {
 
     /// Whether `rel` still names this very object.
     pub(crate) fn path_is_current(&self, rel: &str) -> bool {
-        let Ok(fd) = self.share.open_rel(rel, libc::O_PATH) else {
+        let Ok(fd) = self.root.open_rel(rel, libc::O_PATH) else {
             return false;
         };
         match (sys::fstatx(fd.as_fd()), sys::fstatx(self.fd())) {
@@ -243,7 +185,7 @@ impl Handle {
         if end > size {
             // Extending: the new bytes must leave the volume's reserve free.
             let new_bytes = (end - size).min(buf.len() as u64);
-            crate::space::ensure(self.fd(), &self.share.space, new_bytes)?;
+            space::ensure(self.fd(), &self.root.space, new_bytes)?;
         }
         self.file.write_all_at(buf, offset)?;
         Ok(buf.len())
@@ -264,7 +206,7 @@ impl Handle {
         if len > sys::fstatx(self.fd())?.stx_size {
             // A longer file is sparse and takes no blocks yet, but it is not granted on a
             // volume already below its reserve.
-            crate::space::ensure(self.fd(), &self.share.space, 0)?;
+            space::ensure(self.fd(), &self.root.space, 0)?;
         }
         Ok(self.file.set_len(len)?)
     }
@@ -294,7 +236,7 @@ impl Handle {
             // Truncating to the current size frees blocks past end of file.
             return self.set_len(info.size);
         }
-        crate::space::grow_allocation(&self.file, &self.share.space, info.size, info.allocation_size, len)?;
+        space::grow_allocation(&self.file, &self.root.space, info.size, info.allocation_size, len)?;
         self.requested_allocation.store(len.next_multiple_of(4096), Ordering::Relaxed);
         Ok(())
     }
@@ -467,7 +409,7 @@ impl std::fmt::Debug for Handle {
 mod tests {
     use super::*;
     use crate::SmbPath;
-    use crate::share::Share;
+    use crate::Share;
     use crate::testutil::{params, share, xattr_share, xattrs_supported};
     use opportune_types::create::CreateDisposition::*;
 

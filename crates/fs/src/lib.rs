@@ -23,37 +23,56 @@
 //! * Errors: [`FsError::status`] gives the NTSTATUS for the response.
 //!
 //! All `unsafe` code is in the `sys` module.
+//!
+//! The modules are layered bottom-up, each importing only its own layer and
+//! those below: system calls, on-disk encodings, path resolution and the name
+//! cache (`root`, `resolve`), handles, operations (create, make, rename,
+//! remove, listing, streams, links, EAs), and on top [`Share`]
+//! (docs/ARCHITECTURE.md lists the files of each layer).
 
 mod create;
+mod create_types;
 mod dir;
+mod dirents;
 mod dosattr;
+mod ea;
+mod ea_blob;
 mod error;
-mod extra;
 mod handle;
 mod info;
 mod link;
 mod make;
 mod namecache;
 mod path;
+mod rel_path;
+mod remove;
 mod rename;
 mod resolve;
+mod root;
 mod share;
 mod shortname;
 mod space;
+mod stat;
 mod stream;
+mod stream_io;
+mod stream_open;
+mod stream_rename;
 #[allow(unsafe_code)] // the one file with system calls, each with its safety contract
 mod sys;
 #[cfg(test)]
 mod testutil;
+mod volume;
+mod xattr;
 
-pub use create::{CreateParams, Opened};
+pub use create_types::{CreateParams, Opened};
 pub use dosattr::XATTR_NAME;
+pub use ea_blob::{valid_ea_name, Ea};
 pub use error::FsError;
-pub use extra::{valid_ea_name, Ea};
 pub use handle::Handle;
 pub use link::{Linked, MAX_LINKS};
 pub use info::{BasicInfo, DirEntry, FileInfo, FsStats};
-pub use path::{SmbPath, check_stream_name, join as join_rel};
+pub use path::{SmbPath, check_stream_name};
+pub use rel_path::join as join_rel;
 pub use share::Share;
 pub use shortname::{is_8_3, short_name};
 pub use space::{SpacePolicy, DEFAULT_FREE_RESERVE, LOOSE_PREALLOCATION};

@@ -18,9 +18,10 @@ use crate::dosattr;
 use crate::error::FsError;
 use crate::handle::Handle;
 use crate::info::{FileInfo, statx_is_dir};
-use crate::path::{SmbPath, join};
+use crate::path::SmbPath;
+use crate::rel_path::{cstr, join};
 use crate::rename::rename_noreplace;
-use crate::share::cstr;
+use crate::resolve::locate;
 use crate::sys;
 
 /// Links a file may have; MS-FSA 2.1.5.15.6 refuses a 1025th with
@@ -88,8 +89,8 @@ impl Handle {
         if src.stx_nlink >= MAX_LINKS {
             return Err(FsError::TooManyLinks);
         }
-        let l = self.share.locate(to.components())?;
-        let dir = self.share.open_dir(&l.parent)?;
+        let l = locate(&self.root, to.components())?;
+        let dir = self.root.open_dir(&l.parent)?;
         let new_c = cstr(new_name)?;
         let new_rel = join(&l.parent, new_name);
         if !l.found {
@@ -144,14 +145,10 @@ impl Handle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{params, share};
-    use crate::{Share, SmbPath};
+    use crate::testutil::{params, parse as p, share};
+    use crate::Share;
     use opportune_types::create::CreateDisposition::{Create, Open};
     use std::os::unix::fs::MetadataExt;
-
-    fn p(s: &str) -> SmbPath {
-        SmbPath::parse(s).unwrap()
-    }
 
     fn open(s: &Share, name: &str) -> Handle {
         s.create(&p(name), &params(Open, None)).unwrap().handle

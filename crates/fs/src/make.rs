@@ -4,133 +4,135 @@
 
 use std::fs::File;
 use std::os::fd::AsFd;
+use std::sync::Arc;
 
 use opportune_types::FileAttributes;
 use opportune_types::create::{CreateAction, CreateDisposition};
 
-use crate::create::{CreateParams, Opened};
+use crate::create_types::{CreateParams, Opened};
 use crate::dosattr::{self, DosRecord};
 use crate::error::FsError;
 use crate::handle::Handle;
 use crate::info::FileInfo;
-use crate::path::{SmbPath, join};
-use crate::share::{Share, cstr};
+use crate::path::SmbPath;
+use crate::rel_path::{cstr, join};
+use crate::root::Root;
+use crate::space::{SpacePolicy, grow_allocation};
+use crate::stream;
 use crate::sys;
 
 /// New files and directories (the process umask still applies).
 const FILE_MODE: u32 = 0o644;
 const DIR_MODE: u32 = 0o755;
 
-impl Share {
-    /// Truncates an existing file for Overwrite/OverwriteIf/Supersede and
-    /// replaces its attributes (MS-FSA 2.1.5.1.2.1); keeps its creation time.
-    pub(crate) fn overwrite(
-        &self,
-        file: &File,
-        st: &libc::statx,
-        p: &CreateParams,
-    ) -> Result<CreateAction, FsError> {
-        let old = dosattr::read_fd(file.as_fd()).ok().flatten();
-        let current = FileInfo::from_statx(st, old);
-        for bit in [FileAttributes::HIDDEN, FileAttributes::SYSTEM] {
-            if current.attributes & bit != 0 && p.attributes & bit == 0 {
-                return Err(FsError::AccessDenied);
+/// Truncates an existing file for Overwrite/OverwriteIf/Supersede and
+/// replaces its attributes (MS-FSA 2.1.5.1.2.1); keeps its creation time.
+pub(crate) fn overwrite(
+    space: &SpacePolicy,
+    file: &File,
+    st: &libc::statx,
+    p: &CreateParams,
+) -> Result<CreateAction, FsError> {
+    let old = dosattr::read_fd(file.as_fd()).ok().flatten();
+    let current = FileInfo::from_statx(st, old);
+    for bit in [FileAttributes::HIDDEN, FileAttributes::SYSTEM] {
+        if current.attributes & bit != 0 && p.attributes & bit == 0 {
+            return Err(FsError::AccessDenied);
+        }
+    }
+    file.set_len(0)?;
+    // Overwriting the default stream drops the named ones (as NTFS does).
+    match stream::remove_all(file.as_fd()) {
+        Ok(()) | Err(FsError::NotSupported) => {}
+        Err(e) => return Err(e),
+    }
+    grow_allocation(file, space, 0, 0, p.allocation_size)?;
+    let rec = DosRecord {
+        attributes: (p.attributes & FileAttributes::SETTABLE) | FileAttributes::ARCHIVE,
+        creation_time: current.creation_time,
+        ..Default::default()
+    };
+    store(file, &rec)?;
+    Ok(if p.disposition == CreateDisposition::Supersede {
+        CreateAction::Superseded
+    } else {
+        CreateAction::Overwritten
+    })
+}
+
+/// Creates `name` (client's case) in on-disk directory `parent`
+/// (MS-FSA 2.1.5.1.1). `Exists` if the name was taken meanwhile.
+pub(crate) fn create_new(
+    root: &Arc<Root>,
+    parent: &str,
+    name: &str,
+    path: &SmbPath,
+    p: &CreateParams,
+) -> Result<Opened, FsError> {
+    let want_dir = p.directory == Some(true);
+    if path.trailing_separator() && !want_dir {
+        return Err(FsError::InvalidName);
+    }
+    let rel = join(parent, name);
+    let dir = root.open_dir(parent)?;
+    let cname = cstr(name)?;
+    let no_parent = |e: std::io::Error| match e.raw_os_error() {
+        Some(libc::ENOENT | libc::ENOTDIR) => FsError::PathNotFound,
+        _ => FsError::from(e),
+    };
+    let fd = if want_dir {
+        sys::mkdirat(dir.as_fd(), &cname, DIR_MODE).map_err(no_parent)?;
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY;
+        let resolve = sys::CONFINED | sys::RESOLVE_NO_SYMLINKS;
+        match sys::openat2(dir.as_fd(), &cname, flags, 0, resolve) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let _ = sys::unlinkat(dir.as_fd(), &cname, libc::AT_REMOVEDIR);
+                return Err(e.into());
             }
         }
-        file.set_len(0)?;
-        // Overwriting the default stream drops the named ones (as NTFS does).
-        match crate::stream::remove_all(file.as_fd()) {
-            Ok(()) | Err(FsError::NotSupported) => {}
-            Err(e) => return Err(e),
-        }
-        crate::space::grow_allocation(file, &self.inner.space, 0, 0, p.allocation_size)?;
+    } else {
+        let rw = if p.write || p.allocation_size > 0 {
+            libc::O_RDWR
+        } else {
+            libc::O_RDONLY
+        };
+        let flags = rw | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY;
+        sys::openat2(dir.as_fd(), &cname, flags, FILE_MODE, sys::CONFINED).map_err(no_parent)?
+    };
+    let file = File::from(fd);
+    let finish = || -> Result<FileInfo, FsError> {
+        let st = sys::fstatx(file.as_fd())?;
+        let kind = if want_dir { 0 } else { FileAttributes::ARCHIVE };
         let rec = DosRecord {
-            attributes: (p.attributes & FileAttributes::SETTABLE) | FileAttributes::ARCHIVE,
-            creation_time: current.creation_time,
+            attributes: (p.attributes & FileAttributes::SETTABLE) | kind,
+            creation_time: FileInfo::from_statx(&st, None).creation_time,
             ..Default::default()
         };
-        store(file, &rec)?;
-        Ok(if p.disposition == CreateDisposition::Supersede {
-            CreateAction::Superseded
-        } else {
-            CreateAction::Overwritten
-        })
-    }
-
-    /// Creates `name` (client's case) in on-disk directory `parent`
-    /// (MS-FSA 2.1.5.1.1). `Exists` if the name was taken meanwhile.
-    pub(crate) fn create_new(
-        &self,
-        parent: &str,
-        name: &str,
-        path: &SmbPath,
-        p: &CreateParams,
-    ) -> Result<Opened, FsError> {
-        let want_dir = p.directory == Some(true);
-        if path.trailing_separator() && !want_dir {
-            return Err(FsError::InvalidName);
+        if !want_dir {
+            grow_allocation(&file, &root.space, 0, 0, p.allocation_size)?;
         }
-        let rel = join(parent, name);
-        let dir = self.inner.open_dir(parent)?;
-        let cname = cstr(name)?;
-        let no_parent = |e: std::io::Error| match e.raw_os_error() {
-            Some(libc::ENOENT | libc::ENOTDIR) => FsError::PathNotFound,
-            _ => FsError::from(e),
-        };
-        let fd = if want_dir {
-            sys::mkdirat(dir.as_fd(), &cname, DIR_MODE).map_err(no_parent)?;
-            let flags = libc::O_RDONLY | libc::O_DIRECTORY;
-            let resolve = sys::CONFINED | sys::RESOLVE_NO_SYMLINKS;
-            match sys::openat2(dir.as_fd(), &cname, flags, 0, resolve) {
-                Ok(fd) => fd,
-                Err(e) => {
-                    let _ = sys::unlinkat(dir.as_fd(), &cname, libc::AT_REMOVEDIR);
-                    return Err(e.into());
-                }
-            }
-        } else {
-            let rw = if p.write || p.allocation_size > 0 {
-                libc::O_RDWR
-            } else {
-                libc::O_RDONLY
-            };
-            let flags = rw | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY;
-            sys::openat2(dir.as_fd(), &cname, flags, FILE_MODE, sys::CONFINED).map_err(no_parent)?
-        };
-        let file = File::from(fd);
-        let finish = || -> Result<FileInfo, FsError> {
-            let st = sys::fstatx(file.as_fd())?;
-            let kind = if want_dir { 0 } else { FileAttributes::ARCHIVE };
-            let rec = DosRecord {
-                attributes: (p.attributes & FileAttributes::SETTABLE) | kind,
-                creation_time: FileInfo::from_statx(&st, None).creation_time,
-                ..Default::default()
-            };
-            if !want_dir {
-                crate::space::grow_allocation(&file, &self.inner.space, 0, 0, p.allocation_size)?;
-            }
-            let stored = store(&file, &rec)?;
-            // The times and sizes as they are after the reservation and the record.
-            let st = sys::fstatx(file.as_fd())?;
-            Ok(FileInfo::from_statx(&st, stored.then_some(rec)))
-        };
-        let info = match finish() {
-            Ok(i) => i,
-            Err(e) => {
-                // Do not leave a half-made object behind.
-                let flags = if want_dir { libc::AT_REMOVEDIR } else { 0 };
-                let _ = sys::unlinkat(dir.as_fd(), &cname, flags);
-                return Err(e);
-            }
-        };
-        let handle = Handle::new(file, want_dir, self.inner.clone(), rel.clone());
-        Ok(Opened {
-            handle,
-            action: CreateAction::Created,
-            rel_path: rel,
-            info: Some(info),
-        })
-    }
+        let stored = store(&file, &rec)?;
+        // The times and sizes as they are after the reservation and the record.
+        let st = sys::fstatx(file.as_fd())?;
+        Ok(FileInfo::from_statx(&st, stored.then_some(rec)))
+    };
+    let info = match finish() {
+        Ok(i) => i,
+        Err(e) => {
+            // Do not leave a half-made object behind.
+            let flags = if want_dir { libc::AT_REMOVEDIR } else { 0 };
+            let _ = sys::unlinkat(dir.as_fd(), &cname, flags);
+            return Err(e);
+        }
+    };
+    let handle = Handle::new(file, want_dir, root.clone(), rel.clone());
+    Ok(Opened {
+        handle,
+        action: CreateAction::Created,
+        rel_path: rel,
+        info: Some(info),
+    })
 }
 
 /// Writes the DOS record; no xattr support just loses it (`Ok(false)`).
@@ -145,12 +147,8 @@ fn store(file: &File, rec: &DosRecord) -> Result<bool, FsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{params, share, xattr_share};
+    use crate::testutil::{params, parse, share, xattr_share};
     use CreateDisposition::*;
-
-    fn parse(s: &str) -> SmbPath {
-        SmbPath::parse(s).unwrap()
-    }
 
     #[test]
     fn attributes_of_new_and_overwritten_files() {

@@ -203,39 +203,6 @@ pub fn check_component(part: &str) -> Result<(), FsError> {
     Ok(())
 }
 
-/// Splits an on-disk relative path ('/'-separated, as returned in
-/// `Opened::rel_path`) into its components, refusing anything that is not a
-/// plain relative path ("", ".", "..", empty components, NUL).
-pub fn split_rel(rel: &str) -> Result<Vec<&str>, FsError> {
-    if rel.is_empty() {
-        return Ok(Vec::new());
-    }
-    let parts: Vec<&str> = rel.split('/').collect();
-    for p in &parts {
-        if p.is_empty() || *p == "." || *p == ".." || p.contains('\0') {
-            return Err(FsError::InvalidName);
-        }
-    }
-    Ok(parts)
-}
-
-/// Joins a relative directory path and a name with '/'.
-pub fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() {
-        name.to_string()
-    } else {
-        format!("{dir}/{name}")
-    }
-}
-
-/// Splits a relative path into (parent, last component).
-pub fn split_last(rel: &str) -> (&str, &str) {
-    match rel.rfind('/') {
-        Some(i) => (&rel[..i], &rel[i + 1..]),
-        None => ("", rel),
-    }
-}
-
 /// Name comparison ignoring case (Unicode simple lowercase).
 pub fn eq_ignore_case(a: &str, b: &str) -> bool {
     a == b
@@ -364,16 +331,7 @@ mod tests {
     }
 
     #[test]
-    fn rel_helpers() {
-        assert_eq!(split_rel("a/b").unwrap(), ["a", "b"]);
-        assert!(split_rel("").unwrap().is_empty());
-        for bad in ["/a", "a/", "a//b", "../a", "a/./b", "a\0"] {
-            assert!(split_rel(bad).is_err(), "{bad:?}");
-        }
-        assert_eq!(split_last("a/b/c"), ("a/b", "c"));
-        assert_eq!(split_last("c"), ("", "c"));
-        assert_eq!(join("", "x"), "x");
-        assert_eq!(join("a", "x"), "a/x");
+    fn case_insensitive_names() {
         assert!(eq_ignore_case("Straße.TXT", "straße.txt"));
         assert!(eq_ignore_case("ÄÖ", "äö"));
         assert!(!eq_ignore_case("a", "b"));

@@ -3,8 +3,10 @@
 use std::os::fd::AsFd;
 
 use crate::error::FsError;
-use crate::path::{SmbPath, join, split_last, split_rel};
-use crate::share::{Share, cstr};
+use crate::path::SmbPath;
+use crate::rel_path::{cstr, join, split_last, split_rel, split_rel_stream};
+use crate::resolve::locate;
+use crate::root::Root;
 use crate::sys;
 
 fn same_object(a: &libc::statx, b: &libc::statx) -> bool {
@@ -15,91 +17,78 @@ fn is_dir(st: &libc::statx) -> bool {
     u32::from(st.stx_mode) & libc::S_IFMT == libc::S_IFDIR
 }
 
-impl Share {
-    /// Renames the object at on-disk relative path `from` to the client
-    /// path `to`; returns the new on-disk relative path.
-    ///
-    /// * The target is looked up like any name (case-insensitively on such
-    ///   shares); its parent must exist (`PathNotFound`).
-    /// * An existing target is `Exists` unless `replace`; with `replace`, a
-    ///   file is replaced atomically but a directory never is (`AccessDenied`).
-    /// * A target that is the source itself (a case-only change) is renamed
-    ///   to the client's spelling.
-    /// * The new name keeps the client's case, also when replacing.
-    /// * Moving a directory below itself is `InvalidParameter`.
-    /// * Streams are not renamed: a named stream as source or target is
-    ///   `InvalidParameter` (see `rename_stream`).
-    pub fn rename(&self, from: &str, to: &SmbPath, replace: bool) -> Result<String, FsError> {
-        if to.explicit_data_stream() || crate::stream::split_rel_stream(from).1.is_some() {
-            return Err(FsError::InvalidParameter);
-        }
-        let Some(new_name) = to.file_name() else {
-            return Err(FsError::AccessDenied);
-        };
-        if split_rel(from)?.is_empty() {
-            return Err(FsError::AccessDenied); // the share root
-        }
-        let (src_parent, src_name) = split_last(from);
-        let src_dir = self.inner.open_dir(src_parent)?;
-        let src_c = cstr(src_name)?;
-        let src_st = sys::statx(src_dir.as_fd(), &src_c, libc::AT_SYMLINK_NOFOLLOW)?;
+/// The rename of MS-FSA 2.1.5.14.11 behind `Share::rename`, whose documentation
+/// lists the rules.
+pub(crate) fn rename(root: &Root, from: &str, to: &SmbPath, replace: bool) -> Result<String, FsError> {
+    if to.explicit_data_stream() || split_rel_stream(from).1.is_some() {
+        return Err(FsError::InvalidParameter);
+    }
+    let Some(new_name) = to.file_name() else {
+        return Err(FsError::AccessDenied);
+    };
+    if split_rel(from)?.is_empty() {
+        return Err(FsError::AccessDenied); // the share root
+    }
+    let (src_parent, src_name) = split_last(from);
+    let src_dir = root.open_dir(src_parent)?;
+    let src_c = cstr(src_name)?;
+    let src_st = sys::statx(src_dir.as_fd(), &src_c, libc::AT_SYMLINK_NOFOLLOW)?;
 
-        let l = self.inner.locate(to.components())?;
-        let dst_dir = self.inner.open_dir(&l.parent)?;
-        let new_c = cstr(new_name)?;
-        let new_rel = join(&l.parent, new_name);
-        let map = |e: std::io::Error| match e.raw_os_error() {
-            Some(libc::EINVAL) => FsError::InvalidParameter,
-            Some(libc::ENOTEMPTY) => FsError::AccessDenied,
-            _ => FsError::from(e),
-        };
-        if !l.found {
+    let l = locate(root, to.components())?;
+    let dst_dir = root.open_dir(&l.parent)?;
+    let new_c = cstr(new_name)?;
+    let new_rel = join(&l.parent, new_name);
+    let map = |e: std::io::Error| match e.raw_os_error() {
+        Some(libc::EINVAL) => FsError::InvalidParameter,
+        Some(libc::ENOTEMPTY) => FsError::AccessDenied,
+        _ => FsError::from(e),
+    };
+    if !l.found {
+        rename_noreplace(&src_dir, &src_c, &dst_dir, &new_c).map_err(map)?;
+        return Ok(new_rel);
+    }
+    let old_c = cstr(&l.name)?;
+    let dst_st = sys::statx(dst_dir.as_fd(), &old_c, libc::AT_SYMLINK_NOFOLLOW)?;
+    let src_dir_st = sys::fstatx(src_dir.as_fd())?;
+    let dst_dir_st = sys::fstatx(dst_dir.as_fd())?;
+    if same_object(&src_dir_st, &dst_dir_st)
+        && l.name == src_name
+        && same_object(&src_st, &dst_st)
+    {
+        // The target is the source: nothing to do, or a change of case.
+        if new_name != src_name {
             rename_noreplace(&src_dir, &src_c, &dst_dir, &new_c).map_err(map)?;
-            return Ok(new_rel);
         }
-        let old_c = cstr(&l.name)?;
-        let dst_st = sys::statx(dst_dir.as_fd(), &old_c, libc::AT_SYMLINK_NOFOLLOW)?;
-        let src_dir_st = sys::fstatx(src_dir.as_fd())?;
-        let dst_dir_st = sys::fstatx(dst_dir.as_fd())?;
-        if same_object(&src_dir_st, &dst_dir_st)
-            && l.name == src_name
-            && same_object(&src_st, &dst_st)
-        {
-            // The target is the source: nothing to do, or a change of case.
-            if new_name != src_name {
-                rename_noreplace(&src_dir, &src_c, &dst_dir, &new_c).map_err(map)?;
-            }
-            return Ok(new_rel);
-        }
-        if !replace {
-            return Err(FsError::Exists);
-        }
-        if is_dir(&dst_st) {
-            return Err(FsError::AccessDenied);
-        }
-        if is_dir(&src_st) {
-            // rename(2) cannot put a directory over a file: swap them
-            // atomically, then drop the file now under the old name.
-            sys::renameat2(
-                src_dir.as_fd(),
-                &src_c,
-                dst_dir.as_fd(),
-                &old_c,
-                libc::RENAME_EXCHANGE,
-            )
-            .map_err(map)?;
-            sys::unlinkat(src_dir.as_fd(), &src_c, 0)?;
-        } else {
-            sys::renameat2(src_dir.as_fd(), &src_c, dst_dir.as_fd(), &old_c, 0).map_err(map)?;
-        }
-        if l.name == new_name {
-            return Ok(new_rel);
-        }
-        // Give the replaced entry the client's spelling.
-        match rename_noreplace(&dst_dir, &old_c, &dst_dir, &new_c) {
-            Ok(()) => Ok(new_rel),
-            Err(_) => Ok(join(&l.parent, &l.name)),
-        }
+        return Ok(new_rel);
+    }
+    if !replace {
+        return Err(FsError::Exists);
+    }
+    if is_dir(&dst_st) {
+        return Err(FsError::AccessDenied);
+    }
+    if is_dir(&src_st) {
+        // rename(2) cannot put a directory over a file: swap them
+        // atomically, then drop the file now under the old name.
+        sys::renameat2(
+            src_dir.as_fd(),
+            &src_c,
+            dst_dir.as_fd(),
+            &old_c,
+            libc::RENAME_EXCHANGE,
+        )
+        .map_err(map)?;
+        sys::unlinkat(src_dir.as_fd(), &src_c, 0)?;
+    } else {
+        sys::renameat2(src_dir.as_fd(), &src_c, dst_dir.as_fd(), &old_c, 0).map_err(map)?;
+    }
+    if l.name == new_name {
+        return Ok(new_rel);
+    }
+    // Give the replaced entry the client's spelling.
+    match rename_noreplace(&dst_dir, &old_c, &dst_dir, &new_c) {
+        Ok(()) => Ok(new_rel),
+        Err(_) => Ok(join(&l.parent, &l.name)),
     }
 }
 
@@ -133,11 +122,7 @@ pub(crate) fn rename_noreplace(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::share;
-
-    fn p(s: &str) -> SmbPath {
-        SmbPath::parse(s).unwrap()
-    }
+    use crate::testutil::{parse as p, share};
 
     fn names(dir: &std::path::Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)

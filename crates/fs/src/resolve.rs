@@ -2,14 +2,14 @@
 //! "IsCaseInsensitive"). Every lookup is an openat2(RESOLVE_BENEATH |
 //! RESOLVE_NO_MAGICLINKS) relative to the share root.
 
-use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 
+use crate::dirents::list_names;
 use crate::error::FsError;
 use crate::namecache::Check;
-use crate::path::{eq_ignore_case, join};
-use crate::share::{Inner, cstr};
-use crate::sys;
+use crate::path::eq_ignore_case;
+use crate::rel_path::join;
+use crate::root::Root;
 
 /// Where a client path lands on disk.
 #[derive(Debug, PartialEq, Eq)]
@@ -27,91 +27,73 @@ impl Lookup {
     }
 }
 
-impl Inner {
-    /// openat2 of an on-disk relative path ("" is the root), confined.
-    pub(crate) fn open_rel(&self, rel: &str, flags: i32) -> io::Result<OwnedFd> {
-        let c = cstr(rel).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-        sys::openat2(self.root.as_fd(), &c, flags, 0, sys::CONFINED)
-    }
-
-    /// An O_PATH fd of a directory that is expected to exist (a parent):
-    /// missing or not a directory is `PathNotFound`.
-    pub(crate) fn open_dir(&self, rel: &str) -> Result<OwnedFd, FsError> {
-        self.open_rel(rel, libc::O_PATH | libc::O_DIRECTORY)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ENOENT | libc::ENOTDIR) => FsError::PathNotFound,
-                _ => e.into(),
-            })
-    }
-
-    /// Resolves client components to on-disk names. Parents must exist
-    /// (else `PathNotFound`); the last one may be missing (`found == false`,
-    /// keeping the client's case for a new file).
-    pub(crate) fn locate(&self, comps: &[String]) -> Result<Lookup, FsError> {
-        let mut parent = String::new();
-        for (i, c) in comps.iter().enumerate() {
-            let last = i + 1 == comps.len();
-            match self.find_entry(&parent, c)? {
-                Some(name) if last => {
-                    return Ok(Lookup {
-                        parent,
-                        name,
-                        found: true,
-                    });
-                }
-                Some(name) => parent = join(&parent, &name),
-                None if last => {
-                    return Ok(Lookup {
-                        parent,
-                        name: c.clone(),
-                        found: false,
-                    });
-                }
-                None => return Err(FsError::PathNotFound),
+/// Resolves client components to on-disk names. Parents must exist
+/// (else `PathNotFound`); the last one may be missing (`found == false`,
+/// keeping the client's case for a new file).
+pub(crate) fn locate(root: &Root, comps: &[String]) -> Result<Lookup, FsError> {
+    let mut parent = String::new();
+    for (i, c) in comps.iter().enumerate() {
+        let last = i + 1 == comps.len();
+        match find_entry(root, &parent, c)? {
+            Some(name) if last => {
+                return Ok(Lookup {
+                    parent,
+                    name,
+                    found: true,
+                });
             }
+            Some(name) => parent = join(&parent, &name),
+            None if last => {
+                return Ok(Lookup {
+                    parent,
+                    name: c.clone(),
+                    found: false,
+                });
+            }
+            None => return Err(FsError::PathNotFound),
         }
-        Err(FsError::InvalidName) // the root has no entry to locate
     }
+    Err(FsError::InvalidName) // the root has no entry to locate
+}
 
-    /// The on-disk name of `name` in directory `dir`: the exact name if it
-    /// exists, else (case-insensitive shares) the first entry equal ignoring
-    /// case. `dir` missing or not a directory is `PathNotFound`.
-    fn find_entry(&self, dir: &str, name: &str) -> Result<Option<String>, FsError> {
-        match self.open_rel(&join(dir, name), libc::O_PATH) {
-            Ok(_) => return Ok(Some(name.to_string())),
-            Err(e) => match e.raw_os_error() {
-                Some(libc::ENOENT) => {}
-                Some(libc::ENOTDIR) => return Err(FsError::PathNotFound),
-                _ => return Err(e.into()),
-            },
-        }
-        if self.case_sensitive {
-            // Tell "parent missing" from "name missing".
-            self.open_dir(dir)?;
-            return Ok(None);
-        }
-        let fd = self
-            .open_rel(dir, libc::O_RDONLY | libc::O_DIRECTORY)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ENOENT | libc::ENOTDIR) => FsError::PathNotFound,
-                _ => e.into(),
-            })?;
-        let ticket = match self.names.check(fd.as_fd(), name) {
-            Check::NoOther => return Ok(None),
-            Check::Scan(ticket) => ticket,
-        };
-        let names = crate::dir::list_names(fd.as_fd())?;
-        let found = names
-            .iter()
-            .filter_map(|n| std::str::from_utf8(n).ok())
-            // The exact name was tried already (a dangling symlink, say).
-            .find(|n| *n != name && eq_ignore_case(n, name))
-            .map(str::to_string);
-        if let Some(t) = ticket {
-            self.names.fill(t, &names);
-        }
-        Ok(found)
+/// The on-disk name of `name` in directory `dir`: the exact name if it
+/// exists, else (case-insensitive shares) the first entry equal ignoring
+/// case. `dir` missing or not a directory is `PathNotFound`.
+fn find_entry(root: &Root, dir: &str, name: &str) -> Result<Option<String>, FsError> {
+    match root.open_rel(&join(dir, name), libc::O_PATH) {
+        Ok(_) => return Ok(Some(name.to_string())),
+        Err(e) => match e.raw_os_error() {
+            Some(libc::ENOENT) => {}
+            Some(libc::ENOTDIR) => return Err(FsError::PathNotFound),
+            _ => return Err(e.into()),
+        },
     }
+    if root.case_sensitive {
+        // Tell "parent missing" from "name missing".
+        root.open_dir(dir)?;
+        return Ok(None);
+    }
+    let fd = root
+        .open_rel(dir, libc::O_RDONLY | libc::O_DIRECTORY)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOENT | libc::ENOTDIR) => FsError::PathNotFound,
+            _ => e.into(),
+        })?;
+    let ticket = match root.names.check(fd.as_fd(), name) {
+        Check::NoOther => return Ok(None),
+        Check::Scan(ticket) => ticket,
+    };
+    let names = list_names(fd.as_fd())?;
+    let found = names
+        .iter()
+        .filter_map(|n| std::str::from_utf8(n).ok())
+        // The exact name was tried already (a dangling symlink, say).
+        .find(|n| *n != name && eq_ignore_case(n, name))
+        .map(str::to_string);
+    if let Some(t) = ticket {
+        root.names.fill(t, &names);
+    }
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -130,7 +112,7 @@ mod tests {
         std::fs::create_dir_all(t.path().join("Dir/Sub")).unwrap();
         std::fs::write(t.path().join("Dir/Sub/File.txt"), b"").unwrap();
         let s = Share::new(t.path(), false).unwrap();
-        let l = s.inner.locate(&comps(&["dir", "SUB", "file.TXT"])).unwrap();
+        let l = locate(&s.root, &comps(&["dir", "SUB", "file.TXT"])).unwrap();
         assert_eq!(
             l,
             Lookup {
@@ -139,7 +121,7 @@ mod tests {
                 found: true
             }
         );
-        let l = s.inner.locate(&comps(&["DIR", "NewFile"])).unwrap();
+        let l = locate(&s.root, &comps(&["DIR", "NewFile"])).unwrap();
         assert_eq!(
             l,
             Lookup {
@@ -149,11 +131,11 @@ mod tests {
             }
         );
         assert!(matches!(
-            s.inner.locate(&comps(&["nope", "x"])),
+            locate(&s.root, &comps(&["nope", "x"])),
             Err(FsError::PathNotFound)
         ));
         assert!(matches!(
-            s.inner.locate(&comps(&["dir", "sub", "file.txt", "x"])),
+            locate(&s.root, &comps(&["dir", "sub", "file.txt", "x"])),
             Err(FsError::PathNotFound)
         ));
     }
@@ -163,10 +145,10 @@ mod tests {
         let t = TempDir::new("locate-cs");
         std::fs::create_dir(t.path().join("Dir")).unwrap();
         let s = Share::new(t.path(), true).unwrap();
-        assert!(s.inner.locate(&comps(&["Dir"])).unwrap().found);
-        assert!(!s.inner.locate(&comps(&["dir"])).unwrap().found);
+        assert!(locate(&s.root, &comps(&["Dir"])).unwrap().found);
+        assert!(!locate(&s.root, &comps(&["dir"])).unwrap().found);
         assert!(matches!(
-            s.inner.locate(&comps(&["dir", "x"])),
+            locate(&s.root, &comps(&["dir", "x"])),
             Err(FsError::PathNotFound)
         ));
     }

@@ -30,7 +30,7 @@ impl Drop for TempDir {
 
 use opportune_types::create::CreateDisposition;
 
-use crate::{CreateParams, Share};
+use crate::{CreateParams, Ea, Share, SmbPath};
 
 /// A temp dir with a share on it.
 pub fn share(tag: &str, case_sensitive: bool) -> (TempDir, Share) {
@@ -55,6 +55,16 @@ pub fn params(disposition: CreateDisposition, directory: Option<bool>) -> Create
         attributes: 0,
         allocation_size: 0,
     }
+}
+
+/// A client path that must parse.
+pub fn parse(s: &str) -> SmbPath {
+    SmbPath::parse(s).unwrap()
+}
+
+/// An EA without flags.
+pub fn ea(name: &str, value: &[u8]) -> Ea {
+    Ea { flags: 0, name: name.into(), value: value.to_vec() }
 }
 
 /// Whether the file system under `dir` takes user xattrs.

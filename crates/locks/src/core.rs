@@ -357,7 +357,7 @@ impl LockCore {
         let Some(f) = self.opens.get(&open).and_then(|e| self.files.get(&e.file)) else { return Vec::new() };
         let mut out = Vec::new();
         for l in f.locks.locks() {
-            let refuses = (l.exclusive || exclusive) && crate::byte_range::overlaps(offset, length, l.offset, l.length);
+            let refuses = (l.exclusive || exclusive) && crate::lock_records::overlaps(offset, length, l.offset, l.length);
             if l.owner != open && refuses && let Some(e) = self.opens.get(&l.owner) {
                 out.push(e.conn);
             }

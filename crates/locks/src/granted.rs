@@ -17,7 +17,7 @@
 //!
 //! {0, 0} locks overlap nothing (MS-FSA 2.1.4.10) and live in the owner index only.
 
-use crate::byte_range::{Access, GrantedLock};
+use crate::lock_records::{Access, GrantedLock};
 use crate::ids::OpenId;
 use crate::interval_tree::{IntervalTree, span};
 use std::collections::{BTreeMap, BTreeSet};

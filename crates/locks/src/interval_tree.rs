@@ -313,7 +313,7 @@ impl<V> IntervalTree<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::byte_range::overlaps;
+    use crate::lock_records::overlaps;
 
     /// Checks the heap order, key order and `max_last` of every node; returns the depth.
     fn check<V>(t: &IntervalTree<V>, i: u32, lo: Option<Key>, hi: Option<Key>) -> usize {

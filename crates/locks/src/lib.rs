@@ -18,6 +18,7 @@ mod granted;
 pub mod ids;
 mod interval_tree;
 pub mod lease;
+mod lock_records;
 mod locking;
 pub mod oplock;
 mod ops;
@@ -26,7 +27,7 @@ pub mod share_mode;
 mod views;
 
 pub use api::{CloseOutcome, Config, CreateOutcome, CreateRequest, Event, LockOutcome, RenameOutcome};
-pub use byte_range::{LockElement, LockKind};
+pub use lock_records::{LockElement, LockKind};
 pub use caching::{CreatePolicy, GrantedCaching, RequestedCaching};
 pub use core::{CachingView, LockCore};
 pub use views::OpenView;

@@ -1,9 +1,9 @@
 //! SMB2 LOCK (MS-SMB2 3.3.5.14) and I/O range checks on top of [`crate::byte_range`].
 
 use crate::api::{Event, LockOutcome};
-use crate::byte_range::{LockElement, LockKind, PendingLock, range_is_valid};
 use crate::core::LockCore;
 use crate::ids::{OpenId, RequestId};
+use crate::lock_records::{LockElement, LockKind, PendingLock, range_is_valid};
 use opportune_types::NtStatus;
 use std::time::Instant;
 

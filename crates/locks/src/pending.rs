@@ -10,7 +10,7 @@
 //! other waiter is still blocked by the locks that blocked it. Retrying just those,
 //! oldest first, grants exactly what retrying every waiter in arrival order would.
 
-use crate::byte_range::PendingLock;
+use crate::lock_records::PendingLock;
 use crate::ids::{OpenId, RequestId};
 use crate::interval_tree::{IntervalTree, span};
 use std::collections::{BTreeMap, BTreeSet};

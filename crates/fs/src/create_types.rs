@@ -1,0 +1,55 @@
+//! What a create asks of the file system ([`CreateParams`], from the SMB2 CREATE
+//! request, MS-SMB2 2.2.13) and what it gives back ([`Opened`]).
+
+use opportune_types::create::{CreateAction, CreateDisposition};
+
+use crate::error::FsError;
+use crate::handle::Handle;
+use crate::info::FileInfo;
+
+/// What the CREATE request asks of the file system.
+#[derive(Clone, Copy, Debug)]
+pub struct CreateParams {
+    pub disposition: CreateDisposition,
+    /// Some(true): FILE_DIRECTORY_FILE; Some(false): FILE_NON_DIRECTORY_FILE; None: either.
+    pub directory: Option<bool>,
+    /// Open a file read-write (else read-only). Directories are always
+    /// opened read-only. Overwrite/OverwriteIf/Supersede open read-write
+    /// regardless, as truncation needs it.
+    pub write: bool,
+    /// FILE_ATTRIBUTE_* for a new, overwritten or superseded file.
+    pub attributes: u32,
+    /// Space to reserve for a new or overwritten file (fallocate KEEP_SIZE).
+    pub allocation_size: u64,
+}
+
+/// The result of a successful create.
+#[derive(Debug)]
+pub struct Opened {
+    pub handle: Handle,
+    pub action: CreateAction,
+    /// On-disk '/'-separated path relative to the root, exact on-disk case; "" for the root.
+    pub rel_path: String,
+    /// Metadata read while opening, when it is still current (not after a truncation).
+    pub(crate) info: Option<FileInfo>,
+}
+
+impl Opened {
+    /// The opened object's metadata: what the open already read, else read now.
+    pub fn info(&self) -> Result<FileInfo, FsError> {
+        match self.info {
+            Some(i) => Ok(i),
+            None => self.handle.info(),
+        }
+    }
+}
+
+/// Whether a disposition truncates an existing file (MS-FSA 2.1.5.1.2.1).
+pub(crate) fn truncating(d: CreateDisposition) -> bool {
+    matches!(
+        d,
+        CreateDisposition::Overwrite
+            | CreateDisposition::OverwriteIf
+            | CreateDisposition::Supersede
+    )
+}

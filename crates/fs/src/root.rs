@@ -1,0 +1,82 @@
+//! The share root as every layer above the encodings sees it: the root directory's
+//! descriptor, how names are matched (MS-FSA 2.1.5.1 IsCaseInsensitive), the cache of
+//! scanned directory names and the disk-space policy, shared by a `Share` and the
+//! handles opened through it; and the confined opens every lookup is made of.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use crate::error::FsError;
+use crate::info::{statx_is_dir, statx_is_file};
+use crate::namecache::NameCache;
+use crate::rel_path::cstr;
+use crate::space::SpacePolicy;
+use crate::sys;
+
+/// Flags to open a base object for its xattrs: files and directories alike,
+/// never blocking on a FIFO.
+const BASE_FLAGS: i32 = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
+
+/// State shared by a `Share` and the handles opened through it.
+pub(crate) struct Root {
+    /// The share root, opened O_PATH | O_DIRECTORY. Every lookup starts here
+    /// with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS).
+    pub(crate) fd: OwnedFd,
+    pub(crate) case_sensitive: bool,
+    /// Names of scanned directories, for case-insensitive misses.
+    pub(crate) names: NameCache,
+    /// How disk space is handed out (the `space` module).
+    pub(crate) space: SpacePolicy,
+}
+
+impl Root {
+    /// Opens `root`, which must be a directory.
+    pub(crate) fn open(root: &Path, case_sensitive: bool, space: SpacePolicy) -> Result<Root, FsError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(root)
+            .map_err(FsError::from)?;
+        Ok(Root {
+            fd: file.into(),
+            case_sensitive,
+            names: NameCache::new(),
+            space,
+        })
+    }
+
+    /// openat2 of an on-disk relative path ("" is the root), confined.
+    pub(crate) fn open_rel(&self, rel: &str, flags: i32) -> io::Result<OwnedFd> {
+        let c = cstr(rel).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        sys::openat2(self.fd.as_fd(), &c, flags, 0, sys::CONFINED)
+    }
+
+    /// An O_PATH fd of a directory that is expected to exist (a parent):
+    /// missing or not a directory is `PathNotFound`.
+    pub(crate) fn open_dir(&self, rel: &str) -> Result<OwnedFd, FsError> {
+        self.open_rel(rel, libc::O_PATH | libc::O_DIRECTORY)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOENT | libc::ENOTDIR) => FsError::PathNotFound,
+                _ => e.into(),
+            })
+    }
+
+    /// Opens the base object at on-disk `rel` for stream access; it must be
+    /// a regular file or a directory (`AccessDenied` otherwise). Returns the
+    /// fd and whether it is a directory.
+    pub(crate) fn open_base(&self, rel: &str) -> Result<(OwnedFd, bool), FsError> {
+        let fd = self.open_rel(rel, BASE_FLAGS).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOTDIR) => FsError::PathNotFound,
+            _ => FsError::from(e),
+        })?;
+        let st = sys::fstatx(fd.as_fd())?;
+        let is_dir = statx_is_dir(&st);
+        if !is_dir && !statx_is_file(&st) {
+            return Err(FsError::AccessDenied);
+        }
+        Ok((fd, is_dir))
+    }
+}
