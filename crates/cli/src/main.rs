@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod config_file;
+mod import_samba;
 mod serve;
 mod status;
 
@@ -26,6 +27,9 @@ enum Command {
     /// Stream a running server's break records as breaks end: file, holder, from -> to,
     /// trigger, outcome and every request that waited.
     Trace(status::TraceArgs),
+    /// Write the configuration equivalent to a Samba server's smb.conf (and, with
+    /// --smbpasswd, its users), naming every parameter that cannot be carried over.
+    ImportSamba(import_samba::ImportArgs),
     /// Print the NT hash of a password, for the `nt_hash` key of the config file.
     HashPassword {
         /// The password; read from standard input when absent.
@@ -39,6 +43,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Status(args) => status::status(args),
         Command::Trace(args) => status::trace(args),
+        Command::ImportSamba(args) => import_samba::run(args),
         Command::HashPassword { password } => hash_password(password),
     };
     match result {
