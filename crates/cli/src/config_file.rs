@@ -25,6 +25,8 @@ pub struct FileConfig {
     pub metrics_listen: Option<String>,
     /// Finished break records kept for `opportune status --breaks`.
     pub break_history: Option<usize>,
+    /// How long a stop (SIGTERM, Ctrl-C) may take.
+    pub shutdown_timeout_secs: Option<u64>,
     /// Budgets and deadlines (docs/SECURITY.md).
     #[serde(default)]
     pub limits: FileLimits,

@@ -4,6 +4,7 @@
 
 mod config_file;
 mod import_samba;
+mod sd_notify;
 mod serve;
 mod status;
 

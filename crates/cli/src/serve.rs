@@ -59,7 +59,15 @@ pub struct ServeArgs {
     /// that reaches it is trusted: the figures name shares and NT statuses.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
+    /// Check the configuration (file, shares, users) and exit: 0 and a summary when it
+    /// would serve, 2 and the problem otherwise.
+    #[arg(long)]
+    check_config: bool,
 }
+
+/// How long a stop may take unless `shutdown_timeout_secs` says otherwise: breaks in
+/// flight get half of it, connections' cleanups the rest.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub fn run(args: ServeArgs) -> Result<(), String> {
     init_logging();
@@ -72,7 +80,11 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         (None, Some(s)) => Some(s.parse::<SocketAddr>().map_err(|e| format!("metrics_listen = {s:?}: {e}"))?),
         (None, None) => None,
     };
+    let shutdown_timeout = file.shutdown_timeout_secs.map_or(DEFAULT_SHUTDOWN_TIMEOUT, std::time::Duration::from_secs);
     let (config, generated) = build_config(&args, file)?;
+    if args.check_config {
+        return check_config(&config);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(MAX_BLOCKING_THREADS)
         .enable_all()
@@ -88,16 +100,57 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         announce(&state.config, addr, generated.as_ref());
         let st = state.clone();
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
+        crate::sd_notify::notify(&format!("READY=1\nSTATUS=serving {} shares on {addr}", st.shares.len()));
+        if let Some(every) = crate::sd_notify::watchdog_interval() {
+            let watched = st.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    // Taking the lock core's mutex proves the core is not wedged.
+                    let _ = watched.locks_handle().connection_count();
+                    crate::sd_notify::notify("WATCHDOG=1");
+                }
+            });
+        }
         tokio::select! {
             () = opportune_server::serve(listener, state) => {}
             _ = tokio::signal::ctrl_c() => eprintln!("opportune: interrupted, stopping"),
             _ = term.recv() => eprintln!("opportune: terminated, stopping"),
+        }
+        // The listener is gone with `serve`; pending breaks and requests finish within the bound.
+        crate::sd_notify::notify("STOPPING=1");
+        let report = opportune_server::stop(&st, shutdown_timeout).await;
+        if report.breaks_left > 0 || report.connections_left > 0 {
+            eprintln!(
+                "opportune: stopped after {:?} with {} breaks unacknowledged and {} connections still closing",
+                report.took, report.breaks_left, report.connections_left
+            );
         }
         if let (Some(p), true) = (&st.config.status_socket, st.status_bound.load(std::sync::atomic::Ordering::Relaxed)) {
             let _ = std::fs::remove_file(p);
         }
         Ok(())
     })
+}
+
+/// `--check-config`: what `serve` would serve, or why it would not.
+fn check_config(config: &ServerConfig) -> Result<(), String> {
+    for s in &config.shares {
+        match std::fs::metadata(&s.path) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(format!("share {}: {} is not a directory", s.name, s.path.display())),
+            Err(e) => return Err(format!("share {}: {}: {e}", s.name, s.path.display())),
+        }
+    }
+    println!(
+        "configuration OK: {} share{}, {} user{}, listening on {}",
+        config.shares.len(),
+        if config.shares.len() == 1 { "" } else { "s" },
+        config.users.len(),
+        if config.users.len() == 1 { "" } else { "s" },
+        config.listen
+    );
+    Ok(())
 }
 
 /// The Prometheus exporter on `addr` (its own HTTP listener on this runtime).

@@ -34,6 +34,7 @@ mod policy;
 mod security;
 mod server;
 mod session;
+pub mod shutdown;
 mod sockopt;
 pub mod throttle;
 pub mod status;
@@ -43,6 +44,7 @@ pub use config::{Encryption, ServerConfig, ShareCaching, ShareConfig, UserConfig
 pub use limits::Limits;
 pub use liveness::{Keepalive, LivenessConfig};
 pub use server::{ServerError, ServerState};
+pub use shutdown::{stop, StopReport};
 
 use std::sync::Arc;
 use tokio::net::TcpListener;

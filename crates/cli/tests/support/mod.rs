@@ -57,6 +57,21 @@ impl Server {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid())).map(|d| d.count()).unwrap_or(0)
     }
 
+    /// Sends SIGTERM and waits up to `timeout` for the process to exit.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill").arg("-TERM").arg(self.pid().to_string()).status();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Whether the process is still running.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -88,7 +103,7 @@ pub fn start_args(name: &str, config: Option<&str>, extra: &[&str]) -> Server {
 
 /// Runs `cmd` (the server binary, or a wrapper that execs it) with `serve` and the test
 /// share and user, and waits until the server accepts.
-fn launch(mut cmd: Command, name: &str, config: Option<&str>, extra: &[&str]) -> Server {
+pub fn launch(mut cmd: Command, name: &str, config: Option<&str>, extra: &[&str]) -> Server {
     let root = std::env::temp_dir().join(format!("opportune-it-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).expect("share dir");
