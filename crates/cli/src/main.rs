@@ -8,7 +8,7 @@ mod sd_notify;
 mod serve;
 mod status;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "opportune", version, about = "An SMB2/SMB3 file server built around correct oplocks, leases and locks")]
@@ -31,6 +31,12 @@ enum Command {
     /// Write the configuration equivalent to a Samba server's smb.conf (and, with
     /// --smbpasswd, its users), naming every parameter that cannot be carried over.
     ImportSamba(import_samba::ImportArgs),
+    /// Write the manual pages (opportune.1 and one per command) into DIR, generated from
+    /// this command-line definition (for packaging).
+    #[command(hide = true)]
+    Man {
+        dir: std::path::PathBuf,
+    },
     /// Print the NT hash of a password, for the `nt_hash` key of the config file.
     HashPassword {
         /// The password; read from standard input when absent.
@@ -45,6 +51,7 @@ fn main() -> std::process::ExitCode {
         Command::Status(args) => status::status(args),
         Command::Trace(args) => status::trace(args),
         Command::ImportSamba(args) => import_samba::run(args),
+        Command::Man { dir } => man_pages(&dir),
         Command::HashPassword { password } => hash_password(password),
     };
     match result {
@@ -54,6 +61,24 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(2)
         }
     }
+}
+
+/// opportune.1 and opportune-COMMAND.1 for every visible command.
+fn man_pages(dir: &std::path::Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let cmd = Cli::command();
+    let write = |name: String, page: clap::Command| -> Result<(), String> {
+        let mut out = Vec::new();
+        clap_mangen::Man::new(page).title(name.to_uppercase()).render(&mut out).map_err(|e| e.to_string())?;
+        let path = dir.join(format!("{name}.1"));
+        std::fs::write(&path, out).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("opportune-{}", sub.get_name());
+        let page = sub.clone().display_name(name.clone()).bin_name(format!("opportune {}", sub.get_name()));
+        write(name, page)?;
+    }
+    write("opportune".into(), cmd)
 }
 
 fn hash_password(password: Option<String>) -> Result<(), String> {
