@@ -34,7 +34,7 @@ pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, o
         }
         ConnEvent::Figures(reply) => {
             let (tcp, liveness) = out.figures();
-            let _ = reply.send(crate::figures::collect(conn, tcp, liveness));
+            let _ = reply.send(figures(conn, tcp, liveness));
             Ok(())
         }
         ConnEvent::Probe { why } => {
@@ -121,6 +121,26 @@ async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event
             let reply = crate::handlers::info_set::complete_rename(server, conn, open.0, status);
             complete(server, conn, out, async_id, op, reply, None).await
         }
+    }
+}
+
+/// The figures of one connection, from its state, its socket and its liveness watch.
+fn figures(
+    conn: &ConnState,
+    tcp: Option<opportune_fs::TcpFigures>,
+    liveness: &'static str,
+) -> crate::figures::ConnFigures {
+    crate::figures::ConnFigures {
+        conn: conn.id,
+        peer: conn.peer,
+        dialect: conn.negotiated.as_ref().map(|n| crate::figures::dialect_name(n.dialect)),
+        sessions: conn.sessions.len(),
+        opens: conn.opens.len(),
+        pending_requests: conn.pending.len(),
+        tcp: tcp.map(crate::figures::Tcp::from),
+        last_ack_latency_ms: conn.link.last_ack().map(|d| d.as_millis() as u64),
+        link_guard: if conn.link.is_suspended() { "suspended" } else { "ok" },
+        liveness,
     }
 }
 

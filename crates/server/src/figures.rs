@@ -60,37 +60,15 @@ pub fn dialect_name(d: u16) -> String {
     format!("{}.{}.{}", d >> 8, (d >> 4) & 0xF, d & 0xF)
 }
 
-/// The figures of one connection, from its state, its socket and its liveness watch.
-pub fn collect(
-    conn: &crate::conn_state::ConnState,
-    tcp: Option<opportune_fs::TcpFigures>,
-    liveness: &'static str,
-) -> ConnFigures {
-    ConnFigures {
-        conn: conn.id,
-        peer: conn.peer,
-        dialect: conn.negotiated.as_ref().map(|n| dialect_name(n.dialect)),
-        sessions: conn.sessions.len(),
-        opens: conn.opens.len(),
-        pending_requests: conn.pending.len(),
-        tcp: tcp.map(Tcp::from),
-        last_ack_latency_ms: conn.link.last_ack().map(|d| d.as_millis() as u64),
-        link_guard: if conn.link.is_suspended() { "suspended" } else { "ok" },
-        liveness,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_fresh_connection_reports_its_state() {
-        let c = crate::conn_state::ConnState::new(3, "127.0.0.9:4000".parse().unwrap());
-        let f = collect(&c, Some(opportune_fs::TcpFigures { rtt_us: 50, ..Default::default() }), "idle keepalive");
-        assert_eq!((f.conn, f.sessions, f.opens, f.pending_requests, f.dialect.as_deref()), (3, 0, 0, 0, None));
-        assert_eq!(f.tcp.map(|t| t.rtt_us), Some(50));
-        assert_eq!((f.link_guard, f.liveness, f.last_ack_latency_ms), ("ok", "idle keepalive", None));
+    fn dialects_and_tcp_figures() {
         assert_eq!(dialect_name(0x0302), "3.0.2");
+        assert_eq!(dialect_name(0x0311), "3.1.1");
+        let t = Tcp::from(opportune_fs::TcpFigures { rtt_us: 50, total_retrans: 2, ..Default::default() });
+        assert_eq!((t.rtt_us, t.total_retrans), (50, 2));
     }
 }

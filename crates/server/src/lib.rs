@@ -34,7 +34,8 @@ mod policy;
 mod security;
 mod server;
 mod session;
-pub mod shutdown;
+mod shutdown;
+pub mod stop;
 mod sockopt;
 pub mod throttle;
 pub mod status;
@@ -44,7 +45,7 @@ pub use config::{Encryption, ServerConfig, ShareCaching, ShareConfig, UserConfig
 pub use limits::Limits;
 pub use liveness::{Keepalive, LivenessConfig};
 pub use server::{ServerError, ServerState};
-pub use shutdown::{stop, StopReport};
+pub use stop::{stop, StopReport};
 
 use std::sync::Arc;
 use tokio::net::TcpListener;

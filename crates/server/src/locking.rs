@@ -599,26 +599,8 @@ impl Inner {
                 None => bt::Trigger { cause: cause.what, by: None, open: None },
             },
         };
-        let record = BreakRecord {
-            id: 0,
-            share: self.share_names.get(share).cloned().unwrap_or_default(),
-            path,
-            holder,
-            from,
-            to,
-            ack_required,
-            trigger,
-            sent_ms: 0,
-            acknowledged_ms: None,
-            timed_out_ms: None,
-            vanished_ms: None,
-            ended_ms: None,
-            outcome: None,
-            acknowledged_to: None,
-            verdict: None,
-            waiters: Vec::new(),
-            more_waiters: 0,
-        };
+        let share = self.share_names.get(share).cloned().unwrap_or_default();
+        let record = BreakRecord::new(share, path, holder, from, to, ack_required, trigger);
         let id = self.trace.sent(Instant::now(), bt::wall_ms(), NewBreak { file, key, record });
         tracing::debug!(break_id = id, conn, open, "break sent");
     }

@@ -178,6 +178,30 @@ pub fn guid(b: &[u8; 16]) -> String {
 }
 
 impl BreakRecord {
+    /// A break about to be sent: no id, times or end yet (the tracer fills them in).
+    pub fn new(share: String, path: String, holder: Holder, from: String, to: String, ack_required: bool, trigger: Trigger) -> Self {
+        BreakRecord {
+            id: 0,
+            share,
+            path,
+            holder,
+            from,
+            to,
+            ack_required,
+            trigger,
+            sent_ms: 0,
+            acknowledged_ms: None,
+            timed_out_ms: None,
+            vanished_ms: None,
+            ended_ms: None,
+            outcome: None,
+            acknowledged_to: None,
+            verdict: None,
+            waiters: Vec::new(),
+            more_waiters: 0,
+        }
+    }
+
     /// One JSON object on one line (`opportune trace --json`).
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))

@@ -321,26 +321,15 @@ mod tests {
         NewBreak {
             file: FileKey { device: 1, inode: file },
             key: HolderKey::Oplock { open },
-            record: BreakRecord {
-                id: 0,
-                share: "s".into(),
-                path: "f".into(),
-                holder: Holder { party: party(1), kind: "oplock", open, lease_key: None },
-                from: "batch".into(),
-                to: "level2".into(),
-                ack_required: ack,
-                trigger: Trigger { cause: "open", by: Some(party(by)), open: Some(99) },
-                sent_ms: 0,
-                acknowledged_ms: None,
-                timed_out_ms: None,
-                vanished_ms: None,
-                ended_ms: None,
-                outcome: None,
-                acknowledged_to: None,
-                verdict: None,
-                waiters: vec![],
-                more_waiters: 0,
-            },
+            record: BreakRecord::new(
+                "s".into(),
+                "f".into(),
+                Holder { party: party(1), kind: "oplock", open, lease_key: None },
+                "batch".into(),
+                "level2".into(),
+                ack,
+                Trigger { cause: "open", by: Some(party(by)), open: Some(99) },
+            ),
         }
     }
 
