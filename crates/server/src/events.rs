@@ -41,11 +41,11 @@ pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, o
             out.watch(|w| w.probe(Instant::now(), why));
             Ok(())
         }
-        ConnEvent::ExpireSession { session } => {
+        ConnEvent::ExpireSession { session, why } => {
             crate::handlers::close::close_session_opens(server, conn, session, None);
             conn.sessions.remove(&session);
             server.forget_session(session);
-            tracing::info!(conn = conn.id, session, "session replaced by a reconnect");
+            tracing::info!(conn = conn.id, session, why, "session ended");
             Ok(())
         }
         ConnEvent::ForceClose { open, delete_file } => {

@@ -34,6 +34,8 @@ mod policy;
 mod security;
 mod server;
 mod session;
+mod share_table;
+pub mod reload;
 mod shutdown;
 pub mod stop;
 mod sockopt;

@@ -32,8 +32,9 @@ pub enum ConnEvent {
     Change(crate::notify::Change),
     /// A pending CHANGE_NOTIFY ends with this status (cancelled, or its handle closed).
     NotifyDone { open: u64, status: NtStatus },
-    /// The client re-established this session on another connection (PreviousSessionId).
-    ExpireSession { session: u64 },
+    /// The session ends: the client re-established it on another connection
+    /// (PreviousSessionId), or a reload removed its user.
+    ExpireSession { session: u64, why: &'static str },
     /// A message prepared earlier (a delayed break notification) to send now.
     Send(Vec<u8>),
     /// The server closed this open on its own (another client took over its
@@ -225,6 +226,15 @@ impl Locking {
     /// Breaks not yet ended, oldest first, with their age.
     pub fn pending_breaks(&self) -> Vec<bt::PendingBreak> {
         self.lock().trace.pending(Instant::now())
+    }
+
+    /// Share slot `idx` is now named `name` (a reload added or renamed it).
+    pub fn set_share_name(&self, idx: usize, name: &str) {
+        let mut g = self.lock();
+        if g.share_names.len() <= idx {
+            g.share_names.resize(idx + 1, String::new());
+        }
+        g.share_names[idx] = name.to_string();
     }
 
     /// Every granted byte-range lock on a file the server has open.

@@ -17,11 +17,44 @@ pub struct ShareState {
     pub encryption: crate::config::Encryption,
     /// Its counters (opens, closes, bytes read and written).
     pub metrics: crate::metrics::ShareMetrics,
+    /// The configuration it was opened with (compared by a reload).
+    pub config: crate::config::ShareConfig,
 }
+
+impl ShareState {
+    /// Opens the share's root; `server_encryption` is the server-wide setting.
+    pub fn open(s: &crate::config::ShareConfig, server_encryption: crate::config::Encryption) -> Result<ShareState, ServerError> {
+        let fs = Share::with_space(&s.path, s.case_sensitive, s.space)
+            .map_err(|source| ServerError::Share { name: s.name.clone(), source })?;
+        Ok(ShareState::with_fs(s, server_encryption, Arc::new(fs)))
+    }
+
+    /// The share with new settings over an already open root (a reload that kept its
+    /// path): opens made through the old settings keep working.
+    pub fn with_fs(s: &crate::config::ShareConfig, server_encryption: crate::config::Encryption, fs: Arc<Share>) -> ShareState {
+        ShareState {
+            name: s.name.clone(),
+            fs,
+            read_only: s.read_only,
+            guest_ok: s.guest_ok,
+            caching: s.caching.clone(),
+            encryption: s.encryption.max(server_encryption),
+            metrics: crate::metrics::ShareMetrics::new(&s.name),
+            config: s.clone(),
+        }
+    }
+}
+
+/// Produces the configuration a reload applies.
+pub type Reloader = Arc<dyn Fn() -> Result<ServerConfig, String> + Send + Sync>;
 
 pub struct ServerState {
     pub config: ServerConfig,
-    pub shares: Vec<ShareState>,
+    /// The shares, changed by a reload (`reload.rs`).
+    pub shares: crate::share_table::ShareTable,
+    /// The users who may log on, replaced by a reload (`config.users` is what the server
+    /// started with).
+    users: std::sync::RwLock<Arc<Vec<crate::config::UserConfig>>>,
     pub server_guid: [u8; 16],
     /// A random NT hash, drawn at start, that unknown user names are checked against so
     /// they cost what a known user's check costs (nobody knows a password for it).
@@ -47,6 +80,8 @@ pub struct ServerState {
     pub liveness: Arc<crate::liveness::Liveness>,
     /// Tells connections to end when the server stops.
     pub shutdown: crate::shutdown::Shutdown,
+    /// Reads the configuration again for a reload (set by whoever built it: the CLI).
+    reloader: std::sync::Mutex<Option<Reloader>>,
     next_id: AtomicU64,
 }
 
@@ -96,17 +131,7 @@ impl ServerState {
         }
         let mut shares = Vec::new();
         for s in &config.shares {
-            let fs = Share::with_space(&s.path, s.case_sensitive, s.space)
-                .map_err(|source| ServerError::Share { name: s.name.clone(), source })?;
-            shares.push(ShareState {
-                name: s.name.clone(),
-                fs: Arc::new(fs),
-                read_only: s.read_only,
-                guest_ok: s.guest_ok,
-                caching: s.caching.clone(),
-                encryption: s.encryption.max(config.encryption),
-                metrics: crate::metrics::ShareMetrics::new(&s.name),
-            });
+            shares.push(ShareState::open(s, config.encryption)?);
         }
         let mut server_guid = [0u8; 16];
         random_bytes(&mut server_guid)?;
@@ -122,6 +147,7 @@ impl ServerState {
                 config.break_history,
                 shares.iter().map(|s| s.name.clone()).collect(),
             )),
+            users: std::sync::RwLock::new(Arc::new(config.users.clone())),
             sessions: Default::default(),
             status_bound: Default::default(),
             session_ids: Default::default(),
@@ -130,10 +156,11 @@ impl ServerState {
             liveness: Arc::new(crate::liveness::Liveness { config: config.liveness.clone(), counters: Default::default() }),
             notify: Default::default(),
             shutdown: Default::default(),
+            reloader: Default::default(),
             memory: Arc::new(Memory::new(&config.limits)),
             admission: crate::admission::Admission::new(config.max_connections, config.limits.max_connections_per_address),
             config,
-            shares,
+            shares: crate::share_table::ShareTable::new(shares),
             server_guid,
             dummy_hash: opportune_auth::NtHash(dummy),
             start_time: SystemTime::now(),
@@ -198,7 +225,37 @@ impl ServerState {
     }
 
     pub fn share(&self, name: &str) -> Option<usize> {
-        self.shares.iter().position(|s| s.name.eq_ignore_ascii_case(name))
+        self.shares.find(name).map(|(i, _)| i)
+    }
+
+    /// How a reload gets the new configuration (the CLI reads its files and flags again).
+    pub fn set_reloader(&self, r: Reloader) {
+        *self.reloader.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+    }
+
+    /// Reads the configuration again and applies it (SIGHUP, `opportune reload`).
+    pub fn reload(&self) -> Result<crate::reload::ReloadReport, String> {
+        let r = self.reloader.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some(read) = r else { return Err("this server cannot reload (no configuration source)".into()) };
+        let config = read().map_err(|e| {
+            tracing::warn!(error = %e, "reload refused: the configuration does not load");
+            e
+        })?;
+        crate::reload::reload(self, &config).map_err(|e| {
+            tracing::warn!(error = %e, "reload refused");
+            e.to_string()
+        })
+    }
+
+    /// The users who may log on now.
+    pub fn users(&self) -> Arc<Vec<crate::config::UserConfig>> {
+        self.users.read().map_or_else(|p| p.into_inner().clone(), |u| u.clone())
+    }
+
+    /// Replaces the users (a reload).
+    pub fn set_users(&self, users: Vec<crate::config::UserConfig>) {
+        let mut w = self.users.write().unwrap_or_else(|p| p.into_inner());
+        *w = Arc::new(users);
     }
 }
 

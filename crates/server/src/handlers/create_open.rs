@@ -128,7 +128,9 @@ fn open_file(
     plan: CreatePlan,
     admitted: Option<GrantedCaching>,
 ) -> Step {
-    let share = &server.shares[plan.share].fs;
+    let Some(share) = server.shares.get(plan.share).map(|s| s.fs.clone()) else {
+        return Step::Done(Reply::error(NtStatus::NETWORK_NAME_DELETED), None);
+    };
     // Truncating or preallocating may wait for the disk (MS-FSA 2.1.5.1.2.1).
     let may_wait = plan.truncating || plan.params.allocation_size > 0;
     let opened = match crate::offload::blocking_if(may_wait, || share.create(&plan.path, &plan.params)) {
@@ -161,7 +163,9 @@ fn open_file(
 /// A refused create leaves nothing behind: a file it created is removed again.
 fn discard(server: &ServerState, plan: &CreatePlan, opened: &Opened, info: &FileInfo) {
     if opened.action == CreateAction::Created {
-        let _ = server.shares[plan.share].fs.remove(&opened.rel_path, info.is_dir);
+        if let Some(s) = server.shares.get(plan.share) {
+            let _ = s.fs.remove(&opened.rel_path, info.is_dir);
+        }
     }
 }
 
@@ -190,7 +194,8 @@ fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileI
         existing_opens: server.locks.open_count(info),
         link_suspended: conn.link.is_suspended(),
     };
-    let policy = caching_policy(&server.config, &server.shares[plan.share].caching, &facts);
+    let caching = server.shares.get(plan.share).map(|s| s.caching.clone()).unwrap_or_default();
+    let policy = caching_policy(&server.config, &caching, &facts);
     let a = Admission {
         conn: conn.id,
         open: plan.open,
@@ -253,7 +258,9 @@ fn finish(
     let contexts = response_contexts(&plan, &info, server, lease_ctx, durable.as_ref());
     tracing::debug!(conn = conn.id, peer = %conn.peer, name = ?plan.name, ?file_id, action = ?opened.action, ?caching, "create granted");
     server.locks.set_path(plan.open, plan.share, &opened.rel_path);
-    server.shares[plan.share].metrics.opens.increment(1);
+    if let Some(s) = server.shares.get(plan.share) {
+        s.metrics.opens.increment(1);
+    }
     if let Some(app) = plan.app_instance {
         let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
         server.locks.set_app_instance(plan.open, app, client);

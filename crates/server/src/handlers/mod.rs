@@ -117,7 +117,7 @@ pub fn handle(ctx: &mut Ctx<'_>, cmd: Command) -> Reply {
         _ => ctx.check_session(cmd).and_then(|()| match cmd {
             Logoff => session_setup::logoff(ctx),
             TreeConnect => tree::connect(ctx),
-            _ => ctx.check_tree().and_then(|()| handle_tree_command(ctx, cmd)),
+            _ => ctx.check_tree().and_then(|()| ctx.check_share(cmd)).and_then(|()| handle_tree_command(ctx, cmd)),
         }),
     };
     result.unwrap_or_else(Reply::error)
@@ -169,6 +169,16 @@ impl Ctx<'_> {
 
     /// MS-SMB2 3.3.5.2.11: the tree must exist in the session, and a tree that must
     /// encrypt takes encrypted requests only.
+    /// A tree whose share a reload removed answers STATUS_NETWORK_NAME_DELETED to
+    /// everything but CLOSE and TREE_DISCONNECT, which let the client let go of it.
+    pub fn check_share(&self, cmd: Command) -> Result<(), NtStatus> {
+        let t = self.tree()?;
+        if t.is_ipc || matches!(cmd, Command::Close | Command::TreeDisconnect) || self.server.shares.get(t.share).is_some() {
+            return Ok(());
+        }
+        Err(NtStatus::NETWORK_NAME_DELETED)
+    }
+
     pub fn check_tree(&self) -> Result<(), NtStatus> {
         if self.tree()?.encrypt_data && !self.chain.encrypted {
             return Err(NtStatus::ACCESS_DENIED);
@@ -236,7 +246,8 @@ impl Ctx<'_> {
         }
     }
 
-    pub fn share(&self) -> Result<&crate::server::ShareState, NtStatus> {
+    /// The tree's share; STATUS_NETWORK_NAME_DELETED once a reload removed it.
+    pub fn share(&self) -> Result<std::sync::Arc<crate::server::ShareState>, NtStatus> {
         let t = self.tree()?;
         self.server.shares.get(t.share).ok_or(NtStatus::NETWORK_NAME_DELETED)
     }

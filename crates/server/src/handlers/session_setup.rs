@@ -182,7 +182,8 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
     let AuthState::InProgress { ntlm, spnego: is_spnego, mech_types } = &mut session.state else {
         return Err(NtStatus::INVALID_PARAMETER);
     };
-    let users = Users { list: &config.users, dummy: ctx.server.dummy_hash, asked: Default::default() };
+    let list = ctx.server.users();
+    let users = Users { list: &list, dummy: ctx.server.dummy_hash, asked: Default::default() };
     let result = ntlm.authenticate(&token.ntlm, &users);
     let user = users.asked.take().unwrap_or_default();
     let verified = matches!(result, Ok(AuthOutcome::Authenticated { .. }));
@@ -308,7 +309,7 @@ fn expire_previous(ctx: &Ctx<'_>, previous: u64, current: u64, user: Option<&str
     }
     let old = ctx.server.global_session(previous);
     if let Some(old) = old.filter(|g| crate::session::same_user(g.owner(), user)) {
-        ctx.server.locks.send_to(old.conn, crate::locking::ConnEvent::ExpireSession { session: previous });
+        ctx.server.locks.send_to(old.conn, crate::locking::ConnEvent::ExpireSession { session: previous, why: "replaced by a reconnect" });
     }
 }
 

@@ -18,12 +18,11 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
         let tree = Tree { share: usize::MAX, is_ipc: true, read_only: true, maximal_access: READ_ONLY_ACCESS, encrypt_data };
         (tree, SHARE_TYPE_PIPE)
     } else {
-        let idx = ctx.server.share(&name).filter(|&i| may_use(ctx.server, i, identity));
-        let Some(idx) = idx else {
+        let found = ctx.server.shares.find(&name).filter(|(_, s)| may_use(ctx.server, s, identity));
+        let Some((idx, share)) = found else {
             tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, share = %name.escape_debug(), ?identity, "tree connect refused");
             return Err(NtStatus::BAD_NETWORK_NAME);
         };
-        let share = &ctx.server.shares[idx];
         let encrypt_data = tree_encryption(share.encryption, can_encrypt)?;
         let access = if share.read_only { READ_ONLY_ACCESS } else { AccessMask::FILE_ALL_ACCESS };
         let tree = Tree { share: idx, is_ipc: false, read_only: share.read_only, maximal_access: access, encrypt_data };
@@ -53,13 +52,13 @@ fn tree_encryption(policy: crate::config::Encryption, can_encrypt: bool) -> Resu
     Ok(policy.asks() && can_encrypt)
 }
 
-/// Whether a session of `identity` may connect to share `idx`: users to every share;
+/// Whether a session of `identity` may connect to `share`: users to every share;
 /// guest and anonymous sessions only to guest_ok shares, and only while guest access is
 /// on. A share the session may not use is answered as if it did not exist
 /// (STATUS_BAD_NETWORK_NAME, MS-SMB2 3.3.5.7), so share names are not revealed to
 /// whoever cannot use them.
-fn may_use(server: &crate::server::ServerState, idx: usize, identity: Identity) -> bool {
-    identity == Identity::User || (server.config.guest && server.shares[idx].guest_ok)
+fn may_use(server: &crate::server::ServerState, share: &crate::server::ShareState, identity: Identity) -> bool {
+    identity == Identity::User || (server.config.guest && share.guest_ok)
 }
 
 pub fn disconnect(ctx: &mut Ctx<'_>) -> HResult {

@@ -4,6 +4,8 @@
 //! * `status [json] [breaks]`: the report, as text or JSON, with the last finished break
 //!   records when `breaks` is given. An empty request (or none within
 //!   [`REQUEST_TIMEOUT`], as older clients send) is `status`.
+//! * `reload`: read the configuration again and apply it; the answer is one line,
+//!   `reloaded: …` with what changed, or `error: …` (nothing applied).
 //! * `trace [json]`: finished break records as they happen, one per line, until the
 //!   client goes away, after a first line that says the subscription is in place. A
 //!   reader that falls behind by more than the trace backlog is told how many it lost.
@@ -32,6 +34,8 @@ const FIGURES_TIMEOUT: Duration = Duration::from_millis(500);
 pub enum Request {
     Status { json: bool, breaks: bool },
     Trace { json: bool },
+    /// Read the configuration again and apply it.
+    Reload,
 }
 
 impl Request {
@@ -51,6 +55,7 @@ impl Request {
         match verb {
             "status" => Ok(Request::Status { json, breaks }),
             "trace" => Ok(Request::Trace { json }),
+            "reload" if !json => Ok(Request::Reload),
             other => Err(format!("unknown request {other:?}")),
         }
     }
@@ -81,6 +86,16 @@ async fn answer(state: Arc<ServerState>, stream: UnixStream) {
             let _ = wr.write_all(text.as_bytes()).await;
         }
         Ok(Request::Trace { json }) => stream_trace(&state, rd.into_inner().into_inner(), &mut wr, json).await,
+        Ok(Request::Reload) => {
+            let st = state.clone();
+            // Opening shares touches the disk: off the async workers.
+            let answer = match tokio::task::spawn_blocking(move || st.reload()).await {
+                Ok(Ok(report)) => format!("reloaded: {report}\n"),
+                Ok(Err(e)) => format!("error: {e}\n"),
+                Err(e) => format!("error: {e}\n"),
+            };
+            let _ = wr.write_all(answer.as_bytes()).await;
+        }
         Err(e) => {
             let _ = wr.write_all(format!("error: {e}\n").as_bytes()).await;
         }
@@ -153,6 +168,7 @@ mod tests {
         assert_eq!(Request::parse("trace json"), Ok(Request::Trace { json: true }));
         assert_eq!(Request::parse("trace"), Ok(Request::Trace { json: false }));
         assert!(Request::parse("trace breaks").is_err());
+        assert_eq!(Request::parse("reload"), Ok(Request::Reload));
         assert!(Request::parse("shutdown").unwrap_err().contains("shutdown"));
     }
 }
