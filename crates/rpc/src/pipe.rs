@@ -114,6 +114,11 @@ impl Pipe {
         !self.output.is_empty()
     }
 
+    /// Bytes of answers not yet read (ReadDataAvailable).
+    pub fn unread(&self) -> usize {
+        self.output_bytes - self.read_at
+    }
+
     /// Bytes this pipe holds: partial input, a request being reassembled, unread answers.
     pub fn memory(&self) -> usize {
         self.input.len() + self.partial.as_ref().map_or(0, |p| p.stub.len()) + self.output_bytes

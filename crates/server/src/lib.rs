@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod accounts;
 mod admission;
 mod budget;
 mod buffers;
@@ -27,6 +28,7 @@ mod notify;
 mod offload;
 mod open;
 mod pending;
+mod pipes;
 mod policy;
 mod security;
 mod server;
