@@ -17,6 +17,10 @@ use std::collections::VecDeque;
 /// The largest fragment this server sends or asks for (max_recv_frag), as Windows and
 /// Samba use for named pipes.
 pub const MAX_FRAG: u16 = 4280;
+/// The largest fragment taken from a client: clients send at most the max_recv_frag the
+/// bind_ack gave them ([`MAX_FRAG`]); a bind, sent before that, at most 5840 bytes, the
+/// largest default fragment size clients use (Windows' max_xmit_frag).
+pub const MAX_FRAG_IN: u16 = 5840;
 /// The smallest max_recv_frag a client may give (C706 12.6.3.1, MUST_RECV_FRAG_SIZE).
 pub const MIN_FRAG: u16 = 1432;
 /// The largest request stub reassembled from fragments; more is a fault
@@ -27,13 +31,15 @@ pub const MAX_PENDING_OUTPUT: usize = 4 << 20;
 /// Presentation contexts one association may hold.
 pub const MAX_CONTEXTS: usize = 16;
 /// Whether 16 bytes can start a fragment: version 5.0 or 5.1, a little-endian data
-/// representation and a frag_length that holds at least the header (C706 12.6.3.1).
+/// representation and a frag_length that holds at least the header and at most
+/// [`MAX_FRAG_IN`] (C706 12.6.3.1). A frag_length beyond is refused at once rather than
+/// waited for, so a corrupt length cannot swallow the writes that follow it.
 fn plausible_header(h: &[u8]) -> bool {
     h.len() >= HEADER_LEN
         && h[0] == pdu::RPC_VERS
         && h[1] <= 1
         && h[4] == pdu::DREP_LE[0]
-        && usize::from(u16::from_le_bytes([h[8], h[9]])) >= HEADER_LEN
+        && (HEADER_LEN..=usize::from(MAX_FRAG_IN)).contains(&usize::from(u16::from_le_bytes([h[8], h[9]])))
 }
 
 /// The response stub offset within a fragment: header, alloc_hint, context id,

@@ -510,6 +510,12 @@ fn garbage_is_answered_and_the_pipe_keeps_working() {
     for f in drain(&mut pipe) {
         assert_eq!(f[2], ptype::FAULT);
     }
+    // A frag_length beyond what a client may send is answered at once, not waited for.
+    let mut big = request_pdu(5, 0, 15, &[], 3);
+    big[8..10].copy_from_slice(&0xFFFFu16.to_le_bytes());
+    pipe.write(&big, &p).unwrap();
+    assert_eq!(drain(&mut pipe).len(), 1);
+    assert_eq!(pipe.memory(), 0);
     // A response PDU sent by the client.
     pipe.write(&pdu::encode(ptype::RESPONSE, 3, 4, &[0; 8]).unwrap(), &p).unwrap();
     assert_eq!(drain(&mut pipe)[0][2], ptype::FAULT);
