@@ -113,13 +113,30 @@ fn stubs() -> Vec<(usize, u16, Vec<u8>)> {
     let mut w = Writer::new();
     w.context_handle(&h);
     out.push((2, 0, w.buf));
+    // NetrShareEnumSticky and NetrWkstaGetInfo level 101 (after the LSA ones: the
+    // OpenPolicy2 seed stays at index 12).
+    let sticky = out[0].2.clone();
+    out.push((0, 36, sticky));
+    let mut w = Writer::new();
+    server_name(&mut w, "srv");
+    w.u32(101);
+    out.push((1, 0, w.buf));
     out
 }
 
-/// A byte stream a client could write: a bind and a call, the call in two fragments.
+/// Whether a call needs the policy handle an LsarOpenPolicy2 hands out first.
+fn needs_handle(iface: usize, opnum: u16) -> bool {
+    iface == 2 && opnum != 44
+}
+
+/// A byte stream a client could write: a bind, an LsarOpenPolicy2 where the call needs
+/// a handle, and the call, in two fragments, then again on an altered context.
 fn stream(iface: usize, opnum: u16, stub: &[u8]) -> Vec<u8> {
     let syntax = [SRVSVC, WKSSVC, LSARPC][iface];
     let mut s = bind_pdu(1, vec![ContextElem { id: 0, abstract_syntax: syntax, transfer: vec![NDR20] }], 4280);
+    if needs_handle(iface, opnum) {
+        s.extend(request_pdu(9, 0, 44, &stubs()[12].2, pfc::FIRST_FRAG | pfc::LAST_FRAG));
+    }
     let cut = stub.len() / 2;
     s.extend(request_pdu(2, 0, opnum, &stub[..cut], pfc::FIRST_FRAG));
     s.extend(request_pdu(2, 0, opnum, &stub[cut..], pfc::LAST_FRAG));
@@ -155,6 +172,7 @@ fn check_answers(pipe: &mut Pipe) {
 #[test]
 fn the_rpc_codec_survives_mutated_pdus_and_stubs() {
     let p = TestProvider::new();
+    let open_policy = stubs()[12].2.clone();
     let n = mutator::run("rpc pipe", &seeds(), |input| {
         // As a stub of one call, on a state holding one policy handle.
         if let Some((&sel, rest)) = input.split_first() {
@@ -162,7 +180,7 @@ fn the_rpc_codec_survives_mutated_pdus_and_stubs() {
             let opnum = rest.get(..2).map_or(0, |o| u16::from_le_bytes([o[0], o[1]]));
             let stub = rest.get(2..).unwrap_or(&[]);
             let mut state = CallState::new(1);
-            let _ = services::call(Interface::Lsarpc, &mut state, 44, &stubs()[12].2, &p);
+            let _ = services::call(Interface::Lsarpc, &mut state, 44, &open_policy, &p);
             let _ = services::call(iface, &mut state, opnum, stub, &p);
         }
         // As bytes written into a pipe of each interface, whole and in pieces.
@@ -203,6 +221,13 @@ fn the_seeds_are_calls_the_services_answer() {
         while let Some(r) = pipe.read(usize::MAX) {
             types.push(r.data[2]);
         }
-        assert_eq!(types, [ptype::BIND_ACK, ptype::RESPONSE, ptype::ALTER_CONTEXT_RESP, ptype::RESPONSE], "{iface} {opnum}");
+        let mut want = vec![ptype::BIND_ACK];
+        if needs_handle(iface, opnum) {
+            want.push(ptype::RESPONSE);
+        }
+        // The second LsarClose of the same handle is the context-mismatch fault.
+        let again = if iface == 2 && opnum == 0 { ptype::FAULT } else { ptype::RESPONSE };
+        want.extend([ptype::RESPONSE, ptype::ALTER_CONTEXT_RESP, again]);
+        assert_eq!(types, want, "{iface} {opnum}");
     }
 }

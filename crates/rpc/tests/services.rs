@@ -162,6 +162,23 @@ fn share_enum_lists_every_level_with_comments_and_types() {
         assert_eq!(has_path, matches!(level, 2 | 502), "level {level}");
         assert!(text.contains("docs") || odd.contains("docs"), "level {level}");
     }
+    // NetrShareEnumSticky: the configured shares, not IPC$.
+    let (sticky, total, _, st) = decode_enum1(&call(&mut pipe, &p, 36, &share_enum_stub(1, u32::MAX, None)).unwrap());
+    assert_eq!((sticky.len(), total, st), (2, 2, 0));
+    assert!(sticky.iter().all(|s| s.0 != "IPC$"));
+    let stub = call(&mut pipe, &p, 36, &share_enum_stub(501, u32::MAX, None)).unwrap();
+    assert_eq!(u32::from_le_bytes(stub[stub.len() - 4..].try_into().unwrap()), 124);
+    // NetrShareCheck: a shared path, and one that is not.
+    for (device, want) in [
+        ("c:\\SRV\\docs", [0u8, 0, 0, 0, 0, 0, 0, 0]),
+        ("", [3, 0, 0, 0x80, 0, 0, 0, 0]),
+        ("C:\\elsewhere", [0, 0, 0, 0, 0x07, 0x09, 0, 0]),
+    ] {
+        let mut w = Writer::new();
+        w.pointer(false);
+        w.wstring(device);
+        assert_eq!(call(&mut pipe, &p, 20, &w.buf).unwrap(), want, "{device}");
+    }
     // An unknown level is a bad union tag; 503 is a valid arm the server does not serve.
     assert_eq!(call(&mut pipe, &p, 15, &share_enum_stub(7, u32::MAX, None)), Err(0x1C00_0006));
     let stub = call(&mut pipe, &p, 15, &share_enum_stub(503, u32::MAX, None)).unwrap();
@@ -262,6 +279,16 @@ fn server_and_workstation_info() {
     assert_eq!(r.wstring().unwrap(), "TESTSRV");
     assert_eq!(r.wstring().unwrap(), "WORKGROUP");
     assert_eq!(r.u32().unwrap(), 0);
+    let mut w101 = Writer::new();
+    w101.pointer(false);
+    w101.u32(101);
+    let stub = call(&mut pipe, &p, 0, &w101.buf).unwrap();
+    let mut r = Reader::new(&stub);
+    assert_eq!(r.u32().unwrap(), 101);
+    r.take(24).unwrap();
+    r.pointer().unwrap().unwrap();
+    assert_eq!((r.wstring().unwrap(), r.wstring().unwrap(), r.wstring().unwrap()), ("TESTSRV".into(), "WORKGROUP".into(), "C:\\".into()));
+    assert_eq!(r.u32().unwrap(), 0);
     // wkssvc has no opnum 1 served; a short stub is an NDR fault.
     assert_eq!(call(&mut pipe, &p, 1, &w.buf), Err(status::OP_RNG_ERROR));
     assert_eq!(call(&mut pipe, &p, 0, &w.buf[..5]), Err(status::FAULT_NDR));
@@ -290,7 +317,7 @@ fn open_policy2(pipe: &mut Pipe, p: &TestProvider, access: u32) -> ([u8; 20], u3
 /// Referenced domains, (use, name, domain index) per SID, MappedCount, status.
 type Lookup = (Vec<(String, Sid)>, Vec<(u16, String, i32)>, u32, u32);
 
-fn lookup_sids2(pipe: &mut Pipe, p: &TestProvider, h: &[u8; 20], sids: &[&str]) -> Lookup {
+fn lookup_sids2_stub(h: &[u8; 20], sids: &[&str]) -> Vec<u8> {
     let mut w = Writer::new();
     w.context_handle(h);
     w.u32(sids.len() as u32);
@@ -308,7 +335,11 @@ fn lookup_sids2(pipe: &mut Pipe, p: &TestProvider, h: &[u8; 20], sids: &[&str]) 
     w.u32(0);
     w.u32(0);
     w.u32(2);
-    let stub = call(pipe, p, 57, &w.buf).unwrap();
+    w.buf
+}
+
+fn lookup_sids2(pipe: &mut Pipe, p: &TestProvider, h: &[u8; 20], sids: &[&str]) -> Lookup {
+    let stub = call(pipe, p, 57, &lookup_sids2_stub(h, sids)).unwrap();
     let mut r = Reader::new(&stub);
     let mut domains = Vec::new();
     if r.pointer().unwrap().is_some() {
@@ -382,18 +413,18 @@ fn lsa_policy_lookups_and_close() {
             (1, "alice".into(), "TESTSRV".into()),
             (5, "Everyone".into(), String::new()),
             (4, "Administrators".into(), "BUILTIN".into()),
-            (8, String::new(), "TESTSRV".into()),
+            (8, "S-1-5-21-100-200-300-4242".into(), "TESTSRV".into()),
             (5, "Authenticated Users".into(), "NT AUTHORITY".into()),
         ]
     );
     assert_eq!(domains.len(), 4);
 
-    // LsarLookupNames3: composite and isolated names.
+    // LsarLookupNames3: composite and isolated names; the empty name is the domain.
     let mut w = Writer::new();
     w.context_handle(&h);
-    let names = ["ALICE", "BUILTIN\\Administrators", "TESTSRV\\nobody"];
-    w.u32(3);
-    w.u32(3);
+    let names = ["ALICE", "BUILTIN\\Administrators", "TESTSRV\\nobody", ""];
+    w.u32(4);
+    w.u32(4);
     for n in names {
         w.unicode_string_head(n);
     }
@@ -408,21 +439,23 @@ fn lsa_policy_lookups_and_close() {
     w.u32(2);
     let stub = call(&mut pipe, &p, 68, &w.buf).unwrap();
     let tail = &stub[stub.len() - 8..];
-    assert_eq!(u32::from_le_bytes(tail[..4].try_into().unwrap()), 2);
+    assert_eq!(u32::from_le_bytes(tail[..4].try_into().unwrap()), 3);
     assert_eq!(u32::from_le_bytes(tail[4..].try_into().unwrap()), 0x107);
     let text: Vec<u8> = stub.clone();
     let mut sid = Writer::new();
     Sid::parse("S-1-5-21-100-200-300-1000").unwrap().encode(&mut sid);
     assert!(text.windows(sid.buf.len()).any(|x| x == sid.buf), "alice's SID in the answer");
 
-    // Close, then the handle is gone.
+    // Close, then the handle is gone: the RPC runtime's context mismatch fault.
     let mut w = Writer::new();
     w.context_handle(&h);
     assert_eq!(call(&mut pipe, &p, 0, &w.buf).unwrap(), [0u8; 24]);
-    let stub = call(&mut pipe, &p, 0, &w.buf).unwrap();
-    assert_eq!(u32::from_le_bytes(stub[20..].try_into().unwrap()), 0xC000_0008);
-    let (_, _, _, st) = lookup_sids2(&mut pipe, &p, &h, &["S-1-1-0"]);
-    assert_eq!(st, 0xC000_0008);
+    assert_eq!(call(&mut pipe, &p, 0, &w.buf), Err(0x1C00_001A));
+    assert_eq!(call(&mut pipe, &p, 57, &lookup_sids2_stub(&h, &["S-1-1-0"])), Err(0x1C00_001A));
+    let mut q = Writer::new();
+    q.context_handle(&h);
+    q.u16(5);
+    assert_eq!(call(&mut pipe, &p, 7, &q.buf), Err(0x1C00_001A));
 }
 
 #[test]

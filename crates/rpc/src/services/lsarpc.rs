@@ -4,6 +4,7 @@
 //! LsarLookupSids3/2/1) for the server's accounts, its built-in aliases and the
 //! well-known SIDs (MS-DTYP 2.4.2.4).
 
+use super::{CallError, FAULT_CONTEXT_MISMATCH};
 use crate::ndr::{NdrError, Reader, Writer};
 use crate::provider::{AccountKind, Provider};
 use crate::sid::Sid;
@@ -100,7 +101,7 @@ impl Handles {
     }
 }
 
-pub fn call(opnum: u16, mut r: Reader<'_>, handles: &mut Handles, p: &dyn Provider) -> Result<Option<Vec<u8>>, NdrError> {
+pub fn call(opnum: u16, mut r: Reader<'_>, handles: &mut Handles, p: &dyn Provider) -> Result<Option<Vec<u8>>, CallError> {
     let r = &mut r;
     Ok(Some(match opnum {
         CLOSE => close(r, handles)?,
@@ -119,18 +120,20 @@ pub fn call(opnum: u16, mut r: Reader<'_>, handles: &mut Handles, p: &dyn Provid
 }
 
 /// LsarClose: the handle (in, out); out a zeroed handle.
-fn close(r: &mut Reader<'_>, handles: &mut Handles) -> Result<Vec<u8>, NdrError> {
+fn close(r: &mut Reader<'_>, handles: &mut Handles) -> Result<Vec<u8>, CallError> {
     let h = r.context_handle()?;
-    let status = if handles.open.remove(&h).is_some() { nt::SUCCESS } else { nt::INVALID_HANDLE };
+    if handles.open.remove(&h).is_none() {
+        return Err(CallError::Fault(FAULT_CONTEXT_MISMATCH));
+    }
     let mut w = Writer::new();
     w.context_handle(&[0; 20]);
-    w.u32(status);
+    w.u32(nt::SUCCESS);
     Ok(w.buf)
 }
 
 /// LsarOpenPolicy2 (`[string, unique] wchar_t*` SystemName) and LsarOpenPolicy
 /// (`[unique] wchar_t*`: one character): then LSAPR_OBJECT_ATTRIBUTES and DesiredAccess.
-fn open_policy(r: &mut Reader<'_>, handles: &mut Handles, p: &dyn Provider, v2: bool) -> Result<Vec<u8>, NdrError> {
+fn open_policy(r: &mut Reader<'_>, handles: &mut Handles, p: &dyn Provider, v2: bool) -> Result<Vec<u8>, CallError> {
     if v2 {
         super::unique_wstring(r)?;
     } else if r.pointer()?.is_some() {
@@ -222,12 +225,12 @@ const DNS_DOMAIN: u16 = 12;
 /// LsarQueryInformationPolicy(2): handle, class; out a unique pointer to the
 /// LSAPR_POLICY_INFORMATION union. A stand-alone server's primary domain is its
 /// workgroup without a SID, its account domain its own name and SID (MS-LSAD 3.1.1.1).
-fn query_information(r: &mut Reader<'_>, handles: &Handles, p: &dyn Provider) -> Result<Vec<u8>, NdrError> {
+fn query_information(r: &mut Reader<'_>, handles: &Handles, p: &dyn Provider) -> Result<Vec<u8>, CallError> {
     let h = r.context_handle()?;
     let class = r.enum16()?;
     let mut w = Writer::new();
     let status = match handles.granted(&h) {
-        None => nt::INVALID_HANDLE,
+        None => return Err(CallError::Fault(FAULT_CONTEXT_MISMATCH)),
         Some(g) if g & POLICY_VIEW_LOCAL_INFORMATION == 0 => nt::ACCESS_DENIED,
         Some(_) if !matches!(class, PRIMARY_DOMAIN | ACCOUNT_DOMAIN | DNS_DOMAIN) => nt::INVALID_PARAMETER,
         Some(_) => nt::SUCCESS,
@@ -346,7 +349,11 @@ impl Directory {
 
     /// `DOMAIN\name` or `name` (the account domain first, then BUILTIN, then the
     /// well-known names), ignoring case (MS-LSAT 3.1.4.5: isolated and composite names).
+    /// An empty name is the account domain, as LookupAccountName resolves it.
     fn by_name(&self, full: &str) -> Option<&Known> {
+        if full.is_empty() {
+            return self.known.iter().find(|k| k.use_ == use_::DOMAIN && k.domain == ACCOUNT);
+        }
         let (domain, name) = match full.split_once('\\') {
             Some((d, n)) => (Some(d), n),
             None => (None, full),
@@ -502,7 +509,7 @@ fn mapping_status(mapped: usize, total: usize) -> u32 {
 
 /// LsarLookupSids / LsarLookupSids2 / LsarLookupSids3: [handle], SidEnumBuffer,
 /// TranslatedNames, LookupLevel, MappedCount[, LookupOptions, ClientRevision].
-fn lookup_sids(r: &mut Reader<'_>, handles: Option<&mut Handles>, p: &dyn Provider, shape: NamesShape) -> Result<Vec<u8>, NdrError> {
+fn lookup_sids(r: &mut Reader<'_>, handles: Option<&mut Handles>, p: &dyn Provider, shape: NamesShape) -> Result<Vec<u8>, CallError> {
     let allowed = lookup_allowed(r, handles, p)?;
     // LSAPR_SID_ENUM_BUFFER: Entries and a pointer to LSAPR_SID_INFORMATION (a SID pointer) each.
     let entries = r.u32()?;
@@ -510,14 +517,14 @@ fn lookup_sids(r: &mut Reader<'_>, handles: Option<&mut Handles>, p: &dyn Provid
     if r.pointer()?.is_some() {
         let n = r.conformance(4)?;
         if n != entries {
-            return Err(NdrError::Bounds);
+            return Err(NdrError::Bounds.into());
         }
         let present = (0..n).map(|_| r.pointer().map(|p| p.is_some())).collect::<Result<Vec<_>, _>>()?;
         for has in present {
             sids.push(if has { Some(Sid::decode(r)?) } else { None });
         }
     } else if entries != 0 {
-        return Err(NdrError::Bounds);
+        return Err(NdrError::Bounds.into());
     }
     let fields: &[F] = match shape {
         NamesShape::Plain => &[F::U16, F::Str, F::U32],
@@ -529,6 +536,9 @@ fn lookup_sids(r: &mut Reader<'_>, handles: Option<&mut Handles>, p: &dyn Provid
     if shape == NamesShape::Ex {
         r.u32()?;
         r.u32()?;
+    }
+    if allowed == nt::INVALID_HANDLE {
+        return Err(CallError::Fault(FAULT_CONTEXT_MISMATCH));
     }
     if allowed != nt::SUCCESS {
         return Ok(failed_lookup(allowed));
@@ -549,8 +559,10 @@ fn lookup_sids(r: &mut Reader<'_>, handles: Option<&mut Handles>, p: &dyn Provid
                 (k.use_, k.name.clone(), refs.index(k.domain))
             }
             None => {
+                // An untranslatable SID comes back in its string form (as LsaLookupSids
+                // documents), with its domain if that is known.
                 let domain = sid.as_ref().and_then(|s| dir.domain_of(s)).map_or(-1, |d| refs.index(d));
-                (use_::UNKNOWN, String::new(), domain)
+                (use_::UNKNOWN, sid.as_ref().map(Sid::to_string).unwrap_or_default(), domain)
             }
         });
     }
@@ -578,15 +590,15 @@ fn lookup_sids(r: &mut Reader<'_>, handles: Option<&mut Handles>, p: &dyn Provid
 /// LsarLookupNames / 2 / 3 / 4: [handle], Count, Names (a top-level conformant array of
 /// RPC_UNICODE_STRING), TranslatedSids, LookupLevel, MappedCount[, LookupOptions,
 /// ClientRevision].
-fn lookup_names(r: &mut Reader<'_>, handles: Option<&mut Handles>, p: &dyn Provider, shape: SidsShape) -> Result<Vec<u8>, NdrError> {
+fn lookup_names(r: &mut Reader<'_>, handles: Option<&mut Handles>, p: &dyn Provider, shape: SidsShape) -> Result<Vec<u8>, CallError> {
     let allowed = lookup_allowed(r, handles, p)?;
     let count = r.u32()?;
     if count > MAX_NAMES {
-        return Err(NdrError::Range);
+        return Err(NdrError::Range.into());
     }
     let n = r.conformance(8)?;
     if n != count {
-        return Err(NdrError::Bounds);
+        return Err(NdrError::Bounds.into());
     }
     let heads = (0..n).map(|_| r.unicode_string_head()).collect::<Result<Vec<_>, _>>()?;
     let names = heads.into_iter().map(|h| r.unicode_string_body(h)).collect::<Result<Vec<_>, _>>()?;
@@ -601,6 +613,9 @@ fn lookup_names(r: &mut Reader<'_>, handles: Option<&mut Handles>, p: &dyn Provi
     if shape != SidsShape::Plain {
         r.u32()?;
         r.u32()?;
+    }
+    if allowed == nt::INVALID_HANDLE {
+        return Err(CallError::Fault(FAULT_CONTEXT_MISMATCH));
     }
     if allowed != nt::SUCCESS {
         return Ok(failed_lookup(allowed));

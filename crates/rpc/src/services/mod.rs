@@ -25,6 +25,24 @@ pub enum Interface {
 
 /// nca_s_fault_invalid_tag (C706 appendix E): a union discriminant with no arm.
 pub const FAULT_INVALID_TAG: u32 = 0x1C00_0006;
+/// nca_s_fault_context_mismatch (C706 appendix E): a context handle the server does not
+/// hold, as the RPC runtime answers before the method runs.
+pub const FAULT_CONTEXT_MISMATCH: u32 = 0x1C00_001A;
+
+/// Why a call produced no response stub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallError {
+    /// The stub did not decode.
+    Ndr(NdrError),
+    /// A fault with this status.
+    Fault(u32),
+}
+
+impl From<NdrError> for CallError {
+    fn from(e: NdrError) -> Self {
+        CallError::Ndr(e)
+    }
+}
 
 impl Interface {
     /// The interface a pipe name opens: `srvsvc`, `wkssvc` or `lsarpc`, ignoring case,
@@ -75,15 +93,16 @@ impl CallState {
 pub fn call(iface: Interface, state: &mut CallState, opnum: u16, stub: &[u8], p: &dyn Provider) -> Result<Vec<u8>, u32> {
     let r = Reader::new(stub);
     let out = match iface {
-        Interface::Srvsvc => srvsvc::call(opnum, r, p),
-        Interface::Wkssvc => wkssvc::call(opnum, r, p),
+        Interface::Srvsvc => srvsvc::call(opnum, r, p).map_err(CallError::Ndr),
+        Interface::Wkssvc => wkssvc::call(opnum, r, p).map_err(CallError::Ndr),
         Interface::Lsarpc => lsarpc::call(opnum, r, &mut state.lsa, p),
     };
     match out {
         Ok(Some(stub)) => Ok(stub),
         Ok(None) => Err(status::OP_RNG_ERROR),
-        Err(NdrError::Tag) => Err(FAULT_INVALID_TAG),
-        Err(_) => Err(status::FAULT_NDR),
+        Err(CallError::Fault(code)) => Err(code),
+        Err(CallError::Ndr(NdrError::Tag)) => Err(FAULT_INVALID_TAG),
+        Err(CallError::Ndr(_)) => Err(status::FAULT_NDR),
     }
 }
 

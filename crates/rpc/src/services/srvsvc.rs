@@ -1,5 +1,6 @@
-//! srvsvc (MS-SRVS): NetrShareEnum (3.1.4.8), NetrShareGetInfo (3.1.4.10) and
-//! NetrServerGetInfo (3.1.4.17).
+//! srvsvc (MS-SRVS): NetrShareEnum (3.1.4.8), NetrShareEnumSticky (3.1.4.9),
+//! NetrShareGetInfo (3.1.4.10), NetrShareCheck (3.1.4.15) and NetrServerGetInfo
+//! (3.1.4.17).
 
 use super::{unique_wstring, ERROR_ACCESS_DENIED, ERROR_INVALID_LEVEL, NO_ERROR, OS_VERSION, PLATFORM_ID_NT};
 use crate::ndr::{NdrError, Reader, Writer};
@@ -7,10 +8,14 @@ use crate::provider::{Provider, ShareEntry};
 
 pub const NETR_SHARE_ENUM: u16 = 15;
 pub const NETR_SHARE_GET_INFO: u16 = 16;
+pub const NETR_SHARE_ENUM_STICKY: u16 = 36;
+pub const NETR_SHARE_CHECK: u16 = 20;
 pub const NETR_SERVER_GET_INFO: u16 = 21;
 
 /// NERR_NetNameNotFound (MS-SRVS 3.1.4.10).
 pub const NERR_NET_NAME_NOT_FOUND: u32 = 2310;
+/// NERR_DeviceNotShared (MS-SRVS 3.1.4.15).
+pub const NERR_DEVICE_NOT_SHARED: u32 = 2311;
 /// ERROR_MORE_DATA: the listing stops at PreferedMaximumLength (MS-SRVS 3.1.4.8).
 pub const ERROR_MORE_DATA: u32 = 234;
 /// MAX_PREFERRED_LENGTH: no limit (MS-SRVS 2.2.2.2).
@@ -22,9 +27,11 @@ const SV_TYPE: u32 = 0x0000_0001 | 0x0000_0002 | 0x0000_1000 | 0x0000_8000;
 
 pub fn call(opnum: u16, mut r: Reader<'_>, p: &dyn Provider) -> Result<Option<Vec<u8>>, NdrError> {
     match opnum {
-        NETR_SHARE_ENUM => share_enum(&mut r, p).map(Some),
+        NETR_SHARE_ENUM => share_enum(&mut r, p, false).map(Some),
+        NETR_SHARE_ENUM_STICKY => share_enum(&mut r, p, true).map(Some),
         NETR_SHARE_GET_INFO => share_get_info(&mut r, p).map(Some),
         NETR_SERVER_GET_INFO => server_get_info(&mut r, p).map(Some),
+        NETR_SHARE_CHECK => share_check(&mut r, p).map(Some),
         _ => Ok(None),
     }
 }
@@ -95,8 +102,10 @@ fn skip_entries(r: &mut Reader<'_>, level: u32) -> Result<(), NdrError> {
 }
 
 /// NetrShareEnum (opnum 15): ServerName, InfoStruct (level, the union's discriminant,
-/// the container), PreferedMaximumLength, ResumeHandle.
-fn share_enum(r: &mut Reader<'_>, p: &dyn Provider) -> Result<Vec<u8>, NdrError> {
+/// the container), PreferedMaximumLength, ResumeHandle. NetrShareEnumSticky (opnum 36)
+/// takes the same and lists only the persistent (configured) shares, not the special
+/// ones the server makes itself (IPC$).
+fn share_enum(r: &mut Reader<'_>, p: &dyn Provider, sticky: bool) -> Result<Vec<u8>, NdrError> {
     unique_wstring(r)?;
     let level = r.u32()?;
     let switch = r.u32()?;
@@ -119,14 +128,18 @@ fn share_enum(r: &mut Reader<'_>, p: &dyn Provider) -> Result<Vec<u8>, NdrError>
     };
 
     let mut w = Writer::new();
-    let status = if !served(level) {
+    // NetrShareEnumSticky has no level 501 (MS-SRVS 3.1.4.9: levels 0, 1, 2 and 502).
+    let status = if !served(level) || (sticky && level == 501) {
         ERROR_INVALID_LEVEL
     } else if matches!(level, 2 | 502) && !p.authenticated() {
         ERROR_ACCESS_DENIED
     } else {
         NO_ERROR
     };
-    let shares = if status == NO_ERROR { p.shares() } else { Vec::new() };
+    let mut shares = if status == NO_ERROR { p.shares() } else { Vec::new() };
+    if sticky {
+        shares.retain(|s| s.stype & crate::provider::stype::SPECIAL == 0);
+    }
     let start = resume.unwrap_or(0) as usize;
     let rest = shares.get(start.min(shares.len())..).unwrap_or(&[]);
     let take = fitting(rest, level, preferred);
@@ -255,6 +268,19 @@ fn share_get_info(r: &mut Reader<'_>, p: &dyn Provider) -> Result<Vec<u8>, NdrEr
         w.pointer(false);
     }
     w.u32(status);
+    Ok(w.buf)
+}
+
+/// NetrShareCheck (opnum 20): ServerName, Device (a top-level `[string]` reference);
+/// out the type of the share whose local path the device is, compared ignoring case,
+/// or NERR_DeviceNotShared. IPC$ has the empty path.
+fn share_check(r: &mut Reader<'_>, p: &dyn Provider) -> Result<Vec<u8>, NdrError> {
+    unique_wstring(r)?;
+    let device = r.wstring()?;
+    let found = p.shares().into_iter().find(|s| s.path.eq_ignore_ascii_case(&device));
+    let mut w = Writer::new();
+    w.u32(found.as_ref().map_or(0, |s| s.stype));
+    w.u32(if found.is_some() { NO_ERROR } else { NERR_DEVICE_NOT_SHARED });
     Ok(w.buf)
 }
 
