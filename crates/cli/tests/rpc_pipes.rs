@@ -1,5 +1,6 @@
 //! DCE/RPC over named pipes on IPC$ (issue 13, item 1), over real connections to the
-//! release binary: Samba's `smbclient -L` and `rpcclient`, impacket (when installed),
+//! release binary: Samba's `smbclient -L` and `rpcclient`, impacket and pysmb (when
+//! installed),
 //! and our own client for the pipe semantics and a flood of 10,000 malformed PDUs after
 //! which the server still serves.
 
@@ -167,6 +168,40 @@ fn impacket_shares_and_info() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "impacket check: {text}");
     assert!(text.contains("all checks passed"), "impacket check: {text}");
+}
+
+/// pysmb's `listShares` (SMB2 over direct TCP, srvsvc NetrShareEnum level 1).
+const PYSMB_LIST: &str = r#"
+import sys
+from smb.SMBConnection import SMBConnection
+c = SMBConnection("user", "pass", "client", "RPCIT", use_ntlm_v2=True, is_direct_tcp=True)
+assert c.connect("127.0.0.1", int(sys.argv[1]))
+for s in c.listShares():
+    print(f"{s.name}|{s.type}|{s.comments}|{s.isSpecial}")
+c.close()
+"#;
+
+#[test]
+fn pysmb_list_shares() {
+    let have_module = Command::new("python3").args(["-c", "import smb.SMBConnection"]).output().map(|o| o.status.success()).unwrap_or(false);
+    if !have_module {
+        eprintln!("note: pysmb is not installed; skipping");
+        return;
+    }
+    let s = server("rpc-pysmb");
+    let out = Command::new("timeout")
+        .args(["60", "python3", "-c", PYSMB_LIST, &s.addr.port().to_string()])
+        .output()
+        .expect("run python3");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "pysmb: {text}");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        rows,
+        ["share|0|The test share|False", "hidden$|0|Hidden but listed|False", "public|0|Open to guests|False", "IPC$|3|Remote IPC|True"],
+        "pysmb: {text}"
+    );
 }
 
 fn ioctl_body(fid: Fid, code: u32, input: &[u8], max_out: u32) -> Vec<u8> {
