@@ -10,6 +10,10 @@ pub struct FileConfig {
     pub listen: Option<String>,
     pub guest: Option<bool>,
     pub server_name: Option<String>,
+    /// The workgroup RPC clients are told (default "WORKGROUP").
+    pub workgroup: Option<String>,
+    /// The server comment RPC clients are told (default "Opportune").
+    pub server_comment: Option<String>,
     pub signing_required: Option<bool>,
     /// "off", "desired" or "required".
     pub encryption: Option<String>,
@@ -142,6 +146,9 @@ impl FileLiveness {
 pub struct FileShare {
     pub name: String,
     pub path: PathBuf,
+    /// Shown next to the name in share listings.
+    #[serde(default)]
+    pub comment: String,
     #[serde(default)]
     pub read_only: bool,
     #[serde(default)]

@@ -187,6 +187,12 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
         (None, Some(s)) => s.parse()?,
         (None, None) => opportune_server::Encryption::Off,
     };
+    if let Some(w) = file.workgroup {
+        config.workgroup = w;
+    }
+    if let Some(c) = file.server_comment {
+        config.server_comment = c;
+    }
     if let Some(n) = file.server_name {
         config.server_name = n;
     }
@@ -220,6 +226,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
         let space = s.space();
         config.shares.push(ShareConfig {
             name: s.name,
+            comment: s.comment,
             path: s.path,
             read_only: s.read_only || args.read_only,
             guest_ok: s.guest_ok,
@@ -236,6 +243,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
     let folder = args.path.iter().map(|p| folder_share(p)).collect::<Result<Vec<_>, _>>()?;
     for (name, path) in cli_shares.into_iter().chain(folder) {
         config.shares.push(ShareConfig {
+            comment: String::new(),
             name,
             path,
             read_only: args.read_only,

@@ -11,6 +11,8 @@ pub use opportune_fs::SpacePolicy;
 pub struct ShareConfig {
     /// The name clients connect to (compared case-insensitively).
     pub name: String,
+    /// What share listings (NetrShareEnum) show next to the name. Default empty.
+    pub comment: String,
     pub path: PathBuf,
     pub read_only: bool,
     /// Guest and anonymous sessions may connect to this share.
@@ -127,6 +129,11 @@ pub struct ServerConfig {
     pub guest: bool,
     /// NetBIOS-style name announced in NTLM target info.
     pub server_name: String,
+    /// The workgroup the server names as its primary domain over RPC (wkssvc, lsarpc).
+    /// Default "WORKGROUP".
+    pub workgroup: String,
+    /// The server's comment in NetrServerGetInfo. Default "Opportune".
+    pub server_comment: String,
     /// Require signing of every session that is not guest or anonymous.
     pub signing_required: bool,
     /// Encryption of every session (MS-SMB2 3.3.1.5 EncryptData). Default off.
@@ -177,6 +184,8 @@ impl ServerConfig {
             users: Vec::new(),
             guest: false,
             server_name: "OPPORTUNE".to_string(),
+            workgroup: "WORKGROUP".to_string(),
+            server_comment: "Opportune".to_string(),
             signing_required: false,
             encryption: Encryption::Off,
             max_io_size: 8 * 1024 * 1024,

@@ -39,6 +39,8 @@ pub struct ConnState {
     pub window: SequenceWindow,
     pub sessions: HashMap<u64, Session>,
     pub opens: HashMap<u64, Open>,
+    /// Named pipes open on IPC$ (`pipes`).
+    pub pipes: crate::pipes::PipeTable,
     pub pending: crate::pending::PendingTable,
     /// Creates waiting for breaks, by their new open's id.
     pub deferred_creates: HashMap<u64, Box<crate::handlers::create_open::DeferredCreate>>,
@@ -67,6 +69,7 @@ impl ConnState {
             window: SequenceWindow::default(),
             sessions: HashMap::new(),
             opens: HashMap::new(),
+            pipes: Default::default(),
             pending: Default::default(),
             deferred_creates: HashMap::new(),
             closing: false,

@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod accounts;
 mod admission;
 pub mod break_trace;
 mod budget;
@@ -30,6 +31,7 @@ mod notify;
 mod offload;
 mod open;
 mod pending;
+mod pipes;
 mod policy;
 mod security;
 mod server;

@@ -9,6 +9,9 @@ use std::time::SystemTime;
 /// One configured share, opened.
 pub struct ShareState {
     pub name: String,
+    pub comment: String,
+    /// The configured root, as share listings at levels 2 and 502 show it.
+    pub path: std::path::PathBuf,
     pub fs: Arc<Share>,
     pub read_only: bool,
     pub guest_ok: bool,
@@ -34,6 +37,8 @@ impl ShareState {
     pub fn with_fs(s: &crate::config::ShareConfig, server_encryption: crate::config::Encryption, fs: Arc<Share>) -> ShareState {
         ShareState {
             name: s.name.clone(),
+            comment: s.comment.clone(),
+            path: s.path.clone(),
             fs,
             read_only: s.read_only,
             guest_ok: s.guest_ok,

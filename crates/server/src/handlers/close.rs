@@ -89,6 +89,7 @@ pub fn forced(server: &ServerState, conn: &mut ConnState, id: u64, delete_file: 
 /// connection) or of one of its trees (TREE_DISCONNECT). Durable handles outlive their
 /// session but not a tree disconnect (MS-SMB2 3.3.5.6, 3.3.5.8, 3.3.7.1).
 pub fn close_session_opens(server: &ServerState, conn: &mut ConnState, session: u64, tree: Option<u32>) {
+    conn.pipes.close_session(session, tree);
     let ids: Vec<u64> = conn
         .opens
         .values()

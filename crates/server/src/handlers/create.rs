@@ -16,7 +16,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     let req = CreateRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
     let tree = ctx.tree()?;
     if tree.is_ipc {
-        // Named pipes are not served yet.
+        // IPC$ creates open named pipes (handlers/pipe.rs routes them there first).
         return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
     }
     let (read_only, maximal, share_idx) = (tree.read_only, tree.maximal_access, tree.share);

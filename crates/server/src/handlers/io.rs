@@ -20,6 +20,15 @@ fn check_charge(ctx: &Ctx<'_>, len: u64) -> Result<(), NtStatus> {
     Ok(())
 }
 
+/// A READ or WRITE of `len` bytes: within the negotiated maximum and paid for by the
+/// request's credit charge.
+pub(super) fn check_size(ctx: &Ctx<'_>, len: usize) -> Result<(), NtStatus> {
+    if len > max_io(ctx) as usize {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    check_charge(ctx, len as u64)
+}
+
 fn max_io(ctx: &Ctx<'_>) -> u32 {
     if ctx.conn.supports_multi_credit() { ctx.server.config.max_io_size } else { 65536 }
 }

@@ -15,6 +15,7 @@ pub mod ioctl;
 pub mod lock;
 pub mod negotiate;
 pub mod notify;
+pub mod pipe;
 pub mod session_bind;
 pub mod session_setup;
 pub mod tree;
@@ -125,6 +126,11 @@ pub fn handle(ctx: &mut Ctx<'_>, cmd: Command) -> Reply {
 
 fn handle_tree_command(ctx: &mut Ctx<'_>, cmd: Command) -> HResult {
     use Command::*;
+    if ctx.tree()?.is_ipc
+        && let Some(r) = pipe::route(ctx, cmd)
+    {
+        return r;
+    }
     match cmd {
         TreeDisconnect => tree::disconnect(ctx),
         Create => create::handle(ctx),

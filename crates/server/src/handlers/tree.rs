@@ -57,7 +57,7 @@ fn tree_encryption(policy: crate::config::Encryption, can_encrypt: bool) -> Resu
 /// on. A share the session may not use is answered as if it did not exist
 /// (STATUS_BAD_NETWORK_NAME, MS-SMB2 3.3.5.7), so share names are not revealed to
 /// whoever cannot use them.
-fn may_use(server: &crate::server::ServerState, share: &crate::server::ShareState, identity: Identity) -> bool {
+pub(crate) fn may_use(server: &crate::server::ServerState, share: &crate::server::ShareState, identity: Identity) -> bool {
     identity == Identity::User || (server.config.guest && share.guest_ok)
 }
 
