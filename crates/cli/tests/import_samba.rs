@@ -53,7 +53,7 @@ fn a_samba_configuration_moves_over_with_its_users() {
         .expect("run import-samba");
     let warnings = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{warnings}");
-    for named in ["valid users", "hosts allow", "create mask", "[homes]", "[printers]", "workgroup", "server min protocol", "\"bob\" is disabled"] {
+    for named in ["valid users", "hosts allow", "create mask", "[homes]", "[printers]", "server string", "server min protocol", "\"bob\" is disabled"] {
         assert!(warnings.contains(named), "no warning naming {named} in\n{warnings}");
     }
     assert!(!warnings.contains("kernel oplocks"), "kernel oplocks = no is what Opportune does: {warnings}");
@@ -97,4 +97,12 @@ fn a_samba_configuration_moves_over_with_its_users() {
     assert_eq!(bob.try_tree_connect("docs"), STATUS_BAD_NETWORK_NAME);
     // carol logs on with her own password.
     assert!(Client::try_login(addr, "carol", "hunter2").is_ok());
+    // The share comments came over too: smbclient lists them.
+    match Command::new("smbclient").args(["-L", "//127.0.0.1", "-p", &port.to_string(), "-U", "alice%secret"]).output() {
+        Ok(out) => {
+            let listing = String::from_utf8_lossy(&out.stdout);
+            assert!(listing.lines().any(|l| l.contains("docs") && l.contains("Shared documents")), "{listing}");
+        }
+        Err(e) => eprintln!("smbclient not available ({e}): listing not checked"),
+    }
 }

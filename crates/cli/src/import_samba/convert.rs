@@ -16,7 +16,7 @@ pub struct Converted {
 
 /// Parameters that are read as part of another one, or that need no equivalent because
 /// Opportune behaves so anyway.
-const SILENT: &[&str] = &["security", "comment", "serverstring"];
+const SILENT: &[&str] = &["security", "comment"];
 
 /// Converts the sections.
 pub fn convert(sections: &[Section]) -> Converted {
@@ -79,6 +79,16 @@ fn convert_global(g: &Section, out: &mut Converted, used: &mut Vec<String>) {
     };
     if let Some(p) = take("netbios name") {
         out.server.insert("server_name".into(), Value::String(p.value.clone()));
+    }
+    if let Some(p) = take("workgroup") {
+        out.server.insert("workgroup".into(), Value::String(p.value.clone()));
+    }
+    if let Some(p) = take("server string") {
+        if p.value.contains('%') {
+            out.warnings.push(not_carried(&g.name, p, Some("variable substitutions are not supported; set server_comment by hand")));
+        } else {
+            out.server.insert("server_comment".into(), Value::String(p.value.clone()));
+        }
     }
     let port = match take("smb ports") {
         Some(p) => match list(&p.value).first().and_then(|v| v.parse::<u16>().ok()) {
@@ -234,6 +244,9 @@ fn convert_share(s: &Section, global: &Section, out: &mut Converted) {
     let mut t = Table::new();
     t.insert("name".into(), Value::String(name.clone()));
     t.insert("path".into(), Value::String(path.value.clone()));
+    if let Some(p) = s.get("comment") {
+        t.insert("comment".into(), Value::String(p.value.clone()));
+    }
     let warn_bool = |p: &Param, out: &mut Converted| out.warnings.push(not_carried(name, p, Some("not a yes/no value")));
     let mut read_only = true; // Samba's default
     if let Some(p) = get("read only") {
@@ -329,13 +342,14 @@ mod tests {
 
     #[test]
     fn globals_map_and_warn() {
-        let c = run("[global]\nnetbios name = FILER\nserver signing = mandatory\nserver smb encrypt = desired\nserver min protocol = NT1\nworkgroup = HOME\nsmb ports = 4450 139\n");
+        let c = run("[global]\nnetbios name = FILER\nserver signing = mandatory\nserver smb encrypt = desired\nserver min protocol = NT1\nworkgroup = HOME\nsmb ports = 4450 139\nlog level = 1\n");
         assert_eq!(c.server["server_name"].as_str(), Some("FILER"));
         assert_eq!(c.server["signing_required"].as_bool(), Some(true));
         assert_eq!(c.server["encryption"].as_str(), Some("desired"));
         assert_eq!(c.server["listen"].as_str(), Some("0.0.0.0:4450"));
         assert!(c.warnings.iter().any(|w| w.contains("server min protocol") && w.contains("SMB1")), "{:?}", c.warnings);
-        assert!(c.warnings.iter().any(|w| w.contains("workgroup = HOME")), "{:?}", c.warnings);
+        assert_eq!(c.server["workgroup"].as_str(), Some("HOME"));
+        assert!(c.warnings.iter().any(|w| w.contains("log level = 1")), "{:?}", c.warnings);
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
     }
 
