@@ -28,6 +28,10 @@ enum Command {
     /// Stream a running server's break records as breaks end: file, holder, from -> to,
     /// trigger, outcome and every request that waited.
     Trace(status::TraceArgs),
+    /// Make a running server read its configuration again (as SIGHUP does): shares added,
+    /// removed or changed and users replaced without dropping connections; prints what
+    /// changed and which settings need a restart.
+    Reload(status::ReloadArgs),
     /// Write the configuration equivalent to a Samba server's smb.conf (and, with
     /// --smbpasswd, its users), naming every parameter that cannot be carried over.
     ImportSamba(import_samba::ImportArgs),
@@ -50,6 +54,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Status(args) => status::status(args),
         Command::Trace(args) => status::trace(args),
+        Command::Reload(args) => status::reload(args),
         Command::ImportSamba(args) => import_samba::run(args),
         Command::Man { dir } => man_pages(&dir),
         Command::HashPassword { password } => hash_password(password),

@@ -17,7 +17,7 @@ pub const MAX_BLOCKING_THREADS: usize = 128;
 /// Loopback only: nothing is exposed to the network unless asked for.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4445";
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     /// A folder to serve as a share named after it.
     path: Option<PathBuf>,
@@ -99,6 +99,21 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         announce(&state.config, addr, generated.as_ref());
         let st = state.clone();
+        st.set_reloader(reloader(args.clone(), generated.clone()));
+        let reloading = st.clone();
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map_err(|e| e.to_string())?;
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                let st = reloading.clone();
+                crate::sd_notify::notify("RELOADING=1");
+                match tokio::task::spawn_blocking(move || st.reload()).await {
+                    Ok(Ok(report)) => eprintln!("opportune: reloaded: {report}"),
+                    Ok(Err(e)) => eprintln!("opportune: reload refused: {e}"),
+                    Err(e) => eprintln!("opportune: reload failed: {e}"),
+                }
+                crate::sd_notify::notify("READY=1");
+            }
+        });
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
         crate::sd_notify::notify(&format!("READY=1\nSTATUS=serving {} shares on {addr}", st.shares.len()));
         if let Some(every) = crate::sd_notify::watchdog_interval() {
@@ -130,6 +145,22 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             let _ = std::fs::remove_file(p);
         }
         Ok(())
+    })
+}
+
+/// What a reload applies: the configuration file and the flags read again. A first-run
+/// user generated at start stays (with its password) while no user is configured.
+fn reloader(args: ServeArgs, generated: Option<(String, String)>) -> opportune_server::Reloader {
+    std::sync::Arc::new(move || {
+        let file = match &args.config {
+            Some(p) => config_file::load(p)?,
+            None => FileConfig::default(),
+        };
+        let (mut config, fresh) = build_config(&args, file)?;
+        if let (Some(_), Some((name, pw))) = (fresh, &generated) {
+            config.users = vec![UserConfig { name: name.clone(), nt_hash: NtHash::from_password(pw) }];
+        }
+        Ok(config)
     })
 }
 

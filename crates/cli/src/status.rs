@@ -87,6 +87,29 @@ pub fn status(args: StatusArgs) -> Result<(), String> {
     Ok(())
 }
 
+#[derive(clap::Args)]
+pub struct ReloadArgs {
+    #[command(flatten)]
+    socket: SocketArgs,
+}
+
+/// `opportune reload`: the server reads its configuration again (as on SIGHUP) and says
+/// what changed.
+pub fn reload(args: ReloadArgs) -> Result<(), String> {
+    let mut s = connect(&args.socket, "reload")?;
+    s.set_read_timeout(Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).map_err(|e| format!("reading the answer: {e}"))?;
+    let text = opportune_server::status::printable_text(text.trim_end());
+    match text.strip_prefix("error: ") {
+        Some(e) => Err(format!("reload refused: {e}")),
+        None => {
+            println!("{text}");
+            Ok(())
+        }
+    }
+}
+
 pub fn trace(args: TraceArgs) -> Result<(), String> {
     let s = connect(&args.socket, if args.json { "trace json" } else { "trace" })?;
     let mut out = std::io::stdout().lock();

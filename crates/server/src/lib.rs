@@ -48,7 +48,7 @@ mod wildcard;
 pub use config::{Encryption, ServerConfig, ShareCaching, ShareConfig, UserConfig};
 pub use limits::Limits;
 pub use liveness::{Keepalive, LivenessConfig};
-pub use server::{ServerError, ServerState};
+pub use server::{Reloader, ServerError, ServerState};
 pub use stop::{stop, StopReport};
 
 use std::sync::Arc;

@@ -19,7 +19,13 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         // IPC$ creates open named pipes (handlers/pipe.rs routes them there first).
         return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
     }
-    let (read_only, maximal, share_idx) = (tree.read_only, tree.maximal_access, tree.share);
+    let (mut read_only, mut maximal, share_idx) = (tree.read_only, tree.maximal_access, tree.share);
+    // A reload that made the share read-only applies to trees connected before it (one
+    // that made it writable applies to new tree connects).
+    if ctx.share()?.read_only {
+        read_only = true;
+        maximal &= super::tree::READ_ONLY_ACCESS;
+    }
     // A reconnect ignores everything else in the request (MS-SMB2 3.3.5.9.7).
     let (durable, reconnect) = crate::durable::parse(&req, ctx.conn.dialect())?;
     if let Some(rc) = reconnect {

@@ -162,10 +162,10 @@ fn open_file(
 
 /// A refused create leaves nothing behind: a file it created is removed again.
 fn discard(server: &ServerState, plan: &CreatePlan, opened: &Opened, info: &FileInfo) {
-    if opened.action == CreateAction::Created {
-        if let Some(s) = server.shares.get(plan.share) {
-            let _ = s.fs.remove(&opened.rel_path, info.is_dir);
-        }
+    if opened.action == CreateAction::Created
+        && let Some(s) = server.shares.get(plan.share)
+    {
+        let _ = s.fs.remove(&opened.rel_path, info.is_dir);
     }
 }
 

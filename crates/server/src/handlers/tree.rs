@@ -6,7 +6,7 @@ use opportune_types::{AccessMask, NtStatus};
 use opportune_wire::tree::{share_flags, TreeConnectRequest, TreeConnectResponse, SHARE_TYPE_DISK, SHARE_TYPE_PIPE};
 
 /// Rights a read-only share grants.
-const READ_ONLY_ACCESS: u32 = AccessMask::FILE_GENERIC_READ | AccessMask::FILE_GENERIC_EXECUTE;
+pub(crate) const READ_ONLY_ACCESS: u32 = AccessMask::FILE_GENERIC_READ | AccessMask::FILE_GENERIC_EXECUTE;
 
 pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
     let req = TreeConnectRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
