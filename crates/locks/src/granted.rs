@@ -52,6 +52,14 @@ impl GrantedLocks {
         })
     }
 
+    /// The locks of one owner, by range (stacked locks repeated).
+    pub(crate) fn of_owner(&self, owner: OpenId) -> impl Iterator<Item = GrantedLock> + '_ {
+        self.by_owner.range((owner, 0, 0)..=(owner, u64::MAX, u64::MAX)).flat_map(move |(&(_, offset, length), h)| {
+            let lock = move |exclusive| GrantedLock { owner, offset, length, exclusive };
+            std::iter::repeat_n(lock(true), h.exclusive as usize).chain(std::iter::repeat_n(lock(false), h.shared as usize))
+        })
+    }
+
     /// Exclusive locks overlapping the span [first, last]: the contiguous run described
     /// in the module documentation.
     fn exclusive_overlapping(&self, first: u64, last: u64) -> impl Iterator<Item = OpenId> + '_ {
