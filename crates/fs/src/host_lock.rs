@@ -27,13 +27,24 @@ fn flock_range(offset: u64, len: u64) -> Result<(i64, i64), FsError> {
 }
 
 impl Handle {
+    /// The OFD lock an SMB lock of this kind becomes through this descriptor.
+    fn lock_kind(&self, exclusive: bool) -> Result<OfdLock, FsError> {
+        Ok(if exclusive && sys::open_for_writing(self.fd())? { OfdLock::Write } else { OfdLock::Read })
+    }
+
     /// Takes (or converts to) a shared or exclusive host lock over `[offset, offset +
     /// len)`, which must lie below [`HOST_LOCK_END`]; never waits. `Ok(false)`: a local
     /// process or another open holds a conflicting lock, and nothing changed.
     pub fn host_lock(&self, offset: u64, len: u64, exclusive: bool) -> Result<bool, FsError> {
         let (start, l_len) = flock_range(offset, len)?;
-        let kind = if exclusive && sys::open_for_writing(self.fd())? { OfdLock::Write } else { OfdLock::Read };
-        Ok(sys::ofd_setlk(self.fd(), kind, start, l_len)?)
+        Ok(sys::ofd_setlk(self.fd(), self.lock_kind(exclusive)?, start, l_len)?)
+    }
+
+    /// Whether [`Handle::host_lock`] of this range and kind would succeed now (nothing
+    /// is taken: a waiter asks this before it tries again).
+    pub fn host_lockable(&self, offset: u64, len: u64, exclusive: bool) -> Result<bool, FsError> {
+        let (start, l_len) = flock_range(offset, len)?;
+        Ok(!sys::ofd_conflict(self.fd(), self.lock_kind(exclusive)?, start, l_len)?)
     }
 
     /// Drops this open's host locks over `[offset, offset + len)`; never fails for a
@@ -83,6 +94,9 @@ mod tests {
         assert!(a.host_lock(0, 10, true).unwrap());
         assert!(a.host_lock(5, 10, false).unwrap(), "its own locks never conflict");
         assert!(!b.host_lock(0, 1, false).unwrap(), "A's write lock at 0..5");
+        assert!(!b.host_lockable(0, 1, false).unwrap());
+        assert!(b.host_lockable(5, 10, false).unwrap());
+        assert!(!b.host_lockable(5, 10, true).unwrap());
         assert!(b.host_lock(5, 10, false).unwrap(), "A's read lock at 5..15");
         assert!(b.host_conflict(0, 1, false).unwrap());
         assert!(b.host_conflict(12, 1, true).unwrap());

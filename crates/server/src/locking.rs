@@ -21,6 +21,7 @@ use crate::break_trace::{self as bt, BreakRecord, HolderKey, NewBreak, Outcome, 
 use crate::durable::Parked;
 
 mod contention;
+mod host;
 
 pub type EventSender = mpsc::UnboundedSender<ConnEvent>;
 
@@ -90,14 +91,24 @@ struct Inner {
     users: HashMap<u64, Arc<str>>,
     /// Connections going away, with the transport-liveness verdict if their host vanished.
     ending: HashMap<u64, Option<&'static str>>,
-    /// When each pending blocking lock started waiting.
-    lock_since: HashMap<u64, Instant>,
+    /// The blocking locks that wait (in the core or for the host), by request.
+    lock_since: HashMap<u64, LockWait>,
+    /// Opens whose byte-range locks are mirrored on the host (`posix_locking`).
+    hosts: HashMap<u64, host::HostOpen>,
+    /// Blocking locks the host refused, waiting for its lock to go.
+    host_waits: HashMap<u64, host::HostWait>,
     /// Share names by index, for records.
     share_names: Vec<String>,
     break_timeout: Duration,
     trace: Tracer,
     /// What caused the core call being routed.
     cause: Cause,
+}
+
+/// A blocking lock request that waits: since when, for what.
+struct LockWait {
+    since: Instant,
+    element: LockElement,
 }
 
 /// What `opportune status` shows of the lock layer.
@@ -183,6 +194,8 @@ impl Locking {
             users: HashMap::new(),
             ending: HashMap::new(),
             lock_since: HashMap::new(),
+            hosts: HashMap::new(),
+            host_waits: HashMap::new(),
             share_names,
             break_timeout,
             trace: Tracer::new(history),
@@ -364,7 +377,11 @@ impl Locking {
 
     /// Drops an open the core admitted (also one the server could not complete).
     pub fn close_id(&self, open: u64) -> CloseOutcome {
-        let lease = self.lock().core.caching_of(OpenId(open)).and_then(|c| c.lease);
+        let lease = {
+            let mut g = self.lock();
+            g.release_host(open);
+            g.core.caching_of(OpenId(open)).and_then(|c| c.lease)
+        };
         let outcome = self.with(Cause::by("close", None, Some(open)), |c, now| c.handle_close(now, OpenId(open)));
         let mut g = self.lock();
         let conn = g.owners.get(&open).copied();
@@ -386,13 +403,26 @@ impl Locking {
         outcome.unwrap_or(CloseOutcome { file: FileKey { device: 0, inode: 0 }, delete_file: false, delete_base: false })
     }
 
+    /// Strict locking (MS-SMB2 3.3.5.12/3.3.5.13): may `open` read or write the range?
+    /// Other opens' byte-range locks, and for a mirrored open local processes' locks too.
     pub fn check_io(&self, open: u64, offset: u64, length: u64, write: bool) -> Result<(), NtStatus> {
         let g = self.lock();
         let r = g.core.check_io(OpenId(open), offset, length, write);
         if r == Err(NtStatus::FILE_LOCK_CONFLICT) {
             g.probe_io_blockers(open, offset, length, write);
         }
+        let handle = if r.is_ok() { g.host_handle(open) } else { None };
+        drop(g);
+        if handle.is_some_and(|h| host::host_conflict(&h, offset, length, write)) {
+            return Err(NtStatus::FILE_LOCK_CONFLICT);
+        }
         r
+    }
+
+    /// Mirrors the byte-range locks of `open` on the host from now on (its descriptor is
+    /// `handle`): a file, not a directory or named stream, on a share with `posix_locking`.
+    pub fn mirror_locks(&self, open: u64, handle: Arc<opportune_fs::Handle>) {
+        self.lock().hosts.insert(open, host::HostOpen::new(handle));
     }
 
     /// A write by `open`: read caches of the others are broken before it is answered.
@@ -418,19 +448,28 @@ impl Locking {
         self.lock().core.is_delete_pending(file_key(info))
     }
 
+    /// One LOCK request: the lock core decides, the host mirror follows (`host`).
     pub fn lock_range(&self, open: u64, request: u64, elements: &[LockElement]) -> LockOutcome {
-        let outcome = self.with(Cause::by("lock", None, Some(open)), |c, now| {
-            c.handle_lock(now, OpenId(open), RequestId(request), elements)
-        });
         let mut g = self.lock();
+        g.cause = Cause::by("lock", None, Some(open));
+        let now = Instant::now();
+        let outcome = g.core.handle_lock(now, OpenId(open), RequestId(request), elements);
+        let outcome = g.mirror_request(open, request, elements, outcome, now);
         if outcome == LockOutcome::Pending {
-            g.lock_since.insert(request, Instant::now());
+            g.lock_since.insert(request, LockWait { since: now, element: elements[0] });
         }
+        g.route();
+        self.publish(&mut g);
         g.probe_lock_blockers(open, elements, outcome);
+        drop(g);
+        self.timer.notify_one();
         outcome
     }
 
     pub fn cancel_lock(&self, request: u64) {
+        if self.lock().cancel_host_wait(request) {
+            return;
+        }
         self.with(Cause::by("other", None, None), |c, _| c.handle_cancel_lock(RequestId(request)));
     }
 
@@ -498,6 +537,7 @@ impl Locking {
             tracing::warn!(decided, "break timeout: waiting requests proceed without the holders' acknowledgment");
         }
         g.record_timeouts(now);
+        g.retry_host_waits(now);
         let expired: Vec<u64> = g.parked.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
         for id in expired {
             g.purge(id, "durable handle expired");
@@ -505,7 +545,7 @@ impl Locking {
         g.route();
         self.publish(&mut g);
         let parked = g.parked.values().map(|p| p.deadline).min();
-        g.core.poll_timeout().into_iter().chain(parked).min()
+        g.core.poll_timeout().into_iter().chain(parked).chain(g.next_host_retry()).min()
     }
 
     /// The timer task: sleeps until the core's next deadline or until poked.
@@ -534,6 +574,7 @@ impl Inner {
         }
         self.app_instances.remove(&id);
         self.users.remove(&id);
+        self.release_host(id);
         self.owners.remove(&id)
     }
 
@@ -627,6 +668,7 @@ impl Inner {
     /// its delete-on-close, its descriptor.
     fn purge(&mut self, id: u64, why: &'static str) {
         let Some(p) = self.parked.remove(&id) else { return };
+        self.release_host(id);
         let outcome = self.core.handle_close(Instant::now(), OpenId(id));
         self.forget(id);
         let rel = p.open.handle.rel_path();
@@ -699,9 +741,12 @@ impl Inner {
                     self.trace.decided(WaitKey::Rename(request.0), Instant::now(), bt::wall_ms(), status_name(status));
                     self.owners.get(&open.0).copied()
                 }
-                Event::CompleteLock { request, open, .. } => {
-                    if let Some(since) = self.lock_since.remove(&request.0) {
-                        crate::metrics::lock_waited(since.elapsed());
+                Event::CompleteLock { request, open, status } => {
+                    if status == NtStatus::SUCCESS && !self.mirror_late_grant(request.0, open.0) {
+                        continue;
+                    }
+                    if let Some(w) = self.lock_since.remove(&request.0) {
+                        crate::metrics::lock_waited(w.since.elapsed());
                     }
                     self.owners.get(&open.0).copied()
                 }
@@ -732,6 +777,7 @@ impl Locking {
             return Err(Box::new(p));
         }
         g.core.end_pending_locks(OpenId(id), NtStatus::RANGE_NOT_LOCKED);
+        g.end_host_waits(id, NtStatus::RANGE_NOT_LOCKED);
         g.route();
         g.core.move_open(OpenId(id), ConnId(PARKED));
         g.owners.insert(id, PARKED);
@@ -806,6 +852,7 @@ impl Locking {
                 g.purge(id, "durable handle closed: its AppInstanceId was opened again");
                 continue;
             }
+            g.release_host(id);
             let outcome = g.core.handle_close(Instant::now(), OpenId(id));
             let conn = g.forget(id);
             tracing::info!(open = id, ?conn, "open closed: its AppInstanceId was opened again by another client");

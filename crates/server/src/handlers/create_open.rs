@@ -258,6 +258,11 @@ fn finish(
         let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
         server.locks.set_app_instance(plan.open, app, client);
     }
+    let handle = Arc::new(opened.handle);
+    let caching_knobs = &server.shares[plan.share].caching;
+    if caching_knobs.posix_locking && caching_knobs.locking && !info.is_dir && info.stream == 0 {
+        server.locks.mirror_locks(plan.open, handle.clone());
+    }
     let session_opens = conn.sessions.get(&hdr.session_id).map(|s| s.opens.clone()).unwrap_or_default();
     let ticket = server.fds.ticket(&session_opens, &conn.address_opens);
     conn.opens.insert(
@@ -267,7 +272,7 @@ fn finish(
             session_id: hdr.session_id,
             tree_id: hdr.tree_id,
             share: plan.share,
-            handle: Arc::new(opened.handle),
+            handle,
             access: plan.access,
             is_dir: info.is_dir,
             delete_on_close,
