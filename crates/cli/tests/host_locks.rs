@@ -101,20 +101,6 @@ fn client(s: &Server) -> Client {
     Client::connect(s.addr, "user", "pass", "share")
 }
 
-/// A LOCK request body of one element.
-fn lock_body(fid: Fid, offset: u64, length: u64, flags: u32) -> Vec<u8> {
-    let mut b = vec![];
-    b.extend_from_slice(&48u16.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&0u32.to_le_bytes());
-    b.extend_from_slice(&fid.0);
-    b.extend_from_slice(&offset.to_le_bytes());
-    b.extend_from_slice(&length.to_le_bytes());
-    b.extend_from_slice(&flags.to_le_bytes());
-    b.extend_from_slice(&0u32.to_le_bytes());
-    b
-}
-
 fn lock(c: &mut Client, fid: Fid, offset: u64, length: u64, flags: u32) -> u32 {
     c.call(10, lock_body(fid, offset, length, flags)).status
 }

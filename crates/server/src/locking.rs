@@ -93,10 +93,9 @@ struct Inner {
     ending: HashMap<u64, Option<&'static str>>,
     /// The blocking locks that wait (in the core or for the host), by request.
     lock_since: HashMap<u64, LockWait>,
-    /// Opens whose byte-range locks are mirrored on the host (`posix_locking`).
-    hosts: HashMap<u64, host::HostOpen>,
-    /// Blocking locks the host refused, waiting for its lock to go.
-    host_waits: HashMap<u64, host::HostWait>,
+    /// Opens whose byte-range locks are mirrored on the host (`posix_locking`), and the
+    /// blocking locks waiting for a host lock to go.
+    host: host::HostMirror,
     /// Share names by index, for records.
     share_names: Vec<String>,
     break_timeout: Duration,
@@ -194,8 +193,7 @@ impl Locking {
             users: HashMap::new(),
             ending: HashMap::new(),
             lock_since: HashMap::new(),
-            hosts: HashMap::new(),
-            host_waits: HashMap::new(),
+            host: host::HostMirror::default(),
             share_names,
             break_timeout,
             trace: Tracer::new(history),
@@ -411,7 +409,7 @@ impl Locking {
         if r == Err(NtStatus::FILE_LOCK_CONFLICT) {
             g.probe_io_blockers(open, offset, length, write);
         }
-        let handle = if r.is_ok() { g.host_handle(open) } else { None };
+        let handle = if r.is_ok() { g.host.handle(open) } else { None };
         drop(g);
         if handle.is_some_and(|h| host::host_conflict(&h, offset, length, write)) {
             return Err(NtStatus::FILE_LOCK_CONFLICT);
@@ -422,7 +420,7 @@ impl Locking {
     /// Mirrors the byte-range locks of `open` on the host from now on (its descriptor is
     /// `handle`): a file, not a directory or named stream, on a share with `posix_locking`.
     pub fn mirror_locks(&self, open: u64, handle: Arc<opportune_fs::Handle>) {
-        self.lock().hosts.insert(open, host::HostOpen::new(handle));
+        self.lock().host.add(open, handle);
     }
 
     /// A write by `open`: read caches of the others are broken before it is answered.
@@ -454,7 +452,8 @@ impl Locking {
         g.cause = Cause::by("lock", None, Some(open));
         let now = Instant::now();
         let outcome = g.core.handle_lock(now, OpenId(open), RequestId(request), elements);
-        let outcome = g.mirror_request(open, request, elements, outcome, now);
+        let Inner { host, core, .. } = &mut *g;
+        let outcome = host.request(core, open, request, elements, outcome, now);
         if outcome == LockOutcome::Pending {
             g.lock_since.insert(request, LockWait { since: now, element: elements[0] });
         }
@@ -467,9 +466,12 @@ impl Locking {
     }
 
     pub fn cancel_lock(&self, request: u64) {
-        if self.lock().cancel_host_wait(request) {
+        let mut g = self.lock();
+        if let Some(d) = g.host.cancel(request) {
+            g.decided(vec![d]);
             return;
         }
+        drop(g);
         self.with(Cause::by("other", None, None), |c, _| c.handle_cancel_lock(RequestId(request)));
     }
 
@@ -537,7 +539,9 @@ impl Locking {
             tracing::warn!(decided, "break timeout: waiting requests proceed without the holders' acknowledgment");
         }
         g.record_timeouts(now);
-        g.retry_host_waits(now);
+        let Inner { host, core, .. } = &mut *g;
+        let decided = host.retry(core, now);
+        g.decided(decided);
         let expired: Vec<u64> = g.parked.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
         for id in expired {
             g.purge(id, "durable handle expired");
@@ -545,7 +549,7 @@ impl Locking {
         g.route();
         self.publish(&mut g);
         let parked = g.parked.values().map(|p| p.deadline).min();
-        g.core.poll_timeout().into_iter().chain(parked).chain(g.next_host_retry()).min()
+        g.core.poll_timeout().into_iter().chain(parked).chain(g.host.next_retry()).min()
     }
 
     /// The timer task: sleeps until the core's next deadline or until poked.
@@ -566,6 +570,27 @@ impl Locking {
 }
 
 impl Inner {
+    /// `open` is closing: its host locks go before the core lets waiters in, and its
+    /// locks waiting for the host end (STATUS_RANGE_NOT_LOCKED).
+    fn release_host(&mut self, open: u64) {
+        let ended = self.host.release(open);
+        self.decided(ended);
+    }
+
+    /// Answers waiting lock requests the host mirror decided, on their connections.
+    fn decided(&mut self, decided: Vec<host::Decided>) {
+        for (request, open, status) in decided {
+            if let Some(w) = self.lock_since.remove(&request) {
+                crate::metrics::lock_waited(w.since.elapsed());
+            }
+            let event = Event::CompleteLock { request: RequestId(request), open: OpenId(open), status };
+            tracing::debug!(event = ?event, "lock waiting for the host decided");
+            if let Some(tx) = self.owners.get(&open).and_then(|c| self.routes.get(c)) {
+                let _ = tx.send(ConnEvent::Lock(event));
+            }
+        }
+    }
+
     /// Drops what the server layer records of a closed open (owner, path, AppInstanceId);
     /// returns the connection that owned it.
     fn forget(&mut self, id: u64) -> Option<u64> {
@@ -742,7 +767,10 @@ impl Inner {
                     self.owners.get(&open.0).copied()
                 }
                 Event::CompleteLock { request, open, status } => {
-                    if status == NtStatus::SUCCESS && !self.mirror_late_grant(request.0, open.0) {
+                    let waited = self.lock_since.get(&request.0).map(|w| w.element);
+                    if let Some(element) = waited.filter(|_| status == NtStatus::SUCCESS)
+                        && !self.host.late_grant(&mut self.core, request.0, open.0, element)
+                    {
                         continue;
                     }
                     if let Some(w) = self.lock_since.remove(&request.0) {
@@ -777,7 +805,8 @@ impl Locking {
             return Err(Box::new(p));
         }
         g.core.end_pending_locks(OpenId(id), NtStatus::RANGE_NOT_LOCKED);
-        g.end_host_waits(id, NtStatus::RANGE_NOT_LOCKED);
+        let ended = g.host.end_waits(id, NtStatus::RANGE_NOT_LOCKED);
+        g.decided(ended);
         g.route();
         g.core.move_open(OpenId(id), ConnId(PARKED));
         g.owners.insert(id, PARKED);

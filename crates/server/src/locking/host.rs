@@ -11,7 +11,7 @@
 //!   range is recomputed from all its core locks there ([`coverage`]): exclusive where
 //!   one of them is exclusive, shared where only shared ones are, unlocked elsewhere.
 //!   Unlocking one of two overlapping locks keeps what the other needs.
-//! * A blocking lock refused by the host waits here ([`HostWait`]) and is tried again
+//! * A blocking lock refused by the host waits here ([`HostMirror`]) and is tried again
 //!   with an exponential back-off from 10 ms to 1 s: Linux tells nobody when a POSIX or
 //!   OFD lock goes, except a thread blocked in `F_OFD_SETLKW`, which cannot be
 //!   cancelled without signals and would take the host lock before the core decided.
@@ -21,10 +21,10 @@
 //! * Nothing here waits: `F_OFD_SETLK` and `F_OFD_GETLK` never block, so they may run
 //!   under the lock-core mutex.
 
-use super::{ConnEvent, Inner};
 use opportune_fs::{Handle, HOST_LOCK_END};
-use opportune_locks::{Event, LockElement, LockKind, LockOutcome, OpenId, RequestId};
+use opportune_locks::{LockCore, LockElement, LockKind, LockOutcome, OpenId, RequestId};
 use opportune_types::NtStatus;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,22 +34,16 @@ const FIRST_RETRY: Duration = Duration::from_millis(10);
 const LAST_RETRY: Duration = Duration::from_secs(1);
 
 /// The descriptor of an open whose locks are mirrored on the host.
-pub(super) struct HostOpen {
+struct HostOpen {
     handle: Arc<Handle>,
     /// Whether a host lock was ever taken through it (else closing has nothing to drop).
     locked: bool,
 }
 
-impl HostOpen {
-    pub(super) fn new(handle: Arc<Handle>) -> HostOpen {
-        HostOpen { handle, locked: false }
-    }
-}
-
 /// A blocking lock the core granted and the host refused: it waits for the host lock
 /// to go.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct HostWait {
+struct HostWait {
     open: u64,
     element: LockElement,
     due: Instant,
@@ -124,16 +118,36 @@ pub(super) fn coverage(locks: &[(u64, u64, bool)], start: u64, end: u64) -> Vec<
     pieces
 }
 
-impl Inner {
+/// The host side of the lock adapter: the mirrored opens and the locks waiting for the
+/// host. Methods that decide a waiting request return it as [`Decided`] for the adapter
+/// to answer on its connection.
+#[derive(Default)]
+pub(super) struct HostMirror {
+    opens: HashMap<u64, HostOpen>,
+    waits: HashMap<u64, HostWait>,
+}
+
+/// A waiting lock request decided here: request, open, status.
+pub(super) type Decided = (u64, u64, NtStatus);
+
+impl HostMirror {
+    /// Mirrors the locks of `open` from now on; `handle` is its descriptor.
+    pub(super) fn add(&mut self, open: u64, handle: Arc<Handle>) {
+        self.opens.insert(open, HostOpen { handle, locked: false });
+    }
+
+    /// The descriptor of `open` if its locks are mirrored.
+    pub(super) fn handle(&self, open: u64) -> Option<Arc<Handle>> {
+        self.opens.get(&open).map(|h| h.handle.clone())
+    }
+
     /// Sets the host locks of `open` over `ranges` (host ranges) to what its core locks
     /// make of them. Returns false when the host refused a piece (a local process holds
     /// a conflicting lock); what was set before it stays set.
-    fn sync_host(&mut self, open: u64, ranges: &[(u64, u64)]) -> bool {
-        let Some(h) = self.hosts.get_mut(&open) else { return true };
+    fn sync(&mut self, core: &LockCore, open: u64, ranges: &[(u64, u64)]) -> bool {
+        let Some(h) = self.opens.get_mut(&open) else { return true };
         h.locked = true;
-        let handle = h.handle.clone();
-        let locks: Vec<(u64, u64, bool)> = self
-            .core
+        let locks: Vec<(u64, u64, bool)> = core
             .locks_of(OpenId(open))
             .into_iter()
             .filter_map(|l| host_part(l.offset, l.length).map(|(s, e)| (s, e, l.exclusive)))
@@ -141,9 +155,9 @@ impl Inner {
         for &(start, end) in ranges {
             for (s, e, cover) in coverage(&locks, start, end) {
                 let r = match cover {
-                    Cover::Exclusive => handle.host_lock(s, e - s, true),
-                    Cover::Shared => handle.host_lock(s, e - s, false),
-                    Cover::Unlocked => handle.host_unlock(s, e - s).map(|()| true),
+                    Cover::Exclusive => h.handle.host_lock(s, e - s, true),
+                    Cover::Shared => h.handle.host_lock(s, e - s, false),
+                    Cover::Unlocked => h.handle.host_unlock(s, e - s).map(|()| true),
                 };
                 match r {
                     Ok(true) => {}
@@ -159,18 +173,18 @@ impl Inner {
     /// The core just granted `elements` to `open`: takes them on the host too. If the
     /// host refuses, the grants are taken back from the core and the host state is as
     /// before; returns whether they were kept.
-    pub(super) fn mirror_grant(&mut self, open: u64, elements: &[LockElement]) -> bool {
-        if !self.hosts.contains_key(&open) {
+    pub(super) fn grant(&mut self, core: &mut LockCore, open: u64, elements: &[LockElement]) -> bool {
+        if !self.opens.contains_key(&open) {
             return true;
         }
         let ranges: Vec<(u64, u64)> = elements.iter().filter_map(|e| host_part(e.offset, e.length)).collect();
-        if ranges.is_empty() || self.sync_host(open, &ranges) {
+        if ranges.is_empty() || self.sync(core, open, &ranges) {
             return true;
         }
         for e in elements.iter().rev() {
-            self.core.revoke_lock(OpenId(open), e);
+            core.revoke_lock(OpenId(open), e);
         }
-        self.sync_host(open, &ranges);
+        self.sync(core, open, &ranges);
         tracing::debug!(open, ?elements, "byte-range lock refused by a host lock");
         false
     }
@@ -179,15 +193,16 @@ impl Inner {
     /// ranges are set again from the locks left; granted locks are taken on the host,
     /// and if it refuses, a blocking lock waits here and any other request is
     /// STATUS_LOCK_NOT_GRANTED.
-    pub(super) fn mirror_request(
+    pub(super) fn request(
         &mut self,
+        core: &mut LockCore,
         open: u64,
         request: u64,
         elements: &[LockElement],
         outcome: LockOutcome,
         now: Instant,
     ) -> LockOutcome {
-        if !self.hosts.contains_key(&open) {
+        if !self.opens.contains_key(&open) {
             return outcome;
         }
         if elements.first().is_some_and(|e| e.kind == LockKind::Unlock) {
@@ -197,39 +212,40 @@ impl Inner {
                 .filter_map(|e| host_part(e.offset, e.length))
                 .collect();
             // Only less is locked than before: nothing new is taken, nothing is refused.
-            self.sync_host(open, &ranges);
+            self.sync(core, open, &ranges);
             return outcome;
         }
-        if outcome != LockOutcome::Done(NtStatus::SUCCESS) || self.mirror_grant(open, elements) {
+        if outcome != LockOutcome::Done(NtStatus::SUCCESS) || self.grant(core, open, elements) {
             return outcome;
         }
         match elements {
             [e] if !e.fail_immediately => {
-                self.host_waits.insert(request, HostWait::new(open, *e, now));
+                self.waits.insert(request, HostWait::new(open, *e, now));
                 LockOutcome::Pending
             }
             _ => LockOutcome::Done(NtStatus::LOCK_NOT_GRANTED),
         }
     }
 
-    /// A blocking lock the core granted after waiting (its `Event::CompleteLock` is
-    /// being routed): returns false if the host refused it, and it now waits here.
-    pub(super) fn mirror_late_grant(&mut self, request: u64, open: u64) -> bool {
-        let Some(element) = self.lock_since.get(&request).map(|w| w.element) else { return true };
-        if self.mirror_grant(open, &[element]) {
+    /// Blocking lock `element` that the core granted after waiting (its
+    /// `Event::CompleteLock` is being routed): returns false if the host refused it, and
+    /// it now waits here.
+    pub(super) fn late_grant(&mut self, core: &mut LockCore, request: u64, open: u64, element: LockElement) -> bool {
+        if self.grant(core, open, &[element]) {
             return true;
         }
-        self.host_waits.insert(request, HostWait::new(open, element, Instant::now()));
+        self.waits.insert(request, HostWait::new(open, element, Instant::now()));
         false
     }
 
-    /// Tries the host waiters that are due: each whose range the host now leaves free
-    /// asks the core again; granted there and on the host, it completes.
-    pub(super) fn retry_host_waits(&mut self, now: Instant) {
-        let due: Vec<u64> = self.host_waits.iter().filter(|(_, w)| w.due <= now).map(|(r, _)| *r).collect();
+    /// Tries the waiters that are due: each whose range the host now leaves free asks
+    /// the core again; granted there and on the host, it is decided.
+    pub(super) fn retry(&mut self, core: &mut LockCore, now: Instant) -> Vec<Decided> {
+        let due: Vec<u64> = self.waits.iter().filter(|(_, w)| w.due <= now).map(|(r, _)| *r).collect();
+        let mut decided = Vec::new();
         for request in due {
-            let Some(mut w) = self.host_waits.remove(&request) else { continue };
-            let free = match (self.hosts.get(&w.open), host_part(w.element.offset, w.element.length)) {
+            let Some(mut w) = self.waits.remove(&request) else { continue };
+            let free = match (self.opens.get(&w.open), host_part(w.element.offset, w.element.length)) {
                 (Some(h), Some((s, e))) => {
                     h.handle.host_lockable(s, e - s, w.element.kind == LockKind::Exclusive).unwrap_or(true)
                 }
@@ -237,75 +253,58 @@ impl Inner {
             };
             if !free {
                 w.later(now);
-                self.host_waits.insert(request, w);
+                self.waits.insert(request, w);
                 continue;
             }
-            match self.core.handle_lock(now, OpenId(w.open), RequestId(request), &[w.element]) {
+            match core.handle_lock(now, OpenId(w.open), RequestId(request), &[w.element]) {
                 // The core has it among its waiters now (an SMB lock came in between).
                 LockOutcome::Pending => {}
                 LockOutcome::Done(NtStatus::SUCCESS) => {
-                    if self.mirror_grant(w.open, &[w.element]) {
-                        self.complete_lock(request, w.open, NtStatus::SUCCESS);
+                    if self.grant(core, w.open, &[w.element]) {
+                        decided.push((request, w.open, NtStatus::SUCCESS));
                     } else {
                         w.later(now);
-                        self.host_waits.insert(request, w);
+                        self.waits.insert(request, w);
                     }
                 }
-                LockOutcome::Done(status) => self.complete_lock(request, w.open, status),
+                LockOutcome::Done(status) => decided.push((request, w.open, status)),
             }
         }
+        decided
     }
 
-    /// When the next host waiter is due.
-    pub(super) fn next_host_retry(&self) -> Option<Instant> {
-        self.host_waits.values().map(|w| w.due).min()
+    /// When the next waiter is due.
+    pub(super) fn next_retry(&self) -> Option<Instant> {
+        self.waits.values().map(|w| w.due).min()
     }
 
-    /// SMB2 CANCEL of a lock waiting for the host: answered STATUS_CANCELLED. Returns
-    /// whether it waited here.
-    pub(super) fn cancel_host_wait(&mut self, request: u64) -> bool {
-        let Some(w) = self.host_waits.remove(&request) else { return false };
-        self.complete_lock(request, w.open, NtStatus::CANCELLED);
-        true
+    /// SMB2 CANCEL of a lock waiting for the host: STATUS_CANCELLED; `None` if it does
+    /// not wait here.
+    pub(super) fn cancel(&mut self, request: u64) -> Option<Decided> {
+        self.waits.remove(&request).map(|w| (request, w.open, NtStatus::CANCELLED))
     }
 
-    /// Ends the host waiters of `open` with `status` (closed: STATUS_RANGE_NOT_LOCKED,
-    /// as the core ends its own).
-    pub(super) fn end_host_waits(&mut self, open: u64, status: NtStatus) {
-        let requests: Vec<u64> = self.host_waits.iter().filter(|(_, w)| w.open == open).map(|(r, _)| *r).collect();
-        for request in requests {
-            self.host_waits.remove(&request);
-            self.complete_lock(request, open, status);
+    /// Ends the waiters of `open` with `status` (closed or parked:
+    /// STATUS_RANGE_NOT_LOCKED, as the core ends its own).
+    pub(super) fn end_waits(&mut self, open: u64, status: NtStatus) -> Vec<Decided> {
+        let requests: Vec<u64> = self.waits.iter().filter(|(_, w)| w.open == open).map(|(r, _)| *r).collect();
+        for r in &requests {
+            self.waits.remove(r);
         }
+        requests.into_iter().map(|r| (r, open, status)).collect()
     }
 
     /// `open` is closing: its host locks go now, before the core lets waiters in (its
-    /// descriptor may outlive the close a little), and its host waiters end.
-    pub(super) fn release_host(&mut self, open: u64) {
-        self.end_host_waits(open, NtStatus::RANGE_NOT_LOCKED);
-        let Some(h) = self.hosts.remove(&open) else { return };
-        if h.locked
+    /// descriptor may outlive the close a little), and its waiters end.
+    pub(super) fn release(&mut self, open: u64) -> Vec<Decided> {
+        let decided = self.end_waits(open, NtStatus::RANGE_NOT_LOCKED);
+        if let Some(h) = self.opens.remove(&open)
+            && h.locked
             && let Err(e) = h.handle.host_unlock_all()
         {
             tracing::warn!(open, error = %e, "dropping host locks failed");
         }
-    }
-
-    /// The descriptor of `open` if its locks are mirrored on the host.
-    pub(super) fn host_handle(&self, open: u64) -> Option<Arc<Handle>> {
-        self.hosts.get(&open).map(|h| h.handle.clone())
-    }
-
-    /// Answers a waiting lock request on its connection.
-    fn complete_lock(&mut self, request: u64, open: u64, status: NtStatus) {
-        if let Some(w) = self.lock_since.remove(&request) {
-            crate::metrics::lock_waited(w.since.elapsed());
-        }
-        let event = Event::CompleteLock { request: RequestId(request), open: OpenId(open), status };
-        tracing::debug!(event = ?event, "host lock waiter decided");
-        if let Some(tx) = self.owners.get(&open).and_then(|c| self.routes.get(c)) {
-            let _ = tx.send(ConnEvent::Lock(event));
-        }
+        decided
     }
 }
 
