@@ -236,6 +236,22 @@ fn a_lock_waiting_for_the_host_is_cancelled_and_closed() {
     assert_eq!(lock(&mut other, f2, 0, 4, EXCLUSIVE | FAIL_IMMEDIATELY), STATUS_SUCCESS);
 }
 
+/// A lock waiting for the host goes with its connection: nothing is taken later.
+#[test]
+fn a_lock_waiting_for_the_host_goes_with_its_connection() {
+    let s = start("host-disconnect");
+    let mut c = client(&s);
+    let Some((fid, mut local)) = setup(&s, &mut c, "gone.dat", "posix") else { return };
+    assert_eq!(local.ask("lock w 0 10"), "ok");
+    let mid = c.send(10, lock_body(fid, 0, 4, EXCLUSIVE));
+    assert!(c.wait(mid, Duration::from_millis(300)).is_none());
+    drop(c);
+    thread_sleep(200);
+    assert_eq!(local.ask("unlock 0 10"), "ok");
+    thread_sleep(1200);
+    assert_eq!(local.ask("test w 0 0"), "free");
+}
+
 fn thread_sleep(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
 }
@@ -325,4 +341,32 @@ fn posix_locking_off_keeps_them_apart() {
     assert_eq!(lock(&mut c, fid, 0, 10, EXCLUSIVE | FAIL_IMMEDIATELY), STATUS_SUCCESS);
     assert_eq!(c.write(fid, 20, b"x"), STATUS_SUCCESS);
     assert_eq!(local.ask("lock w 20 10"), "ok");
+}
+
+/// A durable handle parked after its connection dropped keeps its descriptor, so its
+/// host locks stay until it is reconnected and closed, or expires.
+#[test]
+fn a_parked_durable_handle_keeps_its_host_locks() {
+    let s = start("host-durable");
+    let mut a = Client::connect_smb3(s.addr, "user", "pass", "share");
+    let guid = [5; 16];
+    let (fid, _) = a.create_durable("kept.dat", 60_000, guid).expect("durable open");
+    assert_eq!(a.lock(fid, 0, 10), STATUS_SUCCESS);
+    let Some(mut local) = Local::start(&s.root.join("kept.dat"), "ofd") else { return };
+    assert_eq!(local.ask("lock r 0 1"), "busy");
+    drop(a);
+    thread_sleep(300);
+    assert_eq!(local.ask("lock r 0 1"), "busy", "parked with its lock");
+    let mut b = Client::connect_smb3(s.addr, "user", "pass", "share");
+    let (again, _) = b.reconnect(fid, guid).expect("reconnect");
+    assert_eq!(local.ask("lock r 0 1"), "busy", "reconnected with its lock");
+    assert_eq!(b.close(again), STATUS_SUCCESS);
+    assert_eq!(local.ask("lock w 0 10"), "ok", "closed");
+
+    let (brief, _) = b.create_durable("brief.dat", 100, [6; 16]).expect("durable open");
+    assert_eq!(b.lock(brief, 0, 10), STATUS_SUCCESS);
+    let Some(mut local) = Local::start(&s.root.join("brief.dat"), "posix") else { return };
+    drop(b);
+    thread_sleep(1500);
+    assert_eq!(local.ask("lock w 0 10"), "ok", "expired and purged");
 }
