@@ -131,6 +131,11 @@ fn a_local_lock_refuses_a_conflicting_smb_lock() {
         assert_eq!(lock(&mut c, fid, 105, 1, SHARED | FAIL_IMMEDIATELY), STATUS_SUCCESS, "{kind}");
         // The refused locks were not kept by the server either.
         assert_eq!(lock(&mut c, fid, 5, 10, UNLOCK), STATUS_RANGE_NOT_LOCKED, "{kind}");
+        // All or nothing: the local lock refuses the second element, the first goes too.
+        let both = locks_body(fid, &[(30, 5, EXCLUSIVE | FAIL_IMMEDIATELY), (8, 1, EXCLUSIVE | FAIL_IMMEDIATELY)]);
+        assert_eq!(c.call(10, both).status, STATUS_LOCK_NOT_GRANTED, "{kind}");
+        assert_eq!(local.ask("test w 30 5"), "free", "{kind}: the first element was taken back");
+        assert_eq!(lock(&mut c, fid, 30, 5, UNLOCK), STATUS_RANGE_NOT_LOCKED, "{kind}");
         assert_eq!(local.ask("unlock 0 10"), "ok");
         assert_eq!(lock(&mut c, fid, 0, 10, EXCLUSIVE | FAIL_IMMEDIATELY), STATUS_SUCCESS, "{kind}: the local lock is gone");
         assert_eq!(c.close(fid), STATUS_SUCCESS);

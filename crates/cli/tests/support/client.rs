@@ -953,15 +953,22 @@ pub fn set_info_body(fid: Fid, info_type: u8, class: u8, buffer: &[u8]) -> Vec<u
 /// A READ request body (MS-SMB2 2.2.19), 49 bytes.
 /// A LOCK request body of one element with SMB2_LOCK_FLAG_* `flags`.
 pub fn lock_body(fid: Fid, offset: u64, len: u64, flags: u32) -> Vec<u8> {
+    locks_body(fid, &[(offset, len, flags)])
+}
+
+/// A LOCK request body of several elements (offset, length, flags).
+pub fn locks_body(fid: Fid, elements: &[(u64, u64, u32)]) -> Vec<u8> {
     let mut b = vec![];
     b.extend_from_slice(&48u16.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&(elements.len() as u16).to_le_bytes());
     b.extend_from_slice(&0u32.to_le_bytes());
     b.extend_from_slice(&fid.0);
-    b.extend_from_slice(&offset.to_le_bytes());
-    b.extend_from_slice(&len.to_le_bytes());
-    b.extend_from_slice(&flags.to_le_bytes());
-    b.extend_from_slice(&0u32.to_le_bytes());
+    for &(offset, len, flags) in elements {
+        b.extend_from_slice(&offset.to_le_bytes());
+        b.extend_from_slice(&len.to_le_bytes());
+        b.extend_from_slice(&flags.to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+    }
     b
 }
 
