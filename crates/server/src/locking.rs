@@ -92,7 +92,7 @@ struct Inner {
     /// Connections going away, with the transport-liveness verdict if their host vanished.
     ending: HashMap<u64, Option<&'static str>>,
     /// The blocking locks that wait (in the core or for the host), by request.
-    lock_since: HashMap<u64, LockWait>,
+    lock_waits: HashMap<u64, LockWait>,
     /// Opens whose byte-range locks are mirrored on the host (`posix_locking`), and the
     /// blocking locks waiting for a host lock to go.
     host: host::HostMirror,
@@ -192,7 +192,7 @@ impl Locking {
             peers: HashMap::new(),
             users: HashMap::new(),
             ending: HashMap::new(),
-            lock_since: HashMap::new(),
+            lock_waits: HashMap::new(),
             host: host::HostMirror::default(),
             share_names,
             break_timeout,
@@ -455,7 +455,7 @@ impl Locking {
         let Inner { host, core, .. } = &mut *g;
         let outcome = host.request(core, open, request, elements, outcome, now);
         if outcome == LockOutcome::Pending {
-            g.lock_since.insert(request, LockWait { since: now, element: elements[0] });
+            g.lock_waits.insert(request, LockWait { since: now, element: elements[0] });
         }
         g.route();
         self.publish(&mut g);
@@ -580,14 +580,19 @@ impl Inner {
     /// Answers waiting lock requests the host mirror decided, on their connections.
     fn decided(&mut self, decided: Vec<host::Decided>) {
         for (request, open, status) in decided {
-            if let Some(w) = self.lock_since.remove(&request) {
-                crate::metrics::lock_waited(w.since.elapsed());
-            }
+            self.lock_waited(request);
             let event = Event::CompleteLock { request: RequestId(request), open: OpenId(open), status };
             tracing::debug!(event = ?event, "lock waiting for the host decided");
             if let Some(tx) = self.owners.get(&open).and_then(|c| self.routes.get(c)) {
                 let _ = tx.send(ConnEvent::Lock(event));
             }
+        }
+    }
+
+    /// A waiting lock request is decided: how long it waited goes to the metrics.
+    fn lock_waited(&mut self, request: u64) {
+        if let Some(w) = self.lock_waits.remove(&request) {
+            crate::metrics::lock_waited(w.since.elapsed());
         }
     }
 
@@ -767,15 +772,13 @@ impl Inner {
                     self.owners.get(&open.0).copied()
                 }
                 Event::CompleteLock { request, open, status } => {
-                    let waited = self.lock_since.get(&request.0).map(|w| w.element);
+                    let waited = self.lock_waits.get(&request.0).map(|w| w.element);
                     if let Some(element) = waited.filter(|_| status == NtStatus::SUCCESS)
                         && !self.host.late_grant(&mut self.core, request.0, open.0, element)
                     {
                         continue;
                     }
-                    if let Some(w) = self.lock_since.remove(&request.0) {
-                        crate::metrics::lock_waited(w.since.elapsed());
-                    }
+                    self.lock_waited(request.0);
                     self.owners.get(&open.0).copied()
                 }
             };
