@@ -166,6 +166,25 @@ fn an_smb_lock_refuses_a_conflicting_local_lock() {
     }
 }
 
+/// Through an open without write access an exclusive SMB lock is a host read lock (the
+/// kernel takes write locks only on descriptors open for writing): it keeps local
+/// writers out, not local readers; SMB semantics are unchanged.
+#[test]
+fn an_exclusive_lock_through_a_read_only_open() {
+    const FILE_GENERIC_READ: u32 = 0x0012_0089;
+    let s = start("host-readonly");
+    let mut c = client(&s);
+    let Some((rw, mut local)) = setup(&s, &mut c, "ro.dat", "ofd") else { return };
+    let (ro, _) = c.create("ro.dat", FILE_GENERIC_READ, OPLOCK_NONE).expect("read-only open");
+    assert_eq!(lock(&mut c, ro, 0, 10, EXCLUSIVE | FAIL_IMMEDIATELY), STATUS_SUCCESS);
+    assert_eq!(local.ask("lock w 0 1"), "busy");
+    assert_eq!(local.ask("lock r 0 1"), "ok");
+    assert_eq!(local.ask("unlock 0 1"), "ok");
+    assert_eq!(lock(&mut c, rw, 5, 1, SHARED | FAIL_IMMEDIATELY), STATUS_LOCK_NOT_GRANTED, "SMB: exclusive");
+    assert_eq!(lock(&mut c, ro, 0, 10, UNLOCK), STATUS_SUCCESS);
+    assert_eq!(local.ask("lock w 0 10"), "ok");
+}
+
 /// A blocking SMB lock behind a local lock waits (STATUS_PENDING), and is granted soon
 /// after the local process lets go.
 #[test]

@@ -18,6 +18,10 @@
 //!   Each try is one `F_OFD_GETLK` while the host lock stays, so a waiter costs at most
 //!   one system call a second. CANCEL, close, disconnect and parking end it as they end
 //!   the core's waiters.
+//! * An exclusive lock through an open without write access becomes a host read lock
+//!   (the kernel takes write locks only through descriptors open for writing): local
+//!   writers are kept out, local readers are not.
+//! * Strict locking asks the host after the core ([`host_conflict`], `F_OFD_GETLK`).
 //! * Nothing here waits: `F_OFD_SETLK` and `F_OFD_GETLK` never block, so they may run
 //!   under the lock-core mutex.
 
@@ -63,7 +67,7 @@ impl HostWait {
 
 /// What the locks of one open make of a byte on the host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Cover {
+enum Cover {
     Unlocked,
     Shared,
     Exclusive,
@@ -72,7 +76,7 @@ pub(super) enum Cover {
 /// The part of the SMB range `[offset, offset + length)` the host can lock, as
 /// `[start, end)` with `end` at most 2^63; `None` for a zero-length range or one that
 /// lies wholly above.
-pub(super) fn host_part(offset: u64, length: u64) -> Option<(u64, u64)> {
+fn host_part(offset: u64, length: u64) -> Option<(u64, u64)> {
     if length == 0 || offset >= HOST_LOCK_END {
         return None;
     }
@@ -82,7 +86,7 @@ pub(super) fn host_part(offset: u64, length: u64) -> Option<(u64, u64)> {
 /// What `locks` (`[start, end)` host ranges, exclusive or not) make of each byte of
 /// `[start, end)`: pieces `(start, end, cover)` in order that cover the window exactly,
 /// neighbours of one cover merged.
-pub(super) fn coverage(locks: &[(u64, u64, bool)], start: u64, end: u64) -> Vec<(u64, u64, Cover)> {
+fn coverage(locks: &[(u64, u64, bool)], start: u64, end: u64) -> Vec<(u64, u64, Cover)> {
     // A sweep over the lock boundaries inside the window: +1/-1 to the count of
     // exclusive or shared locks over the bytes from each boundary on.
     let mut edges: Vec<(u64, i32, i32)> = Vec::new();
