@@ -90,6 +90,16 @@ impl ByteRangeLocks {
         self.state.iter().flat_map(move |s| s.granted.of_owner(open))
     }
 
+    /// The locks of one open that overlap `[offset, offset + length)` (a zero-length
+    /// range: none), stacked shared locks once.
+    pub fn locks_of_overlapping(&self, open: OpenId, offset: u64, length: u64) -> Vec<GrantedLock> {
+        let span = crate::interval_tree::span(offset, length).filter(|_| length > 0);
+        match (self.state.as_ref(), span) {
+            (Some(s), Some((first, last))) => s.granted.of_owner_overlapping(open, first, last),
+            _ => Vec::new(),
+        }
+    }
+
     /// Takes back one lock of exactly this range and kind that `open` was granted (the
     /// server could not keep it); waiters it kept out are tried again by the next
     /// [`ByteRangeLocks::retry_pending`]. Returns whether there was one.
@@ -412,6 +422,27 @@ mod tests {
         assert_eq!(f.retry_pending().iter().map(|p| p.request).collect::<Vec<_>>(), vec![RequestId(1)]);
         assert_eq!(f.locks_of(A).count(), 0);
         assert_eq!(f.locks_of(B).count(), 1);
+    }
+
+    /// An open's locks over a range: its exclusive and shared ones that overlap, not
+    /// others' and not those beside it.
+    #[test]
+    fn own_locks_over_a_range() {
+        let mut f = ByteRangeLocks::default();
+        assert!(f.try_lock(A, &ex(0, 10)));
+        assert!(f.try_lock(A, &sh(5, 10)));
+        assert!(f.try_lock(A, &sh(5, 10)));
+        assert!(f.try_lock(B, &sh(12, 10)));
+        assert!(f.try_lock(A, &ex(100, u64::MAX - 99)), "to the last byte");
+        assert!(f.try_lock(A, &ex(50, 0)));
+        let key = |l: &GrantedLock| (l.offset, l.length, l.exclusive);
+        let mut got: Vec<_> = f.locks_of_overlapping(A, 8, 10).iter().map(key).collect();
+        got.sort_unstable();
+        assert_eq!(got, vec![(0, 10, true), (5, 10, false)]);
+        assert!(f.locks_of_overlapping(A, 20, 30).is_empty(), "B's lock and A's zero-length lock");
+        assert_eq!(f.locks_of_overlapping(A, u64::MAX, 1).iter().map(key).collect::<Vec<_>>(), vec![(100, u64::MAX - 99, true)]);
+        assert!(f.locks_of_overlapping(A, 5, 0).is_empty());
+        assert_eq!(f.locks_of_overlapping(B, 0, 100).len(), 1);
     }
 
     /// Zero-length exclusive locks at one point never overlap each other, any owner;

@@ -106,6 +106,13 @@ impl LockCore {
         revoked
     }
 
+    /// The byte-range locks of `open` that overlap `[offset, offset + length)`, stacked
+    /// shared locks once; cheap however many locks the open holds elsewhere.
+    pub fn locks_of_overlapping(&self, open: OpenId, offset: u64, length: u64) -> Vec<crate::lock_records::GrantedLock> {
+        let Some(e) = self.opens.get(&open) else { return Vec::new() };
+        self.files.get(&e.file).map(|f| f.locks.locks_of_overlapping(open, offset, length)).unwrap_or_default()
+    }
+
     /// The byte-range locks `open` holds (stacked locks repeated), by range.
     pub fn locks_of(&self, open: OpenId) -> Vec<crate::lock_records::GrantedLock> {
         let Some(e) = self.opens.get(&open) else { return Vec::new() };

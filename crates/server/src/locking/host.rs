@@ -151,12 +151,12 @@ impl HostMirror {
     fn sync(&mut self, core: &LockCore, open: u64, ranges: &[(u64, u64)]) -> bool {
         let Some(h) = self.opens.get_mut(&open) else { return true };
         h.locked = true;
-        let locks: Vec<(u64, u64, bool)> = core
-            .locks_of(OpenId(open))
-            .into_iter()
-            .filter_map(|l| host_part(l.offset, l.length).map(|(s, e)| (s, e, l.exclusive)))
-            .collect();
         for &(start, end) in ranges {
+            let locks: Vec<(u64, u64, bool)> = core
+                .locks_of_overlapping(OpenId(open), start, end - start)
+                .into_iter()
+                .filter_map(|l| host_part(l.offset, l.length).map(|(s, e)| (s, e, l.exclusive)))
+                .collect();
             for (s, e, cover) in coverage(&locks, start, end) {
                 let r = match cover {
                     Cover::Exclusive => h.handle.host_lock(s, e - s, true),
