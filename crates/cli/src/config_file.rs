@@ -165,6 +165,8 @@ pub struct FileShare {
     pub oplock_contention_limit: Option<u32>,
     pub strict_locking: Option<bool>,
     pub locking: Option<bool>,
+    /// Mirror byte-range locks as OFD locks local processes see (Samba's "posix locking").
+    pub posix_locking: Option<bool>,
     /// Preallocate the whole of an allocation request (Samba's "strict allocate").
     pub strict_allocate: Option<bool>,
     /// Bytes of the share's volume kept free; growth below answers STATUS_DISK_FULL.
@@ -192,6 +194,7 @@ impl FileShare {
             oplock_contention_limit: self.oplock_contention_limit.unwrap_or(d.oplock_contention_limit),
             strict_locking: self.strict_locking.unwrap_or(d.strict_locking),
             locking: self.locking.unwrap_or(d.locking),
+            posix_locking: self.posix_locking.unwrap_or(d.posix_locking),
         }
     }
 }
@@ -263,12 +266,12 @@ mod tests {
     #[test]
     fn share_knobs_parse_with_defaults() {
         let c: super::FileConfig = toml::from_str(
-            "enable_oplocks = false\noplock_break_wait_ms = 20\n[[share]]\nname='db'\npath='/srv/db'\nlevel2_oplocks = false\nveto_oplock_files = ['*.mdb']\nlocking = false\n",
+            "enable_oplocks = false\noplock_break_wait_ms = 20\n[[share]]\nname='db'\npath='/srv/db'\nlevel2_oplocks = false\nveto_oplock_files = ['*.mdb']\nlocking = false\nposix_locking = false\n",
         )
         .unwrap();
         assert_eq!(c.enable_oplocks, Some(false));
         let k = c.share[0].caching();
-        assert!(k.oplocks && !k.level2_oplocks && k.leases && k.strict_locking && !k.locking);
+        assert!(k.oplocks && !k.level2_oplocks && k.leases && k.strict_locking && !k.locking && !k.posix_locking);
         assert_eq!(k.veto_oplock_files, vec!["*.mdb".to_string()]);
         assert_eq!(c.share[0].space(), opportune_server::config::SpacePolicy::default());
     }

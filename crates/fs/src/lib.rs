@@ -18,6 +18,8 @@
 //!   `user.opportune.stream.*` xattr each on their base file or directory
 //!   (see the `stream` module); a stream open is a [`Handle`] whose
 //!   `rel_path` is "base:name" and whose [`FileInfo::stream`] is non-zero.
+//! * Host locks: [`Handle::host_lock`] mirrors a byte-range lock as an OFD lock
+//!   (fcntl(2) `F_OFD_SETLK`) that local processes see (see the `host_lock` module).
 //! * Disk space: [`SpacePolicy`] keeps a reserve of the volume free and bounds
 //!   preallocation (see the `space` module).
 //! * Errors: [`FsError::status`] gives the NTSTATUS for the response.
@@ -39,6 +41,7 @@ mod ea;
 mod ea_blob;
 mod error;
 mod handle;
+mod host_lock;
 mod info;
 mod link;
 mod make;
@@ -69,6 +72,7 @@ pub use dosattr::XATTR_NAME;
 pub use ea_blob::{valid_ea_name, Ea};
 pub use error::FsError;
 pub use handle::Handle;
+pub use host_lock::HOST_LOCK_END;
 pub use link::{Linked, MAX_LINKS};
 pub use info::{BasicInfo, DirEntry, FileInfo, FsStats};
 pub use path::{SmbPath, check_stream_name};

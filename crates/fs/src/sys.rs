@@ -307,6 +307,85 @@ pub fn reserve(fd: BorrowedFd, offset: i64, len: i64) -> io::Result<()> {
     }
 }
 
+/// What an open-file-description lock call asks for (fcntl(2) `l_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OfdLock {
+    Read,
+    Write,
+    Unlock,
+}
+
+impl OfdLock {
+    fn l_type(self) -> libc::c_short {
+        (match self {
+            OfdLock::Read => libc::F_RDLCK,
+            OfdLock::Write => libc::F_WRLCK,
+            OfdLock::Unlock => libc::F_UNLCK,
+        }) as libc::c_short
+    }
+}
+
+/// A `struct flock` for an OFD call on `[start, start + len)` from the start of the
+/// file (`len` 0: to the end of the lockable space, however large the file grows).
+/// `l_pid` must be 0 for OFD locks (fcntl(2)).
+fn ofd_flock(kind: OfdLock, start: i64, len: i64) -> libc::flock {
+    // SAFETY: `flock` is plain data; all-zero is a valid value of every field.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = kind.l_type();
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = start as libc::off_t;
+    fl.l_len = len as libc::off_t;
+    fl.l_pid = 0;
+    fl
+}
+
+/// fcntl(2) `F_OFD_SETLK`: takes, converts or drops the lock of the open file
+/// description `fd` refers to over `[start, start + len)` (`len` 0: to the end of the
+/// lockable space); never waits. `Ok(false)`: another open file description or a
+/// process holds a conflicting lock (EAGAIN, or EACCES, which fcntl(2) allows too).
+/// Locks of one description merge and split by range like POSIX locks; they go when the
+/// last descriptor of the description is closed.
+pub fn ofd_setlk(fd: BorrowedFd, kind: OfdLock, start: i64, len: i64) -> io::Result<bool> {
+    let fl = ofd_flock(kind, start, len);
+    loop {
+        // SAFETY: `fl` is a valid, initialised `struct flock` that lives across the call;
+        // F_OFD_SETLK only reads it. The fd is borrowed and open.
+        let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_OFD_SETLK, &fl as *const libc::flock) };
+        match cvt(r as c_long) {
+            Ok(_) => return Ok(true),
+            Err(e) if interrupted(&e) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EACCES)) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// fcntl(2) `F_OFD_GETLK`: whether a lock of another open file description or process
+/// would keep `fd`'s description from taking a `kind` lock (Read or Write) over
+/// `[start, start + len)`; never waits and changes nothing. The description's own locks
+/// never conflict.
+pub fn ofd_conflict(fd: BorrowedFd, kind: OfdLock, start: i64, len: i64) -> io::Result<bool> {
+    let mut fl = ofd_flock(kind, start, len);
+    loop {
+        // SAFETY: `fl` is a valid `struct flock`, writable and alive across the call, which
+        // F_OFD_GETLK reads and overwrites with the conflicting lock (or F_UNLCK).
+        let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_OFD_GETLK, &mut fl as *mut libc::flock) };
+        match cvt(r as c_long) {
+            Ok(_) => return Ok(fl.l_type != libc::F_UNLCK as libc::c_short),
+            Err(e) if interrupted(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// fcntl(2) `F_GETFL`: whether `fd` was opened for writing (O_WRONLY or O_RDWR).
+pub fn open_for_writing(fd: BorrowedFd) -> io::Result<bool> {
+    // SAFETY: F_GETFL takes no argument; the fd is borrowed and open.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    let flags = cvt(r as c_long)? as c_int;
+    Ok(flags & libc::O_ACCMODE != libc::O_RDONLY)
+}
+
 /// getdents64(2) into `buf`; returns the number of bytes filled (0 at the end).
 /// The records are parsed in safe code by `dir::parse_dirents`.
 pub fn getdents64(fd: BorrowedFd, buf: &mut [u8]) -> io::Result<usize> {

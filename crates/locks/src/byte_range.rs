@@ -85,6 +85,34 @@ impl ByteRangeLocks {
         status
     }
 
+    /// The granted locks of one open, by range (stacked locks repeated).
+    pub fn locks_of(&self, open: OpenId) -> impl Iterator<Item = GrantedLock> + '_ {
+        self.state.iter().flat_map(move |s| s.granted.of_owner(open))
+    }
+
+    /// The locks of one open that overlap `[offset, offset + length)` (a zero-length
+    /// range: none), stacked shared locks once.
+    pub fn locks_of_overlapping(&self, open: OpenId, offset: u64, length: u64) -> Vec<GrantedLock> {
+        let span = crate::interval_tree::span(offset, length).filter(|_| length > 0);
+        match (self.state.as_ref(), span) {
+            (Some(s), Some((first, last))) => s.granted.of_owner_overlapping(open, first, last),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Takes back one lock of exactly this range and kind that `open` was granted (the
+    /// server could not keep it); waiters it kept out are tried again by the next
+    /// [`ByteRangeLocks::retry_pending`]. Returns whether there was one.
+    pub fn revoke(&mut self, open: OpenId, offset: u64, length: u64, exclusive: bool) -> bool {
+        let Some(s) = self.state.as_mut() else { return false };
+        let removed = s.granted.remove(open, offset, length, exclusive);
+        if removed && !s.pending.is_empty() {
+            s.released.push((offset, length));
+        }
+        self.tidy();
+        removed
+    }
+
     /// MS-SMB2 3.3.5.14.2: all elements of a lock request or none. On the first element
     /// that cannot be granted, the ones granted by this request are unlocked again and
     /// the index of the failing element is returned.
@@ -377,6 +405,44 @@ mod tests {
         assert_eq!(f.unlock(A, 0, 10), NtStatus::RANGE_NOT_LOCKED);
         assert!(f.is_empty());
         assert!(f.try_lock(B, &ex(0, 10)));
+    }
+
+    /// A revoked lock is the very one granted (a shared lock stacked on the open's own
+    /// exclusive one leaves the exclusive), and the waiters it kept out get their turn.
+    #[test]
+    fn revoke_takes_back_one_grant() {
+        let mut f = ByteRangeLocks::default();
+        assert!(f.try_lock(A, &ex(0, 10)));
+        assert!(f.try_lock(A, &sh(0, 10)));
+        assert!(f.revoke(A, 0, 10, false));
+        assert!(!f.revoke(A, 0, 10, false));
+        assert_eq!(f.locks_of(A).collect::<Vec<_>>(), vec![GrantedLock { owner: A, offset: 0, length: 10, exclusive: true }]);
+        f.add_pending(PendingLock { request: RequestId(1), owner: B, element: LockElement::lock(0, 1, false, false) });
+        assert!(f.revoke(A, 0, 10, true));
+        assert_eq!(f.retry_pending().iter().map(|p| p.request).collect::<Vec<_>>(), vec![RequestId(1)]);
+        assert_eq!(f.locks_of(A).count(), 0);
+        assert_eq!(f.locks_of(B).count(), 1);
+    }
+
+    /// An open's locks over a range: its exclusive and shared ones that overlap, not
+    /// others' and not those beside it.
+    #[test]
+    fn own_locks_over_a_range() {
+        let mut f = ByteRangeLocks::default();
+        assert!(f.try_lock(A, &ex(0, 10)));
+        assert!(f.try_lock(A, &sh(5, 10)));
+        assert!(f.try_lock(A, &sh(5, 10)));
+        assert!(f.try_lock(B, &sh(12, 10)));
+        assert!(f.try_lock(A, &ex(100, u64::MAX - 99)), "to the last byte");
+        assert!(f.try_lock(A, &ex(50, 0)));
+        let key = |l: &GrantedLock| (l.offset, l.length, l.exclusive);
+        let mut got: Vec<_> = f.locks_of_overlapping(A, 8, 10).iter().map(key).collect();
+        got.sort_unstable();
+        assert_eq!(got, vec![(0, 10, true), (5, 10, false)]);
+        assert!(f.locks_of_overlapping(A, 20, 30).is_empty(), "B's lock and A's zero-length lock");
+        assert_eq!(f.locks_of_overlapping(A, u64::MAX, 1).iter().map(key).collect::<Vec<_>>(), vec![(100, u64::MAX - 99, true)]);
+        assert!(f.locks_of_overlapping(A, 5, 0).is_empty());
+        assert_eq!(f.locks_of_overlapping(B, 0, 100).len(), 1);
     }
 
     /// Zero-length exclusive locks at one point never overlap each other, any owner;

@@ -52,6 +52,33 @@ impl GrantedLocks {
         })
     }
 
+    /// The locks of one owner, by range (stacked locks repeated).
+    pub(crate) fn of_owner(&self, owner: OpenId) -> impl Iterator<Item = GrantedLock> + '_ {
+        self.by_owner.range((owner, 0, 0)..=(owner, u64::MAX, u64::MAX)).flat_map(move |(&(_, offset, length), h)| {
+            let lock = move |exclusive| GrantedLock { owner, offset, length, exclusive };
+            std::iter::repeat_n(lock(true), h.exclusive as usize).chain(std::iter::repeat_n(lock(false), h.shared as usize))
+        })
+    }
+
+    /// The locks of one owner that overlap the span [first, last] (stacked shared locks
+    /// once): its exclusive locks from the exclusive index, its shared ones among the
+    /// shared ranges overlapping. O(log n) plus the locks of any owner overlapping.
+    pub(crate) fn of_owner_overlapping(&self, owner: OpenId, first: u64, last: u64) -> Vec<GrantedLock> {
+        let mut out: Vec<GrantedLock> = self
+            .exclusive
+            .range((first, 0, OpenId(0))..)
+            .take_while(|&&(_, o, _)| o <= last)
+            .filter(|&&(_, _, o)| o == owner)
+            .map(|&(l, offset, _)| GrantedLock { owner, offset, length: l.wrapping_sub(offset).wrapping_add(1), exclusive: true })
+            .collect();
+        self.shared.for_each_overlap(first, last, |&(offset, length, _), _| {
+            if self.by_owner.get(&(owner, offset, length)).is_some_and(|h| h.shared > 0) {
+                out.push(GrantedLock { owner, offset, length, exclusive: false });
+            }
+        });
+        out
+    }
+
     /// Exclusive locks overlapping the span [first, last]: the contiguous run described
     /// in the module documentation.
     fn exclusive_overlapping(&self, first: u64, last: u64) -> impl Iterator<Item = OpenId> + '_ {

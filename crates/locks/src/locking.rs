@@ -92,6 +92,33 @@ impl LockCore {
         }
     }
 
+    /// Takes back lock `element` that [`LockCore::handle_lock`] (or a
+    /// [`Event::CompleteLock`] with STATUS_SUCCESS) just granted to `open`, when the server
+    /// cannot keep it (a local process holds a conflicting lock on the host): exactly
+    /// that lock goes, as if it had never been granted, and blocking requests it kept out
+    /// are tried again (their [`Event::CompleteLock`] follows). Returns whether it was held.
+    pub fn revoke_lock(&mut self, open: OpenId, element: &LockElement) -> bool {
+        let Some(file) = self.opens.get(&open).map(|e| e.file) else { return false };
+        let Some(f) = self.files.get_mut(&file) else { return false };
+        let exclusive = element.kind == LockKind::Exclusive;
+        let revoked = f.locks.revoke(open, element.offset, element.length, exclusive);
+        self.wake_pending_locks(file);
+        revoked
+    }
+
+    /// The byte-range locks of `open` that overlap `[offset, offset + length)`, stacked
+    /// shared locks once; cheap however many locks the open holds elsewhere.
+    pub fn locks_of_overlapping(&self, open: OpenId, offset: u64, length: u64) -> Vec<crate::lock_records::GrantedLock> {
+        let Some(e) = self.opens.get(&open) else { return Vec::new() };
+        self.files.get(&e.file).map(|f| f.locks.locks_of_overlapping(open, offset, length)).unwrap_or_default()
+    }
+
+    /// The byte-range locks `open` holds (stacked locks repeated), by range.
+    pub fn locks_of(&self, open: OpenId) -> Vec<crate::lock_records::GrantedLock> {
+        let Some(e) = self.opens.get(&open) else { return Vec::new() };
+        self.files.get(&e.file).map(|f| f.locks.locks_of(open).collect()).unwrap_or_default()
+    }
+
     /// MS-SMB2 3.3.5.12 / 3.3.5.13 via MS-FSA 2.1.4.10: may `open` read or write this
     /// range? STATUS_FILE_LOCK_CONFLICT when another open's exclusive lock covers it, or
     /// (writes only) when any shared lock does, the writer's own included.

@@ -236,6 +236,29 @@ fn blocking_lock_lifecycle() {
     assert_eq!(c.check_io(OpenId(4), 5, 1, true), Ok(()), "open 4 holds no lock");
 }
 
+/// A grant the server could not keep on the host is taken back exactly: the open's
+/// other locks stay, and a waiter it kept out is granted.
+#[test]
+fn revoked_lock_lets_a_waiter_in() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    granted(c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::None)));
+    granted(c.handle_create(t0, req(1, 2, ALL, ShareAccess::ALL, RequestedCaching::None)));
+    let ex = LockElement::lock(0, 10, true, false);
+    let sh = LockElement::lock(0, 10, false, true);
+    assert_eq!(c.handle_lock(t0, OpenId(1), RequestId(1), &[ex]), LockOutcome::Done(NtStatus::SUCCESS));
+    assert_eq!(c.handle_lock(t0, OpenId(1), RequestId(2), &[sh]), LockOutcome::Done(NtStatus::SUCCESS));
+    assert_eq!(c.handle_lock(t0, OpenId(2), RequestId(3), &[LockElement::lock(5, 1, false, false)]), LockOutcome::Pending);
+    assert!(c.revoke_lock(OpenId(1), &sh));
+    assert!(drain(&mut c).is_empty(), "the exclusive lock still keeps the waiter out");
+    assert_eq!(c.locks_of(OpenId(1)).iter().map(|l| l.exclusive).collect::<Vec<_>>(), vec![true]);
+    assert!(c.revoke_lock(OpenId(1), &ex));
+    assert!(!c.revoke_lock(OpenId(1), &ex));
+    assert_eq!(drain(&mut c), vec![Event::CompleteLock { request: RequestId(3), open: OpenId(2), status: NtStatus::SUCCESS }]);
+    assert!(c.locks_of(OpenId(1)).is_empty());
+    assert_eq!(c.locks_of(OpenId(2)).len(), 1);
+}
+
 #[test]
 fn lock_request_validation() {
     let t0 = Instant::now();

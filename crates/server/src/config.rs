@@ -92,6 +92,10 @@ pub struct ShareCaching {
     /// Off: byte-range lock requests succeed without being recorded (read-only media).
     /// Default on.
     pub locking: bool,
+    /// Byte-range locks are mirrored as OFD locks on the host, so local processes'
+    /// `fcntl`/`lockf` locks and SMB locks see each other (Samba "posix locking"); bytes
+    /// from 2^63 on stay SMB-only. Default on.
+    pub posix_locking: bool,
 }
 
 impl Default for ShareCaching {
@@ -104,6 +108,7 @@ impl Default for ShareCaching {
             oplock_contention_limit: 0,
             strict_locking: true,
             locking: true,
+            posix_locking: true,
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::break_trace::{self as bt, BreakRecord, HolderKey, NewBreak, Outcome, 
 use crate::durable::Parked;
 
 mod contention;
+mod host;
 
 pub type EventSender = mpsc::UnboundedSender<ConnEvent>;
 
@@ -91,14 +92,23 @@ struct Inner {
     users: HashMap<u64, Arc<str>>,
     /// Connections going away, with the transport-liveness verdict if their host vanished.
     ending: HashMap<u64, Option<&'static str>>,
-    /// When each pending blocking lock started waiting.
-    lock_since: HashMap<u64, Instant>,
+    /// The blocking locks that wait (in the core or for the host), by request.
+    lock_waits: HashMap<u64, LockWait>,
+    /// Opens whose byte-range locks are mirrored on the host (`posix_locking`), and the
+    /// blocking locks waiting for a host lock to go.
+    host: host::HostMirror,
     /// Share names by index, for records.
     share_names: Vec<String>,
     break_timeout: Duration,
     trace: Tracer,
     /// What caused the core call being routed.
     cause: Cause,
+}
+
+/// A blocking lock request that waits: since when, for what.
+struct LockWait {
+    since: Instant,
+    element: LockElement,
 }
 
 /// What `opportune status` shows of the lock layer.
@@ -183,7 +193,8 @@ impl Locking {
             peers: HashMap::new(),
             users: HashMap::new(),
             ending: HashMap::new(),
-            lock_since: HashMap::new(),
+            lock_waits: HashMap::new(),
+            host: host::HostMirror::default(),
             share_names,
             break_timeout,
             trace: Tracer::new(history),
@@ -374,7 +385,11 @@ impl Locking {
 
     /// Drops an open the core admitted (also one the server could not complete).
     pub fn close_id(&self, open: u64) -> CloseOutcome {
-        let lease = self.lock().core.caching_of(OpenId(open)).and_then(|c| c.lease);
+        let lease = {
+            let mut g = self.lock();
+            g.release_host(open);
+            g.core.caching_of(OpenId(open)).and_then(|c| c.lease)
+        };
         let outcome = self.with(Cause::by("close", None, Some(open)), |c, now| c.handle_close(now, OpenId(open)));
         let mut g = self.lock();
         let conn = g.owners.get(&open).copied();
@@ -396,13 +411,26 @@ impl Locking {
         outcome.unwrap_or(CloseOutcome { file: FileKey { device: 0, inode: 0 }, delete_file: false, delete_base: false })
     }
 
+    /// Strict locking (MS-SMB2 3.3.5.12/3.3.5.13): may `open` read or write the range?
+    /// Other opens' byte-range locks, and for a mirrored open local processes' locks too.
     pub fn check_io(&self, open: u64, offset: u64, length: u64, write: bool) -> Result<(), NtStatus> {
         let g = self.lock();
         let r = g.core.check_io(OpenId(open), offset, length, write);
         if r == Err(NtStatus::FILE_LOCK_CONFLICT) {
             g.probe_io_blockers(open, offset, length, write);
         }
+        let handle = if r.is_ok() { g.host.handle(open) } else { None };
+        drop(g);
+        if handle.is_some_and(|h| host::host_conflict(&h, offset, length, write)) {
+            return Err(NtStatus::FILE_LOCK_CONFLICT);
+        }
         r
+    }
+
+    /// Mirrors the byte-range locks of `open` on the host from now on (its descriptor is
+    /// `handle`): a file, not a directory or named stream, on a share with `posix_locking`.
+    pub fn mirror_locks(&self, open: u64, handle: Arc<opportune_fs::Handle>) {
+        self.lock().host.add(open, handle);
     }
 
     /// A write by `open`: read caches of the others are broken before it is answered.
@@ -428,19 +456,32 @@ impl Locking {
         self.lock().core.is_delete_pending(file_key(info))
     }
 
+    /// One LOCK request: the lock core decides, the host mirror follows (`host`).
     pub fn lock_range(&self, open: u64, request: u64, elements: &[LockElement]) -> LockOutcome {
-        let outcome = self.with(Cause::by("lock", None, Some(open)), |c, now| {
-            c.handle_lock(now, OpenId(open), RequestId(request), elements)
-        });
         let mut g = self.lock();
+        g.cause = Cause::by("lock", None, Some(open));
+        let now = Instant::now();
+        let outcome = g.core.handle_lock(now, OpenId(open), RequestId(request), elements);
+        let Inner { host, core, .. } = &mut *g;
+        let outcome = host.request(core, open, request, elements, outcome, now);
         if outcome == LockOutcome::Pending {
-            g.lock_since.insert(request, Instant::now());
+            g.lock_waits.insert(request, LockWait { since: now, element: elements[0] });
         }
+        g.route();
+        self.publish(&mut g);
         g.probe_lock_blockers(open, elements, outcome);
+        drop(g);
+        self.timer.notify_one();
         outcome
     }
 
     pub fn cancel_lock(&self, request: u64) {
+        let mut g = self.lock();
+        if let Some(d) = g.host.cancel(request) {
+            g.decided(vec![d]);
+            return;
+        }
+        drop(g);
         self.with(Cause::by("other", None, None), |c, _| c.handle_cancel_lock(RequestId(request)));
     }
 
@@ -508,6 +549,9 @@ impl Locking {
             tracing::warn!(decided, "break timeout: waiting requests proceed without the holders' acknowledgment");
         }
         g.record_timeouts(now);
+        let Inner { host, core, .. } = &mut *g;
+        let decided = host.retry(core, now);
+        g.decided(decided);
         let expired: Vec<u64> = g.parked.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
         for id in expired {
             g.purge(id, "durable handle expired");
@@ -515,7 +559,7 @@ impl Locking {
         g.route();
         self.publish(&mut g);
         let parked = g.parked.values().map(|p| p.deadline).min();
-        g.core.poll_timeout().into_iter().chain(parked).min()
+        g.core.poll_timeout().into_iter().chain(parked).chain(g.host.next_retry()).min()
     }
 
     /// The timer task: sleeps until the core's next deadline or until poked.
@@ -536,6 +580,32 @@ impl Locking {
 }
 
 impl Inner {
+    /// `open` is closing: its host locks go before the core lets waiters in, and its
+    /// locks waiting for the host end (STATUS_RANGE_NOT_LOCKED).
+    fn release_host(&mut self, open: u64) {
+        let ended = self.host.release(open);
+        self.decided(ended);
+    }
+
+    /// Answers waiting lock requests the host mirror decided, on their connections.
+    fn decided(&mut self, decided: Vec<host::Decided>) {
+        for (request, open, status) in decided {
+            self.lock_waited(request);
+            let event = Event::CompleteLock { request: RequestId(request), open: OpenId(open), status };
+            tracing::debug!(event = ?event, "lock waiting for the host decided");
+            if let Some(tx) = self.owners.get(&open).and_then(|c| self.routes.get(c)) {
+                let _ = tx.send(ConnEvent::Lock(event));
+            }
+        }
+    }
+
+    /// A waiting lock request is decided: how long it waited goes to the metrics.
+    fn lock_waited(&mut self, request: u64) {
+        if let Some(w) = self.lock_waits.remove(&request) {
+            crate::metrics::lock_waited(w.since.elapsed());
+        }
+    }
+
     /// Drops what the server layer records of a closed open (owner, path, AppInstanceId);
     /// returns the connection that owned it.
     fn forget(&mut self, id: u64) -> Option<u64> {
@@ -544,6 +614,7 @@ impl Inner {
         }
         self.app_instances.remove(&id);
         self.users.remove(&id);
+        self.release_host(id);
         self.owners.remove(&id)
     }
 
@@ -619,6 +690,7 @@ impl Inner {
     /// its delete-on-close, its descriptor.
     fn purge(&mut self, id: u64, why: &'static str) {
         let Some(p) = self.parked.remove(&id) else { return };
+        self.release_host(id);
         let outcome = self.core.handle_close(Instant::now(), OpenId(id));
         self.forget(id);
         let rel = p.open.handle.rel_path();
@@ -691,10 +763,14 @@ impl Inner {
                     self.trace.decided(WaitKey::Rename(request.0), Instant::now(), bt::wall_ms(), status_name(status));
                     self.owners.get(&open.0).copied()
                 }
-                Event::CompleteLock { request, open, .. } => {
-                    if let Some(since) = self.lock_since.remove(&request.0) {
-                        crate::metrics::lock_waited(since.elapsed());
+                Event::CompleteLock { request, open, status } => {
+                    let waited = self.lock_waits.get(&request.0).map(|w| w.element);
+                    if let Some(element) = waited.filter(|_| status == NtStatus::SUCCESS)
+                        && !self.host.late_grant(&mut self.core, request.0, open.0, element)
+                    {
+                        continue;
                     }
+                    self.lock_waited(request.0);
                     self.owners.get(&open.0).copied()
                 }
             };
@@ -724,6 +800,8 @@ impl Locking {
             return Err(Box::new(p));
         }
         g.core.end_pending_locks(OpenId(id), NtStatus::RANGE_NOT_LOCKED);
+        let ended = g.host.end_waits(id, NtStatus::RANGE_NOT_LOCKED);
+        g.decided(ended);
         g.route();
         g.core.move_open(OpenId(id), ConnId(PARKED));
         g.owners.insert(id, PARKED);
@@ -798,6 +876,7 @@ impl Locking {
                 g.purge(id, "durable handle closed: its AppInstanceId was opened again");
                 continue;
             }
+            g.release_host(id);
             let outcome = g.core.handle_close(Instant::now(), OpenId(id));
             let conn = g.forget(id);
             tracing::info!(open = id, ?conn, "open closed: its AppInstanceId was opened again by another client");

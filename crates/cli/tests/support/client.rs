@@ -439,16 +439,7 @@ impl Client {
 
     /// One exclusive byte-range lock that fails at once on conflict.
     pub fn lock(&mut self, fid: Fid, offset: u64, len: u64) -> u32 {
-        let mut b = vec![];
-        b.extend_from_slice(&48u16.to_le_bytes());
-        b.extend_from_slice(&1u16.to_le_bytes());
-        b.extend_from_slice(&0u32.to_le_bytes());
-        b.extend_from_slice(&fid.0);
-        b.extend_from_slice(&offset.to_le_bytes());
-        b.extend_from_slice(&len.to_le_bytes());
-        b.extend_from_slice(&(0x2u32 | 0x10).to_le_bytes());
-        b.extend_from_slice(&0u32.to_le_bytes());
-        self.call(10, b).status
+        self.call(10, lock_body(fid, offset, len, 0x2 | 0x10)).status
     }
 
     /// Acknowledges an oplock break to `level`; returns the status of the response.
@@ -960,6 +951,27 @@ pub fn set_info_body(fid: Fid, info_type: u8, class: u8, buffer: &[u8]) -> Vec<u
 }
 
 /// A READ request body (MS-SMB2 2.2.19), 49 bytes.
+/// A LOCK request body of one element with SMB2_LOCK_FLAG_* `flags`.
+pub fn lock_body(fid: Fid, offset: u64, len: u64, flags: u32) -> Vec<u8> {
+    locks_body(fid, &[(offset, len, flags)])
+}
+
+/// A LOCK request body of several elements (offset, length, flags).
+pub fn locks_body(fid: Fid, elements: &[(u64, u64, u32)]) -> Vec<u8> {
+    let mut b = vec![];
+    b.extend_from_slice(&48u16.to_le_bytes());
+    b.extend_from_slice(&(elements.len() as u16).to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&fid.0);
+    for &(offset, len, flags) in elements {
+        b.extend_from_slice(&offset.to_le_bytes());
+        b.extend_from_slice(&len.to_le_bytes());
+        b.extend_from_slice(&flags.to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+    }
+    b
+}
+
 pub fn read_body(fid: Fid, offset: u64, len: u32) -> Vec<u8> {
     let mut b = vec![];
     b.extend_from_slice(&49u16.to_le_bytes());

@@ -265,6 +265,11 @@ fn finish(
         let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
         server.locks.set_app_instance(plan.open, app, client);
     }
+    let handle = Arc::new(opened.handle);
+    let mirrored = server.shares.get(plan.share).is_some_and(|s| s.caching.posix_locking && s.caching.locking);
+    if mirrored && !info.is_dir && info.stream == 0 {
+        server.locks.mirror_locks(plan.open, handle.clone());
+    }
     let session_opens = conn.sessions.get(&hdr.session_id).map(|s| s.opens.clone()).unwrap_or_default();
     let ticket = server.fds.ticket(&session_opens, &conn.address_opens);
     conn.opens.insert(
@@ -274,7 +279,7 @@ fn finish(
             session_id: hdr.session_id,
             tree_id: hdr.tree_id,
             share: plan.share,
-            handle: Arc::new(opened.handle),
+            handle,
             access: plan.access,
             is_dir: info.is_dir,
             delete_on_close,

@@ -1,0 +1,380 @@
+//! One set of byte-range locks with the host (issue 11, item 4): the SMB locks of an
+//! open on a share with `posix_locking` are mirrored as OFD locks on its descriptor
+//! (`Handle::host_lock`), so local processes' POSIX and OFD locks and SMB locks see
+//! each other. The lock core stays the authority on SMB semantics; the kernel is asked
+//! after the core granted, and a refusal takes the grant back
+//! (`LockCore::revoke_lock`).
+//!
+//! * Only what `off_t` can name is mirrored: the part of a range below 2^63. Bytes from
+//!   2^63 on, and zero-length locks, are SMB-only (no host process can lock them anyway).
+//! * OFD locks of one description merge by range, so the host state of an open over a
+//!   range is recomputed from all its core locks there ([`coverage`]): exclusive where
+//!   one of them is exclusive, shared where only shared ones are, unlocked elsewhere.
+//!   Unlocking one of two overlapping locks keeps what the other needs.
+//! * A blocking lock refused by the host waits here ([`HostMirror`]) and is tried again
+//!   with an exponential back-off from 10 ms to 1 s: Linux tells nobody when a POSIX or
+//!   OFD lock goes, except a thread blocked in `F_OFD_SETLKW`, which cannot be
+//!   cancelled without signals and would take the host lock before the core decided.
+//!   Each try is one `F_OFD_GETLK` while the host lock stays, so a waiter costs at most
+//!   one system call a second. CANCEL, close, disconnect and parking end it as they end
+//!   the core's waiters.
+//! * An exclusive lock through an open without write access becomes a host read lock
+//!   (the kernel takes write locks only through descriptors open for writing): local
+//!   writers are kept out, local readers are not.
+//! * Strict locking asks the host after the core ([`host_conflict`], `F_OFD_GETLK`).
+//! * Nothing here waits: `F_OFD_SETLK` and `F_OFD_GETLK` never block, so they may run
+//!   under the lock-core mutex.
+
+use opportune_fs::{Handle, HOST_LOCK_END};
+use opportune_locks::{LockCore, LockElement, LockKind, LockOutcome, OpenId, RequestId};
+use opportune_types::NtStatus;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The first retry of a blocking lock the host refused comes this soon after it...
+const FIRST_RETRY: Duration = Duration::from_millis(10);
+/// ...and each later one twice as late, at most this late.
+const LAST_RETRY: Duration = Duration::from_secs(1);
+
+/// The descriptor of an open whose locks are mirrored on the host.
+struct HostOpen {
+    handle: Arc<Handle>,
+    /// Whether a host lock was ever taken through it (else closing has nothing to drop).
+    locked: bool,
+}
+
+/// A blocking lock the core granted and the host refused: it waits for the host lock
+/// to go.
+#[derive(Clone, Copy, Debug)]
+struct HostWait {
+    open: u64,
+    element: LockElement,
+    due: Instant,
+    backoff: Duration,
+}
+
+impl HostWait {
+    fn new(open: u64, element: LockElement, now: Instant) -> HostWait {
+        HostWait { open, element, due: now + FIRST_RETRY, backoff: FIRST_RETRY }
+    }
+
+    fn later(&mut self, now: Instant) {
+        self.backoff = (self.backoff * 2).min(LAST_RETRY);
+        self.due = now + self.backoff;
+    }
+}
+
+/// What the locks of one open make of a byte on the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Cover {
+    Unlocked,
+    Shared,
+    Exclusive,
+}
+
+/// The part of the SMB range `[offset, offset + length)` the host can lock, as
+/// `[start, end)` with `end` at most 2^63; `None` for a zero-length range or one that
+/// lies wholly above.
+fn host_part(offset: u64, length: u64) -> Option<(u64, u64)> {
+    if length == 0 || offset >= HOST_LOCK_END {
+        return None;
+    }
+    Some((offset, offset.saturating_add(length).min(HOST_LOCK_END)))
+}
+
+/// What `locks` (`[start, end)` host ranges, exclusive or not) make of each byte of
+/// `[start, end)`: pieces `(start, end, cover)` in order that cover the window exactly,
+/// neighbours of one cover merged.
+fn coverage(locks: &[(u64, u64, bool)], start: u64, end: u64) -> Vec<(u64, u64, Cover)> {
+    // A sweep over the lock boundaries inside the window: +1/-1 to the count of
+    // exclusive or shared locks over the bytes from each boundary on.
+    let mut edges: Vec<(u64, i32, i32)> = Vec::new();
+    for &(s, e, exclusive) in locks {
+        let (s, e) = (s.max(start), e.min(end));
+        if s >= e {
+            continue;
+        }
+        let (x, sh) = if exclusive { (1, 0) } else { (0, 1) };
+        edges.push((s, x, sh));
+        edges.push((e, -x, -sh));
+    }
+    edges.sort_unstable_by_key(|&(at, _, _)| at);
+    let mut pieces: Vec<(u64, u64, Cover)> = Vec::new();
+    let (mut at, mut exclusive, mut shared) = (start, 0, 0);
+    let mut push = |from: u64, to: u64, cover: Cover| {
+        if from >= to {
+            return;
+        }
+        match pieces.last_mut() {
+            Some(last) if last.2 == cover && last.1 == from => last.1 = to,
+            _ => pieces.push((from, to, cover)),
+        }
+    };
+    for (pos, x, sh) in edges {
+        let cover = if exclusive > 0 { Cover::Exclusive } else if shared > 0 { Cover::Shared } else { Cover::Unlocked };
+        push(at, pos, cover);
+        at = at.max(pos);
+        exclusive += x;
+        shared += sh;
+    }
+    push(at, end, Cover::Unlocked);
+    pieces
+}
+
+/// The host side of the lock adapter: the mirrored opens and the locks waiting for the
+/// host. Methods that decide a waiting request return it as [`Decided`] for the adapter
+/// to answer on its connection.
+#[derive(Default)]
+pub(super) struct HostMirror {
+    opens: HashMap<u64, HostOpen>,
+    waits: HashMap<u64, HostWait>,
+}
+
+/// A waiting lock request decided here: request, open, status.
+pub(super) type Decided = (u64, u64, NtStatus);
+
+impl HostMirror {
+    /// Mirrors the locks of `open` from now on; `handle` is its descriptor.
+    pub(super) fn add(&mut self, open: u64, handle: Arc<Handle>) {
+        self.opens.insert(open, HostOpen { handle, locked: false });
+    }
+
+    /// The descriptor of `open` if its locks are mirrored.
+    pub(super) fn handle(&self, open: u64) -> Option<Arc<Handle>> {
+        self.opens.get(&open).map(|h| h.handle.clone())
+    }
+
+    /// Sets the host locks of `open` over `ranges` (host ranges) to what its core locks
+    /// make of them. Returns false when the host refused a piece (a local process holds
+    /// a conflicting lock); what was set before it stays set.
+    fn sync(&mut self, core: &LockCore, open: u64, ranges: &[(u64, u64)]) -> bool {
+        let Some(h) = self.opens.get_mut(&open) else { return true };
+        h.locked = true;
+        for &(start, end) in ranges {
+            let locks: Vec<(u64, u64, bool)> = core
+                .locks_of_overlapping(OpenId(open), start, end - start)
+                .into_iter()
+                .filter_map(|l| host_part(l.offset, l.length).map(|(s, e)| (s, e, l.exclusive)))
+                .collect();
+            for (s, e, cover) in coverage(&locks, start, end) {
+                let r = match cover {
+                    Cover::Exclusive => h.handle.host_lock(s, e - s, true),
+                    Cover::Shared => h.handle.host_lock(s, e - s, false),
+                    Cover::Unlocked => h.handle.host_unlock(s, e - s).map(|()| true),
+                };
+                match r {
+                    Ok(true) => {}
+                    Ok(false) => return false,
+                    // Not a conflict (no lock memory, say): the lock stays SMB-only.
+                    Err(err) => tracing::warn!(open, start = s, end = e, error = %err, "host lock failed"),
+                }
+            }
+        }
+        true
+    }
+
+    /// The core just granted `elements` to `open`: takes them on the host too. If the
+    /// host refuses, the grants are taken back from the core and the host state is as
+    /// before; returns whether they were kept.
+    pub(super) fn grant(&mut self, core: &mut LockCore, open: u64, elements: &[LockElement]) -> bool {
+        if !self.opens.contains_key(&open) {
+            return true;
+        }
+        let ranges: Vec<(u64, u64)> = elements.iter().filter_map(|e| host_part(e.offset, e.length)).collect();
+        if ranges.is_empty() || self.sync(core, open, &ranges) {
+            return true;
+        }
+        for e in elements.iter().rev() {
+            core.revoke_lock(OpenId(open), e);
+        }
+        self.sync(core, open, &ranges);
+        tracing::debug!(open, ?elements, "byte-range lock refused by a host lock");
+        false
+    }
+
+    /// The host side of a LOCK request the core answered with `outcome`: unlocked
+    /// ranges are set again from the locks left; granted locks are taken on the host,
+    /// and if it refuses, a blocking lock waits here and any other request is
+    /// STATUS_LOCK_NOT_GRANTED.
+    pub(super) fn request(
+        &mut self,
+        core: &mut LockCore,
+        open: u64,
+        request: u64,
+        elements: &[LockElement],
+        outcome: LockOutcome,
+        now: Instant,
+    ) -> LockOutcome {
+        if !self.opens.contains_key(&open) {
+            return outcome;
+        }
+        if elements.first().is_some_and(|e| e.kind == LockKind::Unlock) {
+            let ranges: Vec<(u64, u64)> = elements
+                .iter()
+                .filter(|e| e.kind == LockKind::Unlock)
+                .filter_map(|e| host_part(e.offset, e.length))
+                .collect();
+            // Only less is locked than before: nothing new is taken, nothing is refused.
+            self.sync(core, open, &ranges);
+            return outcome;
+        }
+        if outcome != LockOutcome::Done(NtStatus::SUCCESS) || self.grant(core, open, elements) {
+            return outcome;
+        }
+        match elements {
+            [e] if !e.fail_immediately => {
+                self.waits.insert(request, HostWait::new(open, *e, now));
+                LockOutcome::Pending
+            }
+            _ => LockOutcome::Done(NtStatus::LOCK_NOT_GRANTED),
+        }
+    }
+
+    /// Blocking lock `element` that the core granted after waiting (its
+    /// `Event::CompleteLock` is being routed): returns false if the host refused it, and
+    /// it now waits here.
+    pub(super) fn late_grant(&mut self, core: &mut LockCore, request: u64, open: u64, element: LockElement) -> bool {
+        if self.grant(core, open, &[element]) {
+            return true;
+        }
+        self.waits.insert(request, HostWait::new(open, element, Instant::now()));
+        false
+    }
+
+    /// Tries the waiters that are due: each whose range the host now leaves free asks
+    /// the core again; granted there and on the host, it is decided.
+    pub(super) fn retry(&mut self, core: &mut LockCore, now: Instant) -> Vec<Decided> {
+        let due: Vec<u64> = self.waits.iter().filter(|(_, w)| w.due <= now).map(|(r, _)| *r).collect();
+        let mut decided = Vec::new();
+        for request in due {
+            let Some(mut w) = self.waits.remove(&request) else { continue };
+            let free = match (self.opens.get(&w.open), host_part(w.element.offset, w.element.length)) {
+                (Some(h), Some((s, e))) => {
+                    h.handle.host_lockable(s, e - s, w.element.kind == LockKind::Exclusive).unwrap_or(true)
+                }
+                _ => true,
+            };
+            if !free {
+                w.later(now);
+                self.waits.insert(request, w);
+                continue;
+            }
+            match core.handle_lock(now, OpenId(w.open), RequestId(request), &[w.element]) {
+                // The core has it among its waiters now (an SMB lock came in between).
+                LockOutcome::Pending => {}
+                LockOutcome::Done(NtStatus::SUCCESS) => {
+                    if self.grant(core, w.open, &[w.element]) {
+                        decided.push((request, w.open, NtStatus::SUCCESS));
+                    } else {
+                        w.later(now);
+                        self.waits.insert(request, w);
+                    }
+                }
+                LockOutcome::Done(status) => decided.push((request, w.open, status)),
+            }
+        }
+        decided
+    }
+
+    /// When the next waiter is due.
+    pub(super) fn next_retry(&self) -> Option<Instant> {
+        self.waits.values().map(|w| w.due).min()
+    }
+
+    /// SMB2 CANCEL of a lock waiting for the host: STATUS_CANCELLED; `None` if it does
+    /// not wait here.
+    pub(super) fn cancel(&mut self, request: u64) -> Option<Decided> {
+        self.waits.remove(&request).map(|w| (request, w.open, NtStatus::CANCELLED))
+    }
+
+    /// Ends the waiters of `open` with `status` (closed or parked:
+    /// STATUS_RANGE_NOT_LOCKED, as the core ends its own).
+    pub(super) fn end_waits(&mut self, open: u64, status: NtStatus) -> Vec<Decided> {
+        let requests: Vec<u64> = self.waits.iter().filter(|(_, w)| w.open == open).map(|(r, _)| *r).collect();
+        for r in &requests {
+            self.waits.remove(r);
+        }
+        requests.into_iter().map(|r| (r, open, status)).collect()
+    }
+
+    /// `open` is closing: its host locks go now, before the core lets waiters in (its
+    /// descriptor may outlive the close a little), and its waiters end.
+    pub(super) fn release(&mut self, open: u64) -> Vec<Decided> {
+        let decided = self.end_waits(open, NtStatus::RANGE_NOT_LOCKED);
+        if let Some(h) = self.opens.remove(&open)
+            && h.locked
+            && let Err(e) = h.handle.host_unlock_all()
+        {
+            tracing::warn!(open, error = %e, "dropping host locks failed");
+        }
+        decided
+    }
+}
+
+/// Whether a local process's lock conflicts with reading or writing this SMB range
+/// through `handle`.
+pub(super) fn host_conflict(handle: &Handle, offset: u64, length: u64, write: bool) -> bool {
+    let Some((s, e)) = host_part(offset, length) else { return false };
+    handle.host_conflict(s, e - s, write).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Cover::*;
+
+    #[test]
+    fn host_part_stops_at_two_to_the_63() {
+        assert_eq!(host_part(0, 10), Some((0, 10)));
+        assert_eq!(host_part(10, 0), None, "zero-length locks are SMB-only");
+        assert_eq!(host_part(0, u64::MAX), Some((0, HOST_LOCK_END)), "the whole file");
+        assert_eq!(host_part(HOST_LOCK_END - 1, 5), Some((HOST_LOCK_END - 1, HOST_LOCK_END)));
+        assert_eq!(host_part(HOST_LOCK_END, 1), None);
+        assert_eq!(host_part(u64::MAX, 1), None);
+    }
+
+    #[test]
+    fn an_empty_window_is_unlocked() {
+        assert_eq!(coverage(&[], 0, 10), vec![(0, 10, Unlocked)]);
+        assert_eq!(coverage(&[(20, 30, true)], 0, 10), vec![(0, 10, Unlocked)]);
+    }
+
+    /// Two overlapping shared locks, one unlocked: the other still covers its bytes.
+    #[test]
+    fn what_is_left_after_an_unlock() {
+        let left = [(5, 15, false)];
+        assert_eq!(coverage(&left, 0, 10), vec![(0, 5, Unlocked), (5, 10, Shared)]);
+    }
+
+    /// Exclusive wins over shared, neighbours of one kind merge, gaps are unlocked.
+    #[test]
+    fn exclusive_over_shared() {
+        let locks = [(0, 10, false), (4, 6, true), (10, 20, false), (25, 30, true), (0, 3, false)];
+        assert_eq!(
+            coverage(&locks, 0, 40),
+            vec![(0, 4, Shared), (4, 6, Exclusive), (6, 20, Shared), (20, 25, Unlocked), (25, 30, Exclusive), (30, 40, Unlocked)]
+        );
+        assert_eq!(coverage(&locks, 5, 8), vec![(5, 6, Exclusive), (6, 8, Shared)], "clipped to the window");
+    }
+
+    /// Stacked locks of one range count one by one.
+    #[test]
+    fn stacked_locks() {
+        let locks = [(0, 10, false), (0, 10, false), (0, 10, true)];
+        assert_eq!(coverage(&locks, 0, 10), vec![(0, 10, Exclusive)]);
+        assert_eq!(coverage(&locks[..2], 0, 10), vec![(0, 10, Shared)]);
+    }
+
+    #[test]
+    fn back_off_doubles_up_to_a_second() {
+        let now = Instant::now();
+        let mut w = HostWait::new(1, LockElement::lock(0, 1, true, false), now);
+        assert_eq!(w.due, now + FIRST_RETRY);
+        for _ in 0..20 {
+            w.later(now);
+        }
+        assert_eq!(w.backoff, LAST_RETRY);
+        assert_eq!(w.due, now + LAST_RETRY);
+    }
+}
