@@ -249,7 +249,12 @@ impl RData {
     }
 }
 
+/// The strings of a TXT record; empty data reads as the one empty string it stands for
+/// (RFC 6763 6.1), so decoding and encoding agree.
 fn txt_strings(mut data: &[u8]) -> Result<Vec<Vec<u8>>, DnsError> {
+    if data.is_empty() {
+        return Ok(vec![Vec::new()]);
+    }
     let mut out = Vec::new();
     while let Some((&len, rest)) = data.split_first() {
         let s = rest.get(..usize::from(len)).ok_or(DnsError::BadData)?;
