@@ -13,3 +13,6 @@ pub mod mdns;
 mod ratelimit;
 
 pub use ratelimit::RateLimit;
+
+#[cfg(feature = "driver")]
+pub mod driver;

@@ -213,10 +213,10 @@ impl Responder {
         }
         // A PTR's target's SRV names the host: one more round.
         for o in &self.own {
-            if let RData::Srv { target, .. } = &o.record.data {
-                if names.contains(&&o.record.name) {
-                    names.push(target);
-                }
+            if let RData::Srv { target, .. } = &o.record.data
+                && names.contains(&&o.record.name)
+            {
+                names.push(target);
             }
         }
         (0..self.own.len())

@@ -1,0 +1,227 @@
+//! Discovery against the release binary, inside a network namespace of this test's own
+//! (named after the process id) that has nothing but its loopback, made multicast-capable,
+//! with a routable-looking address on it: python-zeroconf browses `_smb._tcp` and
+//! resolves the instance to the server's address and port, and reads the
+//! `_device-info._tcp` model. Needs root, `ip` and Python's zeroconf module
+//! (scripts/install-deps); elsewhere the test prints why and returns. The namespace is
+//! deleted on drop, also when an assertion fails.
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PORT: u16 = 4445;
+const NAME: &str = "DISCO-TEST";
+
+fn unavailable() -> Option<String> {
+    let euid = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    if euid.ok() != Some(0) {
+        return Some("needs root (network namespaces)".into());
+    }
+    if !Command::new("ip").arg("-V").output().is_ok_and(|o| o.status.success()) {
+        return Some("needs the `ip` command (iproute2)".into());
+    }
+    let zc = Command::new("python3").args(["-c", "import zeroconf"]).output();
+    if !zc.is_ok_and(|o| o.status.success()) {
+        return Some("needs python3 with the zeroconf module (scripts/install-deps)".into());
+    }
+    None
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip").args(args).output().map_err(|e| format!("ip {args:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+/// A namespace with only `lo` (up, multicast on, `addr`/32, the multicast route).
+struct Netns {
+    name: String,
+    addr: String,
+}
+
+impl Netns {
+    fn create() -> Result<Netns, String> {
+        let pid = std::process::id();
+        let ns = Netns { name: format!("opportune-disco-{pid}"), addr: format!("10.233.{}.{}", (pid >> 8) & 0xFF, (pid & 0xFF).max(1)) };
+        let _ = ip(&["netns", "del", &ns.name]);
+        ip(&["netns", "add", &ns.name])?;
+        ip(&["-n", &ns.name, "link", "set", "lo", "up"])?;
+        ip(&["-n", &ns.name, "link", "set", "lo", "multicast", "on"])?;
+        ip(&["-n", &ns.name, "addr", "add", &format!("{}/32", ns.addr), "dev", "lo"])?;
+        ip(&["-n", &ns.name, "route", "add", "224.0.0.0/4", "dev", "lo"])?;
+        Ok(ns)
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, program]);
+        c
+    }
+
+    /// Runs a Python script inside the namespace; its standard output.
+    fn python(&self, script: &str, args: &[&str]) -> Result<String, String> {
+        let out = self.command("python3").arg("-c").arg(script).args(args).output().map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!("python: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = ip(&["netns", "del", &self.name]);
+    }
+}
+
+/// The server inside the namespace; killed on drop.
+struct Server {
+    child: Child,
+    dir: std::path::PathBuf,
+}
+
+impl Server {
+    fn start(ns: &Netns) -> Server {
+        let dir = std::env::temp_dir().join(format!("opportune-disco-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("share")).unwrap();
+        let config = dir.join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"{}:{PORT}\"\nserver_name = \"{NAME}\"\nstatus_socket = \"\"\nmodel = \"Xserve\"\n\
+                 [[share]]\nname = \"s\"\npath = \"{}\"\n[[user]]\nname = \"u\"\npassword = \"p\"\n",
+                ns.addr,
+                dir.join("share").display()
+            ),
+        )
+        .unwrap();
+        let child = ns
+            .command(env!("CARGO_BIN_EXE_opportune"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let mut s = Server { child, dir };
+        s.wait_for("announcing");
+        s
+    }
+
+    /// Reads standard error until a line contains `what`.
+    fn wait_for(&mut self, what: &str) {
+        let mut err = self.child.stderr.take().expect("stderr");
+        let what = what.to_string();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 512];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+                if String::from_utf8_lossy(&seen).contains(&what) {
+                    let _ = tx.send(Ok(()));
+                }
+            }
+            let _ = tx.send(Err(String::from_utf8_lossy(&seen).into_owned()));
+        });
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => {}
+            Ok(Err(log)) => panic!("server ended: {log}"),
+            Err(_) => panic!("server did not announce in time"),
+        }
+    }
+
+    /// SIGTERM, then the exit.
+    fn stop(&mut self) {
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("server did not stop on SIGTERM");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Browses `_smb._tcp`, resolves the first instance, asks for its `_device-info._tcp`
+/// TXT with a legacy unicast query; prints what it found as one JSON line.
+const BROWSE: &str = r#"
+import json, socket, sys, time
+import zeroconf
+from zeroconf import DNSIncoming, DNSOutgoing, DNSQuestion
+addr = sys.argv[1]
+zc = zeroconf.Zeroconf(interfaces=[addr])
+found = []
+class Listener:
+    def add_service(self, zc, type_, name): found.append(name)
+    def update_service(self, zc, type_, name): pass
+    def remove_service(self, zc, type_, name): pass
+browser = zeroconf.ServiceBrowser(zc, "_smb._tcp.local.", Listener())
+deadline = time.time() + 10
+while not found and time.time() < deadline:
+    time.sleep(0.05)
+if not found:
+    sys.exit("no _smb._tcp instance found")
+info = zc.get_service_info("_smb._tcp.local.", found[0], timeout=5000)
+if info is None:
+    sys.exit("instance did not resolve")
+# A legacy unicast query (from an ephemeral port) for the device-info TXT record.
+instance = found[0][: -len("._smb._tcp.local.")]
+q = DNSOutgoing(0)
+q.add_question(DNSQuestion(instance + "._device-info._tcp.local.", 16, 1))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((addr, 0))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(addr))
+s.settimeout(5)
+s.sendto(q.packets()[0], ("224.0.0.251", 5353))
+txt = []
+try:
+    data, _ = s.recvfrom(9000)
+    for r in DNSIncoming(data).answers():
+        if r.type == 16:
+            txt.append(r.text.decode(errors="replace"))
+except socket.timeout:
+    pass
+print(json.dumps({"name": found[0], "server": info.server, "port": info.port,
+                  "addresses": info.parsed_addresses(), "device_info": txt}))
+zc.close()
+"#;
+
+#[test]
+fn mdns_browsers_resolve_the_server_inside_a_namespace() {
+    if let Some(why) = unavailable() {
+        eprintln!("skipping discovery test: {why}");
+        return;
+    }
+    let ns = Netns::create().expect("namespace");
+    let mut server = Server::start(&ns);
+    let out = ns.python(BROWSE, &[&ns.addr]).expect("browse");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    eprintln!("zeroconf saw: {v}");
+    assert_eq!(v["name"], format!("{NAME}._smb._tcp.local."), "{v}");
+    assert_eq!(v["server"], "disco-test.local.", "{v}");
+    assert_eq!(v["port"], PORT, "{v}");
+    assert_eq!(v["addresses"], serde_json::json!([ns.addr]), "{v}");
+    // The device-info TXT has the model string; zeroconf hands the raw record data.
+    let txt = v["device_info"].to_string();
+    assert!(txt.contains("model=Xserve"), "{v}");
+    server.stop();
+}
