@@ -9,8 +9,11 @@
 #![forbid(unsafe_code)]
 
 pub mod dns;
+pub mod http;
 pub mod mdns;
 mod ratelimit;
+pub mod wsd;
+pub mod xml;
 
 pub use ratelimit::RateLimit;
 

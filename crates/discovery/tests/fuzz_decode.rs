@@ -1,6 +1,7 @@
 //! Bounded stable-toolchain fuzzing of what discovery parses from the network: seeded
 //! mutations of mDNS queries and responses (with compression pointers) fed to the DNS
-//! decoder and to the responder. `OPPORTUNE_FUZZ_SECS` sets the time (default 2 s),
+//! decoder and to the responder; of WS-Discovery Probe, Resolve and Get messages fed to
+//! the XML reader, the WS-Discovery responder and the HTTP request reader. `OPPORTUNE_FUZZ_SECS` sets the time (default 2 s),
 //! `OPPORTUNE_FUZZ_SEED` replays a run (see fuzz/stable/mutator.rs).
 
 #[path = "../../../fuzz/stable/mutator.rs"]
@@ -80,4 +81,38 @@ fn the_seeds_decode() {
     for s in dns_seeds() {
         Message::decode(&s).unwrap();
     }
+}
+
+const WINDOWS_PROBE: &str = include_str!("data/windows-probe.xml");
+
+fn wsd_seeds(endpoint: &str) -> Vec<Vec<u8>> {
+    let resolve = WINDOWS_PROBE.replace("discovery/Probe<", "discovery/Resolve<").replace(
+        "<wsd:Probe><wsd:Types>wsdp:Device</wsd:Types></wsd:Probe>",
+        &format!("<wsd:Resolve><wsa:EndpointReference><wsa:Address>{endpoint}</wsa:Address></wsa:EndpointReference></wsd:Resolve>"),
+    );
+    let get = WINDOWS_PROBE
+        .replace("http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe", "http://schemas.xmlsoap.org/ws/2004/09/transfer/Get")
+        .replace("urn:schemas-xmlsoap-org:ws:2005:04:discovery", endpoint);
+    let http = format!("POST /x HTTP/1.1\r\nContent-Length: {}\r\n\r\n{get}", get.len());
+    let comments = "<?xml version='1.0'?><!-- x --><a xmlns='urn:a'><![CDATA[<b>]]>&amp;&#65;<c d=\"&lt;\"/></a>";
+    vec![WINDOWS_PROBE.into(), resolve.into_bytes(), get.into_bytes(), http.into_bytes(), comments.into()]
+}
+
+#[test]
+fn the_ws_discovery_parsers_survive_mutated_messages() {
+    use opportune_discovery::wsd::{device_uuid, urn, Device, Responder as Wsd};
+    let uuid = device_uuid(b"m", "X");
+    let mut r = Wsd::new(Device { uuid, computer: "X".into(), workgroup: "W".into(), xaddrs: "http://10.0.0.1:5357/x".into() }, 1);
+    let t0 = Instant::now();
+    let n = mutator::run("wsd", &wsd_seeds(&urn(&uuid)), |input| {
+        if let Ok(s) = std::str::from_utf8(input) {
+            let _ = opportune_discovery::xml::parse(s);
+        }
+        if let Some(reply) = r.handle_datagram(input, t0) {
+            assert!(opportune_discovery::xml::parse(std::str::from_utf8(&reply).unwrap()).is_ok());
+        }
+        let _ = r.handle_get(input);
+        let _ = opportune_discovery::http::parse(input);
+    });
+    assert!(n >= 2000, "only {n} inputs tried");
 }
