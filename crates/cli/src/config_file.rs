@@ -10,6 +10,8 @@ pub struct FileConfig {
     pub listen: Option<String>,
     pub guest: Option<bool>,
     pub server_name: Option<String>,
+    /// The workgroup RPC clients are told (default "WORKGROUP").
+    pub workgroup: Option<String>,
     pub signing_required: Option<bool>,
     /// "off", "desired" or "required".
     pub encryption: Option<String>,
@@ -41,6 +43,8 @@ pub struct FileConfig {
     pub max_trees_per_session: Option<usize>,
     /// mDNS / DNS-SD announcements (default: on unless listening on loopback).
     pub mdns: Option<bool>,
+    /// The WS-Discovery responder (default: on unless listening on loopback).
+    pub wsd: Option<bool>,
     /// The `_device-info._tcp` model Finder draws the server's icon from.
     pub model: Option<String>,
     #[serde(default)]

@@ -63,7 +63,8 @@ pub struct ServeArgs {
     /// would serve, 2 and the problem otherwise.
     #[arg(long)]
     check_config: bool,
-    /// No mDNS announcements, whatever the configuration says (docs/CONFIG.md).
+    /// No mDNS announcements and no WS-Discovery responder, whatever the configuration
+    /// says (docs/CONFIG.md).
     #[arg(long)]
     no_discovery: bool,
 }

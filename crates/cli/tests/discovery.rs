@@ -2,7 +2,9 @@
 //! (named after the process id) that has nothing but its loopback, made multicast-capable,
 //! with a routable-looking address on it: python-zeroconf browses `_smb._tcp` and
 //! resolves the instance to the server's address and port, and reads the
-//! `_device-info._tcp` model. Needs root, `ip` and Python's zeroconf module
+//! `_device-info._tcp` model; a WS-Discovery Probe (Windows' own text) gets a ProbeMatch
+//! whose XAddrs answer the metadata Get with the computer and workgroup; on SIGTERM the
+//! mDNS goodbye (TTL 0) and the WS-Discovery Bye go out. Needs root, `ip` and Python's zeroconf module
 //! (scripts/install-deps); elsewhere the test prints why and returns. The namespace is
 //! deleted on drop, also when an assertion fails.
 
@@ -93,7 +95,7 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "listen = \"{}:{PORT}\"\nserver_name = \"{NAME}\"\nstatus_socket = \"\"\nmodel = \"Xserve\"\n\
+                "listen = \"{}:{PORT}\"\nserver_name = \"{NAME}\"\nstatus_socket = \"\"\nmodel = \"Xserve\"\nworkgroup = \"HOME\"\n\
                  [[share]]\nname = \"s\"\npath = \"{}\"\n[[user]]\nname = \"u\"\npassword = \"p\"\n",
                 ns.addr,
                 dir.join("share").display()
@@ -205,8 +207,73 @@ print(json.dumps({"name": found[0], "server": info.server, "port": info.port,
 zc.close()
 "#;
 
+/// Sends Windows' Probe (argv[2], with a fresh MessageID) from the namespace's address,
+/// reads the ProbeMatch, POSTs the WS-Transfer Get to its XAddrs; prints one JSON line.
+const PROBE: &str = r#"
+import json, socket, sys, uuid, urllib.request
+import xml.etree.ElementTree as ET
+addr, probe = sys.argv[1], open(sys.argv[2]).read()
+mid = "urn:uuid:" + str(uuid.uuid4())
+probe = probe.replace("urn:uuid:256ad815-1576-4e59-8efc-4c1e0f15fdd2", mid)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((addr, 0))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(addr))
+s.settimeout(5)
+s.sendto(probe.encode(), ("239.255.255.250", 3702))
+data, sender = s.recvfrom(65536)
+ns = {"soap": "http://www.w3.org/2003/05/soap-envelope", "wsa": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+      "wsd": "http://schemas.xmlsoap.org/ws/2005/04/discovery", "pub": "http://schemas.microsoft.com/windows/pub/2005/07"}
+root = ET.fromstring(data)
+m = root.find("soap:Body/wsd:ProbeMatches/wsd:ProbeMatch", ns)
+xaddrs = m.find("wsd:XAddrs", ns).text
+endpoint = m.find("wsa:EndpointReference/wsa:Address", ns).text
+get = ('<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope" xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing">'
+       '<soap:Header><wsa:To>%s</wsa:To><wsa:Action>http://schemas.xmlsoap.org/ws/2004/09/transfer/Get</wsa:Action>'
+       '<wsa:MessageID>urn:uuid:%s</wsa:MessageID></soap:Header><soap:Body/></soap:Envelope>') % (endpoint, uuid.uuid4())
+req = urllib.request.Request(xaddrs, data=get.encode(), headers={"Content-Type": "application/soap+xml"})
+meta = ET.fromstring(urllib.request.urlopen(req, timeout=5).read())
+print(json.dumps({"sender": sender[0], "action": root.find("soap:Header/wsa:Action", ns).text,
+                  "relates_to": root.find("soap:Header/wsa:RelatesTo", ns).text, "expected": mid,
+                  "types": m.find("wsd:Types", ns).text, "xaddrs": xaddrs, "endpoint": endpoint,
+                  "computer": meta.find(".//pub:Computer", ns).text}))
+"#;
+
+/// Joins both groups on the namespace's address, says "ready", then collects for 4 s:
+/// prints whether an mDNS response with every TTL 0 and a WS-Discovery Bye arrived.
+const GOODBYES: &str = r#"
+import json, socket, struct, sys, time
+from zeroconf import DNSIncoming
+addr = sys.argv[1]
+def group(g, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind((g, port))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(g) + socket.inet_aton(addr))
+    s.setblocking(False)
+    return s
+m, w = group("224.0.0.251", 5353), group("239.255.255.250", 3702)
+print("ready", flush=True)
+goodbye = bye = False
+end = time.time() + 4
+while time.time() < end and not (goodbye and bye):
+    for s in (m, w):
+        try:
+            data = s.recv(65536)
+        except BlockingIOError:
+            continue
+        if s is m:
+            msg = DNSIncoming(data)
+            if msg.is_response() and msg.answers() and all(r.ttl == 0 for r in msg.answers()):
+                goodbye = True
+        elif b"/discovery/Bye</" in data:
+            bye = True
+    time.sleep(0.02)
+print(json.dumps({"goodbye": goodbye, "bye": bye}))
+"#;
+
 #[test]
-fn mdns_browsers_resolve_the_server_inside_a_namespace() {
+fn mdns_and_ws_discovery_find_the_server_inside_a_namespace() {
     if let Some(why) = unavailable() {
         eprintln!("skipping discovery test: {why}");
         return;
@@ -223,5 +290,35 @@ fn mdns_browsers_resolve_the_server_inside_a_namespace() {
     // The device-info TXT has the model string; zeroconf hands the raw record data.
     let txt = v["device_info"].to_string();
     assert!(txt.contains("model=Xserve"), "{v}");
+
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../discovery/tests/data/windows-probe.xml");
+    let out = ns.python(PROBE, &[&ns.addr, fixture]).expect("probe");
+    let w: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    eprintln!("WS-Discovery saw: {w}");
+    assert_eq!(w["sender"], ns.addr, "{w}");
+    assert_eq!(w["action"], "http://schemas.xmlsoap.org/ws/2005/04/discovery/ProbeMatches", "{w}");
+    assert_eq!(w["relates_to"], w["expected"], "{w}");
+    assert_eq!(w["types"], "wsdp:Device pub:Computer", "{w}");
+    let endpoint = w["endpoint"].as_str().unwrap();
+    assert_eq!(w["xaddrs"], format!("http://{}:5357/{}", ns.addr, &endpoint["urn:uuid:".len()..]), "{w}");
+    assert_eq!(w["computer"], format!("{NAME}/Workgroup:HOME"), "{w}");
+
+    let mut listener = ns
+        .command("python3")
+        .arg("-c")
+        .arg(GOODBYES)
+        .arg(&ns.addr)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("listener");
+    let mut stdout = std::io::BufReader::new(listener.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
     server.stop();
+    line.clear();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let _ = listener.wait();
+    let g: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(g, serde_json::json!({"goodbye": true, "bye": true}));
 }

@@ -1,10 +1,11 @@
 //! The tokio driver: one task per link and protocol, each owning its socket and its
 //! sans-IO responder, fed the datagrams and the clock. [`start`] spawns them and
 //! returns a [`Discovery`] whose [`Discovery::stop`] makes each task say goodbye (mDNS
-//! records with TTL 0) before it ends.
+//! records with TTL 0, a WS-Discovery Bye) before it ends.
 
 mod links;
 mod mdns_task;
+mod wsd_task;
 
 pub use links::{links, Link};
 
@@ -23,6 +24,10 @@ pub struct Config {
     /// Where the SMB server listens: the links, and the port announced.
     pub listen: SocketAddr,
     pub mdns: bool,
+    /// The WS-Discovery responder.
+    pub wsd: bool,
+    /// The workgroup WS-Discovery names (`pub:Computer` NAME/Workgroup:WORKGROUP).
+    pub workgroup: String,
     /// The `_device-info._tcp` model (`model=...`): Finder's icon.
     pub model: Option<String>,
 }
@@ -71,8 +76,14 @@ pub fn start(config: &Config) -> Discovery {
                 Err(e) => tracing::warn!(addr = %link.addr, error = %e, "mdns: cannot start on this link"),
             }
         }
+        if config.wsd {
+            match wsd_task::spawn(config, link, watch.clone()) {
+                Ok(t) => tasks.push(t),
+                Err(e) => tracing::warn!(addr = %link.addr, error = %e, "wsd: cannot start on this link"),
+            }
+        }
     }
-    if links.is_empty() && config.mdns {
+    if links.is_empty() && (config.mdns || config.wsd) {
         tracing::warn!(listen = %config.listen, "discovery: no IPv4 multicast interface to announce on");
     }
     Discovery { stop, tasks, links }
