@@ -1,6 +1,8 @@
 //! The mDNS / DNS-SD responder of one link (RFC 6762, RFC 6763), sans-IO: queries in
 //! (`handle_query(packet, from, now)`), datagrams out; `poll_timeout`/`handle_timeout`
-//! drive the start-up announcements, `goodbye` says the records are gone.
+//! drive the probes and start-up announcements, `goodbye` says the records are gone. A
+//! response from another host claiming our instance or host name renames ours and
+//! probes again.
 //!
 //! What it publishes for the server (RFC 6763 4.1, 6, 12.1):
 //! - `_services._dns-sd._udp.local PTR _smb._tcp.local` (service type enumeration, 9);
@@ -10,8 +12,8 @@
 //!   `model=...`, which macOS Finder reads to pick the icon of the server;
 //! - `<host>.local` A / AAAA: the addresses the server listens on, on this link.
 //!
-//! It does not probe for name conflicts (RFC 6762 8.1) nor delay shared answers by
-//! 20-120 ms (6): it answers at once.
+//! It does not break ties between simultaneous probes (RFC 6762 8.2) nor delay shared
+//! answers by 20-120 ms (6): it answers at once.
 
 use crate::dns::{self, Message, Name, Question, RData, Record, CLASS_IN};
 use crate::ratelimit::RateLimit;
@@ -27,6 +29,9 @@ const OTHER_TTL: u32 = 4500;
 const LEGACY_TTL: u32 = 10;
 /// A record is multicast at most once a second per link (RFC 6762 6).
 const MIN_MULTICAST_INTERVAL: Duration = Duration::from_secs(1);
+/// Probes before announcing, 250 ms apart (RFC 6762 8.1).
+const PROBES: u8 = 3;
+const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 /// Start-up announcements (RFC 6762 8.3: at least two, one second apart).
 const ANNOUNCEMENTS: u8 = 3;
 /// Replies a second after a burst, whatever the sources (docs/SECURITY.md).
@@ -80,47 +85,157 @@ struct Own {
     last_multicast: Option<Instant>,
 }
 
+/// Where the responder stands (RFC 6762 8): its unique names are probed for first,
+/// then announced, then defended only by answering. A responder that was never
+/// started answers at once (unit tests drive it so).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Probing { sent: u8, next: Instant },
+    Announcing { left: u8, next: Instant },
+    Established,
+    /// After the goodbye.
+    Stopped,
+}
+
 pub struct Responder {
+    /// As configured; `service` is it, renamed after each conflict.
+    base: Service,
+    service: Service,
+    /// Every address of this host (all links): another link's announcement of our host
+    /// name, looped back on a shared network, is no conflict.
+    host_addrs: Vec<IpAddr>,
+    conflicts: u32,
     own: Vec<Own>,
     limit: RateLimit,
-    /// The next announcement and how many are left.
-    announce: Option<(Instant, u8)>,
+    phase: Phase,
 }
 
 impl Responder {
     pub fn new(service: &Service) -> Result<Responder, dns::DnsError> {
-        let own = records(service)?.into_iter().map(|record| Own { record, last_multicast: None }).collect();
-        Ok(Responder { own, limit: RateLimit::new(REPLY_RATE, REPLY_BURST), announce: None })
+        let mut r = Responder {
+            base: service.clone(),
+            service: service.clone(),
+            host_addrs: service.addrs.clone(),
+            conflicts: 0,
+            own: Vec::new(),
+            limit: RateLimit::new(REPLY_RATE, REPLY_BURST),
+            phase: Phase::Established,
+        };
+        r.rebuild()?;
+        Ok(r)
     }
 
-    /// Schedules the start-up announcements, the first at `now`.
+    /// Addresses of this host on other links (see `host_addrs`).
+    pub fn add_host_addresses(&mut self, addrs: &[IpAddr]) {
+        self.host_addrs.extend(addrs.iter().filter(|a| !self.service.addrs.contains(a)));
+    }
+
+    /// The instance name now in use (renamed after a conflict).
+    pub fn instance(&self) -> &str {
+        &self.service.instance
+    }
+
+    fn rebuild(&mut self) -> Result<(), dns::DnsError> {
+        self.own = records(&self.service)?.into_iter().map(|record| Own { record, last_multicast: None }).collect();
+        Ok(())
+    }
+
+    /// Probes for the names (RFC 6762 8.1), the first probe at `now`, then announces them.
     pub fn start(&mut self, now: Instant) {
-        self.announce = Some((now, ANNOUNCEMENTS));
+        self.phase = Phase::Probing { sent: 0, next: now };
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.announce.map(|(at, _)| at)
+        match self.phase {
+            Phase::Probing { next, .. } | Phase::Announcing { next, .. } => Some(next),
+            Phase::Established | Phase::Stopped => None,
+        }
     }
 
-    /// The announcement due at `now`, if any (RFC 6762 8.3: unsolicited responses with
-    /// every record, intervals doubling from one second).
+    /// The probe or announcement due at `now`, if any: three probes 250 ms apart, then
+    /// unsolicited responses with every record, intervals doubling from one second (8.3).
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<Transmit> {
-        let Some((at, left)) = self.announce else { return Vec::new() };
-        if now < at {
-            return Vec::new();
+        match self.phase {
+            Phase::Probing { sent, next } if now >= next => {
+                if sent == PROBES {
+                    self.phase = Phase::Announcing { left: ANNOUNCEMENTS, next: now };
+                    return self.handle_timeout(now);
+                }
+                self.phase = Phase::Probing { sent: sent + 1, next: now + PROBE_INTERVAL };
+                vec![Transmit { to: Destination::Multicast, packet: self.probe(sent == 0) }]
+            }
+            Phase::Announcing { left, next } if now >= next => {
+                let sent = ANNOUNCEMENTS - left;
+                self.phase = if left > 1 {
+                    Phase::Announcing { left: left - 1, next: now + Duration::from_secs(1 << sent) }
+                } else {
+                    Phase::Established
+                };
+                for o in &mut self.own {
+                    o.last_multicast = Some(now);
+                }
+                vec![Transmit { to: Destination::Multicast, packet: self.unsolicited(None) }]
+            }
+            _ => Vec::new(),
         }
-        let sent = ANNOUNCEMENTS - left;
-        self.announce = (left > 1).then(|| (now + Duration::from_secs(1 << sent), left - 1));
-        for o in &mut self.own {
-            o.last_multicast = Some(now);
+    }
+
+    /// A probe: "ANY" questions for the instance and host names (the first asking for a
+    /// unicast answer), our unique records in the authority section (RFC 6762 8.1, 8.2).
+    fn probe(&self, first: bool) -> Vec<u8> {
+        let unique: Vec<Record> = self.own.iter().filter(|o| o.record.flush).map(|o| o.record.clone()).collect();
+        let mut names: Vec<Name> = Vec::new();
+        for r in &unique {
+            if !names.contains(&r.name) {
+                names.push(r.name.clone());
+            }
         }
-        vec![Transmit { to: Destination::Multicast, packet: self.unsolicited(None) }]
+        let questions = names
+            .into_iter()
+            .map(|name| Question { name, qtype: dns::TYPE_ANY, qclass: CLASS_IN, unicast: first })
+            .collect();
+        Message { questions, authorities: unique, ..Message::default() }.encode()
     }
 
     /// Every record with TTL 0: caches forget the service (RFC 6762 10.1).
     pub fn goodbye(&mut self) -> Transmit {
-        self.announce = None;
+        self.phase = Phase::Stopped;
         Transmit { to: Destination::Multicast, packet: self.unsolicited(Some(0)) }
+    }
+
+    /// A response from another host that gives one of our unique names other data
+    /// (RFC 6762 9): take the next name ("NAME (2)", host "name-2") and probe again;
+    /// after 15 conflicts, wait 5 s before each probe (8.1).
+    fn handle_response(&mut self, m: &Message, now: Instant) {
+        if !matches!(self.phase, Phase::Probing { .. } | Phase::Announcing { .. } | Phase::Established) {
+            return;
+        }
+        let conflict = m.answers.iter().chain(&m.additionals).any(|r| self.conflicts_with(r));
+        if !conflict {
+            return;
+        }
+        self.conflicts += 1;
+        let n = self.conflicts + 1;
+        self.service.instance = format!("{} ({n})", self.base.instance);
+        self.service.host = format!("{}-{n}", self.base.host);
+        if self.rebuild().is_err() {
+            self.phase = Phase::Stopped;
+            return;
+        }
+        let wait = if self.conflicts > 15 { Duration::from_secs(5) } else { Duration::ZERO };
+        self.phase = Phase::Probing { sent: 0, next: now + wait };
+    }
+
+    fn conflicts_with(&self, r: &Record) -> bool {
+        let rtype = r.data.rtype();
+        let ours: Vec<&Record> =
+            self.own.iter().map(|o| &o.record).filter(|o| o.flush && o.name == r.name && o.data.rtype() == rtype).collect();
+        let another_link = match &r.data {
+            RData::A(a) => self.host_addrs.contains(&IpAddr::V4(*a)),
+            RData::Aaaa(a) => self.host_addrs.contains(&IpAddr::V6(*a)),
+            _ => false,
+        };
+        r.ttl > 0 && !ours.is_empty() && !ours.iter().any(|o| o.data == r.data) && !another_link
     }
 
     fn unsolicited(&self, ttl: Option<u32>) -> Vec<u8> {
@@ -132,8 +247,16 @@ impl Responder {
     /// questions about other names, or when the rate limit is reached).
     pub fn handle_query(&mut self, packet: &[u8], from: SocketAddr, now: Instant) -> Vec<Transmit> {
         let Ok(query) = Message::decode(packet) else { return Vec::new() };
-        // RFC 6762 18.2, 18.3, 18.11: only standard queries without an error code.
-        if query.flags & (dns::FLAG_RESPONSE | 0x7800 | 0x000F) != 0 {
+        // RFC 6762 18.3, 18.11: only standard queries and responses without an error code.
+        if query.flags & (0x7800 | 0x000F) != 0 {
+            return Vec::new();
+        }
+        if query.flags & dns::FLAG_RESPONSE != 0 {
+            self.handle_response(&query, now);
+            return Vec::new();
+        }
+        // Names being probed for are not ours yet (8.1); after the goodbye nothing is.
+        if matches!(self.phase, Phase::Probing { .. } | Phase::Stopped) {
             return Vec::new();
         }
         if from.port() != PORT {
@@ -247,7 +370,12 @@ fn records(s: &Service) -> Result<Vec<Record>, dns::DnsError> {
     let instance = smb.prefixed(&s.instance)?;
     let host = local.prefixed(&s.host)?;
     let rec = |name: &Name, flush, ttl, data| Record { name: name.clone(), class: CLASS_IN, flush, ttl, data };
-    let txt = |strings: &[String]| RData::Txt(strings.iter().map(|t| t.as_bytes().to_vec()).collect());
+    // No strings is written as one empty string (RFC 6763 6.1) and read back so: keep
+    // it in that form, or our own records looped back would look like another host's.
+    let txt = |strings: &[String]| match strings {
+        [] => RData::Txt(vec![Vec::new()]),
+        _ => RData::Txt(strings.iter().map(|t| t.as_bytes().to_vec()).collect()),
+    };
     let mut out = vec![
         rec(&Name::parse("_services._dns-sd._udp.local")?, false, OTHER_TTL, RData::Ptr(smb.clone())),
         rec(&smb, false, OTHER_TTL, RData::Ptr(instance.clone())),

@@ -149,26 +149,93 @@ fn legacy_unicast_echoes_id_and_question_with_short_ttls() {
     assert!(m.answers.iter().chain(&m.additionals).all(|r| r.ttl <= 10 && !r.flush));
 }
 
-#[test]
-fn announcements_at_start_and_a_goodbye_with_ttl_zero() {
-    let mut r = Responder::new(&service()).unwrap();
-    let t0 = Instant::now();
-    assert!(r.poll_timeout().is_none());
+/// Every transmission from `start` until the responder has nothing more scheduled.
+fn run_start(r: &mut Responder, t0: Instant) -> Vec<(Duration, Transmit)> {
     r.start(t0);
     let mut sent = Vec::new();
-    let mut now = t0;
     while let Some(at) = r.poll_timeout() {
-        now = at;
-        sent.extend(r.handle_timeout(now).into_iter().map(|t| (now - t0, t)));
+        sent.extend(r.handle_timeout(at).into_iter().map(|t| (at - t0, t)));
     }
-    assert_eq!(sent.iter().map(|(d, _)| d.as_secs()).collect::<Vec<_>>(), vec![0, 1, 3]);
-    let m = Message::decode(&sent[0].1.packet).unwrap();
+    sent
+}
+
+#[test]
+fn probes_then_announcements_then_a_goodbye_with_ttl_zero() {
+    let mut r = Responder::new(&service()).unwrap();
+    let t0 = Instant::now();
+    let sent = run_start(&mut r, t0);
+    let ms: Vec<u128> = sent.iter().map(|(d, _)| d.as_millis()).collect();
+    assert_eq!(ms, vec![0, 250, 500, 750, 1750, 3750]);
+    // The probes: ANY questions for the unique names, QU on the first, our unique
+    // records in the authority section.
+    let p = Message::decode(&sent[0].1.packet).unwrap();
+    assert_eq!(p.flags, 0);
+    let mut asked: Vec<String> = p.questions.iter().map(|q| q.name.to_string()).collect();
+    asked.sort();
+    assert_eq!(asked, ["Files Box._device-info._tcp.local", "Files Box._smb._tcp.local", "files-box.local"]);
+    assert!(p.questions.iter().all(|q| q.qtype == dns::TYPE_ANY && q.unicast));
+    assert_eq!(p.authorities.len(), 4, "SRV, TXT, device-info TXT, A");
+    assert!(Message::decode(&sent[1].1.packet).unwrap().questions.iter().all(|q| !q.unicast));
+    let m = Message::decode(&sent[3].1.packet).unwrap();
     assert_eq!(m.answers.len(), 7, "enumeration, PTR, SRV, TXT, device-info PTR and TXT, A");
     assert!(m.answers.iter().all(|r| r.ttl > 0));
     let bye = Message::decode(&r.goodbye().packet).unwrap();
     assert_eq!(bye.answers.len(), 7);
     assert!(bye.answers.iter().all(|r| r.ttl == 0));
-    assert!(now >= t0);
+    let q = query(&[("_smb._tcp.local", TYPE_PTR, true)], vec![]);
+    assert!(r.handle_query(&q, PEER, t0 + Duration::from_secs(9)).is_empty(), "nothing is ours after the goodbye");
+}
+
+#[test]
+fn nothing_is_answered_while_probing() {
+    let mut r = Responder::new(&service()).unwrap();
+    let t0 = Instant::now();
+    r.start(t0);
+    let q = query(&[("_smb._tcp.local", TYPE_PTR, true)], vec![]);
+    r.handle_timeout(t0);
+    assert!(r.handle_query(&q, PEER, t0).is_empty());
+    for at in [t0 + Duration::from_millis(250), t0 + Duration::from_millis(500), t0 + Duration::from_millis(750)] {
+        r.handle_timeout(at);
+    }
+    assert_eq!(r.handle_query(&q, PEER, t0 + Duration::from_millis(760)).len(), 1);
+}
+
+fn claim(name: &str, data: RData) -> Vec<u8> {
+    let rec = Record { name: Name::parse(name).unwrap(), class: CLASS_IN, flush: true, ttl: 120, data };
+    Message { flags: dns::FLAG_RESPONSE | dns::FLAG_AUTHORITATIVE, answers: vec![rec], ..Message::default() }.encode()
+}
+
+#[test]
+fn another_host_with_our_name_makes_us_rename_and_probe_again() {
+    let mut r = Responder::new(&service()).unwrap();
+    r.add_host_addresses(&[IpAddr::V4(Ipv4Addr::new(192, 168, 1, 2))]);
+    let t0 = Instant::now();
+    run_start(&mut r, t0);
+    let later = t0 + Duration::from_secs(10);
+    // Our own probes and announcements looped back, our address on another link, a
+    // goodbye: no conflict.
+    for (_, t) in run_start(&mut Responder::new(&service()).unwrap(), t0) {
+        r.handle_query(&t.packet, PEER, later);
+    }
+    r.handle_query(&claim("files-box.local", RData::A(Ipv4Addr::new(10, 233, 0, 7))), PEER, later);
+    r.handle_query(&claim("files-box.local", RData::A(Ipv4Addr::new(192, 168, 1, 2))), PEER, later);
+    let mut bye = Message::decode(&claim("files-box.local", RData::A(Ipv4Addr::new(10, 1, 1, 1)))).unwrap();
+    bye.answers[0].ttl = 0;
+    r.handle_query(&bye.encode(), PEER, later);
+    assert_eq!(r.instance(), "Files Box");
+    assert!(r.poll_timeout().is_none());
+    // Another SRV for our instance name: renamed, probing again at once.
+    let srv = RData::Srv { priority: 0, weight: 0, port: 445, target: name("elsewhere.local") };
+    r.handle_query(&claim("Files Box._smb._tcp.local", srv), PEER, later);
+    assert_eq!(r.instance(), "Files Box (2)");
+    assert_eq!(r.poll_timeout(), Some(later));
+    let sent = run_start(&mut r, later);
+    let m = Message::decode(&sent[3].1.packet).unwrap();
+    assert!(m.answers.iter().any(|a| a.data == RData::Ptr(name("Files Box (2)._smb._tcp.local"))));
+    assert!(m.answers.iter().any(|a| a.name == name("files-box-2.local")));
+    // A host claiming our host name with another address: renamed again.
+    r.handle_query(&claim("files-box-2.local", RData::A(Ipv4Addr::new(10, 1, 1, 1))), PEER, later);
+    assert_eq!(r.instance(), "Files Box (3)");
 }
 
 #[test]

@@ -11,7 +11,8 @@ use tokio::time::Instant;
 /// Largest datagram read; mDNS allows up to 9,000 bytes (RFC 6762 17), the rest is cut.
 const MAX_DATAGRAM: usize = 9000;
 
-pub fn spawn(config: &Config, link: &Link, stop: watch::Receiver<bool>) -> std::io::Result<JoinHandle<()>> {
+/// `all` are every link of the server: their addresses are this host's.
+pub fn spawn(config: &Config, link: &Link, all: &[Link], stop: watch::Receiver<bool>) -> std::io::Result<JoinHandle<()>> {
     let service = Service {
         instance: config.server_name.clone(),
         host: mdns::host_label(&config.server_name),
@@ -20,7 +21,8 @@ pub fn spawn(config: &Config, link: &Link, stop: watch::Receiver<bool>) -> std::
         txt: Vec::new(),
         model: config.model.clone(),
     };
-    let responder = Responder::new(&service).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let mut responder = Responder::new(&service).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    responder.add_host_addresses(&all.iter().map(|l| IpAddr::V4(l.addr)).collect::<Vec<_>>());
     let socket = UdpSocket::from_std(super::links::multicast_socket(MDNS_GROUP, mdns::PORT, link.addr)?)?;
     tracing::info!(addr = %link.addr, interface = ?link.interface, instance = %service.instance, "mdns: announcing _smb._tcp");
     Ok(tokio::spawn(run(socket, responder, stop)))
@@ -34,7 +36,14 @@ async fn run(socket: UdpSocket, mut responder: Responder, mut stop: watch::Recei
         let wake = responder.poll_timeout().map(Instant::from_std);
         let out = tokio::select! {
             r = socket.recv_from(&mut buf) => match r {
-                Ok((n, from)) => responder.handle_query(&buf[..n], from, Instant::now().into_std()),
+                Ok((n, from)) => {
+                    let before = responder.instance().to_string();
+                    let out = responder.handle_query(&buf[..n], from, Instant::now().into_std());
+                    if responder.instance() != before {
+                        tracing::warn!(%from, old = %before, new = %responder.instance(), "mdns: name taken on the network, renamed");
+                    }
+                    out
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "mdns: receive failed");
                     Vec::new()

@@ -71,7 +71,7 @@ pub fn start(config: &Config) -> Discovery {
     let mut tasks = Vec::new();
     for link in &links {
         if config.mdns {
-            match mdns_task::spawn(config, link, watch.clone()) {
+            match mdns_task::spawn(config, link, &links, watch.clone()) {
                 Ok(t) => tasks.push(t),
                 Err(e) => tracing::warn!(addr = %link.addr, error = %e, "mdns: cannot start on this link"),
             }
