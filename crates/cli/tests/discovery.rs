@@ -46,9 +46,13 @@ struct Netns {
 }
 
 impl Netns {
-    fn create() -> Result<Netns, String> {
+    /// `tag` tells apart the namespaces of this process's tests (they run in parallel).
+    fn create(tag: &str) -> Result<Netns, String> {
         let pid = std::process::id();
-        let ns = Netns { name: format!("opportune-disco-{pid}"), addr: format!("10.233.{}.{}", (pid >> 8) & 0xFF, (pid & 0xFF).max(1)) };
+        let ns = Netns {
+            name: format!("opportune-disco-{pid}-{tag}"),
+            addr: format!("10.233.{}.{}", (pid >> 8) & 0xFF, (pid & 0xFF).max(1)),
+        };
         let _ = ip(&["netns", "del", &ns.name]);
         ip(&["netns", "add", &ns.name])?;
         ip(&["-n", &ns.name, "link", "set", "lo", "up"])?;
@@ -87,8 +91,9 @@ struct Server {
 }
 
 impl Server {
-    fn start(ns: &Netns) -> Server {
-        let dir = std::env::temp_dir().join(format!("opportune-disco-{}", std::process::id()));
+    /// The server listening on `ip`, once it says so.
+    fn start(ns: &Netns, ip: &str) -> Server {
+        let dir = std::env::temp_dir().join(&ns.name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("share")).unwrap();
         let config = dir.join("config.toml");
@@ -97,7 +102,7 @@ impl Server {
             format!(
                 "listen = \"{}:{PORT}\"\nserver_name = \"{NAME}\"\nstatus_socket = \"\"\nmodel = \"Xserve\"\nworkgroup = \"HOME\"\n\
                  [[share]]\nname = \"s\"\npath = \"{}\"\n[[user]]\nname = \"u\"\npassword = \"p\"\n",
-                ns.addr,
+                ip,
                 dir.join("share").display()
             ),
         )
@@ -106,18 +111,23 @@ impl Server {
             .command(env!("CARGO_BIN_EXE_opportune"))
             .args(["serve", "--config"])
             .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.join("log")).unwrap())
             .spawn()
             .expect("start the server");
         let mut s = Server { child, dir };
-        s.wait_for("announcing");
+        s.wait_for("opportune listening on");
         s
     }
 
-    /// Reads standard error until a line contains `what`.
+    /// What the server wrote to standard error so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+
+    /// Reads standard output until a line contains `what`.
     fn wait_for(&mut self, what: &str) {
-        let mut err = self.child.stderr.take().expect("stderr");
+        let mut err = self.child.stdout.take().expect("stdout");
         let what = what.to_string();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -136,8 +146,8 @@ impl Server {
         });
         match rx.recv_timeout(Duration::from_secs(10)) {
             Ok(Ok(())) => {}
-            Ok(Err(log)) => panic!("server ended: {log}"),
-            Err(_) => panic!("server did not announce in time"),
+            Ok(Err(out)) => panic!("server ended: {out}{}", self.log()),
+            Err(_) => panic!("server did not start in time: {}", self.log()),
         }
     }
 
@@ -278,8 +288,8 @@ fn mdns_and_ws_discovery_find_the_server_inside_a_namespace() {
         eprintln!("skipping discovery test: {why}");
         return;
     }
-    let ns = Netns::create().expect("namespace");
-    let mut server = Server::start(&ns);
+    let ns = Netns::create("on").expect("namespace");
+    let mut server = Server::start(&ns, &ns.addr);
     let out = ns.python(BROWSE, &[&ns.addr]).expect("browse");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
     eprintln!("zeroconf saw: {v}");
@@ -290,6 +300,7 @@ fn mdns_and_ws_discovery_find_the_server_inside_a_namespace() {
     // The device-info TXT has the model string; zeroconf hands the raw record data.
     let txt = v["device_info"].to_string();
     assert!(txt.contains("model=Xserve"), "{v}");
+    assert!(server.log().contains(&format!("announcing {NAME} on {} (mDNS, WS-Discovery)", ns.addr)), "{}", server.log());
 
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../discovery/tests/data/windows-probe.xml");
     let out = ns.python(PROBE, &[&ns.addr, fixture]).expect("probe");
@@ -321,4 +332,42 @@ fn mdns_and_ws_discovery_find_the_server_inside_a_namespace() {
     let _ = listener.wait();
     let g: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}"));
     assert_eq!(g, serde_json::json!({"goodbye": true, "bye": true}));
+}
+
+/// From the namespace's loopback address: a WS-Discovery Probe and a legacy mDNS query
+/// for `_smb._tcp`; prints what answered within 1.5 s.
+const ASK_LOOPBACK: &str = r#"
+import json, socket, sys, time
+from zeroconf import DNSOutgoing, DNSQuestion
+probe = open(sys.argv[1]).read()
+def ask(packet, group, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+    s.settimeout(1.5)
+    s.sendto(packet, (group, port))
+    try:
+        s.recvfrom(65536)
+        return True
+    except socket.timeout:
+        return False
+q = DNSOutgoing(0)
+q.add_question(DNSQuestion("_smb._tcp.local.", 12, 1))
+print(json.dumps({"wsd": ask(probe.encode(), "239.255.255.250", 3702), "mdns": ask(q.packets()[0], "224.0.0.251", 5353)}))
+"#;
+
+#[test]
+fn a_server_on_loopback_announces_nothing_by_default() {
+    if let Some(why) = unavailable() {
+        eprintln!("skipping discovery test: {why}");
+        return;
+    }
+    let ns = Netns::create("lo").expect("namespace");
+    let mut server = Server::start(&ns, "127.0.0.1");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../discovery/tests/data/windows-probe.xml");
+    let out = ns.python(ASK_LOOPBACK, &[fixture]).expect("ask");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(v, serde_json::json!({"wsd": false, "mdns": false}));
+    assert!(!server.log().contains("announcing"), "{}", server.log());
+    server.stop();
 }
