@@ -10,6 +10,8 @@ use tokio::time::Instant;
 
 /// Largest datagram read; mDNS allows up to 9,000 bytes (RFC 6762 17), the rest is cut.
 const MAX_DATAGRAM: usize = 9000;
+/// The pause after a failed receive.
+pub const ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// `all` are every link of the server: their addresses are this host's.
 pub fn spawn(config: &Config, link: &Link, all: &[Link], stop: watch::Receiver<bool>) -> std::io::Result<JoinHandle<()>> {
@@ -45,7 +47,9 @@ async fn run(socket: UdpSocket, mut responder: Responder, mut stop: watch::Recei
                     out
                 }
                 Err(e) => {
+                    // An interface going down can fail every receive: do not spin.
                     tracing::debug!(error = %e, "mdns: receive failed");
+                    tokio::time::sleep(ERROR_PAUSE).await;
                     Vec::new()
                 }
             },

@@ -52,7 +52,10 @@ async fn run(socket: UdpSocket, http: TcpListener, responder: Arc<Mutex<Responde
     loop {
         tokio::select! {
             r = socket.recv_from(&mut buf) => {
-                let Ok((n, from)) = r else { continue };
+                let Ok((n, from)) = r else {
+                    tokio::time::sleep(super::mdns_task::ERROR_PAUSE).await;
+                    continue;
+                };
                 let reply = lock(&responder).handle_datagram(&buf[..n], std::time::Instant::now());
                 if let Some(reply) = reply
                     && let Err(e) = socket.send_to(&reply, from).await
@@ -61,7 +64,11 @@ async fn run(socket: UdpSocket, http: TcpListener, responder: Arc<Mutex<Responde
                 }
             }
             a = http.accept() => {
-                let Ok((stream, _)) = a else { continue };
+                let Ok((stream, _)) = a else {
+                    // Out of descriptors, say: wait rather than spin.
+                    tokio::time::sleep(super::mdns_task::ERROR_PAUSE).await;
+                    continue;
+                };
                 // Beyond the cap a connection is closed at once.
                 let Ok(slot) = slots.clone().try_acquire_owned() else { continue };
                 let responder = responder.clone();
