@@ -43,6 +43,12 @@ pub struct FileConfig {
     pub max_sessions_per_connection: Option<usize>,
     /// Tree connects one session may hold.
     pub max_trees_per_session: Option<usize>,
+    /// mDNS / DNS-SD announcements (default: on unless listening on loopback).
+    pub mdns: Option<bool>,
+    /// The WS-Discovery responder (default: on unless listening on loopback).
+    pub wsd: Option<bool>,
+    /// The `_device-info._tcp` model Finder draws the server's icon from.
+    pub model: Option<String>,
     #[serde(default)]
     pub share: Vec<FileShare>,
     #[serde(default)]

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod config_file;
+mod discovery;
 mod import_samba;
 mod sd_notify;
 mod serve;

@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// would serve, 2 and the problem otherwise.
     #[arg(long)]
     check_config: bool,
+    /// No mDNS announcements and no WS-Discovery responder, whatever the configuration
+    /// says (docs/CONFIG.md).
+    #[arg(long)]
+    no_discovery: bool,
 }
 
 /// How long a stop may take unless `shutdown_timeout_secs` says otherwise: breaks in
@@ -81,6 +85,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         (None, None) => None,
     };
     let shutdown_timeout = file.shutdown_timeout_secs.map_or(DEFAULT_SHUTDOWN_TIMEOUT, std::time::Duration::from_secs);
+    let discovery = crate::discovery::Settings::new(&file, args.no_discovery);
     let (config, generated) = build_config(&args, file)?;
     if args.check_config {
         return check_config(&config);
@@ -98,6 +103,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         let (listener, state) = opportune_server::bind(config).await.map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         announce(&state.config, addr, generated.as_ref());
+        let announcements = discovery.start(&state.config.server_name, addr);
         let st = state.clone();
         st.set_reloader(reloader(args.clone(), generated.clone()));
         let reloading = st.clone();
@@ -134,6 +140,9 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         }
         // The listener is gone with `serve`; pending breaks and requests finish within the bound.
         crate::sd_notify::notify("STOPPING=1");
+        if let Some(d) = announcements {
+            d.stop().await;
+        }
         let report = opportune_server::stop(&st, shutdown_timeout).await;
         if report.breaks_left > 0 || report.connections_left > 0 {
             eprintln!(

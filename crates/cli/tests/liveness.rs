@@ -49,7 +49,7 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "oplock_break_timeout_secs = {BREAK_TIMEOUT_SECS}\nstatus_socket = \"{}\"\n[[share]]\nname = \"share\"\npath = \"{}\"\n[[user]]\nname = \"user\"\npassword = \"pass\"\n",
+                "oplock_break_timeout_secs = {BREAK_TIMEOUT_SECS}\nmdns = false\nwsd = false\nstatus_socket = \"{}\"\n[[share]]\nname = \"share\"\npath = \"{}\"\n[[user]]\nname = \"user\"\npassword = \"pass\"\n",
                 run.join("status.sock").display(),
                 root.display()
             ),
