@@ -90,7 +90,6 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
     conn.address_opens = server.fds.address(peer.ip());
     let mut hs = Handshake { accepted: Instant::now(), authenticated: false };
     let mut last_progress = Instant::now();
-    let mut stopping = server.shutdown.subscribe();
     let reason = loop {
         match reader.try_frame() {
             Ok(Some(frame)) => {
@@ -123,6 +122,9 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
                 if events::handle(&server, &mut conn, ev, &mut out).await.is_err() {
                     break "write error";
                 }
+                if conn.closing {
+                    break "server stopping";
+                }
             }
             r = reader.fill() => {
                 if let Err(reason) = r {
@@ -131,7 +133,6 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
                 last_progress = Instant::now();
             }
             () = ticket.evicted() => break "evicted to make room (server full)",
-            () = stopped(&mut stopping) => break "server stopping",
             () = tokio::time::sleep_until(when), if deadline.is_some() => break why,
             () = tokio::time::sleep_until(live_at.unwrap_or(when)), if live_at.is_some() => {
                 out.watch(|w| w.tick(std::time::Instant::now()));
@@ -144,11 +145,6 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
     cleanup(&server, &mut conn);
     crate::metrics::connections(-1.0);
     let _ = out.wr.shutdown().await;
-}
-
-/// Returns once the server stops (at once if it already has).
-async fn stopped(rx: &mut tokio::sync::watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stop| *stop).await.map(drop);
 }
 
 /// Processes one frame and sends what it produced. Break notifications this request

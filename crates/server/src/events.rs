@@ -32,6 +32,10 @@ pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, o
             out.watch(|w| w.break_sent(Instant::now()));
             send(out, msg).await
         }
+        ConnEvent::Stop => {
+            conn.closing = true;
+            Ok(())
+        }
         ConnEvent::Figures(reply) => {
             let (tcp, liveness) = out.figures();
             let _ = reply.send(figures(conn, tcp, liveness));

@@ -38,7 +38,6 @@ mod server;
 mod session;
 mod share_table;
 pub mod reload;
-mod shutdown;
 pub mod stop;
 mod sockopt;
 pub mod throttle;

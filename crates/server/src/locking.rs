@@ -44,6 +44,8 @@ pub enum ConnEvent {
     /// Another request waits on, or was refused by, this connection's byte-range locks
     /// or share modes: check that the peer is alive (`link_watch`).
     Probe { why: &'static str },
+    /// The server stops: end after the request being processed (`stop.rs`).
+    Stop,
     /// `opportune status` asks for this connection's transport figures.
     Figures(tokio::sync::oneshot::Sender<crate::figures::ConnFigures>),
 }

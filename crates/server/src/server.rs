@@ -83,8 +83,6 @@ pub struct ServerState {
     pub fds: crate::fd_budget::FdBudget,
     /// Transport-liveness knobs and what they decided (issue 12).
     pub liveness: Arc<crate::liveness::Liveness>,
-    /// Tells connections to end when the server stops.
-    pub shutdown: crate::shutdown::Shutdown,
     /// Reads the configuration again for a reload (set by whoever built it: the CLI).
     reloader: std::sync::Mutex<Option<Reloader>>,
     next_id: AtomicU64,
@@ -160,7 +158,6 @@ impl ServerState {
             fds,
             liveness: Arc::new(crate::liveness::Liveness { config: config.liveness.clone(), counters: Default::default() }),
             notify: Default::default(),
-            shutdown: Default::default(),
             reloader: Default::default(),
             memory: Arc::new(Memory::new(&config.limits)),
             admission: crate::admission::Admission::new(config.max_connections, config.limits.max_connections_per_address),

@@ -28,8 +28,15 @@ pub async fn stop(state: &ServerState, bound: Duration) -> StopReport {
         (n == 0).then_some(0).ok_or(n)
     })
     .await;
-    state.shutdown.close_connections();
+    // Each connection hears it through its event queue (no cost per request while the
+    // server runs); a connection that registered meanwhile is told at the next poll.
+    let mut told = std::collections::HashSet::new();
     let connections_left = wait_until(t0 + bound, || {
+        for (conn, tx) in state.locks.routes() {
+            if told.insert(conn) {
+                let _ = tx.send(crate::locking::ConnEvent::Stop);
+            }
+        }
         let n = state.locks.connection_count();
         (n == 0).then_some(0).ok_or(n)
     })
