@@ -530,22 +530,8 @@ fn lookup_sids(r: &mut Reader<'_>, handles: Option<&mut Handles>, p: &dyn Provid
         NamesShape::Plain => &[F::U16, F::Str, F::U32],
         NamesShape::Ex => &[F::U16, F::Str, F::U32, F::U32],
     };
-    skip_translated(r, fields)?;
-    let level = r.enum16()?;
-    r.u32()?;
-    if shape == NamesShape::Ex {
-        r.u32()?;
-        r.u32()?;
-    }
-    if allowed == nt::INVALID_HANDLE {
-        return Err(CallError::Fault(FAULT_CONTEXT_MISMATCH));
-    }
-    if allowed != nt::SUCCESS {
-        return Ok(failed_lookup(allowed));
-    }
-    // MS-LSAT 3.1.4.10: an empty buffer or LookupLevel outside 1..=6 is invalid.
-    if sids.is_empty() || !(1..=6).contains(&level) {
-        return Ok(failed_lookup(nt::INVALID_PARAMETER));
+    if let Some(answer) = lookup_rest(r, fields, shape == NamesShape::Ex, allowed, sids.is_empty())? {
+        return Ok(answer);
     }
     let dir = Directory::of(p);
     let mut refs = Referenced::default();
@@ -587,6 +573,31 @@ fn lookup_sids(r: &mut Reader<'_>, handles: Option<&mut Handles>, p: &dyn Provid
     Ok(w.buf)
 }
 
+/// The rest of a lookup request after its names or SIDs: the translated buffer (skipped:
+/// it is an output), LookupLevel, MappedCount and, for the `extended` forms, LookupOptions
+/// and ClientRevision; then the answers that end the call early: a handle that is not
+/// ours (the context-mismatch fault), a handle without lookup rights, and (MS-LSAT
+/// 3.1.4.10) an empty request or a LookupLevel outside 1..=6.
+fn lookup_rest(r: &mut Reader<'_>, fields: &[F], extended: bool, allowed: u32, empty: bool) -> Result<Option<Vec<u8>>, CallError> {
+    skip_translated(r, fields)?;
+    let level = r.enum16()?;
+    r.u32()?;
+    if extended {
+        r.u32()?;
+        r.u32()?;
+    }
+    if allowed == nt::INVALID_HANDLE {
+        return Err(CallError::Fault(FAULT_CONTEXT_MISMATCH));
+    }
+    if allowed != nt::SUCCESS {
+        return Ok(Some(failed_lookup(allowed)));
+    }
+    if empty || !(1..=6).contains(&level) {
+        return Ok(Some(failed_lookup(nt::INVALID_PARAMETER)));
+    }
+    Ok(None)
+}
+
 /// LsarLookupNames / 2 / 3 / 4: [handle], Count, Names (a top-level conformant array of
 /// RPC_UNICODE_STRING), TranslatedSids, LookupLevel, MappedCount[, LookupOptions,
 /// ClientRevision].
@@ -607,21 +618,8 @@ fn lookup_names(r: &mut Reader<'_>, handles: Option<&mut Handles>, p: &dyn Provi
         SidsShape::Ex => &[F::U16, F::U32, F::U32, F::U32],
         SidsShape::Ex2 => &[F::U16, F::Sid, F::U32, F::U32],
     };
-    skip_translated(r, fields)?;
-    let level = r.enum16()?;
-    r.u32()?;
-    if shape != SidsShape::Plain {
-        r.u32()?;
-        r.u32()?;
-    }
-    if allowed == nt::INVALID_HANDLE {
-        return Err(CallError::Fault(FAULT_CONTEXT_MISMATCH));
-    }
-    if allowed != nt::SUCCESS {
-        return Ok(failed_lookup(allowed));
-    }
-    if names.is_empty() || !(1..=6).contains(&level) {
-        return Ok(failed_lookup(nt::INVALID_PARAMETER));
+    if let Some(answer) = lookup_rest(r, fields, shape != SidsShape::Plain, allowed, names.is_empty())? {
+        return Ok(answer);
     }
     let dir = Directory::of(p);
     let mut refs = Referenced::default();
