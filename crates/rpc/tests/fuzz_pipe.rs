@@ -56,20 +56,7 @@ fn stubs() -> Vec<(usize, u16, Vec<u8>)> {
     w.pointer(false);
     w.u32(100);
     out.push((1, 0, w.buf));
-    let mut w = Writer::new();
-    server_name(&mut w, "\\\\srv");
-    w.u32(24);
-    w.pointer(false);
-    w.pointer(false);
-    w.u32(0);
-    w.pointer(false);
-    w.pointer(true);
-    w.u32(12);
-    w.u16(2);
-    w.u8(1);
-    w.u8(0);
-    w.u32(0x0200_0000);
-    out.push((2, 44, w.buf));
+    out.push((2, 44, open_policy2_stub("\\\\srv", 0x0200_0000)));
     let h = first_handle();
     for class in [3u16, 5, 12] {
         let mut w = Writer::new();

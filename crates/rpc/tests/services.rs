@@ -295,21 +295,7 @@ fn server_and_workstation_info() {
 }
 
 fn open_policy2(pipe: &mut Pipe, p: &TestProvider, access: u32) -> ([u8; 20], u32) {
-    let mut w = Writer::new();
-    server_name(&mut w, "\\\\TESTSRV");
-    // LSAPR_OBJECT_ATTRIBUTES with a QoS, as Windows sends it.
-    w.u32(24);
-    w.pointer(false);
-    w.pointer(false);
-    w.u32(0);
-    w.pointer(false);
-    w.pointer(true);
-    w.u32(12);
-    w.u16(2);
-    w.u8(1);
-    w.u8(0);
-    w.u32(access);
-    let stub = call(pipe, p, 44, &w.buf).unwrap();
+    let stub = call(pipe, p, 44, &open_policy2_stub("\\\\TESTSRV", access)).unwrap();
     assert_eq!(stub.len(), 24);
     (stub[..20].try_into().unwrap(), u32::from_le_bytes(stub[20..].try_into().unwrap()))
 }

@@ -116,3 +116,22 @@ pub fn server_name(w: &mut Writer, name: &str) {
     w.pointer(true);
     w.wstring(name);
 }
+
+/// The stub of LsarOpenPolicy2 (opnum 44): ServerName and LSAPR_OBJECT_ATTRIBUTES with a
+/// security QoS, as Windows sends it, then DesiredAccess.
+pub fn open_policy2_stub(server: &str, access: u32) -> Vec<u8> {
+    let mut w = Writer::new();
+    server_name(&mut w, server);
+    w.u32(24);
+    w.pointer(false);
+    w.pointer(false);
+    w.u32(0);
+    w.pointer(false);
+    w.pointer(true);
+    w.u32(12);
+    w.u16(2);
+    w.u8(1);
+    w.u8(0);
+    w.u32(access);
+    w.buf
+}
