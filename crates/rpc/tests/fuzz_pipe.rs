@@ -14,7 +14,7 @@ use common::*;
 use opportune_rpc::ndr::Writer;
 use opportune_rpc::pdu::{self, pfc, ptype, ContextElem, Header, NDR20};
 use opportune_rpc::services::{self, CallState};
-use opportune_rpc::sid::Sid;
+use opportune_rpc::sid::{NdrSid, Sid};
 use opportune_rpc::{Interface, Pipe};
 
 const IFACES: [Interface; 3] = [Interface::Srvsvc, Interface::Wkssvc, Interface::Lsarpc];

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use opportune_rpc::ndr::{Reader, Writer};
 use opportune_rpc::pdu::{self, pfc, ptype, result, status, BindAck, ContextElem, Header, SyntaxId, HEADER_LEN, NDR20};
-use opportune_rpc::sid::Sid;
+use opportune_rpc::sid::{NdrSid, Sid};
 use opportune_rpc::{Interface, Pipe};
 
 const NDR64: SyntaxId = SyntaxId::new(0x7171_0533, 0xbeba, 0x4937, [0x83, 0x19, 0xb5, 0xdb, 0xef, 0x9c, 0xcc, 0x36], 1, 0);

@@ -8,10 +8,12 @@ pub mod access;
 pub mod attributes;
 pub mod create;
 pub mod file_id;
+pub mod sid;
 pub mod status;
 pub mod time;
 
 pub use access::{AccessMask, ShareAccess};
 pub use attributes::FileAttributes;
 pub use file_id::FileId;
+pub use sid::Sid;
 pub use status::NtStatus;

@@ -7,7 +7,7 @@
 use super::{CallError, FAULT_CONTEXT_MISMATCH};
 use crate::ndr::{NdrError, Reader, Writer};
 use crate::provider::{AccountKind, Provider};
-use crate::sid::Sid;
+use crate::sid::{NdrSid, Sid};
 use std::collections::HashMap;
 
 pub const CLOSE: u16 = 0;
