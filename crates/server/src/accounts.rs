@@ -16,11 +16,18 @@
 
 use opportune_rpc::provider::{Account, AccountKind};
 use opportune_rpc::sid::Sid;
+use opportune_types::sid::well_known;
+use opportune_types::Token;
+
+use crate::session::Identity;
 
 /// The first RID of an ordinary account (MS-DTYP 2.4.2.4: below are well-known RIDs).
 const FIRST_USER_RID: u32 = 1000;
 /// DOMAIN_GROUP_RID_USERS, called "None" on a stand-alone server.
 const NONE_GROUP_RID: u32 = 513;
+/// DOMAIN_USER_RID_GUEST and DOMAIN_GROUP_RID_GUESTS (MS-DTYP 2.4.2.4).
+const GUEST_USER_RID: u32 = 501;
+const GUESTS_GROUP_RID: u32 = 514;
 
 fn fnv1a(bytes: &[u8], salt: u64) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt;
@@ -57,9 +64,58 @@ pub fn accounts<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<Account> {
     out
 }
 
+/// The access token of a session (MS-DTYP 2.5.2) on the server `server_name` whose
+/// configured users are `names`:
+/// * a user: its account SID, the group "None", Everyone, NETWORK, Authenticated Users
+///   and BUILTIN\Users; no privileges (a share's admin users get them per tree);
+/// * a guest: the domain's Guest account, Guests, Everyone, NETWORK, BUILTIN\Guests;
+/// * anonymous: ANONYMOUS LOGON, Everyone, NETWORK.
+pub fn token<'a>(server_name: &str, names: impl IntoIterator<Item = &'a str>, identity: Identity, user: &str) -> Token {
+    let domain = domain_sid(server_name);
+    let in_domain = |rid: u32| domain.with_rid(rid).expect("a domain SID has room for a RID");
+    let (user_sid, groups) = match identity {
+        Identity::User => {
+            let rid = accounts(names)
+                .into_iter()
+                .find(|a| a.kind == AccountKind::User && a.name.eq_ignore_ascii_case(user))
+                .map_or(GUEST_USER_RID, |a| a.rid);
+            let groups = vec![
+                in_domain(NONE_GROUP_RID),
+                well_known::everyone(),
+                well_known::network(),
+                well_known::authenticated_users(),
+                well_known::builtin_users(),
+            ];
+            (in_domain(rid), groups)
+        }
+        Identity::Guest => (
+            in_domain(GUEST_USER_RID),
+            vec![in_domain(GUESTS_GROUP_RID), well_known::everyone(), well_known::network(), well_known::builtin_guests()],
+        ),
+        Identity::Anonymous => (well_known::anonymous(), vec![well_known::everyone(), well_known::network()]),
+    };
+    let primary_group = groups.first().cloned().unwrap_or_else(well_known::everyone);
+    Token { owner: user_sid.clone(), user: user_sid, groups, primary_group, privileges: 0 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_of_users_guests_and_anonymous() {
+        let t = token("FILES", ["alice", "bob"], Identity::User, "Alice");
+        let rid = accounts(["alice", "bob"]).into_iter().find(|a| a.name == "alice").unwrap().rid;
+        assert_eq!(t.user, domain_sid("FILES").with_rid(rid).unwrap());
+        assert!(t.contains(&well_known::everyone()) && t.contains(&well_known::authenticated_users()));
+        assert_eq!(t.owner, t.user);
+        let g = token("FILES", ["alice"], Identity::Guest, "mallory");
+        assert_eq!(g.user.split_rid().unwrap().1, GUEST_USER_RID);
+        assert!(!g.contains(&well_known::authenticated_users()));
+        let a = token("FILES", ["alice"], Identity::Anonymous, "");
+        assert_eq!(a.user, well_known::anonymous());
+        assert!(a.contains(&well_known::everyone()) && !a.contains(&well_known::authenticated_users()));
+    }
 
     #[test]
     fn the_domain_sid_is_stable_and_per_name() {

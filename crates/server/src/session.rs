@@ -75,6 +75,9 @@ pub struct Session {
     pub established: bool,
     /// The opens this session holds, for `max_opens_per_session` (see `limits`).
     pub opens: crate::fd_budget::OpenCount,
+    /// Who the session is for access checks, set when it is established (anonymous
+    /// until then).
+    pub token: std::sync::Arc<opportune_types::Token>,
 }
 
 impl Session {
@@ -95,6 +98,7 @@ impl Session {
             started: std::time::Instant::now(),
             established: false,
             opens: Default::default(),
+            token: std::sync::Arc::new(crate::accounts::token("", [], Identity::Anonymous, "")),
         }
     }
 

@@ -9,6 +9,7 @@ pub mod attributes;
 pub mod create;
 pub mod file_id;
 pub mod sid;
+pub mod token;
 pub mod status;
 pub mod time;
 
@@ -16,4 +17,5 @@ pub use access::{AccessMask, ShareAccess};
 pub use attributes::FileAttributes;
 pub use file_id::FileId;
 pub use sid::Sid;
+pub use token::Token;
 pub use status::NtStatus;

@@ -243,6 +243,8 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
         signer: session.signer.clone(),
         identity,
     };
+    let names = list.iter().map(|u| u.name.as_str());
+    session.token = Arc::new(crate::accounts::token(&config.server_name, names, identity, &user));
     session.user = user;
     session.preauth = None;
     tracing::info!(session = sid, user = ?session.user, ?identity, "session established");
