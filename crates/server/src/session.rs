@@ -48,6 +48,9 @@ pub struct Tree {
     pub maximal_access: u32,
     /// TreeConnect.EncryptData: requests on this tree must come encrypted (MS-SMB2 3.3.5.7).
     pub encrypt_data: bool,
+    /// The token access checks on this tree use: the session's, with what the share
+    /// adds (an admin user of the share gets Administrators and the privileges).
+    pub token: std::sync::Arc<opportune_types::Token>,
 }
 
 pub struct Session {

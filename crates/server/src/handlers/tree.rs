@@ -12,10 +12,10 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
     let req = TreeConnectRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
     let name = req.share_name().to_string();
     let session = ctx.session()?;
-    let (identity, can_encrypt) = (session.identity, session.encryptor.is_some());
+    let (identity, can_encrypt, token) = (session.identity, session.encryptor.is_some(), session.token.clone());
     let (tree, share_type) = if name.eq_ignore_ascii_case("IPC$") {
         let encrypt_data = tree_encryption(ctx.server.config.encryption, can_encrypt)?;
-        let tree = Tree { share: usize::MAX, is_ipc: true, read_only: true, maximal_access: READ_ONLY_ACCESS, encrypt_data };
+        let tree = Tree { share: usize::MAX, is_ipc: true, read_only: true, maximal_access: READ_ONLY_ACCESS, encrypt_data, token };
         (tree, SHARE_TYPE_PIPE)
     } else {
         let found = ctx.server.shares.find(&name).filter(|(_, s)| may_use(ctx.server, s, identity));
@@ -25,7 +25,7 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
         };
         let encrypt_data = tree_encryption(share.encryption, can_encrypt)?;
         let access = if share.read_only { READ_ONLY_ACCESS } else { AccessMask::FILE_ALL_ACCESS };
-        let tree = Tree { share: idx, is_ipc: false, read_only: share.read_only, maximal_access: access, encrypt_data };
+        let tree = Tree { share: idx, is_ipc: false, read_only: share.read_only, maximal_access: access, encrypt_data, token };
         (tree, SHARE_TYPE_DISK)
     };
     let maximal_access = tree.maximal_access;
