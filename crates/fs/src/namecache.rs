@@ -26,6 +26,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard};
 
+use crate::inotify_events::{parse_events, Event};
 use crate::sys;
 
 /// Directories kept at most (each holds one inotify watch).
@@ -372,65 +373,9 @@ impl State {
     }
 }
 
-/// One `struct inotify_event`: `i32 wd, u32 mask, u32 cookie, u32 len, name[len]`
-/// (the name NUL-padded).
-#[derive(Debug, PartialEq, Eq)]
-struct Event<'a> {
-    wd: i32,
-    mask: u32,
-    name: &'a [u8],
-}
-
-/// Parses the records of one read; a truncated record ends the parse.
-fn parse_events(mut buf: &[u8]) -> Vec<Event<'_>> {
-    const HEAD: usize = 16;
-    let mut out = Vec::new();
-    while buf.len() >= HEAD {
-        let word = |i: usize| u32::from_ne_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
-        let (wd, mask, len) = (word(0) as i32, word(4), word(12) as usize);
-        let Some(raw) = buf.get(HEAD..HEAD + len) else {
-            break;
-        };
-        let name = match raw.iter().position(|&b| b == 0) {
-            Some(end) => &raw[..end],
-            None => raw,
-        };
-        out.push(Event { wd, mask, name });
-        buf = &buf[HEAD + len..];
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn record(wd: i32, mask: u32, name: &[u8], pad: usize) -> Vec<u8> {
-        let mut v = Vec::new();
-        v.extend_from_slice(&wd.to_ne_bytes());
-        v.extend_from_slice(&mask.to_ne_bytes());
-        v.extend_from_slice(&0u32.to_ne_bytes());
-        v.extend_from_slice(&((name.len() + pad) as u32).to_ne_bytes());
-        v.extend_from_slice(name);
-        v.resize(v.len() + pad, 0);
-        v
-    }
-
-    #[test]
-    fn events_parse_and_truncation_stops() {
-        let mut buf = record(3, libc::IN_CREATE, b"abc", 5);
-        buf.extend(record(4, libc::IN_Q_OVERFLOW, b"", 0));
-        let evs = parse_events(&buf);
-        assert_eq!(
-            evs,
-            vec![
-                Event { wd: 3, mask: libc::IN_CREATE, name: b"abc" },
-                Event { wd: 4, mask: libc::IN_Q_OVERFLOW, name: b"" }
-            ]
-        );
-        assert_eq!(parse_events(&buf[..20]).len(), 0);
-        assert_eq!(parse_events(&buf[..buf.len() - 3]).len(), 1);
-    }
 
     #[test]
     fn folded_counts_follow_exact_names() {

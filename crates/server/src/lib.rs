@@ -19,6 +19,7 @@ mod durable;
 mod events;
 mod frames;
 mod handlers;
+mod host_notify;
 mod link_watch;
 pub mod liveness;
 mod fd_budget;
@@ -66,6 +67,7 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
     let mut refusals = RefusalLog::default();
     let timer_state = state.clone();
     tokio::spawn(async move { timer_state.locks.run_timer().await });
+    tokio::spawn(host_notify::run(state.clone()));
     if let Some(path) = state.config.status_socket.clone() {
         match status::bind(&path) {
             Ok(l) => {

@@ -1,6 +1,6 @@
 //! CHANGE_NOTIFY watches (MS-SMB2 3.3.5.19, MS-FSA 2.1.5.11): which directory opens
 //! watch what, and the changes made through this server that they are told about.
-//! Changes made on the disk by other programs are not seen (no inotify yet).
+//! Changes other programs make on the host arrive through `host_notify.rs`.
 
 use crate::locking::ConnEvent;
 use crate::server::ServerState;
@@ -71,9 +71,15 @@ impl NotifyHub {
         }
     }
 
-    /// Tells every watch that covers `rel` (an on-disk path in `share`) about a change.
-    /// `mask` is the FILE_NOTIFY_CHANGE_* class of the change.
+    /// Tells every watch that covers `rel` (an on-disk path in `share`) about a change
+    /// made through this server. `mask` is the FILE_NOTIFY_CHANGE_* class of the change.
     pub fn report(&self, server: &ServerState, share: usize, rel: &str, action: u32, mask: u32) {
+        server.host_notify.own_change(share, rel, std::time::Instant::now());
+        self.report_host(server, share, rel, action, mask);
+    }
+
+    /// As [`NotifyHub::report`], for a change another program made on the host.
+    pub fn report_host(&self, server: &ServerState, share: usize, rel: &str, action: u32, mask: u32) {
         let Ok(w) = self.watches.lock() else { return };
         let hits: Vec<(u64, u64, String)> = w
             .iter()
@@ -98,6 +104,20 @@ impl NotifyHub {
         drop(w);
         for (open, conn) in hits {
             let status = opportune_types::NtStatus::DELETE_PENDING;
+            server.locks.send_to(conn, ConnEvent::NotifyDone { open, status });
+        }
+    }
+}
+
+impl NotifyHub {
+    /// Host changes were lost: the pending CHANGE_NOTIFYs of `share` end with
+    /// STATUS_NOTIFY_ENUM_DIR, so their clients list the directories again.
+    pub fn overflow(&self, server: &ServerState, share: usize) {
+        let Ok(w) = self.watches.lock() else { return };
+        let hits: Vec<(u64, u64)> = w.iter().filter(|(_, w)| w.share == share).map(|(open, w)| (*open, w.conn)).collect();
+        drop(w);
+        for (open, conn) in hits {
+            let status = opportune_types::NtStatus::NOTIFY_ENUM_DIR;
             server.locks.send_to(conn, ConnEvent::NotifyDone { open, status });
         }
     }

@@ -298,6 +298,9 @@ fn finish(
     if opened.action == CreateAction::Created {
         let mask = if info.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
         server.notify.report(server, plan.share, &opened.rel_path, action::ADDED, mask);
+    } else {
+        // An overwrite, or only an open: the server's own doing either way.
+        server.host_notify.own_change(plan.share, &opened.rel_path, std::time::Instant::now());
     }
     let body = encode_response(&info, oplock_level, opened.action, file_id, contexts);
     Step::Done(Reply::ok(body), Some(file_id))

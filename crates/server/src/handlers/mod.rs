@@ -247,7 +247,13 @@ impl Ctx<'_> {
         let (sid, tid) = (self.hdr.session_id, self.hdr.tree_id);
         self.chain.file_id = Some(id);
         match self.conn.opens.get_mut(&id.volatile) {
-            Some(o) if o.file_id.persistent == id.persistent && o.session_id == sid && o.tree_id == tid => Ok(o),
+            Some(o) if o.file_id.persistent == id.persistent && o.session_id == sid && o.tree_id == tid => {
+                // Whatever this request does to the file is the server's own change.
+                if self.server.host_notify.is_active() {
+                    self.server.host_notify.own_change(o.share, &o.handle.rel_path(), std::time::Instant::now());
+                }
+                Ok(o)
+            }
             _ => Err(NtStatus::FILE_CLOSED),
         }
     }

@@ -8,6 +8,7 @@ use crate::locking::ConnEvent;
 use crate::notify;
 use crate::pending::Waiting;
 use crate::server::ServerState;
+use std::os::fd::AsFd;
 use opportune_types::{AccessMask, NtStatus};
 use opportune_wire::query::{encode_buffer_response, ChangeNotifyRequest};
 
@@ -22,6 +23,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         return Err(NtStatus::INVALID_PARAMETER);
     }
     let conn_id = ctx.conn.id;
+    let server = ctx.server;
     let open = ctx.open(req.file_id)?;
     if !open.is_dir {
         return Err(NtStatus::INVALID_PARAMETER);
@@ -34,6 +36,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     let first = *open.notify.first_max.get_or_insert(req.output_buffer_length);
     open.notify.max = first.min(req.output_buffer_length);
     let ready = take_ready(open);
+    server.host_notify.watch(id, share, &dir, open.handle.as_fd());
     ctx.server.notify.watch(id, conn_id, share, dir, req.flags & WATCH_TREE != 0, req.completion_filter);
     match ready {
         Some(reply) => Ok(reply),
@@ -80,6 +83,7 @@ pub fn on_change(conn: &mut ConnState, change: notify::Change) -> Option<(u64, c
 /// Closing a watched directory ends its watch and its pending request.
 pub fn on_close(server: &ServerState, conn: &mut ConnState, open: u64) {
     server.notify.unwatch(open);
+    server.host_notify.unwatch(open);
     if conn.pending.find(Waiting::Notify { open }) {
         server.locks.send_to(conn.id, ConnEvent::NotifyDone { open, status: NtStatus::NOTIFY_CLEANUP });
     }

@@ -1,0 +1,151 @@
+//! CHANGE_NOTIFY sees changes other programs make on the host (issue 11, item 6), over
+//! real connections: this test process plays the local program, creating, writing,
+//! renaming and deleting entries in the share's directory while an SMB client waits
+//! on CHANGE_NOTIFY. The server's own changes are reported once, not again when
+//! inotify echoes them.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::client::*;
+use support::start;
+
+const FILE_LIST_DIRECTORY: u32 = 0x1;
+const SYNCHRONIZE: u32 = 0x0010_0000;
+const FILE_DIRECTORY_FILE: u32 = 0x1;
+const OPEN: u32 = 1;
+
+const NAME: u32 = 0x1 | 0x2; // FILE_NOTIFY_CHANGE_FILE_NAME | DIR_NAME
+const WRITES: u32 = 0x8 | 0x10; // SIZE | LAST_WRITE
+
+const ADDED: u32 = 1;
+const REMOVED: u32 = 2;
+const MODIFIED: u32 = 3;
+const RENAMED_OLD: u32 = 4;
+const RENAMED_NEW: u32 = 5;
+
+/// A CHANGE_NOTIFY request body (MS-SMB2 2.2.35) on `dir`, not recursive.
+fn notify_body(dir: &Fid, filter: u32) -> Vec<u8> {
+    let mut b = vec![];
+    b.extend_from_slice(&32u16.to_le_bytes());
+    b.extend_from_slice(&0u16.to_le_bytes());
+    b.extend_from_slice(&4096u32.to_le_bytes());
+    b.extend_from_slice(&dir.0);
+    b.extend_from_slice(&filter.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b
+}
+
+/// The FILE_NOTIFY_INFORMATION entries of a CHANGE_NOTIFY response.
+fn changes(r: &Response) -> Vec<(u32, String)> {
+    assert_eq!(r.status, STATUS_SUCCESS, "notify status {:#x}", r.status);
+    let off = usize::from(u16::from_le_bytes([r.body[2], r.body[3]])) - 64;
+    let len = u32::from_le_bytes(r.body[4..8].try_into().unwrap()) as usize;
+    let buf = &r.body[off..off + len];
+    let mut out = vec![];
+    let mut at = 0;
+    loop {
+        let word = |i: usize| u32::from_le_bytes(buf[at + i..at + i + 4].try_into().unwrap());
+        let (next, action, n) = (word(0) as usize, word(4), word(8) as usize);
+        let name: Vec<u16> = buf[at + 12..at + 12 + n].chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        out.push((action, String::from_utf16(&name).unwrap()));
+        if next == 0 {
+            return out;
+        }
+        at += next;
+    }
+}
+
+fn open_dir(c: &mut Client, name: &str) -> Fid {
+    let mid = c.send_create_full(name, FILE_LIST_DIRECTORY | SYNCHRONIZE, OPLOCK_NONE, OPEN, FILE_DIRECTORY_FILE, &[]);
+    Client::created(&c.wait(mid, Duration::from_secs(10)).expect("create answered")).expect("directory opens").0
+}
+
+/// Collects changes from CHANGE_NOTIFYs on `dir` until `want` are all seen, or `within`.
+fn await_changes(c: &mut Client, dir: &Fid, filter: u32, want: &[(u32, &str)], within: Duration) -> Vec<(u32, String)> {
+    let deadline = Instant::now() + within;
+    let mut seen = vec![];
+    let mut mid = None;
+    while !want.iter().all(|(a, n)| seen.iter().any(|(sa, sn): &(u32, String)| sa == a && sn == n)) {
+        let m = *mid.get_or_insert_with(|| c.send(0x0F, notify_body(dir, filter)));
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(r) = c.wait(m, left) else { break };
+        mid = None;
+        seen.extend(changes(&r));
+    }
+    seen
+}
+
+#[test]
+fn host_creates_writes_renames_and_deletes_are_reported_within_a_second() {
+    let server = start("host-notify");
+    let dir = server.root.join("watched");
+    std::fs::create_dir(&dir).unwrap();
+    let mut c = Client::connect(server.addr, "user", "pass", "share");
+    let fid = open_dir(&mut c, "watched");
+
+    // Arm the watch first: a host change is only seen once a CHANGE_NOTIFY is outstanding.
+    let mid = c.send(0x0F, notify_body(&fid, NAME));
+    std::thread::sleep(Duration::from_millis(200));
+    let t = Instant::now();
+    std::fs::write(dir.join("new.txt"), b"local data").unwrap();
+    let r = c.wait(mid, Duration::from_secs(1)).expect("host create reported within 1 s");
+    assert!(t.elapsed() < Duration::from_secs(1));
+    assert_eq!(changes(&r), vec![(ADDED, "new.txt".to_string())]);
+
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    let seen = await_changes(&mut c, &fid, NAME, &[(ADDED, "sub")], Duration::from_secs(1));
+    assert!(seen.contains(&(ADDED, "sub".into())), "{seen:?}");
+
+    std::fs::rename(dir.join("new.txt"), dir.join("renamed.txt")).unwrap();
+    let want = [(RENAMED_OLD, "new.txt"), (RENAMED_NEW, "renamed.txt")];
+    let seen = await_changes(&mut c, &fid, NAME, &want, Duration::from_secs(1));
+    assert_eq!(seen, vec![(RENAMED_OLD, "new.txt".into()), (RENAMED_NEW, "renamed.txt".into())]);
+
+    let mid = c.send(0x0F, notify_body(&fid, WRITES));
+    std::thread::sleep(Duration::from_millis(100));
+    std::fs::write(dir.join("renamed.txt"), b"rewritten by a local program").unwrap();
+    let r = c.wait(mid, Duration::from_secs(1)).expect("host write reported within 1 s");
+    assert!(changes(&r).iter().all(|c| *c == (MODIFIED, "renamed.txt".to_string())));
+
+    // Drain the write's echoes, then a removal.
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::remove_file(dir.join("renamed.txt")).unwrap();
+    let seen = await_changes(&mut c, &fid, NAME, &[(REMOVED, "renamed.txt")], Duration::from_secs(1));
+    assert!(seen.contains(&(REMOVED, "renamed.txt".into())), "{seen:?}");
+    // Changes outside the watched directory are not its business.
+    std::fs::write(server.root.join("outside.txt"), b"").unwrap();
+    std::fs::write(dir.join("sub").join("deeper.txt"), b"").unwrap();
+    let mid = c.send(0x0F, notify_body(&fid, NAME));
+    assert!(c.wait(mid, Duration::from_millis(600)).is_none(), "nothing to report");
+}
+
+#[test]
+fn changes_made_through_the_server_are_reported_once() {
+    let server = start("host-notify-own");
+    std::fs::create_dir(server.root.join("d")).unwrap();
+    let mut watcher = Client::connect(server.addr, "user", "pass", "share");
+    let fid = open_dir(&mut watcher, "d");
+    let mut writer = Client::connect(server.addr, "user", "pass", "share");
+
+    let mid = watcher.send(0x0F, notify_body(&fid, NAME | WRITES));
+    std::thread::sleep(Duration::from_millis(100));
+    let (f, _) = writer.create("d\\through-smb.txt", GENERIC_ALL, OPLOCK_NONE).expect("create");
+    let r = watcher.wait(mid, Duration::from_secs(2)).expect("the create is reported");
+    let mut seen = changes(&r);
+    assert_eq!(writer.write(f, 0, b"some bytes"), STATUS_SUCCESS);
+    assert_eq!(writer.close(f), STATUS_SUCCESS);
+    // Everything the server itself reported, then silence: inotify's echoes of the
+    // same create, write and close are not reported a second time.
+    loop {
+        let mid = watcher.send(0x0F, notify_body(&fid, NAME | WRITES));
+        match watcher.wait(mid, Duration::from_millis(800)) {
+            Some(r) => seen.extend(changes(&r)),
+            None => break,
+        }
+    }
+    let added = seen.iter().filter(|c| **c == (ADDED, "through-smb.txt".to_string())).count();
+    assert_eq!(added, 1, "{seen:?}");
+    let modified = seen.iter().filter(|c| c.0 == MODIFIED).count();
+    assert!(modified <= 1, "one write, at most one report: {seen:?}");
+}

@@ -1,0 +1,325 @@
+//! Changes that other programs on the host make to watched directories, seen through
+//! inotify(7), for CHANGE_NOTIFY (MS-SMB2 3.3.5.19, MS-FSA 2.1.5.11) and issue 11,
+//! item 6.
+//!
+//! One inotify instance serves the whole server. Each watcher (a directory open with
+//! a CHANGE_NOTIFY outstanding) adds its directory under a tag (the share) and its
+//! share-relative path; two watchers of one directory share the kernel's watch. A
+//! [`HostWatch::drain`] turns the queued records into [`HostEvent`]s: names added,
+//! removed, renamed (an IN_MOVED_FROM and IN_MOVED_TO of one rename within one
+//! directory; a move between directories is a removal here and an addition there, as
+//! Windows reports it) and data modified (IN_MODIFY: writes and truncation).
+//! Attribute-only changes (IN_ATTRIB) are not reported: the server's own extended
+//! attributes (DOS attributes, streams, descriptors) change them on every create,
+//! and inotify cannot tell whose change it was.
+//!
+//! What the kernel cannot give: the watch follows the directory's inode, so after the
+//! directory itself is renamed its events are reported under the old path until the
+//! watcher re-arms; a watch covers one directory (a recursive CHANGE_NOTIFY sees host
+//! changes in the directory it watches, and the server's own changes everywhere below).
+//! The server's own changes come back as events too; the caller filters them (it knows
+//! what it just did).
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Mutex;
+
+use crate::inotify_events::parse_events;
+use crate::sys;
+
+/// Directories watched at most, over all shares (each costs one kernel watch of the
+/// user's `max_user_watches`).
+pub const MAX_WATCHED_DIRS: usize = 8192;
+
+/// What the server hears about: a directory's names and its files' data.
+const MASK: u32 = libc::IN_CREATE
+    | libc::IN_DELETE
+    | libc::IN_MOVED_FROM
+    | libc::IN_MOVED_TO
+    | libc::IN_MODIFY
+    | libc::IN_DELETE_SELF
+    | libc::IN_ONLYDIR
+    | libc::IN_EXCL_UNLINK;
+
+/// Names the file-system layer uses for its own short-lived entries (link.rs).
+const OWN_PREFIX: &[u8] = b".opportune-";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostChange {
+    Added,
+    Removed,
+    /// Data written or the size changed.
+    Modified,
+    /// The old name of an entry renamed within its directory.
+    RenamedFrom,
+    /// The new name of an entry renamed within its directory.
+    RenamedTo,
+    /// Events were lost (the kernel's queue overflowed): every watcher under the tag
+    /// must rescan. `rel` is empty.
+    Overflow,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostEvent {
+    pub tag: usize,
+    /// The changed entry's share-relative path, '/'-separated.
+    pub rel: String,
+    pub change: HostChange,
+    pub is_dir: bool,
+}
+
+/// A directory as one tag knows it, and how many watchers it has there.
+struct Place {
+    tag: usize,
+    rel: String,
+    refs: u32,
+}
+
+#[derive(Default)]
+struct State {
+    by_wd: HashMap<i32, Vec<Place>>,
+    /// Watcher id → its kernel watch, tag and path.
+    watchers: HashMap<u64, (i32, usize, String)>,
+    buf: Vec<u8>,
+}
+
+pub struct HostWatch {
+    fd: OwnedFd,
+    state: Mutex<State>,
+}
+
+impl HostWatch {
+    pub fn new() -> io::Result<HostWatch> {
+        Ok(HostWatch { fd: sys::inotify_init()?, state: Mutex::default() })
+    }
+
+    /// The inotify descriptor (non-blocking), to wait for readability on.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Watchers registered.
+    pub fn watchers(&self) -> usize {
+        self.state.lock().map_or(0, |s| s.watchers.len())
+    }
+
+    /// Starts watching the directory `dir` is open on, as `rel` under `tag`, for the
+    /// watcher `id`. Adding a watcher that is already there does nothing.
+    pub fn add(&self, id: u64, tag: usize, rel: &str, dir: BorrowedFd<'_>) -> io::Result<()> {
+        let mut s = self.state.lock().map_err(|_| io::Error::other("host watch poisoned"))?;
+        if s.watchers.contains_key(&id) {
+            return Ok(());
+        }
+        if s.by_wd.len() >= MAX_WATCHED_DIRS {
+            return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+        let wd = sys::inotify_watch(self.fd.as_fd(), dir, MASK)?;
+        let places = s.by_wd.entry(wd).or_default();
+        match places.iter_mut().find(|p| p.tag == tag && p.rel == rel) {
+            Some(p) => p.refs += 1,
+            None => places.push(Place { tag, rel: rel.to_string(), refs: 1 }),
+        }
+        s.watchers.insert(id, (wd, tag, rel.to_string()));
+        Ok(())
+    }
+
+    /// Stops watching for `id` (its directory's kernel watch goes with its last watcher).
+    pub fn remove(&self, id: u64) {
+        let Ok(mut s) = self.state.lock() else { return };
+        let Some((wd, tag, rel)) = s.watchers.remove(&id) else { return };
+        let Some(places) = s.by_wd.get_mut(&wd) else { return };
+        if let Some(i) = places.iter().position(|p| p.tag == tag && p.rel == rel) {
+            places[i].refs -= 1;
+            if places[i].refs == 0 {
+                places.swap_remove(i);
+            }
+        }
+        if places.is_empty() {
+            s.by_wd.remove(&wd);
+            sys::inotify_unwatch(self.fd.as_fd(), wd);
+        }
+    }
+
+    /// Reads every queued record and returns what it means for the watchers.
+    pub fn drain(&self) -> Vec<HostEvent> {
+        let Ok(mut s) = self.state.lock() else { return Vec::new() };
+        if s.buf.is_empty() {
+            s.buf = vec![0; 64 * 1024];
+        }
+        let mut out = Vec::new();
+        loop {
+            let mut buf = std::mem::take(&mut s.buf);
+            let n = match sys::inotify_read(self.fd.as_fd(), &mut buf) {
+                Ok(n) => n,
+                Err(_) => {
+                    s.buf = buf;
+                    overflow(&s, &mut out);
+                    break;
+                }
+            };
+            translate(&mut s, &buf[..n], &mut out);
+            s.buf = buf;
+            if n == 0 {
+                break;
+            }
+        }
+        out
+    }
+}
+
+/// One Overflow event per tag that has watchers.
+fn overflow(s: &State, out: &mut Vec<HostEvent>) {
+    let mut tags: Vec<usize> = s.by_wd.values().flatten().map(|p| p.tag).collect();
+    tags.sort_unstable();
+    tags.dedup();
+    for tag in tags {
+        out.push(HostEvent { tag, rel: String::new(), change: HostChange::Overflow, is_dir: false });
+    }
+}
+
+fn translate(s: &mut State, buf: &[u8], out: &mut Vec<HostEvent>) {
+    let events = parse_events(buf);
+    for (i, ev) in events.iter().enumerate() {
+        if ev.mask & libc::IN_Q_OVERFLOW != 0 {
+            overflow(s, out);
+            continue;
+        }
+        if ev.mask & (libc::IN_IGNORED | libc::IN_DELETE_SELF | libc::IN_UNMOUNT) != 0 {
+            s.by_wd.remove(&ev.wd);
+            continue;
+        }
+        if ev.name.is_empty() || ev.name.starts_with(OWN_PREFIX) {
+            continue;
+        }
+        let Ok(name) = std::str::from_utf8(ev.name) else { continue };
+        // A rename within one directory: both halves are queued together, the same
+        // cookie on the same watch.
+        let paired = |want: u32| {
+            events.iter().enumerate().any(|(j, o)| j != i && o.cookie == ev.cookie && o.wd == ev.wd && o.mask & want != 0)
+        };
+        let change = if ev.mask & libc::IN_CREATE != 0 {
+            HostChange::Added
+        } else if ev.mask & libc::IN_DELETE != 0 {
+            HostChange::Removed
+        } else if ev.mask & libc::IN_MOVED_FROM != 0 {
+            if paired(libc::IN_MOVED_TO) { HostChange::RenamedFrom } else { HostChange::Removed }
+        } else if ev.mask & libc::IN_MOVED_TO != 0 {
+            if paired(libc::IN_MOVED_FROM) { HostChange::RenamedTo } else { HostChange::Added }
+        } else if ev.mask & libc::IN_MODIFY != 0 {
+            HostChange::Modified
+        } else {
+            continue;
+        };
+        let is_dir = ev.mask & libc::IN_ISDIR != 0;
+        for p in s.by_wd.get(&ev.wd).into_iter().flatten() {
+            let rel = crate::rel_path::join(&p.rel, name);
+            out.push(HostEvent { tag: p.tag, rel, change, is_dir });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inotify_events::record;
+
+    fn state_with(wd: i32, places: &[(usize, &str)]) -> State {
+        let mut s = State::default();
+        let v = places.iter().map(|(t, r)| Place { tag: *t, rel: r.to_string(), refs: 1 }).collect();
+        s.by_wd.insert(wd, v);
+        s
+    }
+
+    #[test]
+    fn records_become_changes_of_every_place() {
+        let mut s = state_with(5, &[(0, "docs"), (1, "")]);
+        let mut buf = record(5, libc::IN_CREATE, 0, b"a.txt", 3);
+        buf.extend(record(5, libc::IN_DELETE | libc::IN_ISDIR, 0, b"old", 0));
+        buf.extend(record(5, libc::IN_MODIFY, 0, b"a.txt", 0));
+        buf.extend(record(9, libc::IN_CREATE, 0, b"elsewhere", 0));
+        let mut out = Vec::new();
+        translate(&mut s, &buf, &mut out);
+        let got: Vec<_> = out.iter().map(|e| (e.tag, e.rel.as_str(), e.change, e.is_dir)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, "docs/a.txt", HostChange::Added, false),
+                (1, "a.txt", HostChange::Added, false),
+                (0, "docs/old", HostChange::Removed, true),
+                (1, "old", HostChange::Removed, true),
+                (0, "docs/a.txt", HostChange::Modified, false),
+                (1, "a.txt", HostChange::Modified, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn renames_pair_within_a_directory_and_split_across() {
+        let mut s = state_with(1, &[(0, "a")]);
+        s.by_wd.insert(2, vec![Place { tag: 0, rel: "b".into(), refs: 1 }]);
+        let mut buf = record(1, libc::IN_MOVED_FROM, 7, b"x", 0);
+        buf.extend(record(1, libc::IN_MOVED_TO, 7, b"y", 0));
+        buf.extend(record(1, libc::IN_MOVED_FROM, 8, b"z", 0));
+        buf.extend(record(2, libc::IN_MOVED_TO, 8, b"z", 0));
+        let mut out = Vec::new();
+        translate(&mut s, &buf, &mut out);
+        let got: Vec<_> = out.iter().map(|e| (e.rel.as_str(), e.change)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a/x", HostChange::RenamedFrom),
+                ("a/y", HostChange::RenamedTo),
+                ("a/z", HostChange::Removed),
+                ("b/z", HostChange::Added),
+            ]
+        );
+    }
+
+    #[test]
+    fn own_names_overflow_and_a_gone_directory() {
+        let mut s = state_with(1, &[(3, "")]);
+        let mut buf = record(1, libc::IN_CREATE, 0, b".opportune-link.1.0", 0);
+        buf.extend(record(1, libc::IN_Q_OVERFLOW, 0, b"", 0));
+        buf.extend(record(1, libc::IN_DELETE_SELF, 0, b"", 0));
+        buf.extend(record(1, libc::IN_CREATE, 0, b"after", 0));
+        let mut out = Vec::new();
+        translate(&mut s, &buf, &mut out);
+        assert_eq!(out, vec![HostEvent { tag: 3, rel: String::new(), change: HostChange::Overflow, is_dir: false }]);
+        assert!(s.by_wd.is_empty());
+    }
+
+    #[test]
+    fn a_real_directory_reports_host_changes() {
+        let dir = std::env::temp_dir().join(format!("opportune-host-watch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let w = HostWatch::new().unwrap();
+        let d = std::fs::File::open(&dir).unwrap();
+        w.add(1, 0, "sub", d.as_fd()).unwrap();
+        w.add(1, 0, "sub", d.as_fd()).unwrap();
+        w.add(2, 0, "sub", d.as_fd()).unwrap();
+        assert_eq!(w.watchers(), 2);
+        std::fs::write(dir.join("new.txt"), b"x").unwrap();
+        std::fs::rename(dir.join("new.txt"), dir.join("renamed.txt")).unwrap();
+        std::fs::remove_file(dir.join("renamed.txt")).unwrap();
+        let got: Vec<_> = w.drain().into_iter().map(|e| (e.rel, e.change)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("sub/new.txt".to_string(), HostChange::Added),
+                ("sub/new.txt".to_string(), HostChange::Modified),
+                ("sub/new.txt".to_string(), HostChange::RenamedFrom),
+                ("sub/renamed.txt".to_string(), HostChange::RenamedTo),
+                ("sub/renamed.txt".to_string(), HostChange::Removed),
+            ]
+        );
+        w.remove(1);
+        std::fs::write(dir.join("still.txt"), b"").unwrap();
+        assert_eq!(w.drain().len(), 1, "the second watcher still watches");
+        w.remove(2);
+        std::fs::write(dir.join("gone.txt"), b"").unwrap();
+        assert!(w.drain().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
