@@ -20,6 +20,8 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     pub oplock_break_timeout_secs: Option<u64>,
     pub enable_oplocks: Option<bool>,
+    pub directory_leases: Option<bool>,
+    pub max_directory_leases_per_client: Option<usize>,
     pub oplock_break_wait_ms: Option<u64>,
     pub max_link_delay_secs: Option<u64>,
     pub min_link_throughput: Option<u64>,

@@ -245,6 +245,10 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
         config.oplock_break_timeout = std::time::Duration::from_secs(s);
     }
     config.enable_oplocks = file.enable_oplocks.unwrap_or(config.enable_oplocks);
+    config.directory_leases = file.directory_leases.unwrap_or(config.directory_leases);
+    if let Some(n) = file.max_directory_leases_per_client {
+        config.max_directory_leases_per_client = n;
+    }
     if let Some(ms) = file.oplock_break_wait_ms {
         config.oplock_break_wait = std::time::Duration::from_millis(ms);
     }

@@ -13,6 +13,7 @@ pub mod breaks;
 pub mod byte_range;
 pub mod caching;
 mod core;
+mod dir_lease;
 mod grant;
 mod granted;
 pub mod ids;

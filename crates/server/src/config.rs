@@ -152,6 +152,12 @@ pub struct ServerConfig {
     pub oplock_break_timeout: Duration,
     /// Server-wide switch for oplocks and leases (Windows' EnableOplocks). Default on.
     pub enable_oplocks: bool,
+    /// SMB 3.x directory leases (MS-SMB2 3.3.5.9.11; SMB2_GLOBAL_CAP_DIRECTORY_LEASING).
+    /// Default on.
+    pub directory_leases: bool,
+    /// Directory leases one client (ClientGuid) may hold with caching at once; beyond
+    /// it a directory open gets no lease (the open itself succeeds). Default 1024.
+    pub max_directory_leases_per_client: usize,
     /// Delay before a break notification is sent (Samba "oplock break wait time"); gives a
     /// client that is about to close a chance to do so. Default 0.
     pub oplock_break_wait: Duration,
@@ -197,6 +203,8 @@ impl ServerConfig {
             max_connections: 4096,
             oplock_break_timeout: Duration::from_secs(35),
             enable_oplocks: true,
+            directory_leases: true,
+            max_directory_leases_per_client: 1024,
             oplock_break_wait: Duration::ZERO,
             max_link_delay: None,
             min_link_throughput: 0,

@@ -156,8 +156,12 @@ pub async fn run(state: Arc<ServerState>) {
                 Some((act, mask)) => {
                     tracing::debug!(share = e.tag, rel = %e.rel, change = ?e.change, "host change");
                     state.notify.report_host(&state, e.tag, &e.rel, act, mask);
+                    crate::dir_leases::entry_changed(&state, e.tag, &e.rel, crate::locking::Changer::Host);
                 }
-                None => state.notify.overflow(&state, e.tag),
+                None => {
+                    state.notify.overflow(&state, e.tag);
+                    crate::dir_leases::share_changed(&state, e.tag);
+                }
             }
         }
     }

@@ -14,6 +14,7 @@ pub mod config;
 mod conn_state;
 mod connection;
 mod credits;
+mod dir_leases;
 mod dispatch;
 mod durable;
 mod events;

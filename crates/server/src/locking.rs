@@ -21,7 +21,9 @@ use crate::break_trace::{self as bt, BreakRecord, HolderKey, NewBreak, Outcome, 
 use crate::durable::Parked;
 
 mod contention;
+mod dir_change;
 mod host;
+pub use dir_change::Changer;
 
 pub type EventSender = mpsc::UnboundedSender<ConnEvent>;
 

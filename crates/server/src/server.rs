@@ -69,6 +69,8 @@ pub struct ServerState {
     pub notify: crate::notify::NotifyHub,
     /// Host changes for CHANGE_NOTIFY (inotify).
     pub host_notify: crate::host_notify::HostNotify,
+    /// Directories under a directory lease, by path.
+    pub dir_leases: crate::dir_leases::DirLeases,
     /// Every established session, for session binding checks (MS-SMB2 3.3.1.5 GlobalSessionTable).
     pub sessions: std::sync::Mutex<std::collections::HashMap<u64, crate::session::SessionInfo>>,
     /// The status socket was bound by this server (so it is this server's to remove).
@@ -161,6 +163,7 @@ impl ServerState {
             liveness: Arc::new(crate::liveness::Liveness { config: config.liveness.clone(), counters: Default::default() }),
             notify: Default::default(),
             host_notify: Default::default(),
+            dir_leases: Default::default(),
             reloader: Default::default(),
             memory: Arc::new(Memory::new(&config.limits)),
             admission: crate::admission::Admission::new(config.max_connections, config.limits.max_connections_per_address),

@@ -3,6 +3,8 @@
 
 use super::{Ctx, HResult, Reply};
 use crate::conn_state::ConnState;
+use crate::dir_leases;
+use crate::locking::Changer;
 use crate::meta::file_meta;
 use crate::notify::{action, filter};
 use crate::open::Open;
@@ -37,8 +39,17 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
 
 /// Releases an open: lock state, and the file itself if it was to be deleted on close.
 pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
-    super::notify::on_close(server, conn, open.file_id.volatile);
-    let outcome = server.locks.close_id(open.file_id.volatile);
+    let id = open.file_id.volatile;
+    super::notify::on_close(server, conn, id);
+    // Directory leases: the changer is judged while its open still has its lease.
+    let by = if server.dir_leases.is_active() { server.locks.changer_of(id) } else { Changer::Host };
+    if server.dir_leases.take_written(id) {
+        dir_leases::entry_changed(server, open.share, &open.handle.rel_path(), by);
+    }
+    if open.is_dir {
+        server.dir_leases.closed(server, id, open.share, &open.handle.rel_path());
+    }
+    let outcome = server.locks.close_id(id);
     if let Some(s) = server.shares.get(open.share) {
         s.metrics.closes.increment(1);
     }
@@ -51,25 +62,26 @@ pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
     }
     let rel = open.handle.rel_path();
     if outcome.delete_file {
-        remove(server, conn, open.share, &rel, open.is_dir);
+        remove(server, conn, open.share, &rel, open.is_dir, by);
     }
     if outcome.delete_base {
         // The last open of a stream of a delete-pending file: the file goes now
         // ("dir/file:stream" → "dir/file").
         let name_start = rel.rfind('/').map_or(0, |i| i + 1);
         if let Some(colon) = rel[name_start..].find(':') {
-            remove(server, conn, open.share, &rel[..name_start + colon], false);
+            remove(server, conn, open.share, &rel[..name_start + colon], false, by);
         }
     }
 }
 
 /// Removes what a close left delete-pending and unopened, and tells the watchers.
-fn remove(server: &ServerState, conn: &ConnState, share: usize, rel: &str, is_dir: bool) {
+fn remove(server: &ServerState, conn: &ConnState, share: usize, rel: &str, is_dir: bool, by: Changer) {
     let Some(s) = server.shares.get(share) else { return };
     match crate::offload::blocking(|| s.fs.remove(rel, is_dir)) {
         Ok(()) => {
             let mask = if is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
             server.notify.report(server, share, rel, action::REMOVED, mask);
+            dir_leases::entry_changed(server, share, rel, by);
         }
         Err(e) => tracing::info!(conn = conn.id, path = ?rel, error = %e, "delete on close failed"),
     }
@@ -80,8 +92,13 @@ fn remove(server: &ServerState, conn: &ConnState, share: usize, rel: &str, is_di
 pub fn forced(server: &ServerState, conn: &mut ConnState, id: u64, delete_file: bool) {
     let Some(open) = conn.opens.remove(&id) else { return };
     super::notify::on_close(server, conn, id);
+    server.dir_leases.take_written(id);
+    if open.is_dir {
+        server.dir_leases.closed(server, id, open.share, &open.handle.rel_path());
+    }
     if delete_file {
-        remove(server, conn, open.share, &open.handle.rel_path(), open.is_dir);
+        let by = Changer::Under { client: [0; 16], parent: None };
+        remove(server, conn, open.share, &open.handle.rel_path(), open.is_dir, by);
     }
 }
 
@@ -114,6 +131,8 @@ pub fn release(server: &ServerState, conn: &mut ConnState, open: Open) {
         finish_close(server, conn, open);
         return;
     };
+    // A parked open's eventual close is not a change through this server.
+    server.dir_leases.take_written(open.file_id.volatile);
     let deadline = std::time::Instant::now() + durable.timeout;
     let parked = crate::durable::Parked { open, durable, fs: share.fs.clone(), deadline };
     if let Err(p) = server.locks.park(parked) {

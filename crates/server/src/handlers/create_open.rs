@@ -4,7 +4,7 @@
 
 use super::Reply;
 use crate::conn_state::ConnState;
-use crate::locking::Admission;
+use crate::locking::{Admission, Changer};
 use crate::meta::file_meta;
 use crate::notify::{action, filter};
 use crate::open::{DirSearch, Open};
@@ -18,6 +18,7 @@ use opportune_types::{AccessMask, FileAttributes, FileId, NtStatus, ShareAccess}
 use opportune_wire::create::{context_name, encode_contexts, CreateResponse, LeaseContext};
 use opportune_wire::cursor::Put;
 use opportune_wire::header::Header;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 /// Everything a create needs after its request was parsed and validated.
@@ -195,7 +196,8 @@ fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileI
         link_suspended: conn.link.is_suspended(),
     };
     let caching = server.shares.get(plan.share).map(|s| s.caching.clone()).unwrap_or_default();
-    let policy = caching_policy(&server.config, &caching, &facts);
+    let mut policy = caching_policy(&server.config, &caching, &facts);
+    policy.directory_leases_allowed = info.is_dir && policy.leases_allowed && directory_lease_allowed(server, conn, plan, client);
     let a = Admission {
         conn: conn.id,
         open: plan.open,
@@ -219,6 +221,22 @@ fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileI
         _ => {}
     }
     outcome
+}
+
+/// MS-SMB2 3.3.5.9.11: a directory lease needs SMB 3.x, a v2 lease request, directory
+/// leasing on, and room in the client's budget (a client walking a tree gets no more
+/// leases, while its opens still succeed).
+fn directory_lease_allowed(server: &ServerState, conn: &ConnState, plan: &CreatePlan, client: [u8; 16]) -> bool {
+    let Some(l) = plan.lease else { return false };
+    let cfg = &server.config;
+    if !cfg.directory_leases || conn.dialect() < opportune_wire::negotiate::dialect::SMB300 || l.epoch.is_none() {
+        return false;
+    }
+    let fits = server.locks.directory_lease_fits(client, l.key, cfg.max_directory_leases_per_client);
+    if !fits {
+        tracing::debug!(conn = conn.id, name = ?plan.name, "directory lease refused: the client's budget is spent");
+    }
+    fits
 }
 
 /// The last checks, the open table entry and the response.
@@ -254,6 +272,7 @@ fn finish(
     }
     let file_id = FileId { persistent: plan.open, volatile: plan.open };
     let (oplock_level, lease_ctx) = granted_caching(&plan, caching, info.is_dir);
+    let lease_ctx_granted = lease_ctx.as_ref().is_some_and(|l| l.state != 0);
     let durable = grant_durable(conn, hdr, &plan, oplock_level, lease_ctx.as_ref(), info.is_dir);
     let contexts = response_contexts(&plan, &info, server, lease_ctx, durable.as_ref());
     tracing::debug!(conn = conn.id, peer = %conn.peer, name = ?plan.name, ?file_id, action = ?opened.action, ?caching, "create granted");
@@ -266,6 +285,9 @@ fn finish(
         server.locks.set_app_instance(plan.open, app, client);
     }
     let handle = Arc::new(opened.handle);
+    if info.is_dir && lease_ctx_granted {
+        server.dir_leases.granted(server, plan.open, plan.share, &opened.rel_path, handle.as_fd());
+    }
     let mirrored = server.shares.get(plan.share).is_some_and(|s| s.caching.posix_locking && s.caching.locking);
     if mirrored && !info.is_dir && info.stream == 0 {
         server.locks.mirror_locks(plan.open, handle.clone());
@@ -298,6 +320,9 @@ fn finish(
     if opened.action == CreateAction::Created {
         let mask = if info.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
         server.notify.report(server, plan.share, &opened.rel_path, action::ADDED, mask);
+        let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
+        let by = Changer::Under { client, parent: plan.lease.and_then(|l| l.parent) };
+        crate::dir_leases::entry_changed(server, plan.share, &opened.rel_path, by);
     } else {
         // An overwrite, or only an open: the server's own doing either way.
         server.host_notify.own_change(plan.share, &opened.rel_path, std::time::Instant::now());
@@ -331,8 +356,9 @@ pub(super) fn encode_response(info: &FileInfo, oplock_level: u8, action: CreateA
 /// The OplockLevel of the response, and the lease response context when a lease was granted.
 fn granted_caching(plan: &CreatePlan, caching: GrantedCaching, is_dir: bool) -> (u8, Option<LeaseContext>) {
     match (caching, plan.lease) {
-        // Directory leases are not offered: the lease context is ignored (MS-SMB2 3.3.5.9.8).
-        (GrantedCaching::Lease { .. }, _) if is_dir => (oplock::NONE, None),
+        // A directory granted no directory lease (not SMB 3.x, a v1 request, leasing off
+        // or the budget spent): the lease context is ignored (MS-SMB2 3.3.5.9.8).
+        (GrantedCaching::Lease { state: 0, .. }, _) if is_dir => (oplock::NONE, None),
         (GrantedCaching::Oplock(level), _) => (level, None),
         (GrantedCaching::Lease { state, flags, epoch, parent, v2 }, Some(req)) => {
             let ctx = LeaseContext {

@@ -1,6 +1,8 @@
 //! SET_INFO (MS-SMB2 3.3.5.21, MS-FSA 2.1.5.15): times and attributes, rename,
 //! hard links, delete disposition, end of file, allocation, position, mode and EAs.
 
+use crate::dir_leases;
+use crate::locking::Changer;
 use super::{Ctx, HResult, Reply};
 use crate::conn_state::ConnState;
 use crate::open::{Open, PendingRename};
@@ -98,6 +100,8 @@ fn set_file_info(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSt
             }
             let (open_id, handle) = (open.file_id.volatile, open.handle.clone());
             ctx.server.locks.truncated(open_id);
+            ctx.server.dir_leases.wrote(open_id);
+    ctx.server.dir_leases.wrote(open_id);
             crate::offload::blocking(|| handle.set_allocation(len)).map_err(|e| e.status())
         }
         class::POSITION => {
@@ -157,6 +161,7 @@ fn set_basic(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Resu
         let mask = filter::ATTRIBUTES | filter::LAST_WRITE;
         server.notify.report(server, open.share, &open.handle.rel_path(), action::MODIFIED, mask);
     }
+    dir_leases::entry_changed(server, open.share, &open.handle.rel_path(), Changer::Open(open.file_id.volatile));
     Ok(())
 }
 
@@ -236,6 +241,7 @@ fn link(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<()
         }
         server.notify.report(server, open.share, &linked.rel, action::ADDED, filter::FILE_NAME);
     }
+    dir_leases::entry_changed(server, open.share, &linked.rel, Changer::Open(open.file_id.volatile));
     Ok(())
 }
 
@@ -263,6 +269,11 @@ fn perform_rename(server: &ServerState, conn_id: u64, open: &mut Open, target: &
     let mask = if open.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
     server.notify.report(server, share, &from, action::RENAMED_OLD_NAME, mask);
     server.notify.report(server, share, &new_rel, action::RENAMED_NEW_NAME, mask);
+    dir_leases::entry_changed(server, share, &from, Changer::Open(open_id));
+    dir_leases::entry_changed(server, share, &new_rel, Changer::Open(open_id));
+    if open.is_dir {
+        server.dir_leases.renamed(share, &from, &new_rel);
+    }
     open.handle.set_rel_path(new_rel);
     Ok(())
 }
@@ -318,5 +329,6 @@ fn set_end_of_file(ctx: &mut Ctx<'_>, id: opportune_types::FileId, len: u64) -> 
     let open_id = open.file_id.volatile;
     let handle = open.handle.clone();
     ctx.server.locks.truncated(open_id);
+    ctx.server.dir_leases.wrote(open_id);
     crate::offload::blocking(|| handle.set_len(len)).map_err(|e| e.status())
 }

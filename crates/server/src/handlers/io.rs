@@ -116,6 +116,7 @@ pub fn write(ctx: &mut Ctx<'_>) -> HResult {
         ctx.server.locks.check_io(open_id, offset, req.data.len() as u64, true)?;
     }
     ctx.server.locks.written(open_id);
+    ctx.server.dir_leases.wrote(open_id);
     let may_wait = write_through || req.data.len() >= crate::offload::LARGE_IO;
     let n = crate::offload::blocking_if(may_wait, || {
         let n = handle.write_at(req.data, offset)?;

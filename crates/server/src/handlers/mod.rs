@@ -248,8 +248,8 @@ impl Ctx<'_> {
         self.chain.file_id = Some(id);
         match self.conn.opens.get_mut(&id.volatile) {
             Some(o) if o.file_id.persistent == id.persistent && o.session_id == sid && o.tree_id == tid => {
-                // Whatever this request does to the file is the server's own change.
-                if self.server.host_notify.is_active() {
+                // Whatever a changing request does to the file is the server's own change.
+                if self.server.host_notify.is_active() && changes_files(self.hdr.command) {
                     self.server.host_notify.own_change(o.share, &o.handle.rel_path(), std::time::Instant::now());
                 }
                 Ok(o)
@@ -263,4 +263,10 @@ impl Ctx<'_> {
         let t = self.tree()?;
         self.server.shares.get(t.share).ok_or(NtStatus::NETWORK_NAME_DELETED)
     }
+}
+
+/// Commands that may change a file the request names by file id (WRITE, SET_INFO, IOCTL
+/// such as copy-chunk or sparse ranges, CLOSE with its time updates, FLUSH).
+fn changes_files(command: u16) -> bool {
+    matches!(command, 0x0009 | 0x0011 | 0x000B | 0x0006 | 0x0007)
 }

@@ -35,7 +35,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> Reply {
         client_capabilities: req.capabilities,
         client_security_mode: req.security_mode,
         client_dialects: req.dialects.clone(),
-        server_capabilities: server_capabilities(chosen),
+        server_capabilities: server_capabilities(ctx.server, chosen),
         server_security_mode: server_security_mode(ctx.server),
         signing_algorithm: None,
         cipher: 0,
@@ -69,8 +69,14 @@ pub fn handle(ctx: &mut Ctx<'_>) -> Reply {
     Reply::ok(body)
 }
 
-fn server_capabilities(d: u16) -> u32 {
-    if d >= dialect::SMB210 { capabilities::LARGE_MTU | capabilities::LEASING } else { 0 }
+/// MS-SMB2 3.3.5.4: LEASING and LARGE_MTU from SMB 2.1; DIRECTORY_LEASING from SMB 3.0
+/// when directory leases are on.
+fn server_capabilities(server: &ServerState, d: u16) -> u32 {
+    let mut caps = if d >= dialect::SMB210 { capabilities::LARGE_MTU | capabilities::LEASING } else { 0 };
+    if d >= dialect::SMB300 && server.config.directory_leases && server.config.enable_oplocks {
+        caps |= capabilities::DIRECTORY_LEASING;
+    }
+    caps
 }
 
 fn server_security_mode(server: &ServerState) -> u16 {
@@ -152,7 +158,7 @@ fn response(server: &ServerState, neg: &Negotiated, contexts: Vec<(u16, Vec<u8>)
 pub fn smb1_upgrade_response(server: &ServerState, conn: &mut ConnState, d: u16) -> Vec<u8> {
     let neg = Negotiated {
         dialect: d,
-        server_capabilities: server_capabilities(d),
+        server_capabilities: server_capabilities(server, d),
         server_security_mode: server_security_mode(server),
         signing_algorithm: Some(SigningAlgorithm::HmacSha256),
         ..Negotiated::default()
