@@ -454,7 +454,7 @@ impl Client {
 }
 
 /// One create context (MS-SMB2 2.2.13.2) with a 4-byte name, alone in its chain.
-fn create_context(name: &[u8; 4], data: &[u8]) -> Vec<u8> {
+pub fn create_context(name: &[u8; 4], data: &[u8]) -> Vec<u8> {
     let mut ctx = vec![];
     ctx.extend_from_slice(&0u32.to_le_bytes());
     ctx.extend_from_slice(&16u16.to_le_bytes());
