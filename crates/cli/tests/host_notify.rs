@@ -149,3 +149,55 @@ fn changes_made_through_the_server_are_reported_once() {
     let modified = seen.iter().filter(|c| c.0 == MODIFIED).count();
     assert!(modified <= 1, "one write, at most one report: {seen:?}");
 }
+
+/// Handle caching against host unlinks and renames (issue 11, item 7): a batch oplock
+/// and an RWH lease are broken within a second of a local program deleting or renaming
+/// the file; the server's own rename is not mistaken for the host's.
+#[test]
+fn a_host_unlink_or_rename_breaks_handle_caching() {
+    let server = start("host-names");
+    let dir = server.root.join("docs");
+    std::fs::create_dir(&dir).unwrap();
+    let mut c = Client::connect(server.addr, "user", "pass", "share");
+    for (i, how) in ["unlink", "rename", "renamed over"].iter().enumerate() {
+        std::fs::write(dir.join("held.doc"), b"cached").unwrap();
+        let (fid, level) = c.create("docs\\held.doc", GENERIC_ALL, OPLOCK_BATCH).expect("create");
+        assert_eq!(level, OPLOCK_BATCH, "round {i}");
+        let t = Instant::now();
+        match *how {
+            "unlink" => std::fs::remove_file(dir.join("held.doc")).unwrap(),
+            "rename" => std::fs::rename(dir.join("held.doc"), dir.join("moved.doc")).unwrap(),
+            _ => {
+                std::fs::write(dir.join("other.doc"), b"new").unwrap();
+                std::fs::rename(dir.join("other.doc"), dir.join("held.doc")).unwrap();
+            }
+        }
+        let broken = c.next_break(Duration::from_secs(1));
+        assert!(broken.is_some(), "round {i} ({how}): the batch oplock is broken");
+        assert!(t.elapsed() < Duration::from_secs(1), "round {i} ({how})");
+        assert_eq!(c.close(fid), STATUS_SUCCESS);
+    }
+    // The server's own rename of a batch-held file by its holder breaks nothing: the
+    // kernel's echo names the open's new path, and it is recognised as the server's.
+    std::fs::write(dir.join("mine.doc"), b"").unwrap();
+    let (fid, _) = c.create("docs\\mine.doc", GENERIC_ALL, OPLOCK_BATCH).expect("create");
+    let name: Vec<u8> = "docs\\renamed-by-smb.doc".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut info = vec![0u8; 8];
+    info.extend_from_slice(&0u64.to_le_bytes());
+    info.extend_from_slice(&(name.len() as u32).to_le_bytes());
+    info.extend_from_slice(&name);
+    let mut b = vec![];
+    b.extend_from_slice(&33u16.to_le_bytes());
+    b.push(1); // SMB2_0_INFO_FILE
+    b.push(0x0A); // FileRenameInformation
+    b.extend_from_slice(&(info.len() as u32).to_le_bytes());
+    b.extend_from_slice(&96u16.to_le_bytes());
+    b.extend_from_slice(&0u16.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&fid.0);
+    b.extend_from_slice(&info);
+    assert_eq!(c.call(0x11, b).status, STATUS_SUCCESS);
+    assert!(dir.join("renamed-by-smb.doc").exists());
+    assert!(c.next_break(Duration::from_millis(600)).is_none(), "the server's own rename is not a host change");
+    assert_eq!(c.close(fid), STATUS_SUCCESS);
+}

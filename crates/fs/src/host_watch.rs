@@ -79,6 +79,8 @@ struct Place {
 #[derive(Default)]
 struct State {
     by_wd: HashMap<i32, Vec<Place>>,
+    /// (tag, path) → its kernel watch, for watchers that join a watched directory.
+    by_place: HashMap<(usize, String), i32>,
     /// Watcher id → its kernel watch, tag and path.
     watchers: HashMap<u64, (i32, usize, String)>,
     buf: Vec<u8>,
@@ -107,7 +109,8 @@ impl HostWatch {
     /// Starts watching the directory `dir` is open on, as `rel` under `tag`, for the
     /// watcher `id`. Adding a watcher that is already there does nothing.
     pub fn add(&self, id: u64, tag: usize, rel: &str, dir: BorrowedFd<'_>) -> io::Result<()> {
-        let mut s = self.state.lock().map_err(|_| io::Error::other("host watch poisoned"))?;
+        let mut guard = self.state.lock().map_err(|_| io::Error::other("host watch poisoned"))?;
+        let s = &mut *guard;
         if s.watchers.contains_key(&id) {
             return Ok(());
         }
@@ -120,19 +123,44 @@ impl HostWatch {
             Some(p) => p.refs += 1,
             None => places.push(Place { tag, rel: rel.to_string(), refs: 1 }),
         }
+        s.by_place.insert((tag, rel.to_string()), wd);
         s.watchers.insert(id, (wd, tag, rel.to_string()));
         Ok(())
     }
 
+    /// Adds watcher `id` to a directory already watched as `rel` under `tag`, without a
+    /// descriptor; false when nobody watches it yet (then [`HostWatch::add`] it).
+    pub fn add_to_watched(&self, id: u64, tag: usize, rel: &str) -> bool {
+        let Ok(mut guard) = self.state.lock() else { return false };
+        let s = &mut *guard;
+        if s.watchers.contains_key(&id) {
+            return true;
+        }
+        let Some(&wd) = s.by_place.get(&(tag, rel.to_string())) else { return false };
+        let Some(p) = s.by_wd.get_mut(&wd).and_then(|ps| ps.iter_mut().find(|p| p.tag == tag && p.rel == rel)) else {
+            return false;
+        };
+        p.refs += 1;
+        s.watchers.insert(id, (wd, tag, rel.to_string()));
+        true
+    }
+
+    /// The watcher ids `keep` says no longer belong (their owner went without saying).
+    pub fn stale(&self, keep: impl Fn(u64) -> bool) -> Vec<u64> {
+        self.state.lock().map(|s| s.watchers.keys().copied().filter(|id| !keep(*id)).collect()).unwrap_or_default()
+    }
+
     /// Stops watching for `id` (its directory's kernel watch goes with its last watcher).
     pub fn remove(&self, id: u64) {
-        let Ok(mut s) = self.state.lock() else { return };
+        let Ok(mut guard) = self.state.lock() else { return };
+        let s = &mut *guard;
         let Some((wd, tag, rel)) = s.watchers.remove(&id) else { return };
         let Some(places) = s.by_wd.get_mut(&wd) else { return };
         if let Some(i) = places.iter().position(|p| p.tag == tag && p.rel == rel) {
             places[i].refs -= 1;
             if places[i].refs == 0 {
                 places.swap_remove(i);
+                s.by_place.remove(&(tag, rel));
             }
         }
         if places.is_empty() {
@@ -186,7 +214,9 @@ fn translate(s: &mut State, buf: &[u8], out: &mut Vec<HostEvent>) {
             continue;
         }
         if ev.mask & (libc::IN_IGNORED | libc::IN_DELETE_SELF | libc::IN_UNMOUNT) != 0 {
-            s.by_wd.remove(&ev.wd);
+            for p in s.by_wd.remove(&ev.wd).into_iter().flatten() {
+                s.by_place.remove(&(p.tag, p.rel));
+            }
             continue;
         }
         if ev.name.is_empty() || ev.name.starts_with(OWN_PREFIX) {
@@ -314,6 +344,10 @@ mod tests {
                 ("sub/renamed.txt".to_string(), HostChange::Removed),
             ]
         );
+        assert!(w.add_to_watched(3, 0, "sub"), "joins the watched directory without a descriptor");
+        assert!(!w.add_to_watched(4, 0, "other"));
+        assert_eq!(w.stale(|id| id != 3), vec![3]);
+        w.remove(3);
         w.remove(1);
         std::fs::write(dir.join("still.txt"), b"").unwrap();
         assert_eq!(w.drain().len(), 1, "the second watcher still watches");

@@ -102,6 +102,12 @@ impl Share {
     /// opening it for data, so no lease is broken. Symlinks inside the share
     /// are followed. A named stream ("base:name", see `Handle::rel_path`)
     /// reports as a stream open's `info` does; a missing one is `NotFound`.
+    /// An `O_PATH` descriptor of the directory at on-disk `rel`, confined to the share
+    /// (for an inotify watch: no data access, no lease break, no share-mode effect).
+    pub fn open_dir(&self, rel: &str) -> Result<std::os::fd::OwnedFd, FsError> {
+        self.root.open_dir(rel)
+    }
+
     pub fn stat(&self, rel: &str) -> Result<FileInfo, FsError> {
         stat(&self.root, rel)
     }

@@ -15,6 +15,7 @@ pub mod caching;
 mod core;
 mod dir_lease;
 mod grant;
+mod host_names;
 mod granted;
 pub mod ids;
 mod interval_tree;

@@ -1,7 +1,7 @@
 //! Directory leases in the lock core: granted RH at most and only when the policy
 //! allows, broken to none by a change to the directory's entries (no acknowledgment
 //! awaited by anyone), except for the lease the change was made under; the per-client
-//! count the server budgets with.
+//! count the server budgets with; and a host unlink's break of handle caching.
 mod common;
 use common::*;
 use opportune_locks::caching::{H, R, W};
@@ -85,5 +85,29 @@ fn a_change_to_a_directory_nobody_leases_does_nothing() {
     assert!(drain(&mut c).is_empty());
     c.handle_create(t0, dir_lease_req(1, 1, 1, false));
     c.handle_directory_change(t0, DIR, None);
+    assert!(drain(&mut c).is_empty());
+}
+
+/// A host unlink or rename breaks handle caching: an RWH lease to RW and a batch oplock
+/// to none, nobody waiting; Level II and R leases stay.
+#[test]
+fn a_host_unlink_breaks_handle_caching_only() {
+    use opportune_types::create::oplock;
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    lease_state(c.handle_create(t0, lease_req(1, 1, 1, R | H | W)));
+    c.handle_host_unlink(t0, FILE);
+    let evs = drain(&mut c);
+    assert!(matches!(evs.as_slice(), [Event::SendLeaseBreak { from, to, ack_required: true, .. }] if *from == R | H | W && *to == R | W), "{evs:?}");
+
+    let mut c = LockCore::new(Config::default());
+    c.handle_create(t0, req(1, 1, AccessMask::FILE_ALL_ACCESS, ShareAccess::ALL, RequestedCaching::Oplock(oplock::BATCH)));
+    c.handle_host_unlink(t0, FILE);
+    let evs = drain(&mut c);
+    assert!(matches!(evs.as_slice(), [Event::SendOplockBreak { open: OpenId(1), .. }]), "{evs:?}");
+    // Read-only caching is left alone.
+    let mut c = LockCore::new(Config::default());
+    c.handle_create(t0, lease_req(1, 1, 1, R));
+    c.handle_host_unlink(t0, FILE);
     assert!(drain(&mut c).is_empty());
 }

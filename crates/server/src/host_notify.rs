@@ -4,8 +4,9 @@
 //!
 //! The server's own changes come back from inotify too. They were already reported,
 //! with the details only the server knows (which filter class, which stream), so a
-//! host event is dropped when the server reported or touched the same path in the
-//! last [`OWN_WINDOW`]. Host events are read [`GRACE`] after the first of a batch
+//! host name change (create, delete, rename) is dropped when the server changed that
+//! name in the last [`OWN_WINDOW`], and a host data change when the server changed or
+//! touched the path in that time. Host events are read [`GRACE`] after the first of a batch
 //! arrives, so the server's own record of a change (made right after its system call
 //! returned) is always there before the event is looked at. A host change to a path
 //! the server touched within the window is therefore not reported (documented in
@@ -67,20 +68,49 @@ impl HostNotify {
         self.active.store(w.watchers(), Ordering::Relaxed);
     }
 
+    /// As [`HostNotify::watch`], joining a directory already watched as `dir`; false
+    /// when it is not (then `watch` it with a descriptor).
+    pub fn watch_existing(&self, id: u64, share: usize, dir: &str) -> bool {
+        let Some(w) = &self.watch else { return true };
+        let joined = w.add_to_watched(id, share, dir);
+        self.active.store(w.watchers(), Ordering::Relaxed);
+        joined
+    }
+
+    /// Drops the watchers `keep` refuses.
+    pub fn sweep(&self, keep: impl Fn(u64) -> bool) {
+        let Some(w) = &self.watch else { return };
+        for id in w.stale(keep) {
+            w.remove(id);
+        }
+        self.active.store(w.watchers(), Ordering::Relaxed);
+    }
+
     pub fn unwatch(&self, open: u64) {
         let Some(w) = &self.watch else { return };
         w.remove(open);
         self.active.store(w.watchers(), Ordering::Relaxed);
     }
 
-    /// The server changed or touched `rel` (a stream path counts for its file).
+    /// The server wrote to or touched `rel` (a stream path counts for its file): host
+    /// data changes to it are its own for a while, name changes are not.
     pub fn own_change(&self, share: usize, rel: &str, now: Instant) {
+        self.note(share, rel, now, false);
+    }
+
+    /// The server created, removed or renamed `rel`: host events of any kind for it are
+    /// its own for a while.
+    pub fn own_name_change(&self, share: usize, rel: &str, now: Instant) {
+        self.note(share, rel, now, true);
+    }
+
+    fn note(&self, share: usize, rel: &str, now: Instant, name: bool) {
         if !self.is_active() {
             return;
         }
         let base = rel.split(':').next().unwrap_or(rel);
         if let Ok(mut own) = self.own.lock() {
-            own.note(share, base, now);
+            own.note(share, base, now, name);
         }
     }
 
@@ -89,34 +119,50 @@ impl HostNotify {
         let Some(w) = &self.watch else { return Vec::new() };
         let events = w.drain();
         let Ok(own) = self.own.lock() else { return events };
-        events.into_iter().filter(|e| e.change == HostChange::Overflow || !own.is_own(e.tag, &e.rel, now)).collect()
+        let name_change = |c: HostChange| c != HostChange::Modified;
+        events
+            .into_iter()
+            .filter(|e| e.change == HostChange::Overflow || !own.is_own(e.tag, &e.rel, now, name_change(e.change)))
+            .collect()
     }
 }
 
-/// Paths the server changed recently, with when.
+/// Paths the server changed recently: when it last touched each, and when it last
+/// changed its name (None: not recently).
 #[derive(Default)]
 struct OwnChanges {
-    at: HashMap<(usize, String), Instant>,
+    at: HashMap<(usize, String), (Instant, Option<Instant>)>,
 }
 
 impl OwnChanges {
-    fn note(&mut self, share: usize, rel: &str, now: Instant) {
+    fn note(&mut self, share: usize, rel: &str, now: Instant, name: bool) {
         if self.at.len() >= MAX_OWN {
-            self.at.retain(|_, t| now.saturating_duration_since(*t) < OWN_WINDOW);
+            self.at.retain(|_, (t, _)| now.saturating_duration_since(*t) < OWN_WINDOW);
             if self.at.len() >= MAX_OWN {
                 // Everything is recent: forget the oldest half.
-                let mut times: Vec<Instant> = self.at.values().copied().collect();
+                let mut times: Vec<Instant> = self.at.values().map(|(t, _)| *t).collect();
                 times.sort_unstable();
                 let cut = times[times.len() / 2];
-                self.at.retain(|_, t| *t > cut);
+                self.at.retain(|_, (t, _)| *t > cut);
             }
         }
-        self.at.insert((share, rel.to_string()), now);
+        let e = self.at.entry((share, rel.to_string())).or_insert((now, None));
+        e.0 = now;
+        if name {
+            e.1 = Some(now);
+        }
     }
 
-    fn is_own(&self, share: usize, rel: &str, now: Instant) -> bool {
+    /// Whether a host event for `rel` (a name change when `name`) is the server's echo.
+    fn is_own(&self, share: usize, rel: &str, now: Instant, name: bool) -> bool {
+        let recent = |t: Instant| now.saturating_duration_since(t) < OWN_WINDOW;
         // (share, rel) as a borrowed key would need a custom Borrow; paths are short.
-        self.at.get(&(share, rel.to_string())).is_some_and(|t| now.saturating_duration_since(*t) < OWN_WINDOW)
+        match self.at.get(&(share, rel.to_string())) {
+            Some((_, Some(n))) if name => recent(*n),
+            Some(_) if name => false,
+            Some((t, _)) => recent(*t),
+            None => false,
+        }
     }
 }
 
@@ -157,6 +203,9 @@ pub async fn run(state: Arc<ServerState>) {
                     tracing::debug!(share = e.tag, rel = %e.rel, change = ?e.change, "host change");
                     state.notify.report_host(&state, e.tag, &e.rel, act, mask);
                     crate::dir_leases::entry_changed(&state, e.tag, &e.rel, crate::locking::Changer::Host);
+                    if matches!(e.change, HostChange::Removed | HostChange::RenamedFrom | HostChange::RenamedTo) && !e.is_dir {
+                        crate::host_names::host_lost_name(&state, e.tag, &e.rel);
+                    }
                 }
                 None => {
                     state.notify.overflow(&state, e.tag);
@@ -175,11 +224,16 @@ mod tests {
     fn own_changes_hide_host_events_for_a_while() {
         let mut own = OwnChanges::default();
         let t0 = Instant::now();
-        own.note(0, "a.txt", t0);
-        assert!(own.is_own(0, "a.txt", t0 + Duration::from_millis(100)));
-        assert!(!own.is_own(1, "a.txt", t0), "another share");
-        assert!(!own.is_own(0, "b.txt", t0));
-        assert!(!own.is_own(0, "a.txt", t0 + OWN_WINDOW));
+        own.note(0, "a.txt", t0, true);
+        assert!(own.is_own(0, "a.txt", t0 + Duration::from_millis(100), true));
+        assert!(own.is_own(0, "a.txt", t0 + Duration::from_millis(100), false));
+        assert!(!own.is_own(1, "a.txt", t0, false), "another share");
+        assert!(!own.is_own(0, "b.txt", t0, false));
+        assert!(!own.is_own(0, "a.txt", t0 + OWN_WINDOW, true));
+        // A write or an open hides the host's data changes, not its renames or unlinks.
+        own.note(0, "w.txt", t0, false);
+        assert!(own.is_own(0, "w.txt", t0, false));
+        assert!(!own.is_own(0, "w.txt", t0, true));
     }
 
     #[test]
@@ -187,14 +241,14 @@ mod tests {
         let mut own = OwnChanges::default();
         let t0 = Instant::now();
         for i in 0..MAX_OWN + 10 {
-            own.note(0, &format!("f{i}"), t0 + Duration::from_micros(i as u64));
+            own.note(0, &format!("f{i}"), t0 + Duration::from_micros(i as u64), false);
         }
         assert!(own.at.len() <= MAX_OWN);
-        assert!(own.is_own(0, &format!("f{}", MAX_OWN + 9), t0 + Duration::from_millis(50)), "the newest is kept");
+        assert!(own.is_own(0, &format!("f{}", MAX_OWN + 9), t0 + Duration::from_millis(50), false), "the newest is kept");
         // Old entries go first when the record is full.
         let later = t0 + OWN_WINDOW * 2;
         for i in 0..MAX_OWN {
-            own.note(1, &format!("g{i}"), later);
+            own.note(1, &format!("g{i}"), later, false);
         }
         assert!(own.at.keys().all(|(s, _)| *s == 1));
     }

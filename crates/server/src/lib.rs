@@ -20,6 +20,7 @@ mod durable;
 mod events;
 mod frames;
 mod handlers;
+mod host_names;
 mod host_notify;
 mod link_watch;
 pub mod liveness;

@@ -74,7 +74,12 @@ impl NotifyHub {
     /// Tells every watch that covers `rel` (an on-disk path in `share`) about a change
     /// made through this server. `mask` is the FILE_NOTIFY_CHANGE_* class of the change.
     pub fn report(&self, server: &ServerState, share: usize, rel: &str, action: u32, mask: u32) {
-        server.host_notify.own_change(share, rel, std::time::Instant::now());
+        let now = std::time::Instant::now();
+        if action == self::action::MODIFIED {
+            server.host_notify.own_change(share, rel, now);
+        } else {
+            server.host_notify.own_name_change(share, rel, now);
+        }
         self.report_host(server, share, rel, action, mask);
     }
 

@@ -71,6 +71,8 @@ pub struct ServerState {
     pub host_notify: crate::host_notify::HostNotify,
     /// Directories under a directory lease, by path.
     pub dir_leases: crate::dir_leases::DirLeases,
+    /// Host watches behind handle caching.
+    pub host_names: crate::host_names::HostNames,
     /// Every established session, for session binding checks (MS-SMB2 3.3.1.5 GlobalSessionTable).
     pub sessions: std::sync::Mutex<std::collections::HashMap<u64, crate::session::SessionInfo>>,
     /// The status socket was bound by this server (so it is this server's to remove).
@@ -164,6 +166,7 @@ impl ServerState {
             notify: Default::default(),
             host_notify: Default::default(),
             dir_leases: Default::default(),
+            host_names: Default::default(),
             reloader: Default::default(),
             memory: Arc::new(Memory::new(&config.limits)),
             admission: crate::admission::Admission::new(config.max_connections, config.limits.max_connections_per_address),

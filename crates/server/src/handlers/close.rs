@@ -49,6 +49,7 @@ pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
     if open.is_dir {
         server.dir_leases.closed(server, id, open.share, &open.handle.rel_path());
     }
+    server.host_names.closed(server, id);
     let outcome = server.locks.close_id(id);
     if let Some(s) = server.shares.get(open.share) {
         s.metrics.closes.increment(1);
@@ -93,6 +94,7 @@ pub fn forced(server: &ServerState, conn: &mut ConnState, id: u64, delete_file: 
     let Some(open) = conn.opens.remove(&id) else { return };
     super::notify::on_close(server, conn, id);
     server.dir_leases.take_written(id);
+    server.host_names.closed(server, id);
     if open.is_dir {
         server.dir_leases.closed(server, id, open.share, &open.handle.rel_path());
     }

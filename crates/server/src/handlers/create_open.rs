@@ -239,6 +239,15 @@ fn directory_lease_allowed(server: &ServerState, conn: &ConnState, plan: &Create
     fits
 }
 
+/// Handle caching: a lease with H, or a batch oplock.
+fn caches_handle(caching: GrantedCaching) -> bool {
+    match caching {
+        GrantedCaching::Lease { state, .. } => state & 0x2 != 0,
+        GrantedCaching::Oplock(level) => level == oplock::BATCH,
+        _ => false,
+    }
+}
+
 /// The last checks, the open table entry and the response.
 fn finish(
     server: &ServerState,
@@ -287,6 +296,9 @@ fn finish(
     let handle = Arc::new(opened.handle);
     if info.is_dir && lease_ctx_granted {
         server.dir_leases.granted(server, plan.open, plan.share, &opened.rel_path, handle.as_fd());
+    }
+    if !info.is_dir && info.stream == 0 && caches_handle(caching) {
+        server.host_names.granted(server, plan.open, plan.share, &opened.rel_path);
     }
     let mirrored = server.shares.get(plan.share).is_some_and(|s| s.caching.posix_locking && s.caching.locking);
     if mirrored && !info.is_dir && info.stream == 0 {

@@ -53,3 +53,26 @@ impl Locking {
         g.core.has_lease(ClientGuid(client), LeaseKey(key)) || g.core.directory_leases_of(ClientGuid(client)) < budget
     }
 }
+
+impl Locking {
+    /// The opens of `share` at on-disk `rel` (a linear scan: only for host changes).
+    pub fn opens_at(&self, share: usize, rel: &str) -> Vec<u64> {
+        let g = self.lock();
+        g.paths.iter().filter(|(_, (s, p))| *s == share && p == rel).map(|(o, _)| *o).collect()
+    }
+
+    /// Whether the lock layer still knows `open` (granted and not closed or purged).
+    pub fn knows(&self, open: u64) -> bool {
+        self.lock().paths.contains_key(&open)
+    }
+
+    /// The file `open` is an open of lost its name on the host: handle caching on it
+    /// breaks (`LockCore::handle_host_unlink`).
+    pub fn host_unlinked(&self, open: u64) {
+        self.with(Cause::by("host", None, None), |c, now| {
+            if let Some(file) = c.open_view(OpenId(open)).map(|v| v.file) {
+                c.handle_host_unlink(now, file);
+            }
+        });
+    }
+}
