@@ -7,7 +7,7 @@
 
 mod convert;
 mod smbconf;
-mod smbpasswd;
+pub(crate) mod smbpasswd;
 
 use std::io::Write;
 use std::path::PathBuf;
