@@ -13,6 +13,9 @@ pub struct ShareState {
     /// The configured root, as share listings at levels 2 and 502 show it.
     pub path: std::path::PathBuf,
     pub fs: Arc<Share>,
+    /// Read-only for every user: the share is, and no `write_list` opens it for some.
+    /// (Each tree's own answer, with `read_list` and `write_list` applied, is
+    /// `Tree.read_only`; the configured setting is `config.read_only`.)
     pub read_only: bool,
     pub guest_ok: bool,
     pub caching: crate::config::ShareCaching,
@@ -40,7 +43,7 @@ impl ShareState {
             comment: s.comment.clone(),
             path: s.path.clone(),
             fs,
-            read_only: s.read_only,
+            read_only: s.read_only && s.access.write_list.is_empty(),
             guest_ok: s.guest_ok,
             caching: s.caching.clone(),
             encryption: s.encryption.max(server_encryption),

@@ -5,6 +5,7 @@
 //! passwords they have. Every parameter that cannot be carried over is named on standard
 //! error and in a comment at the top of the output.
 
+mod access;
 mod convert;
 mod smbconf;
 pub(crate) mod smbpasswd;

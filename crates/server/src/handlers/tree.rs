@@ -54,7 +54,7 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
 fn admit(ctx: &Ctx<'_>, share: &crate::server::ShareState, user: Option<&str>, token: Arc<Token>) -> Result<(bool, Arc<Token>), NtStatus> {
     let groups = user.map(|u| ctx.server.directory().group_names_of(u)).unwrap_or_default();
     let who = share_access::Who { user, groups: &groups };
-    match share.config.access.decide(&who, ctx.conn.peer.ip(), share.read_only) {
+    match share.config.access.decide(&who, ctx.conn.peer.ip(), share.config.read_only) {
         Ok(grant) => {
             let token = if grant.admin { Arc::new(share_access::admin_token(&token)) } else { token };
             Ok((grant.read_only, token))
