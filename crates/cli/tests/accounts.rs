@@ -137,6 +137,13 @@ fn users_groups_and_share_lists() {
     let (_, text, _) = opportune(&["status", "--listen", &s.addr.to_string()], "");
     assert!(text.contains(&format!("sid {domain}-1001")) && text.contains("staff ("), "{text}");
 
+    // lsarpc sees the same SIDs, groups included (rpcclient, when installed).
+    if let Some(text) = rpcclient(&s, "alice%alice-pw", "lookupnames staff alice") {
+        assert!(text.contains(&format!("staff {domain}-1003")) && text.contains(&format!("alice {domain}-1000")), "{text}");
+        let text = rpcclient(&s, "alice%alice-pw", &format!("lookupsids {domain}-1003")).unwrap();
+        assert!(text.contains("staff"), "{text}");
+    }
+
     // user del / passwd / add, then reload: bob's session ends and he cannot log on,
     // alice's new password works and the old one does not, dave is new.
     users(&file, &["user", "del", "bob"], "");
@@ -164,6 +171,25 @@ fn users_groups_and_share_lists() {
     let (ok, _, err) = opportune(&["reload", "--listen", &s.addr.to_string()], "");
     assert!(!ok && err.contains("users.toml"), "{err}");
     assert_eq!(tree(s.addr, "erin", "old-pw", "rl"), STATUS_SUCCESS);
+}
+
+/// `rpcclient -c CMDS` against the server as `creds`; None when rpcclient is not installed.
+fn rpcclient(s: &support::Server, creds: &str, cmds: &str) -> Option<String> {
+    let conf = s.root.with_extension("rpcclient.conf");
+    std::fs::write(&conf, "[global]\n").unwrap();
+    let port = s.addr.port().to_string();
+    let out = Command::new("timeout")
+        .args(["60", "rpcclient", "-s", conf.to_str().unwrap(), "-p", &port, "-U", creds, "-c", cmds, "127.0.0.1"])
+        .output()
+        .ok()?;
+    let _ = std::fs::remove_file(&conf);
+    if out.status.code() == Some(127) {
+        eprintln!("note: no rpcclient; skipping the lsarpc checks");
+        return None;
+    }
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "rpcclient {cmds}: {text}");
+    Some(text)
 }
 
 #[test]
