@@ -225,3 +225,50 @@ fn a_bad_cidr_is_a_clear_error() {
     let (ok, _, err) = opportune(&["user", "list"], "");
     assert!(!ok && err.contains("--users-file"), "{err}");
 }
+
+#[test]
+fn refusals_are_logged_with_their_rule_and_admin_trees_are_marked() {
+    use std::io::{BufRead, BufReader};
+    let d = scratch("acclog");
+    let mut config = String::from("state_dir = \"\"\n[[user]]\nname = \"alice\"\npassword = \"alice-pw\"\n[[user]]\nname = \"bob\"\npassword = \"bob-pw\"\n");
+    config.push_str(&share(&d.0, "adm", "admin_users = [\"alice\"]\ninvalid_users = [\"bob\"]"));
+    let conf = d.0.join("conf.toml");
+    std::fs::write(&conf, config).unwrap();
+    let log = d.0.join("log");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opportune"))
+        .args(["serve", "--listen", &addr.to_string(), "--config", conf.to_str().unwrap()])
+        .env("OPPORTUNE_LOG", "opportune_server=debug")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut first = String::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap());
+    lines.read_line(&mut first).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+    let _child = Kill(child);
+    assert!(first.contains("listening"), "{first}");
+    assert_eq!(tree(addr, "alice", "alice-pw", "adm"), STATUS_SUCCESS);
+    assert_eq!(tree(addr, "bob", "bob-pw", "adm"), STATUS_ACCESS_DENIED);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap();
+        let refused = text.lines().any(|l| l.contains("INFO") && l.contains("tree connect refused") && l.contains("rule=invalid_users bob"));
+        let admin = text.lines().any(|l| l.contains("tree connect") && l.contains("admin=true"));
+        if refused && admin {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "refusal and admin tree not logged:\n{text}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
