@@ -6,7 +6,7 @@
 use crate::config_file;
 use clap::{Args, Subcommand};
 use opportune_auth::NtHash;
-use opportune_server::accounts::{sids, users_file::UsersFile};
+use opportune_server::accounts::{sids, users_file, users_file::UsersFile};
 use std::path::PathBuf;
 
 /// Which users file to change.
@@ -126,34 +126,33 @@ fn changed(path: &std::path::Path, what: &str) {
 
 pub fn user(args: UserArgs) -> Result<(), String> {
     let path = args.file.path()?;
-    let mut f = UsersFile::load_or_new(&path)?;
-    match args.command {
+    let done = match args.command {
         UserCommand::Add { name, password: pw, nt_hash } => {
             let hash = match nt_hash {
-                Some(hex) => opportune_server::accounts::users_file::hash_from_hex(&hex).ok_or("--nt-hash: expected 32 hex digits")?,
+                Some(hex) => users_file::hash_from_hex(&hex).ok_or("--nt-hash: expected 32 hex digits")?,
                 None => NtHash::from_password(&password(pw)?),
             };
-            let rid = f.add_user(&name, &hash)?;
-            f.save(&path)?;
-            changed(&path, &format!("user {name} added (RID {rid})"));
+            let rid = UsersFile::update(&path, |f| f.add_user(&name, &hash))?;
+            format!("user {name} added (RID {rid})")
         }
         UserCommand::Del { name } => {
-            f.remove_user(&name)?;
-            f.save(&path)?;
-            changed(&path, &format!("user {name} removed"));
+            UsersFile::update(&path, |f| f.remove_user(&name))?;
+            format!("user {name} removed")
         }
         UserCommand::Passwd { name, password: pw } => {
-            f.set_hash(&name, &NtHash::from_password(&password(pw)?))?;
-            f.save(&path)?;
-            changed(&path, &format!("password of {name} changed"));
+            let hash = NtHash::from_password(&password(pw)?);
+            UsersFile::update(&path, |f| f.set_hash(&name, &hash))?;
+            format!("password of {name} changed")
         }
         UserCommand::List => {
+            let f = UsersFile::load_or_new(&path)?;
             let domain = args.file.state_dir()?.and_then(|d| sids::read(&d).ok().flatten());
             for u in &f.users {
                 let sid = domain.as_ref().and_then(|d| d.with_rid(u.rid)).map_or_else(|| "-".to_string(), |s| s.to_string());
                 let groups: Vec<&str> = f.groups_of(&u.name).map(|g| g.name.as_str()).collect();
                 println!("{:<20} {:>6} {:<44} {}", u.name, u.rid, sid, groups.join(","));
             }
+            return Ok(());
         }
         UserCommand::ImportSmbpasswd { file } => {
             let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -161,56 +160,57 @@ pub fn user(args: UserArgs) -> Result<(), String> {
             for w in warnings {
                 eprintln!("opportune user import-smbpasswd: warning: {w}");
             }
-            let mut added = 0;
-            for a in accounts {
-                let Some(hash) = opportune_server::accounts::users_file::hash_from_hex(&a.nt_hash) else { continue };
-                match f.add_user(&a.name, &hash) {
-                    Ok(_) => added += 1,
-                    Err(e) => eprintln!("opportune user import-smbpasswd: warning: {} skipped: {e}", a.name),
+            let added = UsersFile::update(&path, |f| {
+                let mut added = 0;
+                for a in accounts {
+                    let Some(hash) = users_file::hash_from_hex(&a.nt_hash) else { continue };
+                    match f.add_user(&a.name, &hash) {
+                        Ok(_) => added += 1,
+                        Err(e) => eprintln!("opportune user import-smbpasswd: warning: {} skipped: {e}", a.name),
+                    }
                 }
-            }
-            f.save(&path)?;
-            changed(&path, &format!("{added} users imported"));
+                Ok(added)
+            })?;
+            format!("{added} users imported")
         }
-    }
+    };
+    changed(&path, &done);
     Ok(())
 }
 
 pub fn group(args: GroupArgs) -> Result<(), String> {
     let path = args.file.path()?;
-    let mut f = UsersFile::load_or_new(&path)?;
-    match args.command {
+    let done = match args.command {
         GroupCommand::Add { name } => {
-            let rid = f.add_group(&name)?;
-            f.save(&path)?;
-            changed(&path, &format!("group {name} added (RID {rid})"));
+            let rid = UsersFile::update(&path, |f| f.add_group(&name))?;
+            format!("group {name} added (RID {rid})")
         }
         GroupCommand::Del { name } => {
-            f.remove_group(&name)?;
-            f.save(&path)?;
-            changed(&path, &format!("group {name} removed"));
+            UsersFile::update(&path, |f| f.remove_group(&name))?;
+            format!("group {name} removed")
         }
         GroupCommand::Members { group, add, remove } if add.is_empty() && remove.is_empty() => {
+            let f = UsersFile::load_or_new(&path)?;
             let g = f.group(&group).ok_or_else(|| format!("no group {group:?}"))?;
             for m in &g.members {
                 println!("{m}");
             }
+            return Ok(());
         }
         GroupCommand::Members { group, add, remove } => {
-            for u in &add {
-                f.set_member(&group, u, true)?;
-            }
-            for u in &remove {
-                f.set_member(&group, u, false)?;
-            }
-            f.save(&path)?;
-            changed(&path, &format!("members of {group} changed"));
+            UsersFile::update(&path, |f| {
+                add.iter().try_for_each(|u| f.set_member(&group, u, true))?;
+                remove.iter().try_for_each(|u| f.set_member(&group, u, false))
+            })?;
+            format!("members of {group} changed")
         }
         GroupCommand::List => {
-            for g in &f.groups {
+            for g in &UsersFile::load_or_new(&path)?.groups {
                 println!("{:<20} {:>6} {}", g.name, g.rid, g.members.join(","));
             }
+            return Ok(());
         }
-    }
+    };
+    changed(&path, &done);
     Ok(())
 }

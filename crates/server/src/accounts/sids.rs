@@ -62,8 +62,12 @@ pub fn load_or_create(dir: &Path) -> Result<Sid, String> {
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| format!("state directory {}: {e}", dir.display()))?;
     let sid = random_domain_sid()?;
     let path = dir.join(DOMAIN_SID_FILE);
-    super::atomic::write(&path, format!("{sid}\n").as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(sid)
+    match super::atomic::create_new(&path, format!("{sid}\n").as_bytes()) {
+        Ok(()) => Ok(sid),
+        // Another process drew one first: that one is the domain's.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(dir)?.ok_or_else(|| format!("{}: vanished", path.display())),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
 }
 
 /// The domain SID a server named `server_name` uses: the stored one in `state_dir`, else
@@ -92,6 +96,9 @@ mod tests {
         let a = load_or_create(&state).unwrap();
         assert!(is_domain_sid(&a), "{a}");
         assert_eq!(load_or_create(&state).unwrap(), a);
+        assert_eq!(super::super::atomic::create_new(&state.join(DOMAIN_SID_FILE), b"x").unwrap_err().kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(read(&state).unwrap(), Some(a.clone()), "never replaced");
+        assert_eq!(std::fs::read_dir(&state).unwrap().count(), 1, "no temporary file left behind");
         assert_eq!(resolve(Some(&state), "X"), a);
         assert_ne!(random_domain_sid().unwrap(), a);
         std::fs::write(state.join(DOMAIN_SID_FILE), "S-1-1-0\n").unwrap();

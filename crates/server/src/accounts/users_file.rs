@@ -143,6 +143,28 @@ impl UsersFile {
         crate::accounts::atomic::write(path, self.to_text().as_bytes()).map_err(|e| format!("users file {}: {e}", path.display()))
     }
 
+    /// Reads the file at `path` (or an empty one), applies `change` and writes the result,
+    /// holding an exclusive lock on a lock file beside it (`.NAME.lock`) throughout, so
+    /// two `opportune user` commands run at once do not lose each other's change.
+    pub fn update<T>(path: &Path, change: impl FnOnce(&mut UsersFile) -> Result<T, String>) -> Result<T, String> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let lock_path = dir.join(format!(".{name}.lock"));
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|e| format!("{}: {e}", lock_path.display()))?;
+        lock.lock().map_err(|e| format!("{}: {e}", lock_path.display()))?;
+        let mut f = UsersFile::load_or_new(path)?;
+        let out = change(&mut f)?;
+        f.save(path)?;
+        Ok(out)
+    }
+
     /// What makes the file inconsistent, if anything.
     fn check(&self) -> Result<(), String> {
         if self.version != VERSION {
@@ -350,6 +372,10 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(UsersFile::load(&path).unwrap(), f);
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left behind");
+        let rid = UsersFile::update(&path, |f| f.add_user("carol", &NtHash::from_password("c"))).unwrap();
+        assert_eq!(UsersFile::load(&path).unwrap().user("carol").map(|u| u.rid), Some(rid));
+        assert!(UsersFile::update(&path, |f| f.add_user("carol", &NtHash::from_password("c"))).is_err());
+        assert_eq!(UsersFile::load(&path).unwrap().users.len(), 3, "a refused change writes nothing");
         std::fs::write(&path, "garbage").unwrap();
         assert!(UsersFile::load(&path).unwrap_err().contains("users.toml"));
         let _ = std::fs::remove_dir_all(&dir);
