@@ -322,6 +322,12 @@ fn convert_share(s: &Section, global: &Section, out: &mut Converted) {
         }
     }
     for (key, toml_key, hosts) in super::access::PARAMS {
+        if let (true, Some(p), Some(_)) = (*hosts, s.get(key), global.get(key)) {
+            out.warnings.push(format!(
+                "[{name}] {} (line {}): Samba also applies [global]'s list to this share; Opportune uses the share's only, merge them by hand",
+                p.written, p.line
+            ));
+        }
         if let Some(v) = get(key).and_then(|p| super::access::convert(name, p, *hosts, &mut out.warnings)) {
             t.insert((*toml_key).into(), v);
         }
@@ -385,6 +391,9 @@ mod tests {
         assert_eq!(strings("hosts_allow"), ["127.0.0.1", "192.168.1.0/24", "fd00::/8"]);
         assert_eq!(strings("hosts_deny"), ["10.0.0.0/8"], "from [global]");
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = run("[global]\nhosts allow = 10.\n[team]\npath = /srv/team\nhosts allow = 10.1.\n");
+        assert_eq!(c.shares[0]["hosts_allow"].as_array().unwrap()[0].as_str(), Some("10.1.0.0/16"));
+        assert!(c.warnings.iter().any(|w| w.contains("[global]'s list")), "{:?}", c.warnings);
     }
 
     #[test]

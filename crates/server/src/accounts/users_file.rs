@@ -24,7 +24,8 @@
 //!   names a later account. RIDs start at 1000, as local accounts' do on Windows.
 //! * The file is replaced atomically (a temporary file in the same directory, flushed,
 //!   then renamed over it) with mode 0600: a crash leaves the old file or the new one,
-//!   and no other local user can read the hashes.
+//!   and no other local user can read the hashes. Changes ([`UsersFile::update`]) hold
+//!   an exclusive lock on `.NAME.lock` beside the file, so concurrent commands serialise.
 
 use opportune_auth::NtHash;
 use serde::{Deserialize, Serialize};
