@@ -68,7 +68,9 @@ fn a_samba_configuration_moves_over_with_its_users() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_opportune"))
-        .args(["serve", "--listen", &addr.to_string(), "--status-socket", &root.join("status.sock").display().to_string(), "--config"])
+        .args(["serve", "--listen", &addr.to_string(), "--status-socket", &root.join("status.sock").display().to_string(), "--state-dir"])
+        .arg(root.join("state"))
+        .arg("--config")
         .arg(&out_toml)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
