@@ -51,6 +51,11 @@ pub struct FileConfig {
     pub wsd: Option<bool>,
     /// The `_device-info._tcp` model Finder draws the server's icon from.
     pub model: Option<String>,
+    /// The users file managed by `opportune user` / `opportune group` (docs/CONFIG.md);
+    /// absent: none, only `[[user]]` tables.
+    pub users_file: Option<PathBuf>,
+    /// Where the server keeps its state (the domain SID); "" turns it off.
+    pub state_dir: Option<PathBuf>,
     #[serde(default)]
     pub share: Vec<FileShare>,
     #[serde(default)]
@@ -179,6 +184,28 @@ pub struct FileShare {
     pub strict_allocate: Option<bool>,
     /// Bytes of the share's volume kept free; growth below answers STATUS_DISK_FULL.
     pub disk_free_reserve: Option<u64>,
+    /// Only these users (names, `@group`) may connect (Samba's "valid users").
+    #[serde(default)]
+    pub valid_users: Vec<String>,
+    /// These users may never connect, whatever else says (Samba's "invalid users").
+    #[serde(default)]
+    pub invalid_users: Vec<String>,
+    /// These users get the share read-only (Samba's "read list").
+    #[serde(default)]
+    pub read_list: Vec<String>,
+    /// These users may write even to a read-only share (Samba's "write list").
+    #[serde(default)]
+    pub write_list: Vec<String>,
+    /// These users' trees hold BUILTIN\Administrators and every privilege (Samba's
+    /// "admin users").
+    #[serde(default)]
+    pub admin_users: Vec<String>,
+    /// Only these hosts (addresses, CIDR networks, ALL) may connect (Samba's "hosts allow").
+    #[serde(default)]
+    pub hosts_allow: Vec<String>,
+    /// These hosts may not connect unless hosts_allow names them (Samba's "hosts deny").
+    #[serde(default)]
+    pub hosts_deny: Vec<String>,
 }
 
 impl FileShare {
@@ -189,6 +216,20 @@ impl FileShare {
             strict_allocate: self.strict_allocate.unwrap_or(d.strict_allocate),
             free_reserve: self.disk_free_reserve.unwrap_or(d.free_reserve),
         }
+    }
+
+    /// The share's access rules; the error names the share, the key and the entry.
+    pub fn access(&self) -> Result<opportune_server::share_access::AccessRules, String> {
+        opportune_server::share_access::AccessRules::parse([
+            ("valid_users", &self.valid_users),
+            ("invalid_users", &self.invalid_users),
+            ("read_list", &self.read_list),
+            ("write_list", &self.write_list),
+            ("admin_users", &self.admin_users),
+            ("hosts_allow", &self.hosts_allow),
+            ("hosts_deny", &self.hosts_deny),
+        ])
+        .map_err(|e| format!("share {}: {e}", self.name))
     }
 
     /// The share's caching knobs, defaults for what the file does not say.
@@ -294,6 +335,20 @@ mod tests {
         let space = c.share[0].space();
         assert!(space.strict_allocate);
         assert_eq!(space.free_reserve, 4096);
+    }
+
+    #[test]
+    fn access_lists_parse_and_bad_entries_are_named() {
+        let c: super::FileConfig = toml::from_str(
+            "users_file = '/etc/opportune/users.toml'\n[[share]]\nname='team'\npath='/srv/team'\nvalid_users = ['@staff', 'bob']\nhosts_deny = ['10.0.0.0/8']\n",
+        )
+        .unwrap();
+        let a = c.share[0].access().unwrap();
+        assert_eq!(a.valid_users.len(), 2);
+        assert!(a.hosts_deny[0].matches("10.1.2.3".parse().unwrap()));
+        let c: super::FileConfig = toml::from_str("[[share]]\nname='x'\npath='/x'\nhosts_allow = ['10.0.0.0/99']\n").unwrap();
+        let e = c.share[0].access().unwrap_err();
+        assert!(e.contains("share x") && e.contains("hosts_allow") && e.contains("10.0.0.0/99"), "{e}");
     }
 
     #[test]

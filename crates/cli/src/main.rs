@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod accounts;
 mod config_file;
 mod discovery;
 mod import_samba;
@@ -33,6 +34,11 @@ enum Command {
     /// removed or changed and users replaced without dropping connections; prints what
     /// changed and which settings need a restart.
     Reload(status::ReloadArgs),
+    /// Manage the users file: add, remove and list users, change passwords, import
+    /// Samba's smbpasswd accounts (only NT hashes are stored; docs/CONFIG.md).
+    User(accounts::UserArgs),
+    /// Manage the users file's groups and their members (`@group` in share lists).
+    Group(accounts::GroupArgs),
     /// Write the configuration equivalent to a Samba server's smb.conf (and, with
     /// --smbpasswd, its users), naming every parameter that cannot be carried over.
     ImportSamba(import_samba::ImportArgs),
@@ -57,6 +63,8 @@ fn main() -> std::process::ExitCode {
         Command::Trace(args) => status::trace(args),
         Command::Reload(args) => status::reload(args),
         Command::ImportSamba(args) => import_samba::run(args),
+        Command::User(args) => accounts::user(args),
+        Command::Group(args) => accounts::group(args),
         Command::Man { dir } => man_pages(&dir),
         Command::HashPassword { password } => hash_password(password),
     };

@@ -63,6 +63,15 @@ pub struct ServeArgs {
     /// would serve, 2 and the problem otherwise.
     #[arg(long)]
     check_config: bool,
+    /// The users file (accounts and groups managed by `opportune user` and `opportune
+    /// group`) [default: the configuration's `users_file`, else none].
+    #[arg(long, value_name = "PATH")]
+    users_file: Option<PathBuf>,
+    /// Where the server keeps its state, the domain SID of its accounts [default: the
+    /// configuration's `state_dir`, else /var/lib/opportune for root,
+    /// $XDG_STATE_HOME/opportune or ~/.local/state/opportune for others].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
     /// No mDNS announcements and no WS-Discovery responder, whatever the configuration
     /// says (docs/CONFIG.md).
     #[arg(long)]
@@ -167,7 +176,7 @@ fn reloader(args: ServeArgs, generated: Option<(String, String)>) -> opportune_s
         };
         let (mut config, fresh) = build_config(&args, file)?;
         if let (Some(_), Some((name, pw))) = (fresh, &generated) {
-            config.users = vec![UserConfig { name: name.clone(), nt_hash: NtHash::from_password(pw) }];
+            config.users = vec![UserConfig { name: name.clone(), nt_hash: NtHash::from_password(pw), rid: None }];
         }
         Ok(config)
     })
@@ -265,9 +274,17 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
         file.max_sessions_per_connection.unwrap_or(config.max_sessions_per_connection);
     config.max_trees_per_session = file.max_trees_per_session.unwrap_or(config.max_trees_per_session);
     config.break_history = file.break_history.unwrap_or(config.break_history);
+    config.state_dir = match (&args.state_dir, &file.state_dir) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(p)) if p.as_os_str().is_empty() => None,
+        (None, Some(p)) => Some(p.clone()),
+        (None, None) => opportune_server::accounts::sids::default_state_dir(),
+    };
+    let users_file = args.users_file.clone().or_else(|| file.users_file.clone());
     for s in file.share {
         let caching = s.caching();
         let space = s.space();
+        let access = s.access()?;
         config.shares.push(ShareConfig {
             name: s.name,
             comment: s.comment,
@@ -281,6 +298,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
                 None => opportune_server::Encryption::Off,
             },
             space,
+            access,
         });
     }
     let cli_shares = args.shares.iter().map(|s| parse_share(s)).collect::<Result<Vec<_>, _>>()?;
@@ -296,6 +314,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
             caching: opportune_server::ShareCaching::default(),
             encryption: opportune_server::Encryption::Off,
             space: Default::default(),
+            access: Default::default(),
         });
     }
     if config.shares.is_empty() {
@@ -305,20 +324,43 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
     for u in file.user {
         config.users.push(file_user(u)?);
     }
+    if let Some(path) = &users_file {
+        add_users_file(&mut config, path)?;
+    }
     for u in &args.users {
         let (name, pw) = u.split_once(':').ok_or_else(|| format!("--user {u:?}: expected NAME:PASSWORD"))?;
         if name.is_empty() {
             return Err(format!("--user {u:?}: empty user name"));
         }
-        config.users.push(UserConfig { name: name.to_string(), nt_hash: NtHash::from_password(pw) });
+        config.users.push(UserConfig { name: name.to_string(), nt_hash: NtHash::from_password(pw), rid: None });
     }
     let mut generated = None;
     if config.users.is_empty() && !config.guest {
         let (name, pw) = first_run_user()?;
-        config.users.push(UserConfig { name: name.clone(), nt_hash: NtHash::from_password(&pw) });
+        config.users.push(UserConfig { name: name.clone(), nt_hash: NtHash::from_password(&pw), rid: None });
         generated = Some((name, pw));
     }
     Ok((config, generated))
+}
+
+/// The users and groups of the users file at `path`, with their RIDs; a name also
+/// configured as a `[[user]]` table is an error.
+fn add_users_file(config: &mut ServerConfig, path: &std::path::Path) -> Result<(), String> {
+    use opportune_server::accounts::users_file::{hash_from_hex, UsersFile};
+    let f = UsersFile::load(path)?;
+    for u in &f.users {
+        if config.users.iter().any(|c| c.name.eq_ignore_ascii_case(&u.name)) {
+            return Err(format!("user {}: both a [[user]] table and in the users file {}", u.name, path.display()));
+        }
+        let nt_hash = hash_from_hex(&u.nt_hash).ok_or_else(|| format!("users file {}: user {}: bad nt_hash", path.display(), u.name))?;
+        config.users.push(UserConfig { name: u.name.clone(), nt_hash, rid: Some(u.rid) });
+    }
+    config.groups = f
+        .groups
+        .iter()
+        .map(|g| opportune_server::GroupConfig { name: g.name.clone(), rid: Some(g.rid), members: g.members.clone() })
+        .collect();
+    Ok(())
 }
 
 fn parse_share(s: &str) -> Result<(String, PathBuf), String> {
@@ -350,7 +392,7 @@ fn file_user(u: config_file::FileUser) -> Result<UserConfig, String> {
         (None, Some(hex)) => NtHash(parse_hex16(&hex).ok_or_else(|| format!("user {}: nt_hash must be 32 hex digits", u.name))?),
         _ => return Err(format!("user {}: give exactly one of password or nt_hash", u.name)),
     };
-    Ok(UserConfig { name: u.name, nt_hash })
+    Ok(UserConfig { name: u.name, nt_hash, rid: None })
 }
 
 fn parse_hex16(s: &str) -> Option<[u8; 16]> {

@@ -100,7 +100,7 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "listen = \"{}:{PORT}\"\nserver_name = \"{NAME}\"\nstatus_socket = \"\"\nmodel = \"Xserve\"\nworkgroup = \"HOME\"\n\
+                "listen = \"{}:{PORT}\"\nserver_name = \"{NAME}\"\nstatus_socket = \"\"\nstate_dir = \"\"\nmodel = \"Xserve\"\nworkgroup = \"HOME\"\n\
                  [[share]]\nname = \"s\"\npath = \"{}\"\n[[user]]\nname = \"u\"\npassword = \"p\"\n",
                 ip,
                 dir.join("share").display()

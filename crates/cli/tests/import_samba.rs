@@ -53,10 +53,14 @@ fn a_samba_configuration_moves_over_with_its_users() {
         .expect("run import-samba");
     let warnings = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{warnings}");
-    for named in ["valid users", "hosts allow", "create mask", "[homes]", "[printers]", "server string", "server min protocol", "\"bob\" is disabled"] {
+    for named in ["create mask", "[homes]", "[printers]", "server string", "server min protocol", "\"bob\" is disabled"] {
         assert!(warnings.contains(named), "no warning naming {named} in\n{warnings}");
     }
     assert!(!warnings.contains("kernel oplocks"), "kernel oplocks = no is what Opportune does: {warnings}");
+    assert!(!warnings.contains("valid users") && !warnings.contains("hosts allow"), "access lists carry over: {warnings}");
+    let written = std::fs::read_to_string(&out_toml).unwrap();
+    assert!(written.contains("valid_users = [\n    \"alice\",\n    \"@staff\",\n]") || written.contains("valid_users = [\"alice\", \"@staff\"]"), "{written}");
+    assert!(written.contains("10.0.0.0/8"), "{written}");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&out_toml).unwrap().permissions().mode() & 0o777, 0o600, "hashes are private");
 
@@ -64,7 +68,9 @@ fn a_samba_configuration_moves_over_with_its_users() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_opportune"))
-        .args(["serve", "--listen", &addr.to_string(), "--status-socket", &root.join("status.sock").display().to_string(), "--config"])
+        .args(["serve", "--listen", &addr.to_string(), "--status-socket", &root.join("status.sock").display().to_string(), "--state-dir"])
+        .arg(root.join("state"))
+        .arg("--config")
         .arg(&out_toml)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -95,8 +101,9 @@ fn a_samba_configuration_moves_over_with_its_users() {
     // guest, which reaches only the guest share (others answer as unknown names).
     let mut bob = Client::connect(addr, "bob", "hunter2", "public");
     assert_eq!(bob.try_tree_connect("docs"), STATUS_BAD_NETWORK_NAME);
-    // carol logs on with her own password.
-    assert!(Client::try_login(addr, "carol", "hunter2").is_ok());
+    // carol logs on with her own password; `valid users = alice @staff` keeps her out of docs.
+    let mut carol = Client::try_login(addr, "carol", "hunter2").expect("carol logs on");
+    assert_eq!(carol.try_tree_connect("docs"), STATUS_ACCESS_DENIED);
     // The share comments came over too: smbclient lists them.
     match Command::new("smbclient").args(["-L", "//127.0.0.1", "-p", &port.to_string(), "-U", "alice%secret"]).output() {
         Ok(out) => {

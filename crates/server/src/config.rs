@@ -25,6 +25,9 @@ pub struct ShareConfig {
     /// Disk-space knobs: `strict_allocate` (default off) and `disk_free_reserve` (default
     /// 64 MiB); see `opportune_fs::SpacePolicy` and docs/SECURITY.md.
     pub space: SpacePolicy,
+    /// Who may connect and how (valid_users, read_list, hosts_allow, ...; Samba's
+    /// parameters of the same names): see `share_access` and docs/SECURITY.md.
+    pub access: crate::share_access::AccessRules,
 }
 
 /// Whether the server asks SMB 3.x clients to encrypt, and refuses those that cannot
@@ -117,6 +120,17 @@ impl Default for ShareCaching {
 pub struct UserConfig {
     pub name: String,
     pub nt_hash: NtHash,
+    /// The RID the users file allocated; None for `[[user]]` tables and `--user`
+    /// (a name-derived RID, see `accounts`).
+    pub rid: Option<u32>,
+}
+
+/// A group of the users file: its RID and its members (user names).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupConfig {
+    pub name: String,
+    pub rid: Option<u32>,
+    pub members: Vec<String>,
 }
 
 impl std::fmt::Debug for UserConfig {
@@ -130,6 +144,11 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub shares: Vec<ShareConfig>,
     pub users: Vec<UserConfig>,
+    /// Groups of users (the users file's), for `@group` in share lists and in tokens.
+    pub groups: Vec<GroupConfig>,
+    /// Where the server keeps its state (the domain SID); None: nowhere, the domain SID
+    /// is derived from the server name. Read at start only.
+    pub state_dir: Option<PathBuf>,
     /// Unknown users and anonymous logons become guest sessions (only guest_ok shares).
     pub guest: bool,
     /// NetBIOS-style name announced in NTLM target info.
@@ -193,6 +212,8 @@ impl ServerConfig {
             listen,
             shares: Vec::new(),
             users: Vec::new(),
+            groups: Vec::new(),
+            state_dir: None,
             guest: false,
             server_name: "OPPORTUNE".to_string(),
             workgroup: "WORKGROUP".to_string(),

@@ -5,7 +5,7 @@
 
 #![forbid(unsafe_code)]
 
-mod accounts;
+pub mod accounts;
 mod admission;
 pub mod break_trace;
 mod budget;
@@ -39,6 +39,7 @@ mod policy;
 mod security;
 mod server;
 mod session;
+pub mod share_access;
 mod share_table;
 pub mod reload;
 pub mod stop;
@@ -47,7 +48,7 @@ pub mod throttle;
 pub mod status;
 mod wildcard;
 
-pub use config::{Encryption, ServerConfig, ShareCaching, ShareConfig, UserConfig};
+pub use config::{Encryption, GroupConfig, ServerConfig, ShareCaching, ShareConfig, UserConfig};
 pub use limits::Limits;
 pub use liveness::{Keepalive, LivenessConfig};
 pub use server::{Reloader, ServerError, ServerState};

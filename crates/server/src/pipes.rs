@@ -101,11 +101,11 @@ impl Provider for ServerView<'_> {
     }
 
     fn domain_sid(&self) -> Sid {
-        crate::accounts::domain_sid(&self.server.config.server_name)
+        self.server.directory().domain.clone()
     }
 
     fn accounts(&self) -> Vec<Account> {
-        crate::accounts::accounts(self.server.config.users.iter().map(|u| u.name.as_str()))
+        self.server.directory().accounts()
     }
 }
 

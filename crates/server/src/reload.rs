@@ -8,6 +8,10 @@
 //! answer STATUS_NETWORK_NAME_DELETED (MS-SMB2 3.3.5.2.11 as Windows behaves when a share
 //! is deleted). Sessions of a user no longer configured are logged off: their opens
 //! close and their next request answers STATUS_USER_SESSION_DELETED.
+//!
+//! Users and groups (the `[[user]]` tables and the users file) are replaced as a whole;
+//! new group memberships count for share access lists at the next tree connect, and in
+//! a session's token from its next logon. The domain SID (state directory) stays.
 
 use crate::config::{ServerConfig, ShareConfig};
 use crate::locking::ConnEvent;
@@ -75,6 +79,7 @@ fn restart_needed(old: &ServerConfig, new: &ServerConfig) -> Vec<&'static str> {
     differs("max_link_delay_secs", old.max_link_delay != new.max_link_delay);
     differs("min_link_throughput", old.min_link_throughput != new.min_link_throughput);
     differs("status_socket", old.status_socket != new.status_socket);
+    differs("state_dir", old.state_dir != new.state_dir);
     differs("limits", format!("{:?}", old.limits) != format!("{:?}", new.limits));
     differs("max_opens_per_session", old.max_opens_per_session != new.max_opens_per_session);
     differs("max_sessions_per_connection", old.max_sessions_per_connection != new.max_sessions_per_connection);
@@ -140,7 +145,7 @@ pub fn reload(state: &ServerState, new: &ServerConfig) -> Result<ReloadReport, S
         .filter(|u| !new.users.iter().any(|n| n.name.eq_ignore_ascii_case(&u.name)))
         .map(|u| u.name.clone())
         .collect();
-    state.set_users(new.users.clone());
+    state.set_users(new.users.clone(), &new.groups);
     report.users = new.users.len();
     let sessions: Vec<(u64, u64)> = state
         .sessions

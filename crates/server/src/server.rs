@@ -13,6 +13,9 @@ pub struct ShareState {
     /// The configured root, as share listings at levels 2 and 502 show it.
     pub path: std::path::PathBuf,
     pub fs: Arc<Share>,
+    /// Read-only for every user: the share is, and no `write_list` opens it for some.
+    /// (Each tree's own answer, with `read_list` and `write_list` applied, is
+    /// `Tree.read_only`; the configured setting is `config.read_only`.)
     pub read_only: bool,
     pub guest_ok: bool,
     pub caching: crate::config::ShareCaching,
@@ -40,7 +43,7 @@ impl ShareState {
             comment: s.comment.clone(),
             path: s.path.clone(),
             fs,
-            read_only: s.read_only,
+            read_only: s.read_only && s.access.write_list.is_empty(),
             guest_ok: s.guest_ok,
             caching: s.caching.clone(),
             encryption: s.encryption.max(server_encryption),
@@ -60,6 +63,8 @@ pub struct ServerState {
     /// The users who may log on, replaced by a reload (`config.users` is what the server
     /// started with).
     users: std::sync::RwLock<Arc<Vec<crate::config::UserConfig>>>,
+    /// The account domain (users and groups with their SIDs), replaced with the users.
+    directory: std::sync::RwLock<Arc<crate::accounts::Directory>>,
     pub server_guid: [u8; 16],
     /// A random NT hash, drawn at start, that unknown user names are checked against so
     /// they cost what a known user's check costs (nobody knows a password for it).
@@ -157,6 +162,11 @@ impl ServerState {
                 shares.iter().map(|s| s.name.clone()).collect(),
             )),
             users: std::sync::RwLock::new(Arc::new(config.users.clone())),
+            directory: std::sync::RwLock::new(Arc::new(crate::accounts::Directory::new(
+                crate::accounts::sids::resolve(config.state_dir.as_deref(), &config.server_name),
+                &config.users,
+                &config.groups,
+            ))),
             sessions: Default::default(),
             status_bound: Default::default(),
             session_ids: Default::default(),
@@ -263,8 +273,16 @@ impl ServerState {
         self.users.read().map_or_else(|p| p.into_inner().clone(), |u| u.clone())
     }
 
-    /// Replaces the users (a reload).
-    pub fn set_users(&self, users: Vec<crate::config::UserConfig>) {
+    /// The account domain now: users and groups with their SIDs.
+    pub fn directory(&self) -> Arc<crate::accounts::Directory> {
+        self.directory.read().map_or_else(|p| p.into_inner().clone(), |d| d.clone())
+    }
+
+    /// Replaces the users and groups (a reload); the domain SID stays.
+    pub fn set_users(&self, users: Vec<crate::config::UserConfig>, groups: &[crate::config::GroupConfig]) {
+        let domain = self.directory().domain.clone();
+        let directory = Arc::new(crate::accounts::Directory::new(domain, &users, groups));
+        *self.directory.write().unwrap_or_else(|p| p.into_inner()) = directory;
         let mut w = self.users.write().unwrap_or_else(|p| p.into_inner());
         *w = Arc::new(users);
     }

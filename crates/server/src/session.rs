@@ -27,6 +27,8 @@ pub struct SessionInfo {
     pub cipher: u16,
     pub signer: Option<std::sync::Arc<Signer>>,
     pub identity: Identity,
+    /// The session's token, for `opportune status`.
+    pub token: std::sync::Arc<opportune_types::Token>,
 }
 
 impl SessionInfo {
@@ -101,7 +103,7 @@ impl Session {
             started: std::time::Instant::now(),
             established: false,
             opens: Default::default(),
-            token: std::sync::Arc::new(crate::accounts::token("", [], Identity::Anonymous, "")),
+            token: std::sync::Arc::new(crate::accounts::anonymous_token()),
         }
     }
 

@@ -26,7 +26,7 @@ pub fn convert(sections: &[Section]) -> Converted {
     let mut used = Vec::new();
     convert_global(global, &mut out, &mut used);
     for p in &global.params {
-        if used.contains(&p.key) || SHARE_KEYS.contains(&p.key.as_str()) || SILENT.contains(&p.key.as_str()) {
+        if used.contains(&p.key) || is_share_key(&p.key) || SILENT.contains(&p.key.as_str()) {
             continue;
         }
         match special(p) {
@@ -54,10 +54,6 @@ fn special(p: &Param) -> Special {
     match p.key.as_str() {
         "kerneloplocks" if on == Some(false) => Special::Same,
         "kerneloplocks" => Special::Why("Opportune does not take kernel leases yet: local processes do not break SMB caching"),
-        "validusers" | "invalidusers" | "readlist" | "writelist" | "adminusers" | "hostsallow" | "allowhosts" | "hostsdeny"
-        | "denyhosts" => Special::Why(
-            "Opportune does not enforce per-share access lists yet: every configured user can reach this share, so review it before serving",
-        ),
         _ => Special::None,
     }
 }
@@ -215,6 +211,10 @@ const SHARE_KEYS: &[&str] = &[
     "comment",
 ];
 
+fn is_share_key(key: &str) -> bool {
+    SHARE_KEYS.contains(&key) || super::access::KEYS.contains(&key)
+}
+
 fn convert_share(s: &Section, global: &Section, out: &mut Converted) {
     let get = |key: &str| s.get(key).or_else(|| global.get(key));
     let name = &s.name;
@@ -321,7 +321,18 @@ fn convert_share(s: &Section, global: &Section, out: &mut Converted) {
             out.warnings.push(not_carried(name, p, Some("Opportune does not hide shares from listings")));
         }
     }
-    for p in s.params.iter().filter(|p| !SHARE_KEYS.contains(&p.key.as_str())) {
+    for (key, toml_key, hosts) in super::access::PARAMS {
+        if let (true, Some(p), Some(_)) = (*hosts, s.get(key), global.get(key)) {
+            out.warnings.push(format!(
+                "[{name}] {} (line {}): Samba also applies [global]'s list to this share; Opportune uses the share's only, merge them by hand",
+                p.written, p.line
+            ));
+        }
+        if let Some(v) = get(key).and_then(|p| super::access::convert(name, p, *hosts, &mut out.warnings)) {
+            t.insert((*toml_key).into(), v);
+        }
+    }
+    for p in s.params.iter().filter(|p| !is_share_key(&p.key)) {
         match special(p) {
             Special::Same => {}
             Special::Why(why) => out.warnings.push(not_carried(name, p, Some(why))),
@@ -368,11 +379,29 @@ mod tests {
     }
 
     #[test]
+    fn access_lists_carry_over() {
+        let c = run("[global]\nhosts deny = 10.\n[team]\npath = /srv/team\nvalid users = alice, +staff\ninvalid users = mallory\nread list = guest1\nwrite list = @editors\nadmin users = root\nallow hosts = 127.0.0.1 192.168.1.0/24 fd00::/8\n");
+        let t = &c.shares[0];
+        let strings = |k: &str| t[k].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect::<Vec<_>>();
+        assert_eq!(strings("valid_users"), ["alice", "@staff"]);
+        assert_eq!(strings("invalid_users"), ["mallory"]);
+        assert_eq!(strings("read_list"), ["guest1"]);
+        assert_eq!(strings("write_list"), ["@editors"]);
+        assert_eq!(strings("admin_users"), ["root"]);
+        assert_eq!(strings("hosts_allow"), ["127.0.0.1", "192.168.1.0/24", "fd00::/8"]);
+        assert_eq!(strings("hosts_deny"), ["10.0.0.0/8"], "from [global]");
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = run("[global]\nhosts allow = 10.\n[team]\npath = /srv/team\nhosts allow = 10.1.\n");
+        assert_eq!(c.shares[0]["hosts_allow"].as_array().unwrap()[0].as_str(), Some("10.1.0.0/16"));
+        assert!(c.warnings.iter().any(|w| w.contains("[global]'s list")), "{:?}", c.warnings);
+    }
+
+    #[test]
     fn what_cannot_be_carried_is_named() {
-        let c = run("[homes]\nbrowseable = no\n[lp]\npath=/var/spool\nprintable = yes\n[team]\npath = /srv/team\nvalid users = @staff\nhosts allow = 10.0.0.0/8\nkernel oplocks = yes\ncreate mask = 0660\n[u]\npath = /home/%U\n");
+        let c = run("[homes]\nbrowseable = no\n[lp]\npath=/var/spool\nprintable = yes\n[team]\npath = /srv/team\nvalid users = @staff %S\nhosts allow = 10.0.0.0/8 EXCEPT 10.0.0.1\nkernel oplocks = yes\ncreate mask = 0660\n[u]\npath = /home/%U\n");
         assert_eq!(c.shares.len(), 1);
         let w = c.warnings.join("\n");
-        for want in ["[homes]", "[lp]", "valid users", "hosts allow", "kernel oplocks", "create mask", "/home/%U"] {
+        for want in ["[homes]", "[lp]", "\"%S\"", "EXCEPT", "kernel oplocks", "create mask", "/home/%U"] {
             assert!(w.contains(want), "no warning about {want} in\n{w}");
         }
     }

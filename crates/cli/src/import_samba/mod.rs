@@ -5,9 +5,10 @@
 //! passwords they have. Every parameter that cannot be carried over is named on standard
 //! error and in a comment at the top of the output.
 
+mod access;
 mod convert;
 mod smbconf;
-mod smbpasswd;
+pub(crate) mod smbpasswd;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -24,6 +24,7 @@ impl Drop for Server {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.root);
         let _ = std::fs::remove_file(self.root.with_extension("toml"));
+        let _ = std::fs::remove_dir_all(self.root.with_extension("state"));
         let _ = std::fs::remove_file(opportune_server::status::default_socket(self.addr));
     }
 }
@@ -111,6 +112,11 @@ pub fn launch(mut cmd: Command, name: &str, config: Option<&str>, extra: &[&str]
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     cmd.args(["serve", "--listen", &addr.to_string(), "--user", "user:pass"]);
     cmd.args(extra);
+    // The server's state (domain SID) stays beside the share, not in /var/lib/opportune
+    // or ~/.local/state, unless the test chooses a state directory itself.
+    if !extra.contains(&"--state-dir") && !config.is_some_and(|c| c.contains("state_dir")) {
+        cmd.arg("--state-dir").arg(root.with_extension("state"));
+    }
     match config {
         Some(text) => {
             let file = root.with_extension("toml");

@@ -234,6 +234,7 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
     session.state = AuthState::Valid;
     session.established = true;
     session.identity = identity;
+    session.token = Arc::new(ctx.server.directory().token(identity, &user));
     let info = crate::session::SessionInfo {
         conn: ctx.conn.id,
         user: user.clone(),
@@ -242,9 +243,8 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
         cipher: ctx.conn.negotiated.as_ref().map_or(0, |n| n.cipher),
         signer: session.signer.clone(),
         identity,
+        token: session.token.clone(),
     };
-    let names = list.iter().map(|u| u.name.as_str());
-    session.token = Arc::new(crate::accounts::token(&config.server_name, names, identity, &user));
     session.user = user;
     session.preauth = None;
     tracing::info!(session = sid, user = ?session.user, ?identity, "session established");

@@ -2,7 +2,9 @@
 
 use super::{empty_ok, Ctx, HResult, Reply};
 use crate::session::{Identity, Tree};
-use opportune_types::{AccessMask, NtStatus};
+use crate::share_access;
+use opportune_types::{AccessMask, NtStatus, Token};
+use std::sync::Arc;
 use opportune_wire::tree::{share_flags, TreeConnectRequest, TreeConnectResponse, SHARE_TYPE_DISK, SHARE_TYPE_PIPE};
 
 /// Rights a read-only share grants.
@@ -13,6 +15,7 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
     let name = req.share_name().to_string();
     let session = ctx.session()?;
     let (identity, can_encrypt, token) = (session.identity, session.encryptor.is_some(), session.token.clone());
+    let user = (identity == Identity::User).then(|| session.user.clone());
     let (tree, share_type) = if name.eq_ignore_ascii_case("IPC$") {
         let encrypt_data = tree_encryption(ctx.server.config.encryption, can_encrypt)?;
         let tree = Tree { share: usize::MAX, is_ipc: true, read_only: true, maximal_access: READ_ONLY_ACCESS, encrypt_data, token };
@@ -23,23 +26,44 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
             tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, share = %name.escape_debug(), ?identity, "tree connect refused");
             return Err(NtStatus::BAD_NETWORK_NAME);
         };
+        let (read_only, token) = admit(ctx, &share, user.as_deref(), token)?;
         let encrypt_data = tree_encryption(share.encryption, can_encrypt)?;
-        let access = if share.read_only { READ_ONLY_ACCESS } else { AccessMask::FILE_ALL_ACCESS };
-        let tree = Tree { share: idx, is_ipc: false, read_only: share.read_only, maximal_access: access, encrypt_data, token };
+        let access = if read_only { READ_ONLY_ACCESS } else { AccessMask::FILE_ALL_ACCESS };
+        let tree = Tree { share: idx, is_ipc: false, read_only, maximal_access: access, encrypt_data, token };
         (tree, SHARE_TYPE_DISK)
     };
-    let maximal_access = tree.maximal_access;
+    let (maximal_access, admin) = (tree.maximal_access, tree.token.privileges != 0);
     let cap = ctx.server.config.max_trees_per_session;
     crate::fd_budget::admit_one_more(ctx.session()?.trees.len(), cap)?;
     let flags = if tree.encrypt_data { share_flags::ENCRYPT_DATA } else { share_flags::MANUAL_CACHING };
     let tid = ctx.session()?.add_tree(tree);
-    tracing::debug!(conn = ctx.conn.id, share = ?name, tid, "tree connect");
+    tracing::debug!(conn = ctx.conn.id, share = ?name, tid, admin, "tree connect");
     let mut body = Vec::with_capacity(16);
     TreeConnectResponse { share_type, share_flags: flags, capabilities: 0, maximal_access }
         .encode(&mut body);
     let mut reply = Reply::ok(body);
     reply.tree_id = tid;
     Ok(reply)
+}
+
+/// The share's access rules (`share_access`, Samba's valid_users, hosts_allow, ...)
+/// applied to this session: whether the tree is read-only, and its token (an admin
+/// user's with BUILTIN\Administrators and every privilege). A refusal answers
+/// STATUS_ACCESS_DENIED (the share exists; MS-SMB2 3.3.5.7 leaves the check to the
+/// server's authorization) and is logged at info with the rule that decided.
+fn admit(ctx: &Ctx<'_>, share: &crate::server::ShareState, user: Option<&str>, token: Arc<Token>) -> Result<(bool, Arc<Token>), NtStatus> {
+    let groups = user.map(|u| ctx.server.directory().group_names_of(u)).unwrap_or_default();
+    let who = share_access::Who { user, groups: &groups };
+    match share.config.access.decide(&who, ctx.conn.peer.ip(), share.config.read_only) {
+        Ok(grant) => {
+            let token = if grant.admin { Arc::new(share_access::admin_token(&token)) } else { token };
+            Ok((grant.read_only, token))
+        }
+        Err(rule) => {
+            tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, share = %share.name.escape_debug(), user = %user.unwrap_or("").escape_debug(), %rule, "tree connect refused by the share's access rules");
+            Err(NtStatus::ACCESS_DENIED)
+        }
+    }
 }
 
 /// TreeConnect.EncryptData (MS-SMB2 3.3.5.7): set when the share asks for encryption and

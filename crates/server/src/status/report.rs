@@ -51,6 +51,18 @@ pub struct SessionRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<SocketAddr>,
     pub dialect: String,
+    /// The session's user SID (its token's; ANONYMOUS LOGON for anonymous sessions).
+    pub user_sid: String,
+    /// The token's groups, well-known ones included, in token order.
+    pub groups: Vec<GroupRow>,
+}
+
+/// One group of a session's token: its name where the server knows one, and its SID.
+#[derive(Serialize)]
+pub struct GroupRow {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub sid: String,
 }
 
 #[derive(Serialize)]
@@ -118,6 +130,7 @@ pub fn gather(state: &ServerState, mut figures: Vec<ConnFigures>, breaks: Option
     let share_name = |i: usize| state.shares.get(i).map_or_else(String::new, |s| s.name.clone());
     let report = state.locks.report();
     let peer = |c: u64| report.peers.get(&c).copied();
+    let directory = state.directory();
     let mut sessions: Vec<SessionRow> = state
         .sessions
         .lock()
@@ -129,6 +142,8 @@ pub fn gather(state: &ServerState, mut figures: Vec<ConnFigures>, breaks: Option
                     conn: s.conn,
                     client: report.peers.get(&s.conn).copied(),
                     dialect: dialect_name(s.dialect),
+                    user_sid: s.token.user.to_string(),
+                    groups: s.token.groups.iter().map(|g| GroupRow { name: directory.name_of(g), sid: g.to_string() }).collect(),
                 })
                 .collect()
         })
@@ -226,6 +241,11 @@ impl StatusReport {
             for s in &self.sessions {
                 let user = if s.user.is_empty() { "(anonymous)" } else { &s.user };
                 let _ = writeln!(out, "  {:<20} {user:<16} {:<22} {}", s.session, addr(s.client), s.dialect);
+                let groups: Vec<String> = s.groups.iter().map(|g| match &g.name {
+                    Some(n) => format!("{n} ({})", g.sid),
+                    None => g.sid.clone(),
+                }).collect();
+                let _ = writeln!(out, "    sid {}; groups: {}", s.user_sid, groups.join(", "));
             }
         }
         let _ = writeln!(out, "\nConnections: {}", self.connections.len());
