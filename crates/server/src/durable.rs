@@ -8,12 +8,11 @@
 //! open in the parked [`Open`]. Another client that needs it broken purges it at once,
 //! as Windows does: nobody is left to flush or acknowledge.
 
-use crate::open::Open;
 use opportune_types::create::oplock;
 use opportune_types::{FileId, NtStatus};
 use opportune_wire::create::{context_name, CreateRequest};
 use opportune_wire::durable::{decode_reconnect_v1, DurableV2Reconnect, DurableV2Request};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Longest timeout a v2 request gets (Windows and Samba: 300 s).
 pub const MAX_TIMEOUT_MS: u32 = 300_000;
@@ -101,15 +100,6 @@ pub fn eligible(oplock_level: u8, lease_state: Option<u32>, is_dir: bool) -> boo
 /// The timeout a v2 request gets: its own, capped; the default for 0.
 pub fn v2_timeout(requested: u32) -> u32 {
     if requested == 0 { DEFAULT_TIMEOUT_MS } else { requested.min(MAX_TIMEOUT_MS) }
-}
-
-/// A disconnected durable open, waiting for its client.
-pub struct Parked {
-    pub open: Open,
-    pub durable: Durable,
-    /// The share's file system, to run a delete-on-close when the open is purged.
-    pub fs: std::sync::Arc<opportune_fs::Share>,
-    pub deadline: Instant,
 }
 
 /// The oplock level the lock core's caching bits stand for (R, RW, RWH).

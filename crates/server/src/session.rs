@@ -10,12 +10,7 @@ pub enum AuthState {
     Valid,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Identity {
-    User,
-    Guest,
-    Anonymous,
-}
+pub use crate::identity::Identity;
 
 /// What other connections may learn of a session: enough to judge a binding request.
 #[derive(Clone)]

@@ -21,7 +21,7 @@ pub mod sids;
 pub mod users_file;
 
 use crate::config::{GroupConfig, UserConfig};
-use crate::session::Identity;
+use crate::identity::Identity;
 use opportune_rpc::provider::{Account, AccountKind};
 use opportune_types::sid::well_known;
 use opportune_types::{Sid, Token};

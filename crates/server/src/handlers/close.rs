@@ -136,7 +136,7 @@ pub fn release(server: &ServerState, conn: &mut ConnState, open: Open) {
     // A parked open's eventual close is not a change through this server.
     server.dir_leases.take_written(open.file_id.volatile);
     let deadline = std::time::Instant::now() + durable.timeout;
-    let parked = crate::durable::Parked { open, durable, fs: share.fs.clone(), deadline };
+    let parked = crate::parked::Parked { open, durable, fs: share.fs.clone(), deadline };
     if let Err(p) = server.locks.park(parked) {
         finish_close(server, conn, p.open);
     }

@@ -97,7 +97,7 @@ struct Wanted {
 }
 
 impl Wanted {
-    fn check(&self, p: &crate::durable::Parked) -> Result<(), NtStatus> {
+    fn check(&self, p: &crate::parked::Parked) -> Result<(), NtStatus> {
         let d = &p.durable;
         if p.open.share != self.share || self.create_guid.is_some_and(|g| g != d.create_guid) {
             return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
