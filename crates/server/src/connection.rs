@@ -8,51 +8,15 @@ use crate::budget::Reservation;
 use crate::conn_state::ConnState;
 use crate::dispatch::{process_frame, FrameResult};
 use crate::events;
-use crate::frames::{write_frame, FrameReader};
+use crate::outbox::Outbox;
+use crate::frames::FrameReader;
 use crate::server::ServerState;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-
-/// Where a connection's outgoing messages go.
-pub struct Outbox {
-    wr: OwnedWriteHalf,
-    /// A send that makes no progress for this long ends the connection.
-    stall: Duration,
-    /// Transport deadlines and probes in force on this socket (`link_watch.rs`).
-    link: crate::link_watch::LinkWatch,
-}
-
-impl Outbox {
-    /// Sends one message (or compound chain) with its transport header.
-    async fn write(&mut self, msg: &[u8]) -> Result<(), &'static str> {
-        match tokio::time::timeout(self.stall, write_frame(&mut self.wr, msg)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err("write error"),
-            Err(_) => Err("client stopped reading"),
-        }
-    }
-
-    /// The kernel's TCP figures of this socket and the liveness state, for `opportune status`.
-    pub fn figures(&self) -> (Option<opportune_fs::TcpFigures>, &'static str) {
-        use std::os::fd::AsFd;
-        (opportune_fs::tcp_info(self.wr.as_ref().as_fd()).ok(), self.link.state())
-    }
-
-    /// Runs a liveness decision and applies the socket options it asks for.
-    pub fn watch(&mut self, decide: impl FnOnce(&mut crate::link_watch::LinkWatch) -> Option<crate::sockopt::TcpOptions>) {
-        let Some(o) = decide(&mut self.link) else { return };
-        if let Err(e) = crate::sockopt::apply(self.wr.as_ref(), &o) {
-            self.link.failed();
-            tracing::warn!(error = %e, options = ?o, "liveness: socket options refused");
-        }
-    }
-}
 
 /// Where a connection stands in its logon, for its deadlines (docs/SECURITY.md).
 struct Handshake {
@@ -205,11 +169,6 @@ fn check_throughput(server: &ServerState, conn: &mut ConnState, bytes: usize, to
     if conn.link.record_transfer(bytes, took, min) {
         tracing::warn!(conn = conn.id, peer = %conn.peer, bytes, ?took, min, "slow link: no more oplocks or leases");
     }
-}
-
-/// Sends one message (or compound chain) with its transport header.
-pub async fn send(out: &mut Outbox, msg: Vec<u8>) -> Result<(), ()> {
-    out.write(&msg).await.map_err(|_| ())
 }
 
 /// Everything the connection held goes: opens (with delete-on-close), waiting requests.

@@ -2,7 +2,7 @@
 //! 3.3.4.6, 3.3.4.7) and the final responses of requests that waited (3.3.4.2).
 
 use crate::conn_state::ConnState;
-use crate::connection::{send, Outbox};
+use crate::outbox::{send, Outbox};
 use crate::dispatch::async_final;
 use crate::handlers::{empty_ok, Reply};
 use crate::locking::ConnEvent;

@@ -34,6 +34,7 @@ pub mod metrics;
 mod notify;
 mod offload;
 mod open;
+mod outbox;
 mod parked;
 mod pending;
 mod pipes;
