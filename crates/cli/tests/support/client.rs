@@ -132,7 +132,9 @@ impl Client {
         let s = TcpStream::connect(addr).expect("connect");
         s.set_nodelay(true).expect("nodelay");
         let mut c = Client { s, next_mid: 0, session_id: 0, tree_id: 0, responses: HashMap::new(), breaks: VecDeque::new(), sign_next: false };
-        let r = c.call(0, super::negotiate_body(&[dialect]));
+        // An SMB 3.x client announces leasing and directory leasing, as Windows does.
+        let caps = if dialect >= 0x0300 { 0x02 | 0x20 } else { 0 };
+        let r = c.call(0, negotiate_body_full(&[dialect], 1, caps));
         assert_eq!(r.status, STATUS_SUCCESS, "negotiate");
         c
     }

@@ -223,13 +223,15 @@ fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileI
     outcome
 }
 
-/// MS-SMB2 3.3.5.9.11: a directory lease needs SMB 3.x, a v2 lease request, directory
-/// leasing on, and room in the client's budget (a client walking a tree gets no more
+/// MS-SMB2 3.3.5.9.11: a directory lease needs directory leasing negotiated (SMB 3.x,
+/// asked by the client, on here), a v2 lease request, and room in the client's budget (a client walking a tree gets no more
 /// leases, while its opens still succeed).
 fn directory_lease_allowed(server: &ServerState, conn: &ConnState, plan: &CreatePlan, client: [u8; 16]) -> bool {
     let Some(l) = plan.lease else { return false };
     let cfg = &server.config;
-    if !cfg.directory_leases || conn.dialect() < opportune_wire::negotiate::dialect::SMB300 || l.epoch.is_none() {
+    let negotiated = conn.negotiated.as_ref().map_or(0, |n| n.server_capabilities);
+    let cap = negotiated & opportune_wire::negotiate::capabilities::DIRECTORY_LEASING != 0;
+    if !cfg.directory_leases || !cap || l.epoch.is_none() {
         return false;
     }
     let fits = server.locks.directory_lease_fits(client, l.key, cfg.max_directory_leases_per_client);

@@ -35,7 +35,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> Reply {
         client_capabilities: req.capabilities,
         client_security_mode: req.security_mode,
         client_dialects: req.dialects.clone(),
-        server_capabilities: server_capabilities(ctx.server, chosen),
+        server_capabilities: server_capabilities(ctx.server, chosen, req.capabilities),
         server_security_mode: server_security_mode(ctx.server),
         signing_algorithm: None,
         cipher: 0,
@@ -70,10 +70,12 @@ pub fn handle(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 /// MS-SMB2 3.3.5.4: LEASING and LARGE_MTU from SMB 2.1; DIRECTORY_LEASING from SMB 3.0
-/// when directory leases are on.
-fn server_capabilities(server: &ServerState, d: u16) -> u32 {
+/// when directory leases are on and the client announced it too (as Samba does: some
+/// clients, impacket among them, misbehave when a server they did not ask offers it).
+fn server_capabilities(server: &ServerState, d: u16, client: u32) -> u32 {
     let mut caps = if d >= dialect::SMB210 { capabilities::LARGE_MTU | capabilities::LEASING } else { 0 };
-    if d >= dialect::SMB300 && server.config.directory_leases && server.config.enable_oplocks {
+    let asked = client & capabilities::DIRECTORY_LEASING != 0;
+    if d >= dialect::SMB300 && asked && server.config.directory_leases && server.config.enable_oplocks {
         caps |= capabilities::DIRECTORY_LEASING;
     }
     caps
@@ -158,7 +160,7 @@ fn response(server: &ServerState, neg: &Negotiated, contexts: Vec<(u16, Vec<u8>)
 pub fn smb1_upgrade_response(server: &ServerState, conn: &mut ConnState, d: u16) -> Vec<u8> {
     let neg = Negotiated {
         dialect: d,
-        server_capabilities: server_capabilities(server, d),
+        server_capabilities: server_capabilities(server, d, 0),
         server_security_mode: server_security_mode(server),
         signing_algorithm: Some(SigningAlgorithm::HmacSha256),
         ..Negotiated::default()
