@@ -40,6 +40,17 @@ impl GenericMapping {
     }
 }
 
+/// Maps the generic rights of the ACEs of `acl` that apply to the object itself (not
+/// inherit-only), as Windows does when a DACL is set; inherit-only ACEs keep theirs
+/// for the objects that will inherit them.
+pub fn map_effective_aces(acl: &mut crate::acl::Acl, mapping: &GenericMapping) {
+    for ace in acl.aces.iter_mut().filter(|a| !a.is_inherit_only()) {
+        if let crate::ace::AceBody::Basic { mask, .. } = &mut ace.body {
+            *mask = mapping.map(*mask);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +65,18 @@ mod tests {
         assert_eq!(f.map(M::GENERIC_READ | M::DELETE), 0x0013_0089);
         assert_eq!(f.map(M::MAXIMUM_ALLOWED), M::MAXIMUM_ALLOWED);
         assert_eq!(f.map(0), 0);
+    }
+
+    #[test]
+    fn maps_only_effective_aces() {
+        use crate::ace::{ace_flags, Ace};
+        use opportune_types::sid::well_known::everyone;
+        let mut acl = crate::acl::Acl::new(vec![
+            Ace::allowed(everyone(), M::GENERIC_READ, 0),
+            Ace::allowed(everyone(), M::GENERIC_READ, ace_flags::INHERIT_ONLY | ace_flags::OBJECT_INHERIT),
+        ]);
+        map_effective_aces(&mut acl, &GenericMapping::FILE);
+        assert_eq!(acl.aces[0].mask_sid().unwrap().0, M::FILE_GENERIC_READ);
+        assert_eq!(acl.aces[1].mask_sid().unwrap().0, M::GENERIC_READ);
     }
 }

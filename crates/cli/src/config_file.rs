@@ -177,6 +177,11 @@ pub struct FileShare {
     pub strict_allocate: Option<bool>,
     /// Bytes of the share's volume kept free; growth below answers STATUS_DISK_FULL.
     pub disk_free_reserve: Option<u64>,
+    /// What Everyone gets on new files when the parent makes nothing inheritable:
+    /// "owner", "read" (default), "change" or "full"; the owner gets full control.
+    pub default_acl: Option<String>,
+    /// Directory listings show only what the user could open for reading.
+    pub access_based_enumeration: Option<bool>,
 }
 
 impl FileShare {
@@ -187,6 +192,17 @@ impl FileShare {
             strict_allocate: self.strict_allocate.unwrap_or(d.strict_allocate),
             free_reserve: self.disk_free_reserve.unwrap_or(d.free_reserve),
         }
+    }
+
+    /// The share's security settings, defaults for what the file does not say.
+    pub fn security(&self) -> Result<opportune_server::security::ShareSecurity, String> {
+        Ok(opportune_server::security::ShareSecurity {
+            default_acl: match &self.default_acl {
+                Some(s) => s.parse()?,
+                None => Default::default(),
+            },
+            access_based_enumeration: self.access_based_enumeration.unwrap_or(false),
+        })
     }
 
     /// The share's caching knobs, defaults for what the file does not say.

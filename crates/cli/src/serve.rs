@@ -264,6 +264,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
     for s in file.share {
         let caching = s.caching();
         let space = s.space();
+        let security = s.security()?;
         config.shares.push(ShareConfig {
             name: s.name,
             comment: s.comment,
@@ -277,6 +278,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
                 None => opportune_server::Encryption::Off,
             },
             space,
+            security,
         });
     }
     let cli_shares = args.shares.iter().map(|s| parse_share(s)).collect::<Result<Vec<_>, _>>()?;
@@ -292,6 +294,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
             caching: opportune_server::ShareCaching::default(),
             encryption: opportune_server::Encryption::Off,
             space: Default::default(),
+            security: Default::default(),
         });
     }
     if config.shares.is_empty() {

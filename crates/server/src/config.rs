@@ -25,6 +25,8 @@ pub struct ShareConfig {
     /// Disk-space knobs: `strict_allocate` (default off) and `disk_free_reserve` (default
     /// 64 MiB); see `opportune_fs::SpacePolicy` and docs/SECURITY.md.
     pub space: SpacePolicy,
+    /// `default_acl` and `access_based_enumeration` (see `security::ShareSecurity`).
+    pub security: crate::security::ShareSecurity,
 }
 
 /// Whether the server asks SMB 3.x clients to encrypt, and refuses those that cannot

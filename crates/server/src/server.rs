@@ -85,6 +85,8 @@ pub struct ServerState {
     pub liveness: Arc<crate::liveness::Liveness>,
     /// Reads the configuration again for a reload (set by whoever built it: the CLI).
     reloader: std::sync::Mutex<Option<Reloader>>,
+    /// Parsed security descriptors by file, validated by ctime (`access_check`).
+    pub descriptors: crate::access_check::DescriptorCache,
     next_id: AtomicU64,
 }
 
@@ -159,6 +161,7 @@ impl ServerState {
             liveness: Arc::new(crate::liveness::Liveness { config: config.liveness.clone(), counters: Default::default() }),
             notify: Default::default(),
             reloader: Default::default(),
+            descriptors: Default::default(),
             memory: Arc::new(Memory::new(&config.limits)),
             admission: crate::admission::Admission::new(config.max_connections, config.limits.max_connections_per_address),
             config,
