@@ -141,7 +141,12 @@ impl SecurityDescriptor {
 
     /// Replaces the parts `parts` names with those of `new` (MS-FSA 2.1.5.16). A
     /// new descriptor without the DACL_PRESENT bit sets a NULL DACL, as Windows does.
+    /// As on Windows, AUTO_INHERIT_REQ is never stored, and AUTO_INHERITED only when
+    /// the setter sent it together with AUTO_INHERIT_REQ.
     pub fn merge(&mut self, new: &SecurityDescriptor, parts: u32) {
+        let stored = |bits: u16, req: u16, done: u16| {
+            if bits & req == 0 { bits & !(req | done) } else { bits & !req }
+        };
         if parts & info::OWNER != 0 {
             self.owner = new.owner.clone();
         }
@@ -150,11 +155,13 @@ impl SecurityDescriptor {
         }
         if parts & info::DACL != 0 {
             self.dacl = new.dacl.clone();
-            self.control = (self.control & !control::DACL_BITS) | (new.control & control::DACL_BITS) | control::DACL_PRESENT;
+            let bits = stored(new.control & control::DACL_BITS, control::DACL_AUTO_INHERIT_REQ, control::DACL_AUTO_INHERITED);
+            self.control = (self.control & !control::DACL_BITS) | bits | control::DACL_PRESENT;
         }
         if parts & info::SACL != 0 {
             self.sacl = new.sacl.clone();
-            self.control = (self.control & !control::SACL_BITS) | (new.control & control::SACL_BITS);
+            let bits = stored(new.control & control::SACL_BITS, control::SACL_AUTO_INHERIT_REQ, control::SACL_AUTO_INHERITED);
+            self.control = (self.control & !control::SACL_BITS) | bits;
             if self.sacl.is_none() {
                 self.control &= !control::SACL_PRESENT;
             }
@@ -245,6 +252,15 @@ mod tests {
         assert!(cur.is_null_dacl());
         assert_eq!(cur.owner, sample().owner);
         assert_ne!(cur.control & control::DACL_PRESENT, 0);
+        // AUTO_INHERITED is kept only with AUTO_INHERIT_REQ, which is never kept.
+        let mut set = sample();
+        set.control |= control::DACL_AUTO_INHERITED;
+        cur.merge(&set, info::DACL);
+        assert_eq!(cur.control & (control::DACL_AUTO_INHERITED | control::DACL_AUTO_INHERIT_REQ), 0);
+        set.control |= control::DACL_AUTO_INHERIT_REQ | control::DACL_PROTECTED;
+        cur.merge(&set, info::DACL);
+        let bits = control::DACL_AUTO_INHERITED | control::DACL_AUTO_INHERIT_REQ | control::DACL_PROTECTED;
+        assert_eq!(cur.control & bits, control::DACL_AUTO_INHERITED | control::DACL_PROTECTED);
         // Present bit without an offset parses as a NULL DACL too.
         let mut h = vec![1u8, 0, 0x04, 0x80];
         h.extend_from_slice(&[0; 16]);

@@ -8,7 +8,9 @@
 //!   directory those marked CONTAINER_INHERIT (effective for it, and inheritable
 //!   further unless NO_PROPAGATE_INHERIT) and those marked only OBJECT_INHERIT (as
 //!   inherit-only, for its files; not with NO_PROPAGATE_INHERIT). Inherited ACEs carry
-//!   INHERITED_ACE. In effective copies CREATOR OWNER and CREATOR GROUP become the new
+//!   INHERITED_ACE, and the new ACL is SE_DACL_AUTO_INHERITED, only when the parent's
+//!   ACL is itself auto-inherited (what Windows does; smbtorture smb2.acls.INHERITANCE
+//!   and INHERITFLAGS check it). In effective copies CREATOR OWNER and CREATOR GROUP become the new
 //!   owner and group and generic rights are mapped; when that changed the ACE and it
 //!   is still inheritable, the original goes on as a separate inherit-only ACE.
 //! * A creator DACL is used with the inherited ACEs after its own (explicit) ones,
@@ -39,19 +41,24 @@ pub fn create_descriptor(n: &NewObject<'_>) -> SecurityDescriptor {
     let owner = n.creator.and_then(|c| c.owner.clone()).unwrap_or_else(|| n.token.owner.clone());
     let group = n.creator.and_then(|c| c.group.clone()).unwrap_or_else(|| n.token.primary_group.clone());
     let ids = Ids { owner: &owner, group: &group };
-    let inherited_dacl = n.parent.and_then(|p| p.dacl.as_ref()).map(|a| inherited(a, n.is_container, &ids, n.mapping));
-    let inherited_sacl = n.parent.and_then(|p| p.sacl.as_ref()).map(|a| inherited(a, n.is_container, &ids, n.mapping));
+    let auto = |bit: u16| n.parent.is_some_and(|p| p.control & bit != 0);
+    let (dacl_auto, sacl_auto) = (auto(control::DACL_AUTO_INHERITED), auto(control::SACL_AUTO_INHERITED));
+    let mark = |auto: bool| if auto { f::INHERITED } else { 0 };
+    let inherited_dacl =
+        n.parent.and_then(|p| p.dacl.as_ref()).map(|a| inherited(a, n.is_container, &ids, n.mapping, mark(dacl_auto)));
+    let inherited_sacl =
+        n.parent.and_then(|p| p.sacl.as_ref()).map(|a| inherited(a, n.is_container, &ids, n.mapping, mark(sacl_auto)));
     let creator_dacl = n.creator.filter(|c| c.control & control::DACL_PRESENT != 0).map(|c| (c.dacl.as_ref(), c.control));
     let creator_sacl = n.creator.filter(|c| c.control & control::SACL_PRESENT != 0).map(|c| (c.sacl.as_ref(), c.control));
     let mut ctl = control::SELF_RELATIVE | control::DACL_PRESENT;
-    let dacl = match compute(creator_dacl, inherited_dacl, Bits::DACL) {
+    let dacl = match compute(creator_dacl, inherited_dacl, Bits::DACL, dacl_auto) {
         Computed::Acl(acl, bits) => {
             ctl |= bits;
             acl
         }
         Computed::None => Some(n.default_dacl.clone()),
     };
-    let sacl = match compute(creator_sacl, inherited_sacl, Bits::SACL) {
+    let sacl = match compute(creator_sacl, inherited_sacl, Bits::SACL, sacl_auto) {
         Computed::Acl(acl, bits) => {
             ctl |= bits | control::SACL_PRESENT;
             acl
@@ -96,9 +103,11 @@ enum Computed {
     None,
 }
 
-/// ComputeACL (MS-DTYP 2.5.3.4.2) with auto-inheritance.
-fn compute(creator: Option<(Option<&Acl>, u16)>, inherited: Option<Acl>, b: Bits) -> Computed {
+/// ComputeACL (MS-DTYP 2.5.3.4.2) with auto-inheritance; `auto`: the parent's ACL is
+/// auto-inherited, and so is the result when it takes inherited ACEs.
+fn compute(creator: Option<(Option<&Acl>, u16)>, inherited: Option<Acl>, b: Bits, auto: bool) -> Computed {
     let inherited = inherited.filter(|a| !a.aces.is_empty());
+    let b = Bits { auto_inherited: if auto { b.auto_inherited } else { 0 }, ..b };
     match (creator, inherited) {
         (Some((acl, ctl)), _) if ctl & b.protected != 0 => Computed::Acl(acl.cloned(), b.protected),
         (Some((acl, ctl)), Some(inh)) if ctl & b.defaulted == 0 => {
@@ -114,30 +123,30 @@ fn compute(creator: Option<(Option<&Acl>, u16)>, inherited: Option<Acl>, b: Bits
 }
 
 /// ComputeInheritedACLfromParent (MS-DTYP 2.5.3.4.3).
-fn inherited(parent: &Acl, is_container: bool, ids: &Ids<'_>, map: &GenericMapping) -> Acl {
+fn inherited(parent: &Acl, is_container: bool, ids: &Ids<'_>, map: &GenericMapping, mark: u8) -> Acl {
     let mut aces = Vec::new();
     for ace in &parent.aces {
         let (oi, ci, np) = (ace.flags & f::OBJECT_INHERIT != 0, ace.flags & f::CONTAINER_INHERIT != 0, ace.flags & f::NO_PROPAGATE_INHERIT != 0);
         let keep_flags = ace.flags & !(f::INHERIT_MASK | f::INHERITED);
         if !is_container {
             if oi {
-                aces.push(effective(ace, keep_flags | f::INHERITED, ids, map));
+                aces.push(effective(ace, keep_flags | mark, ids, map));
             }
             continue;
         }
         if ci {
-            let eff = effective(ace, keep_flags | f::INHERITED, ids, map);
+            let eff = effective(ace, keep_flags | mark, ids, map);
             if np {
                 aces.push(eff);
             } else if eff.body == ace.body {
                 // Unchanged by mapping: one ACE, effective here and inherited further.
-                aces.push(Ace { flags: (ace.flags & !(f::INHERIT_ONLY | f::NO_PROPAGATE_INHERIT)) | f::INHERITED, ..eff });
+                aces.push(Ace { flags: (ace.flags & !(f::INHERIT_ONLY | f::NO_PROPAGATE_INHERIT | f::INHERITED)) | mark, ..eff });
             } else {
                 aces.push(eff);
-                aces.push(Ace { flags: ace.flags | f::INHERIT_ONLY | f::INHERITED, ..ace.clone() });
+                aces.push(Ace { flags: (ace.flags & !f::INHERITED) | f::INHERIT_ONLY | mark, ..ace.clone() });
             }
         } else if oi && !np {
-            aces.push(Ace { flags: ace.flags | f::INHERIT_ONLY | f::INHERITED, ..ace.clone() });
+            aces.push(Ace { flags: (ace.flags & !f::INHERITED) | f::INHERIT_ONLY | mark, ..ace.clone() });
         }
     }
     Acl { revision: parent.revision, aces }

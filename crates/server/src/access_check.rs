@@ -38,19 +38,22 @@ const MAX_CACHED: usize = 16 * 1024;
 /// Rights a directory can give its entries (MS-FSA 2.1.5.1.2.1).
 const FROM_PARENT: u32 = M::DELETE | M::FILE_READ_ATTRIBUTES;
 
+/// A file's stored descriptor, or None when it has none (`security::unstored`).
+type Stored = Option<Arc<Descriptor>>;
+
 /// Parsed descriptors by (device, inode), each with the change time it was read at.
 #[derive(Default)]
 pub struct DescriptorCache {
-    entries: Mutex<HashMap<(u64, u64), (u64, Arc<Descriptor>)>>,
+    entries: Mutex<HashMap<(u64, u64), (u64, Stored)>>,
 }
 
 impl DescriptorCache {
-    fn get(&self, info: &FileInfo) -> Option<Arc<Descriptor>> {
+    fn get(&self, info: &FileInfo) -> Option<Stored> {
         let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         map.get(&(info.dev, info.file_id)).filter(|(t, _)| *t == info.change_time).map(|(_, sd)| sd.clone())
     }
 
-    fn put(&self, info: &FileInfo, sd: Arc<Descriptor>) {
+    fn put(&self, info: &FileInfo, sd: Stored) {
         let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_CACHED {
             map.clear();
@@ -64,25 +67,35 @@ impl DescriptorCache {
     }
 }
 
-/// The descriptor of an open file (its base file for a stream).
-pub fn of_handle(server: &ServerState, handle: &Handle, info: &FileInfo) -> Arc<Descriptor> {
+/// The stored descriptor of an open file (its base file for a stream).
+fn stored_of_handle(server: &ServerState, handle: &Handle, info: &FileInfo) -> Stored {
     if let Some(sd) = server.descriptors.get(info) {
         return sd;
     }
-    let sd = Arc::new(security::current(handle.security_descriptor().ok().flatten()));
+    let sd = security::stored(handle.security_descriptor().ok().flatten()).map(Arc::new);
     server.descriptors.put(info, sd.clone());
     sd
 }
 
-/// The descriptor of the object at on-disk path `rel` (a directory), if it exists.
-fn of_path(server: &ServerState, fs: &Share, rel: &str) -> Option<Arc<Descriptor>> {
+/// The stored descriptor of the object at on-disk path `rel`; None (outer) when it
+/// does not exist.
+fn stored_at(server: &ServerState, fs: &Share, rel: &str) -> Option<Stored> {
     let info = fs.stat(rel).ok()?;
     if let Some(sd) = server.descriptors.get(&info) {
         return Some(sd);
     }
-    let sd = Arc::new(security::current(fs.security_descriptor_at(rel).ok().flatten()));
+    let sd = security::stored(fs.security_descriptor_at(rel).ok().flatten()).map(Arc::new);
     server.descriptors.put(&info, sd.clone());
     Some(sd)
+}
+
+fn or_unstored(sd: Stored, token: &Token) -> Arc<Descriptor> {
+    sd.unwrap_or_else(|| Arc::new(security::unstored(token)))
+}
+
+/// The descriptor `token` is checked against on the object at `rel`, if it exists.
+fn of_path(server: &ServerState, fs: &Share, rel: &str, token: &Token) -> Option<Arc<Descriptor>> {
+    stored_at(server, fs, rel).map(|sd| or_unstored(sd, token))
 }
 
 /// The directory part of an on-disk relative path ("" for the share root); a stream's
@@ -122,7 +135,7 @@ fn existing(server: &ServerState, share: &ShareState, plan: &CreatePlan, opened:
     let desired = MAP.map(a.desired);
     let (want_max, asked) = (desired & M::MAXIMUM_ALLOWED != 0, desired & !M::MAXIMUM_ALLOWED);
     let required = if plan.truncating { asked | M::FILE_WRITE_DATA } else { asked };
-    let sd = of_handle(server, &opened.handle, info);
+    let sd = or_unstored(stored_of_handle(server, &opened.handle, info), &a.token);
     let backup_intent = plan.create_options & options::FILE_OPEN_FOR_BACKUP_INTENT != 0;
     let req = AccessRequest { token: &a.token, desired: required | M::MAXIMUM_ALLOWED, mapping: &MAP, backup_intent };
     let d = access_check(&sd, &req);
@@ -148,7 +161,8 @@ fn existing(server: &ServerState, share: &ShareState, plan: &CreatePlan, opened:
 fn new_object(server: &ServerState, share: &ShareState, plan: &CreatePlan, opened: &Opened, info: &FileInfo) -> Result<(u32, u32), NtStatus> {
     let a = &plan.acl;
     let token = &*a.token;
-    let parent = of_path(server, &share.fs, parent_of(&opened.rel_path)).unwrap_or_else(|| Arc::new(security::unstored()));
+    let parent_stored = stored_at(server, &share.fs, parent_of(&opened.rel_path)).flatten();
+    let parent = or_unstored(parent_stored.clone(), token);
     let need = if info.is_dir { M::FILE_ADD_SUBDIRECTORY } else { M::FILE_ADD_FILE };
     let d = access_check(&parent, &AccessRequest { token, desired: need, mapping: &MAP, backup_intent: false });
     if !d.is_granted() {
@@ -157,7 +171,8 @@ fn new_object(server: &ServerState, share: &ShareState, plan: &CreatePlan, opene
     }
     let creator = plan.extras.sd.as_ref();
     check_owner(token, creator.and_then(|c| c.owner.as_ref()))?;
-    let default_dacl = share.config.security.default_acl.dacl(token);
+    let default_acl = share.config.security.default_acl;
+    let default_dacl = default_acl.dacl(token);
     let sd = create_descriptor(&NewObject {
         parent: Some(&parent),
         creator,
@@ -166,9 +181,15 @@ fn new_object(server: &ServerState, share: &ShareState, plan: &CreatePlan, opene
         default_dacl: &default_dacl,
         mapping: &MAP,
     });
-    match opened.handle.set_security_descriptor(&security::encode(&sd, security::ALL_PARTS)?) {
-        Ok(()) | Err(opportune_fs::FsError::NotSupported) => {}
-        Err(e) => return Err(e.status()),
+    // Nothing inherited, nothing given, Everyone full control by default: what an
+    // unstored descriptor says already, so no xattr is written (on ext4 with small
+    // inodes one costs a 4 KiB block, which allocation sizes would show).
+    let says_more = parent_stored.is_some() || creator.is_some() || default_acl != security::DefaultAcl::Full;
+    if says_more {
+        match opened.handle.set_security_descriptor(&security::encode(&sd, security::ALL_PARTS)?) {
+            Ok(()) | Err(opportune_fs::FsError::NotSupported) => {}
+            Err(e) => return Err(e.status()),
+        }
     }
     let desired = MAP.map(a.desired);
     let asked = desired & !M::MAXIMUM_ALLOWED;
@@ -190,7 +211,7 @@ fn from_parent(dir_rights: u32) -> u32 {
 }
 
 fn parent_grants(server: &ServerState, fs: &Share, dir: &str, token: &Token) -> u32 {
-    of_path(server, fs, dir).map_or(0, |sd| from_parent(maximal_access(&sd, token, &MAP)))
+    of_path(server, fs, dir, token).map_or(0, |sd| from_parent(maximal_access(&sd, token, &MAP)))
 }
 
 /// An owner set by a client must be the token's user or one of its groups, unless
@@ -221,7 +242,7 @@ fn deny(plan: &CreatePlan, token: &Token, required: u32, d: &Decision) {
 
 /// Whether `token` may add an entry to directory `dir` (a rename's target).
 pub fn may_add_entry(server: &ServerState, fs: &Share, dir: &str, is_dir: bool, token: &Token) -> Result<(), NtStatus> {
-    let Some(sd) = of_path(server, fs, dir) else { return Ok(()) };
+    let Some(sd) = of_path(server, fs, dir, token) else { return Ok(()) };
     let need = if is_dir { M::FILE_ADD_SUBDIRECTORY } else { M::FILE_ADD_FILE };
     let d = access_check(&sd, &AccessRequest { token, desired: need, mapping: &MAP, backup_intent: false });
     if d.is_granted() {
@@ -235,17 +256,18 @@ pub fn may_add_entry(server: &ServerState, fs: &Share, dir: &str, is_dir: bool, 
 /// Samba's "hide unreadable" asks: the entry can be opened for reading).
 const VISIBLE: u32 = M::FILE_READ_DATA | M::FILE_READ_ATTRIBUTES | M::FILE_READ_EA;
 
-/// Access-based enumeration: drops the entries of directory `dir` that `token` could
-/// not open for reading ("." and ".." stay). Costs a stat per entry (the descriptors
+/// Access-based enumeration: drops the entries of directory `dir` whose DACL does not
+/// give `token` the rights to read them ("." and ".." stay). Costs a stat per entry (the descriptors
 /// are cached), so only shares with `access_based_enumeration` pay it.
 pub fn hide_unreadable<T>(server: &ServerState, fs: &Share, dir: &str, token: &Token, entries: &mut Vec<(String, T)>) {
-    let parent_gives = parent_grants(server, fs, dir, token);
     entries.retain(|(name, _)| {
         if name == "." || name == ".." {
             return true;
         }
         let rel = opportune_fs::join_rel(dir, name);
-        of_path(server, fs, &rel).is_none_or(|sd| (maximal_access(&sd, token, &MAP) | parent_gives) & VISIBLE == VISIBLE)
+        // The entry's own DACL decides: FILE_READ_ATTRIBUTES from the directory's
+        // FILE_LIST_DIRECTORY does not make it visible.
+        of_path(server, fs, &rel, token).is_none_or(|sd| maximal_access(&sd, token, &MAP) & VISIBLE == VISIBLE)
     });
 }
 

@@ -22,16 +22,17 @@ pub const SACL_SECURITY_INFORMATION: u32 = info::SACL;
 pub const ALL_PARTS: u32 = info::ALL;
 
 /// What a file nobody stored a descriptor for reports and is checked against (a file
-/// made on the host, or before this server enforced descriptors): owned by
-/// BUILTIN\Administrators, Everyone full access, nothing inheritable. Access to such
-/// files is what it was before descriptors were enforced (POSIX permissions and the
-/// share's settings decide), and new files in such a directory get the share's
-/// default DACL.
-pub fn unstored() -> Descriptor {
+/// made on the host, one made before this server enforced descriptors, or a new one
+/// whose descriptor would say no more than this): Everyone full access, nothing
+/// inheritable, owned by whoever asks (`token`'s user and primary group), so every
+/// user may also change its DACL. Access to such files is what it was before
+/// descriptors were enforced (POSIX permissions and the share's settings decide), and
+/// new files in such a directory get the share's default DACL.
+pub fn unstored(token: &Token) -> Descriptor {
     SecurityDescriptor {
         control: control::SELF_RELATIVE | control::DACL_PRESENT,
-        owner: Some(well_known::administrators()),
-        group: Some(well_known::administrators()),
+        owner: Some(token.user.clone()),
+        group: Some(token.primary_group.clone()),
         sacl: None,
         dacl: Some(Acl::new(vec![Ace::allowed(well_known::everyone(), M::FILE_ALL_ACCESS, 0)])),
     }
@@ -42,10 +43,15 @@ pub fn parse(bytes: &[u8]) -> Result<Descriptor, NtStatus> {
     SecurityDescriptor::parse(bytes)
 }
 
-/// The file's descriptor: the stored one, else [`unstored`]. A stored descriptor that
-/// no longer parses (written by hand on the host) is treated as absent.
-pub fn current(stored: Option<Vec<u8>>) -> Descriptor {
-    stored.and_then(|b| SecurityDescriptor::parse(&b).ok()).unwrap_or_else(unstored)
+/// The stored descriptor, if there is one that parses (one written by hand on the host
+/// that does not is treated as absent).
+pub fn stored(bytes: Option<Vec<u8>>) -> Option<Descriptor> {
+    bytes.and_then(|b| SecurityDescriptor::parse(&b).ok())
+}
+
+/// The file's descriptor as `token` sees it: the stored one, else [`unstored`].
+pub fn current(bytes: Option<Vec<u8>>, token: &Token) -> Descriptor {
+    stored(bytes).unwrap_or_else(|| unstored(token))
 }
 
 /// The self-relative encoding of `parts`; an ACL beyond 64 KiB cannot be encoded.
@@ -60,11 +66,13 @@ pub enum DefaultAcl {
     /// The owner alone.
     Owner,
     /// Read and execute (POSIX 0644/0755 alike).
-    #[default]
     Read,
     /// Read, write, execute and delete ("Change" in Windows' share dialog).
     Change,
-    /// Full control (what every file allowed before descriptors were enforced).
+    /// Full control (what every file allowed before descriptors were enforced). New
+    /// files with nothing to inherit then get no stored descriptor at all (see
+    /// `unstored`), which saves an xattr per file.
+    #[default]
     Full,
 }
 
@@ -115,10 +123,12 @@ mod tests {
 
     #[test]
     fn unstored_round_trips_and_bad_input_is_refused() {
-        let d = unstored();
+        let t = crate::accounts::token("srv", ["alice"], crate::session::Identity::User, "alice");
+        let d = unstored(&t);
         let all = encode(&d, ALL_PARTS).unwrap();
         assert_eq!(parse(&all).unwrap(), d);
-        assert_eq!(current(Some(vec![1, 2, 3])), d);
+        assert_eq!(current(Some(vec![1, 2, 3]), &t), d);
+        assert_eq!(d.owner.as_ref(), Some(&t.user));
         assert!(parse(&[1, 0, 0, 0x80, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).is_err());
         assert!(parse(&[2; 20]).is_err());
         assert_eq!("Full".parse::<DefaultAcl>(), Ok(DefaultAcl::Full));

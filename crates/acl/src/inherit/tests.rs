@@ -12,7 +12,7 @@ fn token() -> Token {
 }
 fn parent(aces: Vec<Ace>) -> SecurityDescriptor {
     SecurityDescriptor {
-        control: control::SELF_RELATIVE | control::DACL_PRESENT,
+        control: control::SELF_RELATIVE | control::DACL_PRESENT | control::DACL_AUTO_INHERITED,
         owner: Some(well_known::administrators()),
         group: Some(well_known::administrators()),
         sacl: None,
@@ -142,10 +142,22 @@ fn sacl_inherits_like_the_dacl() {
     let audit = Ace { ace_type: 2, flags: f::OBJECT_INHERIT | f::FAILED_ACCESS, body: AceBody::Basic { mask: M::DELETE, sid: well_known::everyone() } };
     let mut p = parent(vec![]);
     p.sacl = Some(Acl::new(vec![audit]));
-    p.control |= control::SACL_PRESENT;
+    p.control |= control::SACL_PRESENT | control::SACL_AUTO_INHERITED;
     let d = new(Some(&p), None, false);
     let sacl = d.sacl.unwrap();
     assert_eq!(sacl.aces[0].flags, f::FAILED_ACCESS | f::INHERITED);
     assert_ne!(d.control & control::SACL_PRESENT, 0);
     assert_eq!(new(Some(&parent(vec![])), None, false).sacl, None);
+}
+
+#[test]
+fn parent_not_auto_inherited_gives_plain_aces() {
+    let e = well_known::everyone();
+    let mut p = parent(vec![Ace::allowed(e.clone(), M::FILE_READ_DATA, f::OBJECT_INHERIT | f::CONTAINER_INHERIT)]);
+    p.control &= !control::DACL_AUTO_INHERITED;
+    let file = new(Some(&p), None, false);
+    assert_eq!(aces(&file), vec![(0, 0, M::FILE_READ_DATA, e.clone())]);
+    assert_eq!(file.control & control::DACL_AUTO_INHERITED, 0);
+    let dir = new(Some(&p), None, true);
+    assert_eq!(aces(&dir), vec![(0, f::OBJECT_INHERIT | f::CONTAINER_INHERIT, M::FILE_READ_DATA, e)]);
 }

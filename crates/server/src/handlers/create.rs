@@ -40,7 +40,8 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         return Err(NtStatus::ACCESS_DENIED);
     }
     let path = SmbPath::parse(&req.name).map_err(|e| e.status())?;
-    let extras = create_extras(&req)?;
+    let mut extras = create_extras(&req)?;
+    extras.token = Some(token.clone());
     let params = CreateParams {
         disposition: checked.disposition,
         directory: checked.directory,
@@ -122,6 +123,8 @@ fn requested_lease(ctx: &Ctx<'_>, req: &CreateRequest<'_>) -> Result<Option<Leas
 pub struct CreateExtras {
     pub eas: Vec<opportune_fs::Ea>,
     pub sd: Option<Descriptor>,
+    /// Whose view of an unstored descriptor an overwrite's SecD is merged into.
+    pub token: Option<std::sync::Arc<opportune_types::Token>>,
 }
 
 /// Parses and validates ExtA and SecD before anything is created, so a bad
@@ -174,7 +177,12 @@ pub(super) fn apply_extras(extras: &CreateExtras, handle: &opportune_fs::Handle,
         handle.set_eas(&extras.eas).map_err(|e| e.status())?;
     }
     if let Some(sd) = extras.sd.as_ref().filter(|_| action != CreateAction::Created) {
-        let mut d = security::current(handle.security_descriptor().map_err(|e| e.status())?);
+        let stored = security::stored(handle.security_descriptor().map_err(|e| e.status())?);
+        let mut d = match (stored, &extras.token) {
+            (Some(d), _) => d,
+            (None, Some(t)) => security::unstored(t),
+            (None, None) => Descriptor::default(),
+        };
         d.merge(sd, sd.parts_present());
         handle.set_security_descriptor(&security::encode(&d, security::ALL_PARTS)?).map_err(|e| e.status())?;
     }

@@ -68,7 +68,7 @@ fn set_security(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSta
         opportune_acl::mapping::map_effective_aces(dacl, &opportune_acl::GenericMapping::FILE);
     }
     let file = open.handle.info().map_err(|e| e.status())?;
-    let mut d = security::current(open.handle.security_descriptor().map_err(|e| e.status())?);
+    let mut d = security::current(open.handle.security_descriptor().map_err(|e| e.status())?, &token);
     d.merge(&new, info);
     let stored = open.handle.set_security_descriptor(&security::encode(&d, security::ALL_PARTS)?).map_err(|e| e.status());
     server.descriptors.forget(&file);
