@@ -33,7 +33,8 @@ impl Acl {
         let bad = NtStatus::INVALID_ACL;
         let h = b.get(..8).ok_or(bad)?;
         let revision = h[0];
-        if !matches!(revision, ACL_REVISION | ACL_REVISION_DS) {
+        // Revision 3 (ACL_REVISION3, used by smbcacls) lies between the two named ones.
+        if !(ACL_REVISION..=ACL_REVISION_DS).contains(&revision) {
             return Err(bad);
         }
         let size = usize::from(u16::from_le_bytes([h[2], h[3]]));
@@ -101,7 +102,7 @@ mod tests {
         small[3] = 0;
         assert!(Acl::parse(&small).is_err());
         let mut rev = b;
-        rev[0] = 3;
+        rev[0] = 5;
         assert!(Acl::parse(&rev).is_err());
         // A huge count in a tiny ACL.
         assert!(Acl::parse(&[2, 0, 8, 0, 0xFF, 0xFF, 0, 0]).is_err());
