@@ -7,7 +7,10 @@ Two kinds share one interface:
         srv.exited()                                 # None while running
 
 * OpportuneServer runs `opportune serve --listen 127.0.0.1:PORT
-  --share NAME=PATH --user NAME:PASSWORD`.
+  --share NAME=PATH --user NAME:PASSWORD --config extra.toml`; the file adds
+  the share "hideunread" (same directory, access-based enumeration on, which
+  smb2.acls.ACCESSBASED connects to) and a second ordinary user (user2,
+  password2).  Both users are ordinary: no admin rights, no privileges.
 * SambaServer writes a private smb.conf (standalone, loopback only, every
   state directory inside work_dir), adds the OS user `root` to a private
   tdbsam with smbpasswd, and runs `smbd --foreground`.
@@ -208,16 +211,44 @@ class OpportuneServer(Server):
             self.env = dict(os.environ)
             self.env.setdefault("RUST_BACKTRACE", "1")
 
+    user2 = "torture2"
+    password2 = "opportune-Torture-2"
+
+    @property
+    def extra_config(self) -> pathlib.Path:
+        return self.work_dir / "extra.toml"
+
     def command(self) -> list[str]:
         return [self.binary, "serve",
                 "--listen", f"{HOST}:{self.port}",
                 "--share", f"{self.share}={self.share_dir}",
-                "--user", f"{self.user}:{self.password}"]
+                "--user", f"{self.user}:{self.password}",
+                "--config", str(self.extra_config)]
 
     def prepare(self) -> None:
         if not os.access(self.binary, os.X_OK):
             raise ServerError(f"server binary {self.binary} not found or not executable "
                               "(build it with: cargo build --release -p opportune)")
+        self.extra_config.write_text(OPPORTUNE_EXTRA.format(
+            share_dir=toml_string(str(self.share_dir)), user2=self.user2, password2=self.password2))
+
+
+OPPORTUNE_EXTRA = """\
+# Written by conformance/servers.py.
+[[share]]
+name = "hideunread"
+path = {share_dir}
+access_based_enumeration = true
+
+[[user]]
+name = "{user2}"
+password = "{password2}"
+"""
+
+
+def toml_string(s: str) -> str:
+    """A TOML basic string holding `s`."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 SAMBA_CONF = """\

@@ -206,6 +206,11 @@ pub struct FileShare {
     /// These hosts may not connect unless hosts_allow names them (Samba's "hosts deny").
     #[serde(default)]
     pub hosts_deny: Vec<String>,
+    /// What Everyone gets on new files when the parent makes nothing inheritable:
+    /// "owner", "read", "change" or "full" (default); the owner gets full control.
+    pub default_acl: Option<String>,
+    /// Directory listings show only what the user could open for reading.
+    pub access_based_enumeration: Option<bool>,
 }
 
 impl FileShare {
@@ -230,6 +235,17 @@ impl FileShare {
             ("hosts_deny", &self.hosts_deny),
         ])
         .map_err(|e| format!("share {}: {e}", self.name))
+    }
+
+    /// The share's security settings, defaults for what the file does not say.
+    pub fn security(&self) -> Result<opportune_server::security::ShareSecurity, String> {
+        Ok(opportune_server::security::ShareSecurity {
+            default_acl: match &self.default_acl {
+                Some(s) => s.parse()?,
+                None => Default::default(),
+            },
+            access_based_enumeration: self.access_based_enumeration.unwrap_or(false),
+        })
     }
 
     /// The share's caching knobs, defaults for what the file does not say.

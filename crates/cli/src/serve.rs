@@ -285,6 +285,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
         let caching = s.caching();
         let space = s.space();
         let access = s.access()?;
+        let security = s.security()?;
         config.shares.push(ShareConfig {
             name: s.name,
             comment: s.comment,
@@ -299,6 +300,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
             },
             space,
             access,
+            security,
         });
     }
     let cli_shares = args.shares.iter().map(|s| parse_share(s)).collect::<Result<Vec<_>, _>>()?;
@@ -315,6 +317,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
             encryption: opportune_server::Encryption::Off,
             space: Default::default(),
             access: Default::default(),
+            security: Default::default(),
         });
     }
     if config.shares.is_empty() {

@@ -20,6 +20,14 @@ pub(crate) fn eas_at(root: &Root, rel: &str) -> Result<Vec<Ea>, FsError> {
     Ok(read_blob_at(fd.as_fd(), EA_XATTR, reopen)?.map(|b| decode_eas(&b)).unwrap_or_default())
 }
 
+/// The security descriptor stored for the on-disk relative path `rel`, read
+/// without opening the file for data where the kernel allows it.
+pub(crate) fn security_descriptor_at(root: &Root, rel: &str) -> Result<Option<Vec<u8>>, FsError> {
+    let fd = root.open_rel(rel, libc::O_PATH)?;
+    let reopen = || root.open_rel(rel, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY);
+    read_blob_at(fd.as_fd(), SD_XATTR, reopen)
+}
+
 impl Handle {
     fn write_blob(&self, name: &CStr, value: &[u8]) -> Result<(), FsError> {
         let res = self.with_owner_write(false, || sys::fsetxattr(self.fd(), name, value))?;

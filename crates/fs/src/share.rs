@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::create;
 use crate::create_types::{CreateParams, Opened};
-use crate::ea::eas_at;
+use crate::ea::{eas_at, security_descriptor_at};
 use crate::ea_blob::Ea;
 use crate::error::FsError;
 use crate::info::{FileInfo, FsStats};
@@ -131,6 +131,12 @@ impl Share {
     /// read without opening the file for data where the kernel allows it.
     pub fn eas_at(&self, rel: &str) -> Result<Vec<Ea>, FsError> {
         eas_at(&self.root, rel)
+    }
+
+    /// The security descriptor stored for the on-disk relative path `rel` (a
+    /// directory whose children are being created or deleted), if any.
+    pub fn security_descriptor_at(&self, rel: &str) -> Result<Option<Vec<u8>>, FsError> {
+        security_descriptor_at(&self.root, rel)
     }
 }
 

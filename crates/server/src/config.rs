@@ -28,6 +28,8 @@ pub struct ShareConfig {
     /// Who may connect and how (valid_users, read_list, hosts_allow, ...; Samba's
     /// parameters of the same names): see `share_access` and docs/SECURITY.md.
     pub access: crate::share_access::AccessRules,
+    /// `default_acl` and `access_based_enumeration` (see `security::ShareSecurity`).
+    pub security: crate::security::ShareSecurity,
 }
 
 /// Whether the server asks SMB 3.x clients to encrypt, and refuses those that cannot

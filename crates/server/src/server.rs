@@ -96,6 +96,8 @@ pub struct ServerState {
     pub liveness: Arc<crate::liveness::Liveness>,
     /// Reads the configuration again for a reload (set by whoever built it: the CLI).
     reloader: std::sync::Mutex<Option<Reloader>>,
+    /// Parsed security descriptors by file, validated by ctime (`access_check`).
+    pub descriptors: crate::access_check::DescriptorCache,
     next_id: AtomicU64,
 }
 
@@ -178,6 +180,7 @@ impl ServerState {
             dir_leases: Default::default(),
             host_names: Default::default(),
             reloader: Default::default(),
+            descriptors: Default::default(),
             memory: Arc::new(Memory::new(&config.limits)),
             admission: crate::admission::Admission::new(config.max_connections, config.limits.max_connections_per_address),
             config,

@@ -20,6 +20,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
     }
     let (mut read_only, mut maximal, share_idx) = (tree.read_only, tree.maximal_access, tree.share);
+    let token = tree.token.clone();
     // A reload that made the share read-only applies to trees connected before it (one
     // that made it writable applies to new tree connects).
     if ctx.share()?.read_only {
@@ -32,14 +33,15 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         return super::create_reconnect::handle(ctx, &req, rc);
     }
     let checked = validate(&req)?;
-    check_privileges(ctx, req.desired_access)?;
+    check_privileges(&token, req.desired_access)?;
     admit(ctx)?;
     let access = granted_access(req.desired_access, maximal);
     if read_only && writes(access, checked.disposition) {
         return Err(NtStatus::ACCESS_DENIED);
     }
     let path = SmbPath::parse(&req.name).map_err(|e| e.status())?;
-    let extras = create_extras(&req)?;
+    let mut extras = create_extras(&req)?;
+    extras.token = Some(token.clone());
     let params = CreateParams {
         disposition: checked.disposition,
         directory: checked.directory,
@@ -67,6 +69,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         durable,
         app_instance: app_instance(ctx, &req),
         user: ctx.conn.sessions.get(&ctx.hdr.session_id).map_or_else(|| "".into(), |s| s.user.as_str().into()),
+        acl: crate::access_check::CreateAcl { token, desired: req.desired_access, cap: maximal },
     };
     let hdr = *ctx.hdr;
     let (reply, file_id) = create_open::start(ctx.server, ctx.conn, &hdr, plan);
@@ -120,6 +123,8 @@ fn requested_lease(ctx: &Ctx<'_>, req: &CreateRequest<'_>) -> Result<Option<Leas
 pub struct CreateExtras {
     pub eas: Vec<opportune_fs::Ea>,
     pub sd: Option<Descriptor>,
+    /// Whose view of an unstored descriptor an overwrite's SecD is merged into.
+    pub token: Option<std::sync::Arc<opportune_types::Token>>,
 }
 
 /// Parses and validates ExtA and SecD before anything is created, so a bad
@@ -144,14 +149,15 @@ fn create_extras(req: &CreateRequest<'_>) -> Result<CreateExtras, NtStatus> {
         extras.eas = list.into_iter().map(|e| opportune_fs::Ea { flags: e.flags, name: e.name, value: e.value }).collect();
     }
     if let Some(c) = req.context(context_name::SD_BUFFER) {
-        extras.sd = Some(Descriptor::parse(c.data)?);
+        extras.sd = Some(security::parse(c.data)?);
     }
     Ok(extras)
 }
 
 /// Applies `extras` to a newly created or overwritten file (MS-FSA 2.1.5.1.1,
-/// 2.1.5.1.2.1): EAs are set (an overwrite replaces the old ones), the parts of
-/// the descriptor given replace the defaults.
+/// 2.1.5.1.2.1): EAs are set (an overwrite replaces the old ones); on an overwrite the
+/// parts of the descriptor given replace the file's (a new file got its descriptor,
+/// SecD included, from `access_check::on_create`).
 pub(super) fn apply_extras(extras: &CreateExtras, handle: &opportune_fs::Handle, action: CreateAction) -> Result<(), NtStatus> {
     if action == CreateAction::Opened {
         return Ok(());
@@ -170,16 +176,18 @@ pub(super) fn apply_extras(extras: &CreateExtras, handle: &opportune_fs::Handle,
     if !extras.eas.is_empty() {
         handle.set_eas(&extras.eas).map_err(|e| e.status())?;
     }
-    if let Some(sd) = &extras.sd {
-        let mut d = security::current(None);
-        d.merge(sd, security::parts_present(sd));
-        handle.set_security_descriptor(&d.encode(ALL_PARTS)).map_err(|e| e.status())?;
+    if let Some(sd) = extras.sd.as_ref().filter(|_| action != CreateAction::Created) {
+        let stored = security::stored(handle.security_descriptor().map_err(|e| e.status())?);
+        let mut d = match (stored, &extras.token) {
+            (Some(d), _) => d,
+            (None, Some(t)) => security::unstored(t),
+            (None, None) => Descriptor::default(),
+        };
+        d.merge(sd, sd.parts_present());
+        handle.set_security_descriptor(&security::encode(&d, security::ALL_PARTS)?).map_err(|e| e.status())?;
     }
     Ok(())
 }
-
-/// Owner, group, DACL and SACL.
-const ALL_PARTS: u32 = 0xF;
 
 /// The AllocationSize context (MS-SMB2 2.2.13.2.6): 8 bytes.
 fn allocation_size(req: &CreateRequest<'_>) -> Result<u64, NtStatus> {
@@ -245,11 +253,11 @@ fn validate(req: &CreateRequest<'_>) -> Result<Checked, NtStatus> {
 
 /// ACCESS_SYSTEM_SECURITY (reading or changing a file's SACL) needs SeSecurityPrivilege
 /// (MS-SMB2 3.3.5.9: STATUS_PRIVILEGE_NOT_HELD without it; MS-FSA 2.1.5.1.2.1).
-fn check_privileges(ctx: &mut Ctx<'_>, desired: u32) -> Result<(), NtStatus> {
+fn check_privileges(token: &opportune_types::Token, desired: u32) -> Result<(), NtStatus> {
     if desired & AccessMask::ACCESS_SYSTEM_SECURITY == 0 {
         return Ok(());
     }
-    if security::holds_security_privilege(ctx.session()?) {
+    if token.has_privilege(opportune_types::token::privilege::SECURITY) {
         Ok(())
     } else {
         Err(NtStatus::PRIVILEGE_NOT_HELD)

@@ -46,6 +46,8 @@ pub struct CreatePlan {
     pub app_instance: Option<[u8; 16]>,
     /// The session's user (for the break trace).
     pub user: Arc<str>,
+    /// Who asks and what, for the access check (`access_check::on_create`).
+    pub acl: crate::access_check::CreateAcl,
 }
 
 /// Where a create stopped to wait for breaks.
@@ -98,7 +100,7 @@ pub fn resume(server: &ServerState, conn: &mut ConnState, hdr: &Header, d: Defer
     }
 }
 
-fn begin(server: &ServerState, conn: &mut ConnState, hdr: &Header, plan: CreatePlan) -> Step {
+fn begin(server: &ServerState, conn: &mut ConnState, hdr: &Header, mut plan: CreatePlan) -> Step {
     let Some(share) = server.shares.get(plan.share).map(|s| s.fs.clone()) else {
         return Step::Done(Reply::error(NtStatus::NETWORK_NAME_DELETED), None);
     };
@@ -111,6 +113,9 @@ fn begin(server: &ServerState, conn: &mut ConnState, hdr: &Header, plan: CreateP
                 Ok(i) => i,
                 Err(e) => return Step::Done(Reply::error(e.status()), None),
             };
+            if let Err(status) = crate::access_check::on_create(server, &mut plan, &existing, &info) {
+                return Step::Done(Reply::error(status), None);
+            }
             return match admit(server, conn, &plan, &info, true) {
                 CreateOutcome::Granted { caching } => open_file(server, conn, hdr, plan, Some(caching)),
                 CreateOutcome::Denied(status) => Step::Done(Reply::error(status), None),
@@ -126,7 +131,7 @@ fn open_file(
     server: &ServerState,
     conn: &mut ConnState,
     hdr: &Header,
-    plan: CreatePlan,
+    mut plan: CreatePlan,
     admitted: Option<GrantedCaching>,
 ) -> Step {
     let Some(share) = server.shares.get(plan.share).map(|s| s.fs.clone()) else {
@@ -147,6 +152,13 @@ fn open_file(
         Ok(i) => i,
         Err(e) => return Step::Done(Reply::error(e.status()), None),
     };
+    if let Err(status) = crate::access_check::on_create(server, &mut plan, &opened, &info) {
+        if admitted.is_some() {
+            server.locks.close_id(plan.open);
+        }
+        discard(server, &plan, &opened, &info);
+        return Step::Done(Reply::error(status), None);
+    }
     let caching = match admitted {
         Some(c) => c,
         None => match admit(server, conn, &plan, &info, false) {

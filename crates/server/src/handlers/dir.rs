@@ -18,7 +18,11 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     if req.output_buffer_length > max {
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    let share_fs = ctx.share()?.fs.clone();
+    let share = ctx.share()?;
+    let share_fs = share.fs.clone();
+    // Access-based enumeration (SMB2_SHAREFLAG_ACCESS_BASED_DIRECTORY_ENUM): the tree's token.
+    let abe = share.config.security.access_based_enumeration.then(|| ctx.tree().map(|t| t.token.clone())).transpose()?;
+    let server = ctx.server;
     let open = ctx.open(req.file_id)?;
     if !open.is_dir {
         return Err(NtStatus::INVALID_PARAMETER);
@@ -44,10 +48,14 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
             open.dir.pattern = Some(pattern);
         }
         let pattern = open.dir.pattern.as_deref().unwrap_or("*");
-        open.dir.entries = Some(match exact(open, &share_fs, pattern) {
+        let mut entries = match exact(open, &share_fs, pattern) {
             Some(found) => found,
             None => list(open, &share_fs)?,
-        });
+        };
+        if let Some(token) = &abe {
+            crate::access_check::hide_unreadable(server, &share_fs, &open.handle.rel_path(), token, &mut entries);
+        }
+        open.dir.entries = Some(entries);
         open.dir.position = 0;
         fresh = true;
     }

@@ -41,6 +41,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     let fs = ctx.share()?.fs.clone();
     let dialect = ctx.conn.dialect();
     let server = ctx.server;
+    let token = ctx.tree()?.token.clone();
     let open = ctx.open(req.file_id)?;
     let info = match req.info_type {
         info_type::FILE if req.info_class == opportune_wire::fscc::class::FULL_EA => {
@@ -48,7 +49,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         }
         info_type::FILE => file::query(open, server, dialect, req.info_class)?,
         info_type::FILESYSTEM => fs::query(&fs, &share_name, req.info_class)?,
-        info_type::SECURITY => return query_security(open, &req),
+        info_type::SECURITY => return query_security(open, &req, &token),
         info_type::QUOTA => return Err(NtStatus::NOT_SUPPORTED),
         _ => return Err(NtStatus::INVALID_PARAMETER),
     };
@@ -66,20 +67,21 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     Ok(Reply::with_status(status, body))
 }
 
-/// SMB2_0_INFO_SECURITY (MS-SMB2 3.3.5.20.3): READ_CONTROL, and
-/// ACCESS_SYSTEM_SECURITY for the SACL; a buffer too small for the whole
-/// descriptor gets STATUS_BUFFER_TOO_SMALL with the size needed.
-fn query_security(open: &Open, req: &QueryInfoRequest<'_>) -> HResult {
-    if !open.has_access(AccessMask::READ_CONTROL) {
+/// SMB2_0_INFO_SECURITY (MS-SMB2 3.3.5.20.3, MS-FSA 2.1.5.13): READ_CONTROL for
+/// owner, group or DACL, ACCESS_SYSTEM_SECURITY for the SACL; a query for none of them
+/// answers an empty descriptor whatever the open's rights (smb2.sdread). A buffer too
+/// small for the whole descriptor gets STATUS_BUFFER_TOO_SMALL with the size needed.
+fn query_security(open: &Open, req: &QueryInfoRequest<'_>, token: &opportune_types::Token) -> HResult {
+    let parts = req.additional_information;
+    let read_control = security::OWNER_SECURITY_INFORMATION | security::GROUP_SECURITY_INFORMATION | security::DACL_SECURITY_INFORMATION;
+    if parts & read_control != 0 && !open.has_access(AccessMask::READ_CONTROL) {
         return Err(NtStatus::ACCESS_DENIED);
     }
-    if req.additional_information & SACL_SECURITY_INFORMATION != 0
-        && !open.has_access(AccessMask::ACCESS_SYSTEM_SECURITY)
-    {
+    if parts & SACL_SECURITY_INFORMATION != 0 && !open.has_access(AccessMask::ACCESS_SYSTEM_SECURITY) {
         return Err(NtStatus::ACCESS_DENIED);
     }
     let stored = open.handle.security_descriptor().map_err(|e| e.status())?;
-    let sd = security::current(stored).encode(req.additional_information);
+    let sd = security::encode(&security::current(stored, token), parts)?;
     if sd.len() > req.output_buffer_length as usize {
         let mut body = Vec::new();
         opportune_wire::error_response::encode_error_with_data(&mut body, &(sd.len() as u32).to_le_bytes());

@@ -10,7 +10,7 @@ use crate::pending::Waiting;
 use crate::server::ServerState;
 use opportune_locks::RenameOutcome;
 use crate::notify::{action, filter};
-use crate::security::{self, Descriptor};
+use crate::security;
 use opportune_fs::{BasicInfo, Ea, SmbPath};
 use opportune_wire::fscc::parse_full_ea_list;
 use opportune_types::{AccessMask, FileAttributes, NtStatus};
@@ -55,14 +55,26 @@ fn set_security(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSta
     if info & security::SACL_SECURITY_INFORMATION != 0 {
         rights.push(AccessMask::ACCESS_SYSTEM_SECURITY);
     }
+    let token = ctx.tree()?.token.clone();
+    let server = ctx.server;
     let open = ctx.open(req.file_id)?;
     if rights.iter().any(|&r| !open.has_access(r)) {
         return Err(NtStatus::ACCESS_DENIED);
     }
-    let new = Descriptor::parse(req.buffer)?;
-    let mut d = security::current(open.handle.security_descriptor().map_err(|e| e.status())?);
+    let mut new = security::parse(req.buffer)?;
+    if info & security::OWNER_SECURITY_INFORMATION != 0 {
+        crate::access_check::check_owner(&token, new.owner.as_ref())?;
+    }
+    // Generic rights in effective ACEs are stored mapped (what Windows reports back).
+    if let Some(dacl) = new.dacl.as_mut() {
+        opportune_acl::mapping::map_effective_aces(dacl, &opportune_acl::GenericMapping::FILE);
+    }
+    let file = open.handle.info().map_err(|e| e.status())?;
+    let mut d = security::current(open.handle.security_descriptor().map_err(|e| e.status())?, &token);
     d.merge(&new, info);
-    open.handle.set_security_descriptor(&d.encode(0xF)).map_err(|e| e.status())
+    let stored = open.handle.set_security_descriptor(&security::encode(&d, security::ALL_PARTS)?).map_err(|e| e.status());
+    server.descriptors.forget(&file);
+    stored
 }
 
 fn need(ctx: &mut Ctx<'_>, id: opportune_types::FileId, right: u32) -> Result<(), NtStatus> {
@@ -178,10 +190,15 @@ fn rename(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<
     let name = name.strip_prefix('\\').unwrap_or(&name);
     let target = SmbPath::parse(name).map_err(|e| e.status())?;
     let fs = ctx.share()?.fs.clone();
+    let token = ctx.tree()?.token.clone();
     let conn_id = ctx.conn.id;
     let server = ctx.server;
     let open = ctx.open(id)?;
     let open_id = open.file_id.volatile;
+    // The target directory must take a new entry (DELETE on the source was checked).
+    let parts = target.components();
+    let target_dir = parts[..parts.len().saturating_sub(1)].join("/");
+    crate::access_check::may_add_entry(server, &fs, &target_dir, open.is_dir, &token)?;
     server.locks.check_rename(open_id, &fs, &target)?;
     let request = server.next_id();
     if server.locks.begin_rename(open_id, request) == RenameOutcome::Deferred {

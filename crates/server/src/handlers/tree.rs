@@ -36,6 +36,7 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
     let cap = ctx.server.config.max_trees_per_session;
     crate::fd_budget::admit_one_more(ctx.session()?.trees.len(), cap)?;
     let flags = if tree.encrypt_data { share_flags::ENCRYPT_DATA } else { share_flags::MANUAL_CACHING };
+    let flags = flags | crate::access_check::share_flags(ctx.server, tree.share);
     let tid = ctx.session()?.add_tree(tree);
     tracing::debug!(conn = ctx.conn.id, share = ?name, tid, admin, "tree connect");
     let mut body = Vec::with_capacity(16);

@@ -1,0 +1,304 @@
+//! NT ACLs over real connections (issue 10, items 3 and 4): what `smbcacls` reads, adds,
+//! modifies and removes is enforced on the next open by another user; a deny ACE holds
+//! for open, rename, delete and delete-on-close; inheritance set by one user applies to
+//! another's files; MAXIMUM_ALLOWED and MxAc under deny-all; access-based enumeration.
+//! Two configured users, alice and bob; the share's `default_acl` is "read".
+//!
+//! smbcacls (Samba 4.17) only connects to port 445, so each test forwards a loopback
+//! address of its own, port 445, to the server's port; that needs root (CI runs as
+//! root), and the tests are skipped without it or without smbcacls.
+
+mod support;
+
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
+
+use support::client::*;
+use support::{start_with, Server};
+
+const ACCESS_DENIED: u32 = 0xC000_0022;
+const FILE_READ_DATA: u32 = 0x1;
+const FILE_WRITE_DATA: u32 = 0x2;
+const FILE_READ_ATTRIBUTES: u32 = 0x80;
+const DELETE: u32 = 0x0001_0000;
+const READ_CONTROL: u32 = 0x0002_0000;
+const WRITE_DAC: u32 = 0x0004_0000;
+const MAXIMUM_ALLOWED: u32 = 0x0200_0000;
+const FILE_DIRECTORY_FILE: u32 = 0x1;
+const FILE_NON_DIRECTORY_FILE: u32 = 0x40;
+const FILE_DELETE_ON_CLOSE: u32 = 0x1000;
+const CREATE: u32 = 2;
+const OPEN: u32 = 1;
+
+const CONFIG: &str = r#"
+[[share]]
+name = "share"
+path = "{root}"
+default_acl = "read"
+
+[[share]]
+name = "abe"
+path = "{root}"
+default_acl = "read"
+access_based_enumeration = true
+
+[[user]]
+name = "alice"
+password = "alice-pw"
+
+[[user]]
+name = "bob"
+password = "bob-pw"
+"#;
+
+/// The server, and the loopback address whose port 445 leads to it (for smbcacls).
+struct Setup {
+    server: Server,
+    cacls_host: String,
+}
+
+impl std::ops::Deref for Setup {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
+/// Starts the server and the forwarder on `host`:445; None (the test is skipped) when
+/// smbcacls is missing or port 445 cannot be bound.
+fn setup(name: &str, host: &str) -> Option<Setup> {
+    if !Command::new("smbcacls").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: smbcacls not installed (scripts/install-deps)");
+        return None;
+    }
+    let Ok(listener) = TcpListener::bind((host, 445)) else {
+        eprintln!("skipped: cannot listen on {host}:445 (not root?)");
+        return None;
+    };
+    let server = start_with(name, Some(CONFIG));
+    let to = server.addr;
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let Ok(up) = TcpStream::connect(to) else { continue };
+            let (mut a, mut b) = (conn.try_clone().expect("clone"), up.try_clone().expect("clone"));
+            std::thread::spawn(move || std::io::copy(&mut a, &mut b).map(|_| b.shutdown(std::net::Shutdown::Write)));
+            let (mut up, mut conn) = (up, conn);
+            std::thread::spawn(move || std::io::copy(&mut up, &mut conn).map(|_| conn.shutdown(std::net::Shutdown::Write)));
+        }
+    });
+    Some(Setup { server, cacls_host: host.to_string() })
+}
+
+/// Runs smbcacls as `user` on `path` with `args`; its output (`--numeric`: SIDs, ACE
+/// types 0 allowed / 1 denied, flags and masks in hex), or the error text.
+fn cacls(s: &Setup, user: &str, path: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("smbcacls")
+        .args([&format!("//{}/share", s.cacls_host), path])
+        .args(["-U", &format!("{user}%{user}-pw"), "--numeric"])
+        .args(args)
+        .output()
+        .expect("run smbcacls");
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    if out.status.success() { Ok(text) } else { Err(text) }
+}
+
+fn owner(listing: &str) -> String {
+    listing.lines().find_map(|l| l.strip_prefix("OWNER:")).expect("an OWNER line").trim().to_string()
+}
+
+fn open(c: &mut Client, name: &str, access: u32, disposition: u32, options: u32) -> Result<Fid, u32> {
+    let mid = c.send_create_full(name, access, OPLOCK_NONE, disposition, options, &[]);
+    let r = c.wait(mid, std::time::Duration::from_secs(10)).expect("create answered");
+    Client::created(&r).map(|(f, _)| f)
+}
+
+/// Opens `name` for `access` and closes it again: the create's status.
+fn try_open(c: &mut Client, name: &str, access: u32) -> u32 {
+    match open(c, name, access, OPEN, 0) {
+        Ok(f) => {
+            c.close(f);
+            STATUS_SUCCESS
+        }
+        Err(status) => status,
+    }
+}
+
+fn make(c: &mut Client, name: &str, dir: bool) {
+    let options = if dir { FILE_DIRECTORY_FILE } else { FILE_NON_DIRECTORY_FILE };
+    let f = open(c, name, GENERIC_ALL, CREATE, options).expect("create");
+    c.close(f);
+}
+
+/// The user's SID, read as the owner of a file the user creates.
+fn sid_of(s: &Setup, c: &mut Client, user: &str) -> String {
+    let name = format!("{user}-probe.txt");
+    make(c, &name, false);
+    owner(&cacls(s, user, &name, &[]).expect("read own descriptor"))
+}
+
+/// FileRenameInformation (MS-FSCC 2.4.37.2) to `name`.
+fn rename(c: &mut Client, f: Fid, name: &str) -> u32 {
+    let name16: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut b = vec![0u8; 16];
+    b.extend_from_slice(&(name16.len() as u32).to_le_bytes());
+    b.extend_from_slice(&name16);
+    c.set_info(f, 1, 10, &b)
+}
+
+/// A CREATE with the MxAc context: the status, and the maximal access answered.
+fn maximal_access(c: &mut Client, name: &str) -> (u32, Option<u32>) {
+    let mut ctx = vec![];
+    ctx.extend_from_slice(&0u32.to_le_bytes()); // Next
+    ctx.extend_from_slice(&16u16.to_le_bytes()); // NameOffset
+    ctx.extend_from_slice(&4u16.to_le_bytes()); // NameLength
+    ctx.extend_from_slice(&[0; 2]);
+    ctx.extend_from_slice(&0u16.to_le_bytes()); // DataOffset
+    ctx.extend_from_slice(&0u32.to_le_bytes()); // DataLength
+    ctx.extend_from_slice(b"MxAc");
+    ctx.extend_from_slice(&[0; 4]);
+    let mid = c.send_create_full(name, MAXIMUM_ALLOWED, OPLOCK_NONE, OPEN, 0, &ctx);
+    let r = c.wait(mid, std::time::Duration::from_secs(10)).expect("create answered");
+    if r.status != STATUS_SUCCESS {
+        return (r.status, None);
+    }
+    let at = r.body.windows(4).position(|w| w == b"MxAc").expect("MxAc answered") - 16;
+    let data = at + usize::from(u16::from_le_bytes([r.body[at + 10], r.body[at + 11]]));
+    let mask = u32::from_le_bytes(r.body[data + 4..data + 8].try_into().expect("mask"));
+    if let Ok((f, _)) = Client::created(&r) {
+        c.close(f);
+    }
+    (r.status, Some(mask))
+}
+
+#[test]
+fn smbcacls_changes_are_enforced_for_another_user() {
+    let Some(s) = setup("acl-cacls", "127.0.44.1") else { return };
+    let mut alice = Client::connect(s.addr, "alice", "alice-pw", "share");
+    let mut bob = Client::connect(s.addr, "bob", "bob-pw", "share");
+    let alice_sid = sid_of(&s, &mut alice, "alice");
+    let bob_sid = sid_of(&s, &mut bob, "bob");
+    assert_ne!(alice_sid, bob_sid);
+    make(&mut alice, "f.txt", false);
+
+    // Read: the creator owns it; the share's default gives Everyone read.
+    let listing = cacls(&s, "alice", "f.txt", &[]).expect("read");
+    assert_eq!(owner(&listing), alice_sid);
+    assert!(listing.contains(&format!("ACL:{alice_sid}:0/0x0/0x001f01ff")), "{listing}");
+    assert_eq!(try_open(&mut bob, "f.txt", FILE_READ_DATA), STATUS_SUCCESS);
+    assert_eq!(try_open(&mut bob, "f.txt", FILE_WRITE_DATA), ACCESS_DENIED);
+    // Bob may not change what he does not own.
+    assert!(cacls(&s, "bob", "f.txt", &["-a", &format!("ACL:{bob_sid}:ALLOWED/0x0/FULL")]).is_err());
+
+    // Add: bob may write.
+    cacls(&s, "alice", "f.txt", &["-a", &format!("ACL:{bob_sid}:ALLOWED/0x0/CHANGE")]).expect("add");
+    assert_eq!(try_open(&mut bob, "f.txt", FILE_WRITE_DATA), STATUS_SUCCESS);
+    // Modify: back to read only.
+    cacls(&s, "alice", "f.txt", &["-M", &format!("ACL:{bob_sid}:ALLOWED/0x0/READ")]).expect("modify");
+    assert_eq!(try_open(&mut bob, "f.txt", FILE_WRITE_DATA), ACCESS_DENIED);
+    assert_eq!(try_open(&mut bob, "f.txt", FILE_READ_DATA), STATUS_SUCCESS);
+    // A deny ACE beats Everyone's allow.
+    cacls(&s, "alice", "f.txt", &["-a", &format!("ACL:{bob_sid}:DENIED/0x0/READ")]).expect("add deny");
+    assert_eq!(try_open(&mut bob, "f.txt", FILE_READ_DATA), ACCESS_DENIED);
+    assert_eq!(try_open(&mut alice, "f.txt", FILE_READ_DATA), STATUS_SUCCESS);
+    let listing = cacls(&s, "alice", "f.txt", &[]).expect("read");
+    assert!(listing.contains(&format!("ACL:{bob_sid}:1/0x0/0x001200a9")), "{listing}");
+    // Remove it again.
+    cacls(&s, "alice", "f.txt", &["-D", &format!("ACL:{bob_sid}:DENIED/0x0/READ")]).expect("remove");
+    assert_eq!(try_open(&mut bob, "f.txt", FILE_READ_DATA), STATUS_SUCCESS);
+
+    // A directory: bob may not add files until alice lets him, inheritably.
+    make(&mut alice, "d", true);
+    assert_eq!(open(&mut bob, "d\\x.txt", GENERIC_ALL, CREATE, 0).err(), Some(ACCESS_DENIED));
+    cacls(&s, "alice", "d", &["-a", &format!("ACL:{bob_sid}:ALLOWED/OI|CI/FULL")]).expect("add on dir");
+    let listing = cacls(&s, "alice", "d", &[]).expect("read dir");
+    assert!(listing.contains(&format!("ACL:{bob_sid}:0/0x3/0x001f01ff")), "{listing}");
+    make(&mut bob, "d\\x.txt", false);
+    // Bob's new file inherited only the inheritable ACE: alice's own ACEs on d were not,
+    // so she (not its owner) cannot read it, and its owner is bob.
+    assert_eq!(try_open(&mut alice, "d\\x.txt", FILE_READ_DATA), ACCESS_DENIED);
+    let listing = cacls(&s, "bob", "d\\x.txt", &[]).expect("read inherited");
+    assert_eq!(owner(&listing), bob_sid);
+    assert!(listing.contains(&format!("ACL:{bob_sid}:0/")), "{listing}");
+    // Removing the ACE from d stops bob adding more.
+    cacls(&s, "alice", "d", &["-D", &format!("ACL:{bob_sid}:ALLOWED/OI|CI/FULL")]).expect("remove on dir");
+    assert_eq!(open(&mut bob, "d\\y.txt", GENERIC_ALL, CREATE, 0).err(), Some(ACCESS_DENIED));
+}
+
+#[test]
+fn a_deny_ace_holds_for_open_rename_delete_and_delete_on_close() {
+    let Some(s) = setup("acl-deny", "127.0.44.2") else { return };
+    let mut alice = Client::connect(s.addr, "alice", "alice-pw", "share");
+    let mut bob = Client::connect(s.addr, "bob", "bob-pw", "share");
+    let bob_sid = sid_of(&s, &mut bob, "bob");
+    make(&mut alice, "keep", true);
+    make(&mut alice, "keep\\f.txt", false);
+    // Everyone may do anything to the file but bob may not delete it; the directory
+    // (alice's default) gives bob no FILE_DELETE_CHILD.
+    let dacl = format!("ACL:{bob_sid}:DENIED/0x0/0x00010000,ACL:S-1-1-0:ALLOWED/0x0/FULL");
+    cacls(&s, "alice", "keep\\f.txt", &["-S", &dacl]).expect("set");
+
+    assert_eq!(try_open(&mut bob, "keep\\f.txt", FILE_READ_DATA | FILE_WRITE_DATA), STATUS_SUCCESS);
+    assert_eq!(try_open(&mut bob, "keep\\f.txt", DELETE), ACCESS_DENIED);
+    assert_eq!(try_open(&mut bob, "keep\\f.txt", GENERIC_ALL), ACCESS_DENIED);
+    let f = open(&mut bob, "keep\\f.txt", FILE_READ_DATA, OPEN, 0).expect("open for reading");
+    assert_eq!(rename(&mut bob, f, "keep\\g.txt"), ACCESS_DENIED);
+    assert_eq!(bob.set_info(f, 1, 13, &[1]), ACCESS_DENIED, "FileDispositionInformation");
+    bob.close(f);
+    let doc = open(&mut bob, "keep\\f.txt", DELETE, OPEN, FILE_DELETE_ON_CLOSE);
+    assert_eq!(doc.err(), Some(ACCESS_DENIED));
+    assert!(s.root.join("keep/f.txt").exists());
+
+    // Alice is not denied: rename, then delete on close.
+    let f = open(&mut alice, "keep\\f.txt", DELETE, OPEN, 0).expect("alice opens for delete");
+    assert_eq!(rename(&mut alice, f, "keep\\g.txt"), STATUS_SUCCESS);
+    alice.close(f);
+    let f = open(&mut alice, "keep\\g.txt", DELETE, OPEN, FILE_DELETE_ON_CLOSE).expect("delete on close");
+    alice.close(f);
+    assert!(!s.root.join("keep/g.txt").exists());
+    // Bob may not rename his own file into alice's directory either (no FILE_ADD_FILE).
+    let f = open(&mut bob, "bob-probe.txt", DELETE, OPEN, 0).expect("bob's own file");
+    assert_eq!(rename(&mut bob, f, "keep\\moved.txt"), ACCESS_DENIED);
+    bob.close(f);
+}
+
+#[test]
+fn maximum_allowed_under_deny_all() {
+    let Some(s) = setup("acl-max", "127.0.44.3") else { return };
+    let mut alice = Client::connect(s.addr, "alice", "alice-pw", "share");
+    let mut bob = Client::connect(s.addr, "bob", "bob-pw", "share");
+    make(&mut alice, "locked", true);
+    make(&mut alice, "locked\\f.txt", false);
+    let (status, before) = maximal_access(&mut bob, "locked\\f.txt");
+    assert_eq!((status, before.map(|m| m & FILE_WRITE_DATA)), (STATUS_SUCCESS, Some(0)), "bob reads only");
+    cacls(&s, "alice", "locked\\f.txt", &["-S", "ACL:S-1-1-0:DENIED/0x0/FULL"]).expect("deny all");
+    // The owner keeps READ_CONTROL and WRITE_DAC; DELETE and FILE_READ_ATTRIBUTES come
+    // from the directory she owns.
+    let owner_rights = READ_CONTROL | WRITE_DAC | DELETE | FILE_READ_ATTRIBUTES;
+    assert_eq!(maximal_access(&mut alice, "locked\\f.txt"), (STATUS_SUCCESS, Some(owner_rights)));
+    assert_eq!(try_open(&mut alice, "locked\\f.txt", FILE_READ_DATA), ACCESS_DENIED);
+    // Bob: only FILE_READ_ATTRIBUTES, which the directory's FILE_LIST_DIRECTORY gives.
+    assert_eq!(maximal_access(&mut bob, "locked\\f.txt"), (STATUS_SUCCESS, Some(FILE_READ_ATTRIBUTES)));
+    assert_eq!(try_open(&mut bob, "locked\\f.txt", READ_CONTROL), ACCESS_DENIED);
+    // Alice can still undo it (WRITE_DAC is the owner's).
+    cacls(&s, "alice", "locked\\f.txt", &["-S", "ACL:S-1-1-0:ALLOWED/0x0/FULL"]).expect("allow all");
+    assert_eq!(try_open(&mut bob, "locked\\f.txt", FILE_WRITE_DATA), STATUS_SUCCESS);
+}
+
+#[test]
+fn access_based_enumeration_hides_what_the_user_cannot_read() {
+    let Some(s) = setup("acl-abe", "127.0.44.4") else { return };
+    let mut alice = Client::connect(s.addr, "alice", "alice-pw", "share");
+    let alice_sid = sid_of(&s, &mut alice, "alice");
+    make(&mut alice, "public.txt", false);
+    make(&mut alice, "secret.txt", false);
+    cacls(&s, "alice", "secret.txt", &["-S", &format!("ACL:{alice_sid}:ALLOWED/0x0/FULL")]).expect("alice only");
+    let mut plain = Client::connect(s.addr, "bob", "bob-pw", "share");
+    let mut abe = Client::connect(s.addr, "bob", "bob-pw", "abe");
+    let seen = plain.list_dir("").expect("list");
+    assert!(seen.iter().any(|n| n == "secret.txt") && seen.iter().any(|n| n == "public.txt"), "{seen:?}");
+    let seen = abe.list_dir("").expect("list with abe");
+    assert!(seen.iter().any(|n| n == "public.txt"), "{seen:?}");
+    assert!(!seen.iter().any(|n| n == "secret.txt"), "{seen:?}");
+    let mut alice_abe = Client::connect(s.addr, "alice", "alice-pw", "abe");
+    assert!(alice_abe.list_dir("").expect("list").iter().any(|n| n == "secret.txt"));
+}
