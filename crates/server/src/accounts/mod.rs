@@ -194,6 +194,15 @@ pub fn anonymous_token() -> Token {
     Token { owner: user.clone(), user, groups: vec![well_known::everyone(), well_known::network()], primary_group: well_known::everyone(), privileges: 0 }
 }
 
+/// A user's token on a server named `server_name` with the users `names` (for other
+/// modules' tests).
+#[cfg(test)]
+pub fn token<'a>(server_name: &str, names: impl IntoIterator<Item = &'a str>, identity: Identity, user: &str) -> Token {
+    let users: Vec<UserConfig> =
+        names.into_iter().map(|n| UserConfig { name: n.to_string(), nt_hash: opportune_auth::NtHash([0; 16]), rid: None }).collect();
+    Directory::new(name_derived_domain_sid(server_name), &users, &[]).token(identity, user)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
