@@ -74,6 +74,9 @@ pub struct ServeArgs {
 pub const DEFAULT_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub fn run(args: ServeArgs) -> Result<(), String> {
+    // Before any thread exists: a lease-break signal reaching a thread that does not
+    // block it would end the process.
+    opportune_server::prepare_kernel_leases().map_err(|e| format!("blocking the lease-break signals: {e}"))?;
     init_logging();
     let file = match &args.config {
         Some(p) => config_file::load(p)?,

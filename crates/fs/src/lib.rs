@@ -43,6 +43,7 @@ mod error;
 mod handle;
 mod host_lock;
 mod info;
+pub mod kernel_lease;
 mod link;
 mod make;
 mod namecache;

@@ -50,6 +50,14 @@ pub use liveness::{Keepalive, LivenessConfig};
 pub use server::{Reloader, ServerError, ServerState};
 pub use stop::{stop, StopReport};
 
+/// Blocks the kernel-lease break signals in the calling thread and every thread it starts
+/// later: call it before the tokio runtime is built (see `opportune_fs::kernel_lease`).
+/// Without it no kernel lease is ever taken (kernel oplocks then grant no caching that
+/// needs one).
+pub fn prepare_kernel_leases() -> std::io::Result<()> {
+    opportune_fs::kernel_lease::block_lease_signals()
+}
+
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
