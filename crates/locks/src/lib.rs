@@ -15,6 +15,7 @@ pub mod caching;
 mod core;
 mod grant;
 mod granted;
+mod host_contender;
 pub mod ids;
 mod interval_tree;
 pub mod lease;
@@ -30,5 +31,6 @@ pub use api::{CloseOutcome, Config, CreateOutcome, CreateRequest, Event, LockOut
 pub use lock_records::{LockElement, LockKind};
 pub use caching::{CreatePolicy, GrantedCaching, RequestedCaching};
 pub use core::{CachingView, LockCore};
+pub use host_contender::HostAccess;
 pub use views::OpenView;
 pub use ids::{ClientGuid, ConnId, FileKey, LeaseId, LeaseKey, OpenId, RequestId};

@@ -1,0 +1,173 @@
+//! A contender from outside SMB: a local process or knfsd opening a file whose caching
+//! SMB clients hold (the server learns of it from a Linux lease break). The holders are
+//! broken exactly as for an SMB contender (MS-FSA 2.1.4.12): an open for reading keeps
+//! them to read caching (BATCH/EXCLUSIVE → LEVEL_II, a lease → R), an open for writing
+//! or a truncation leaves them nothing. There is no request to defer: the host opener
+//! waits in the kernel, and the server lets its lease go once [`LockCore::host_caching`]
+//! shows the holders came down (acknowledgment or break timeout).
+
+use crate::breaks::{self, HolderId, Trigger};
+use crate::caching::{H, R, RWH, W};
+use crate::core::LockCore;
+use crate::ids::FileKey;
+use std::time::Instant;
+
+/// What the host contender does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostAccess {
+    /// Opens for reading: write and handle caching go (a Linux write lease breaks to read).
+    Read,
+    /// Opens for writing or truncates: all caching goes (a lease breaks to none).
+    Write,
+}
+
+impl HostAccess {
+    /// The caching bits the SMB holders may keep once the break is over.
+    pub fn allowed(self) -> u32 {
+        match self {
+            HostAccess::Read => R,
+            HostAccess::Write => 0,
+        }
+    }
+}
+
+impl LockCore {
+    /// A host process opens `file` with `access` (see the module doc). Breaks that lose
+    /// write or handle caching wait for an acknowledgment (or the break timer); a Level II
+    /// or R-only break is in force at once. A holder already breaking to more than is
+    /// allowed is broken on when its break completes.
+    pub fn handle_host_open(&mut self, now: Instant, file: FileKey, access: HostAccess) {
+        let (remove, trigger) = match access {
+            HostAccess::Read => (W | H, Trigger::Open),
+            HostAccess::Write => (RWH, Trigger::Other),
+        };
+        let holders = self.holders(file, None);
+        let plan = breaks::plan(&holders, remove, trigger, |h| h.bits & (W | H) != 0);
+        self.apply_plan(now, &plan, false);
+        for (id, _) in plan.queue {
+            if let HolderId::Oplock(o) = id
+                && let Some(e) = self.opens.get_mut(&o)
+            {
+                e.then_none = true;
+            }
+        }
+    }
+
+    /// The caching SMB holders of `file` have in force, all together: a holder breaking
+    /// counts with what it held until it acknowledges or its break times out. A host
+    /// lease may come down to [`HostAccess::allowed`] once this fits under it.
+    pub fn host_caching(&self, file: FileKey) -> u32 {
+        self.holders(file, None).iter().fold(0, |acc, h| acc | h.bits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Config, CreateRequest, Event};
+    use crate::caching::{CreatePolicy, RequestedCaching};
+    use crate::ids::{ClientGuid, ConnId, LeaseKey, OpenId};
+    use crate::CreateOutcome;
+    use opportune_types::create::oplock;
+    use opportune_types::{AccessMask, ShareAccess};
+
+    const FILE: FileKey = FileKey { device: 1, inode: 7 };
+
+    fn create(core: &mut LockCore, now: Instant, open: u64, requested: RequestedCaching) -> CreateOutcome {
+        core.handle_create(
+            now,
+            CreateRequest {
+                conn: ConnId(open),
+                open: OpenId(open),
+                file: FILE,
+                access: AccessMask(AccessMask::FILE_READ_DATA | AccessMask::FILE_WRITE_DATA),
+                share: ShareAccess(ShareAccess::READ | ShareAccess::WRITE),
+                requested,
+                is_directory: false,
+                truncating: false,
+                delete_on_close: false,
+                policy: CreatePolicy::default(),
+                base: None,
+            },
+        )
+    }
+
+    fn lease(n: u8, state: u32) -> RequestedCaching {
+        RequestedCaching::Lease { client: ClientGuid([n; 16]), key: LeaseKey([n; 16]), state, parent: None, epoch: None }
+    }
+
+    fn events(core: &mut LockCore) -> Vec<Event> {
+        std::iter::from_fn(|| core.poll_event()).collect()
+    }
+
+    #[test]
+    fn a_host_reader_breaks_batch_to_level2_and_waits_for_the_ack() {
+        let (mut core, now) = (LockCore::new(Config::default()), Instant::now());
+        create(&mut core, now, 1, RequestedCaching::Oplock(oplock::BATCH));
+        core.handle_host_open(now, FILE, HostAccess::Read);
+        assert_eq!(events(&mut core), vec![Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: oplock::LEVEL_II }]);
+        assert_eq!(core.host_caching(FILE), RWH, "the holder keeps its caching until it acknowledges");
+        core.handle_oplock_break_ack(now, OpenId(1), oplock::LEVEL_II).expect("ack");
+        assert_eq!(core.host_caching(FILE), R);
+        assert_eq!(core.host_caching(FILE) & !HostAccess::Read.allowed(), 0);
+    }
+
+    #[test]
+    fn a_host_writer_breaks_level2_to_none_at_once() {
+        let (mut core, now) = (LockCore::new(Config::default()), Instant::now());
+        create(&mut core, now, 1, RequestedCaching::Oplock(oplock::LEVEL_II));
+        create(&mut core, now, 2, lease(2, R));
+        core.handle_host_open(now, FILE, HostAccess::Write);
+        let evs = events(&mut core);
+        assert_eq!(evs.len(), 2);
+        assert!(evs.iter().all(|e| matches!(e, Event::SendOplockBreak { to_level: oplock::NONE, .. } | Event::SendLeaseBreak { to: 0, ack_required: false, .. })));
+        assert_eq!(core.host_caching(FILE), 0, "no acknowledgment is awaited");
+    }
+
+    #[test]
+    fn a_host_reader_leaves_read_caching_alone() {
+        let (mut core, now) = (LockCore::new(Config::default()), Instant::now());
+        create(&mut core, now, 1, RequestedCaching::Oplock(oplock::LEVEL_II));
+        create(&mut core, now, 2, lease(2, R));
+        core.handle_host_open(now, FILE, HostAccess::Read);
+        assert!(events(&mut core).is_empty());
+        assert_eq!(core.host_caching(FILE), R);
+    }
+
+    #[test]
+    fn a_host_reader_breaks_rwh_to_r_and_a_writer_then_to_none() {
+        let (mut core, now) = (LockCore::new(Config::default()), Instant::now());
+        create(&mut core, now, 1, lease(1, RWH));
+        core.handle_host_open(now, FILE, HostAccess::Read);
+        let evs = events(&mut core);
+        assert!(matches!(evs[..], [Event::SendLeaseBreak { from: RWH, to: R, ack_required: true, .. }]), "{evs:?}");
+        // A writer while the first break is out: none is queued behind it.
+        core.handle_host_open(now, FILE, HostAccess::Write);
+        assert!(events(&mut core).is_empty(), "one notification at a time");
+        core.handle_lease_break_ack(now, ClientGuid([1; 16]), LeaseKey([1; 16]), R).expect("ack");
+        let evs = events(&mut core);
+        assert!(matches!(evs[..], [Event::SendLeaseBreak { from: R, to: 0, ack_required: false, .. }]), "{evs:?}");
+        assert_eq!(core.host_caching(FILE), 0);
+    }
+
+    #[test]
+    fn an_unacknowledged_break_ends_with_the_timer() {
+        let (mut core, now) = (LockCore::new(Config::default()), Instant::now());
+        create(&mut core, now, 1, RequestedCaching::Oplock(oplock::EXCLUSIVE));
+        core.handle_host_open(now, FILE, HostAccess::Write);
+        assert_eq!(events(&mut core).len(), 1);
+        assert_ne!(core.host_caching(FILE), 0);
+        let later = now + Config::default().break_timeout;
+        assert_eq!(core.poll_timeout(), Some(later));
+        core.handle_timeout(later);
+        assert_eq!(core.host_caching(FILE), 0);
+    }
+
+    #[test]
+    fn a_file_nobody_caches_needs_nothing() {
+        let (mut core, now) = (LockCore::new(Config::default()), Instant::now());
+        core.handle_host_open(now, FILE, HostAccess::Write);
+        assert!(events(&mut core).is_empty());
+        assert_eq!(core.host_caching(FILE), 0);
+    }
+}
