@@ -248,6 +248,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
         config.oplock_break_timeout = std::time::Duration::from_secs(s);
     }
     config.enable_oplocks = file.enable_oplocks.unwrap_or(config.enable_oplocks);
+    config.kernel_oplocks = file.kernel_oplocks.unwrap_or(config.kernel_oplocks);
     if let Some(ms) = file.oplock_break_wait_ms {
         config.oplock_break_wait = std::time::Duration::from_millis(ms);
     }

@@ -7,9 +7,12 @@
 //! shows the holders came down (acknowledgment or break timeout).
 
 use crate::breaks::{self, HolderId, Trigger};
-use crate::caching::{H, R, RWH, W};
-use crate::core::LockCore;
-use crate::ids::FileKey;
+use crate::caching::{GrantedCaching, H, LEASE_FLAG_PARENT_LEASE_KEY_SET, R, RWH, W, oplock_bits};
+use crate::core::{LockCore, OpenCaching};
+use crate::ids::{FileKey, OpenId};
+use crate::lease::normalize_state;
+use crate::oplock::Oplock;
+use opportune_types::create::oplock;
 use std::time::Instant;
 
 /// What the host contender does.
@@ -58,6 +61,47 @@ impl LockCore {
     /// lease may come down to [`HostAccess::allowed`] once this fits under it.
     pub fn host_caching(&self, file: FileKey) -> u32 {
         self.holders(file, None).iter().fold(0, |acc, h| acc | h.bits)
+    }
+}
+
+impl LockCore {
+    /// The host would not protect the caching just granted to `open` (the kernel refused
+    /// the lease behind it): before the CREATE is answered, the grant comes down to what
+    /// `allowed` covers, without a break (the client has not been told yet). A lease
+    /// other opens share comes down with it (the response carries its new state); one
+    /// that is breaking is left to its break. Returns the caching to answer, `None` for an
+    /// unknown open.
+    pub fn handle_host_refused(&mut self, open: OpenId, allowed: u32) -> Option<GrantedCaching> {
+        let e = self.opens.get_mut(&open)?;
+        match e.caching {
+            OpenCaching::None => Some(GrantedCaching::None),
+            OpenCaching::Oplock(Oplock::Held(level)) => {
+                let level = if oplock_bits(level) & !allowed == 0 {
+                    level
+                } else if allowed & R != 0 && e.level2_ok {
+                    oplock::LEVEL_II
+                } else {
+                    oplock::NONE
+                };
+                e.caching = if level == oplock::NONE { OpenCaching::None } else { OpenCaching::Oplock(Oplock::Held(level)) };
+                Some(if level == oplock::NONE { GrantedCaching::None } else { GrantedCaching::Oplock(level) })
+            }
+            OpenCaching::Oplock(o) => Some(GrantedCaching::Oplock(match o {
+                Oplock::Held(l) | Oplock::Breaking { from: l, .. } => l,
+            })),
+            OpenCaching::Lease(lid) => {
+                let l = self.leases.get_mut(&lid)?;
+                if l.breaking.is_none() {
+                    let state = normalize_state(l.state & allowed);
+                    if state != l.state {
+                        l.state = state;
+                        l.epoch = l.epoch.wrapping_add(1);
+                    }
+                }
+                let flags = if l.v2 && l.parent.is_some() { LEASE_FLAG_PARENT_LEASE_KEY_SET } else { 0 };
+                Some(GrantedCaching::Lease { state: l.state, flags, epoch: if l.v2 { l.epoch } else { 0 }, parent: l.parent, v2: l.v2 })
+            }
+        }
     }
 }
 
@@ -161,6 +205,20 @@ mod tests {
         assert_eq!(core.poll_timeout(), Some(later));
         core.handle_timeout(later);
         assert_eq!(core.host_caching(FILE), 0);
+    }
+
+    #[test]
+    fn a_refused_kernel_lease_lowers_the_grant_before_it_is_answered() {
+        let (mut core, now) = (LockCore::new(Config::default()), Instant::now());
+        create(&mut core, now, 1, RequestedCaching::Oplock(oplock::BATCH));
+        assert_eq!(core.handle_host_refused(OpenId(1), R), Some(GrantedCaching::Oplock(oplock::LEVEL_II)));
+        assert_eq!(core.host_caching(FILE), R);
+        assert_eq!(core.handle_host_refused(OpenId(1), 0), Some(GrantedCaching::None));
+        create(&mut core, now, 2, lease(2, RWH));
+        let g = core.handle_host_refused(OpenId(2), R);
+        assert!(matches!(g, Some(GrantedCaching::Lease { state: R, .. })), "{g:?}");
+        assert!(events(&mut core).is_empty(), "nobody is told: the grant was not answered yet");
+        assert_eq!(core.handle_host_refused(OpenId(9), 0), None);
     }
 
     #[test]

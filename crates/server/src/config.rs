@@ -96,6 +96,9 @@ pub struct ShareCaching {
     /// `fcntl`/`lockf` locks and SMB locks see each other (Samba "posix locking"); bytes
     /// from 2^63 on stay SMB-only. Default on.
     pub posix_locking: bool,
+    /// With the server's `kernel_oplocks`: a Linux lease behind every oplock and lease
+    /// granted on this share (Samba "kernel oplocks"). Default on.
+    pub kernel_oplocks: bool,
 }
 
 impl Default for ShareCaching {
@@ -109,6 +112,7 @@ impl Default for ShareCaching {
             strict_locking: true,
             locking: true,
             posix_locking: true,
+            kernel_oplocks: true,
         }
     }
 }
@@ -152,6 +156,12 @@ pub struct ServerConfig {
     pub oplock_break_timeout: Duration,
     /// Server-wide switch for oplocks and leases (Windows' EnableOplocks). Default on.
     pub enable_oplocks: bool,
+    /// Kernel oplocks: a Linux lease (F_SETLEASE) behind each grant of a file on a share
+    /// whose `kernel_oplocks` is on too, so local processes and knfsd break SMB caching
+    /// (docs/COHERENCE.md). Default off for now: every SMB open still has a descriptor of
+    /// its own, so a second open of a file breaks the first's write lease and the kernel
+    /// can protect less caching than SMB grants without it.
+    pub kernel_oplocks: bool,
     /// Delay before a break notification is sent (Samba "oplock break wait time"); gives a
     /// client that is about to close a chance to do so. Default 0.
     pub oplock_break_wait: Duration,
@@ -197,6 +207,7 @@ impl ServerConfig {
             max_connections: 4096,
             oplock_break_timeout: Duration::from_secs(35),
             enable_oplocks: true,
+            kernel_oplocks: false,
             oplock_break_wait: Duration::ZERO,
             max_link_delay: None,
             min_link_throughput: 0,

@@ -74,6 +74,9 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
     let mut refusals = RefusalLog::default();
     let timer_state = state.clone();
     tokio::spawn(async move { timer_state.locks.run_timer().await });
+    if state.config.kernel_oplocks {
+        tokio::spawn(state.locks.clone().run_kernel_leases());
+    }
     if let Some(path) = state.config.status_socket.clone() {
         match status::bind(&path) {
             Ok(l) => {

@@ -9,7 +9,7 @@
 
 use opportune_fs::FileInfo;
 use opportune_locks::{
-    ClientGuid, CloseOutcome, Config, ConnId, CreateOutcome, CreatePolicy, CreateRequest, Event, FileKey, LeaseKey,
+    ClientGuid, CloseOutcome, Config, ConnId, CreateOutcome, CreatePolicy, CreateRequest, Event, FileKey, GrantedCaching, LeaseKey,
     LockCore, LockElement, LockOutcome, OpenId, RequestId, RequestedCaching,
 };
 use opportune_types::{AccessMask, NtStatus, ShareAccess};
@@ -22,6 +22,7 @@ use crate::durable::Parked;
 
 mod contention;
 mod host;
+mod kernel;
 
 pub type EventSender = mpsc::UnboundedSender<ConnEvent>;
 
@@ -99,6 +100,8 @@ struct Inner {
     /// Opens whose byte-range locks are mirrored on the host (`posix_locking`), and the
     /// blocking locks waiting for a host lock to go.
     host: host::HostMirror,
+    /// Kernel oplocks: the Linux leases behind grants, and the kernel breaks being served.
+    kernel: kernel::KernelLeases,
     /// Share names by index, for records.
     share_names: Vec<String>,
     break_timeout: Duration,
@@ -197,6 +200,7 @@ impl Locking {
             ending: HashMap::new(),
             lock_waits: HashMap::new(),
             host: host::HostMirror::default(),
+            kernel: kernel::KernelLeases::new(break_timeout),
             share_names,
             break_timeout,
             trace: Tracer::new(history),
@@ -561,7 +565,7 @@ impl Locking {
         g.route();
         self.publish(&mut g);
         let parked = g.parked.values().map(|p| p.deadline).min();
-        g.core.poll_timeout().into_iter().chain(parked).chain(g.host.next_retry()).min()
+        g.core.poll_timeout().into_iter().chain(parked).chain(g.host.next_retry()).chain(g.kernel.next_deadline()).min()
     }
 
     /// The timer task: sleeps until the core's next deadline or until poked.
@@ -617,6 +621,7 @@ impl Inner {
         self.app_instances.remove(&id);
         self.users.remove(&id);
         self.release_host(id);
+        self.kernel.close(id);
         self.owners.remove(&id)
     }
 
@@ -673,6 +678,7 @@ impl Inner {
         let holder = bt::Holder { party: self.party(conn, open), kind, open, lease_key };
         let cause = self.cause;
         let trigger = match (cause.what, cause.open) {
+            ("host", _) => bt::Trigger { cause: "host", by: None, open: None },
             ("open" | "write" | "truncate" | "rename" | "lock" | "delete", Some(o)) => {
                 let by = cause.conn.or_else(|| self.owners.get(&o).copied()).map(|c| self.party(c, o));
                 bt::Trigger { cause: cause.what, by, open: Some(o) }
@@ -704,8 +710,22 @@ impl Inner {
         }
     }
 
-    /// Sends each pending event to the connection it concerns.
+    /// Sends each pending event to the connection it concerns; then lets kernel leases
+    /// follow the caching (which may break more, routed in turn; twice at most, the
+    /// second pass finds the breaks already under way).
     fn route(&mut self) {
+        self.route_events();
+        for _ in 0..2 {
+            if !self.kernel.settle(&mut self.core, Instant::now()) {
+                break;
+            }
+            let cause = std::mem::replace(&mut self.cause, Cause::by("host", None, None));
+            self.route_events();
+            self.cause = cause;
+        }
+    }
+
+    fn route_events(&mut self) {
         while let Some(e) = self.core.poll_event() {
             if let Event::SendOplockBreak { open, .. } = e
                 && self.parked.contains_key(&open.0)
@@ -986,3 +1006,87 @@ fn request_cause(request: &'static str) -> &'static str {
         _ => "open",
     }
 }
+
+/// Kernel oplocks (see `locking/kernel.rs`).
+impl Locking {
+    /// Takes the Linux lease behind the caching just granted to `open` (a file, on a share
+    /// with kernel oplocks), before the CREATE is answered; returns the caching to answer:
+    /// the grant, or less if the kernel refused the lease.
+    pub fn kernel_grant(&self, open: u64, info: &FileInfo, handle: &Arc<opportune_fs::Handle>, caching: GrantedCaching) -> GrantedCaching {
+        let mut g = self.lock();
+        let bits = caching.bits();
+        let allowed = g.kernel.grant(open, file_key(info), handle, bits);
+        if bits & !allowed == 0 {
+            return caching;
+        }
+        tracing::debug!(open, bits, allowed, "kernel lease refused: less caching granted");
+        let lowered = g.core.handle_host_refused(OpenId(open), allowed).unwrap_or(GrantedCaching::None);
+        g.cause = Cause::by("host", None, None);
+        g.route();
+        self.publish(&mut g);
+        lowered
+    }
+
+    /// An SMB open of the file (device, inode) would break leases of ours (the file
+    /// system said `LeaseHeld`): they go, so the open can be tried again. Returns whether
+    /// any was ours (if not, another process holds the lease).
+    pub fn kernel_yield(&self, dev: u64, ino: u64) -> bool {
+        let mut g = self.lock();
+        let ours = g.kernel.yield_file(FileKey { device: dev, inode: ino });
+        drop(g);
+        if ours {
+            tracing::debug!(dev, ino, "kernel leases let go for an SMB open of the file");
+        }
+        ours
+    }
+
+    /// Kernel lease breaks read from the signalfd: the SMB holders are broken as for an
+    /// SMB contender, the leases come down once they have (or at the deadline).
+    fn kernel_notes(&self, notes: &[opportune_fs::kernel_lease::LeaseNote]) {
+        let mut g = self.lock();
+        let now = Instant::now();
+        g.cause = Cause::by("host", None, None);
+        for &note in notes {
+            for (file, access) in g.kernel.noted(note) {
+                tracing::info!(?file, ?access, "kernel lease break: a host process opens the file");
+                g.core.handle_host_open(now, file, access);
+                g.kernel.broken(file, access, now);
+            }
+        }
+        g.route();
+        self.publish(&mut g);
+        drop(g);
+        self.timer.notify_one();
+    }
+
+    /// The task that reads kernel lease breaks (the lease signals must be blocked in every
+    /// thread: `crate::prepare_kernel_leases`).
+    pub async fn run_kernel_leases(self: Arc<Self>) {
+        // `AsyncFd::new` is deprecated for types that do not own their descriptor; this one
+        // owns it (an OwnedFd inside), so it stays open as long as the AsyncFd, and the safe
+        // constructor keeps `unsafe` out of this crate.
+        #[allow(deprecated)]
+        let signals = match opportune_fs::kernel_lease::LeaseSignals::new().and_then(tokio::io::unix::AsyncFd::new) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "kernel oplocks: no signalfd for lease breaks; leases are not taken");
+                return;
+            }
+        };
+        self.lock().kernel.active = true;
+        let mut notes = Vec::new();
+        loop {
+            let Ok(mut ready) = signals.readable().await else { return };
+            notes.clear();
+            match signals.get_ref().read(&mut notes) {
+                Ok(0) => ready.clear_ready(),
+                Ok(_) => self.kernel_notes(&notes),
+                Err(e) => {
+                    tracing::warn!(error = %e, "kernel oplocks: reading lease breaks failed");
+                    return;
+                }
+            }
+        }
+    }
+}
+

@@ -133,7 +133,15 @@ fn open_file(
     };
     // Truncating or preallocating may wait for the disk (MS-FSA 2.1.5.1.2.1).
     let may_wait = plan.truncating || plan.params.allocation_size > 0;
-    let opened = match crate::offload::blocking_if(may_wait, || share.create(&plan.path, &plan.params)) {
+    let create = || share.create(&plan.path, &plan.params);
+    let opened = match crate::offload::blocking_if(may_wait, create) {
+        // The open would break a kernel lease of ours (kernel oplocks): it goes, try again.
+        Err(opportune_fs::FsError::LeaseHeld { dev, ino }) if server.locks.kernel_yield(dev, ino) => {
+            crate::offload::blocking_if(may_wait, create)
+        }
+        r => r,
+    };
+    let opened = match opened {
         Ok(o) => o,
         Err(e) => {
             if admitted.is_some() {
@@ -253,6 +261,8 @@ fn finish(
         return Step::Done(Reply::error(status), None);
     }
     let file_id = FileId { persistent: plan.open, volatile: plan.open };
+    let handle = Arc::new(opened.handle);
+    let caching = crate::policy::kernel_grant(server, plan.share, plan.open, &info, &handle, caching);
     let (oplock_level, lease_ctx) = granted_caching(&plan, caching, info.is_dir);
     let durable = grant_durable(conn, hdr, &plan, oplock_level, lease_ctx.as_ref(), info.is_dir);
     let contexts = response_contexts(&plan, &info, server, lease_ctx, durable.as_ref());
@@ -265,7 +275,6 @@ fn finish(
         let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
         server.locks.set_app_instance(plan.open, app, client);
     }
-    let handle = Arc::new(opened.handle);
     let mirrored = server.shares.get(plan.share).is_some_and(|s| s.caching.posix_locking && s.caching.locking);
     if mirrored && !info.is_dir && info.stream == 0 {
         server.locks.mirror_locks(plan.open, handle.clone());
