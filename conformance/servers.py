@@ -201,23 +201,32 @@ class Server:
 class OpportuneServer(Server):
     kind = "opportune"
 
-    def __init__(self, *, binary, **kw):
+    def __init__(self, *, binary, toml="", **kw):
         super().__init__(**kw)
         self.binary = str(pathlib.Path(binary).resolve())
+        # Extra top-level settings, written to a --config file (shares and users stay flags).
+        self.toml = toml
+        self.conf_path = self.work_dir / "opportune.toml"
         if self.env is None:
             self.env = dict(os.environ)
             self.env.setdefault("RUST_BACKTRACE", "1")
 
     def command(self) -> list[str]:
-        return [self.binary, "serve",
-                "--listen", f"{HOST}:{self.port}",
-                "--share", f"{self.share}={self.share_dir}",
-                "--user", f"{self.user}:{self.password}"]
+        cmd = [self.binary, "serve",
+               "--listen", f"{HOST}:{self.port}",
+               "--share", f"{self.share}={self.share_dir}",
+               "--user", f"{self.user}:{self.password}"]
+        if self.toml:
+            cmd += ["--config", str(self.conf_path)]
+        return cmd
 
     def prepare(self) -> None:
         if not os.access(self.binary, os.X_OK):
             raise ServerError(f"server binary {self.binary} not found or not executable "
                               "(build it with: cargo build --release -p opportune)")
+        if self.toml:
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            self.conf_path.write_text(self.toml)
 
 
 SAMBA_CONF = """\
@@ -290,9 +299,11 @@ class SambaServer(Server):
 def make_server(kind: str, **kw) -> Server:
     """kind is "opportune" (needs binary=PATH) or "samba"."""
     if kind == "opportune":
+        kw.pop("extra_conf", None)
         return OpportuneServer(**kw)
     if kind == "samba":
         kw.pop("binary", None)
+        kw.pop("toml", None)
         return SambaServer(**kw)
     raise ValueError(f"unknown server kind {kind!r}")
 

@@ -196,8 +196,9 @@ fn two_smb_clients_share_level2_without_a_kernel_break() {
 }
 
 /// A second SMB open of a file whose first open holds a batch oplock (and so a write
-/// lease) is not held up by the server's own lease: it is answered as without kernel
-/// oplocks, after the usual break to Level II.
+/// lease) is not held up by the server's own lease. The holder sees one break, straight to
+/// none: with the second (writable) descriptor open the kernel would give no read lease
+/// behind a Level II (smbtorture smb2.kernel-oplocks.kernel_oplocks3 wants one break).
 #[test]
 fn a_second_smb_open_is_not_held_up_by_our_own_lease() {
     let s = server("kop-second");
@@ -207,12 +208,56 @@ fn a_second_smb_open_is_not_held_up_by_our_own_lease() {
     assert_eq!(level, OPLOCK_BATCH);
     let mid = b.send_create("two.txt", GENERIC_ALL, LEVEL_II);
     let (bfid, to) = a.next_break(Duration::from_secs(5)).expect("batch broken for the second open");
-    assert_eq!((bfid, to), (fid, LEVEL_II));
-    assert_eq!(a.ack_break(fid, LEVEL_II), STATUS_SUCCESS);
+    assert_eq!((bfid, to), (fid, LEVEL_NONE));
+    assert_eq!(a.ack_break(fid, LEVEL_NONE), STATUS_SUCCESS);
     let at = Instant::now();
     let r = b.wait(mid, Duration::from_secs(10)).expect("second create answered");
     assert_eq!(r.status, STATUS_SUCCESS);
     assert!(at.elapsed() < Duration::from_secs(5), "not held for the kernel's lease-break-time");
+    assert!(a.next_break(Duration::from_millis(300)).is_none(), "one break only");
+}
+
+/// A local process holding a lease of its own (F_SETLEASE) on the file: an SMB open waits
+/// for the kernel to break that lease, without holding up other requests of its
+/// connection, and then succeeds.
+#[test]
+fn an_smb_open_waits_for_a_local_lease_holder() {
+    let s = server("kop-foreign");
+    let p = seed(&s, "held.txt", b"held");
+    // The local holder: takes a write lease, and lets it go 1 s after the break signal.
+    let script = r#"
+import fcntl, os, signal, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+broken = []
+signal.signal(signal.SIGIO, lambda *a: broken.append(1))
+fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+print("leased", flush=True)
+while not broken:
+    time.sleep(0.01)
+time.sleep(1)
+fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+print("released", flush=True)
+sys.stdin.read()
+"#;
+    let Ok(mut child) = Command::new("python3").args(["-c", script]).arg(&p).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn() else {
+        return;
+    };
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("holder starts");
+    assert_eq!(line.trim(), "leased");
+    let mut c = client(&s);
+    let mid = c.send_create("held.txt", GENERIC_ALL, OPLOCK_NONE);
+    let at = Instant::now();
+    let (other, _) = c.create("other.txt", GENERIC_ALL, OPLOCK_NONE).expect("another create meanwhile");
+    assert!(at.elapsed() < Duration::from_millis(800), "the connection is not held up");
+    assert_eq!(c.close(other), STATUS_SUCCESS);
+    let r = c.wait(mid, Duration::from_secs(10)).expect("the waiting create is answered");
+    assert_eq!(r.status, STATUS_SUCCESS);
+    assert!(at.elapsed() >= Duration::from_millis(900), "it waited for the holder");
+    drop(child.stdin.take());
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// A kernel lease refused because a local process holds the file open: the SMB client

@@ -82,15 +82,6 @@ pub(crate) fn create(root: &Arc<Root>, path: &SmbPath, p: &CreateParams) -> Resu
 
 /// Opens an existing object at on-disk `rel` and applies the
 /// disposition. `NotFound`/`PathNotFound` mean "not there (any more)".
-/// The file at `rel` is leased and an open would break the lease: which file it is
-/// (an O_PATH open breaks no lease).
-fn lease_held(root: &Root, rel: &str) -> FsError {
-    match root.open_rel(rel, libc::O_PATH).and_then(|fd| sys::fstatx(fd.as_fd())) {
-        Ok(st) => FsError::LeaseHeld { dev: libc::makedev(st.stx_dev_major, st.stx_dev_minor), ino: st.stx_ino },
-        Err(e) => e.into(),
-    }
-}
-
 fn open_existing(
     root: &Arc<Root>,
     rel: &str,
@@ -129,7 +120,7 @@ fn open_existing(
             Some(libc::EISDIR) => root.open_rel(rel, dir_flags)?,
             Some(libc::EROFS | libc::ETXTBSY) => return Err(FsError::AccessDenied),
             // O_NONBLOCK met a Linux lease (F_SETLEASE) this open conflicts with.
-            Some(libc::EWOULDBLOCK) => return Err(lease_held(root, rel)),
+            Some(libc::EWOULDBLOCK) => return Err(root.lease_held(rel)),
             _ => return Err(e.into()),
         },
     };

@@ -9,7 +9,7 @@
 
 use opportune_fs::FileInfo;
 use opportune_locks::{
-    ClientGuid, CloseOutcome, Config, ConnId, CreateOutcome, CreatePolicy, CreateRequest, Event, FileKey, GrantedCaching, LeaseKey,
+    ClientGuid, CloseOutcome, Config, ConnId, CreateOutcome, CreatePolicy, CreateRequest, Event, FileKey, GrantedCaching, HostAccess, LeaseKey,
     LockCore, LockElement, LockOutcome, OpenId, RequestId, RequestedCaching,
 };
 use opportune_types::{AccessMask, NtStatus, ShareAccess};
@@ -374,7 +374,8 @@ impl Locking {
     }
 
     pub fn cancel_create(&self, conn: u64, open: u64) {
-        let cancelled = self.with(Cause::by("other", Some(conn), None), |c, _| c.handle_cancel_create(OpenId(open)));
+        let cancelled = self.with(Cause::by("other", Some(conn), None), |c, _| c.handle_cancel_create(OpenId(open)))
+            || self.lock().kernel.cancel_wait(open);
         if cancelled {
             let mut g = self.lock();
             g.trace.decided(WaitKey::Create(open), Instant::now(), bt::wall_ms(), status_name(NtStatus::CANCELLED));
@@ -558,6 +559,15 @@ impl Locking {
         let Inner { host, core, .. } = &mut *g;
         let decided = host.retry(core, now);
         g.decided(decided);
+        for due in g.kernel.due(now) {
+            let (open, outcome) = match due {
+                kernel::Due::Retry(o) => (o, CreateOutcome::Restart),
+                kernel::Due::GiveUp(o) => (o, CreateOutcome::Denied(NtStatus::SHARING_VIOLATION)),
+            };
+            if let Some(tx) = g.owners.remove(&open).and_then(|c| g.routes.get(&c)) {
+                let _ = tx.send(ConnEvent::Lock(Event::CompleteCreate { open: OpenId(open), outcome }));
+            }
+        }
         let expired: Vec<u64> = g.parked.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
         for id in expired {
             g.purge(id, "durable handle expired");
@@ -1030,14 +1040,45 @@ impl Locking {
     /// An SMB open of the file (device, inode) would break leases of ours (the file
     /// system said `LeaseHeld`): they go, so the open can be tried again. Returns whether
     /// any was ours (if not, another process holds the lease).
-    pub fn kernel_yield(&self, dev: u64, ino: u64) -> bool {
+    ///
+    /// The holders are broken at once down to what the kernel will protect once this open
+    /// (for writing if `write`) has its own descriptor — to none unless read leases stay
+    /// possible — so they see one break, not a break to Level II and then another.
+    pub fn kernel_yield(&self, dev: u64, ino: u64, write: bool) -> bool {
+        let file = FileKey { device: dev, inode: ino };
         let mut g = self.lock();
-        let ours = g.kernel.yield_file(FileKey { device: dev, inode: ino });
-        drop(g);
+        let ours = g.kernel.yield_file(file);
         if ours {
             tracing::debug!(dev, ino, "kernel leases let go for an SMB open of the file");
+            let access = if g.kernel.readable_after(file, write) { HostAccess::Read } else { HostAccess::Write };
+            g.cause = Cause::by("open", None, None);
+            g.core.handle_host_open(Instant::now(), file, access);
+            g.route();
+            self.publish(&mut g);
         }
+        drop(g);
+        self.timer.notify_one();
         ours
+    }
+
+    /// The create of `open` met another process's lease: it waits (STATUS_PENDING) and is
+    /// started over from the path lookup (`CreateOutcome::Restart`) as the kernel breaks
+    /// that lease, given up (SHARING_VIOLATION) after the kernel's lease-break-time.
+    /// False when too many creates wait already.
+    pub fn kernel_wait(&self, conn: u64, open: u64) -> bool {
+        let mut g = self.lock();
+        let ok = g.kernel.wait(open, Instant::now());
+        if ok {
+            g.owners.insert(open, conn);
+        }
+        drop(g);
+        self.timer.notify_one();
+        ok
+    }
+
+    /// The create of `open` no longer waits for a host lease (it went on).
+    pub fn kernel_waited(&self, open: u64) {
+        self.lock().kernel.waited(open);
     }
 
     /// Kernel lease breaks read from the signalfd: the SMB holders are broken as for an

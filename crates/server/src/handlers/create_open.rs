@@ -136,11 +136,21 @@ fn open_file(
     let create = || share.create(&plan.path, &plan.params);
     let opened = match crate::offload::blocking_if(may_wait, create) {
         // The open would break a kernel lease of ours (kernel oplocks): it goes, try again.
-        Err(opportune_fs::FsError::LeaseHeld { dev, ino }) if server.locks.kernel_yield(dev, ino) => {
+        Err(opportune_fs::FsError::LeaseHeld { dev, ino }) if server.locks.kernel_yield(dev, ino, plan.params.write) => {
             crate::offload::blocking_if(may_wait, create)
         }
         r => r,
     };
+    // Another process's lease, which the kernel is breaking: wait and start over.
+    if let Err(opportune_fs::FsError::LeaseHeld { .. }) = opened
+        && admitted.is_none()
+        && server.locks.kernel_wait(conn.id, plan.open)
+    {
+        return Step::Wait(Box::new(DeferredCreate { plan, stage: Stage::Probed }));
+    }
+    if server.config.kernel_oplocks {
+        server.locks.kernel_waited(plan.open);
+    }
     let opened = match opened {
         Ok(o) => o,
         Err(e) => {

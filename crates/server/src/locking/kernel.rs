@@ -56,6 +56,30 @@ pub(super) struct KernelLeases {
     breaks: HashMap<FileKey, HostBreak>,
     /// Files whose holders may have caching no lease covers (after a yield or a break).
     unprotected: BTreeSet<FileKey>,
+    /// Creates waiting for another process's lease to go, by open (at most
+    /// [`MAX_HOST_WAITS`]).
+    waits: HashMap<u64, HostWait>,
+}
+
+/// A create whose open met another process's lease (the kernel is breaking it): it is
+/// started over at `next`, backing off, and refused once the kernel's lease-break-time
+/// (after which the kernel takes the lease itself) is over.
+#[derive(Clone, Copy)]
+struct HostWait {
+    next: Instant,
+    step: Duration,
+    until: Instant,
+}
+
+/// Creates that may wait for host leases at once; more are refused (SHARING_VIOLATION).
+const MAX_HOST_WAITS: usize = 4096;
+const FIRST_RETRY: Duration = Duration::from_millis(20);
+const LAST_RETRY: Duration = Duration::from_millis(500);
+
+/// What is due for a waiting create.
+pub(super) enum Due {
+    Retry(u64),
+    GiveUp(u64),
 }
 
 /// The lease caching `bits` needs.
@@ -98,6 +122,7 @@ impl KernelLeases {
             by_fd: HashMap::new(),
             breaks: HashMap::new(),
             unprotected: BTreeSet::new(),
+            waits: HashMap::new(),
         }
     }
 
@@ -138,8 +163,51 @@ impl KernelLeases {
         got
     }
 
+    /// The create of `open` met another process's lease: it waits. False when too many
+    /// wait already.
+    pub(super) fn wait(&mut self, open: u64, now: Instant) -> bool {
+        if self.waits.len() >= MAX_HOST_WAITS && !self.waits.contains_key(&open) {
+            return false;
+        }
+        let until = now + kernel_lease::lease_break_time() + Duration::from_secs(1);
+        let w = self.waits.entry(open).or_insert(HostWait { next: now, step: FIRST_RETRY, until });
+        w.next = now + w.step;
+        w.step = (w.step * 2).min(LAST_RETRY);
+        true
+    }
+
+    /// A waiting create was cancelled; whether it was waiting.
+    pub(super) fn cancel_wait(&mut self, open: u64) -> bool {
+        self.waits.remove(&open).is_some()
+    }
+
+    /// The waiting creates due at `now`: to be tried again, or given up.
+    pub(super) fn due(&mut self, now: Instant) -> Vec<Due> {
+        let due: Vec<(u64, HostWait)> = self.waits.iter().filter(|(_, w)| w.next <= now).map(|(o, w)| (*o, *w)).collect();
+        let mut out = Vec::new();
+        for (open, w) in due {
+            if now >= w.until {
+                self.waits.remove(&open);
+                out.push(Due::GiveUp(open));
+            } else {
+                // Stays until the retry answers: it waits again, or the create goes on.
+                if let Some(x) = self.waits.get_mut(&open) {
+                    x.next = w.until;
+                }
+                out.push(Due::Retry(open));
+            }
+        }
+        out
+    }
+
+    /// The create of `open` went on (opened, or failed otherwise): it no longer waits.
+    pub(super) fn waited(&mut self, open: u64) {
+        self.waits.remove(&open);
+    }
+
     /// `open` closes (or is purged): its lease goes with it.
     pub(super) fn close(&mut self, open: u64) {
+        self.waits.remove(&open);
         let Some(e) = self.opens.remove(&open) else { return };
         if e.held != Lease::Unlock {
             take(&e.handle, Lease::Unlock);
@@ -148,6 +216,12 @@ impl KernelLeases {
         if self.by_fd.get(&fd) == Some(&open) {
             self.by_fd.remove(&fd);
         }
+    }
+
+    /// Whether read leases could cover `file` after an SMB open (for writing if
+    /// `write`): no descriptor of ours on it is open for writing.
+    pub(super) fn readable_after(&self, file: FileKey, write: bool) -> bool {
+        !write && self.opens.values().filter(|e| e.file == file).all(|e| !e.handle.opened_for_writing())
     }
 
     /// An SMB open of `file` would break leases of ours: let them go (the open's own
@@ -260,9 +334,9 @@ impl KernelLeases {
         true
     }
 
-    /// When [`KernelLeases::settle`] must run at the latest.
+    /// When [`KernelLeases::settle`] or [`KernelLeases::due`] must run at the latest.
     pub(super) fn next_deadline(&self) -> Option<Instant> {
-        self.breaks.values().map(|b| b.deadline).min()
+        self.breaks.values().map(|b| b.deadline).chain(self.waits.values().map(|w| w.next)).min()
     }
 }
 
