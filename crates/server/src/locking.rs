@@ -151,6 +151,17 @@ pub struct LockRow {
     pub exclusive: bool,
 }
 
+/// An SMB create whose open would break a lease of ours (`Locking::kernel_yield`).
+pub struct KernelYield {
+    pub dev: u64,
+    pub ino: u64,
+    pub open: u64,
+    /// The open is for writing (its descriptor will be).
+    pub write: bool,
+    pub access: AccessMask,
+    pub share: ShareAccess,
+}
+
 /// The owner of parked durable opens in the lock core: no connection has this id, so
 /// nothing is ever sent to it; breaks addressed to it purge the open instead.
 const PARKED: u64 = u64::MAX;
@@ -360,6 +371,7 @@ impl Locking {
         if let CreateOutcome::Denied(_) = outcome {
             g.owners.remove(&a.open);
             g.users.remove(&a.open);
+            g.kernel.decided(a.open);
         }
         if outcome == CreateOutcome::Deferred {
             let party = g.party(a.conn, a.open);
@@ -788,6 +800,7 @@ impl Inner {
                     if matches!(outcome, CreateOutcome::Denied(_) | CreateOutcome::Restart) {
                         self.owners.remove(&open.0);
                         self.users.remove(&open.0);
+                        self.kernel.decided(open.0);
                     }
                     c
                 }
@@ -1026,15 +1039,19 @@ impl Locking {
         let mut g = self.lock();
         let bits = caching.bits();
         let allowed = g.kernel.grant(open, file_key(info), handle, bits);
-        if bits & !allowed == 0 {
-            return caching;
-        }
-        tracing::debug!(open, bits, allowed, "kernel lease refused: less caching granted");
-        let lowered = g.core.handle_host_refused(OpenId(open), allowed).unwrap_or(GrantedCaching::None);
+        let granted = if bits & !allowed == 0 {
+            caching
+        } else {
+            tracing::debug!(open, bits, allowed, "kernel lease refused: less caching granted");
+            g.core.handle_host_refused(OpenId(open), allowed).unwrap_or(GrantedCaching::None)
+        };
+        // Also the moment to take back leases this create made us let go of.
         g.cause = Cause::by("host", None, None);
         g.route();
         self.publish(&mut g);
-        lowered
+        drop(g);
+        self.timer.notify_one();
+        granted
     }
 
     /// An SMB open of the file (device, inode) would break leases of ours (the file
@@ -1044,13 +1061,20 @@ impl Locking {
     /// The holders are broken at once down to what the kernel will protect once this open
     /// (for writing if `write`) has its own descriptor — to none unless read leases stay
     /// possible — so they see one break, not a break to Level II and then another.
-    pub fn kernel_yield(&self, dev: u64, ino: u64, write: bool) -> bool {
-        let file = FileKey { device: dev, inode: ino };
+    /// Nothing is broken here for an open the sharing check will refuse or a stat open
+    /// (the lock core decides those as without kernel oplocks); the file's leases are
+    /// taken back once the create is decided.
+    pub fn kernel_yield(&self, y: KernelYield) -> bool {
+        let file = FileKey { device: y.dev, inode: y.ino };
         let mut g = self.lock();
         let ours = g.kernel.yield_file(file);
         if ours {
-            tracing::debug!(dev, ino, "kernel leases let go for an SMB open of the file");
-            let access = if g.kernel.readable_after(file, write) { HostAccess::Read } else { HostAccess::Write };
+            tracing::debug!(dev = y.dev, ino = y.ino, "kernel leases let go for an SMB open of the file");
+            g.kernel.opening(y.open, file);
+        }
+        let judged_later = opportune_locks::share_mode::is_stat_open(y.access) || !g.core.would_share(file, y.access, y.share);
+        if ours && !judged_later {
+            let access = if g.kernel.readable_after(file, y.write) { HostAccess::Read } else { HostAccess::Write };
             g.cause = Cause::by("open", None, None);
             g.core.handle_host_open(Instant::now(), file, access);
             g.route();
@@ -1076,9 +1100,15 @@ impl Locking {
         ok
     }
 
-    /// The create of `open` no longer waits for a host lease (it went on).
-    pub fn kernel_waited(&self, open: u64) {
-        self.lock().kernel.waited(open);
+    /// The create of `open` no longer waits for a host lease (it went on); `failed`: its
+    /// open failed, so it is decided too.
+    pub fn kernel_waited(&self, open: u64, failed: bool) {
+        let mut g = self.lock();
+        g.kernel.waited(open);
+        if failed {
+            g.kernel.decided(open);
+            g.route();
+        }
     }
 
     /// Kernel lease breaks read from the signalfd: the SMB holders are broken as for an

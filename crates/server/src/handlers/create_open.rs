@@ -136,7 +136,7 @@ fn open_file(
     let create = || share.create(&plan.path, &plan.params);
     let opened = match crate::offload::blocking_if(may_wait, create) {
         // The open would break a kernel lease of ours (kernel oplocks): it goes, try again.
-        Err(opportune_fs::FsError::LeaseHeld { dev, ino }) if server.locks.kernel_yield(dev, ino, plan.params.write) => {
+        Err(opportune_fs::FsError::LeaseHeld { dev, ino }) if server.locks.kernel_yield(kernel_yield(&plan, dev, ino)) => {
             crate::offload::blocking_if(may_wait, create)
         }
         r => r,
@@ -149,7 +149,7 @@ fn open_file(
         return Step::Wait(Box::new(DeferredCreate { plan, stage: Stage::Probed }));
     }
     if server.config.kernel_oplocks {
-        server.locks.kernel_waited(plan.open);
+        server.locks.kernel_waited(plan.open, opened.is_err());
     }
     let opened = match opened {
         Ok(o) => o,
@@ -176,6 +176,11 @@ fn open_file(
         },
     };
     finish(server, conn, hdr, plan, opened, info, caching)
+}
+
+fn kernel_yield(plan: &CreatePlan, dev: u64, ino: u64) -> crate::locking::KernelYield {
+    let (open, write, access, share) = (plan.open, plan.params.write, plan.access, plan.share_access);
+    crate::locking::KernelYield { dev, ino, open, write, access, share }
 }
 
 /// A refused create leaves nothing behind: a file it created is removed again.

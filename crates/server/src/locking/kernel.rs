@@ -59,6 +59,10 @@ pub(super) struct KernelLeases {
     /// Creates waiting for another process's lease to go, by open (at most
     /// [`MAX_HOST_WAITS`]).
     waits: HashMap<u64, HostWait>,
+    /// SMB creates that made us let go of leases on a file and are not decided yet: the
+    /// file is left alone until they are (their descriptor is open, the lock core has not
+    /// judged them; taking a lease back now would misjudge the holders). One per create.
+    opening: HashMap<u64, FileKey>,
 }
 
 /// A create whose open met another process's lease (the kernel is breaking it): it is
@@ -123,12 +127,14 @@ impl KernelLeases {
             breaks: HashMap::new(),
             unprotected: BTreeSet::new(),
             waits: HashMap::new(),
+            opening: HashMap::new(),
         }
     }
 
     /// Takes the lease behind `bits` just granted to `open`; returns the caching the host
     /// allows (all of `bits`, R, or none).
     pub(super) fn grant(&mut self, open: u64, file: FileKey, handle: &Arc<Handle>, bits: u32) -> u32 {
+        self.opening.remove(&open);
         self.opens.insert(open, Entry { handle: handle.clone(), file, held: Lease::Unlock });
         if bits == 0 || !self.active {
             return 0;
@@ -151,9 +157,12 @@ impl KernelLeases {
         } else {
             Lease::Unlock
         };
-        if got != Lease::Unlock || e.held != Lease::Unlock {
-            e.held = got;
+        // A refused change may leave the old lease in place: none must stay unrecorded (its
+        // break would go unanswered and hold the opener for the kernel's whole break time).
+        if got == Lease::Unlock && e.held != Lease::Unlock {
+            take(&e.handle, Lease::Unlock);
         }
+        e.held = got;
         let fd = e.handle.lease_fd_number();
         if got == Lease::Unlock {
             self.by_fd.remove(&fd);
@@ -205,9 +214,20 @@ impl KernelLeases {
         self.waits.remove(&open);
     }
 
+    /// The create of `open`, for which leases on `file` were let go, is under way.
+    pub(super) fn opening(&mut self, open: u64, file: FileKey) {
+        self.opening.insert(open, file);
+    }
+
+    /// The create of `open` is decided (granted, refused, or started over).
+    pub(super) fn decided(&mut self, open: u64) {
+        self.opening.remove(&open);
+    }
+
     /// `open` closes (or is purged): its lease goes with it.
     pub(super) fn close(&mut self, open: u64) {
         self.waits.remove(&open);
+        self.opening.remove(&open);
         let Some(e) = self.opens.remove(&open) else { return };
         if e.held != Lease::Unlock {
             take(&e.handle, Lease::Unlock);
@@ -297,7 +317,12 @@ impl KernelLeases {
             }
             self.unprotected.insert(file);
         }
-        let files: Vec<FileKey> = self.unprotected.iter().copied().filter(|f| !self.breaks.contains_key(f)).collect();
+        let files: Vec<FileKey> = self
+            .unprotected
+            .iter()
+            .copied()
+            .filter(|f| !self.breaks.contains_key(f) && !self.opening.values().any(|o| o == f))
+            .collect();
         let mut broke = false;
         for file in files {
             broke |= self.reprotect(core, now, file);
