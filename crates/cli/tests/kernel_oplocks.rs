@@ -125,6 +125,16 @@ fn a_local_writer_waits_for_the_batch_holder_and_reads_its_flushed_data() {
     let seen = local.opened_within(Duration::from_secs(5)).expect("the local open goes on after the ack");
     assert_eq!(&seen[..12], b"flushed data");
     assert_eq!(c.close(fid), STATUS_SUCCESS);
+    // The break trace names the host as the trigger.
+    let out = Command::new(env!("CARGO_BIN_EXE_opportune"))
+        .args(["status", "--json", "--breaks", "--listen", &s.addr.to_string()])
+        .output()
+        .expect("run status");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    let record = &v["breaks"][0];
+    assert_eq!(record["trigger"]["cause"], "host", "{v}");
+    assert_eq!((record["from"].as_str(), record["to"].as_str()), (Some("batch"), Some("none")));
+    assert_eq!(record["outcome"], "acknowledged");
 }
 
 /// A local writer against an RWH lease: the lease breaks (acknowledgment required), the
