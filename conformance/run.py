@@ -46,6 +46,23 @@ DEFAULT_SUITE_TIMEOUT = 100  # seconds; 9 suites worst case = 15 min
 # smb2.oplock ~106 s, smb2.lease ~182 s -- they wait out break timeouts).
 # A "timeout=" in suites.txt overrides these; --timeout overrides both.
 SLOW_SUITE_TIMEOUTS = {"smb2.oplock": 240, "smb2.lease": 360}
+
+# Suites that need more than the defaults: settings for each server, and whether
+# smbtorture gets torture:localdir=<the share's directory> (kernel_oplocks8 opens the
+# file as a local process there).
+SUITE_SETUP = {
+    "smb2.kernel-oplocks": {"toml": "kernel_oplocks = true\n",
+                            "extra_conf": "    kernel oplocks = yes\n",
+                            "localdir": True},
+}
+
+
+def suite_setup(suite: str) -> dict:
+    """The SUITE_SETUP entry of a suite or of one of its tests."""
+    for name, setup in SUITE_SETUP.items():
+        if suite == name or suite.startswith(name + "."):
+            return setup
+    return {}
 DEADLINE_MARGIN = 20  # seconds kept back for stopping and the summary
 PANIC_MARKERS = ("panicked at", "AddressSanitizer", "Segmentation fault")
 
@@ -203,6 +220,9 @@ class Runner:
                   log_path=log_dir / "server.log", port=self.args.port)
         if self.args.server == "opportune":
             kw["binary"] = self.args.binary
+        setup = suite_setup(suite)
+        kw["toml"] = setup.get("toml", "")
+        kw["extra_conf"] = setup.get("extra_conf", "")
         return servers.make_server(self.args.server, **kw)
 
     def client_command(self, suite: str, srv, conf: pathlib.Path) -> list[str]:
@@ -210,6 +230,8 @@ class Runner:
             return ["bash", str(SMBCLIENT_SCRIPT), "-p", str(srv.port), "-U", srv.credentials,
                     "-s", str(conf), srv.unc]
         opts = ["torture:timelimit=5"] + self.args.torture_option
+        if suite_setup(suite).get("localdir"):
+            opts.append(f"torture:localdir={srv.share_dir}")
         return ([self.args.smbtorture, "-p", str(srv.port), srv.unc, "-U", srv.credentials,
                  f"--configfile={conf}", "--fullname", "--format=subunit"]
                 + [f"--option={o}" for o in opts] + [suite])

@@ -204,9 +204,11 @@ class Server:
 class OpportuneServer(Server):
     kind = "opportune"
 
-    def __init__(self, *, binary, **kw):
+    def __init__(self, *, binary, toml="", **kw):
         super().__init__(**kw)
         self.binary = str(pathlib.Path(binary).resolve())
+        # Extra top-level settings, written at the top of the --config file.
+        self.toml = toml
         if self.env is None:
             self.env = dict(os.environ)
             self.env.setdefault("RUST_BACKTRACE", "1")
@@ -229,7 +231,9 @@ class OpportuneServer(Server):
         if not os.access(self.binary, os.X_OK):
             raise ServerError(f"server binary {self.binary} not found or not executable "
                               "(build it with: cargo build --release -p opportune)")
-        self.extra_config.write_text(OPPORTUNE_EXTRA.format(
+        # Top-level settings of the suite (self.toml) come before the tables.
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.extra_config.write_text(self.toml + OPPORTUNE_EXTRA.format(
             share_dir=toml_string(str(self.share_dir)), user2=self.user2, password2=self.password2))
 
 
@@ -321,9 +325,11 @@ class SambaServer(Server):
 def make_server(kind: str, **kw) -> Server:
     """kind is "opportune" (needs binary=PATH) or "samba"."""
     if kind == "opportune":
+        kw.pop("extra_conf", None)
         return OpportuneServer(**kw)
     if kind == "samba":
         kw.pop("binary", None)
+        kw.pop("toml", None)
         return SambaServer(**kw)
     raise ValueError(f"unknown server kind {kind!r}")
 

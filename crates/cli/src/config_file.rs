@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub enable_oplocks: Option<bool>,
     pub directory_leases: Option<bool>,
     pub max_directory_leases_per_client: Option<usize>,
+    /// A Linux lease behind every grant (docs/COHERENCE.md).
+    pub kernel_oplocks: Option<bool>,
     pub oplock_break_wait_ms: Option<u64>,
     pub max_link_delay_secs: Option<u64>,
     pub min_link_throughput: Option<u64>,
@@ -180,6 +182,8 @@ pub struct FileShare {
     pub locking: Option<bool>,
     /// Mirror byte-range locks as OFD locks local processes see (Samba's "posix locking").
     pub posix_locking: Option<bool>,
+    /// With the server's kernel_oplocks: Linux leases behind this share's grants.
+    pub kernel_oplocks: Option<bool>,
     /// Preallocate the whole of an allocation request (Samba's "strict allocate").
     pub strict_allocate: Option<bool>,
     /// Bytes of the share's volume kept free; growth below answers STATUS_DISK_FULL.
@@ -260,6 +264,7 @@ impl FileShare {
             strict_locking: self.strict_locking.unwrap_or(d.strict_locking),
             locking: self.locking.unwrap_or(d.locking),
             posix_locking: self.posix_locking.unwrap_or(d.posix_locking),
+            kernel_oplocks: self.kernel_oplocks.unwrap_or(d.kernel_oplocks),
         }
     }
 }

@@ -83,6 +83,9 @@ pub struct ServeArgs {
 pub const DEFAULT_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub fn run(args: ServeArgs) -> Result<(), String> {
+    // Before any thread exists: a lease-break signal reaching a thread that does not
+    // block it would end the process.
+    opportune_server::prepare_kernel_leases().map_err(|e| format!("blocking the lease-break signals: {e}"))?;
     init_logging();
     let file = match &args.config {
         Some(p) => config_file::load(p)?,
@@ -258,6 +261,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
     if let Some(n) = file.max_directory_leases_per_client {
         config.max_directory_leases_per_client = n;
     }
+    config.kernel_oplocks = file.kernel_oplocks.unwrap_or(config.kernel_oplocks);
     if let Some(ms) = file.oplock_break_wait_ms {
         config.oplock_break_wait = std::time::Duration::from_millis(ms);
     }

@@ -61,6 +61,11 @@ pub enum FsError {
     /// The file system cannot keep this (no user xattrs).
     #[error("not supported")]
     NotSupported,
+    /// The open would break a Linux lease on the file (a lease this process or another
+    /// holds); the kernel has started breaking it. The file's device and inode name it,
+    /// so the server can let go of a lease of its own and try again.
+    #[error("a lease on the file is held")]
+    LeaseHeld { dev: u64, ino: u64 },
     /// Any other OS error.
     #[error(transparent)]
     Io(io::Error),
@@ -88,6 +93,7 @@ impl FsError {
             FsError::NotSupported => NtStatus::NOT_SUPPORTED,
             FsError::TooManyLinks => NtStatus::TOO_MANY_LINKS,
             FsError::NotSameDevice => NtStatus::NOT_SAME_DEVICE,
+            FsError::LeaseHeld { .. } => NtStatus::SHARING_VIOLATION,
             FsError::Io(e) => status_of_errno(e.raw_os_error()),
         }
     }

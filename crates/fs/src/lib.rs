@@ -45,6 +45,7 @@ mod host_lock;
 mod host_watch;
 mod info;
 mod inotify_events;
+pub mod kernel_lease;
 mod link;
 mod make;
 mod namecache;

@@ -67,9 +67,20 @@ impl Root {
     /// Opens the base object at on-disk `rel` for stream access; it must be
     /// a regular file or a directory (`AccessDenied` otherwise). Returns the
     /// fd and whether it is a directory.
+    /// The file at `rel` is leased and an open would break the lease: which file it is
+    /// (an O_PATH open breaks no lease).
+    pub(crate) fn lease_held(&self, rel: &str) -> FsError {
+        match self.open_rel(rel, libc::O_PATH).and_then(|fd| sys::fstatx(fd.as_fd())) {
+            Ok(st) => FsError::LeaseHeld { dev: libc::makedev(st.stx_dev_major, st.stx_dev_minor), ino: st.stx_ino },
+            Err(e) => e.into(),
+        }
+    }
+
     pub(crate) fn open_base(&self, rel: &str) -> Result<(OwnedFd, bool), FsError> {
         let fd = self.open_rel(rel, BASE_FLAGS).map_err(|e| match e.raw_os_error() {
             Some(libc::ENOTDIR) => FsError::PathNotFound,
+            // O_NONBLOCK met a Linux lease this open conflicts with.
+            Some(libc::EWOULDBLOCK) => self.lease_held(rel),
             _ => FsError::from(e),
         })?;
         let st = sys::fstatx(fd.as_fd())?;

@@ -7,7 +7,7 @@
 use std::ffi::{CStr, CString};
 use std::io;
 use std::mem::{MaybeUninit, size_of};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use libc::{c_int, c_long, c_uint};
 
@@ -536,4 +536,205 @@ pub fn tcp_info(fd: BorrowedFd) -> io::Result<TcpFigures> {
         total_retrans: i.tcpi_total_retrans,
         last_ack_recv_ms: i.tcpi_last_ack_recv,
     })
+}
+
+/// `F_SETSIG` of fcntl(2) (Linux-specific; not in every libc binding).
+const F_SETSIG: c_int = 10;
+
+/// A Linux file lease (fcntl(2) `F_SETLEASE`, `F_GETLEASE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lease {
+    /// No lease (or, from [`get_lease`] during a break, the holder must let go).
+    Unlock,
+    /// Broken when any process opens the file for writing or truncates it.
+    Read,
+    /// Broken when any process opens the file at all or truncates it.
+    Write,
+}
+
+impl Lease {
+    fn arg(self) -> c_int {
+        (match self {
+            Lease::Unlock => libc::F_UNLCK,
+            Lease::Read => libc::F_RDLCK,
+            Lease::Write => libc::F_WRLCK,
+        }) as c_int
+    }
+
+    fn from_arg(a: c_int) -> Lease {
+        match a {
+            x if x == libc::F_WRLCK as c_int => Lease::Write,
+            x if x == libc::F_RDLCK as c_int => Lease::Read,
+            _ => Lease::Unlock,
+        }
+    }
+}
+
+/// The real-time signal the kernel sends when a lease of this process is broken
+/// ([`set_lease_signal`]): SIGRTMIN+4, clear of the few glibc and tokio keep to themselves.
+pub fn lease_signal() -> c_int {
+    libc::SIGRTMIN() + 4
+}
+
+/// fcntl(2) `F_SETLEASE`: takes, downgrades or drops the lease of the open file
+/// description `fd` refers to; the kernel makes this process its owner (the break
+/// signal goes to it). `Ok(false)`: refused because the file is open in a conflicting
+/// mode — for a write lease any other open description of the inode (this process's
+/// included), for a read lease any open for writing (this description's included) —
+/// EAGAIN; or the file system keeps no leases (EINVAL on some, e.g. network file
+/// systems). Never waits.
+pub fn set_lease(fd: BorrowedFd, lease: Lease) -> io::Result<bool> {
+    // SAFETY: F_SETLEASE takes an integer argument; the fd is borrowed and open.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETLEASE, lease.arg()) };
+    match cvt(r as c_long) {
+        Ok(_) => Ok(true),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EBUSY | libc::EINVAL)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// fcntl(2) `F_GETLEASE`: the lease `fd` holds; while a break is pending, the lease the
+/// holder must come down to (Read or Unlock).
+pub fn get_lease(fd: BorrowedFd) -> io::Result<Lease> {
+    // SAFETY: F_GETLEASE takes no argument; the fd is borrowed and open.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETLEASE) };
+    cvt(r as c_long).map(|a| Lease::from_arg(a as c_int))
+}
+
+/// fcntl(2) `F_SETSIG`: the kernel sends `sig` (with `si_fd` naming `fd`) instead of
+/// SIGIO when this description's lease is broken. With a real-time signal the
+/// notifications queue, one per break; if that queue is full the kernel sends SIGIO
+/// instead, so a reader of [`LeaseSignals`] also watches SIGIO and then asks every
+/// leased descriptor with [`get_lease`].
+pub fn set_lease_signal(fd: BorrowedFd, sig: c_int) -> io::Result<()> {
+    // SAFETY: F_SETSIG takes an integer argument; the fd is borrowed and open.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), F_SETSIG, sig) };
+    cvt(r as c_long).map(drop)
+}
+
+fn lease_sigset() -> io::Result<libc::sigset_t> {
+    let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
+    // SAFETY: `set` is a valid out-buffer for sigemptyset, which initialises it; the
+    // sigaddset calls then modify the initialised set with valid signal numbers.
+    unsafe {
+        if libc::sigemptyset(set.as_mut_ptr()) != 0
+            || libc::sigaddset(set.as_mut_ptr(), lease_signal()) != 0
+            || libc::sigaddset(set.as_mut_ptr(), libc::SIGIO) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(set.assume_init())
+    }
+}
+
+/// Blocks [`lease_signal`] and SIGIO in the calling thread and so in every thread it
+/// starts afterwards (signal masks are inherited). Call it first in `main`, before any
+/// thread exists (a tokio runtime included): a lease-break signal delivered to a thread
+/// that does not block it would take its default action and end the process. Once
+/// blocked, the signals wait to be read from a [`LeaseSignals`].
+pub fn block_lease_signals() -> io::Result<()> {
+    let set = lease_sigset()?;
+    // SAFETY: `set` is an initialised sigset_t that lives across the call; the old mask
+    // is not asked for (null).
+    let r = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if r != 0 {
+        return Err(io::Error::from_raw_os_error(r));
+    }
+    Ok(())
+}
+
+/// Whether [`lease_signal`] is blocked in the calling thread (only then may leases be
+/// taken: see [`block_lease_signals`]).
+pub fn lease_signals_blocked() -> bool {
+    let mut cur = MaybeUninit::<libc::sigset_t>::zeroed();
+    // SAFETY: a null new set only reads the mask into `cur`, a valid out-buffer; a
+    // zeroed sigset_t is a valid (empty) set for sigismember if the call failed.
+    unsafe {
+        if libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), cur.as_mut_ptr()) != 0 {
+            return false;
+        }
+        libc::sigismember(cur.as_ptr(), lease_signal()) == 1 && libc::sigismember(cur.as_ptr(), libc::SIGIO) == 1
+    }
+}
+
+/// What one lease-break notification said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaseNote {
+    /// The lease of descriptor `fd` (its raw number) is being broken.
+    Break { fd: i32 },
+    /// The kernel's queue of real-time signals overflowed (SIGIO): some breaks were not
+    /// queued; ask every leased descriptor with [`get_lease`].
+    Overflow,
+}
+
+/// A signalfd(2) of [`lease_signal`] and SIGIO, non-blocking and close-on-exec: the
+/// lease-break notifications of the process, read by one task (the fd is pollable).
+/// The signals must be blocked in every thread ([`block_lease_signals`]).
+pub struct LeaseSignals {
+    fd: OwnedFd,
+}
+
+/// `struct signalfd_siginfo` is 128 bytes (signalfd(2)).
+const SIGINFO_LEN: usize = size_of::<libc::signalfd_siginfo>();
+
+impl LeaseSignals {
+    pub fn new() -> io::Result<LeaseSignals> {
+        let set = lease_sigset()?;
+        // SAFETY: `set` is an initialised sigset_t alive across the call; -1 asks for a
+        // new descriptor, which is then owned by nobody else.
+        let r = unsafe { libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
+        cvt(r as c_long)?;
+        // SAFETY: `r` is a freshly created, valid descriptor.
+        Ok(LeaseSignals { fd: unsafe { OwnedFd::from_raw_fd(r) } })
+    }
+
+    /// Reads the queued notifications into `out` (at most 32 per call); `Ok(0)` when
+    /// none are queued.
+    pub fn read(&self, out: &mut Vec<LeaseNote>) -> io::Result<usize> {
+        let mut infos = [MaybeUninit::<libc::signalfd_siginfo>::zeroed(); 32];
+        let n = loop {
+            // SAFETY: `infos` is valid for its full size in writable bytes; the kernel
+            // writes whole records only.
+            let r = unsafe { libc::read(self.fd.as_raw_fd(), infos.as_mut_ptr().cast(), size_of_val(&infos)) };
+            match cvt(r as c_long) {
+                Ok(n) => break n as usize / SIGINFO_LEN,
+                Err(e) if interrupted(&e) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+                Err(e) => return Err(e),
+            }
+        };
+        for info in &infos[..n.min(infos.len())] {
+            // SAFETY: the first `n` records were filled by the kernel (and zeroed before);
+            // signalfd_siginfo is plain data.
+            let info = unsafe { info.assume_init() };
+            out.push(if info.ssi_signo as c_int == lease_signal() {
+                LeaseNote::Break { fd: info.ssi_fd }
+            } else {
+                LeaseNote::Overflow
+            });
+        }
+        Ok(n)
+    }
+}
+
+impl std::os::fd::AsRawFd for LeaseSignals {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl AsFd for LeaseSignals {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// How long the kernel lets a lease holder take before it breaks the lease itself
+/// (`/proc/sys/fs/lease-break-time`, seconds; 45 by default).
+pub fn lease_break_time() -> std::time::Duration {
+    let secs = std::fs::read_to_string("/proc/sys/fs/lease-break-time")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(45);
+    std::time::Duration::from_secs(secs)
 }

@@ -17,6 +17,7 @@ mod dir_lease;
 mod grant;
 mod host_names;
 mod granted;
+mod host_contender;
 pub mod ids;
 mod interval_tree;
 pub mod lease;
@@ -32,5 +33,6 @@ pub use api::{CloseOutcome, Config, CreateOutcome, CreateRequest, Event, LockOut
 pub use lock_records::{LockElement, LockKind};
 pub use caching::{CreatePolicy, GrantedCaching, RequestedCaching};
 pub use core::{CachingView, LockCore};
+pub use host_contender::HostAccess;
 pub use views::OpenView;
 pub use ids::{ClientGuid, ConnId, FileKey, LeaseId, LeaseKey, OpenId, RequestId};

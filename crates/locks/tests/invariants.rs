@@ -20,6 +20,8 @@ enum Op {
     AckLastBreak,
     Advance(u64),
     Disconnect(u64),
+    /// A host process opens the file (a kernel lease break): for writing if true.
+    Host(bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -32,6 +34,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => Just(Op::AckLastBreak),
         2 => (0u64..40).prop_map(Op::Advance),
         1 => (1u64..4).prop_map(Op::Disconnect),
+        1 => proptest::bool::ANY.prop_map(Op::Host),
     ]
 }
 
@@ -91,7 +94,14 @@ proptest! {
     fn invariants_hold(ops in proptest::collection::vec(op(), 1..80)) {
         let timeout = Duration::from_secs(35);
         let mut w = World { core: LockCore::new(Config::default()), now: Instant::now(), next_open: 1, live: BTreeMap::new(), deferred: BTreeMap::new(), last_breaks: Vec::new() };
+        // A host open waiting for the SMB holders to come down: what they may keep, and by
+        // when (the break timeout). A later SMB create may grant caching again (the
+        // server's kernel lease decides that), so it ends the watch.
+        let mut host_wait: Option<(u32, Instant)> = None;
         for op in &ops {
+            if matches!(op, Op::Create { .. }) {
+                host_wait = None;
+            }
             match *op {
                 Op::Create { conn, access, share, caching, key, state, truncating } => {
                     let access = [AccessMask::FILE_ALL_ACCESS, AccessMask::FILE_GENERIC_READ, AccessMask::FILE_READ_ATTRIBUTES | AccessMask::SYNCHRONIZE][access as usize];
@@ -164,6 +174,17 @@ proptest! {
                     }
                     w.now = target;
                 }
+                Op::Host(write) => {
+                    let access = if write { HostAccess::Write } else { HostAccess::Read };
+                    w.core.handle_host_open(w.now, FILE, access);
+                    w.absorb();
+                    for &x in w.live.keys() {
+                        let v = w.core.caching_of(x).unwrap();
+                        prop_assert!(v.bits & !access.allowed() == 0 || v.breaking, "holder {:?} keeps {:?} past a host open", x, v);
+                    }
+                    let allowed = host_wait.map_or(access.allowed(), |(a, _)| a & access.allowed());
+                    host_wait = Some((allowed, host_wait.map_or(w.now + timeout, |(_, d)| d.min(w.now + timeout))));
+                }
                 Op::Disconnect(conn) => {
                     let closed = w.core.handle_disconnect(w.now, ConnId(conn));
                     for (o, _) in closed { prop_assert!(w.live.remove(&o).is_some()); }
@@ -177,6 +198,11 @@ proptest! {
                 prop_assert!(*at + timeout > w.now, "create {:?} deferred at {:?} still waiting at {:?}", o, at, w.now);
             }
             prop_assert_eq!(w.deferred.len(), w.core.deferred_count());
+            if let Some((allowed, by)) = host_wait && w.now >= by {
+                // Queued follow-up breaks of leases may take one more timeout.
+                prop_assert!(w.core.host_caching(FILE) & !allowed == 0 || w.now < by + timeout,
+                    "holders keep {:#x} past the host's break deadline", w.core.host_caching(FILE));
+            }
         }
     }
 }

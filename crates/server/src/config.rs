@@ -101,6 +101,9 @@ pub struct ShareCaching {
     /// `fcntl`/`lockf` locks and SMB locks see each other (Samba "posix locking"); bytes
     /// from 2^63 on stay SMB-only. Default on.
     pub posix_locking: bool,
+    /// With the server's `kernel_oplocks`: a Linux lease behind every oplock and lease
+    /// granted on this share (Samba "kernel oplocks"). Default on.
+    pub kernel_oplocks: bool,
 }
 
 impl Default for ShareCaching {
@@ -114,6 +117,7 @@ impl Default for ShareCaching {
             strict_locking: true,
             locking: true,
             posix_locking: true,
+            kernel_oplocks: true,
         }
     }
 }
@@ -179,6 +183,12 @@ pub struct ServerConfig {
     /// Directory leases one client (ClientGuid) may hold with caching at once; beyond
     /// it a directory open gets no lease (the open itself succeeds). Default 1024.
     pub max_directory_leases_per_client: usize,
+    /// Kernel oplocks: a Linux lease (F_SETLEASE) behind each grant of a file on a share
+    /// whose `kernel_oplocks` is on too, so local processes and knfsd break SMB caching
+    /// (docs/COHERENCE.md). Default off for now: every SMB open still has a descriptor of
+    /// its own, so a second open of a file breaks the first's write lease and the kernel
+    /// can protect less caching than SMB grants without it.
+    pub kernel_oplocks: bool,
     /// Delay before a break notification is sent (Samba "oplock break wait time"); gives a
     /// client that is about to close a chance to do so. Default 0.
     pub oplock_break_wait: Duration,
@@ -228,6 +238,7 @@ impl ServerConfig {
             enable_oplocks: true,
             directory_leases: true,
             max_directory_leases_per_client: 1024,
+            kernel_oplocks: false,
             oplock_break_wait: Duration::ZERO,
             max_link_delay: None,
             min_link_throughput: 0,

@@ -58,6 +58,14 @@ pub use liveness::{Keepalive, LivenessConfig};
 pub use server::{Reloader, ServerError, ServerState};
 pub use stop::{stop, StopReport};
 
+/// Blocks the kernel-lease break signals in the calling thread and every thread it starts
+/// later: call it before the tokio runtime is built (see `opportune_fs::kernel_lease`).
+/// Without it no kernel lease is ever taken (kernel oplocks then grant no caching that
+/// needs one).
+pub fn prepare_kernel_leases() -> std::io::Result<()> {
+    opportune_fs::kernel_lease::block_lease_signals()
+}
+
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -75,6 +83,9 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
     let timer_state = state.clone();
     tokio::spawn(async move { timer_state.locks.run_timer().await });
     tokio::spawn(host_notify::run(state.clone()));
+    if state.config.kernel_oplocks {
+        tokio::spawn(state.locks.clone().run_kernel_leases());
+    }
     if let Some(path) = state.config.status_socket.clone() {
         match status::bind(&path) {
             Ok(l) => {

@@ -9,7 +9,7 @@
 
 use opportune_fs::FileInfo;
 use opportune_locks::{
-    ClientGuid, CloseOutcome, Config, ConnId, CreateOutcome, CreatePolicy, CreateRequest, Event, FileKey, LeaseKey,
+    ClientGuid, CloseOutcome, Config, ConnId, CreateOutcome, CreatePolicy, CreateRequest, Event, FileKey, GrantedCaching, HostAccess, LeaseKey,
     LockCore, LockElement, LockOutcome, OpenId, RequestId, RequestedCaching,
 };
 use opportune_types::{AccessMask, NtStatus, ShareAccess};
@@ -24,6 +24,7 @@ mod contention;
 mod dir_change;
 mod host;
 pub use dir_change::Changer;
+mod kernel;
 
 pub type EventSender = mpsc::UnboundedSender<ConnEvent>;
 
@@ -101,6 +102,8 @@ struct Inner {
     /// Opens whose byte-range locks are mirrored on the host (`posix_locking`), and the
     /// blocking locks waiting for a host lock to go.
     host: host::HostMirror,
+    /// Kernel oplocks: the Linux leases behind grants, and the kernel breaks being served.
+    kernel: kernel::KernelLeases,
     /// Share names by index, for records.
     share_names: Vec<String>,
     break_timeout: Duration,
@@ -148,6 +151,17 @@ pub struct LockRow {
     pub offset: u64,
     pub length: u64,
     pub exclusive: bool,
+}
+
+/// An SMB create whose open would break a lease of ours (`Locking::kernel_yield`).
+pub struct KernelYield {
+    pub dev: u64,
+    pub ino: u64,
+    pub open: u64,
+    /// The open is for writing (its descriptor will be).
+    pub write: bool,
+    pub access: AccessMask,
+    pub share: ShareAccess,
 }
 
 /// The owner of parked durable opens in the lock core: no connection has this id, so
@@ -199,6 +213,7 @@ impl Locking {
             ending: HashMap::new(),
             lock_waits: HashMap::new(),
             host: host::HostMirror::default(),
+            kernel: kernel::KernelLeases::new(break_timeout),
             share_names,
             break_timeout,
             trace: Tracer::new(history),
@@ -358,6 +373,7 @@ impl Locking {
         if let CreateOutcome::Denied(_) = outcome {
             g.owners.remove(&a.open);
             g.users.remove(&a.open);
+            g.kernel.decided(a.open);
         }
         if outcome == CreateOutcome::Deferred {
             let party = g.party(a.conn, a.open);
@@ -372,7 +388,8 @@ impl Locking {
     }
 
     pub fn cancel_create(&self, conn: u64, open: u64) {
-        let cancelled = self.with(Cause::by("other", Some(conn), None), |c, _| c.handle_cancel_create(OpenId(open)));
+        let cancelled = self.with(Cause::by("other", Some(conn), None), |c, _| c.handle_cancel_create(OpenId(open)))
+            || self.lock().kernel.cancel_wait(open);
         if cancelled {
             let mut g = self.lock();
             g.trace.decided(WaitKey::Create(open), Instant::now(), bt::wall_ms(), status_name(NtStatus::CANCELLED));
@@ -556,6 +573,15 @@ impl Locking {
         let Inner { host, core, .. } = &mut *g;
         let decided = host.retry(core, now);
         g.decided(decided);
+        for due in g.kernel.due(now) {
+            let (open, outcome) = match due {
+                kernel::Due::Retry(o) => (o, CreateOutcome::Restart),
+                kernel::Due::GiveUp(o) => (o, CreateOutcome::Denied(NtStatus::SHARING_VIOLATION)),
+            };
+            if let Some(tx) = g.owners.remove(&open).and_then(|c| g.routes.get(&c)) {
+                let _ = tx.send(ConnEvent::Lock(Event::CompleteCreate { open: OpenId(open), outcome }));
+            }
+        }
         let expired: Vec<u64> = g.parked.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
         for id in expired {
             g.purge(id, "durable handle expired");
@@ -563,7 +589,7 @@ impl Locking {
         g.route();
         self.publish(&mut g);
         let parked = g.parked.values().map(|p| p.deadline).min();
-        g.core.poll_timeout().into_iter().chain(parked).chain(g.host.next_retry()).min()
+        g.core.poll_timeout().into_iter().chain(parked).chain(g.host.next_retry()).chain(g.kernel.next_deadline()).min()
     }
 
     /// The timer task: sleeps until the core's next deadline or until poked.
@@ -619,6 +645,7 @@ impl Inner {
         self.app_instances.remove(&id);
         self.users.remove(&id);
         self.release_host(id);
+        self.kernel.close(id);
         self.owners.remove(&id)
     }
 
@@ -675,6 +702,7 @@ impl Inner {
         let holder = bt::Holder { party: self.party(conn, open), kind, open, lease_key };
         let cause = self.cause;
         let trigger = match (cause.what, cause.open) {
+            ("host", _) => bt::Trigger { cause: "host", by: None, open: None },
             ("open" | "write" | "truncate" | "rename" | "lock" | "delete", Some(o)) => {
                 let by = cause.conn.or_else(|| self.owners.get(&o).copied()).map(|c| self.party(c, o));
                 bt::Trigger { cause: cause.what, by, open: Some(o) }
@@ -706,8 +734,22 @@ impl Inner {
         }
     }
 
-    /// Sends each pending event to the connection it concerns.
+    /// Sends each pending event to the connection it concerns; then lets kernel leases
+    /// follow the caching (which may break more, routed in turn; twice at most, the
+    /// second pass finds the breaks already under way).
     fn route(&mut self) {
+        self.route_events();
+        for _ in 0..2 {
+            if !self.kernel.settle(&mut self.core, Instant::now()) {
+                break;
+            }
+            let cause = std::mem::replace(&mut self.cause, Cause::by("host", None, None));
+            self.route_events();
+            self.cause = cause;
+        }
+    }
+
+    fn route_events(&mut self) {
         while let Some(e) = self.core.poll_event() {
             if let Event::SendOplockBreak { open, .. } = e
                 && self.parked.contains_key(&open.0)
@@ -760,6 +802,7 @@ impl Inner {
                     if matches!(outcome, CreateOutcome::Denied(_) | CreateOutcome::Restart) {
                         self.owners.remove(&open.0);
                         self.users.remove(&open.0);
+                        self.kernel.decided(open.0);
                     }
                     c
                 }
@@ -988,3 +1031,135 @@ fn request_cause(request: &'static str) -> &'static str {
         _ => "open",
     }
 }
+
+/// Kernel oplocks (see `locking/kernel.rs`).
+impl Locking {
+    /// Takes the Linux lease behind the caching just granted to `open` (a file, on a share
+    /// with kernel oplocks), before the CREATE is answered; returns the caching to answer:
+    /// the grant, or less if the kernel refused the lease.
+    pub fn kernel_grant(&self, open: u64, info: &FileInfo, handle: &Arc<opportune_fs::Handle>, caching: GrantedCaching) -> GrantedCaching {
+        let mut g = self.lock();
+        let bits = caching.bits();
+        let allowed = g.kernel.grant(open, file_key(info), handle, bits);
+        let granted = if bits & !allowed == 0 {
+            caching
+        } else {
+            tracing::debug!(open, bits, allowed, "kernel lease refused: less caching granted");
+            g.core.handle_host_refused(OpenId(open), allowed).unwrap_or(GrantedCaching::None)
+        };
+        // Also the moment to take back leases this create made us let go of.
+        g.cause = Cause::by("host", None, None);
+        g.route();
+        self.publish(&mut g);
+        drop(g);
+        self.timer.notify_one();
+        granted
+    }
+
+    /// An SMB open of the file (device, inode) would break leases of ours (the file
+    /// system said `LeaseHeld`): they go, so the open can be tried again. Returns whether
+    /// any was ours (if not, another process holds the lease).
+    ///
+    /// The holders are broken at once down to what the kernel will protect once this open
+    /// (for writing if `write`) has its own descriptor — to none unless read leases stay
+    /// possible — so they see one break, not a break to Level II and then another.
+    /// Nothing is broken here for an open the sharing check will refuse or a stat open
+    /// (the lock core decides those as without kernel oplocks); the file's leases are
+    /// taken back once the create is decided.
+    pub fn kernel_yield(&self, y: KernelYield) -> bool {
+        let file = FileKey { device: y.dev, inode: y.ino };
+        let mut g = self.lock();
+        let ours = g.kernel.yield_file(file);
+        if ours {
+            tracing::debug!(dev = y.dev, ino = y.ino, "kernel leases let go for an SMB open of the file");
+            g.kernel.opening(y.open, file);
+        }
+        let judged_later = opportune_locks::share_mode::is_stat_open(y.access) || !g.core.would_share(file, y.access, y.share);
+        if ours && !judged_later {
+            let access = if g.kernel.readable_after(file, y.write) { HostAccess::Read } else { HostAccess::Write };
+            g.cause = Cause::by("open", None, None);
+            g.core.handle_host_open(Instant::now(), file, access);
+            g.route();
+            self.publish(&mut g);
+        }
+        drop(g);
+        self.timer.notify_one();
+        ours
+    }
+
+    /// The create of `open` met another process's lease: it waits (STATUS_PENDING) and is
+    /// started over from the path lookup (`CreateOutcome::Restart`) as the kernel breaks
+    /// that lease, given up (SHARING_VIOLATION) after the kernel's lease-break-time.
+    /// False when too many creates wait already.
+    pub fn kernel_wait(&self, conn: u64, open: u64) -> bool {
+        let mut g = self.lock();
+        let ok = g.kernel.wait(open, Instant::now());
+        if ok {
+            g.owners.insert(open, conn);
+        }
+        drop(g);
+        self.timer.notify_one();
+        ok
+    }
+
+    /// The create of `open` no longer waits for a host lease (it went on); `failed`: its
+    /// open failed, so it is decided too.
+    pub fn kernel_waited(&self, open: u64, failed: bool) {
+        let mut g = self.lock();
+        g.kernel.waited(open);
+        if failed {
+            g.kernel.decided(open);
+            g.route();
+        }
+    }
+
+    /// Kernel lease breaks read from the signalfd: the SMB holders are broken as for an
+    /// SMB contender, the leases come down once they have (or at the deadline).
+    fn kernel_notes(&self, notes: &[opportune_fs::kernel_lease::LeaseNote]) {
+        let mut g = self.lock();
+        let now = Instant::now();
+        g.cause = Cause::by("host", None, None);
+        for &note in notes {
+            for (file, access) in g.kernel.noted(note) {
+                tracing::info!(?file, ?access, "kernel lease break: a host process opens the file");
+                g.core.handle_host_open(now, file, access);
+                g.kernel.broken(file, access, now);
+            }
+        }
+        g.route();
+        self.publish(&mut g);
+        drop(g);
+        self.timer.notify_one();
+    }
+
+    /// The task that reads kernel lease breaks (the lease signals must be blocked in every
+    /// thread: `crate::prepare_kernel_leases`).
+    pub async fn run_kernel_leases(self: Arc<Self>) {
+        // `AsyncFd::new` is deprecated for types that do not own their descriptor; this one
+        // owns it (an OwnedFd inside), so it stays open as long as the AsyncFd, and the safe
+        // constructor keeps `unsafe` out of this crate.
+        #[allow(deprecated)]
+        let signals = match opportune_fs::kernel_lease::LeaseSignals::new().and_then(tokio::io::unix::AsyncFd::new) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "kernel oplocks: no signalfd for lease breaks; leases are not taken");
+                return;
+            }
+        };
+        self.lock().kernel.active = true;
+        let mut notes = Vec::new();
+        loop {
+            let Ok(mut ready) = signals.readable().await else { return };
+            notes.clear();
+            match signals.get_ref().read(&mut notes) {
+                Ok(0) => ready.clear_ready(),
+                Ok(_) => self.kernel_notes(&notes),
+                Err(e) => {
+                    tracing::warn!(error = %e, "kernel oplocks: reading lease breaks failed");
+                    return;
+                }
+            }
+        }
+    }
+}
+

@@ -75,6 +75,7 @@ fn restart_needed(old: &ServerConfig, new: &ServerConfig) -> Vec<&'static str> {
     differs("max_connections", old.max_connections != new.max_connections);
     differs("oplock_break_timeout_secs", old.oplock_break_timeout != new.oplock_break_timeout);
     differs("enable_oplocks", old.enable_oplocks != new.enable_oplocks);
+    differs("kernel_oplocks", old.kernel_oplocks != new.kernel_oplocks);
     differs("oplock_break_wait_ms", old.oplock_break_wait != new.oplock_break_wait);
     differs("max_link_delay_secs", old.max_link_delay != new.max_link_delay);
     differs("min_link_throughput", old.min_link_throughput != new.min_link_throughput);

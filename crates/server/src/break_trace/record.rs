@@ -41,7 +41,8 @@ pub struct Holder {
 /// byte-range lock, delete), or a break queued behind an earlier one.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Trigger {
-    /// "open", "write", "truncate", "rename", "lock", "delete", "queued", "timer".
+    /// "open", "write", "truncate", "rename", "lock", "delete", "queued", "timer", or
+    /// "host" (a process outside SMB opened the file: a kernel lease break).
     pub cause: &'static str,
     /// The client whose request it was.
     #[serde(skip_serializing_if = "Option::is_none")]

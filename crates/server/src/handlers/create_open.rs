@@ -139,7 +139,25 @@ fn open_file(
     };
     // Truncating or preallocating may wait for the disk (MS-FSA 2.1.5.1.2.1).
     let may_wait = plan.truncating || plan.params.allocation_size > 0;
-    let opened = match crate::offload::blocking_if(may_wait, || share.create(&plan.path, &plan.params)) {
+    let create = || share.create(&plan.path, &plan.params);
+    let opened = match crate::offload::blocking_if(may_wait, create) {
+        // The open would break a kernel lease of ours (kernel oplocks): it goes, try again.
+        Err(opportune_fs::FsError::LeaseHeld { dev, ino }) if server.locks.kernel_yield(kernel_yield(&plan, dev, ino)) => {
+            crate::offload::blocking_if(may_wait, create)
+        }
+        r => r,
+    };
+    // Another process's lease, which the kernel is breaking: wait and start over.
+    if let Err(opportune_fs::FsError::LeaseHeld { .. }) = opened
+        && admitted.is_none()
+        && server.locks.kernel_wait(conn.id, plan.open)
+    {
+        return Step::Wait(Box::new(DeferredCreate { plan, stage: Stage::Probed }));
+    }
+    if server.config.kernel_oplocks {
+        server.locks.kernel_waited(plan.open, opened.is_err());
+    }
+    let opened = match opened {
         Ok(o) => o,
         Err(e) => {
             if admitted.is_some() {
@@ -171,6 +189,11 @@ fn open_file(
         },
     };
     finish(server, conn, hdr, plan, opened, info, caching)
+}
+
+fn kernel_yield(plan: &CreatePlan, dev: u64, ino: u64) -> crate::locking::KernelYield {
+    let (open, write, access, share) = (plan.open, plan.params.write, plan.access, plan.share_access);
+    crate::locking::KernelYield { dev, ino, open, write, access, share }
 }
 
 /// A refused create leaves nothing behind: a file it created is removed again.
@@ -294,6 +317,8 @@ fn finish(
         return Step::Done(Reply::error(status), None);
     }
     let file_id = FileId { persistent: plan.open, volatile: plan.open };
+    let handle = Arc::new(opened.handle);
+    let caching = crate::policy::kernel_grant(server, plan.share, plan.open, &info, &handle, caching);
     let (oplock_level, lease_ctx) = granted_caching(&plan, caching, info.is_dir);
     let lease_ctx_granted = lease_ctx.as_ref().is_some_and(|l| l.state != 0);
     let durable = grant_durable(conn, hdr, &plan, oplock_level, lease_ctx.as_ref(), info.is_dir);
@@ -307,7 +332,6 @@ fn finish(
         let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
         server.locks.set_app_instance(plan.open, app, client);
     }
-    let handle = Arc::new(opened.handle);
     if info.is_dir && lease_ctx_granted {
         server.dir_leases.granted(server, plan.open, plan.share, &opened.rel_path, handle.as_fd());
     }

@@ -1,0 +1,291 @@
+//! Kernel oplocks (issue 11, items 1-3), over real connections with real local
+//! processes: a Linux lease behind each grant, so a local opener breaks the SMB client's
+//! caching first — a writer waits for the acknowledgment and then reads what the client
+//! flushed — and what the kernel refuses is not granted.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+use support::client::*;
+use support::{start_with, Server};
+
+const CONFIG: &str = "kernel_oplocks = true\n[[share]]\nname = \"share\"\npath = \"{root}\"\n";
+const FILE_GENERIC_READ: u32 = 0x0012_0089;
+const OPLOCK_EXCLUSIVE: u8 = 8;
+const LEVEL_NONE: u8 = 0;
+const LEVEL_II: u8 = 1;
+
+/// The local process: opens the file (for writing with "w", else for reading), says
+/// "opened", prints the file's first bytes in hex, then holds the file open until its
+/// standard input closes.
+const OPENER: &str = r#"
+import os, sys
+path, mode = sys.argv[1], sys.argv[2]
+fd = os.open(path, os.O_RDWR if mode == "w" else os.O_RDONLY)
+print("opened", flush=True)
+print(os.pread(fd, 64, 0).hex(), flush=True)
+sys.stdin.read()
+"#;
+
+struct Local {
+    child: Child,
+    input: Option<ChildStdin>,
+    lines: Receiver<String>,
+}
+
+impl Local {
+    /// None (the test is skipped) without python3.
+    fn open(path: &Path, write: bool) -> Option<Local> {
+        let spawned = Command::new("python3")
+            .args(["-c", OPENER])
+            .arg(path)
+            .arg(if write { "w" } else { "r" })
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn();
+        let Ok(mut child) = spawned else {
+            eprintln!("note: no python3; skipping");
+            return None;
+        };
+        let input = child.stdin.take();
+        let out = BufReader::new(child.stdout.take().expect("stdout"));
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for l in out.lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Some(Local { child, input, lines })
+    }
+
+    /// Waits up to `wait` for the open to complete; then returns the bytes it read.
+    fn opened_within(&self, wait: Duration) -> Option<Vec<u8>> {
+        let first = self.lines.recv_timeout(wait).ok()?;
+        assert_eq!(first, "opened");
+        let hex = self.lines.recv_timeout(Duration::from_secs(5)).expect("contents");
+        Some((0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex")).collect())
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        drop(self.input.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn server(name: &str) -> Server {
+    start_with(name, Some(CONFIG))
+}
+
+fn client(s: &Server) -> Client {
+    Client::connect(s.addr, "user", "pass", "share")
+}
+
+fn seed(s: &Server, name: &str, data: &[u8]) -> std::path::PathBuf {
+    let p = s.root.join(name);
+    std::fs::write(&p, data).expect("seed file");
+    p
+}
+
+/// A LEASE_BREAK acknowledgment (MS-SMB2 2.2.24.2) of `key` to `state`.
+fn ack_lease(c: &mut Client, key: [u8; 16], state: u32) -> u32 {
+    let mut b = vec![];
+    b.extend_from_slice(&36u16.to_le_bytes());
+    b.extend_from_slice(&[0; 6]);
+    b.extend_from_slice(&key);
+    b.extend_from_slice(&state.to_le_bytes());
+    b.extend_from_slice(&[0; 8]);
+    c.call(0x12, b).status
+}
+
+/// A local writer against a batch oplock: the client is told to break to none, the
+/// local open waits until it acknowledged, and then reads what the client wrote before
+/// acknowledging (its cached writes, flushed).
+#[test]
+fn a_local_writer_waits_for_the_batch_holder_and_reads_its_flushed_data() {
+    let s = server("kop-batch");
+    let p = seed(&s, "batch.txt", b"old contents");
+    let mut c = client(&s);
+    let (fid, level) = c.create("batch.txt", GENERIC_ALL, OPLOCK_BATCH).expect("create");
+    assert_eq!(level, OPLOCK_BATCH);
+    let Some(local) = Local::open(&p, true) else { return };
+    let (bfid, to) = c.next_break(Duration::from_secs(5)).expect("a break for the local writer");
+    assert_eq!((bfid, to), (fid, LEVEL_NONE), "a writer leaves the holder nothing");
+    assert!(local.opened_within(Duration::from_millis(300)).is_none(), "the local open waits for the holder");
+    assert_eq!(c.write(fid, 0, b"flushed data"), STATUS_SUCCESS);
+    assert_eq!(c.ack_break(fid, LEVEL_NONE), STATUS_SUCCESS);
+    let seen = local.opened_within(Duration::from_secs(5)).expect("the local open goes on after the ack");
+    assert_eq!(&seen[..12], b"flushed data");
+    assert_eq!(c.close(fid), STATUS_SUCCESS);
+    // The break trace names the host as the trigger.
+    let out = Command::new(env!("CARGO_BIN_EXE_opportune"))
+        .args(["status", "--json", "--breaks", "--listen", &s.addr.to_string()])
+        .output()
+        .expect("run status");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    let record = &v["breaks"][0];
+    assert_eq!(record["trigger"]["cause"], "host", "{v}");
+    assert_eq!((record["from"].as_str(), record["to"].as_str()), (Some("batch"), Some("none")));
+    assert_eq!(record["outcome"], "acknowledged");
+}
+
+/// A local writer against an RWH lease: the lease breaks (acknowledgment required), the
+/// local open waits for it and reads what the client wrote before acknowledging.
+#[test]
+fn a_local_writer_waits_for_the_rwh_lease_holder() {
+    let s = server("kop-lease");
+    let p = seed(&s, "lease.txt", b"old contents");
+    let mut c = client(&s);
+    let key = [0x42; 16];
+    let (fid, level) = c.create_lease("lease.txt", key, 7).expect("create");
+    assert_eq!(level, 0xFF, "a lease is granted");
+    let Some(local) = Local::open(&p, true) else { return };
+    // A lease break notification carries the lease key where an oplock break has the FileId.
+    let (bkey, _) = c.next_break(Duration::from_secs(5)).expect("a lease break for the local writer");
+    assert_eq!(bkey.0, key);
+    assert!(local.opened_within(Duration::from_millis(300)).is_none(), "the local open waits for the holder");
+    assert_eq!(c.write(fid, 0, b"lease flushed"), STATUS_SUCCESS);
+    assert_eq!(ack_lease(&mut c, key, 0), STATUS_SUCCESS);
+    let seen = local.opened_within(Duration::from_secs(5)).expect("the local open goes on after the ack");
+    assert_eq!(&seen[..13], b"lease flushed");
+}
+
+/// A local writer against Level II: broken to none within a second, and the local open
+/// does not wait for an acknowledgment (none is due).
+#[test]
+fn a_local_writer_breaks_level2_to_none_without_waiting() {
+    let s = server("kop-l2w");
+    let p = seed(&s, "l2.txt", b"shared");
+    let mut c = client(&s);
+    let (fid, level) = c.create("l2.txt", FILE_GENERIC_READ, LEVEL_II).expect("create");
+    assert_eq!(level, LEVEL_II);
+    let at = Instant::now();
+    let Some(local) = Local::open(&p, true) else { return };
+    assert!(local.opened_within(Duration::from_secs(1)).is_some(), "the local writer does not wait");
+    let (bfid, to) = c.next_break(Duration::from_secs(1)).expect("Level II broken");
+    assert_eq!((bfid, to), (fid, LEVEL_NONE));
+    assert!(at.elapsed() < Duration::from_secs(2));
+}
+
+/// A local reader leaves Level II alone.
+#[test]
+fn a_local_reader_leaves_level2_alone() {
+    let s = server("kop-l2r");
+    let p = seed(&s, "l2r.txt", b"shared");
+    let mut c = client(&s);
+    let (_, level) = c.create("l2r.txt", FILE_GENERIC_READ, LEVEL_II).expect("create");
+    assert_eq!(level, LEVEL_II);
+    let Some(local) = Local::open(&p, false) else { return };
+    assert_eq!(local.opened_within(Duration::from_secs(1)).expect("a reader does not wait"), b"shared");
+    assert!(c.next_break(Duration::from_millis(500)).is_none(), "no break for a reader");
+}
+
+/// The self-break trap: two SMB clients sharing a Level II file through Opportune see no
+/// kernel-lease break (and a local reader after them none either).
+#[test]
+fn two_smb_clients_share_level2_without_a_kernel_break() {
+    let s = server("kop-self");
+    let p = seed(&s, "both.txt", b"shared");
+    let (mut a, mut b) = (client(&s), client(&s));
+    let (_, la) = a.create("both.txt", FILE_GENERIC_READ, LEVEL_II).expect("create a");
+    let (_, lb) = b.create("both.txt", FILE_GENERIC_READ, LEVEL_II).expect("create b");
+    assert_eq!((la, lb), (LEVEL_II, LEVEL_II));
+    assert!(a.next_break(Duration::from_millis(300)).is_none(), "the second SMB open breaks nothing");
+    let Some(local) = Local::open(&p, false) else { return };
+    assert!(local.opened_within(Duration::from_secs(1)).is_some());
+    assert!(a.next_break(Duration::from_millis(300)).is_none());
+    assert!(b.next_break(Duration::from_millis(100)).is_none());
+}
+
+/// A second SMB open of a file whose first open holds a batch oplock (and so a write
+/// lease) is not held up by the server's own lease. The holder sees one break, straight to
+/// none: with the second (writable) descriptor open the kernel would give no read lease
+/// behind a Level II (smbtorture smb2.kernel-oplocks.kernel_oplocks3 wants one break).
+#[test]
+fn a_second_smb_open_is_not_held_up_by_our_own_lease() {
+    let s = server("kop-second");
+    seed(&s, "two.txt", b"x");
+    let (mut a, mut b) = (client(&s), client(&s));
+    let (fid, level) = a.create("two.txt", GENERIC_ALL, OPLOCK_BATCH).expect("create a");
+    assert_eq!(level, OPLOCK_BATCH);
+    let mid = b.send_create("two.txt", GENERIC_ALL, LEVEL_II);
+    let (bfid, to) = a.next_break(Duration::from_secs(5)).expect("batch broken for the second open");
+    assert_eq!((bfid, to), (fid, LEVEL_NONE));
+    assert_eq!(a.ack_break(fid, LEVEL_NONE), STATUS_SUCCESS);
+    let at = Instant::now();
+    let r = b.wait(mid, Duration::from_secs(10)).expect("second create answered");
+    assert_eq!(r.status, STATUS_SUCCESS);
+    assert!(at.elapsed() < Duration::from_secs(5), "not held for the kernel's lease-break-time");
+    assert!(a.next_break(Duration::from_millis(300)).is_none(), "one break only");
+}
+
+/// A local process holding a lease of its own (F_SETLEASE) on the file: an SMB open waits
+/// for the kernel to break that lease, without holding up other requests of its
+/// connection, and then succeeds.
+#[test]
+fn an_smb_open_waits_for_a_local_lease_holder() {
+    let s = server("kop-foreign");
+    let p = seed(&s, "held.txt", b"held");
+    // The local holder: takes a write lease, and lets it go 1 s after the break signal.
+    let script = r#"
+import fcntl, os, signal, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+broken = []
+signal.signal(signal.SIGIO, lambda *a: broken.append(1))
+fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+print("leased", flush=True)
+while not broken:
+    time.sleep(0.01)
+time.sleep(1)
+fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+print("released", flush=True)
+sys.stdin.read()
+"#;
+    let Ok(mut child) = Command::new("python3").args(["-c", script]).arg(&p).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn() else {
+        return;
+    };
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("holder starts");
+    assert_eq!(line.trim(), "leased");
+    let mut c = client(&s);
+    let mid = c.send_create("held.txt", GENERIC_ALL, OPLOCK_NONE);
+    let at = Instant::now();
+    let (other, _) = c.create("other.txt", GENERIC_ALL, OPLOCK_NONE).expect("another create meanwhile");
+    assert!(at.elapsed() < Duration::from_millis(800), "the connection is not held up");
+    assert_eq!(c.close(other), STATUS_SUCCESS);
+    let r = c.wait(mid, Duration::from_secs(10)).expect("the waiting create is answered");
+    assert_eq!(r.status, STATUS_SUCCESS);
+    assert!(at.elapsed() >= Duration::from_millis(900), "it waited for the holder");
+    drop(child.stdin.take());
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A kernel lease refused because a local process holds the file open: the SMB client
+/// gets less caching (none for a batch request through a writable open, since a read
+/// lease cannot be had while the local writer is there).
+#[test]
+fn a_refused_kernel_lease_gives_less_caching() {
+    let s = server("kop-refused");
+    let p = seed(&s, "busy.txt", b"busy");
+    let Some(local) = Local::open(&p, true) else { return };
+    assert!(local.opened_within(Duration::from_secs(2)).is_some());
+    let mut c = client(&s);
+    let (_, level) = c.create("busy.txt", GENERIC_ALL, OPLOCK_BATCH).expect("create");
+    assert_eq!(level, LEVEL_NONE, "no caching the host cannot protect");
+    let (_, level) = c.create("busy.txt", FILE_GENERIC_READ, LEVEL_II).expect("create");
+    assert_eq!(level, LEVEL_NONE, "no read lease while a local writer has the file open");
+    drop(local);
+    let mut d = client(&s);
+    let (_, level) = d.create("other.txt", GENERIC_ALL, OPLOCK_EXCLUSIVE).expect("create other");
+    assert_eq!(level, OPLOCK_EXCLUSIVE, "a file nobody else has open keeps full caching");
+}

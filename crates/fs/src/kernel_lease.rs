@@ -1,0 +1,62 @@
+//! Linux file leases (fcntl(2) `F_SETLEASE`) behind SMB caching: the safe face of the
+//! lease calls in `sys.rs`.
+//!
+//! A lease belongs to an open file description; the kernel breaks it when another open
+//! conflicts — a write lease by any open of the inode, a read lease by an open for
+//! writing — and by a truncation, and tells the owning process with [`lease_signal`]
+//! carrying the descriptor's number. The opener waits (up to
+//! [`lease_break_time`]) until the holder downgrades or drops the lease. The kernel does
+//! not tell the holder's own opens apart from anyone else's: an open through this process
+//! breaks the lease too, so the server opens each file once for all its SMB opens (see
+//! docs/COHERENCE.md).
+//!
+//! Usage: [`block_lease_signals`] first in `main`, before any thread starts; one
+//! [`LeaseSignals`] read by one task; [`take`] on a descriptor; on a
+//! [`LeaseNote::Break`] for it, [`held`] says what the kernel wants it to come down to,
+//! and [`take`] of that (Read or Unlock) ends the break.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use crate::error::FsError;
+use crate::handle::Handle;
+use crate::sys;
+
+pub use crate::sys::{Lease, LeaseNote, LeaseSignals, block_lease_signals, lease_break_time, lease_signal, lease_signals_blocked};
+
+/// Takes, downgrades or drops the lease of `fd`'s open file description; before taking
+/// one, makes the kernel announce its break with [`lease_signal`] (and the descriptor's
+/// number). `Ok(false)`: the kernel refused (the file is open in a conflicting mode, or
+/// the file system keeps no leases); nothing changed. Refuses to take a lease while the
+/// lease signal is not blocked in this thread: its default action would end the process.
+pub fn take(fd: BorrowedFd, lease: Lease) -> Result<bool, FsError> {
+    if lease != Lease::Unlock {
+        if !sys::lease_signals_blocked() {
+            return Ok(false);
+        }
+        sys::set_lease_signal(fd, sys::lease_signal())?;
+    }
+    Ok(sys::set_lease(fd, lease)?)
+}
+
+/// The lease of `fd`'s description; during a break, what it must come down to.
+pub fn held(fd: BorrowedFd) -> Result<Lease, FsError> {
+    Ok(sys::get_lease(fd)?)
+}
+
+impl Handle {
+    /// The descriptor a kernel lease of this open is taken on ([`take`], [`held`]); its
+    /// number is what a [`LeaseNote::Break`] names.
+    pub fn lease_fd(&self) -> BorrowedFd<'_> {
+        self.fd()
+    }
+
+    /// The number of [`Handle::lease_fd`].
+    pub fn lease_fd_number(&self) -> i32 {
+        self.fd().as_raw_fd()
+    }
+
+    /// Whether the descriptor was opened for writing (a read lease needs one that was not).
+    pub fn opened_for_writing(&self) -> bool {
+        sys::open_for_writing(self.fd()).unwrap_or(true)
+    }
+}

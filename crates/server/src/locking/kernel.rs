@@ -1,0 +1,389 @@
+//! Kernel oplocks: a Linux lease (fcntl(2) `F_SETLEASE`, `opportune_fs::kernel_lease`)
+//! behind each grant on a share with `kernel_oplocks`, so processes outside SMB — local
+//! programs, knfsd — break SMB caching before they see the file (docs/COHERENCE.md).
+//!
+//! Caching with W or H needs a write lease on the open's descriptor, read-only caching
+//! (Level II, R) a read lease; what the kernel refuses is not granted
+//! (`LockCore::handle_host_refused`, before the CREATE is answered). When the kernel
+//! breaks a lease (a break note from the signalfd task), the file's SMB holders are broken
+//! as for an SMB contender (`LockCore::handle_host_open`); the lease comes down only when
+//! they have (`LockCore::host_caching` fits under what the host leaves), or at the
+//! deadline — the break timeout, but never later than a second before the kernel's own
+//! `lease-break-time`, after which the kernel would take the lease anyway.
+//!
+//! Every SMB open has a descriptor of its own (for now), and the kernel breaks a lease for
+//! an open by this process like any other: an SMB open that would break a lease of ours
+//! is told so by the file system (`FsError::LeaseHeld`, O_NONBLOCK) and the server lets
+//! go of its leases on that file first ([`KernelLeases::yield_file`]); the file is then
+//! "unprotected" until every holder is covered again ([`KernelLeases::reprotect`]): a
+//! holder whose lease cannot be taken back is broken down to what can be.
+//!
+//! Tables are bounded by the opens (each entry belongs to one open, removed when it
+//! closes or is purged); a parked durable open keeps its descriptor and lease.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opportune_fs::Handle;
+use opportune_fs::kernel_lease::{self, Lease, LeaseNote};
+use opportune_locks::caching::{H, R, RWH, W};
+use opportune_locks::{FileKey, HostAccess, LockCore};
+
+/// One open on a kernel-oplocks share, and the lease its descriptor holds.
+struct Entry {
+    handle: Arc<Handle>,
+    file: FileKey,
+    held: Lease,
+}
+
+/// A kernel break being served: what the SMB holders may keep, and by when the lease goes.
+#[derive(Clone, Copy)]
+struct HostBreak {
+    allowed: u32,
+    deadline: Instant,
+}
+
+pub(super) struct KernelLeases {
+    /// The task reading break notes runs: only then are leases taken (a lease whose
+    /// break nobody reads would hold host openers for the whole lease-break-time).
+    pub(super) active: bool,
+    /// How long a kernel break may wait for the SMB holders.
+    grace: Duration,
+    opens: HashMap<u64, Entry>,
+    /// Descriptor number → open, for the break notes (only descriptors holding a lease).
+    by_fd: HashMap<i32, u64>,
+    breaks: HashMap<FileKey, HostBreak>,
+    /// Files whose holders may have caching no lease covers (after a yield or a break).
+    unprotected: BTreeSet<FileKey>,
+    /// Creates waiting for another process's lease to go, by open (at most
+    /// [`MAX_HOST_WAITS`]).
+    waits: HashMap<u64, HostWait>,
+    /// SMB creates that made us let go of leases on a file and are not decided yet: the
+    /// file is left alone until they are (their descriptor is open, the lock core has not
+    /// judged them; taking a lease back now would misjudge the holders). One per create.
+    opening: HashMap<u64, FileKey>,
+}
+
+/// A create whose open met another process's lease (the kernel is breaking it): it is
+/// started over at `next`, backing off, and refused once the kernel's lease-break-time
+/// (after which the kernel takes the lease itself) is over.
+#[derive(Clone, Copy)]
+struct HostWait {
+    next: Instant,
+    step: Duration,
+    until: Instant,
+}
+
+/// Creates that may wait for host leases at once; more are refused (SHARING_VIOLATION).
+const MAX_HOST_WAITS: usize = 4096;
+const FIRST_RETRY: Duration = Duration::from_millis(20);
+const LAST_RETRY: Duration = Duration::from_millis(500);
+
+/// What is due for a waiting create.
+pub(super) enum Due {
+    Retry(u64),
+    GiveUp(u64),
+}
+
+/// The lease caching `bits` needs.
+fn needed(bits: u32) -> Lease {
+    if bits & (W | H) != 0 {
+        Lease::Write
+    } else if bits & R != 0 {
+        Lease::Read
+    } else {
+        Lease::Unlock
+    }
+}
+
+/// The caching a lease protects.
+fn covers(lease: Lease) -> u32 {
+    match lease {
+        Lease::Write => RWH,
+        Lease::Read => R,
+        Lease::Unlock => 0,
+    }
+}
+
+fn take(handle: &Handle, lease: Lease) -> bool {
+    match kernel_lease::take(handle.lease_fd(), lease) {
+        Ok(ok) => ok,
+        Err(e) => {
+            tracing::debug!(error = %e, ?lease, "kernel lease refused");
+            false
+        }
+    }
+}
+
+impl KernelLeases {
+    pub(super) fn new(break_timeout: Duration) -> KernelLeases {
+        let kernel = kernel_lease::lease_break_time().saturating_sub(Duration::from_secs(1));
+        KernelLeases {
+            active: false,
+            grace: break_timeout.min(kernel.max(Duration::from_millis(100))),
+            opens: HashMap::new(),
+            by_fd: HashMap::new(),
+            breaks: HashMap::new(),
+            unprotected: BTreeSet::new(),
+            waits: HashMap::new(),
+            opening: HashMap::new(),
+        }
+    }
+
+    /// Takes the lease behind `bits` just granted to `open`; returns the caching the host
+    /// allows (all of `bits`, R, or none).
+    pub(super) fn grant(&mut self, open: u64, file: FileKey, handle: &Arc<Handle>, bits: u32) -> u32 {
+        self.opening.remove(&open);
+        self.opens.insert(open, Entry { handle: handle.clone(), file, held: Lease::Unlock });
+        if bits == 0 || !self.active {
+            return 0;
+        }
+        if self.breaks.contains_key(&file) {
+            return 0; // a host opener waits on this file: nothing new until it is in
+        }
+        let got = self.protect(open, bits);
+        bits & covers(got)
+    }
+
+    /// Takes the best lease for `bits` on `open`'s descriptor that the kernel gives.
+    fn protect(&mut self, open: u64, bits: u32) -> Lease {
+        let Some(e) = self.opens.get_mut(&open) else { return Lease::Unlock };
+        let want = needed(bits);
+        let got = if want == Lease::Write && take(&e.handle, Lease::Write) {
+            Lease::Write
+        } else if bits & R != 0 && !e.handle.opened_for_writing() && take(&e.handle, Lease::Read) {
+            Lease::Read
+        } else {
+            Lease::Unlock
+        };
+        // A refused change may leave the old lease in place: none must stay unrecorded (its
+        // break would go unanswered and hold the opener for the kernel's whole break time).
+        if got == Lease::Unlock && e.held != Lease::Unlock {
+            take(&e.handle, Lease::Unlock);
+        }
+        e.held = got;
+        let fd = e.handle.lease_fd_number();
+        if got == Lease::Unlock {
+            self.by_fd.remove(&fd);
+        } else {
+            self.by_fd.insert(fd, open);
+        }
+        got
+    }
+
+    /// The create of `open` met another process's lease: it waits. False when too many
+    /// wait already.
+    pub(super) fn wait(&mut self, open: u64, now: Instant) -> bool {
+        if self.waits.len() >= MAX_HOST_WAITS && !self.waits.contains_key(&open) {
+            return false;
+        }
+        let until = now + kernel_lease::lease_break_time() + Duration::from_secs(1);
+        let w = self.waits.entry(open).or_insert(HostWait { next: now, step: FIRST_RETRY, until });
+        w.next = now + w.step;
+        w.step = (w.step * 2).min(LAST_RETRY);
+        true
+    }
+
+    /// A waiting create was cancelled; whether it was waiting.
+    pub(super) fn cancel_wait(&mut self, open: u64) -> bool {
+        self.waits.remove(&open).is_some()
+    }
+
+    /// The waiting creates due at `now`: to be tried again, or given up.
+    pub(super) fn due(&mut self, now: Instant) -> Vec<Due> {
+        let due: Vec<(u64, HostWait)> = self.waits.iter().filter(|(_, w)| w.next <= now).map(|(o, w)| (*o, *w)).collect();
+        let mut out = Vec::new();
+        for (open, w) in due {
+            if now >= w.until {
+                self.waits.remove(&open);
+                out.push(Due::GiveUp(open));
+            } else {
+                // Stays until the retry answers: it waits again, or the create goes on.
+                if let Some(x) = self.waits.get_mut(&open) {
+                    x.next = w.until;
+                }
+                out.push(Due::Retry(open));
+            }
+        }
+        out
+    }
+
+    /// The create of `open` went on (opened, or failed otherwise): it no longer waits.
+    pub(super) fn waited(&mut self, open: u64) {
+        self.waits.remove(&open);
+    }
+
+    /// The create of `open`, for which leases on `file` were let go, is under way.
+    pub(super) fn opening(&mut self, open: u64, file: FileKey) {
+        self.opening.insert(open, file);
+    }
+
+    /// The create of `open` is decided (granted, refused, or started over).
+    pub(super) fn decided(&mut self, open: u64) {
+        self.opening.remove(&open);
+    }
+
+    /// `open` closes (or is purged): its lease goes with it.
+    pub(super) fn close(&mut self, open: u64) {
+        self.waits.remove(&open);
+        self.opening.remove(&open);
+        let Some(e) = self.opens.remove(&open) else { return };
+        if e.held != Lease::Unlock {
+            take(&e.handle, Lease::Unlock);
+        }
+        let fd = e.handle.lease_fd_number();
+        if self.by_fd.get(&fd) == Some(&open) {
+            self.by_fd.remove(&fd);
+        }
+    }
+
+    /// Whether read leases could cover `file` after an SMB open (for writing if
+    /// `write`): no descriptor of ours on it is open for writing.
+    pub(super) fn readable_after(&self, file: FileKey, write: bool) -> bool {
+        !write && self.opens.values().filter(|e| e.file == file).all(|e| !e.handle.opened_for_writing())
+    }
+
+    /// An SMB open of `file` would break leases of ours: let them go (the open's own
+    /// admission breaks the SMB holders as SMB says). Returns whether any was ours.
+    pub(super) fn yield_file(&mut self, file: FileKey) -> bool {
+        let mut any = false;
+        for e in self.opens.values_mut().filter(|e| e.file == file && e.held != Lease::Unlock) {
+            take(&e.handle, Lease::Unlock);
+            self.by_fd.remove(&e.handle.lease_fd_number());
+            e.held = Lease::Unlock;
+            any = true;
+        }
+        if any {
+            self.unprotected.insert(file);
+        }
+        any
+    }
+
+    /// A note from the signalfd: which file's lease the kernel breaks, and for what.
+    pub(super) fn noted(&self, note: LeaseNote) -> Vec<(FileKey, HostAccess)> {
+        let suspects: Vec<u64> = match note {
+            LeaseNote::Break { fd } => self.by_fd.get(&fd).copied().into_iter().collect(),
+            LeaseNote::Overflow => self.by_fd.values().copied().collect(),
+        };
+        let mut out = Vec::new();
+        for open in suspects {
+            let Some(e) = self.opens.get(&open) else { continue };
+            let Ok(now) = kernel_lease::held(e.handle.lease_fd()) else { continue };
+            // A stale note (a lease we let go, a descriptor number used again) changes nothing.
+            if now == e.held {
+                continue;
+            }
+            // Read caching survives only if every lease on the file can come down to read.
+            let readable = self.opens.values().filter(|o| o.file == e.file && o.held != Lease::Unlock).all(|o| !o.handle.opened_for_writing());
+            let access = if now == Lease::Read && readable { HostAccess::Read } else { HostAccess::Write };
+            out.push((e.file, access));
+        }
+        out
+    }
+
+    /// A kernel break on `file` is being served from `now`.
+    pub(super) fn broken(&mut self, file: FileKey, access: HostAccess, now: Instant) {
+        let b = self.breaks.entry(file).or_insert(HostBreak { allowed: RWH, deadline: now + self.grace });
+        b.allowed &= access.allowed();
+    }
+
+    /// Lets the leases of files whose holders came down (or whose deadline passed) come
+    /// down too, then takes leases back where holders are left uncovered; returns whether
+    /// the core was asked to break anything.
+    pub(super) fn settle(&mut self, core: &mut LockCore, now: Instant) -> bool {
+        let done: Vec<(FileKey, HostBreak)> = self
+            .breaks
+            .iter()
+            .filter(|(f, b)| core.host_caching(**f) & !b.allowed == 0 || now >= b.deadline)
+            .map(|(f, b)| (*f, *b))
+            .collect();
+        for (file, b) in done {
+            self.breaks.remove(&file);
+            if now >= b.deadline && core.host_caching(file) & !b.allowed != 0 {
+                tracing::warn!(?file, "kernel lease break: SMB holders did not acknowledge in time; the host opener goes on");
+            }
+            for e in self.opens.values_mut().filter(|e| e.file == file && e.held != Lease::Unlock) {
+                let to = if b.allowed & R != 0 && e.held == Lease::Write && take(&e.handle, Lease::Read) {
+                    Lease::Read
+                } else {
+                    take(&e.handle, Lease::Unlock);
+                    Lease::Unlock
+                };
+                if to == Lease::Unlock {
+                    self.by_fd.remove(&e.handle.lease_fd_number());
+                }
+                e.held = to;
+            }
+            self.unprotected.insert(file);
+        }
+        let files: Vec<FileKey> = self
+            .unprotected
+            .iter()
+            .copied()
+            .filter(|f| !self.breaks.contains_key(f) && !self.opening.values().any(|o| o == f))
+            .collect();
+        let mut broke = false;
+        for file in files {
+            broke |= self.reprotect(core, now, file);
+        }
+        broke
+    }
+
+    /// Covers every SMB holder of `file` with a lease again, or breaks the holders down
+    /// to what the kernel gives (a host process has the file open, or our own other
+    /// descriptors keep the kernel from it). Returns whether anything was broken.
+    fn reprotect(&mut self, core: &mut LockCore, now: Instant, file: FileKey) -> bool {
+        let mut allowed = RWH;
+        let mut caching = 0;
+        for open in core.opens_of(file) {
+            let bits = core.caching_of(open).map_or(0, |c| c.bits);
+            caching |= bits;
+            let held = self.opens.get(&open.0).map_or(Lease::Unlock, |e| e.held);
+            if bits & !covers(held) == 0 {
+                continue;
+            }
+            if !self.opens.contains_key(&open.0) {
+                allowed = 0; // not an open of ours to lease (another share's)
+                continue;
+            }
+            allowed &= covers(self.protect(open.0, bits));
+        }
+        if caching & !allowed == 0 {
+            self.unprotected.remove(&file);
+            return false;
+        }
+        let access = if allowed & R != 0 { HostAccess::Read } else { HostAccess::Write };
+        core.handle_host_open(now, file, access);
+        // Still unprotected until the holders are down; the next settle looks again.
+        true
+    }
+
+    /// When [`KernelLeases::settle`] or [`KernelLeases::due`] must run at the latest.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        self.breaks.values().map(|b| b.deadline).chain(self.waits.values().map(|w| w.next)).min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leases_for_caching() {
+        assert_eq!(needed(R), Lease::Read);
+        assert_eq!(needed(R | H), Lease::Write);
+        assert_eq!(needed(R | W), Lease::Write);
+        assert_eq!(needed(RWH), Lease::Write);
+        assert_eq!(needed(0), Lease::Unlock);
+        assert_eq!(covers(Lease::Read), R);
+        assert_eq!(RWH & covers(Lease::Unlock), 0);
+    }
+
+    #[test]
+    fn the_grace_stays_inside_the_kernels_lease_break_time() {
+        let k = KernelLeases::new(Duration::from_secs(3600));
+        assert!(k.grace < kernel_lease::lease_break_time());
+        assert_eq!(KernelLeases::new(Duration::from_secs(1)).grace, Duration::from_secs(1));
+    }
+}
