@@ -988,6 +988,9 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory and server logs")
     ap.add_argument("--max-minutes", type=float, default=90,
                     help="stop starting new benchmarks after this long (default 90)")
+    ap.add_argument("--opportune-toml", default="", metavar="TEXT",
+                    help="top-level settings for Opportune's --config file, e.g. "
+                         "'kernel_oplocks = true' (Samba keeps its defaults)")
     ap.add_argument("--report", metavar="JSON",
                     help="only print the table of an earlier run (bench/results/*.json)")
     args = ap.parse_args()
@@ -1033,6 +1036,9 @@ def main() -> int:
         result["versions"] = check_tools(args)
         binary = build(args)
         result["opportune_binary"] = str(binary)
+        opportune_toml = args.opportune_toml + ("\n" if args.opportune_toml and not args.opportune_toml.endswith("\n") else "")
+        if opportune_toml:
+            result["opportune_toml"] = opportune_toml
         try:
             if args.binary:
                 gitrev = f"binary {binary}".encode()
@@ -1074,7 +1080,7 @@ def main() -> int:
                 work = scratch / f"r{rnd}" / kind / "work"
                 srv = servers.make_server(kind, share_dir=share, work_dir=work,
                                           log_path=scratch / f"r{rnd}" / kind / "server.log",
-                                          binary=binary)
+                                          binary=binary, toml=opportune_toml)
                 live_servers.append(srv)
                 srv.start()
                 if bigfile.exists():
