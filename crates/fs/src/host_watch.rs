@@ -114,7 +114,8 @@ impl HostWatch {
         if s.watchers.contains_key(&id) {
             return Ok(());
         }
-        if s.by_wd.len() >= MAX_WATCHED_DIRS {
+        // The limit is on kernel watches: joining a directory already watched is free.
+        if s.by_wd.len() >= MAX_WATCHED_DIRS && !s.by_place.contains_key(&(tag, rel.to_string())) {
             return Err(io::Error::from_raw_os_error(libc::ENOSPC));
         }
         let wd = sys::inotify_watch(self.fd.as_fd(), dir, MASK)?;

@@ -104,11 +104,11 @@ impl DirLeases {
         self.is_active() && self.written.lock().is_ok_and(|mut w| w.remove(&open))
     }
 
-    /// The directory opens under a lease on the parent directory of `rel`.
+    /// The directory opens under a lease on the parent directory of `rel` (a file's
+    /// path: `entry_changed` has taken any stream name off).
     fn parent_opens(&self, share: usize, rel: &str) -> Vec<u64> {
         let (parent, _) = opportune_fs::split_rel(rel);
-        let base = parent.split(':').next().unwrap_or(parent);
-        self.held.lock().ok().and_then(|h| h.get(&(share, base.to_string())).cloned()).unwrap_or_default()
+        self.held.lock().ok().and_then(|h| h.get(&(share, parent.to_string())).cloned()).unwrap_or_default()
     }
 }
 

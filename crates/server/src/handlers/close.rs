@@ -42,7 +42,7 @@ pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
     let id = open.file_id.volatile;
     super::notify::on_close(server, conn, id);
     // Directory leases: the changer is judged while its open still has its lease.
-    let by = if server.dir_leases.is_active() { server.locks.changer_of(id) } else { Changer::Host };
+    let by = if server.dir_leases.is_active() { server.locks.changer_of(id) } else { Changer::NO_LEASE };
     if server.dir_leases.take_written(id) {
         dir_leases::entry_changed(server, open.share, &open.handle.rel_path(), by);
     }
@@ -99,8 +99,7 @@ pub fn forced(server: &ServerState, conn: &mut ConnState, id: u64, delete_file: 
         server.dir_leases.closed(server, id, open.share, &open.handle.rel_path());
     }
     if delete_file {
-        let by = Changer::Under { client: [0; 16], parent: None };
-        remove(server, conn, open.share, &open.handle.rel_path(), open.is_dir, by);
+        remove(server, conn, open.share, &open.handle.rel_path(), open.is_dir, Changer::NO_LEASE);
     }
 }
 

@@ -17,6 +17,12 @@ pub enum Changer {
     Host,
 }
 
+impl Changer {
+    /// A change through the server under no lease (or by an open already gone): every
+    /// lease on the directory breaks, the trace naming no one.
+    pub const NO_LEASE: Changer = Changer::Under { client: [0; 16], parent: None };
+}
+
 impl Locking {
     /// An entry of the directory that `dir_open` (an open under a directory lease) is an
     /// open of has changed: its leases are broken, the changer's own excepted.
@@ -42,7 +48,7 @@ impl Locking {
         let g = self.lock();
         match g.core.parent_lease_of(OpenId(open)) {
             Some(l) => Changer::Under { client: l.client.0, parent: Some(l.key.0) },
-            None => Changer::Under { client: [0; 16], parent: None },
+            None => Changer::NO_LEASE,
         }
     }
 
