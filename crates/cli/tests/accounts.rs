@@ -272,3 +272,41 @@ fn refusals_are_logged_with_their_rule_and_admin_trees_are_marked() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_reload_applies_the_share_rules_to_connected_trees() {
+    let d = scratch("readmit");
+    let users = "[[user]]\nname = \"alice\"\npassword = \"alice-pw\"\n[[user]]\nname = \"bob\"\npassword = \"bob-pw\"\n";
+    let config = |extra: &str| format!("state_dir = \"\"\n{users}{}", share(&d.0, "docs", extra));
+    let s = support::start_with("readmit", Some(&config("")));
+    let file = s.root.with_extension("toml");
+    let mut alice = Client::connect(s.addr, "alice", "alice-pw", "docs");
+    let mut bob = Client::connect(s.addr, "bob", "bob-pw", "docs");
+    let (held, _) = bob.create("held.txt", GENERIC_ALL, OPLOCK_NONE).expect("bob writes before the reload");
+
+    // Read-only for everyone but the write_list: bob's connected tree follows.
+    std::fs::write(&file, config("read_only = true\nwrite_list = [\"alice\"]")).unwrap();
+    reload(s.addr);
+    assert_eq!(bob.create("bob.txt", GENERIC_ALL, OPLOCK_NONE).err(), Some(STATUS_ACCESS_DENIED), "bob's tree is read-only now");
+    let (f, _) = alice.create("alice.txt", GENERIC_ALL, OPLOCK_NONE).expect("alice is in the write_list");
+    assert_eq!(alice.write(f, 0, b"a"), STATUS_SUCCESS);
+    assert_eq!(alice.close(f), STATUS_SUCCESS);
+    // An open keeps the access it was granted when it was opened (MS-FSA 2.1.5.1).
+    assert_eq!(bob.write(held, 0, b"b"), STATUS_SUCCESS);
+    bob.list_dir("").expect("bob still reads");
+
+    // valid_users without bob: his tree is revoked, but he may close what he holds.
+    std::fs::write(&file, config("valid_users = [\"alice\"]")).unwrap();
+    reload(s.addr);
+    assert_eq!(bob.list_dir("").err(), Some(STATUS_ACCESS_DENIED), "bob's tree is revoked");
+    assert_eq!(bob.write(held, 0, b"b"), STATUS_ACCESS_DENIED);
+    assert_eq!(bob.close(held), STATUS_SUCCESS);
+    assert_eq!(bob.try_tree_connect("docs"), STATUS_ACCESS_DENIED);
+    alice.list_dir("").expect("alice is still admitted");
+
+    // Rules that admit bob again give his tree back.
+    std::fs::write(&file, config("")).unwrap();
+    reload(s.addr);
+    let (f, _) = bob.create("bob.txt", GENERIC_ALL, OPLOCK_NONE).expect("bob's tree admitted again");
+    assert_eq!(bob.close(f), STATUS_SUCCESS);
+}

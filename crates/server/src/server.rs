@@ -25,7 +25,14 @@ pub struct ShareState {
     pub metrics: crate::metrics::ShareMetrics,
     /// The configuration it was opened with (compared by a reload).
     pub config: crate::config::ShareConfig,
+    /// Which settings of the share a tree was admitted under: every `ShareState` has one
+    /// of its own, so a reload that changed the share is seen by each tree's next request
+    /// (`Ctx::check_share` admits the tree again).
+    pub generation: u64,
 }
+
+/// Gives each `ShareState` its generation.
+static SHARE_GENERATIONS: AtomicU64 = AtomicU64::new(1);
 
 impl ShareState {
     /// Opens the share's root; `server_encryption` is the server-wide setting.
@@ -49,6 +56,7 @@ impl ShareState {
             encryption: s.encryption.max(server_encryption),
             metrics: crate::metrics::ShareMetrics::new(&s.name),
             config: s.clone(),
+            generation: SHARE_GENERATIONS.fetch_add(1, Ordering::Relaxed),
         }
     }
 }

@@ -48,6 +48,11 @@ pub struct Tree {
     /// The token access checks on this tree use: the session's, with what the share
     /// adds (an admin user of the share gets Administrators and the privileges).
     pub token: std::sync::Arc<opportune_types::Token>,
+    /// `ShareState::generation` of the settings this tree was admitted under.
+    pub share_generation: u64,
+    /// The share's access rules, applied again after a reload, no longer admit this
+    /// session: everything but CLOSE and TREE_DISCONNECT is refused.
+    pub revoked: bool,
 }
 
 pub struct Session {

@@ -118,7 +118,7 @@ pub fn handle(ctx: &mut Ctx<'_>, cmd: Command) -> Reply {
         _ => ctx.check_session(cmd).and_then(|()| match cmd {
             Logoff => session_setup::logoff(ctx),
             TreeConnect => tree::connect(ctx),
-            _ => ctx.check_tree().and_then(|()| ctx.check_share(cmd)).and_then(|()| handle_tree_command(ctx, cmd)),
+            _ => ctx.check_share(cmd).and_then(|()| ctx.check_tree()).and_then(|()| handle_tree_command(ctx, cmd)),
         }),
     };
     result.unwrap_or_else(Reply::error)
@@ -176,13 +176,26 @@ impl Ctx<'_> {
     /// MS-SMB2 3.3.5.2.11: the tree must exist in the session, and a tree that must
     /// encrypt takes encrypted requests only.
     /// A tree whose share a reload removed answers STATUS_NETWORK_NAME_DELETED to
-    /// everything but CLOSE and TREE_DISCONNECT, which let the client let go of it.
-    pub fn check_share(&self, cmd: Command) -> Result<(), NtStatus> {
+    /// everything but CLOSE and TREE_DISCONNECT, which let the client let go of it; a tree
+    /// whose share a reload changed is admitted again under the new settings first
+    /// (`tree::readmit`), and one they no longer admit answers STATUS_ACCESS_DENIED.
+    pub fn check_share(&mut self, cmd: Command) -> Result<(), NtStatus> {
         let t = self.tree()?;
-        if t.is_ipc || matches!(cmd, Command::Close | Command::TreeDisconnect) || self.server.shares.get(t.share).is_some() {
+        let lets_go = matches!(cmd, Command::Close | Command::TreeDisconnect);
+        if t.is_ipc {
             return Ok(());
         }
-        Err(NtStatus::NETWORK_NAME_DELETED)
+        let (share_idx, generation) = (t.share, t.share_generation);
+        let Some(share) = self.server.shares.get(share_idx) else {
+            return if lets_go { Ok(()) } else { Err(NtStatus::NETWORK_NAME_DELETED) };
+        };
+        if share.generation != generation {
+            tree::readmit(self, &share)?;
+        }
+        if self.tree()?.revoked && !lets_go {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        Ok(())
     }
 
     pub fn check_tree(&self) -> Result<(), NtStatus> {

@@ -3,7 +3,7 @@
 use super::{empty_ok, Ctx, HResult, Reply};
 use crate::session::{Identity, Tree};
 use crate::share_access;
-use opportune_types::{AccessMask, NtStatus, Token};
+use opportune_types::{AccessMask, NtStatus};
 use std::sync::Arc;
 use opportune_wire::tree::{share_flags, TreeConnectRequest, TreeConnectResponse, SHARE_TYPE_DISK, SHARE_TYPE_PIPE};
 
@@ -15,10 +15,18 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
     let name = req.share_name().to_string();
     let session = ctx.session()?;
     let (identity, can_encrypt, token) = (session.identity, session.encryptor.is_some(), session.token.clone());
-    let user = (identity == Identity::User).then(|| session.user.clone());
     let (tree, share_type) = if name.eq_ignore_ascii_case("IPC$") {
         let encrypt_data = tree_encryption(ctx.server.config.encryption, can_encrypt)?;
-        let tree = Tree { share: usize::MAX, is_ipc: true, read_only: true, maximal_access: READ_ONLY_ACCESS, encrypt_data, token };
+        let tree = Tree {
+            share: usize::MAX,
+            is_ipc: true,
+            read_only: true,
+            maximal_access: READ_ONLY_ACCESS,
+            encrypt_data,
+            token,
+            share_generation: 0,
+            revoked: false,
+        };
         (tree, SHARE_TYPE_PIPE)
     } else {
         let found = ctx.server.shares.find(&name).filter(|(_, s)| may_use(ctx.server, s, identity));
@@ -26,10 +34,17 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
             tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, share = %name.escape_debug(), ?identity, "tree connect refused");
             return Err(NtStatus::BAD_NETWORK_NAME);
         };
-        let (read_only, token) = admit(ctx, &share, user.as_deref(), token)?;
-        let encrypt_data = tree_encryption(share.encryption, can_encrypt)?;
-        let access = if read_only { READ_ONLY_ACCESS } else { AccessMask::FILE_ALL_ACCESS };
-        let tree = Tree { share: idx, is_ipc: false, read_only, maximal_access: access, encrypt_data, token };
+        let mut tree = Tree {
+            share: idx,
+            is_ipc: false,
+            read_only: true,
+            maximal_access: READ_ONLY_ACCESS,
+            encrypt_data: false,
+            token,
+            share_generation: share.generation,
+            revoked: false,
+        };
+        admit(ctx, &share, &mut tree)?;
         (tree, SHARE_TYPE_DISK)
     };
     let (maximal_access, admin) = (tree.maximal_access, tree.token.privileges != 0);
@@ -48,23 +63,53 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
 }
 
 /// The share's access rules (`share_access`, Samba's valid_users, hosts_allow, ...)
-/// applied to this session: whether the tree is read-only, and its token (an admin
-/// user's with BUILTIN\Administrators and every privilege). A refusal answers
+/// applied to this session, written into `tree`: whether it is read-only, its maximal
+/// access, its token (an admin user's with BUILTIN\Administrators and every privilege)
+/// and whether requests on it must come encrypted. A refusal answers
 /// STATUS_ACCESS_DENIED (the share exists; MS-SMB2 3.3.5.7 leaves the check to the
-/// server's authorization) and is logged at info with the rule that decided.
-fn admit(ctx: &Ctx<'_>, share: &crate::server::ShareState, user: Option<&str>, token: Arc<Token>) -> Result<(bool, Arc<Token>), NtStatus> {
-    let groups = user.map(|u| ctx.server.directory().group_names_of(u)).unwrap_or_default();
-    let who = share_access::Who { user, groups: &groups };
-    match share.config.access.decide(&who, ctx.conn.peer.ip(), share.config.read_only) {
-        Ok(grant) => {
-            let token = if grant.admin { Arc::new(share_access::admin_token(&token)) } else { token };
-            Ok((grant.read_only, token))
-        }
-        Err(rule) => {
-            tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, share = %share.name.escape_debug(), user = %user.unwrap_or("").escape_debug(), %rule, "tree connect refused by the share's access rules");
-            Err(NtStatus::ACCESS_DENIED)
-        }
+/// server's authorization) and is logged at info with the rule that decided; `tree` is
+/// left as it was.
+fn admit(ctx: &mut Ctx<'_>, share: &crate::server::ShareState, tree: &mut Tree) -> Result<(), NtStatus> {
+    let session = ctx.session()?;
+    let (identity, can_encrypt, token) = (session.identity, session.encryptor.is_some(), session.token.clone());
+    let user = (identity == Identity::User).then(|| session.user.clone());
+    if !may_use(ctx.server, share, identity) {
+        return Err(NtStatus::ACCESS_DENIED);
     }
+    let groups = user.as_deref().map(|u| ctx.server.directory().group_names_of(u)).unwrap_or_default();
+    let who = share_access::Who { user: user.as_deref(), groups: &groups };
+    let grant = match share.config.access.decide(&who, ctx.conn.peer.ip(), share.config.read_only) {
+        Ok(grant) => grant,
+        Err(rule) => {
+            let user = user.as_deref().unwrap_or("");
+            tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, share = %share.name.escape_debug(), user = %user.escape_debug(), %rule, "tree connect refused by the share's access rules");
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+    };
+    tree.encrypt_data = tree_encryption(share.encryption, can_encrypt)?;
+    tree.token = if grant.admin { Arc::new(share_access::admin_token(&token)) } else { token };
+    tree.read_only = grant.read_only;
+    tree.maximal_access = if grant.read_only { READ_ONLY_ACCESS } else { AccessMask::FILE_ALL_ACCESS };
+    Ok(())
+}
+
+/// A reload changed the settings of the share the request's tree is on: the share's
+/// access rules are applied to the tree again, so what a tree may do always follows the
+/// rules in force (read_list, write_list, admin_users, valid_users, hosts_allow,
+/// encryption). Opens keep the access they were granted when they were opened (access is
+/// checked at open, MS-FSA 2.1.5.1); new opens, SET_INFO and everything else on the tree
+/// follow the new rules. A tree the rules no longer admit is revoked: its requests but
+/// CLOSE and TREE_DISCONNECT answer STATUS_ACCESS_DENIED until a later reload admits it
+/// again.
+pub(crate) fn readmit(ctx: &mut Ctx<'_>, share: &crate::server::ShareState) -> Result<(), NtStatus> {
+    let tid = ctx.hdr.tree_id;
+    let mut tree = ctx.session()?.trees.remove(&tid).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
+    let admitted = admit(ctx, share, &mut tree);
+    tree.revoked = admitted.is_err();
+    tree.share_generation = share.generation;
+    tracing::debug!(conn = ctx.conn.id, share = %share.name.escape_debug(), tid, read_only = tree.read_only, revoked = tree.revoked, "tree admitted again after a reload");
+    ctx.session()?.trees.insert(tid, tree);
+    Ok(())
 }
 
 /// TreeConnect.EncryptData (MS-SMB2 3.3.5.7): set when the share asks for encryption and
