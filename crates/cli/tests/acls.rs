@@ -1,8 +1,10 @@
 //! NT ACLs over real connections (issue 10, items 3 and 4): what `smbcacls` reads, adds,
 //! modifies and removes is enforced on the next open by another user; a deny ACE holds
 //! for open, rename, delete and delete-on-close; inheritance set by one user applies to
-//! another's files; MAXIMUM_ALLOWED and MxAc under deny-all; access-based enumeration.
-//! Two configured users, alice and bob; the share's `default_acl` is "read".
+//! another's files; MAXIMUM_ALLOWED and MxAc under deny-all; access-based enumeration;
+//! an admin user's privileges (backup intent, ACCESS_SYSTEM_SECURITY, taking ownership).
+//! Three configured users, alice, bob and carol (an admin user of the share "adm", on the
+//! same directory); the shares' `default_acl` is "read".
 //!
 //! smbcacls (Samba 4.17) only connects to port 445, so each test forwards a loopback
 //! address of its own, port 445, to the server's port; that needs root (CI runs as
@@ -46,9 +48,19 @@ access_based_enumeration = true
 name = "alice"
 password = "alice-pw"
 
+[[share]]
+name = "adm"
+path = "{root}"
+default_acl = "read"
+admin_users = ["carol"]
+
 [[user]]
 name = "bob"
 password = "bob-pw"
+
+[[user]]
+name = "carol"
+password = "carol-pw"
 "#;
 
 /// The server, and the loopback address whose port 445 leads to it (for smbcacls).
@@ -301,4 +313,64 @@ fn access_based_enumeration_hides_what_the_user_cannot_read() {
     assert!(!seen.iter().any(|n| n == "secret.txt"), "{seen:?}");
     let mut alice_abe = Client::connect(s.addr, "alice", "alice-pw", "abe");
     assert!(alice_abe.list_dir("").expect("list").iter().any(|n| n == "secret.txt"));
+}
+
+/// A SID in string form, binary (MS-DTYP 2.4.2.2).
+fn sid_bytes(sid: &str) -> Vec<u8> {
+    let parts: Vec<u64> = sid.trim_start_matches("S-").split('-').map(|p| p.parse().expect("SID part")).collect();
+    let mut b = vec![parts[0] as u8, (parts.len() - 2) as u8];
+    b.extend_from_slice(&parts[1].to_be_bytes()[2..]);
+    for sub in &parts[2..] {
+        b.extend_from_slice(&(*sub as u32).to_le_bytes());
+    }
+    b
+}
+
+/// SET_INFO of a descriptor that names only an owner (OWNER_SECURITY_INFORMATION).
+fn set_owner(c: &mut Client, f: Fid, sid: &str) -> u32 {
+    let mut sd = vec![1, 0];
+    sd.extend_from_slice(&0x8000u16.to_le_bytes()); // SE_SELF_RELATIVE
+    sd.extend_from_slice(&20u32.to_le_bytes()); // OffsetOwner
+    sd.extend_from_slice(&[0; 12]); // no group, SACL, DACL
+    sd.extend_from_slice(&sid_bytes(sid));
+    let mut body = set_info_body(f, 3, 0, &sd);
+    body[12..16].copy_from_slice(&1u32.to_le_bytes());
+    c.call(0x11, body).status
+}
+
+#[test]
+fn admin_users_privileges_override_the_dacl() {
+    const PRIVILEGE_NOT_HELD: u32 = 0xC000_0061;
+    const WRITE_OWNER: u32 = 0x0008_0000;
+    const ACCESS_SYSTEM_SECURITY: u32 = 0x0100_0000;
+    const BACKUP_INTENT: u32 = 0x4000;
+    let Some(s) = setup("acl-admin", "127.0.44.5") else { return };
+    let mut alice = Client::connect(s.addr, "alice", "alice-pw", "share");
+    make(&mut alice, "locked.txt", false);
+    cacls(&s, "alice", "locked.txt", &["-S", "ACL:S-1-1-0:DENIED/0x0/FULL"]).expect("deny all");
+    // carol is an admin user of "adm" and an ordinary user of "share", same directory.
+    let mut plain = Client::connect(s.addr, "carol", "carol-pw", "share");
+    let carol_sid = sid_of(&s, &mut plain, "carol");
+    let mut admin = Client::connect(s.addr, "carol", "carol-pw", "adm");
+
+    // Without backup intent a privilege does not read or write through a deny-all DACL.
+    assert_eq!(try_open(&mut admin, "locked.txt", FILE_READ_DATA), ACCESS_DENIED);
+    assert_eq!(try_open(&mut plain, "locked.txt", FILE_READ_DATA), ACCESS_DENIED);
+    // With it, SeBackupPrivilege reads and SeRestorePrivilege writes (MS-FSA 2.1.5.1).
+    for access in [FILE_READ_DATA, FILE_WRITE_DATA] {
+        let f = open(&mut admin, "locked.txt", access, OPEN, BACKUP_INTENT).expect("an admin's backup-intent open");
+        admin.close(f);
+        assert_eq!(open(&mut plain, "locked.txt", access, OPEN, BACKUP_INTENT).err(), Some(ACCESS_DENIED), "backup intent is no privilege");
+    }
+    // ACCESS_SYSTEM_SECURITY needs SeSecurityPrivilege.
+    assert_eq!(try_open(&mut admin, "locked.txt", ACCESS_SYSTEM_SECURITY), STATUS_SUCCESS);
+    assert_eq!(try_open(&mut plain, "locked.txt", ACCESS_SYSTEM_SECURITY), PRIVILEGE_NOT_HELD);
+    // SeTakeOwnershipPrivilege: WRITE_OWNER through a deny-all DACL, and the owner changes.
+    assert_eq!(try_open(&mut plain, "locked.txt", WRITE_OWNER), ACCESS_DENIED);
+    let f = open(&mut admin, "locked.txt", WRITE_OWNER, OPEN, 0).expect("take ownership");
+    assert_eq!(set_owner(&mut admin, f, &carol_sid), STATUS_SUCCESS);
+    admin.close(f);
+    assert_eq!(owner(&cacls(&s, "carol", "locked.txt", &[]).unwrap_or_else(|e| panic!("{e}"))), carol_sid, "carol owns it now, and as its owner reads its descriptor");
+    // As its owner, carol may now change its DACL even on the share where she is no admin.
+    assert_eq!(try_open(&mut plain, "locked.txt", WRITE_DAC), STATUS_SUCCESS, "an owner has WRITE_DAC");
 }
