@@ -108,7 +108,15 @@ fn begin(server: &ServerState, conn: &mut ConnState, hdr: &Header, mut plan: Cre
     // overwrite that will be refused, or must wait for a break, never destroys data.
     if plan.truncating {
         let probe = CreateParams { disposition: CreateDisposition::Open, write: false, ..plan.params };
-        if let Ok(existing) = share.create(&plan.path, &probe) {
+        let probed = match share.create(&plan.path, &probe) {
+            Ok(existing) => Some(existing),
+            // Nothing to truncate (the create makes the file, or fails as it would), or a
+            // kernel lease that `open_file` waits for or lets go before it opens.
+            Err(opportune_fs::FsError::NotFound | opportune_fs::FsError::LeaseHeld { .. }) => None,
+            // Anything else refuses the create before anything is truncated.
+            Err(e) => return Step::Done(Reply::error(e.status()), None),
+        };
+        if let Some(existing) = probed {
             let info = match existing.info() {
                 Ok(i) => i,
                 Err(e) => return Step::Done(Reply::error(e.status()), None),
