@@ -34,6 +34,7 @@
 
 mod create;
 mod create_types;
+mod current_path;
 mod dir;
 mod dirents;
 mod dosattr;

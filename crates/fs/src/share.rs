@@ -10,6 +10,7 @@ use crate::create_types::{CreateParams, Opened};
 use crate::ea::{eas_at, security_descriptor_at};
 use crate::ea_blob::Ea;
 use crate::error::FsError;
+use crate::handle::Handle;
 use crate::info::{FileInfo, FsStats};
 use crate::path::SmbPath;
 use crate::remove;
@@ -119,6 +120,25 @@ impl Share {
     /// `NotFound`. Removing a file drops its streams with it.
     pub fn remove(&self, rel: &str, is_dir: bool) -> Result<(), FsError> {
         remove::remove(&self.root, rel, is_dir)
+    }
+
+    /// Removes the object `handle` has open (its delete-on-close), under the name it has
+    /// now ([`Handle::current_rel_path`]): a file a host program renamed is removed under
+    /// its new name, and a file the host put under the old name is left alone. Returns the
+    /// path removed, or None when there was nothing to remove: the object has no name in
+    /// the share any more, or the name stopped naming it between the look and the unlink
+    /// (the one window left: a host rename in the microseconds between the two calls).
+    /// `base_only`: for a stream open, remove its base file (the last open of a stream of
+    /// a delete-pending file).
+    pub fn remove_open(&self, handle: &Handle, is_dir: bool, base_only: bool) -> Result<Option<String>, FsError> {
+        let Some(rel) = handle.current_rel_path()? else { return Ok(None) };
+        let (base, _) = crate::rel_path::split_rel_stream(&rel);
+        let target = if base_only { base } else { rel.as_str() };
+        if !handle.named_by(&self.root, base)? {
+            return Ok(None);
+        }
+        remove::remove(&self.root, target, is_dir && !base_only)?;
+        Ok(Some(target.to_string()))
     }
 
     /// Whether a directory has entries other than "." and ".." (MS-FSA 2.1.5.14.3

@@ -727,10 +727,12 @@ impl Inner {
         self.forget(id);
         let rel = p.open.handle.rel_path();
         tracing::info!(open = id, path = ?rel, "{why}");
-        if outcome.is_some_and(|o| o.delete_file)
-            && let Err(e) = p.fs.remove(&rel, p.open.is_dir)
-        {
-            tracing::info!(open = id, path = ?rel, error = %e, "delete on close failed");
+        if outcome.is_some_and(|o| o.delete_file) {
+            match p.fs.remove_open(&p.open.handle, p.open.is_dir, false) {
+                Ok(Some(_)) => {}
+                Ok(None) => tracing::info!(open = id, path = ?rel, "delete on close: the object has no name in the share any more"),
+                Err(e) => tracing::info!(open = id, path = ?rel, error = %e, "delete on close failed"),
+            }
         }
     }
 

@@ -61,30 +61,29 @@ pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
     if !outcome.delete_file && !outcome.delete_base {
         return;
     }
-    let rel = open.handle.rel_path();
     if outcome.delete_file {
-        remove(server, conn, open.share, &rel, open.is_dir, by);
+        remove(server, conn, open.share, &open.handle, open.is_dir, false, by);
     }
-    if outcome.delete_base {
+    if outcome.delete_base && open.handle.stream_name().is_some() {
         // The last open of a stream of a delete-pending file: the file goes now
         // ("dir/file:stream" → "dir/file").
-        let name_start = rel.rfind('/').map_or(0, |i| i + 1);
-        if let Some(colon) = rel[name_start..].find(':') {
-            remove(server, conn, open.share, &rel[..name_start + colon], false, by);
-        }
+        remove(server, conn, open.share, &open.handle, false, true, by);
     }
 }
 
-/// Removes what a close left delete-pending and unopened, and tells the watchers.
-fn remove(server: &ServerState, conn: &ConnState, share: usize, rel: &str, is_dir: bool, by: Changer) {
+/// Removes what a close left delete-pending and unopened — under the name the object has
+/// now, so a host program's rename never makes us remove someone else's file — and
+/// tells the watchers. `base_only`: the base file of a stream open.
+fn remove(server: &ServerState, conn: &ConnState, share: usize, handle: &opportune_fs::Handle, is_dir: bool, base_only: bool, by: Changer) {
     let Some(s) = server.shares.get(share) else { return };
-    match crate::offload::blocking(|| s.fs.remove(rel, is_dir)) {
-        Ok(()) => {
-            let mask = if is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
-            server.notify.report(server, share, rel, action::REMOVED, mask);
-            dir_leases::entry_changed(server, share, rel, by);
+    match crate::offload::blocking(|| s.fs.remove_open(handle, is_dir, base_only)) {
+        Ok(Some(rel)) => {
+            let mask = if is_dir && !base_only { filter::DIR_NAME } else { filter::FILE_NAME };
+            server.notify.report(server, share, &rel, action::REMOVED, mask);
+            dir_leases::entry_changed(server, share, &rel, by);
         }
-        Err(e) => tracing::info!(conn = conn.id, path = ?rel, error = %e, "delete on close failed"),
+        Ok(None) => tracing::info!(conn = conn.id, path = ?handle.rel_path(), "delete on close: the object has no name in the share any more (removed or renamed on the host)"),
+        Err(e) => tracing::info!(conn = conn.id, path = ?handle.rel_path(), error = %e, "delete on close failed"),
     }
 }
 
@@ -99,7 +98,7 @@ pub fn forced(server: &ServerState, conn: &mut ConnState, id: u64, delete_file: 
         server.dir_leases.closed(server, id, open.share, &open.handle.rel_path());
     }
     if delete_file {
-        remove(server, conn, open.share, &open.handle.rel_path(), open.is_dir, Changer::NO_LEASE);
+        remove(server, conn, open.share, &open.handle, open.is_dir, false, Changer::NO_LEASE);
     }
 }
 

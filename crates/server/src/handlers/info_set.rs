@@ -278,7 +278,9 @@ fn rename_stream(ctx: &mut Ctx<'_>, id: opportune_types::FileId, name: &str, rep
 fn perform_rename(server: &ServerState, conn_id: u64, open: &mut Open, target: &SmbPath, replace: bool) -> Result<(), NtStatus> {
     let share = open.share;
     let fs = &server.shares.get(share).ok_or(NtStatus::NETWORK_NAME_DELETED)?.fs;
-    let from = open.handle.rel_path();
+    // The name it has now: a host program may have renamed it since it was opened, and
+    // a rename of the old name would move whatever the host put there.
+    let from = open.handle.current_rel_path().map_err(|e| e.status())?.ok_or(NtStatus::FILE_DELETED)?;
     let open_id = open.file_id.volatile;
     let new_rel = fs.rename(&from, target, replace).map_err(|e| e.status())?;
     tracing::debug!(conn = conn_id, from = ?from, to = ?new_rel, "rename");

@@ -30,9 +30,15 @@ fn need(open: &Open, right: u32) -> Result<(), NtStatus> {
     if open.has_access(right) { Ok(()) } else { Err(NtStatus::ACCESS_DENIED) }
 }
 
+/// The object's name now (a host program may have renamed it since it was opened), or
+/// the one recorded when it has none in the share any more.
+fn current_name(open: &Open) -> String {
+    open.handle.current_rel_path().ok().flatten().unwrap_or_else(|| open.handle.rel_path())
+}
+
 /// The name as FileAllInformation reports it: from the share root, with a leading backslash.
 fn full_name(open: &Open) -> String {
-    format!("\\{}", open.handle.rel_path().replace('/', "\\"))
+    format!("\\{}", current_name(open).replace('/', "\\"))
 }
 
 /// FILE_NAME_INFORMATION (MS-FSCC 2.4.27) holding `name`.
@@ -134,7 +140,7 @@ pub(super) fn query(open: &Open, server: &ServerState, dialect: u16, c: u8) -> R
         }
         class::ALTERNATE_NAME => {
             // FileAlternateNameInformation (MS-FSCC 2.4.5): the 8.3 name of the last component.
-            let rel = open.handle.rel_path();
+            let rel = current_name(open);
             // A stream open ("base:name") answers for its base file.
             let last = rel.rsplit('/').next().unwrap_or("").split(':').next().unwrap_or("");
             let short = opportune_fs::short_name(last).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
@@ -146,7 +152,7 @@ pub(super) fn query(open: &Open, server: &ServerState, dialect: u16, c: u8) -> R
             if dialect < SMB311 {
                 return Err(NtStatus::NOT_SUPPORTED);
             }
-            return Ok(name_info(&open.handle.rel_path().replace('/', "\\")));
+            return Ok(name_info(&current_name(open).replace('/', "\\")));
         }
         _ => return Err(NtStatus::INVALID_INFO_CLASS),
     }
