@@ -44,7 +44,16 @@ impl Handle {
     /// the share any more: unlinked (by the host), moved out of the share, or under a
     /// name no SMB client can use (not UTF-8).
     pub fn current_rel_path(&self) -> Result<Option<String>, FsError> {
-        let path = fd_path(self.fd())?;
+        let path = match fd_path(self.fd()) {
+            Ok(p) => p,
+            // No /proc: the recorded name, if it still names this object.
+            Err(FsError::NotFound | FsError::PathNotFound) => {
+                let rel = self.rel_path();
+                let (base, _) = crate::rel_path::split_rel_stream(&rel);
+                return Ok(self.named_by(&self.root, base)?.then_some(rel));
+            }
+            Err(e) => return Err(e),
+        };
         if sys::fstatx(self.fd())?.stx_nlink == 0 {
             return Ok(None); // unlinked: readlink shows "<old path> (deleted)"
         }
