@@ -2,7 +2,7 @@
 //! real connections: this test process plays the local program, creating, writing,
 //! renaming and deleting entries in the share's directory while an SMB client waits
 //! on CHANGE_NOTIFY. The server's own changes are reported once, not again when
-//! inotify echoes them.
+//! inotify echoes them. A recursive CHANGE_NOTIFY sees host changes below its directory.
 
 mod support;
 
@@ -200,4 +200,77 @@ fn a_host_unlink_or_rename_breaks_handle_caching() {
     assert!(dir.join("renamed-by-smb.doc").exists());
     assert!(c.next_break(Duration::from_millis(600)).is_none(), "the server's own rename is not a host change");
     assert_eq!(c.close(fid), STATUS_SUCCESS);
+}
+
+/// A recursive CHANGE_NOTIFY (SMB2_WATCH_TREE) request body on `dir`.
+fn notify_tree_body(dir: &Fid, filter: u32) -> Vec<u8> {
+    let mut b = notify_body(dir, filter);
+    b[2..4].copy_from_slice(&1u16.to_le_bytes());
+    b
+}
+
+/// As `await_changes`, with recursive CHANGE_NOTIFYs.
+fn await_tree_changes(c: &mut Client, dir: &Fid, want: &[(u32, &str)], within: Duration) -> Vec<(u32, String)> {
+    let deadline = Instant::now() + within;
+    let mut seen = vec![];
+    let mut mid = None;
+    while !want.iter().all(|(a, n)| seen.iter().any(|(sa, sn): &(u32, String)| sa == a && sn == n)) {
+        let m = *mid.get_or_insert_with(|| c.send(0x0F, notify_tree_body(dir, NAME)));
+        let Some(r) = c.wait(m, deadline.saturating_duration_since(Instant::now())) else { break };
+        mid = None;
+        seen.extend(changes(&r));
+    }
+    seen
+}
+
+#[test]
+fn a_recursive_watch_sees_host_changes_below_its_directory() {
+    let server = start("host-notify-tree");
+    let dir = server.root.join("tree");
+    std::fs::create_dir_all(dir.join("a/b")).unwrap();
+    let mut c = Client::connect(server.addr, "user", "pass", "share");
+    let fid = open_dir(&mut c, "tree");
+
+    let mid = c.send(0x0F, notify_tree_body(&fid, NAME));
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::write(dir.join("a/b/deep.txt"), b"").unwrap();
+    let r = c.wait(mid, Duration::from_secs(1)).expect("a host create two levels down, within 1 s");
+    assert_eq!(changes(&r), vec![(ADDED, "a\\b\\deep.txt".to_string())]);
+
+    // A directory made on the host is watched from when it is seen.
+    std::fs::create_dir(dir.join("a/new")).unwrap();
+    let seen = await_tree_changes(&mut c, &fid, &[(ADDED, "a\\new")], Duration::from_secs(1));
+    assert!(seen.contains(&(ADDED, "a\\new".into())), "{seen:?}");
+    std::fs::write(dir.join("a/new/x.txt"), b"").unwrap();
+    let seen = await_tree_changes(&mut c, &fid, &[(ADDED, "a\\new\\x.txt")], Duration::from_secs(1));
+    assert!(seen.contains(&(ADDED, "a\\new\\x.txt".into())), "{seen:?}");
+
+    // A directory the host moves elsewhere in the tree reports under its new path.
+    std::fs::rename(dir.join("a/new"), dir.join("moved")).unwrap();
+    let seen = await_tree_changes(&mut c, &fid, &[(REMOVED, "a\\new"), (ADDED, "moved")], Duration::from_secs(1));
+    assert!(seen.contains(&(ADDED, "moved".into())), "{seen:?}");
+    std::fs::write(dir.join("moved/y.txt"), b"").unwrap();
+    let seen = await_tree_changes(&mut c, &fid, &[(ADDED, "moved\\y.txt")], Duration::from_secs(1));
+    assert!(seen.contains(&(ADDED, "moved\\y.txt".into())), "{seen:?}");
+    assert!(!seen.iter().any(|(_, n)| n.contains("new\\y")), "nothing under the old path: {seen:?}");
+
+    // A directory made through the server is watched too.
+    let mid = c.send_create_full("tree\\smbdir", GENERIC_ALL, OPLOCK_NONE, 2, FILE_DIRECTORY_FILE, &[]);
+    let (d, _) = Client::created(&c.wait(mid, Duration::from_secs(10)).expect("mkdir answered")).expect("mkdir");
+    c.close(d);
+    let seen = await_tree_changes(&mut c, &fid, &[(ADDED, "smbdir")], Duration::from_secs(1));
+    assert!(seen.contains(&(ADDED, "smbdir".into())), "{seen:?}");
+    // Its watch comes from inotify's echo of the server's own mkdir, read a moment
+    // later: a file made in it right away may come before the watch, later ones not.
+    let mut heard = false;
+    for i in 0..10 {
+        let name = format!("z{i}.txt");
+        std::fs::write(dir.join("smbdir").join(&name), b"").unwrap();
+        let want = format!("smbdir\\{name}");
+        if await_tree_changes(&mut c, &fid, &[(ADDED, &want)], Duration::from_millis(500)).contains(&(ADDED, want.clone())) {
+            heard = true;
+            break;
+        }
+    }
+    assert!(heard, "host changes in a directory made through the server are seen");
 }

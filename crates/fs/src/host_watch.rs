@@ -13,10 +13,17 @@
 //! attributes (DOS attributes, streams, descriptors) change them on every create,
 //! and inotify cannot tell whose change it was.
 //!
-//! What the kernel cannot give: the watch follows the directory's inode, so after the
-//! directory itself is renamed its events are reported under the old path until the
-//! watcher re-arms; a watch covers one directory (a recursive CHANGE_NOTIFY sees host
-//! changes in the directory it watches, and the server's own changes everywhere below).
+//! A watcher may hold several directories: a recursive CHANGE_NOTIFY (WATCH_TREE) watches
+//! the directories below its own too, at most [`MAX_DIRS_PER_WATCHER`] (the caller walks
+//! the tree and adds them, [`HostWatch::covering`] says which watchers want a directory
+//! that appeared, [`HostWatch::forget_below`] drops what a directory that went away
+//! held).
+//!
+//! What the kernel cannot give: the watch follows the directory's inode, so after a
+//! watcher's own directory is renamed its events are reported under the old path until
+//! the watcher re-arms; a kernel watch covers one directory, so a recursive watcher over
+//! a tree of more than [`MAX_DIRS_PER_WATCHER`] directories hears of host changes in the
+//! first ones found only (the server's own changes it hears of everywhere).
 //! The server's own changes come back as events too; the caller filters them (it knows
 //! what it just did).
 
@@ -31,6 +38,9 @@ use crate::sys;
 /// Directories watched at most, over all shares (each costs one kernel watch of the
 /// user's `max_user_watches`).
 pub const MAX_WATCHED_DIRS: usize = 8192;
+
+/// Directories one recursive watcher holds at most (its own and those below).
+pub const MAX_DIRS_PER_WATCHER: usize = 1024;
 
 /// What the server hears about: a directory's names and its files' data.
 const MASK: u32 = libc::IN_CREATE
@@ -76,14 +86,56 @@ struct Place {
     refs: u32,
 }
 
+/// One watcher: the directory it asked for and, when recursive, the ones below it that
+/// were added for it.
+struct Watcher {
+    tag: usize,
+    root: String,
+    recursive: bool,
+    /// (kernel watch, path) of every directory it holds, its root first.
+    places: Vec<(i32, String)>,
+}
+
 #[derive(Default)]
 struct State {
     by_wd: HashMap<i32, Vec<Place>>,
     /// (tag, path) → its kernel watch, for watchers that join a watched directory.
     by_place: HashMap<(usize, String), i32>,
-    /// Watcher id → its kernel watch, tag and path.
-    watchers: HashMap<u64, (i32, usize, String)>,
+    watchers: HashMap<u64, Watcher>,
     buf: Vec<u8>,
+}
+
+impl State {
+    /// One watcher less at (`wd`, `tag`, `rel`); the kernel watch goes with its last.
+    fn release(&mut self, inotify: BorrowedFd<'_>, wd: i32, tag: usize, rel: &str) {
+        let Some(places) = self.by_wd.get_mut(&wd) else { return };
+        if let Some(i) = places.iter().position(|p| p.tag == tag && p.rel == rel) {
+            places[i].refs -= 1;
+            if places[i].refs == 0 {
+                places.swap_remove(i);
+                self.by_place.remove(&(tag, rel.to_string()));
+            }
+        }
+        if places.is_empty() {
+            self.by_wd.remove(&wd);
+            sys::inotify_unwatch(inotify, wd);
+        }
+    }
+
+    /// One watcher more at (`wd`, `tag`, `rel`).
+    fn join(&mut self, wd: i32, tag: usize, rel: &str) {
+        let places = self.by_wd.entry(wd).or_default();
+        match places.iter_mut().find(|p| p.tag == tag && p.rel == rel) {
+            Some(p) => p.refs += 1,
+            None => places.push(Place { tag, rel: rel.to_string(), refs: 1 }),
+        }
+        self.by_place.insert((tag, rel.to_string()), wd);
+    }
+}
+
+/// Whether `rel` is `dir` or below it.
+fn at_or_below(dir: &str, rel: &str) -> bool {
+    dir.is_empty() || rel == dir || rel.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
 }
 
 pub struct HostWatch {
@@ -107,25 +159,27 @@ impl HostWatch {
     }
 
     /// Starts watching the directory `dir` is open on, as `rel` under `tag`, for the
-    /// watcher `id`. Adding a watcher that is already there does nothing.
-    pub fn add(&self, id: u64, tag: usize, rel: &str, dir: BorrowedFd<'_>) -> io::Result<()> {
+    /// watcher `id` (the watcher's own directory, when it is new; a directory below it
+    /// for a `recursive` one). Adding a directory the watcher holds already does nothing.
+    pub fn add(&self, id: u64, tag: usize, rel: &str, dir: BorrowedFd<'_>, recursive: bool) -> io::Result<()> {
         let mut guard = self.state.lock().map_err(|_| io::Error::other("host watch poisoned"))?;
         let s = &mut *guard;
-        if s.watchers.contains_key(&id) {
-            return Ok(());
+        if let Some(w) = s.watchers.get(&id) {
+            if w.places.iter().any(|(_, r)| r == rel) {
+                return Ok(());
+            }
+            if w.places.len() >= MAX_DIRS_PER_WATCHER {
+                return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+            }
         }
         // The limit is on kernel watches: joining a directory already watched is free.
         if s.by_wd.len() >= MAX_WATCHED_DIRS && !s.by_place.contains_key(&(tag, rel.to_string())) {
             return Err(io::Error::from_raw_os_error(libc::ENOSPC));
         }
         let wd = sys::inotify_watch(self.fd.as_fd(), dir, MASK)?;
-        let places = s.by_wd.entry(wd).or_default();
-        match places.iter_mut().find(|p| p.tag == tag && p.rel == rel) {
-            Some(p) => p.refs += 1,
-            None => places.push(Place { tag, rel: rel.to_string(), refs: 1 }),
-        }
-        s.by_place.insert((tag, rel.to_string()), wd);
-        s.watchers.insert(id, (wd, tag, rel.to_string()));
+        s.join(wd, tag, rel);
+        let w = s.watchers.entry(id).or_insert_with(|| Watcher { tag, root: rel.to_string(), recursive, places: Vec::new() });
+        w.places.push((wd, rel.to_string()));
         Ok(())
     }
 
@@ -138,12 +192,48 @@ impl HostWatch {
             return true;
         }
         let Some(&wd) = s.by_place.get(&(tag, rel.to_string())) else { return false };
-        let Some(p) = s.by_wd.get_mut(&wd).and_then(|ps| ps.iter_mut().find(|p| p.tag == tag && p.rel == rel)) else {
-            return false;
-        };
-        p.refs += 1;
-        s.watchers.insert(id, (wd, tag, rel.to_string()));
+        s.join(wd, tag, rel);
+        s.watchers.insert(id, Watcher { tag, root: rel.to_string(), recursive: false, places: vec![(wd, rel.to_string())] });
         true
+    }
+
+    /// The recursive watchers under `tag` whose tree holds `rel` and that may hold one
+    /// more directory: those to add a directory that appeared at `rel` to.
+    pub fn covering(&self, tag: usize, rel: &str) -> Vec<u64> {
+        let Ok(s) = self.state.lock() else { return Vec::new() };
+        s.watchers
+            .iter()
+            .filter(|(_, w)| w.recursive && w.tag == tag && at_or_below(&w.root, rel) && w.places.len() < MAX_DIRS_PER_WATCHER)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Directories watcher `id` holds (0: none, or no such watcher).
+    pub fn dirs_of(&self, id: u64) -> usize {
+        self.state.lock().map_or(0, |s| s.watchers.get(&id).map_or(0, |w| w.places.len()))
+    }
+
+    /// The directory at `rel` under `tag` is gone from there (deleted, or renamed away):
+    /// recursive watchers let go of it and of what they held below it (a renamed
+    /// directory's kernel watch would go on reporting under the old path). A watcher's
+    /// own directory stays.
+    pub fn forget_below(&self, tag: usize, rel: &str) {
+        let Ok(mut guard) = self.state.lock() else { return };
+        let s = &mut *guard;
+        let mut gone = Vec::new();
+        for w in s.watchers.values_mut().filter(|w| w.recursive && w.tag == tag) {
+            let root = w.root.clone();
+            w.places.retain(|(wd, r)| {
+                let drop = r != &root && at_or_below(rel, r);
+                if drop {
+                    gone.push((*wd, r.clone()));
+                }
+                !drop
+            });
+        }
+        for (wd, r) in gone {
+            s.release(self.fd.as_fd(), wd, tag, &r);
+        }
     }
 
     /// The watcher ids `keep` says no longer belong (their owner went without saying).
@@ -151,22 +241,13 @@ impl HostWatch {
         self.state.lock().map(|s| s.watchers.keys().copied().filter(|id| !keep(*id)).collect()).unwrap_or_default()
     }
 
-    /// Stops watching for `id` (its directory's kernel watch goes with its last watcher).
+    /// Stops watching for `id` (each directory's kernel watch goes with its last watcher).
     pub fn remove(&self, id: u64) {
         let Ok(mut guard) = self.state.lock() else { return };
         let s = &mut *guard;
-        let Some((wd, tag, rel)) = s.watchers.remove(&id) else { return };
-        let Some(places) = s.by_wd.get_mut(&wd) else { return };
-        if let Some(i) = places.iter().position(|p| p.tag == tag && p.rel == rel) {
-            places[i].refs -= 1;
-            if places[i].refs == 0 {
-                places.swap_remove(i);
-                s.by_place.remove(&(tag, rel));
-            }
-        }
-        if places.is_empty() {
-            s.by_wd.remove(&wd);
-            sys::inotify_unwatch(self.fd.as_fd(), wd);
+        let Some(w) = s.watchers.remove(&id) else { return };
+        for (wd, rel) in w.places {
+            s.release(self.fd.as_fd(), wd, w.tag, &rel);
         }
     }
 
@@ -327,9 +408,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let w = HostWatch::new().unwrap();
         let d = std::fs::File::open(&dir).unwrap();
-        w.add(1, 0, "sub", d.as_fd()).unwrap();
-        w.add(1, 0, "sub", d.as_fd()).unwrap();
-        w.add(2, 0, "sub", d.as_fd()).unwrap();
+        w.add(1, 0, "sub", d.as_fd(), false).unwrap();
+        w.add(1, 0, "sub", d.as_fd(), false).unwrap();
+        w.add(2, 0, "sub", d.as_fd(), false).unwrap();
         assert_eq!(w.watchers(), 2);
         std::fs::write(dir.join("new.txt"), b"x").unwrap();
         std::fs::rename(dir.join("new.txt"), dir.join("renamed.txt")).unwrap();
@@ -355,6 +436,37 @@ mod tests {
         w.remove(2);
         std::fs::write(dir.join("gone.txt"), b"").unwrap();
         assert!(w.drain().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_recursive_watcher_holds_the_directories_below_it() {
+        let dir = std::env::temp_dir().join(format!("opportune-host-watch-tree-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a/b")).unwrap();
+        let w = HostWatch::new().unwrap();
+        let open = |p: &str| std::fs::File::open(dir.join(p)).unwrap();
+        w.add(1, 0, "", open("").as_fd(), true).unwrap();
+        w.add(1, 0, "a", open("a").as_fd(), true).unwrap();
+        w.add(1, 0, "a/b", open("a/b").as_fd(), true).unwrap();
+        w.add(2, 0, "a", open("a").as_fd(), false).unwrap();
+        assert_eq!(w.dirs_of(1), 3);
+        assert_eq!(w.covering(0, "a/b/new"), vec![1], "only the recursive watcher");
+        assert!(w.covering(1, "a/b/new").is_empty(), "another tag");
+        std::fs::write(dir.join("a/b/deep.txt"), b"").unwrap();
+        let got: Vec<_> = w.drain().into_iter().map(|e| e.rel).collect();
+        assert_eq!(got, vec!["a/b/deep.txt".to_string()], "added, two levels below the root");
+        // "a" goes away: the recursive watcher lets go of a and a/b; watcher 2 keeps "a".
+        w.forget_below(0, "a");
+        assert_eq!(w.dirs_of(1), 1);
+        assert_eq!(w.dirs_of(2), 1);
+        std::fs::write(dir.join("a/b/later.txt"), b"").unwrap();
+        std::fs::write(dir.join("a/x.txt"), b"").unwrap();
+        let got: Vec<_> = w.drain().into_iter().map(|e| e.rel).collect();
+        assert!(got.iter().all(|r| r == "a/x.txt"), "{got:?}");
+        w.remove(1);
+        w.remove(2);
+        assert_eq!(w.watchers(), 0);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -77,7 +77,7 @@ pub use ea_blob::{valid_ea_name, Ea};
 pub use error::FsError;
 pub use handle::Handle;
 pub use host_lock::HOST_LOCK_END;
-pub use host_watch::{HostChange, HostEvent, HostWatch};
+pub use host_watch::{HostChange, HostEvent, HostWatch, MAX_DIRS_PER_WATCHER};
 pub use link::{Linked, MAX_LINKS};
 pub use info::{BasicInfo, DirEntry, FileInfo, FsStats};
 pub use path::{SmbPath, check_stream_name};

@@ -109,6 +109,30 @@ impl Share {
         self.root.open_dir(rel)
     }
 
+    /// The on-disk relative paths of the subdirectories of the directory at `rel`, at
+    /// most `max` of them (for a recursive host watch: symlinks are not followed, names
+    /// that are not UTF-8 or are the server's own short-lived entries are left out).
+    pub fn subdirectories(&self, rel: &str, max: usize) -> Result<Vec<String>, FsError> {
+        use std::os::fd::AsFd;
+        let dir = self.root.open_dir(rel)?;
+        let mut out = Vec::new();
+        for raw in crate::dirents::list_names(dir.as_fd())? {
+            if out.len() >= max {
+                break;
+            }
+            let Ok(name) = std::str::from_utf8(&raw) else { continue };
+            if name.starts_with(".opportune-") {
+                continue;
+            }
+            let Ok(c) = crate::rel_path::cstr(name) else { continue };
+            match crate::sys::statx(dir.as_fd(), &c, libc::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) if crate::info::statx_is_dir(&st) => out.push(crate::rel_path::join(rel, name)),
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
     pub fn stat(&self, rel: &str) -> Result<FileInfo, FsError> {
         stat(&self.root, rel)
     }

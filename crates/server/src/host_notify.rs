@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use opportune_fs::{HostChange, HostEvent, HostWatch};
+use std::os::fd::AsFd;
+
+use opportune_fs::{HostChange, HostEvent, HostWatch, MAX_DIRS_PER_WATCHER, Share};
 
 use crate::notify::{action, filter};
 use crate::server::ServerState;
@@ -62,10 +64,59 @@ impl HostNotify {
     /// with the server's own changes only.
     pub fn watch(&self, open: u64, share: usize, dir: &str, fd: BorrowedFd<'_>) {
         let Some(w) = &self.watch else { return };
-        if let Err(e) = w.add(open, share, dir, fd) {
+        if let Err(e) = w.add(open, share, dir, fd, false) {
             tracing::debug!(open, dir, error = %e, "no host watch for this directory");
         }
         self.active.store(w.watchers(), Ordering::Relaxed);
+    }
+
+    /// As [`HostNotify::watch`] for a recursive CHANGE_NOTIFY (WATCH_TREE): the
+    /// directories below `dir` are watched too, breadth first, at most
+    /// `MAX_DIRS_PER_WATCHER` in all; directories that appear later are added as they
+    /// appear (`run`). Walks the tree: call it where file-system work may block.
+    pub fn watch_tree(&self, open: u64, share: usize, dir: &str, fd: BorrowedFd<'_>, fs: &Share) {
+        let Some(w) = &self.watch else { return };
+        if w.dirs_of(open) > 0 {
+            return; // watched already (a CHANGE_NOTIFY issued again on the same open)
+        }
+        match w.add(open, share, dir, fd, true) {
+            Ok(()) => self.walk(w, fs, open, share, dir),
+            Err(e) => tracing::debug!(open, dir, error = %e, "no host watch for this directory"),
+        }
+        self.active.store(w.watchers(), Ordering::Relaxed);
+    }
+
+    /// Adds the directories below `from` to recursive watcher `id`, breadth first, until
+    /// it holds as many as it may.
+    fn walk(&self, w: &HostWatch, fs: &Share, id: u64, share: usize, from: &str) {
+        let mut queue = std::collections::VecDeque::from([from.to_string()]);
+        while let Some(dir) = queue.pop_front() {
+            let room = MAX_DIRS_PER_WATCHER.saturating_sub(w.dirs_of(id));
+            if room == 0 {
+                tracing::debug!(open = id, "recursive host watch full: deeper host changes are not seen");
+                return;
+            }
+            let Ok(subs) = fs.subdirectories(&dir, room) else { continue };
+            for sub in subs {
+                let Ok(fd) = fs.open_dir(&sub) else { continue };
+                if w.add(id, share, &sub, fd.as_fd(), true).is_err() {
+                    return; // the watcher's or the server's limit
+                }
+                queue.push_back(sub);
+            }
+        }
+    }
+
+    /// A directory appeared at `rel` (created, or moved in, by anyone): the recursive
+    /// watchers whose tree holds it watch it and what is below it.
+    fn extend(&self, fs: &Share, share: usize, rel: &str) {
+        let Some(w) = &self.watch else { return };
+        for id in w.covering(share, rel) {
+            let Ok(fd) = fs.open_dir(rel) else { return };
+            if w.add(id, share, rel, fd.as_fd(), true).is_ok() {
+                self.walk(w, fs, id, share, rel);
+            }
+        }
     }
 
     /// As [`HostNotify::watch`], joining a directory already watched as `dir`; false
@@ -114,10 +165,25 @@ impl HostNotify {
         }
     }
 
-    /// The host changes queued now, less the server's own.
-    fn take(&self, now: Instant) -> Vec<HostEvent> {
-        let Some(w) = &self.watch else { return Vec::new() };
+    /// The host changes queued now, less the server's own; and the directories that
+    /// appeared (by anyone: the server's own new directories are watched too), for
+    /// [`HostNotify::extend`]. Directories that went away are let go of here.
+    fn take(&self, now: Instant) -> (Vec<HostEvent>, Vec<(usize, String)>) {
+        let Some(w) = &self.watch else { return (Vec::new(), Vec::new()) };
         let events = w.drain();
+        let mut appeared = Vec::new();
+        for e in events.iter().filter(|e| e.is_dir) {
+            match e.change {
+                HostChange::Added | HostChange::RenamedTo => appeared.push((e.tag, e.rel.clone())),
+                HostChange::Removed | HostChange::RenamedFrom => w.forget_below(e.tag, &e.rel),
+                _ => {}
+            }
+        }
+        (self.not_own(events, now), appeared)
+    }
+
+    /// `events` less the server's own.
+    fn not_own(&self, events: Vec<HostEvent>, now: Instant) -> Vec<HostEvent> {
         let Ok(own) = self.own.lock() else { return events };
         let name_change = |c: HostChange| c != HostChange::Modified;
         events
@@ -197,7 +263,13 @@ pub async fn run(state: Arc<ServerState>) {
         let Ok(mut ready) = fd.readable().await else { return };
         tokio::time::sleep(GRACE).await;
         ready.clear_ready();
-        for e in state.host_notify.take(Instant::now()) {
+        let (events, appeared) = state.host_notify.take(Instant::now());
+        for (share, rel) in appeared {
+            if let Some(s) = state.shares.get(share) {
+                crate::offload::blocking(|| state.host_notify.extend(&s.fs, share, &rel));
+            }
+        }
+        for e in events {
             match classify(&e) {
                 Some((act, mask)) => {
                     tracing::debug!(share = e.tag, rel = %e.rel, change = ?e.change, "host change");

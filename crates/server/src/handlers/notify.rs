@@ -36,7 +36,13 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     let first = *open.notify.first_max.get_or_insert(req.output_buffer_length);
     open.notify.max = first.min(req.output_buffer_length);
     let ready = take_ready(open);
-    server.host_notify.watch(id, share, &dir, open.handle.as_fd());
+    if req.flags & WATCH_TREE != 0 {
+        if let Some(s) = server.shares.get(share) {
+            crate::offload::blocking(|| server.host_notify.watch_tree(id, share, &dir, open.handle.as_fd(), &s.fs));
+        }
+    } else {
+        server.host_notify.watch(id, share, &dir, open.handle.as_fd());
+    }
     ctx.server.notify.watch(id, conn_id, share, dir, req.flags & WATCH_TREE != 0, req.completion_filter);
     match ready {
         Some(reply) => Ok(reply),
