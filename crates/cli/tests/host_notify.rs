@@ -274,3 +274,26 @@ fn a_recursive_watch_sees_host_changes_below_its_directory() {
     }
     assert!(heard, "host changes in a directory made through the server are seen");
 }
+
+#[test]
+fn host_attribute_and_time_changes_are_reported() {
+    const ATTRIBUTES: u32 = 0x4;
+    let server = start("host-notify-attr");
+    let dir = server.root.join("d");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("f.txt"), b"x").unwrap();
+    let mut c = Client::connect(server.addr, "user", "pass", "share");
+    let fid = open_dir(&mut c, "d");
+    let mid = c.send(0x0F, notify_body(&fid, ATTRIBUTES));
+    std::thread::sleep(Duration::from_millis(200));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.join("f.txt"), std::fs::Permissions::from_mode(0o444)).unwrap();
+    let r = c.wait(mid, Duration::from_secs(1)).expect("a host chmod reported within 1 s");
+    assert_eq!(changes(&r), vec![(MODIFIED, "f.txt".to_string())]);
+    // touch(1): new times, nothing else.
+    std::thread::sleep(Duration::from_millis(300));
+    let f = std::fs::File::options().read(true).open(dir.join("f.txt")).unwrap();
+    f.set_modified(std::time::SystemTime::now() - Duration::from_secs(3600)).unwrap();
+    let seen = await_changes(&mut c, &fid, ATTRIBUTES | WRITES, &[(MODIFIED, "f.txt")], Duration::from_secs(1));
+    assert!(seen.contains(&(MODIFIED, "f.txt".into())), "{seen:?}");
+}

@@ -8,10 +8,10 @@
 //! [`HostWatch::drain`] turns the queued records into [`HostEvent`]s: names added,
 //! removed, renamed (an IN_MOVED_FROM and IN_MOVED_TO of one rename within one
 //! directory; a move between directories is a removal here and an addition there, as
-//! Windows reports it) and data modified (IN_MODIFY: writes and truncation).
-//! Attribute-only changes (IN_ATTRIB) are not reported: the server's own extended
-//! attributes (DOS attributes, streams, descriptors) change them on every create,
-//! and inotify cannot tell whose change it was.
+//! Windows reports it), data modified (IN_MODIFY: writes and truncation) and metadata
+//! changed (IN_ATTRIB: mode, owner, times, extended attributes, link count). The
+//! server's own extended-attribute updates (DOS attributes, streams, descriptors) come
+//! back as IN_ATTRIB too; like its writes, the caller tells them apart by path and time.
 //!
 //! A watcher may hold several directories: a recursive CHANGE_NOTIFY (WATCH_TREE) watches
 //! the directories below its own too, at most [`MAX_DIRS_PER_WATCHER`] (the caller walks
@@ -48,6 +48,7 @@ const MASK: u32 = libc::IN_CREATE
     | libc::IN_MOVED_FROM
     | libc::IN_MOVED_TO
     | libc::IN_MODIFY
+    | libc::IN_ATTRIB
     | libc::IN_DELETE_SELF
     | libc::IN_ONLYDIR
     | libc::IN_EXCL_UNLINK;
@@ -61,6 +62,8 @@ pub enum HostChange {
     Removed,
     /// Data written or the size changed.
     Modified,
+    /// Metadata changed: mode, owner, times, extended attributes, link count.
+    Attributes,
     /// The old name of an entry renamed within its directory.
     RenamedFrom,
     /// The new name of an entry renamed within its directory.
@@ -320,6 +323,8 @@ fn translate(s: &mut State, buf: &[u8], out: &mut Vec<HostEvent>) {
             if paired(libc::IN_MOVED_FROM) { HostChange::RenamedTo } else { HostChange::Added }
         } else if ev.mask & libc::IN_MODIFY != 0 {
             HostChange::Modified
+        } else if ev.mask & libc::IN_ATTRIB != 0 {
+            HostChange::Attributes
         } else {
             continue;
         };
@@ -349,6 +354,7 @@ mod tests {
         let mut buf = record(5, libc::IN_CREATE, 0, b"a.txt", 3);
         buf.extend(record(5, libc::IN_DELETE | libc::IN_ISDIR, 0, b"old", 0));
         buf.extend(record(5, libc::IN_MODIFY, 0, b"a.txt", 0));
+        buf.extend(record(5, libc::IN_ATTRIB, 0, b"a.txt", 0));
         buf.extend(record(9, libc::IN_CREATE, 0, b"elsewhere", 0));
         let mut out = Vec::new();
         translate(&mut s, &buf, &mut out);
@@ -362,6 +368,8 @@ mod tests {
                 (1, "old", HostChange::Removed, true),
                 (0, "docs/a.txt", HostChange::Modified, false),
                 (1, "a.txt", HostChange::Modified, false),
+                (0, "docs/a.txt", HostChange::Attributes, false),
+                (1, "a.txt", HostChange::Attributes, false),
             ]
         );
     }

@@ -185,7 +185,7 @@ impl HostNotify {
     /// `events` less the server's own.
     fn not_own(&self, events: Vec<HostEvent>, now: Instant) -> Vec<HostEvent> {
         let Ok(own) = self.own.lock() else { return events };
-        let name_change = |c: HostChange| c != HostChange::Modified;
+        let name_change = |c: HostChange| !matches!(c, HostChange::Modified | HostChange::Attributes);
         events
             .into_iter()
             .filter(|e| e.change == HostChange::Overflow || !own.is_own(e.tag, &e.rel, now, name_change(e.change)))
@@ -241,6 +241,9 @@ fn classify(e: &HostEvent) -> Option<(u32, u32)> {
         HostChange::RenamedFrom => (action::RENAMED_OLD_NAME, name),
         HostChange::RenamedTo => (action::RENAMED_NEW_NAME, name),
         HostChange::Modified => (action::MODIFIED, filter::SIZE | filter::LAST_WRITE),
+        // IN_ATTRIB does not say what changed: a mode (the read-only attribute), an owner
+        // or ACL, or times (touch).
+        HostChange::Attributes => (action::MODIFIED, filter::ATTRIBUTES | filter::LAST_WRITE | filter::SECURITY),
         HostChange::Overflow => return None,
     })
 }
@@ -332,6 +335,8 @@ mod tests {
         assert_eq!(classify(&e(HostChange::Removed, true)), Some((action::REMOVED, filter::DIR_NAME)));
         assert_eq!(classify(&e(HostChange::RenamedTo, false)), Some((action::RENAMED_NEW_NAME, filter::FILE_NAME)));
         assert_eq!(classify(&e(HostChange::Modified, false)), Some((action::MODIFIED, filter::SIZE | filter::LAST_WRITE)));
+        let attrs = filter::ATTRIBUTES | filter::LAST_WRITE | filter::SECURITY;
+        assert_eq!(classify(&e(HostChange::Attributes, false)), Some((action::MODIFIED, attrs)));
         assert_eq!(classify(&e(HostChange::Overflow, false)), None);
     }
 }

@@ -15,6 +15,7 @@ pub mod filter {
     pub const ATTRIBUTES: u32 = 0x004;
     pub const SIZE: u32 = 0x008;
     pub const LAST_WRITE: u32 = 0x010;
+    pub const SECURITY: u32 = 0x100;
 }
 
 /// FILE_ACTION_* (MS-FSCC 2.4.42).
