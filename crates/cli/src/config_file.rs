@@ -58,6 +58,8 @@ pub struct FileConfig {
     pub users_file: Option<PathBuf>,
     /// Where the server keeps its state (the domain SID); "" turns it off.
     pub state_dir: Option<PathBuf>,
+    /// Each session's file-system calls run as its user's UNIX uid/gid (root only).
+    pub unix_identity: Option<bool>,
     #[serde(default)]
     pub share: Vec<FileShare>,
     #[serde(default)]
@@ -277,6 +279,9 @@ pub struct FileUser {
     pub password: Option<String>,
     /// Or the NT hash as 32 hex digits.
     pub nt_hash: Option<String>,
+    /// The UNIX uid and gid under `unix_identity` (both or neither).
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
 }
 
 pub fn load(path: &std::path::Path) -> Result<FileConfig, String> {

@@ -728,7 +728,7 @@ impl Inner {
         let rel = p.open.handle.rel_path();
         tracing::info!(open = id, path = ?rel, "{why}");
         if outcome.is_some_and(|o| o.delete_file)
-            && let Err(e) = p.fs.remove(&rel, p.open.is_dir)
+            && let Err(e) = crate::unix_id::act_as(p.unix.as_deref(), || p.fs.remove(&rel, p.open.is_dir)).unwrap_or(Err(opportune_fs::FsError::AccessDenied))
         {
             tracing::info!(open = id, path = ?rel, error = %e, "delete on close failed");
         }

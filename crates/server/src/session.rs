@@ -48,6 +48,8 @@ pub struct Tree {
     /// The token access checks on this tree use: the session's, with what the share
     /// adds (an admin user of the share gets Administrators and the privileges).
     pub token: std::sync::Arc<opportune_types::Token>,
+    /// The UNIX identity requests on this tree run as (`unix_identity`; `unix_id`).
+    pub unix: Option<std::sync::Arc<opportune_fs::UnixIdentity>>,
 }
 
 pub struct Session {
@@ -78,6 +80,9 @@ pub struct Session {
     /// Who the session is for access checks, set when it is established (anonymous
     /// until then).
     pub token: std::sync::Arc<opportune_types::Token>,
+    /// With `unix_identity`: the session's UNIX identity or why it has none, set with
+    /// the token (`unix_id::resolve`); None when `unix_identity` is off.
+    pub unix: Option<crate::unix_id::Mapping>,
 }
 
 impl Session {
@@ -99,6 +104,7 @@ impl Session {
             established: false,
             opens: Default::default(),
             token: std::sync::Arc::new(crate::accounts::anonymous_token()),
+            unix: None,
         }
     }
 

@@ -62,6 +62,11 @@ pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
         return;
     }
     let rel = open.handle.rel_path();
+    // `unix_identity`: as the open's user, whatever request (or disconnect) closed it.
+    let Ok(unix) = crate::unix_id::of_open(server, conn, open.session_id, open.tree_id) else { return };
+    let remove = |server, conn, share, rel: &str, is_dir, by| {
+        let _ = crate::unix_id::act_as(unix.as_deref(), || remove(server, conn, share, rel, is_dir, by));
+    };
     if outcome.delete_file {
         remove(server, conn, open.share, &rel, open.is_dir, by);
     }
@@ -99,7 +104,9 @@ pub fn forced(server: &ServerState, conn: &mut ConnState, id: u64, delete_file: 
         server.dir_leases.closed(server, id, open.share, &open.handle.rel_path());
     }
     if delete_file {
-        remove(server, conn, open.share, &open.handle.rel_path(), open.is_dir, Changer::NO_LEASE);
+        let Ok(unix) = crate::unix_id::of_open(server, conn, open.session_id, open.tree_id) else { return };
+        let rel = open.handle.rel_path();
+        let _ = crate::unix_id::act_as(unix.as_deref(), || remove(server, conn, open.share, &rel, open.is_dir, Changer::NO_LEASE));
     }
 }
 
@@ -135,7 +142,11 @@ pub fn release(server: &ServerState, conn: &mut ConnState, open: Open) {
     // A parked open's eventual close is not a change through this server.
     server.dir_leases.take_written(open.file_id.volatile);
     let deadline = std::time::Instant::now() + durable.timeout;
-    let parked = crate::parked::Parked { open, durable, fs: share.fs.clone(), deadline };
+    let Ok(unix) = crate::unix_id::of_open(server, conn, open.session_id, open.tree_id) else {
+        finish_close(server, conn, open);
+        return;
+    };
+    let parked = crate::parked::Parked { open, durable, fs: share.fs.clone(), deadline, unix };
     if let Err(p) = server.locks.park(parked) {
         finish_close(server, conn, p.open);
     }

@@ -16,9 +16,10 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
     let session = ctx.session()?;
     let (identity, can_encrypt, token) = (session.identity, session.encryptor.is_some(), session.token.clone());
     let user = (identity == Identity::User).then(|| session.user.clone());
+    let mapping = session.unix.clone();
     let (tree, share_type) = if name.eq_ignore_ascii_case("IPC$") {
         let encrypt_data = tree_encryption(ctx.server.config.encryption, can_encrypt)?;
-        let tree = Tree { share: usize::MAX, is_ipc: true, read_only: true, maximal_access: READ_ONLY_ACCESS, encrypt_data, token };
+        let tree = Tree { share: usize::MAX, is_ipc: true, read_only: true, maximal_access: READ_ONLY_ACCESS, encrypt_data, token, unix: None };
         (tree, SHARE_TYPE_PIPE)
     } else {
         let found = ctx.server.shares.find(&name).filter(|(_, s)| may_use(ctx.server, s, identity));
@@ -27,9 +28,10 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
             return Err(NtStatus::BAD_NETWORK_NAME);
         };
         let (read_only, token) = admit(ctx, &share, user.as_deref(), token)?;
+        let unix = unix_identity(ctx, &share, mapping)?;
         let encrypt_data = tree_encryption(share.encryption, can_encrypt)?;
         let access = if read_only { READ_ONLY_ACCESS } else { AccessMask::FILE_ALL_ACCESS };
-        let tree = Tree { share: idx, is_ipc: false, read_only, maximal_access: access, encrypt_data, token };
+        let tree = Tree { share: idx, is_ipc: false, read_only, maximal_access: access, encrypt_data, token, unix };
         (tree, SHARE_TYPE_DISK)
     };
     let (maximal_access, admin) = (tree.maximal_access, tree.token.privileges != 0);
@@ -62,6 +64,30 @@ fn admit(ctx: &Ctx<'_>, share: &crate::server::ShareState, user: Option<&str>, t
         }
         Err(rule) => {
             tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, share = %share.name.escape_debug(), user = %user.unwrap_or("").escape_debug(), %rule, "tree connect refused by the share's access rules");
+            Err(NtStatus::ACCESS_DENIED)
+        }
+    }
+}
+
+/// With `unix_identity`, the UNIX identity the tree's requests run as; a session that
+/// has none (no uid/gid and no system account, or one that maps to root) cannot use a
+/// disk share: STATUS_ACCESS_DENIED, logged at info with the reason (`unix_id`).
+fn unix_identity(
+    ctx: &Ctx<'_>,
+    share: &crate::server::ShareState,
+    mapping: Option<crate::unix_id::Mapping>,
+) -> Result<Option<Arc<opportune_fs::UnixIdentity>>, NtStatus> {
+    if !ctx.server.config.unix_identity {
+        return Ok(None);
+    }
+    match mapping {
+        Some(Ok(who)) => Ok(Some(who)),
+        Some(Err(why)) => {
+            tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, share = %share.name.escape_debug(), why = %why.escape_debug(), "tree connect refused: no UNIX identity");
+            Err(NtStatus::ACCESS_DENIED)
+        }
+        None => {
+            tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, share = %share.name.escape_debug(), "tree connect refused: the session has no UNIX identity");
             Err(NtStatus::ACCESS_DENIED)
         }
     }
