@@ -2,8 +2,9 @@
 //! file alice creates is owned by her uid and gid; the kernel refuses what the mode bits
 //! refuse even though the server is root and no NT ACL denies; two sessions on one
 //! connection, and two clients at once, each run as their own user; a user without a
-//! mapping is refused at TREE_CONNECT; supplementary groups come from the users file;
-//! off, nothing changes. The uids are numbers only (40001...): no system account is made.
+//! mapping is refused at TREE_CONNECT; guests are `nobody`; supplementary groups come
+//! from the users file; off, nothing changes. The uids are numbers only (40001...): no
+//! system account is made.
 //! Needs root (the server switches identities); skipped otherwise.
 
 mod support;
@@ -333,4 +334,33 @@ fn a_server_that_is_not_root_refuses_to_start() {
         assert!(err.contains("unix_identity = true needs the server to run as root"), "{extra:?}: {err}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn guests_run_as_nobody() {
+    let config = CONFIG.replace("unix_identity = true", "unix_identity = true\nguest = true").replace(
+        "path = \"{root}\"",
+        "path = \"{root}\"\nguest_ok = true",
+    );
+    let Some(s) = setup("unix-guest", &config) else { return };
+    let Ok(Some(nobody)) = nobody_account() else {
+        eprintln!("skipped: no system account nobody");
+        return;
+    };
+    // A password that does not verify makes a guest session (guest = true).
+    let mut g = Client::try_login(s.addr, "visitor", "whatever").expect("guest logon");
+    assert_eq!(g.try_tree_connect("share"), STATUS_SUCCESS);
+    assert_eq!(make(&mut g, "guest.txt", false), STATUS_SUCCESS);
+    assert_eq!(owner(&s.root.join("guest.txt")), nobody);
+    host_file(&s, "alices-secret.txt", 0o600, ALICE, ALICE);
+    assert_eq!(try_open(&mut g, "alices-secret.txt", FILE_READ_DATA), ACCESS_DENIED);
+}
+
+/// The uid and gid of the system account `nobody`, from /etc/passwd.
+fn nobody_account() -> Result<Option<(u32, u32)>, std::io::Error> {
+    let passwd = std::fs::read_to_string("/etc/passwd")?;
+    Ok(passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.first() == Some(&"nobody") && f.len() > 3).then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?))).flatten()
+    }))
 }
