@@ -181,7 +181,7 @@ mod tests {
 
     #[test]
     fn no_identity_runs_as_the_server() {
-        assert_eq!(act_as(None, || opportune_fs::current_fsuid()), Ok(opportune_fs::current_fsuid()));
+        assert_eq!(act_as(None, opportune_fs::current_fsuid), Ok(opportune_fs::current_fsuid()));
     }
 
     #[test]
