@@ -190,6 +190,8 @@ pub struct FileShare {
     pub strict_allocate: Option<bool>,
     /// Bytes of the share's volume kept free; growth below answers STATUS_DISK_FULL.
     pub disk_free_reserve: Option<u64>,
+    /// With the server's unix_identity: false serves this share as the server.
+    pub unix_identity: Option<bool>,
     /// Only these users (names, `@group`) may connect (Samba's "valid users").
     #[serde(default)]
     pub valid_users: Vec<String>,

@@ -309,6 +309,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
             space,
             access,
             security,
+            unix_identity: s.unix_identity.unwrap_or(true),
         });
     }
     let cli_shares = args.shares.iter().map(|s| parse_share(s)).collect::<Result<Vec<_>, _>>()?;
@@ -326,6 +327,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
             space: Default::default(),
             access: Default::default(),
             security: Default::default(),
+            unix_identity: true,
         });
     }
     if config.shares.is_empty() {

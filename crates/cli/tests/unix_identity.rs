@@ -37,6 +37,11 @@ unix_identity = true
 name = "share"
 path = "{root}"
 
+[[share]]
+name = "plain"
+path = "{root}"
+unix_identity = false
+
 [[user]]
 name = "alice"
 password = "alice-pw"
@@ -363,4 +368,54 @@ fn nobody_account() -> Result<Option<(u32, u32)>, std::io::Error> {
         let f: Vec<&str> = l.split(':').collect();
         (f.first() == Some(&"nobody") && f.len() > 3).then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?))).flatten()
     }))
+}
+
+#[test]
+fn a_share_with_unix_identity_off_is_served_as_the_server() {
+    let Some(s) = setup("unix-share-off", CONFIG) else { return };
+    let mut alice = Client::connect(s.addr, "alice", "alice-pw", "plain");
+    assert_eq!(make(&mut alice, "plain.txt", false), STATUS_SUCCESS);
+    assert_eq!(owner(&s.root.join("plain.txt")), (0, 0));
+    host_file(&s, "bobs-secret.txt", 0o600, BOB, BOB);
+    assert_eq!(try_open(&mut alice, "bobs-secret.txt", FILE_READ_DATA), STATUS_SUCCESS);
+    // The unmapped user may use it too, and not the other share.
+    let mut n = Client::try_login(s.addr, "nomap-opportune-test", "nomap-pw").expect("logon");
+    assert_eq!(n.try_tree_connect("share"), ACCESS_DENIED);
+    assert_eq!(n.try_tree_connect("plain"), STATUS_SUCCESS);
+}
+
+/// Opens `name` delete-on-close with a batch oplock and a durable v2 handle that lives
+/// `timeout_ms` after a disconnect; whether durability was granted.
+fn open_durable_delete_on_close(c: &mut Client, name: &str, timeout_ms: u32) -> bool {
+    let mut data = timeout_ms.to_le_bytes().to_vec();
+    data.extend_from_slice(&[0; 12]);
+    data.extend_from_slice(&[0x5a; 16]);
+    let ctx = create_context(b"DH2Q", &data);
+    let mid = c.send(5, create_body(name, DELETE | FILE_READ_DATA, OPLOCK_BATCH, OPEN, FILE_DELETE_ON_CLOSE, &ctx));
+    let r = c.wait(mid, Duration::from_secs(10)).expect("create answered");
+    assert_eq!(r.status, STATUS_SUCCESS, "open {name} for delete");
+    r.body.windows(4).any(|w| w == b"DH2Q")
+}
+
+#[test]
+fn a_durable_handles_expiry_deletes_as_its_user() {
+    let Some(s) = setup("unix-durable", CONFIG) else { return };
+    host_dir(&s, "alices", 0o755, ALICE, ALICE);
+    for name in ["alices/a.txt", "alices/b.txt"] {
+        std::fs::write(s.root.join(name), b"x").expect("file");
+        std::os::unix::fs::chown(s.root.join(name), Some(ALICE), Some(ALICE)).expect("chown");
+    }
+    let mut bob = Client::connect_smb3(s.addr, "bob", "bob-pw", "share");
+    assert!(open_durable_delete_on_close(&mut bob, "alices\\a.txt", 300), "durable granted to bob");
+    let mut alice = Client::connect_smb3(s.addr, "alice", "alice-pw", "share");
+    assert!(open_durable_delete_on_close(&mut alice, "alices\\b.txt", 300), "durable granted to alice");
+    drop(bob);
+    drop(alice);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while s.root.join("alices/b.txt").exists() {
+        assert!(std::time::Instant::now() < deadline, "alice's parked delete-on-close never ran");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(s.root.join("alices/a.txt").exists(), "bob's parked delete-on-close ran as bob");
 }

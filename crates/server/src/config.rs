@@ -30,6 +30,9 @@ pub struct ShareConfig {
     pub access: crate::share_access::AccessRules,
     /// `default_acl` and `access_based_enumeration` (see `security::ShareSecurity`).
     pub security: crate::security::ShareSecurity,
+    /// With the server's `unix_identity`: this share's requests run as the session's
+    /// UNIX identity (default); false: as the server. Ignored when the server's is off.
+    pub unix_identity: bool,
 }
 
 /// Whether the server asks SMB 3.x clients to encrypt, and refuses those that cannot

@@ -95,11 +95,6 @@ pub fn act_as<R>(who: Option<&UnixIdentity>, f: impl FnOnce() -> R) -> Result<R,
     Ok(f())
 }
 
-/// The identity requests on tree `tree` of session `session` run as.
-pub fn of_tree(conn: &crate::conn_state::ConnState, session: u64, tree: u32) -> Option<Arc<UnixIdentity>> {
-    conn.sessions.get(&session)?.trees.get(&tree)?.unix.clone()
-}
-
 /// The identity work for an open of tree `tree` runs as after its request (a
 /// delete-on-close, a deferred create or rename): its tree's. With `unix_identity` on
 /// and the tree gone there is nobody to run it as, and it is never run as the server:
@@ -110,12 +105,13 @@ pub fn of_open(
     session: u64,
     tree: u32,
 ) -> Result<Option<Arc<UnixIdentity>>, NtStatus> {
-    match of_tree(conn, session, tree) {
+    match conn.sessions.get(&session).and_then(|s| s.trees.get(&tree)) {
+        Some(t) => Ok(t.unix.clone()),
         None if server.config.unix_identity => {
             tracing::info!(conn = conn.id, session, tree, "no UNIX identity for the open's tree: not done");
             Err(NtStatus::ACCESS_DENIED)
         }
-        found => Ok(found),
+        None => Ok(None),
     }
 }
 

@@ -77,7 +77,7 @@ fn unix_identity(
     share: &crate::server::ShareState,
     mapping: Option<crate::unix_id::Mapping>,
 ) -> Result<Option<Arc<opportune_fs::UnixIdentity>>, NtStatus> {
-    if !ctx.server.config.unix_identity {
+    if !ctx.server.config.unix_identity || !share.config.unix_identity {
         return Ok(None);
     }
     match mapping {
