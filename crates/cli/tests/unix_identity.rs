@@ -143,6 +143,10 @@ fn files_are_created_with_the_users_owner() {
     assert_eq!(alice.write(f, 0, b"hello"), STATUS_SUCCESS);
     alice.close(f);
     assert_eq!(std::fs::read(s.root.join("a.txt")).expect("read"), b"hello");
+    // `opportune status` shows what each session runs as.
+    let out = Command::new(env!("CARGO_BIN_EXE_opportune")).args(["status", "--listen", &s.addr.to_string()]).output().expect("status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("unix uid 40001 gid 40001; groups: 40001") && text.contains("unix uid 40002 gid 40002"), "{text}");
 }
 
 #[test]
@@ -276,7 +280,8 @@ fn supplementary_groups_come_from_the_users_file() {
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     };
     opportune(&["user", "add", "carol", "carol-pw", "--uid", "40003", "--gid", "40003"]);
-    opportune(&["user", "add", "dave", "dave-pw", "--uid", "40004", "--gid", "40004"]);
+    opportune(&["user", "add", "dave", "dave-pw"]);
+    opportune(&["user", "unix", "dave", "--uid", "40004", "--gid", "40004"]);
     opportune(&["group", "add", "projects", "--gid", "40100"]);
     opportune(&["group", "members", "projects", "--add", "carol"]);
     let config = format!(

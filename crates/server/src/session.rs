@@ -24,6 +24,8 @@ pub struct SessionInfo {
     pub identity: Identity,
     /// The session's token, for `opportune status`.
     pub token: std::sync::Arc<opportune_types::Token>,
+    /// Its UNIX identity under `unix_identity`, for `opportune status`.
+    pub unix: Option<std::sync::Arc<opportune_fs::UnixIdentity>>,
 }
 
 impl SessionInfo {

@@ -247,6 +247,7 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
         signer: session.signer.clone(),
         identity,
         token: session.token.clone(),
+        unix: session.unix.clone().and_then(Result::ok),
     };
     session.user = user;
     session.preauth = None;
