@@ -159,6 +159,9 @@ fn the_kernel_refuses_what_the_mode_bits_refuse() {
     assert_eq!(try_open(&mut alice, "bobs-secret.txt", FILE_READ_DATA), ACCESS_DENIED);
     assert_eq!(try_open(&mut alice, "bobs-secret.txt", FILE_WRITE_DATA), ACCESS_DENIED);
     assert_eq!(try_open(&mut bob, "bobs-secret.txt", FILE_READ_DATA), STATUS_SUCCESS);
+    // What POSIX lets anyone do stays possible: its attributes, and listing it.
+    assert_eq!(try_open(&mut alice, "bobs-secret.txt", READ_ATTRS_ONLY), STATUS_SUCCESS);
+    assert!(alice.list_dir("").expect("list").iter().any(|n| n == "bobs-secret.txt"));
     // Readable by all, writable by its owner only.
     host_file(&s, "bobs-public.txt", 0o644, BOB, BOB);
     assert_eq!(try_open(&mut alice, "bobs-public.txt", FILE_READ_DATA), STATUS_SUCCESS);
