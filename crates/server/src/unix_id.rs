@@ -9,7 +9,8 @@
 //!   add it to their members' supplementary groups. Guest and anonymous sessions are the
 //!   system account `nobody`. A mapping to uid 0 is refused (root would bypass every
 //!   kernel check). A session without a mapping can use IPC$ only: its TREE_CONNECT of
-//!   a disk share answers STATUS_ACCESS_DENIED, logged at info with the reason.
+//!   a disk share answers STATUS_ACCESS_DENIED, logged at info with the reason. A share
+//!   with its own `unix_identity = false` gets no identity: served as the server.
 //! * **Where it applies** ([`act_as`]): every request on a tree (`handlers::handle`)
 //!   runs with the tree's identity on the thread that makes the system calls. A request
 //!   is processed synchronously on its connection's task, and `offload::blocking`
@@ -18,7 +19,8 @@
 //!   across an `.await`. The same goes for what completes a request later (a deferred
 //!   CREATE, a rename that waited for breaks) and for a delete-on-close carried out when
 //!   the last open goes, even when that happens at logoff, disconnect or the expiry of a
-//!   durable handle (the identity travels with the parked open). The server's own
+//!   durable handle (the identity travels with the parked open); such work for a tree
+//!   that is gone is not done rather than done as root ([`of_open`]). The server's own
 //!   metadata in `user.opportune.*` xattrs (DOS attributes, security descriptors, EAs,
 //!   streams) is read and written as the user too: the `user.` namespace needs no
 //!   privilege, only the file's read or write permission, which is the point.
