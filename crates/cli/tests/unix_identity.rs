@@ -302,6 +302,15 @@ fn supplementary_groups_come_from_the_users_file() {
     assert_eq!(make(&mut dave, "project\\dave.txt", false), ACCESS_DENIED);
     assert_eq!(make(&mut dave, "dave.txt", false), STATUS_SUCCESS);
     assert_eq!(owner(&s.root.join("dave.txt")), (40004, 40004));
+    // A changed mapping counts from the next logon after a reload; a session keeps its own.
+    opportune(&["user", "unix", "dave", "--uid", "40005", "--gid", "40005"]);
+    let out = Command::new(bin).args(["reload", "--listen", &s.addr.to_string()]).output().expect("reload");
+    assert!(out.status.success(), "reload: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(make(&mut dave, "dave-old-session.txt", false), STATUS_SUCCESS);
+    assert_eq!(owner(&s.root.join("dave-old-session.txt")), (40004, 40004));
+    let mut dave2 = Client::connect(s.addr, "dave", "dave-pw", "share");
+    assert_eq!(make(&mut dave2, "dave-new-session.txt", false), STATUS_SUCCESS);
+    assert_eq!(owner(&s.root.join("dave-new-session.txt")), (40005, 40005));
 }
 
 #[test]
