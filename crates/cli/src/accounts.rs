@@ -42,6 +42,24 @@ enum UserCommand {
         /// The NT hash as 32 hex digits, instead of a password.
         #[arg(long, conflicts_with = "password")]
         nt_hash: Option<String>,
+        /// The UNIX uid its file-system calls run as under `unix_identity` (with --gid);
+        /// without: the system account of the same name.
+        #[arg(long, requires = "gid")]
+        uid: Option<u32>,
+        /// The UNIX gid, with --uid.
+        #[arg(long, requires = "uid")]
+        gid: Option<u32>,
+    },
+    /// Set a user's UNIX uid and gid (`unix_identity`), or clear them with --clear (the
+    /// system account of the same name is then used).
+    Unix {
+        name: String,
+        #[arg(long, requires = "gid", conflicts_with = "clear")]
+        uid: Option<u32>,
+        #[arg(long, requires = "uid", conflicts_with = "clear")]
+        gid: Option<u32>,
+        #[arg(long, required_unless_present = "uid")]
+        clear: bool,
     },
     /// Remove a user (and its group memberships); its sessions end at the next reload.
     Del { name: String },
@@ -65,7 +83,12 @@ pub struct GroupArgs {
 #[derive(Subcommand, Debug)]
 enum GroupCommand {
     /// Add a group (for `@group` in share lists; its SID goes into its members' tokens).
-    Add { name: String },
+    Add {
+        name: String,
+        /// A UNIX gid its members get as a supplementary group under `unix_identity`.
+        #[arg(long)]
+        gid: Option<u32>,
+    },
     /// Remove a group.
     Del { name: String },
     /// Show a group's members, or change them with --add and --remove.
@@ -127,13 +150,25 @@ fn changed(path: &std::path::Path, what: &str) {
 pub fn user(args: UserArgs) -> Result<(), String> {
     let path = args.file.path()?;
     let done = match args.command {
-        UserCommand::Add { name, password: pw, nt_hash } => {
+        UserCommand::Add { name, password: pw, nt_hash, uid, gid } => {
             let hash = match nt_hash {
                 Some(hex) => users_file::hash_from_hex(&hex).ok_or("--nt-hash: expected 32 hex digits")?,
                 None => NtHash::from_password(&password(pw)?),
             };
-            let rid = UsersFile::update(&path, |f| f.add_user(&name, &hash))?;
+            let rid = UsersFile::update(&path, |f| {
+                let rid = f.add_user(&name, &hash)?;
+                f.set_unix(&name, uid.zip(gid))?;
+                Ok(rid)
+            })?;
             format!("user {name} added (RID {rid})")
+        }
+        UserCommand::Unix { name, uid, gid, clear } => {
+            let ids = if clear { None } else { uid.zip(gid) };
+            UsersFile::update(&path, |f| f.set_unix(&name, ids))?;
+            match ids {
+                Some((u, g)) => format!("{name} runs as uid {u}, gid {g} under unix_identity"),
+                None => format!("{name} runs as the system account of that name under unix_identity"),
+            }
         }
         UserCommand::Del { name } => {
             UsersFile::update(&path, |f| f.remove_user(&name))?;
@@ -150,7 +185,8 @@ pub fn user(args: UserArgs) -> Result<(), String> {
             for u in &f.users {
                 let sid = domain.as_ref().and_then(|d| d.with_rid(u.rid)).map_or_else(|| "-".to_string(), |s| s.to_string());
                 let groups: Vec<&str> = f.groups_of(&u.name).map(|g| g.name.as_str()).collect();
-                println!("{:<20} {:>6} {:<44} {}", u.name, u.rid, sid, groups.join(","));
+                let unix = u.uid.zip(u.gid).map(|(uid, gid)| format!(" uid={uid} gid={gid}")).unwrap_or_default();
+                println!("{:<20} {:>6} {:<44} {}{unix}", u.name, u.rid, sid, groups.join(","));
             }
             return Ok(());
         }
@@ -181,8 +217,12 @@ pub fn user(args: UserArgs) -> Result<(), String> {
 pub fn group(args: GroupArgs) -> Result<(), String> {
     let path = args.file.path()?;
     let done = match args.command {
-        GroupCommand::Add { name } => {
-            let rid = UsersFile::update(&path, |f| f.add_group(&name))?;
+        GroupCommand::Add { name, gid } => {
+            let rid = UsersFile::update(&path, |f| {
+                let rid = f.add_group(&name)?;
+                f.set_group_gid(&name, gid)?;
+                Ok(rid)
+            })?;
             format!("group {name} added (RID {rid})")
         }
         GroupCommand::Del { name } => {
@@ -206,7 +246,8 @@ pub fn group(args: GroupArgs) -> Result<(), String> {
         }
         GroupCommand::List => {
             for g in &UsersFile::load_or_new(&path)?.groups {
-                println!("{:<20} {:>6} {}", g.name, g.rid, g.members.join(","));
+                let gid = g.gid.map(|gid| format!(" gid={gid}")).unwrap_or_default();
+                println!("{:<20} {:>6} {}{gid}", g.name, g.rid, g.members.join(","));
             }
             return Ok(());
         }

@@ -58,6 +58,8 @@ pub struct FileConfig {
     pub users_file: Option<PathBuf>,
     /// Where the server keeps its state (the domain SID); "" turns it off.
     pub state_dir: Option<PathBuf>,
+    /// Each session's file-system calls run as its user's UNIX uid/gid (root only).
+    pub unix_identity: Option<bool>,
     #[serde(default)]
     pub share: Vec<FileShare>,
     #[serde(default)]
@@ -188,6 +190,8 @@ pub struct FileShare {
     pub strict_allocate: Option<bool>,
     /// Bytes of the share's volume kept free; growth below answers STATUS_DISK_FULL.
     pub disk_free_reserve: Option<u64>,
+    /// With the server's unix_identity: false serves this share as the server.
+    pub unix_identity: Option<bool>,
     /// Only these users (names, `@group`) may connect (Samba's "valid users").
     #[serde(default)]
     pub valid_users: Vec<String>,
@@ -277,6 +281,9 @@ pub struct FileUser {
     pub password: Option<String>,
     /// Or the NT hash as 32 hex digits.
     pub nt_hash: Option<String>,
+    /// The UNIX uid and gid under `unix_identity` (both or neither).
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
 }
 
 pub fn load(path: &std::path::Path) -> Result<FileConfig, String> {

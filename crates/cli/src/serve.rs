@@ -179,7 +179,7 @@ fn reloader(args: ServeArgs, generated: Option<(String, String)>) -> opportune_s
         };
         let (mut config, fresh) = build_config(&args, file)?;
         if let (Some(_), Some((name, pw))) = (fresh, &generated) {
-            config.users = vec![UserConfig { name: name.clone(), nt_hash: NtHash::from_password(pw), rid: None }];
+            config.users = vec![UserConfig { name: name.clone(), nt_hash: NtHash::from_password(pw), rid: None, unix: None }];
         }
         Ok(config)
     })
@@ -187,6 +187,9 @@ fn reloader(args: ServeArgs, generated: Option<(String, String)>) -> opportune_s
 
 /// `--check-config`: what `serve` would serve, or why it would not.
 fn check_config(config: &ServerConfig) -> Result<(), String> {
+    if config.unix_identity {
+        opportune_server::unix_id::check_can_switch()?;
+    }
     for s in &config.shares {
         match std::fs::metadata(&s.path) {
             Ok(m) if m.is_dir() => {}
@@ -278,6 +281,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
         file.max_sessions_per_connection.unwrap_or(config.max_sessions_per_connection);
     config.max_trees_per_session = file.max_trees_per_session.unwrap_or(config.max_trees_per_session);
     config.break_history = file.break_history.unwrap_or(config.break_history);
+    config.unix_identity = file.unix_identity.unwrap_or(false);
     config.state_dir = match (&args.state_dir, &file.state_dir) {
         (Some(p), _) => Some(p.clone()),
         (None, Some(p)) if p.as_os_str().is_empty() => None,
@@ -305,6 +309,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
             space,
             access,
             security,
+            unix_identity: s.unix_identity.unwrap_or(true),
         });
     }
     let cli_shares = args.shares.iter().map(|s| parse_share(s)).collect::<Result<Vec<_>, _>>()?;
@@ -322,6 +327,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
             space: Default::default(),
             access: Default::default(),
             security: Default::default(),
+            unix_identity: true,
         });
     }
     if config.shares.is_empty() {
@@ -339,12 +345,12 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
         if name.is_empty() {
             return Err(format!("--user {u:?}: empty user name"));
         }
-        config.users.push(UserConfig { name: name.to_string(), nt_hash: NtHash::from_password(pw), rid: None });
+        config.users.push(UserConfig { name: name.to_string(), nt_hash: NtHash::from_password(pw), rid: None, unix: None });
     }
     let mut generated = None;
     if config.users.is_empty() && !config.guest {
         let (name, pw) = first_run_user()?;
-        config.users.push(UserConfig { name: name.clone(), nt_hash: NtHash::from_password(&pw), rid: None });
+        config.users.push(UserConfig { name: name.clone(), nt_hash: NtHash::from_password(&pw), rid: None, unix: None });
         generated = Some((name, pw));
     }
     Ok((config, generated))
@@ -360,12 +366,12 @@ fn add_users_file(config: &mut ServerConfig, path: &std::path::Path) -> Result<(
             return Err(format!("user {}: both a [[user]] table and in the users file {}", u.name, path.display()));
         }
         let nt_hash = hash_from_hex(&u.nt_hash).ok_or_else(|| format!("users file {}: user {}: bad nt_hash", path.display(), u.name))?;
-        config.users.push(UserConfig { name: u.name.clone(), nt_hash, rid: Some(u.rid) });
+        config.users.push(UserConfig { name: u.name.clone(), nt_hash, rid: Some(u.rid), unix: u.uid.zip(u.gid) });
     }
     config.groups = f
         .groups
         .iter()
-        .map(|g| opportune_server::GroupConfig { name: g.name.clone(), rid: Some(g.rid), members: g.members.clone() })
+        .map(|g| opportune_server::GroupConfig { name: g.name.clone(), rid: Some(g.rid), members: g.members.clone(), gid: g.gid })
         .collect();
     Ok(())
 }
@@ -399,7 +405,10 @@ fn file_user(u: config_file::FileUser) -> Result<UserConfig, String> {
         (None, Some(hex)) => NtHash(parse_hex16(&hex).ok_or_else(|| format!("user {}: nt_hash must be 32 hex digits", u.name))?),
         _ => return Err(format!("user {}: give exactly one of password or nt_hash", u.name)),
     };
-    Ok(UserConfig { name: u.name, nt_hash, rid: None })
+    if u.uid.is_some() != u.gid.is_some() {
+        return Err(format!("user {}: give both uid and gid, or neither", u.name));
+    }
+    Ok(UserConfig { name: u.name, nt_hash, rid: None, unix: u.uid.zip(u.gid) })
 }
 
 fn parse_hex16(s: &str) -> Option<[u8; 16]> {

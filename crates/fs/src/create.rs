@@ -119,6 +119,7 @@ fn open_existing(
             Some(libc::EISDIR) if trunc => return Err(FsError::InvalidParameter),
             Some(libc::EISDIR) => root.open_rel(rel, dir_flags)?,
             Some(libc::EROFS | libc::ETXTBSY) => return Err(FsError::AccessDenied),
+            Some(libc::EACCES) if p.metadata_only && !p.write && !trunc => root.open_rel(rel, libc::O_PATH)?,
             // O_NONBLOCK met a Linux lease (F_SETLEASE) this open conflicts with.
             Some(libc::EWOULDBLOCK) => return Err(root.lease_held(rel)),
             _ => return Err(e.into()),

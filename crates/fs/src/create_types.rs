@@ -21,6 +21,11 @@ pub struct CreateParams {
     pub attributes: u32,
     /// Space to reserve for a new or overwritten file (fallocate KEEP_SIZE).
     pub allocation_size: u64,
+    /// The open asks for no data (attributes, synchronisation, deletion only): when the
+    /// kernel refuses to open an existing object for reading (a user without read
+    /// permission, under `unix_identity`), an O_PATH descriptor serves it, as POSIX lets
+    /// anyone who can reach a file see its metadata.
+    pub metadata_only: bool,
 }
 
 /// The result of a successful create.

@@ -22,6 +22,8 @@
 //!   (fcntl(2) `F_OFD_SETLK`) that local processes see (see the `host_lock` module).
 //! * Disk space: [`SpacePolicy`] keeps a reserve of the volume free and bounds
 //!   preallocation (see the `space` module).
+//! * UNIX identities: [`UnixIdentity::enter`] makes the calling thread's
+//!   file-system calls run as a user (fsuid, fsgid, groups) until its guard goes.
 //! * Errors: [`FsError::status`] gives the NTSTATUS for the response.
 //!
 //! All `unsafe` code is in the `sys` module.
@@ -68,6 +70,7 @@ mod stream_rename;
 mod sys;
 #[cfg(test)]
 mod testutil;
+mod unix_identity;
 mod volume;
 mod xattr;
 
@@ -86,3 +89,5 @@ pub use share::Share;
 pub use shortname::{is_8_3, short_name};
 pub use space::{SpacePolicy, DEFAULT_FREE_RESERVE, LOOSE_PREALLOCATION};
 pub use sys::{euid, nofile_limit, set_nofile_limit, tcp_info, TcpFigures};
+pub use sys::NGROUPS_MAX;
+pub use unix_identity::{current_fsgid, current_fsuid, current_groups, ActingAs, UnixIdentity};

@@ -49,6 +49,7 @@ pub(crate) fn create_stream(root: &Arc<Root>, path: &SmbPath, sname: &str, p: &C
                 write: false,
                 attributes: p.attributes,
                 allocation_size: 0,
+                metadata_only: false,
             };
             match create_new(root, &l.parent, &l.name, &base, &bp) {
                 Ok(o) => (o.handle.into_file().into(), false, o.rel_path, true),

@@ -738,3 +738,135 @@ pub fn lease_break_time() -> std::time::Duration {
         .unwrap_or(45);
     std::time::Duration::from_secs(secs)
 }
+
+// ---------------------------------------------------------------------------------
+// Per-thread file-system identity (`unix_identity`; `crate::unix_identity` is the safe
+// face). In the kernel, credentials belong to a thread; glibc's setuid/setgid/setgroups
+// wrappers broadcast to every thread of the process, so the supplementary groups are
+// set with the raw system call here, and setfsuid/setfsgid (plain system calls in
+// glibc) change the calling thread only.
+
+/// getgroups/setgroups with 32-bit gids (the `*32` calls on the 32-bit ABIs that kept
+/// 16-bit ones under the old numbers).
+#[cfg(any(target_arch = "x86", target_arch = "arm"))]
+const SYS_GETGROUPS: c_long = libc::SYS_getgroups32;
+#[cfg(any(target_arch = "x86", target_arch = "arm"))]
+const SYS_SETGROUPS: c_long = libc::SYS_setgroups32;
+#[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
+const SYS_GETGROUPS: c_long = libc::SYS_getgroups;
+#[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
+const SYS_SETGROUPS: c_long = libc::SYS_setgroups;
+
+const _: () = assert!(size_of::<libc::gid_t>() == 4 && size_of::<libc::uid_t>() == 4);
+
+/// Linux's NGROUPS_MAX: no thread has more supplementary groups.
+pub const NGROUPS_MAX: usize = 65536;
+
+/// setfsuid(2) on the calling thread; the thread's fsuid before the call. The call
+/// reports no error: a value it refuses (`u32::MAX`, or any without CAP_SETUID) leaves
+/// the fsuid as it was, so asking with `u32::MAX` reads the current one.
+pub fn setfsuid(uid: u32) -> u32 {
+    // SAFETY: no pointers; setfsuid cannot fail, it returns the previous fsuid.
+    unsafe { libc::setfsuid(uid) as u32 }
+}
+
+/// setfsgid(2) on the calling thread, as [`setfsuid`].
+pub fn setfsgid(gid: u32) -> u32 {
+    // SAFETY: no pointers; setfsgid cannot fail, it returns the previous fsgid.
+    unsafe { libc::setfsgid(gid) as u32 }
+}
+
+/// The calling thread's supplementary groups (getgroups(2), the raw call).
+pub fn thread_groups() -> io::Result<Vec<u32>> {
+    // SAFETY: a size of 0 asks for the count only; the null pointer is not written.
+    let n = cvt(unsafe { libc::syscall(SYS_GETGROUPS, 0 as c_int, std::ptr::null_mut::<libc::gid_t>()) })?;
+    // Only this thread changes its own groups, so the count still holds for the call below.
+    let mut groups = vec![0u32; n as usize];
+    // SAFETY: `groups` has room for `n` gid_t values (u32, asserted above) and the size
+    // argument says so; the kernel writes at most that many (EINVAL if there are more).
+    let m = cvt(unsafe { libc::syscall(SYS_GETGROUPS, n as c_int, groups.as_mut_ptr()) })?;
+    groups.truncate(m as usize);
+    Ok(groups)
+}
+
+/// Sets the calling thread's supplementary groups (setgroups(2), the raw call: this
+/// thread only). Needs CAP_SETGID.
+pub fn set_thread_groups(groups: &[u32]) -> io::Result<()> {
+    if groups.len() > NGROUPS_MAX {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: the kernel reads `groups.len()` gid_t values (u32) from the pointer, which
+    // is valid for that many (a dangling but aligned pointer when empty, never read).
+    cvt(unsafe { libc::syscall(SYS_SETGROUPS, groups.len() as libc::size_t, groups.as_ptr()) })?;
+    Ok(())
+}
+
+/// The uid and primary gid of the system account `name` (getpwnam_r(3), through NSS:
+/// /etc/passwd, LDAP, ...); None when there is none.
+pub fn user_by_name(name: &CStr) -> io::Result<Option<(u32, u32)>> {
+    let mut buf: Vec<libc::c_char> = vec![0; 4096];
+    loop {
+        let mut pwd = MaybeUninit::<libc::passwd>::zeroed();
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: `name` is NUL-terminated; `pwd` and `buf` are valid for writes of their
+        // sizes, `result` for one pointer. The strings the call puts in `pwd` point into
+        // `buf`, which outlives every read below (only the two integers are read).
+        let r = unsafe { libc::getpwnam_r(name.as_ptr(), pwd.as_mut_ptr(), buf.as_mut_ptr(), buf.len(), &mut result) };
+        match r {
+            0 if result.is_null() => return Ok(None),
+            0 => {
+                // SAFETY: a non-null result points to `pwd`, which the call filled in.
+                let p = unsafe { pwd.assume_init_ref() };
+                return Ok(Some((p.pw_uid, p.pw_gid)));
+            }
+            libc::ERANGE if buf.len() < 1 << 20 => buf.resize(buf.len() * 4, 0),
+            libc::EINTR => {}
+            // getpwnam_r(3): these also mean "no such user" on some NSS modules.
+            libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM => return Ok(None),
+            e => return Err(io::Error::from_raw_os_error(e)),
+        }
+    }
+}
+
+/// The gid of the system group `name` (getgrnam_r(3)); None when there is none.
+pub fn group_by_name(name: &CStr) -> io::Result<Option<u32>> {
+    let mut buf: Vec<libc::c_char> = vec![0; 4096];
+    loop {
+        let mut grp = MaybeUninit::<libc::group>::zeroed();
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        // SAFETY: as in `user_by_name`: NUL-terminated name, buffers valid for their
+        // sizes, only the gid read back.
+        let r = unsafe { libc::getgrnam_r(name.as_ptr(), grp.as_mut_ptr(), buf.as_mut_ptr(), buf.len(), &mut result) };
+        match r {
+            0 if result.is_null() => return Ok(None),
+            // SAFETY: a non-null result points to `grp`, which the call filled in.
+            0 => return Ok(Some(unsafe { grp.assume_init_ref() }.gr_gid)),
+            libc::ERANGE if buf.len() < 1 << 20 => buf.resize(buf.len() * 4, 0),
+            libc::EINTR => {}
+            libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM => return Ok(None),
+            e => return Err(io::Error::from_raw_os_error(e)),
+        }
+    }
+}
+
+/// The groups of the system account `name` whose primary group is `gid`, `gid` first
+/// (getgrouplist(3): /etc/group and NSS).
+pub fn group_list(name: &CStr, gid: u32) -> Vec<u32> {
+    let mut room: c_int = 64;
+    loop {
+        let mut groups = vec![0 as libc::gid_t; room as usize];
+        let mut count = room;
+        // SAFETY: `name` is NUL-terminated; `groups` has room for `count` gids, which the
+        // call writes at most, and it sets `count` to how many the user has.
+        let r = unsafe { libc::getgrouplist(name.as_ptr(), gid, groups.as_mut_ptr(), &mut count) };
+        if r >= 0 {
+            groups.truncate(count.max(0) as usize);
+            return groups;
+        }
+        if room as usize >= NGROUPS_MAX {
+            groups.truncate(room as usize);
+            return groups;
+        }
+        room = count.max(room.saturating_mul(2)).min(NGROUPS_MAX as c_int);
+    }
+}

@@ -54,6 +54,7 @@ pub fn params(disposition: CreateDisposition, directory: Option<bool>) -> Create
         write: true,
         attributes: 0,
         allocation_size: 0,
+        metadata_only: false,
     }
 }
 

@@ -30,6 +30,9 @@ pub struct ShareConfig {
     pub access: crate::share_access::AccessRules,
     /// `default_acl` and `access_based_enumeration` (see `security::ShareSecurity`).
     pub security: crate::security::ShareSecurity,
+    /// With the server's `unix_identity`: this share's requests run as the session's
+    /// UNIX identity (default); false: as the server. Ignored when the server's is off.
+    pub unix_identity: bool,
 }
 
 /// Whether the server asks SMB 3.x clients to encrypt, and refuses those that cannot
@@ -129,6 +132,9 @@ pub struct UserConfig {
     /// The RID the users file allocated; None for `[[user]]` tables and `--user`
     /// (a name-derived RID, see `accounts`).
     pub rid: Option<u32>,
+    /// The UNIX uid and gid this user's file-system calls run as under `unix_identity`
+    /// (both or neither); None: the system account of the same name (see `unix_id`).
+    pub unix: Option<(u32, u32)>,
 }
 
 /// A group of the users file: its RID and its members (user names).
@@ -137,6 +143,8 @@ pub struct GroupConfig {
     pub name: String,
     pub rid: Option<u32>,
     pub members: Vec<String>,
+    /// A UNIX gid its members get as a supplementary group under `unix_identity`.
+    pub gid: Option<u32>,
 }
 
 impl std::fmt::Debug for UserConfig {
@@ -216,6 +224,9 @@ pub struct ServerConfig {
     pub liveness: crate::liveness::LivenessConfig,
     /// Finished break records kept for `opportune status --breaks`. Default 1000.
     pub break_history: usize,
+    /// Each session's file-system calls run with its user's UNIX uid, gid and groups
+    /// (`unix_id`; docs/SECURITY.md "UNIX identities"). Only as root. Default off.
+    pub unix_identity: bool,
 }
 
 impl ServerConfig {
@@ -249,6 +260,7 @@ impl ServerConfig {
             max_trees_per_session: 1024,
             liveness: Default::default(),
             break_history: 1000,
+            unix_identity: false,
         }
     }
 

@@ -112,7 +112,13 @@ async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event
                 waited_ms = op.since.elapsed().as_millis() as u64,
                 "deferred create decided"
             );
-            match crate::handlers::deferred::complete_create(server, conn, &op, open.0, outcome) {
+            // `unix_identity`: resumed as the request's user; with its tree gone, refused.
+            let (unix, outcome) = match crate::unix_id::of_open(server, conn, op.header.session_id, op.header.tree_id) {
+                Ok(unix) => (unix, outcome),
+                Err(status) => (None, opportune_locks::CreateOutcome::Denied(status)),
+            };
+            let done = crate::unix_id::act_as(unix.as_deref(), || crate::handlers::deferred::complete_create(server, conn, &op, open.0, outcome));
+            match done.unwrap_or_else(|status| Some((Reply::error(status), None))) {
                 Some((reply, file_id)) => complete(server, conn, out, async_id, op, reply, file_id).await,
                 None => {
                     conn.pending.insert(async_id, op);
@@ -122,7 +128,9 @@ async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event
         }
         Event::CompleteRename { request, open, status } => {
             let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Rename { request: request.0 }) else { return Ok(()) };
-            let reply = crate::handlers::info_set::complete_rename(server, conn, open.0, status);
+            let reply = crate::unix_id::of_open(server, conn, op.header.session_id, op.header.tree_id)
+                .and_then(|unix| crate::unix_id::act_as(unix.as_deref(), || crate::handlers::info_set::complete_rename(server, conn, open.0, status)))
+                .unwrap_or_else(Reply::error);
             complete(server, conn, out, async_id, op, reply, None).await
         }
     }

@@ -50,6 +50,7 @@ pub mod stop;
 mod sockopt;
 pub mod throttle;
 pub mod status;
+pub mod unix_id;
 mod wildcard;
 
 pub use config::{Encryption, GroupConfig, ServerConfig, ShareCaching, ShareConfig, UserConfig};

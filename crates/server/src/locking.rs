@@ -728,7 +728,8 @@ impl Inner {
         let rel = p.open.handle.rel_path();
         tracing::info!(open = id, path = ?rel, "{why}");
         if outcome.is_some_and(|o| o.delete_file) {
-            match p.fs.remove_open(&p.open.handle, p.open.is_dir, false) {
+            let removed = crate::unix_id::act_as(p.unix.as_deref(), || p.fs.remove_open(&p.open.handle, p.open.is_dir, false));
+            match removed.unwrap_or(Err(opportune_fs::FsError::AccessDenied)) {
                 Ok(Some(_)) => {}
                 Ok(None) => tracing::info!(open = id, path = ?rel, "delete on close: the object has no name in the share any more"),
                 Err(e) => tracing::info!(open = id, path = ?rel, error = %e, "delete on close failed"),

@@ -12,4 +12,6 @@ pub struct Parked {
     /// The share's file system, to run a delete-on-close when the open is purged.
     pub fs: std::sync::Arc<opportune_fs::Share>,
     pub deadline: Instant,
+    /// The UNIX identity of its tree (`unix_identity`), which that delete-on-close runs as.
+    pub unix: Option<std::sync::Arc<opportune_fs::UnixIdentity>>,
 }

@@ -11,7 +11,9 @@
 //!
 //! Users and groups (the `[[user]]` tables and the users file) are replaced as a whole;
 //! new group memberships count for share access lists at the next tree connect, and in
-//! a session's token from its next logon. The domain SID (state directory) stays.
+//! a session's token from its next logon. The domain SID (state directory) stays. So do
+//! UNIX identities (`unix_identity`): a changed uid/gid, group gid or system account
+//! counts from the user's next logon; turning `unix_identity` on or off needs a restart.
 
 use crate::config::{ServerConfig, ShareConfig};
 use crate::locking::ConnEvent;
@@ -87,6 +89,7 @@ fn restart_needed(old: &ServerConfig, new: &ServerConfig) -> Vec<&'static str> {
     differs("max_trees_per_session", old.max_trees_per_session != new.max_trees_per_session);
     differs("liveness", old.liveness != new.liveness);
     differs("break_history", old.break_history != new.break_history);
+    differs("unix_identity", old.unix_identity != new.unix_identity);
     v
 }
 

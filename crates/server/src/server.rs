@@ -139,10 +139,16 @@ pub enum ServerError {
     Listen { addr: std::net::SocketAddr, source: std::io::Error },
     #[error("no randomness available: {0}")]
     Random(String),
+    /// `unix_identity` without root (or without CAP_SETUID/CAP_SETGID).
+    #[error("{0}")]
+    UnixIdentity(String),
 }
 
 impl ServerState {
     pub fn new(mut config: ServerConfig) -> Result<Arc<ServerState>, ServerError> {
+        if config.unix_identity {
+            crate::unix_id::check_can_switch().map_err(ServerError::UnixIdentity)?;
+        }
         let fds = crate::fd_budget::FdBudget::of_process();
         if config.max_connections > fds.connection_cap() {
             tracing::warn!(

@@ -24,6 +24,8 @@ pub struct SessionInfo {
     pub identity: Identity,
     /// The session's token, for `opportune status`.
     pub token: std::sync::Arc<opportune_types::Token>,
+    /// Its UNIX identity under `unix_identity`, for `opportune status`.
+    pub unix: Option<std::sync::Arc<opportune_fs::UnixIdentity>>,
 }
 
 impl SessionInfo {
@@ -53,6 +55,8 @@ pub struct Tree {
     /// The share's access rules, applied again after a reload, no longer admit this
     /// session: everything but CLOSE and TREE_DISCONNECT is refused.
     pub revoked: bool,
+    /// The UNIX identity requests on this tree run as (`unix_identity`; `unix_id`).
+    pub unix: Option<std::sync::Arc<opportune_fs::UnixIdentity>>,
 }
 
 pub struct Session {
@@ -83,6 +87,9 @@ pub struct Session {
     /// Who the session is for access checks, set when it is established (anonymous
     /// until then).
     pub token: std::sync::Arc<opportune_types::Token>,
+    /// With `unix_identity`: the session's UNIX identity or why it has none, set with
+    /// the token (`unix_id::resolve`); None when `unix_identity` is off.
+    pub unix: Option<crate::unix_id::Mapping>,
 }
 
 impl Session {
@@ -104,6 +111,7 @@ impl Session {
             established: false,
             opens: Default::default(),
             token: std::sync::Arc::new(crate::accounts::anonymous_token()),
+            unix: None,
         }
     }
 

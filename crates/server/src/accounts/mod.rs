@@ -66,6 +66,8 @@ pub struct GroupEntry {
     pub name: String,
     pub rid: u32,
     pub members: Vec<String>,
+    /// The UNIX gid its members get under `unix_identity` (`unix_id`).
+    pub gid: Option<u32>,
 }
 
 /// The account domain as the server sees it now: replaced as a whole by a reload.
@@ -104,7 +106,7 @@ impl Directory {
                 }
                 rid
             });
-            groups_out.push(GroupEntry { name: g.name.clone(), rid, members: g.members.clone() });
+            groups_out.push(GroupEntry { name: g.name.clone(), rid, members: g.members.clone(), gid: g.gid });
         }
         Directory { domain, users: out, groups: groups_out }
     }
@@ -199,7 +201,7 @@ pub fn anonymous_token() -> Token {
 #[cfg(test)]
 pub fn token<'a>(server_name: &str, names: impl IntoIterator<Item = &'a str>, identity: Identity, user: &str) -> Token {
     let users: Vec<UserConfig> =
-        names.into_iter().map(|n| UserConfig { name: n.to_string(), nt_hash: opportune_auth::NtHash([0; 16]), rid: None }).collect();
+        names.into_iter().map(|n| UserConfig { name: n.to_string(), nt_hash: opportune_auth::NtHash([0; 16]), rid: None, unix: None }).collect();
     Directory::new(name_derived_domain_sid(server_name), &users, &[]).token(identity, user)
 }
 
@@ -208,7 +210,7 @@ mod tests {
     use super::*;
 
     fn user(name: &str, rid: Option<u32>) -> UserConfig {
-        UserConfig { name: name.into(), nt_hash: opportune_auth::NtHash([0; 16]), rid }
+        UserConfig { name: name.into(), nt_hash: opportune_auth::NtHash([0; 16]), rid, unix: None }
     }
 
     fn dir(users: &[UserConfig], groups: &[GroupConfig]) -> Directory {
@@ -217,7 +219,7 @@ mod tests {
 
     #[test]
     fn tokens_of_users_guests_and_anonymous() {
-        let staff = GroupConfig { name: "staff".into(), rid: Some(1002), members: vec!["alice".into()] };
+        let staff = GroupConfig { name: "staff".into(), rid: Some(1002), members: vec!["alice".into()], gid: None };
         let d = dir(&[user("alice", Some(1000)), user("bob", None)], &[staff]);
         let t = d.token(Identity::User, "Alice");
         assert_eq!(t.user, d.sid(1000));
@@ -263,7 +265,7 @@ mod tests {
     #[test]
     fn stored_rids_win_and_are_not_taken_twice() {
         let hashed = dir(&[user("carol", None)], &[]).user("carol").unwrap().rid;
-        let d = dir(&[user("alice", Some(hashed)), user("carol", None)], &[GroupConfig { name: "g".into(), rid: Some(1001), members: vec![] }]);
+        let d = dir(&[user("alice", Some(hashed)), user("carol", None)], &[GroupConfig { name: "g".into(), rid: Some(1001), members: vec![], gid: None }]);
         assert_eq!(d.user("alice").unwrap().rid, hashed);
         assert_eq!(d.user("carol").unwrap().rid, hashed + 1, "a stored RID is never handed to another name");
         let accounts = d.accounts();

@@ -11,10 +11,13 @@
 //! name = "alice"
 //! rid = 1000
 //! nt_hash = "8846f7eaee8fb117ad06bdd830b7586c"
+//! uid = 40001          # optional, with gid: the UNIX identity under `unix_identity`
+//! gid = 40001
 //! [[group]]
 //! name = "staff"
 //! rid = 1002
 //! members = ["alice"]
+//! gid = 40100          # optional: a supplementary gid of its members
 //! ```
 //!
 //! * Only NT hashes are kept (MD4 of the UTF-16LE password, MS-NLMP 3.3.1 NTOWFv1): what
@@ -55,6 +58,12 @@ pub struct FileUser {
     pub rid: u32,
     /// 32 lower-case hex digits.
     pub nt_hash: String,
+    /// The UNIX uid and gid the user's file-system calls run as under `unix_identity`
+    /// (both or neither; absent: the system account of the same name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +73,9 @@ pub struct FileGroup {
     pub rid: u32,
     #[serde(default)]
     pub members: Vec<String>,
+    /// A UNIX gid the group's members get as a supplementary group under `unix_identity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
 }
 
 impl Default for UsersFile {
@@ -194,6 +206,9 @@ impl UsersFile {
             if hash_from_hex(&u.nt_hash).is_none() {
                 return Err(format!("user {:?}: nt_hash must be 32 hex digits", u.name));
             }
+            if u.uid.is_some() != u.gid.is_some() {
+                return Err(format!("user {:?}: give both uid and gid, or neither", u.name));
+            }
         }
         for g in &self.groups {
             if let Some(m) = g.members.iter().find(|m| !self.users.iter().any(|u| u.name.eq_ignore_ascii_case(m))) {
@@ -236,7 +251,7 @@ impl UsersFile {
     pub fn add_user(&mut self, name: &str, hash: &NtHash) -> Result<u32, String> {
         self.taken(name)?;
         let rid = self.allocate_rid()?;
-        self.users.push(FileUser { name: name.to_string(), rid, nt_hash: hash_to_hex(hash) });
+        self.users.push(FileUser { name: name.to_string(), rid, nt_hash: hash_to_hex(hash), uid: None, gid: None });
         Ok(rid)
     }
 
@@ -259,11 +274,25 @@ impl UsersFile {
         Ok(())
     }
 
+    /// Sets (or, with None, clears) the UNIX uid and gid of a user.
+    pub fn set_unix(&mut self, name: &str, ids: Option<(u32, u32)>) -> Result<(), String> {
+        let u = self.users.iter_mut().find(|u| u.name.eq_ignore_ascii_case(name)).ok_or_else(|| format!("no user {name:?}"))?;
+        (u.uid, u.gid) = (ids.map(|i| i.0), ids.map(|i| i.1));
+        Ok(())
+    }
+
+    /// Sets (or clears) the UNIX gid of a group.
+    pub fn set_group_gid(&mut self, name: &str, gid: Option<u32>) -> Result<(), String> {
+        let g = self.groups.iter_mut().find(|g| g.name.eq_ignore_ascii_case(name)).ok_or_else(|| format!("no group {name:?}"))?;
+        g.gid = gid;
+        Ok(())
+    }
+
     /// Adds a group; its new RID.
     pub fn add_group(&mut self, name: &str) -> Result<u32, String> {
         self.taken(name)?;
         let rid = self.allocate_rid()?;
-        self.groups.push(FileGroup { name: name.to_string(), rid, members: Vec::new() });
+        self.groups.push(FileGroup { name: name.to_string(), rid, members: Vec::new(), gid: None });
         Ok(rid)
     }
 
@@ -313,6 +342,23 @@ mod tests {
         assert_eq!(f.group("staff").unwrap().members, vec!["alice".to_string()]);
         assert_eq!((f.user("alice").unwrap().rid, f.user("bob").unwrap().rid, f.group("staff").unwrap().rid), (1000, 1001, 1002));
         assert_eq!(UsersFile::parse("version = 1\nnext_rid = 1000\n").unwrap(), UsersFile::default());
+    }
+
+    #[test]
+    fn unix_ids_are_optional_and_round_trip() {
+        let mut f = sample();
+        assert!(!f.to_text().contains("uid"), "absent ids are not written");
+        f.set_unix("Alice", Some((40001, 40002))).unwrap();
+        f.set_group_gid("staff", Some(40100)).unwrap();
+        let back = UsersFile::parse(&f.to_text()).unwrap();
+        assert_eq!((back.user("alice").unwrap().uid, back.user("alice").unwrap().gid), (Some(40001), Some(40002)));
+        assert_eq!(back.group("staff").unwrap().gid, Some(40100));
+        assert_eq!(back.user("bob").unwrap().uid, None);
+        assert!(f.set_unix("nobody", Some((1, 1))).is_err());
+        f.set_unix("alice", None).unwrap();
+        assert_eq!(f.user("alice").unwrap().gid, None);
+        let half = "version = 1\nnext_rid = 1001\n[[user]]\nname = \"a\"\nrid = 1000\nnt_hash = \"8846f7eaee8fb117ad06bdd830b7586c\"\nuid = 5\n";
+        assert!(UsersFile::parse(half).unwrap_err().contains("both uid and gid"));
     }
 
     #[test]

@@ -61,13 +61,18 @@ pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
     if !outcome.delete_file && !outcome.delete_base {
         return;
     }
+    // `unix_identity`: as the open's user, whatever request (or disconnect) closed it.
+    let Ok(unix) = crate::unix_id::of_open(server, conn, open.session_id, open.tree_id) else { return };
+    let remove = |share, handle: &opportune_fs::Handle, is_dir, base_only, by| {
+        let _ = crate::unix_id::act_as(unix.as_deref(), || remove(server, conn, share, handle, is_dir, base_only, by));
+    };
     if outcome.delete_file {
-        remove(server, conn, open.share, &open.handle, open.is_dir, false, by);
+        remove(open.share, &open.handle, open.is_dir, false, by);
     }
     if outcome.delete_base && open.handle.stream_name().is_some() {
         // The last open of a stream of a delete-pending file: the file goes now
         // ("dir/file:stream" → "dir/file").
-        remove(server, conn, open.share, &open.handle, false, true, by);
+        remove(open.share, &open.handle, false, true, by);
     }
 }
 
@@ -98,7 +103,8 @@ pub fn forced(server: &ServerState, conn: &mut ConnState, id: u64, delete_file: 
         server.dir_leases.closed(server, id, open.share, &open.handle.rel_path());
     }
     if delete_file {
-        remove(server, conn, open.share, &open.handle, open.is_dir, false, Changer::NO_LEASE);
+        let Ok(unix) = crate::unix_id::of_open(server, conn, open.session_id, open.tree_id) else { return };
+        let _ = crate::unix_id::act_as(unix.as_deref(), || remove(server, conn, open.share, &open.handle, open.is_dir, false, Changer::NO_LEASE));
     }
 }
 
@@ -134,7 +140,11 @@ pub fn release(server: &ServerState, conn: &mut ConnState, open: Open) {
     // A parked open's eventual close is not a change through this server.
     server.dir_leases.take_written(open.file_id.volatile);
     let deadline = std::time::Instant::now() + durable.timeout;
-    let parked = crate::parked::Parked { open, durable, fs: share.fs.clone(), deadline };
+    let Ok(unix) = crate::unix_id::of_open(server, conn, open.session_id, open.tree_id) else {
+        finish_close(server, conn, open);
+        return;
+    };
+    let parked = crate::parked::Parked { open, durable, fs: share.fs.clone(), deadline, unix };
     if let Err(p) = server.locks.park(parked) {
         finish_close(server, conn, p.open);
     }

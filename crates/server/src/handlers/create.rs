@@ -48,6 +48,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         write: access.is_data_write() || truncates(checked.disposition),
         attributes: req.file_attributes & FileAttributes::SETTABLE,
         allocation_size: allocation_size(&req)?,
+        metadata_only: !access.intersects(!(AccessMask::FILE_READ_ATTRIBUTES | AccessMask::SYNCHRONIZE | AccessMask::DELETE)),
     };
     let lease = requested_lease(ctx, &req)?;
     let plan = CreatePlan {

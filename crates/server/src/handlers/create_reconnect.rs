@@ -130,6 +130,7 @@ fn named_file(ctx: &Ctx<'_>, share: usize, name: &str) -> Option<(u64, u64)> {
         write: false,
         attributes: 0,
         allocation_size: 0,
+        metadata_only: true,
     };
     let info = fs.create(&path, &params).ok()?.info().ok()?;
     Some((info.dev, info.file_id))

@@ -118,7 +118,11 @@ pub fn handle(ctx: &mut Ctx<'_>, cmd: Command) -> Reply {
         _ => ctx.check_session(cmd).and_then(|()| match cmd {
             Logoff => session_setup::logoff(ctx),
             TreeConnect => tree::connect(ctx),
-            _ => ctx.check_share(cmd).and_then(|()| ctx.check_tree()).and_then(|()| handle_tree_command(ctx, cmd)),
+            _ => ctx.check_share(cmd).and_then(|()| ctx.check_tree()).and_then(|()| {
+                // `unix_identity`: the request's system calls run as the tree's user.
+                let unix = ctx.tree()?.unix.clone();
+                crate::unix_id::act_as(unix.as_deref(), || handle_tree_command(ctx, cmd))?
+            }),
         }),
     };
     result.unwrap_or_else(Reply::error)

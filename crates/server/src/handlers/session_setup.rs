@@ -235,6 +235,9 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
     session.established = true;
     session.identity = identity;
     session.token = Arc::new(ctx.server.directory().token(identity, &user));
+    if config.unix_identity {
+        session.unix = Some(crate::unix_id::resolve(&ctx.server.users(), &ctx.server.directory().groups, identity, &user));
+    }
     let info = crate::session::SessionInfo {
         conn: ctx.conn.id,
         user: user.clone(),
@@ -244,6 +247,7 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
         signer: session.signer.clone(),
         identity,
         token: session.token.clone(),
+        unix: session.unix.clone().and_then(Result::ok),
     };
     session.user = user;
     session.preauth = None;

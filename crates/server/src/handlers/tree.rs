@@ -26,6 +26,7 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
             token,
             share_generation: 0,
             revoked: false,
+            unix: None,
         };
         (tree, SHARE_TYPE_PIPE)
     } else {
@@ -43,6 +44,7 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
             token,
             share_generation: share.generation,
             revoked: false,
+            unix: None,
         };
         admit(ctx, &share, &mut tree)?;
         (tree, SHARE_TYPE_DISK)
@@ -73,6 +75,7 @@ fn admit(ctx: &mut Ctx<'_>, share: &crate::server::ShareState, tree: &mut Tree) 
     let session = ctx.session()?;
     let (identity, can_encrypt, token) = (session.identity, session.encryptor.is_some(), session.token.clone());
     let user = (identity == Identity::User).then(|| session.user.clone());
+    let mapping = session.unix.clone();
     if !may_use(ctx.server, share, identity) {
         return Err(NtStatus::ACCESS_DENIED);
     }
@@ -87,6 +90,7 @@ fn admit(ctx: &mut Ctx<'_>, share: &crate::server::ShareState, tree: &mut Tree) 
         }
     };
     tree.encrypt_data = tree_encryption(share.encryption, can_encrypt)?;
+    tree.unix = unix_identity(ctx, share, mapping)?;
     tree.token = if grant.admin { Arc::new(share_access::admin_token(&token)) } else { token };
     tree.read_only = grant.read_only;
     tree.maximal_access = if grant.read_only { READ_ONLY_ACCESS } else { AccessMask::FILE_ALL_ACCESS };
@@ -110,6 +114,30 @@ pub(crate) fn readmit(ctx: &mut Ctx<'_>, share: &crate::server::ShareState) -> R
     tracing::debug!(conn = ctx.conn.id, share = %share.name.escape_debug(), tid, read_only = tree.read_only, revoked = tree.revoked, "tree admitted again after a reload");
     ctx.session()?.trees.insert(tid, tree);
     Ok(())
+}
+
+/// With `unix_identity`, the UNIX identity the tree's requests run as; a session that
+/// has none (no uid/gid and no system account, or one that maps to root) cannot use a
+/// disk share: STATUS_ACCESS_DENIED, logged at info with the reason (`unix_id`).
+fn unix_identity(
+    ctx: &Ctx<'_>,
+    share: &crate::server::ShareState,
+    mapping: Option<crate::unix_id::Mapping>,
+) -> Result<Option<Arc<opportune_fs::UnixIdentity>>, NtStatus> {
+    if !ctx.server.config.unix_identity || !share.config.unix_identity {
+        return Ok(None);
+    }
+    match mapping {
+        Some(Ok(who)) => Ok(Some(who)),
+        Some(Err(why)) => {
+            tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, share = %share.name.escape_debug(), why = %why.escape_debug(), "tree connect refused: no UNIX identity");
+            Err(NtStatus::ACCESS_DENIED)
+        }
+        None => {
+            tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, share = %share.name.escape_debug(), "tree connect refused: the session has no UNIX identity");
+            Err(NtStatus::ACCESS_DENIED)
+        }
+    }
 }
 
 /// TreeConnect.EncryptData (MS-SMB2 3.3.5.7): set when the share asks for encryption and

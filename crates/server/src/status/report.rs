@@ -55,6 +55,17 @@ pub struct SessionRow {
     pub user_sid: String,
     /// The token's groups, well-known ones included, in token order.
     pub groups: Vec<GroupRow>,
+    /// The UNIX identity its file-system calls run as (`unix_identity`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unix: Option<UnixRow>,
+}
+
+/// A session's UNIX identity: uid, primary gid and every gid it holds.
+#[derive(Serialize)]
+pub struct UnixRow {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
 }
 
 /// One group of a session's token: its name where the server knows one, and its SID.
@@ -144,6 +155,7 @@ pub fn gather(state: &ServerState, mut figures: Vec<ConnFigures>, breaks: Option
                     dialect: dialect_name(s.dialect),
                     user_sid: s.token.user.to_string(),
                     groups: s.token.groups.iter().map(|g| GroupRow { name: directory.name_of(g), sid: g.to_string() }).collect(),
+                    unix: s.unix.as_ref().map(|u| UnixRow { uid: u.uid, gid: u.gid, groups: u.groups.clone() }),
                 })
                 .collect()
         })
@@ -246,6 +258,10 @@ impl StatusReport {
                     None => g.sid.clone(),
                 }).collect();
                 let _ = writeln!(out, "    sid {}; groups: {}", s.user_sid, groups.join(", "));
+                if let Some(u) = &s.unix {
+                    let gids: Vec<String> = u.groups.iter().map(u32::to_string).collect();
+                    let _ = writeln!(out, "    unix uid {} gid {}; groups: {}", u.uid, u.gid, gids.join(", "));
+                }
             }
         }
         let _ = writeln!(out, "\nConnections: {}", self.connections.len());
