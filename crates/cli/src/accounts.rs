@@ -49,6 +49,16 @@ enum UserCommand {
     Passwd { name: String, password: Option<String> },
     /// List the users with their RIDs, SIDs and groups.
     List,
+    /// Set a user's quota on each share (bytes and files its own files may hold; beyond,
+    /// STATUS_QUOTA_EXCEEDED), or with neither flag remove its limits (the share's
+    /// `user_quota_bytes` / `user_quota_files` then apply).
+    Quota {
+        name: String,
+        #[arg(long, value_name = "N")]
+        bytes: Option<u64>,
+        #[arg(long, value_name = "N")]
+        files: Option<u64>,
+    },
     /// Add the accounts of a Samba smbpasswd file (`pdbedit -L -w > FILE`) with their NT
     /// hashes, so they log on with the passwords they have; existing names are skipped.
     ImportSmbpasswd { file: PathBuf },
@@ -143,6 +153,11 @@ pub fn user(args: UserArgs) -> Result<(), String> {
             let hash = NtHash::from_password(&password(pw)?);
             UsersFile::update(&path, |f| f.set_hash(&name, &hash))?;
             format!("password of {name} changed")
+        }
+        UserCommand::Quota { name, bytes, files } => {
+            UsersFile::update(&path, |f| f.set_quota(&name, bytes, files))?;
+            let show = |v: Option<u64>| v.map_or_else(|| "none".to_string(), |n| n.to_string());
+            format!("quota of {name}: bytes {}, files {}", show(bytes), show(files))
         }
         UserCommand::List => {
             let f = UsersFile::load_or_new(&path)?;

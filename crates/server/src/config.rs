@@ -30,6 +30,8 @@ pub struct ShareConfig {
     pub access: crate::share_access::AccessRules,
     /// `default_acl` and `access_based_enumeration` (see `security::ShareSecurity`).
     pub security: crate::security::ShareSecurity,
+    /// `quota_bytes`, `quota_files`, `user_quota_bytes`, `user_quota_files` (see `quota`).
+    pub quota: crate::quota::QuotaConfig,
 }
 
 /// Whether the server asks SMB 3.x clients to encrypt, and refuses those that cannot
@@ -216,6 +218,9 @@ pub struct ServerConfig {
     pub liveness: crate::liveness::LivenessConfig,
     /// Finished break records kept for `opportune status --breaks`. Default 1000.
     pub break_history: usize,
+    /// Per-user quota limits (the users file's `quota_bytes`, `quota_files`), by user
+    /// name; they apply on each share separately (see `quota`).
+    pub user_quotas: Vec<(String, crate::quota::Limits)>,
 }
 
 impl ServerConfig {
@@ -249,6 +254,7 @@ impl ServerConfig {
             max_trees_per_session: 1024,
             liveness: Default::default(),
             break_history: 1000,
+            user_quotas: Vec::new(),
         }
     }
 

@@ -25,6 +25,9 @@ pub struct ShareState {
     pub metrics: crate::metrics::ShareMetrics,
     /// The configuration it was opened with (compared by a reload).
     pub config: crate::config::ShareConfig,
+    /// Its usage table when it tracks quotas (set once by `quota::configure`; kept by a
+    /// reload that keeps the root). Empty: no request pays anything for quotas.
+    pub quota: std::sync::OnceLock<Arc<crate::quota::ShareQuota>>,
 }
 
 impl ShareState {
@@ -49,6 +52,7 @@ impl ShareState {
             encryption: s.encryption.max(server_encryption),
             metrics: crate::metrics::ShareMetrics::new(&s.name),
             config: s.clone(),
+            quota: std::sync::OnceLock::new(),
         }
     }
 }
@@ -157,7 +161,7 @@ impl ServerState {
         random_bytes(&mut seed)?;
         // Ids start at a random point so they are not guessable across restarts.
         let start = (u64::from_le_bytes(seed) >> 16).max(1);
-        Ok(Arc::new(ServerState {
+        let state = Arc::new(ServerState {
             locks: Arc::new(crate::locking::Locking::new(
                 config.oplock_break_timeout,
                 config.break_history,
@@ -189,7 +193,9 @@ impl ServerState {
             dummy_hash: opportune_auth::NtHash(dummy),
             start_time: SystemTime::now(),
             next_id: AtomicU64::new(start),
-        }))
+        });
+        crate::quota::configure(&state, &state.config.user_quotas, &[]);
+        Ok(state)
     }
 
     /// A fresh nonzero id for sessions, async requests, opens and connections.

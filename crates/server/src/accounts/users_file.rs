@@ -55,6 +55,12 @@ pub struct FileUser {
     pub rid: u32,
     /// 32 lower-case hex digits.
     pub nt_hash: String,
+    /// Quota limits of this user's own files on each share (`opportune user quota`;
+    /// absent: the share's `user_quota_bytes` / `user_quota_files`, if any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_files: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,7 +242,7 @@ impl UsersFile {
     pub fn add_user(&mut self, name: &str, hash: &NtHash) -> Result<u32, String> {
         self.taken(name)?;
         let rid = self.allocate_rid()?;
-        self.users.push(FileUser { name: name.to_string(), rid, nt_hash: hash_to_hex(hash) });
+        self.users.push(FileUser { name: name.to_string(), rid, nt_hash: hash_to_hex(hash), quota_bytes: None, quota_files: None });
         Ok(rid)
     }
 
@@ -256,6 +262,14 @@ impl UsersFile {
     pub fn set_hash(&mut self, name: &str, hash: &NtHash) -> Result<(), String> {
         let u = self.users.iter_mut().find(|u| u.name.eq_ignore_ascii_case(name)).ok_or_else(|| format!("no user {name:?}"))?;
         u.nt_hash = hash_to_hex(hash);
+        Ok(())
+    }
+
+    /// Sets a user's quota limits (None: none of its own).
+    pub fn set_quota(&mut self, name: &str, bytes: Option<u64>, files: Option<u64>) -> Result<(), String> {
+        let u = self.users.iter_mut().find(|u| u.name.eq_ignore_ascii_case(name)).ok_or_else(|| format!("no user {name:?}"))?;
+        u.quota_bytes = bytes;
+        u.quota_files = files;
         Ok(())
     }
 
@@ -313,6 +327,22 @@ mod tests {
         assert_eq!(f.group("staff").unwrap().members, vec!["alice".to_string()]);
         assert_eq!((f.user("alice").unwrap().rid, f.user("bob").unwrap().rid, f.group("staff").unwrap().rid), (1000, 1001, 1002));
         assert_eq!(UsersFile::parse("version = 1\nnext_rid = 1000\n").unwrap(), UsersFile::default());
+    }
+
+    #[test]
+    fn quotas_are_optional_fields() {
+        let mut f = sample();
+        // A file written before quotas has none and still loads.
+        let old = f.to_text();
+        assert!(!old.contains("quota"), "{old}");
+        f.set_quota("ALICE", Some(1 << 20), Some(10)).unwrap();
+        let text = f.to_text();
+        assert!(text.contains("quota_bytes = 1048576") && text.contains("quota_files = 10"), "{text}");
+        let back = UsersFile::parse(&text).unwrap();
+        assert_eq!((back.user("alice").unwrap().quota_bytes, back.user("bob").unwrap().quota_bytes), (Some(1 << 20), None));
+        assert!(f.set_quota("nobody", None, None).is_err());
+        f.set_quota("alice", None, None).unwrap();
+        assert_eq!(f.to_text(), old);
     }
 
     #[test]

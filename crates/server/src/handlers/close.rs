@@ -78,8 +78,13 @@ pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
 /// Removes what a close left delete-pending and unopened, and tells the watchers.
 fn remove(server: &ServerState, conn: &ConnState, share: usize, rel: &str, is_dir: bool, by: Changer) {
     let Some(s) = server.shares.get(share) else { return };
+    // Under quotas: what the file is charged under, unless other links keep it (one stat).
+    let charged = s.quota.get().and_then(|_| s.fs.stat(rel).ok()).filter(|i| i.stream == 0 && (i.is_dir || i.nlink <= 1));
     match crate::offload::blocking(|| s.fs.remove(rel, is_dir)) {
         Ok(()) => {
+            if let (Some(q), Some(i)) = (s.quota.get(), charged) {
+                q.removed((i.dev, i.file_id));
+            }
             let mask = if is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
             server.notify.report(server, share, rel, action::REMOVED, mask);
             dir_leases::entry_changed(server, share, rel, by);

@@ -1,0 +1,227 @@
+//! Quotas over real connections (issue 10 item 6): a user over their limit on write,
+//! end of file, allocation and create gets STATUS_QUOTA_EXCEEDED with nothing beyond
+//! the limit written; another user on the same share is stopped only by the share's
+//! limit (STATUS_DISK_FULL); free space reported is the remaining quota; the quota query
+//! answers used and limit per SID; usage survives a restart and shrinks on delete.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::client::*;
+use support::{start_with, Server};
+
+const QUOTA_EXCEEDED: u32 = 0xC000_0044;
+const DISK_FULL: u32 = 0xC000_007F;
+const GENERIC_ALL: u32 = 0x1000_0000;
+const DELETE_ON_CLOSE: u32 = 0x1000;
+const CREATE: u32 = 2;
+const OPEN: u32 = 1;
+const FILE_ALLOCATION_INFORMATION: u8 = 19;
+const FILE_END_OF_FILE_INFORMATION: u8 = 20;
+const FILE_FS_FULL_SIZE_INFORMATION: u8 = 7;
+const FILE_FS_SIZE_INFORMATION: u8 = 3;
+
+/// alice may hold 64 KiB and 4 files of her own; bob has no limit of his own; the share
+/// holds at most 200,000 bytes.
+const ALICE_BYTES: u64 = 65536;
+const ALICE_FILES: u64 = 4;
+const SHARE_BYTES: u64 = 200_000;
+
+struct Setup {
+    dir: PathBuf,
+    config: String,
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn opportune(args: &[&str], stdin: &str) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opportune"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "opportune {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The users file (alice with limits, bob without), the share directory and the config.
+fn setup(name: &str) -> Setup {
+    let dir = std::env::temp_dir().join(format!("opportune-it-{name}-{}.d", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let users = dir.join("users.toml");
+    let u = users.to_str().unwrap();
+    opportune(&["user", "--users-file", u, "add", "alice"], "alice-pw\n");
+    opportune(&["user", "--users-file", u, "add", "bob"], "bob-pw\n");
+    let (bytes, files) = (ALICE_BYTES.to_string(), ALICE_FILES.to_string());
+    opportune(&["user", "--users-file", u, "quota", "alice", "--bytes", &bytes, "--files", &files], "");
+    let config = format!(
+        "users_file = \"{u}\"\nstate_dir = \"{}\"\n[[share]]\nname = \"q\"\npath = \"{}\"\nquota_bytes = {SHARE_BYTES}\n",
+        dir.join("state").display(),
+        dir.join("data").display()
+    );
+    Setup { dir, config }
+}
+
+impl Setup {
+    fn start(&self, name: &str) -> Server {
+        start_with(name, Some(&self.config))
+    }
+
+    fn data(&self, file: &str) -> PathBuf {
+        self.dir.join("data").join(file)
+    }
+}
+
+fn new_file(c: &mut Client, name: &str) -> Result<Fid, u32> {
+    let mid = c.send_create_full(name, GENERIC_ALL, 0, CREATE, 0, &[]);
+    Client::created(&c.wait(mid, Duration::from_secs(10)).expect("create answered")).map(|(f, _)| f)
+}
+
+fn open_file(c: &mut Client, name: &str, options: u32) -> Fid {
+    let mid = c.send_create_full(name, GENERIC_ALL, 0, OPEN, options, &[]);
+    Client::created(&c.wait(mid, Duration::from_secs(10)).expect("create answered")).expect("open").0
+}
+
+fn size(p: &Path) -> u64 {
+    std::fs::metadata(p).unwrap().len()
+}
+
+/// (total, caller available) bytes of FileFsFullSizeInformation, and the same of
+/// FileFsSizeInformation.
+fn space(c: &mut Client, fid: Fid) -> ((u64, u64), (u64, u64)) {
+    let read = |out: &[u8], unit_at: usize| {
+        let unit = u64::from(le32(out, unit_at)) * u64::from(le32(out, unit_at + 4));
+        (le64(out, 0) * unit, le64(out, 8) * unit)
+    };
+    let (st, full) = c.query_info(fid, 2, FILE_FS_FULL_SIZE_INFORMATION, &[], 0);
+    assert_eq!(st, STATUS_SUCCESS);
+    let (st, small) = c.query_info(fid, 2, FILE_FS_SIZE_INFORMATION, &[], 0);
+    assert_eq!(st, STATUS_SUCCESS);
+    (read(&full, 24), read(&small, 16))
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+fn le64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+#[test]
+fn quota_exceeded_on_write_end_of_file_and_allocation() {
+    let s = setup("quota-write");
+    let server = s.start("quota-write");
+    let mut alice = Client::connect(server.addr, "alice", "alice-pw", "q");
+    let a = new_file(&mut alice, "a.bin").unwrap();
+    assert_eq!(alice.write(a, 0, &vec![1; 60000]), STATUS_SUCCESS);
+    // 8 KiB more would pass 64 KiB: refused, nothing written.
+    assert_eq!(alice.write(a, 60000, &vec![2; 8192]), QUOTA_EXCEEDED);
+    assert_eq!(size(&s.data("a.bin")), 60000);
+    // Within the file, and up to the limit exactly, is fine.
+    assert_eq!(alice.write(a, 0, &[3; 1000]), STATUS_SUCCESS);
+    assert_eq!(alice.write(a, 60000, &vec![4; 5536]), STATUS_SUCCESS);
+    assert_eq!(alice.write(a, ALICE_BYTES, &[5]), QUOTA_EXCEEDED);
+    assert_eq!(size(&s.data("a.bin")), ALICE_BYTES);
+    // End of file and allocation beyond the limit.
+    assert_eq!(alice.set_info(a, 1, FILE_END_OF_FILE_INFORMATION, &(ALICE_BYTES + 1).to_le_bytes()), QUOTA_EXCEEDED);
+    assert_eq!(alice.set_info(a, 1, FILE_ALLOCATION_INFORMATION, &(1u64 << 20).to_le_bytes()), QUOTA_EXCEEDED);
+    assert_eq!(size(&s.data("a.bin")), ALICE_BYTES);
+    {
+        use std::os::unix::fs::MetadataExt;
+        assert!(std::fs::metadata(s.data("a.bin")).unwrap().blocks() * 512 < 1 << 20, "nothing preallocated");
+    }
+    // Shrinking gives the bytes back.
+    assert_eq!(alice.set_info(a, 1, FILE_END_OF_FILE_INFORMATION, &16384u64.to_le_bytes()), STATUS_SUCCESS);
+    assert_eq!(alice.set_info(a, 1, FILE_ALLOCATION_INFORMATION, &32768u64.to_le_bytes()), STATUS_SUCCESS);
+    // Bob has no limit of his own: the share's stops him, as a full disk.
+    let mut bob = Client::connect(server.addr, "bob", "bob-pw", "q");
+    let b = new_file(&mut bob, "b.bin").unwrap();
+    assert_eq!(bob.write(b, 0, &vec![6; 100_000]), STATUS_SUCCESS);
+    assert_eq!(bob.write(b, 100_000, &vec![7; 90_000]), DISK_FULL);
+    assert_eq!(size(&s.data("b.bin")), 100_000);
+    // Alice's free space is what her quota leaves (48 KiB, less than the share's 83,616).
+    let ((total, avail), small) = space(&mut alice, a);
+    assert_eq!((total, avail), small);
+    assert_eq!(total, ALICE_BYTES);
+    assert_eq!(avail, ALICE_BYTES - 16384);
+    // Bob's is what the share leaves, rounded down to allocation units.
+    let ((total, avail), _) = space(&mut bob, b);
+    assert_eq!(total / 4096, SHARE_BYTES / 4096);
+    let left = SHARE_BYTES - 100_000 - 16384;
+    assert!(avail <= left && avail + 4096 > left, "{avail} vs {left}");
+    // Alice still writes within what is left.
+    assert_eq!(alice.write(a, 16384, &vec![8; 49152]), STATUS_SUCCESS);
+}
+
+#[test]
+fn files_limit_on_create_and_delete_gives_back() {
+    let s = setup("quota-files");
+    let server = s.start("quota-files");
+    let mut alice = Client::connect(server.addr, "alice", "alice-pw", "q");
+    for i in 0..ALICE_FILES {
+        let f = new_file(&mut alice, &format!("f{i}")).unwrap();
+        assert_eq!(alice.close(f), STATUS_SUCCESS);
+    }
+    assert_eq!(new_file(&mut alice, "one-too-many").unwrap_err(), QUOTA_EXCEEDED);
+    assert!(!s.data("one-too-many").exists(), "a refused create leaves nothing behind");
+    // A directory counts as a file too.
+    let mid = alice.send_create_full("dir", GENERIC_ALL, 0, CREATE, 0x1, &[]);
+    assert_eq!(alice.wait(mid, Duration::from_secs(10)).unwrap().status, QUOTA_EXCEEDED);
+    // Another user is not affected.
+    let mut bob = Client::connect(server.addr, "bob", "bob-pw", "q");
+    let f = new_file(&mut bob, "bobs").unwrap();
+    assert_eq!(bob.close(f), STATUS_SUCCESS);
+    // Deleting one of hers makes room for one more.
+    let f = open_file(&mut alice, "f0", DELETE_ON_CLOSE);
+    assert_eq!(alice.close(f), STATUS_SUCCESS);
+    assert!(!s.data("f0").exists());
+    let f = new_file(&mut alice, "again").unwrap();
+    // And bytes of a deleted file come back: fill, delete, fill again.
+    assert_eq!(alice.write(f, 0, &vec![1; ALICE_BYTES as usize]), STATUS_SUCCESS);
+    assert_eq!(alice.close(f), STATUS_SUCCESS);
+    let f = open_file(&mut alice, "again", DELETE_ON_CLOSE);
+    assert_eq!(alice.close(f), STATUS_SUCCESS);
+    let f = new_file(&mut alice, "third").unwrap();
+    assert_eq!(alice.write(f, 0, &vec![1; ALICE_BYTES as usize]), STATUS_SUCCESS);
+}
+
+#[test]
+fn usage_survives_a_restart() {
+    let s = setup("quota-restart");
+    {
+        let server = s.start("quota-restart");
+        let mut alice = Client::connect(server.addr, "alice", "alice-pw", "q");
+        let a = new_file(&mut alice, "kept.bin").unwrap();
+        assert_eq!(alice.write(a, 0, &vec![1; 50_000]), STATUS_SUCCESS);
+        assert_eq!(alice.close(a), STATUS_SUCCESS);
+    }
+    assert_eq!(size(&s.data("kept.bin")), 50_000, "the share outlives the server");
+    let server = s.start("quota-restart");
+    let mut alice = Client::connect(server.addr, "alice", "alice-pw", "q");
+    let f = new_file(&mut alice, "new.bin").unwrap();
+    // The scan runs in the background; it is done within moments on a small share.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ((_, avail), _) = space(&mut alice, f);
+        if avail <= ALICE_BYTES - 50_000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the scan never counted kept.bin ({avail} free)");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(alice.write(f, 0, &vec![2; 20_000]), QUOTA_EXCEEDED);
+    assert_eq!(alice.write(f, 0, &vec![2; 15_000]), STATUS_SUCCESS);
+}
