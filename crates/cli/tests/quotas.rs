@@ -24,8 +24,8 @@ const FILE_END_OF_FILE_INFORMATION: u8 = 20;
 const FILE_FS_FULL_SIZE_INFORMATION: u8 = 7;
 const FILE_FS_SIZE_INFORMATION: u8 = 3;
 
-/// alice may hold 64 KiB and 4 files of her own; bob has no limit of his own; the share
-/// holds at most 200,000 bytes.
+/// alice may hold 64 KiB and 4 files of her own; bob has no limit of his own (and is one
+/// of the share's admin users); the share holds at most 200,000 bytes.
 const ALICE_BYTES: u64 = 65536;
 const ALICE_FILES: u64 = 4;
 const SHARE_BYTES: u64 = 200_000;
@@ -67,7 +67,7 @@ fn setup(name: &str) -> Setup {
     let (bytes, files) = (ALICE_BYTES.to_string(), ALICE_FILES.to_string());
     opportune(&["user", "--users-file", u, "quota", "alice", "--bytes", &bytes, "--files", &files], "");
     let config = format!(
-        "users_file = \"{u}\"\nstate_dir = \"{}\"\n[[share]]\nname = \"q\"\npath = \"{}\"\nquota_bytes = {SHARE_BYTES}\n",
+        "users_file = \"{u}\"\nstate_dir = \"{}\"\n[[share]]\nname = \"q\"\npath = \"{}\"\nquota_bytes = {SHARE_BYTES}\nadmin_users = [\"bob\"]\n",
         dir.join("state").display(),
         dir.join("data").display()
     );
@@ -224,4 +224,93 @@ fn usage_survives_a_restart() {
     }
     assert_eq!(alice.write(f, 0, &vec![2; 20_000]), QUOTA_EXCEEDED);
     assert_eq!(alice.write(f, 0, &vec![2; 15_000]), STATUS_SUCCESS);
+}
+
+const NO_MORE_ENTRIES: u32 = 0x8000_001A;
+const ACCESS_DENIED: u32 = 0xC000_0022;
+
+/// An SMB2_QUERY_QUOTA_INFO (MS-SMB2 2.2.37.1) with a SID list, or a start SID.
+fn quota_query(single: bool, restart: bool, list: &[&[u8]], start: Option<&[u8]>) -> Vec<u8> {
+    let mut sids = Vec::new();
+    for (i, sid) in list.iter().enumerate() {
+        let next = if i + 1 == list.len() { 0 } else { (8 + sid.len()).next_multiple_of(4) as u32 };
+        sids.extend_from_slice(&next.to_le_bytes());
+        sids.extend_from_slice(&(sid.len() as u32).to_le_bytes());
+        sids.extend_from_slice(sid);
+        while sids.len() % 4 != 0 {
+            sids.push(0);
+        }
+    }
+    let start = start.unwrap_or_default();
+    let mut q = vec![u8::from(single), u8::from(restart), 0, 0];
+    q.extend_from_slice(&(sids.len() as u32).to_le_bytes());
+    q.extend_from_slice(&(start.len() as u32).to_le_bytes());
+    q.extend_from_slice(&0u32.to_le_bytes());
+    q.extend_from_slice(&sids);
+    q.extend_from_slice(start);
+    q
+}
+
+/// The (SID bytes, used, threshold, limit) of each FILE_QUOTA_INFORMATION (MS-FSCC 2.4.41).
+fn quota_entries(out: &[u8]) -> Vec<(Vec<u8>, u64, u64, u64)> {
+    let mut v = Vec::new();
+    let mut at = 0;
+    loop {
+        let next = le32(out, at) as usize;
+        let sid_len = le32(out, at + 4) as usize;
+        v.push((out[at + 40..at + 40 + sid_len].to_vec(), le64(out, at + 16), le64(out, at + 24), le64(out, at + 32)));
+        if next == 0 {
+            return v;
+        }
+        at += next;
+    }
+}
+
+#[test]
+fn the_quota_query_answers_used_and_limit_per_sid() {
+    let s = setup("quota-query");
+    let server = s.start("quota-query");
+    let mut alice = Client::connect(server.addr, "alice", "alice-pw", "q");
+    let a = new_file(&mut alice, "a.bin").unwrap();
+    assert_eq!(alice.write(a, 0, &vec![1; 30000]), STATUS_SUCCESS);
+    let mut bob = Client::connect(server.addr, "bob", "bob-pw", "q");
+    let b = new_file(&mut bob, "b.bin").unwrap();
+    assert_eq!(bob.write(b, 0, &vec![1; 1234]), STATUS_SUCCESS);
+    // Alice enumerates: her own entry only.
+    let (st, out) = alice.query_info(a, 4, 0, &quota_query(false, true, &[], None), 0);
+    assert_eq!(st, STATUS_SUCCESS);
+    let mine = quota_entries(&out);
+    assert_eq!(mine.len(), 1);
+    let alice_sid = mine[0].0.clone();
+    assert_eq!(&mine[0].1..=&mine[0].3, &30000..=&ALICE_BYTES);
+    assert_eq!(mine[0].2, ALICE_BYTES, "threshold is the limit");
+    // Her SID by list; bob's (RID 1001 after her 1000) is not hers to see.
+    let (st, out) = alice.query_info(a, 4, 0, &quota_query(false, false, &[&alice_sid], None), 0);
+    assert_eq!((st, quota_entries(&out)), (STATUS_SUCCESS, mine.clone()));
+    let mut bob_sid = alice_sid.clone();
+    let n = bob_sid.len();
+    bob_sid[n - 4..].copy_from_slice(&1001u32.to_le_bytes());
+    assert_eq!(alice.query_info(a, 4, 0, &quota_query(false, false, &[&bob_sid], None), 0).0, ACCESS_DENIED);
+    // Bob is an admin user: both, one at a time, then nothing more.
+    let (st, out) = bob.query_info(b, 4, 0, &quota_query(false, false, &[&alice_sid, &bob_sid], None), 0);
+    assert_eq!(st, STATUS_SUCCESS);
+    let both = quota_entries(&out);
+    assert_eq!(both.iter().map(|e| (e.1, e.3)).collect::<Vec<_>>(), vec![(30000, ALICE_BYTES), (1234, u64::MAX)]);
+    let (st, first) = bob.query_info(b, 4, 0, &quota_query(true, true, &[], None), 0);
+    assert_eq!(st, STATUS_SUCCESS);
+    let (st, second) = bob.query_info(b, 4, 0, &quota_query(true, false, &[], None), 0);
+    assert_eq!(st, STATUS_SUCCESS);
+    let mut seen = vec![quota_entries(&first)[0].0.clone(), quota_entries(&second)[0].0.clone()];
+    seen.sort();
+    let mut want = vec![alice_sid.clone(), bob_sid.clone()];
+    want.sort();
+    assert_eq!(seen, want);
+    assert_eq!(bob.query_info(b, 4, 0, &quota_query(true, false, &[], None), 0).0, NO_MORE_ENTRIES);
+    // From a start SID.
+    let (st, out) = bob.query_info(b, 4, 0, &quota_query(true, false, &[], Some(&alice_sid)), 0);
+    assert_eq!((st, quota_entries(&out)[0].0.clone()), (STATUS_SUCCESS, alice_sid));
+    // A malformed input is INVALID_PARAMETER.
+    let mut bad = quota_query(false, false, &[&bob_sid], None);
+    bad[4..8].copy_from_slice(&4096u32.to_le_bytes());
+    assert_eq!(bob.query_info(b, 4, 0, &bad, 0).0, 0xC000_000D);
 }

@@ -14,6 +14,8 @@ pub struct DirSearch {
     pub position: usize,
     /// The index of the next EA a FileFullEaInformation query returns.
     pub next_ea: usize,
+    /// The index of the next entry a quota enumeration returns (MS-SMB2 3.3.5.20.4).
+    pub next_quota: usize,
 }
 
 /// Changes seen on a watched directory open that no CHANGE_NOTIFY has collected yet.

@@ -11,6 +11,7 @@
 mod ea;
 mod file;
 mod fs;
+mod quota;
 
 use super::{Ctx, HResult, Reply};
 use crate::open::Open;
@@ -49,7 +50,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         info_type::FILE => file::query(open, server, dialect, req.info_class)?,
         info_type::FILESYSTEM => fs::query(&share, &token.user, req.info_class)?,
         info_type::SECURITY => return query_security(open, &req, &token),
-        info_type::QUOTA => return Err(NtStatus::NOT_SUPPORTED),
+        info_type::QUOTA => return quota::query(open, &req, &share, &token),
         _ => return Err(NtStatus::INVALID_PARAMETER),
     };
     let limit = req.output_buffer_length as usize;
