@@ -314,3 +314,43 @@ fn the_quota_query_answers_used_and_limit_per_sid() {
     bad[4..8].copy_from_slice(&4096u32.to_le_bytes());
     assert_eq!(bob.query_info(b, 4, 0, &bad, 0).0, 0xC000_000D);
 }
+
+/// Samba's smbcquotas (a real client: it opens the quota file and asks with
+/// SMB2_0_INFO_QUOTA) lists alice's usage and limit. It only connects to port 445, so
+/// the test forwards 127.0.0.61:445 to the server; skipped without root or smbcquotas.
+#[test]
+fn smbcquotas_lists_usage_and_limits() {
+    use std::net::{TcpListener, TcpStream};
+    if !Command::new("smbcquotas").arg("--help").output().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: smbcquotas not installed");
+        return;
+    }
+    let host = "127.0.0.61";
+    let Ok(listener) = TcpListener::bind((host, 445)) else {
+        eprintln!("skipped: cannot listen on {host}:445 (not root?)");
+        return;
+    };
+    let s = setup("quota-smbcquotas");
+    let server = s.start("quota-smbcquotas");
+    let to = server.addr;
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let Ok(up) = TcpStream::connect(to) else { continue };
+            let (mut a, mut b) = (conn.try_clone().expect("clone"), up.try_clone().expect("clone"));
+            std::thread::spawn(move || std::io::copy(&mut a, &mut b).map(|_| b.shutdown(std::net::Shutdown::Write)));
+            let (mut up, mut conn) = (up, conn);
+            std::thread::spawn(move || std::io::copy(&mut up, &mut conn).map(|_| conn.shutdown(std::net::Shutdown::Write)));
+        }
+    });
+    let mut alice = Client::connect(server.addr, "alice", "alice-pw", "q");
+    let a = new_file(&mut alice, "a.bin").unwrap();
+    assert_eq!(alice.write(a, 0, &vec![1; 12345]), STATUS_SUCCESS);
+    let out = Command::new("smbcquotas")
+        .args([&format!("//{host}/q"), "-U", "alice%alice-pw", "-m", "SMB3", "-u", "alice"])
+        .output()
+        .expect("run smbcquotas");
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let line = text.lines().find(|l| l.contains("alice")).unwrap_or_else(|| panic!("no entry for alice: {text}"));
+    let numbers: Vec<&str> = line.split(':').nth(1).unwrap_or_default().split('/').map(str::trim).collect();
+    assert_eq!(numbers, ["12345", &ALICE_BYTES.to_string(), &ALICE_BYTES.to_string()], "{text}");
+}

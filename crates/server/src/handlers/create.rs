@@ -39,7 +39,8 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     if read_only && writes(access, checked.disposition) {
         return Err(NtStatus::ACCESS_DENIED);
     }
-    let path = SmbPath::parse(&req.name).map_err(|e| e.status())?;
+    let name = if crate::quota::is_quota_file(&req.name) && ctx.share()?.quota.get().is_some() { "" } else { req.name.as_str() };
+    let path = SmbPath::parse(name).map_err(|e| e.status())?;
     let mut extras = create_extras(&req)?;
     extras.token = Some(token.clone());
     let params = CreateParams {

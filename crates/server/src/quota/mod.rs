@@ -146,6 +146,13 @@ pub fn key_for(share: &ShareState, info: &opportune_fs::FileInfo) -> Option<File
     share.quota.get().filter(|_| info.stream == 0 && !info.is_dir).map(|_| (info.dev, info.file_id))
 }
 
+/// Whether `name` is NTFS's quota file, which clients open to query and set quotas
+/// (smbcquotas, Explorer's Quota tab). On a share that tracks quotas an open of it is an
+/// open of the share's root directory, on which the quota queries are answered.
+pub fn is_quota_file(name: &str) -> bool {
+    name.trim_start_matches('\\').eq_ignore_ascii_case("$Extend\\$Quota:$Q:$INDEX_ALLOCATION")
+}
+
 /// The quota table and key an open's growth is charged under, if any.
 pub fn for_open(server: &ServerState, share: usize, key: Option<FileKey>) -> Option<(Arc<ShareQuota>, FileKey)> {
     let key = key?;

@@ -11,6 +11,9 @@ const FS_ATTRIBUTES: u32 = 0x2 | 0x4 | 0x8;
 const FS_CASE_SENSITIVE_SEARCH: u32 = 0x1;
 /// FILE_SUPPORTS_EXTENDED_ATTRIBUTES (MS-FSCC 2.5.1): EAs are kept in an xattr.
 const FS_SUPPORTS_EAS: u32 = 0x0080_0000;
+/// FILE_VOLUME_QUOTAS (MS-FSCC 2.5.1): the share tracks quotas (clients such as
+/// smbcquotas look for it before asking).
+const FS_VOLUME_QUOTAS: u32 = 0x20;
 /// FILE_DEVICE_DISK and FILE_DEVICE_IS_MOUNTED (MS-FSCC 2.5.10).
 const FILE_DEVICE_DISK: u32 = 0x7;
 const FILE_DEVICE_IS_MOUNTED: u32 = 0x20;
@@ -59,7 +62,8 @@ pub(super) fn query(share: &crate::server::ShareState, user: &opportune_types::S
         fs_class::ATTRIBUTE => {
             let s = fs.statfs().map_err(|e| e.status())?;
             let case = if fs.case_sensitive() { FS_CASE_SENSITIVE_SEARCH } else { 0 };
-            d.put_u32(FS_ATTRIBUTES | FS_SUPPORTS_EAS | case);
+            let quotas = if share.quota.get().is_some() { FS_VOLUME_QUOTAS } else { 0 };
+            d.put_u32(FS_ATTRIBUTES | FS_SUPPORTS_EAS | case | quotas);
             d.put_u32(s.max_name_len);
             let name = "NTFS";
             d.put_u32(utf16_len(name) as u32);
