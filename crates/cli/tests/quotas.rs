@@ -309,6 +309,10 @@ fn the_quota_query_answers_used_and_limit_per_sid() {
     // From a start SID.
     let (st, out) = bob.query_info(b, 4, 0, &quota_query(true, false, &[], Some(&alice_sid)), 0);
     assert_eq!((st, quota_entries(&out)[0].0.clone()), (STATUS_SUCCESS, alice_sid));
+    // Limits are not set by clients: refused to alice, not supported for an admin user.
+    let set = [0u8; 48];
+    assert_eq!(alice.set_info(a, 4, 0, &set), ACCESS_DENIED);
+    assert_eq!(bob.set_info(b, 4, 0, &set), 0xC000_00BB);
     // A malformed input is INVALID_PARAMETER.
     let mut bad = quota_query(false, false, &[&bob_sid], None);
     bad[4..8].copy_from_slice(&4096u32.to_le_bytes());
@@ -353,4 +357,44 @@ fn smbcquotas_lists_usage_and_limits() {
     let line = text.lines().find(|l| l.contains("alice")).unwrap_or_else(|| panic!("no entry for alice: {text}"));
     let numbers: Vec<&str> = line.split(':').nth(1).unwrap_or_default().split('/').map(str::trim).collect();
     assert_eq!(numbers, ["12345", &ALICE_BYTES.to_string(), &ALICE_BYTES.to_string()], "{text}");
+}
+
+/// FileRenameInformation (MS-FSCC 2.4.37.2) with ReplaceIfExists.
+fn rename_over(c: &mut Client, fid: Fid, to: &str) -> u32 {
+    let name: Vec<u8> = to.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut b = vec![1u8];
+    b.extend_from_slice(&[0; 7]);
+    b.extend_from_slice(&[0; 8]);
+    b.extend_from_slice(&(name.len() as u32).to_le_bytes());
+    b.extend_from_slice(&name);
+    c.set_info(fid, 1, 10, &b)
+}
+
+#[test]
+fn a_replacing_rename_and_a_create_allocation_are_accounted() {
+    let s = setup("quota-rename");
+    let server = s.start("quota-rename");
+    let mut alice = Client::connect(server.addr, "alice", "alice-pw", "q");
+    // The old version of a document, then the new one saved beside it and renamed over it
+    // (what Office does): the old one's bytes come back.
+    let doc = new_file(&mut alice, "doc").unwrap();
+    assert_eq!(alice.write(doc, 0, &vec![1; 40000]), STATUS_SUCCESS);
+    assert_eq!(alice.close(doc), STATUS_SUCCESS);
+    let tmp = new_file(&mut alice, "doc.tmp").unwrap();
+    assert_eq!(alice.write(tmp, 0, &vec![2; 20000]), STATUS_SUCCESS);
+    assert_eq!(rename_over(&mut alice, tmp, "doc"), STATUS_SUCCESS);
+    assert_eq!(alice.close(tmp), STATUS_SUCCESS);
+    assert_eq!(size(&s.data("doc")), 20000);
+    let f = new_file(&mut alice, "more").unwrap();
+    assert_eq!(alice.write(f, 0, &vec![3; (ALICE_BYTES - 20000) as usize]), STATUS_SUCCESS);
+    assert_eq!(alice.write(f, ALICE_BYTES - 20000, &[4]), QUOTA_EXCEEDED);
+    assert_eq!(alice.set_info(f, 1, FILE_END_OF_FILE_INFORMATION, &0u64.to_le_bytes()), STATUS_SUCCESS);
+    // A CREATE whose AllocationSize (MS-SMB2 2.2.13.2.6) the quota cannot hold fails and
+    // leaves nothing; one that fits succeeds.
+    let alloc = |n: u64| create_context(b"AlSi", &n.to_le_bytes());
+    let mid = alice.send_create_full("big", GENERIC_ALL, 0, CREATE, 0, &alloc(1 << 20));
+    assert_eq!(alice.wait(mid, Duration::from_secs(10)).unwrap().status, QUOTA_EXCEEDED);
+    assert!(!s.data("big").exists());
+    let mid = alice.send_create_full("small", GENERIC_ALL, 0, CREATE, 0, &alloc(4096));
+    assert_eq!(alice.wait(mid, Duration::from_secs(10)).unwrap().status, STATUS_SUCCESS);
 }

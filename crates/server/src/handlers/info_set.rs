@@ -32,7 +32,14 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         }
         info_type::FILE => set_file_info(ctx, &req)?,
         info_type::SECURITY => set_security(ctx, &req)?,
-        info_type::FILESYSTEM | info_type::QUOTA => return Err(NtStatus::NOT_SUPPORTED),
+        info_type::FILESYSTEM => return Err(NtStatus::NOT_SUPPORTED),
+        // MS-SMB2 3.3.5.21.4: limits are set with `opportune user quota` and the share
+        // keys (docs/CONFIG.md), not by clients; only an admin user learns that it is
+        // not supported here, everyone else is refused.
+        info_type::QUOTA => {
+            let admin = ctx.tree()?.token.contains(&opportune_types::sid::well_known::administrators());
+            return Err(if admin { NtStatus::NOT_SUPPORTED } else { NtStatus::ACCESS_DENIED });
+        }
         _ => return Err(NtStatus::INVALID_PARAMETER),
     }
     let mut body = Vec::with_capacity(2);

@@ -147,10 +147,28 @@ pub fn key_for(share: &ShareState, info: &opportune_fs::FileInfo) -> Option<File
 }
 
 /// Whether `name` is NTFS's quota file, which clients open to query and set quotas
-/// (smbcquotas, Explorer's Quota tab). On a share that tracks quotas an open of it is an
-/// open of the share's root directory, on which the quota queries are answered.
+/// (smbcquotas, Explorer's Quota tab). An open of it is an open of the share's root
+/// directory, on which the quota queries are answered (STATUS_NOT_SUPPORTED on a share
+/// that tracks no quotas), reported as NTFS reports the file ([`mark_quota_file`]).
 pub fn is_quota_file(name: &str) -> bool {
     name.trim_start_matches('\\').eq_ignore_ascii_case("$Extend\\$Quota:$Q:$INDEX_ALLOCATION")
+}
+
+/// The attributes NTFS reports for its quota file: HIDDEN | SYSTEM | DIRECTORY | ARCHIVE
+/// (MS-FSCC 2.6).
+const QUOTA_FILE_ATTRIBUTES: u32 = 0x2 | 0x4 | 0x10 | 0x20;
+/// Where CreationTime (then the other times, AllocationSize and EndofFile, 8 bytes each)
+/// and FileAttributes lie in an SMB2 CREATE response body (MS-SMB2 2.2.14).
+const CREATE_RESPONSE_TIMES: usize = 8;
+const CREATE_RESPONSE_ATTRIBUTES: usize = 56;
+
+/// A CREATE response for the quota file reports what NTFS does: no times, no size, its
+/// attributes.
+pub fn mark_quota_file(create_response: &mut [u8]) {
+    if let Some(a) = create_response.get_mut(CREATE_RESPONSE_TIMES..CREATE_RESPONSE_ATTRIBUTES + 4) {
+        a.fill(0);
+        a[CREATE_RESPONSE_ATTRIBUTES - CREATE_RESPONSE_TIMES..].copy_from_slice(&QUOTA_FILE_ATTRIBUTES.to_le_bytes());
+    }
 }
 
 /// The quota table and key an open's growth is charged under, if any.
