@@ -165,7 +165,11 @@ pub fn user(args: UserArgs) -> Result<(), String> {
             for u in &f.users {
                 let sid = domain.as_ref().and_then(|d| d.with_rid(u.rid)).map_or_else(|| "-".to_string(), |s| s.to_string());
                 let groups: Vec<&str> = f.groups_of(&u.name).map(|g| g.name.as_str()).collect();
-                println!("{:<20} {:>6} {:<44} {}", u.name, u.rid, sid, groups.join(","));
+                let quota = match (u.quota_bytes, u.quota_files) {
+                    (None, None) => String::new(),
+                    (b, f) => format!(" quota={}/{}", b.map_or("-".into(), |n| n.to_string()), f.map_or("-".into(), |n| n.to_string())),
+                };
+                println!("{:<20} {:>6} {:<44} {}{quota}", u.name, u.rid, sid, groups.join(","));
             }
             return Ok(());
         }

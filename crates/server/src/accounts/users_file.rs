@@ -2,7 +2,8 @@
 //! `opportune group` and read by the server at start and at every reload (the
 //! `users_file` configuration key; docs/CONFIG.md).
 //!
-//! A TOML document, so an admin can read it and later fields (quotas) can be added:
+//! A TOML document, so an admin can read it and later fields can be added (a field a
+//! file lacks takes its default, so older files load):
 //!
 //! ```toml
 //! version = 1
@@ -11,6 +12,8 @@
 //! name = "alice"
 //! rid = 1000
 //! nt_hash = "8846f7eaee8fb117ad06bdd830b7586c"
+//! quota_bytes = 1073741824   # optional: `opportune user quota` (see `crate::quota`)
+//! quota_files = 10000
 //! [[group]]
 //! name = "staff"
 //! rid = 1002

@@ -284,12 +284,13 @@ fn rename_stream(ctx: &mut Ctx<'_>, id: opportune_types::FileId, name: &str, rep
 /// The rename itself, once no other open's handle caching stands in the way.
 fn perform_rename(server: &ServerState, conn_id: u64, open: &mut Open, target: &SmbPath, replace: bool) -> Result<(), NtStatus> {
     let share = open.share;
-    let fs = &server.shares.get(share).ok_or(NtStatus::NETWORK_NAME_DELETED)?.fs;
+    let state = server.shares.get(share).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
+    let fs = &state.fs;
     let from = open.handle.rel_path();
     let open_id = open.file_id.volatile;
     let (new_rel, replaced) = fs.rename_replacing(&from, target, replace).map_err(|e| e.status())?;
     // A file the rename replaced is gone unless it had other links.
-    if let (Some(q), Some((dev, ino, nlink))) = (server.shares.get(share).and_then(|s| s.quota.get().cloned()), replaced)
+    if let (Some(q), Some((dev, ino, nlink))) = (state.quota.get(), replaced)
         && nlink <= 1
     {
         q.removed((dev, ino));
@@ -371,7 +372,7 @@ fn set_end_of_file(ctx: &mut Ctx<'_>, id: opportune_types::FileId, len: u64) -> 
     let done = crate::offload::blocking(|| handle.set_len(len)).map_err(|e| e.status());
     if let Some((q, key)) = &quota {
         match (&done, charged) {
-            (Err(_), Some(old)) => q.set_size(*key, old),
+            (Err(_), Some(old)) => q.undo_growth(*key, old, len),
             (Ok(()), _) => q.truncated(*key, len),
             _ => {}
         }

@@ -136,7 +136,7 @@ pub fn write(ctx: &mut Ctx<'_>) -> HResult {
         Ok::<_, opportune_fs::FsError>(n)
     });
     if let (Err(_), Some((q, key)), Some(old)) = (&written, &quota, charged) {
-        q.set_size(*key, old);
+        q.undo_growth(*key, old, offset + req.data.len() as u64);
     }
     let n = written.map_err(|e| e.status())?;
     ctx.share()?.metrics.written_bytes.increment(n as u64);

@@ -78,7 +78,7 @@ impl ShareQuota {
     }
 
     /// The file `key` is to grow to `size`: checked and charged; the old size comes back
-    /// to undo with [`ShareQuota::set_size`] if the change fails.
+    /// to undo with [`ShareQuota::undo_growth`] if the change fails.
     pub fn grow(&self, key: FileKey, size: u64) -> Result<Option<u64>, NtStatus> {
         self.lock().grow(key, size).map_err(status)
     }
@@ -88,8 +88,14 @@ impl ShareQuota {
         self.lock().admits_size(key, len).map_err(status)
     }
 
-    pub fn set_size(&self, key: FileKey, size: u64) {
-        self.lock().set_size(key, size);
+    /// A growth to `size` charged by [`ShareQuota::grow`] failed: the file is charged
+    /// `old` again, unless something changed its entry meanwhile (another request's
+    /// growth, which stays charged).
+    pub fn undo_growth(&self, key: FileKey, old: u64, size: u64) {
+        let mut t = self.lock();
+        if t.size_of(key) == Some(size) {
+            t.set_size(key, old);
+        }
     }
 
     /// The file was truncated to `len` if it was longer (an allocation below end of

@@ -304,8 +304,8 @@ impl Table {
         self.epoch
     }
 
-    /// Files in the table (for the memory bound).
-    pub fn len(&self) -> usize {
+    /// How many files and directories the table holds (about 50 bytes each).
+    pub fn tracked(&self) -> usize {
         self.files.len()
     }
 }
@@ -405,7 +405,7 @@ mod tests {
         let new = t.begin_scan();
         t.end_scan(old, true);
         t.end_scan(new, false);
-        assert_eq!(t.len(), 3);
+        assert_eq!(t.tracked(), 3);
         // What the scan saw of an entry a request touched meanwhile is ignored.
         let e = t.begin_scan();
         t.set_size((1, 4), 7);
