@@ -136,7 +136,8 @@ fn existing(server: &ServerState, share: &ShareState, plan: &CreatePlan, opened:
     let (want_max, asked) = (desired & M::MAXIMUM_ALLOWED != 0, desired & !M::MAXIMUM_ALLOWED);
     let required = if plan.truncating { asked | M::FILE_WRITE_DATA } else { asked };
     let stored = stored_of_handle(server, &opened.handle, info);
-    let owner = stored.as_ref().and_then(|d| d.owner.clone());
+    // Under quotas the stored owner is whom the file is charged to (None: unowned).
+    let charged = share.quota.get().filter(|_| info.stream == 0).map(|q| (q, stored.clone()));
     let sd = or_unstored(stored, &a.token);
     let backup_intent = plan.create_options & options::FILE_OPEN_FOR_BACKUP_INTENT != 0;
     let req = AccessRequest { token: &a.token, desired: required | M::MAXIMUM_ALLOWED, mapping: &MAP, backup_intent };
@@ -155,11 +156,10 @@ fn existing(server: &ServerState, share: &ShareState, plan: &CreatePlan, opened:
         deny(plan, &a.token, required, &d);
         return Err(NtStatus::ACCESS_DENIED);
     }
-    if let Some(q) = share.quota.get()
-        && info.stream == 0
-    {
+    if let Some((q, stored)) = charged {
         // The size just stat'ed (after an overwrite's truncation) corrects the entry.
-        q.opened((info.dev, info.file_id), owner.as_ref(), if info.is_dir { 0 } else { info.size });
+        let owner = stored.as_ref().and_then(|d| d.owner.as_ref());
+        q.opened((info.dev, info.file_id), owner, if info.is_dir { 0 } else { info.size });
     }
     Ok((asked | if want_max { capped } else { 0 }, capped))
 }
