@@ -398,3 +398,31 @@ fn a_replacing_rename_and_a_create_allocation_are_accounted() {
     let mid = alice.send_create_full("small", GENERIC_ALL, 0, CREATE, 0, &alloc(4096));
     assert_eq!(alice.wait(mid, Duration::from_secs(10)).unwrap().status, STATUS_SUCCESS);
 }
+
+/// Programs on the host change files behind the server: a reload scans again (a file
+/// deleted on the host no longer counts) and applies new limits from the users file.
+#[test]
+fn a_reload_rescans_and_takes_new_limits() {
+    let s = setup("quota-reload");
+    let server = s.start("quota-reload");
+    let mut alice = Client::connect(server.addr, "alice", "alice-pw", "q");
+    let a = new_file(&mut alice, "a.bin").unwrap();
+    assert_eq!(alice.write(a, 0, &vec![1; 60000]), STATUS_SUCCESS);
+    assert_eq!(alice.close(a), STATUS_SUCCESS);
+    std::fs::remove_file(s.data("a.bin")).unwrap();
+    let users = s.dir.join("users.toml");
+    opportune(&["user", "--users-file", users.to_str().unwrap(), "quota", "alice", "--bytes", "100000"], "");
+    opportune(&["reload", "--listen", &server.addr.to_string()], "");
+    let f = new_file(&mut alice, "b.bin").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ((total, avail), _) = space(&mut alice, f);
+        if total == 100_000 / 4096 * 4096 && avail + 4096 > 100_000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "reload not applied: total {total}, free {avail}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(alice.write(f, 0, &vec![2; 100_000]), STATUS_SUCCESS);
+    assert_eq!(alice.write(f, 100_000, &[3]), QUOTA_EXCEEDED);
+}
