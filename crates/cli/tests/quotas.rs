@@ -397,6 +397,11 @@ fn a_replacing_rename_and_a_create_allocation_are_accounted() {
     assert!(!s.data("big").exists());
     let mid = alice.send_create_full("small", GENERIC_ALL, 0, CREATE, 0, &alloc(4096));
     assert_eq!(alice.wait(mid, Duration::from_secs(10)).unwrap().status, STATUS_SUCCESS);
+    // An overwrite asking for more than the quota leaves the file as it was.
+    const OVERWRITE_IF: u32 = 5;
+    let mid = alice.send_create_full("doc", GENERIC_ALL, 0, OVERWRITE_IF, 0, &alloc(1 << 20));
+    assert_eq!(alice.wait(mid, Duration::from_secs(10)).unwrap().status, QUOTA_EXCEEDED);
+    assert_eq!(size(&s.data("doc")), 20000);
 }
 
 /// Programs on the host change files behind the server: a reload scans again (a file

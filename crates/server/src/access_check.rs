@@ -159,7 +159,13 @@ fn existing(server: &ServerState, share: &ShareState, plan: &CreatePlan, opened:
     if let Some((q, stored)) = charged {
         // The size just stat'ed (after an overwrite's truncation) corrects the entry.
         let owner = stored.as_ref().and_then(|d| d.owner.as_ref());
-        q.opened((info.dev, info.file_id), owner, if info.is_dir { 0 } else { info.size });
+        let key = (info.dev, info.file_id);
+        q.opened(key, owner, if info.is_dir { 0 } else { info.size });
+        // An overwrite with an AllocationSize: the new allocation in place of the old
+        // size, checked before the file is truncated (this runs on the probe first).
+        if plan.truncating && plan.params.allocation_size > 0 && !info.is_dir {
+            q.admits_size(key, plan.params.allocation_size)?;
+        }
     }
     Ok((asked | if want_max { capped } else { 0 }, capped))
 }
