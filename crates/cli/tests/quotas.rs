@@ -431,3 +431,20 @@ fn a_reload_rescans_and_takes_new_limits() {
     assert_eq!(alice.write(f, 0, &vec![2; 100_000]), STATUS_SUCCESS);
     assert_eq!(alice.write(f, 100_000, &[3]), QUOTA_EXCEEDED);
 }
+
+/// A share without limits tracks nothing: the quota query is STATUS_NOT_SUPPORTED (MS-SMB2
+/// 3.3.5.20.4) and FileFsAttributeInformation has no FILE_VOLUME_QUOTAS; NTFS's quota
+/// file still opens (as the share root, with NTFS's attributes).
+#[test]
+fn a_share_without_limits_tracks_nothing() {
+    let server = support::start("quota-none");
+    let mut c = Client::connect(server.addr, "user", "pass", "share");
+    let mid = c.send_create_full("$Extend\\$Quota:$Q:$INDEX_ALLOCATION", 0x0012_0089, 0, OPEN, 0, &[]);
+    let r = c.wait(mid, Duration::from_secs(10)).expect("create answered");
+    assert_eq!(le32(&r.body, 56), 0x36, "HIDDEN | SYSTEM | DIRECTORY | ARCHIVE");
+    let (fid, _) = Client::created(&r).expect("the quota file opens");
+    assert_eq!(c.query_info(fid, 4, 0, &quota_query(false, true, &[], None), 0).0, 0xC000_00BB);
+    let (st, attrs) = c.query_info(fid, 2, 5, &[], 0);
+    assert_eq!(st, STATUS_SUCCESS);
+    assert_eq!(le32(&attrs, 0) & 0x20, 0);
+}
