@@ -67,6 +67,16 @@ enum UserCommand {
     Passwd { name: String, password: Option<String> },
     /// List the users with their RIDs, SIDs and groups.
     List,
+    /// Set a user's quota on each share (bytes and files its own files may hold; beyond,
+    /// STATUS_QUOTA_EXCEEDED), or with neither flag remove its limits (the share's
+    /// `user_quota_bytes` / `user_quota_files` then apply).
+    Quota {
+        name: String,
+        #[arg(long, value_name = "N")]
+        bytes: Option<u64>,
+        #[arg(long, value_name = "N")]
+        files: Option<u64>,
+    },
     /// Add the accounts of a Samba smbpasswd file (`pdbedit -L -w > FILE`) with their NT
     /// hashes, so they log on with the passwords they have; existing names are skipped.
     ImportSmbpasswd { file: PathBuf },
@@ -179,6 +189,11 @@ pub fn user(args: UserArgs) -> Result<(), String> {
             UsersFile::update(&path, |f| f.set_hash(&name, &hash))?;
             format!("password of {name} changed")
         }
+        UserCommand::Quota { name, bytes, files } => {
+            UsersFile::update(&path, |f| f.set_quota(&name, bytes, files))?;
+            let show = |v: Option<u64>| v.map_or_else(|| "none".to_string(), |n| n.to_string());
+            format!("quota of {name}: bytes {}, files {}", show(bytes), show(files))
+        }
         UserCommand::List => {
             let f = UsersFile::load_or_new(&path)?;
             let domain = args.file.state_dir()?.and_then(|d| sids::read(&d).ok().flatten());
@@ -186,7 +201,11 @@ pub fn user(args: UserArgs) -> Result<(), String> {
                 let sid = domain.as_ref().and_then(|d| d.with_rid(u.rid)).map_or_else(|| "-".to_string(), |s| s.to_string());
                 let groups: Vec<&str> = f.groups_of(&u.name).map(|g| g.name.as_str()).collect();
                 let unix = u.uid.zip(u.gid).map(|(uid, gid)| format!(" uid={uid} gid={gid}")).unwrap_or_default();
-                println!("{:<20} {:>6} {:<44} {}{unix}", u.name, u.rid, sid, groups.join(","));
+                let quota = match (u.quota_bytes, u.quota_files) {
+                    (None, None) => String::new(),
+                    (b, f) => format!(" quota={}/{}", b.map_or("-".into(), |n| n.to_string()), f.map_or("-".into(), |n| n.to_string())),
+                };
+                println!("{:<20} {:>6} {:<44} {}{unix}{quota}", u.name, u.rid, sid, groups.join(","));
             }
             return Ok(());
         }

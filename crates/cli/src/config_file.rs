@@ -219,6 +219,13 @@ pub struct FileShare {
     pub default_acl: Option<String>,
     /// Directory listings show only what the user could open for reading.
     pub access_based_enumeration: Option<bool>,
+    /// Bytes and files the whole share may hold (STATUS_DISK_FULL beyond).
+    pub quota_bytes: Option<u64>,
+    pub quota_files: Option<u64>,
+    /// Bytes and files each user's own files may hold on this share, for users without
+    /// limits of their own in the users file (STATUS_QUOTA_EXCEEDED beyond).
+    pub user_quota_bytes: Option<u64>,
+    pub user_quota_files: Option<u64>,
 }
 
 impl FileShare {
@@ -228,6 +235,15 @@ impl FileShare {
         opportune_server::config::SpacePolicy {
             strict_allocate: self.strict_allocate.unwrap_or(d.strict_allocate),
             free_reserve: self.disk_free_reserve.unwrap_or(d.free_reserve),
+        }
+    }
+
+    /// The share's quota limits (none for what the file does not say).
+    pub fn quota(&self) -> opportune_server::quota::QuotaConfig {
+        use opportune_server::quota::{Limits, QuotaConfig};
+        QuotaConfig {
+            share: Limits { bytes: self.quota_bytes, files: self.quota_files },
+            user_default: Limits { bytes: self.user_quota_bytes, files: self.user_quota_files },
         }
     }
 

@@ -294,6 +294,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
         let space = s.space();
         let access = s.access()?;
         let security = s.security()?;
+        let quota = s.quota();
         config.shares.push(ShareConfig {
             name: s.name,
             comment: s.comment,
@@ -310,6 +311,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
             access,
             security,
             unix_identity: s.unix_identity.unwrap_or(true),
+            quota,
         });
     }
     let cli_shares = args.shares.iter().map(|s| parse_share(s)).collect::<Result<Vec<_>, _>>()?;
@@ -328,6 +330,7 @@ fn build_config(args: &ServeArgs, file: FileConfig) -> Result<(ServerConfig, Opt
             access: Default::default(),
             security: Default::default(),
             unix_identity: true,
+            quota: Default::default(),
         });
     }
     if config.shares.is_empty() {
@@ -367,6 +370,10 @@ fn add_users_file(config: &mut ServerConfig, path: &std::path::Path) -> Result<(
         }
         let nt_hash = hash_from_hex(&u.nt_hash).ok_or_else(|| format!("users file {}: user {}: bad nt_hash", path.display(), u.name))?;
         config.users.push(UserConfig { name: u.name.clone(), nt_hash, rid: Some(u.rid), unix: u.uid.zip(u.gid) });
+        let limits = opportune_server::quota::Limits { bytes: u.quota_bytes, files: u.quota_files };
+        if !limits.is_none() {
+            config.user_quotas.push((u.name.clone(), limits));
+        }
     }
     config.groups = f
         .groups

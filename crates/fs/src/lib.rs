@@ -85,6 +85,7 @@ pub use link::{Linked, MAX_LINKS};
 pub use info::{BasicInfo, DirEntry, FileInfo, FsStats};
 pub use path::{SmbPath, check_stream_name};
 pub use rel_path::{join as join_rel, split_last as split_rel};
+pub use rename::Replaced;
 pub use share::Share;
 pub use shortname::{is_8_3, short_name};
 pub use space::{SpacePolicy, DEFAULT_FREE_RESERVE, LOOSE_PREALLOCATION};

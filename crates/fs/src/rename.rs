@@ -20,6 +20,21 @@ fn is_dir(st: &libc::statx) -> bool {
 /// The rename of MS-FSA 2.1.5.14.11 behind `Share::rename`, whose documentation
 /// lists the rules.
 pub(crate) fn rename(root: &Root, from: &str, to: &SmbPath, replace: bool) -> Result<String, FsError> {
+    rename_replacing(root, from, to, replace, &mut None)
+}
+
+/// What a rename put its source over: (device, inode, link count before), for the
+/// server's quota accounting.
+pub type Replaced = (u64, u64, u32);
+
+/// [`rename`], telling in `replaced` what object the rename replaced, if it did.
+pub(crate) fn rename_replacing(
+    root: &Root,
+    from: &str,
+    to: &SmbPath,
+    replace: bool,
+    replaced: &mut Option<Replaced>,
+) -> Result<String, FsError> {
     if to.explicit_data_stream() || split_rel_stream(from).1.is_some() {
         return Err(FsError::InvalidParameter);
     }
@@ -82,6 +97,7 @@ pub(crate) fn rename(root: &Root, from: &str, to: &SmbPath, replace: bool) -> Re
     } else {
         sys::renameat2(src_dir.as_fd(), &src_c, dst_dir.as_fd(), &old_c, 0).map_err(map)?;
     }
+    *replaced = Some((libc::makedev(dst_st.stx_dev_major, dst_st.stx_dev_minor), dst_st.stx_ino, dst_st.stx_nlink));
     if l.name == new_name {
         return Ok(new_rel);
     }

@@ -14,7 +14,7 @@ use crate::handle::Handle;
 use crate::info::{FileInfo, FsStats};
 use crate::path::SmbPath;
 use crate::remove;
-use crate::rename::rename;
+use crate::rename::{rename, Replaced};
 use crate::root::Root;
 use crate::space::SpacePolicy;
 use crate::stat::stat;
@@ -97,6 +97,14 @@ impl Share {
     ///   `InvalidParameter` (see `rename_stream`).
     pub fn rename(&self, from: &str, to: &SmbPath, replace: bool) -> Result<String, FsError> {
         rename(&self.root, from, to, replace)
+    }
+
+    /// [`Share::rename`], also answering what object it replaced (device, inode, link
+    /// count before), if any.
+    pub fn rename_replacing(&self, from: &str, to: &SmbPath, replace: bool) -> Result<(String, Option<Replaced>), FsError> {
+        let mut replaced = None;
+        let rel = crate::rename::rename_replacing(&self.root, from, to, replace, &mut replaced)?;
+        Ok((rel, replaced))
     }
 
     /// Info of an on-disk relative path (as in `Opened::rel_path`) without

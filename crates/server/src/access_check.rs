@@ -135,7 +135,10 @@ fn existing(server: &ServerState, share: &ShareState, plan: &CreatePlan, opened:
     let desired = MAP.map(a.desired);
     let (want_max, asked) = (desired & M::MAXIMUM_ALLOWED != 0, desired & !M::MAXIMUM_ALLOWED);
     let required = if plan.truncating { asked | M::FILE_WRITE_DATA } else { asked };
-    let sd = or_unstored(stored_of_handle(server, &opened.handle, info), &a.token);
+    let stored = stored_of_handle(server, &opened.handle, info);
+    // Under quotas the stored owner is whom the file is charged to (None: unowned).
+    let charged = share.quota.get().filter(|_| info.stream == 0).map(|q| (q, stored.clone()));
+    let sd = or_unstored(stored, &a.token);
     let backup_intent = plan.create_options & options::FILE_OPEN_FOR_BACKUP_INTENT != 0;
     let req = AccessRequest { token: &a.token, desired: required | M::MAXIMUM_ALLOWED, mapping: &MAP, backup_intent };
     let d = access_check(&sd, &req);
@@ -152,6 +155,17 @@ fn existing(server: &ServerState, share: &ShareState, plan: &CreatePlan, opened:
     if required & !max != 0 || (want_max && asked == 0 && capped == 0) {
         deny(plan, &a.token, required, &d);
         return Err(NtStatus::ACCESS_DENIED);
+    }
+    if let Some((q, stored)) = charged {
+        // The size just stat'ed (after an overwrite's truncation) corrects the entry.
+        let owner = stored.as_ref().and_then(|d| d.owner.as_ref());
+        let key = (info.dev, info.file_id);
+        q.opened(key, owner, if info.is_dir { 0 } else { info.size });
+        // An overwrite with an AllocationSize: the new allocation in place of the old
+        // size, checked before the file is truncated (this runs on the probe first).
+        if plan.truncating && plan.params.allocation_size > 0 && !info.is_dir {
+            q.admits_size(key, plan.params.allocation_size)?;
+        }
     }
     Ok((asked | if want_max { capped } else { 0 }, capped))
 }
@@ -181,10 +195,18 @@ fn new_object(server: &ServerState, share: &ShareState, plan: &CreatePlan, opene
         default_dacl: &default_dacl,
         mapping: &MAP,
     });
+    // MS-FSA 2.1.5.1.1: a new file its owner's quota (or the share's) has no room for
+    // fails, and is removed again by the caller.
+    let quota = share.quota.get();
+    if let Some(q) = quota {
+        let allocation = if info.is_dir { 0 } else { plan.params.allocation_size };
+        q.created((info.dev, info.file_id), sd.owner.as_ref(), allocation)?;
+    }
     // Nothing inherited, nothing given, Everyone full control by default: what an
     // unstored descriptor says already, so no xattr is written (on ext4 with small
-    // inodes one costs a 4 KiB block, which allocation sizes would show).
-    let says_more = parent_stored.is_some() || creator.is_some() || default_acl != security::DefaultAcl::Full;
+    // inodes one costs a 4 KiB block, which allocation sizes would show). Under quotas
+    // the descriptor is stored anyway: it records whom the file is charged to.
+    let says_more = parent_stored.is_some() || creator.is_some() || default_acl != security::DefaultAcl::Full || quota.is_some();
     if says_more {
         match opened.handle.set_security_descriptor(&security::encode(&sd, security::ALL_PARTS)?) {
             Ok(()) | Err(opportune_fs::FsError::NotSupported) => {}

@@ -33,6 +33,8 @@ pub struct ShareConfig {
     /// With the server's `unix_identity`: this share's requests run as the session's
     /// UNIX identity (default); false: as the server. Ignored when the server's is off.
     pub unix_identity: bool,
+    /// `quota_bytes`, `quota_files`, `user_quota_bytes`, `user_quota_files` (see `quota`).
+    pub quota: crate::quota::QuotaConfig,
 }
 
 /// Whether the server asks SMB 3.x clients to encrypt, and refuses those that cannot
@@ -227,6 +229,9 @@ pub struct ServerConfig {
     /// Each session's file-system calls run with its user's UNIX uid, gid and groups
     /// (`unix_id`; docs/SECURITY.md "UNIX identities"). Only as root. Default off.
     pub unix_identity: bool,
+    /// Per-user quota limits (the users file's `quota_bytes`, `quota_files`), by user
+    /// name; they apply on each share separately (see `quota`).
+    pub user_quotas: Vec<(String, crate::quota::Limits)>,
 }
 
 impl ServerConfig {
@@ -261,6 +266,7 @@ impl ServerConfig {
             liveness: Default::default(),
             break_history: 1000,
             unix_identity: false,
+            user_quotas: Vec::new(),
         }
     }
 

@@ -39,6 +39,7 @@ mod parked;
 mod pending;
 mod pipes;
 mod policy;
+pub mod quota;
 pub mod security;
 mod access_check;
 mod server;

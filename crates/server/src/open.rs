@@ -14,6 +14,8 @@ pub struct DirSearch {
     pub position: usize,
     /// The index of the next EA a FileFullEaInformation query returns.
     pub next_ea: usize,
+    /// The index of the next entry a quota enumeration returns (MS-SMB2 3.3.5.20.4).
+    pub next_quota: usize,
 }
 
 /// Changes seen on a watched directory open that no CHANGE_NOTIFY has collected yet.
@@ -58,6 +60,9 @@ pub struct Open {
     pub lock_sequences: Option<Box<[Option<u8>; 64]>>,
     /// This open's place in the descriptor budget and its session's open count.
     pub ticket: crate::fd_budget::OpenTicket,
+    /// The file's key in its share's quota table, when the share tracks quotas (a file's
+    /// own data, not a directory or named stream): growth through this open is checked.
+    pub quota: Option<crate::quota::FileKey>,
 }
 
 /// The parameters of a deferred FileRenameInformation (MS-SMB2 3.3.5.21.1).

@@ -97,6 +97,7 @@ fn restart_needed(old: &ServerConfig, new: &ServerConfig) -> Vec<&'static str> {
 pub fn reload(state: &ServerState, new: &ServerConfig) -> Result<ReloadReport, ServerError> {
     let enc = state.config.encryption;
     let live = state.shares.live();
+    let quotas = crate::quota::tables(state);
     // Open everything new first: a share that does not open leaves the server as it was.
     enum Step {
         Keep(usize, ShareState),
@@ -150,6 +151,8 @@ pub fn reload(state: &ServerState, new: &ServerConfig) -> Result<ReloadReport, S
         .map(|u| u.name.clone())
         .collect();
     state.set_users(new.users.clone(), &new.groups);
+    // Limits from the new users and shares; every tracking share is scanned again.
+    crate::quota::configure(state, &new.user_quotas, &quotas);
     report.users = new.users.len();
     let sessions: Vec<(u64, u64)> = state
         .sessions

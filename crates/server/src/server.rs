@@ -29,6 +29,9 @@ pub struct ShareState {
     /// of its own, so a reload that changed the share is seen by each tree's next request
     /// (`Ctx::check_share` admits the tree again).
     pub generation: u64,
+    /// Its usage table when it tracks quotas (set once by `quota::configure`; kept by a
+    /// reload that keeps the root). Empty: no request pays anything for quotas.
+    pub quota: std::sync::OnceLock<Arc<crate::quota::ShareQuota>>,
 }
 
 /// Gives each `ShareState` its generation.
@@ -57,6 +60,7 @@ impl ShareState {
             metrics: crate::metrics::ShareMetrics::new(&s.name),
             config: s.clone(),
             generation: SHARE_GENERATIONS.fetch_add(1, Ordering::Relaxed),
+            quota: std::sync::OnceLock::new(),
         }
     }
 }
@@ -171,7 +175,7 @@ impl ServerState {
         random_bytes(&mut seed)?;
         // Ids start at a random point so they are not guessable across restarts.
         let start = (u64::from_le_bytes(seed) >> 16).max(1);
-        Ok(Arc::new(ServerState {
+        let state = Arc::new(ServerState {
             locks: Arc::new(crate::locking::Locking::new(
                 config.oplock_break_timeout,
                 config.break_history,
@@ -203,7 +207,9 @@ impl ServerState {
             dummy_hash: opportune_auth::NtHash(dummy),
             start_time: SystemTime::now(),
             next_id: AtomicU64::new(start),
-        }))
+        });
+        crate::quota::configure(&state, &state.config.user_quotas, &[]);
+        Ok(state)
     }
 
     /// A fresh nonzero id for sessions, async requests, opens and connections.

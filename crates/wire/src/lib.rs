@@ -18,6 +18,7 @@ pub mod ioctl;
 pub mod negotiate;
 pub mod oplock;
 pub mod query;
+pub mod quota;
 pub mod response_bound;
 pub mod session;
 pub mod transport;

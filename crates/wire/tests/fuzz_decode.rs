@@ -150,7 +150,24 @@ fn seeds() -> Vec<Vec<u8>> {
     out.push(set);
     out.push(chain);
     out.push(vec![0xFF, b'S', b'M', b'B', 0x72, 0, 0, 0, 0, 0x18, 0x53, 0xC8]);
+    out.push(quota_query());
     out
+}
+
+/// An SMB2_QUERY_QUOTA_INFO with a SID list of two (MS-SMB2 2.2.37.1).
+fn quota_query() -> Vec<u8> {
+    let sid = [1u8, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 7, 0, 0, 0, 8, 0, 0, 0, 9, 0, 0, 0, 0xE8, 3, 0, 0];
+    let mut list = Vec::new();
+    for next in [36u32, 0] {
+        list.extend_from_slice(&next.to_le_bytes());
+        list.extend_from_slice(&(sid.len() as u32).to_le_bytes());
+        list.extend_from_slice(&sid);
+    }
+    let mut q = vec![0, 1, 0, 0];
+    q.extend_from_slice(&(list.len() as u32).to_le_bytes());
+    q.extend_from_slice(&[0; 8]);
+    q.extend_from_slice(&list);
+    q
 }
 
 #[test]
@@ -160,6 +177,7 @@ fn request_decoders_survive_mutated_requests() {
         let _ = opportune_wire::transport::parse_smb1_negotiate(input);
         let _ = opportune_wire::create::decode_contexts(input);
         let _ = opportune_wire::fscc::parse_full_ea_list(input);
+        let _ = opportune_wire::quota::decode_quota_query(input);
         // Every message of a compound chain, as the dispatcher walks it.
         let mut at = 0usize;
         while let Some(msg) = input.get(at..).filter(|m| m.len() >= 64) {
@@ -193,5 +211,6 @@ fn the_seeds_are_requests_the_decoders_accept() {
     assert!(opportune_wire::decode_any(&negotiate()).is_ok(), "NEGOTIATE seed");
     assert!(opportune_wire::decode_any(&create().0).is_ok(), "CREATE seed");
     assert!(opportune_wire::create::decode_contexts(&create().1).is_ok(), "create contexts seed");
+    assert_eq!(opportune_wire::quota::decode_quota_query(&quota_query()).map(|q| q.sids.len()), Ok(2), "quota query seed");
     assert!(accepted >= s.len() / 2, "only {accepted} of {} seeds decode", s.len());
 }

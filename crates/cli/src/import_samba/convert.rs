@@ -54,9 +54,14 @@ fn special(p: &Param) -> Special {
     match p.key.as_str() {
         "kerneloplocks" if on == Some(false) => Special::Same,
         "kerneloplocks" => Special::Why("not carried over: Opportune's kernel_oplocks (server-wide, off by default) costs SMB caching until opens share one descriptor; set it by hand after reading docs/COHERENCE.md"),
+        "vfsobjects" if p.value.to_ascii_lowercase().contains("default_quota") => Special::Why(QUOTAS),
+        k if k.starts_with("defaultquota:") => Special::Why(QUOTAS),
         _ => Special::None,
     }
 }
+
+/// Samba reports the file system's quotas; Opportune keeps its own.
+const QUOTAS: &str = "Opportune does not read the file system's quotas; it keeps its own: quota_bytes, user_quota_bytes (per share) and `opportune user quota` (docs/CONFIG.md)";
 
 fn not_carried(section: &str, p: &Param, why: Option<&str>) -> String {
     let mut w = format!("[{section}] {} = {} (line {}): not carried over", p.written, p.value, p.line);
@@ -362,6 +367,13 @@ mod tests {
         assert_eq!(c.server["workgroup"].as_str(), Some("HOME"));
         assert!(c.warnings.iter().any(|w| w.contains("log level = 1")), "{:?}", c.warnings);
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn samba_quota_settings_point_at_opportunes_own() {
+        let c = run("[global]\nvfs objects = acl_xattr default_quota\ndefault_quota:uid = 0\n[s]\npath = /s\nvfs objects = default_quota\n");
+        let quota = c.warnings.iter().filter(|w| w.contains("opportune user quota")).count();
+        assert_eq!(quota, 3, "{:?}", c.warnings);
     }
 
     #[test]

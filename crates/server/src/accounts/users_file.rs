@@ -2,7 +2,8 @@
 //! `opportune group` and read by the server at start and at every reload (the
 //! `users_file` configuration key; docs/CONFIG.md).
 //!
-//! A TOML document, so an admin can read it and later fields (quotas) can be added:
+//! A TOML document, so an admin can read it and later fields can be added (a field a
+//! file lacks takes its default, so older files load):
 //!
 //! ```toml
 //! version = 1
@@ -13,6 +14,8 @@
 //! nt_hash = "8846f7eaee8fb117ad06bdd830b7586c"
 //! uid = 40001          # optional, with gid: the UNIX identity under `unix_identity`
 //! gid = 40001
+//! quota_bytes = 1073741824   # optional: `opportune user quota` (see `crate::quota`)
+//! quota_files = 10000
 //! [[group]]
 //! name = "staff"
 //! rid = 1002
@@ -64,6 +67,12 @@ pub struct FileUser {
     pub uid: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<u32>,
+    /// Quota limits of this user's own files on each share (`opportune user quota`;
+    /// absent: the share's `user_quota_bytes` / `user_quota_files`, if any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_files: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,7 +260,7 @@ impl UsersFile {
     pub fn add_user(&mut self, name: &str, hash: &NtHash) -> Result<u32, String> {
         self.taken(name)?;
         let rid = self.allocate_rid()?;
-        self.users.push(FileUser { name: name.to_string(), rid, nt_hash: hash_to_hex(hash), uid: None, gid: None });
+        self.users.push(FileUser { name: name.to_string(), rid, nt_hash: hash_to_hex(hash), uid: None, gid: None, quota_bytes: None, quota_files: None });
         Ok(rid)
     }
 
@@ -285,6 +294,14 @@ impl UsersFile {
     pub fn set_group_gid(&mut self, name: &str, gid: Option<u32>) -> Result<(), String> {
         let g = self.groups.iter_mut().find(|g| g.name.eq_ignore_ascii_case(name)).ok_or_else(|| format!("no group {name:?}"))?;
         g.gid = gid;
+        Ok(())
+    }
+
+    /// Sets a user's quota limits (None: none of its own).
+    pub fn set_quota(&mut self, name: &str, bytes: Option<u64>, files: Option<u64>) -> Result<(), String> {
+        let u = self.users.iter_mut().find(|u| u.name.eq_ignore_ascii_case(name)).ok_or_else(|| format!("no user {name:?}"))?;
+        u.quota_bytes = bytes;
+        u.quota_files = files;
         Ok(())
     }
 
@@ -359,6 +376,22 @@ mod tests {
         assert_eq!(f.user("alice").unwrap().gid, None);
         let half = "version = 1\nnext_rid = 1001\n[[user]]\nname = \"a\"\nrid = 1000\nnt_hash = \"8846f7eaee8fb117ad06bdd830b7586c\"\nuid = 5\n";
         assert!(UsersFile::parse(half).unwrap_err().contains("both uid and gid"));
+    }
+
+    #[test]
+    fn quotas_are_optional_fields() {
+        let mut f = sample();
+        // A file written before quotas has none and still loads.
+        let old = f.to_text();
+        assert!(!old.contains("quota"), "{old}");
+        f.set_quota("ALICE", Some(1 << 20), Some(10)).unwrap();
+        let text = f.to_text();
+        assert!(text.contains("quota_bytes = 1048576") && text.contains("quota_files = 10"), "{text}");
+        let back = UsersFile::parse(&text).unwrap();
+        assert_eq!((back.user("alice").unwrap().quota_bytes, back.user("bob").unwrap().quota_bytes), (Some(1 << 20), None));
+        assert!(f.set_quota("nobody", None, None).is_err());
+        f.set_quota("alice", None, None).unwrap();
+        assert_eq!(f.to_text(), old);
     }
 
     #[test]

@@ -81,8 +81,14 @@ pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
 /// tells the watchers. `base_only`: the base file of a stream open.
 fn remove(server: &ServerState, conn: &ConnState, share: usize, handle: &opportune_fs::Handle, is_dir: bool, base_only: bool, by: Changer) {
     let Some(s) = server.shares.get(share) else { return };
+    // Under quotas: what the file is charged under, unless other links keep it (one
+    // fstat). A stream alone is not charged; its base file is.
+    let charged = s.quota.get().and_then(|_| handle.info().ok()).filter(|i| (i.stream == 0 || base_only) && (i.is_dir || i.nlink <= 1));
     match crate::offload::blocking(|| s.fs.remove_open(handle, is_dir, base_only)) {
         Ok(Some(rel)) => {
+            if let (Some(q), Some(i)) = (s.quota.get(), charged) {
+                q.removed((i.dev, i.file_id));
+            }
             let mask = if is_dir && !base_only { filter::DIR_NAME } else { filter::FILE_NAME };
             server.notify.report(server, share, &rel, action::REMOVED, mask);
             dir_leases::entry_changed(server, share, &rel, by);

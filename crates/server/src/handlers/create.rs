@@ -39,7 +39,9 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     if read_only && writes(access, checked.disposition) {
         return Err(NtStatus::ACCESS_DENIED);
     }
-    let path = SmbPath::parse(&req.name).map_err(|e| e.status())?;
+    let quota_file = crate::quota::is_quota_file(&req.name);
+    let name = if quota_file { "" } else { req.name.as_str() };
+    let path = SmbPath::parse(name).map_err(|e| e.status())?;
     let mut extras = create_extras(&req)?;
     extras.token = Some(token.clone());
     let params = CreateParams {
@@ -73,7 +75,10 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         acl: crate::access_check::CreateAcl { token, desired: req.desired_access, cap: maximal },
     };
     let hdr = *ctx.hdr;
-    let (reply, file_id) = create_open::start(ctx.server, ctx.conn, &hdr, plan);
+    let (mut reply, file_id) = create_open::start(ctx.server, ctx.conn, &hdr, plan);
+    if quota_file && reply.status == NtStatus::SUCCESS {
+        crate::quota::mark_quota_file(&mut reply.body);
+    }
     if file_id.is_some() {
         ctx.chain.file_id = file_id;
     }

@@ -210,6 +210,9 @@ fn discard(server: &ServerState, plan: &CreatePlan, opened: &Opened, info: &File
         && let Some(s) = server.shares.get(plan.share)
     {
         let _ = s.fs.remove(&opened.rel_path, info.is_dir);
+        if let Some(q) = s.quota.get().filter(|_| info.stream == 0) {
+            q.removed((info.dev, info.file_id));
+        }
     }
 }
 
@@ -373,6 +376,7 @@ fn finish(
             resilient: false,
             lock_sequences: None,
             ticket,
+            quota: server.shares.get(plan.share).and_then(|s| crate::quota::key_for(&s, &info)),
         },
     );
     if opened.action == CreateAction::Created {

@@ -11,6 +11,7 @@
 mod ea;
 mod file;
 mod fs;
+mod quota;
 
 use super::{Ctx, HResult, Reply};
 use crate::open::Open;
@@ -37,8 +38,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     if req.output_buffer_length > ctx.server.config.max_io_size {
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    let share_name = ctx.share()?.name.clone();
-    let fs = ctx.share()?.fs.clone();
+    let share = ctx.share()?;
     let dialect = ctx.conn.dialect();
     let server = ctx.server;
     let token = ctx.tree()?.token.clone();
@@ -48,9 +48,9 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
             return ea::query(open, &req);
         }
         info_type::FILE => file::query(open, server, dialect, req.info_class)?,
-        info_type::FILESYSTEM => fs::query(&fs, &share_name, req.info_class)?,
+        info_type::FILESYSTEM => fs::query(&share, &token.user, req.info_class)?,
         info_type::SECURITY => return query_security(open, &req, &token),
-        info_type::QUOTA => return Err(NtStatus::NOT_SUPPORTED),
+        info_type::QUOTA => return quota::query(open, &req, &share, &token),
         _ => return Err(NtStatus::INVALID_PARAMETER),
     };
     let limit = req.output_buffer_length as usize;

@@ -32,7 +32,14 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         }
         info_type::FILE => set_file_info(ctx, &req)?,
         info_type::SECURITY => set_security(ctx, &req)?,
-        info_type::FILESYSTEM | info_type::QUOTA => return Err(NtStatus::NOT_SUPPORTED),
+        info_type::FILESYSTEM => return Err(NtStatus::NOT_SUPPORTED),
+        // MS-SMB2 3.3.5.21.4: limits are set with `opportune user quota` and the share
+        // keys (docs/CONFIG.md), not by clients; only an admin user learns that it is
+        // not supported here, everyone else is refused.
+        info_type::QUOTA => {
+            let admin = ctx.tree()?.token.contains(&opportune_types::sid::well_known::administrators());
+            return Err(if admin { NtStatus::NOT_SUPPORTED } else { NtStatus::ACCESS_DENIED });
+        }
         _ => return Err(NtStatus::INVALID_PARAMETER),
     }
     let mut body = Vec::with_capacity(2);
@@ -74,6 +81,14 @@ fn set_security(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSta
     d.merge(&new, info);
     let stored = open.handle.set_security_descriptor(&security::encode(&d, security::ALL_PARTS)?).map_err(|e| e.status());
     server.descriptors.forget(&file);
+    // A new owner is charged with the file from now on.
+    if stored.is_ok()
+        && info & security::OWNER_SECURITY_INFORMATION != 0
+        && file.stream == 0
+        && let Some((q, key)) = crate::quota::for_open(server, open.share, Some((file.dev, file.file_id)))
+    {
+        q.set_owner(key, d.owner.as_ref());
+    }
     stored
 }
 
@@ -106,15 +121,7 @@ fn set_file_info(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSt
         class::ALLOCATION => {
             let len = read_u64(buf)?;
             need(ctx, id, AccessMask::FILE_WRITE_DATA)?;
-            let open = ctx.open(id)?;
-            if open.is_dir {
-                return Err(NtStatus::INVALID_PARAMETER);
-            }
-            let (open_id, handle) = (open.file_id.volatile, open.handle.clone());
-            ctx.server.locks.truncated(open_id);
-            ctx.server.dir_leases.wrote(open_id);
-    ctx.server.dir_leases.wrote(open_id);
-            crate::offload::blocking(|| handle.set_allocation(len)).map_err(|e| e.status())
+            set_allocation(ctx, id, len)
         }
         class::POSITION => {
             let pos = read_u64(buf)?;
@@ -277,12 +284,19 @@ fn rename_stream(ctx: &mut Ctx<'_>, id: opportune_types::FileId, name: &str, rep
 /// The rename itself, once no other open's handle caching stands in the way.
 fn perform_rename(server: &ServerState, conn_id: u64, open: &mut Open, target: &SmbPath, replace: bool) -> Result<(), NtStatus> {
     let share = open.share;
-    let fs = &server.shares.get(share).ok_or(NtStatus::NETWORK_NAME_DELETED)?.fs;
+    let state = server.shares.get(share).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
+    let fs = &state.fs;
     // The name it has now: a host program may have renamed it since it was opened, and
     // a rename of the old name would move whatever the host put there.
     let from = open.handle.current_rel_path().map_err(|e| e.status())?.ok_or(NtStatus::FILE_DELETED)?;
     let open_id = open.file_id.volatile;
-    let new_rel = fs.rename(&from, target, replace).map_err(|e| e.status())?;
+    let (new_rel, replaced) = fs.rename_replacing(&from, target, replace).map_err(|e| e.status())?;
+    // A file the rename replaced is gone unless it had other links.
+    if let (Some(q), Some((dev, ino, nlink))) = (state.quota.get(), replaced)
+        && nlink <= 1
+    {
+        q.removed((dev, ino));
+    }
     tracing::debug!(conn = conn_id, from = ?from, to = ?new_rel, "rename");
     server.locks.renamed(open_id, &new_rel);
     let mask = if open.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
@@ -337,6 +351,8 @@ fn set_disposition(ctx: &mut Ctx<'_>, id: opportune_types::FileId, delete: bool)
     Ok(())
 }
 
+/// FileEndOfFileInformation (MS-FSA 2.1.5.14.4); growth is checked against the quotas
+/// and charged before the file changes.
 fn set_end_of_file(ctx: &mut Ctx<'_>, id: opportune_types::FileId, len: u64) -> Result<(), NtStatus> {
     if len > i64::MAX as u64 {
         return Err(NtStatus::INVALID_PARAMETER);
@@ -347,7 +363,43 @@ fn set_end_of_file(ctx: &mut Ctx<'_>, id: opportune_types::FileId, len: u64) -> 
     }
     let open_id = open.file_id.volatile;
     let handle = open.handle.clone();
+    let (share, key) = (open.share, open.quota);
+    let quota = crate::quota::for_open(ctx.server, share, key);
+    let charged = match &quota {
+        Some((q, key)) => q.grow(*key, len)?,
+        None => None,
+    };
     ctx.server.locks.truncated(open_id);
     ctx.server.dir_leases.wrote(open_id);
-    crate::offload::blocking(|| handle.set_len(len)).map_err(|e| e.status())
+    let done = crate::offload::blocking(|| handle.set_len(len)).map_err(|e| e.status());
+    if let Some((q, key)) = &quota {
+        match (&done, charged) {
+            (Err(_), Some(old)) => q.undo_growth(*key, old, len),
+            (Ok(()), _) => q.truncated(*key, len),
+            _ => {}
+        }
+    }
+    done
+}
+
+/// FileAllocationInformation (MS-FSA 2.1.5.14.1): an allocation beyond what the quotas
+/// leave is refused before anything is reserved; one below end of file truncates.
+fn set_allocation(ctx: &mut Ctx<'_>, id: opportune_types::FileId, len: u64) -> Result<(), NtStatus> {
+    let open = ctx.open(id)?;
+    if open.is_dir {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let (open_id, handle) = (open.file_id.volatile, open.handle.clone());
+    let (share, key) = (open.share, open.quota);
+    let quota = crate::quota::for_open(ctx.server, share, key);
+    if let Some((q, key)) = &quota {
+        q.admits_size(*key, len)?;
+    }
+    ctx.server.locks.truncated(open_id);
+    ctx.server.dir_leases.wrote(open_id);
+    crate::offload::blocking(|| handle.set_allocation(len)).map_err(|e| e.status())?;
+    if let Some((q, key)) = &quota {
+        q.truncated(*key, len);
+    }
+    Ok(())
 }

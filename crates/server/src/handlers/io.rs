@@ -102,6 +102,7 @@ pub fn write(ctx: &mut Ctx<'_>) -> HResult {
     }
     let handle = open.handle.clone();
     let open_id = open.file_id.volatile;
+    let quota_key = open.quota;
     let write_through = req.flags & WRITE_FLAG_WRITE_THROUGH != 0 || open.mode & 0x2 != 0;
     // MS-FSA 2.1.5.3: an append-only open writes at end of file whatever offset it names.
     let offset = if append_only || req.offset == u64::MAX {
@@ -115,17 +116,29 @@ pub fn write(ctx: &mut Ctx<'_>) -> HResult {
     if ctx.share()?.caching.strict_locking {
         ctx.server.locks.check_io(open_id, offset, req.data.len() as u64, true)?;
     }
+    // Growth past end of file is checked and charged before anything is written.
+    let quota = match quota_key {
+        Some(key) if !req.data.is_empty() => ctx.share()?.quota.get().cloned().map(|q| (q, key)),
+        _ => None,
+    };
+    let charged = match &quota {
+        Some((q, key)) => q.grow(*key, offset + req.data.len() as u64)?,
+        None => None,
+    };
     ctx.server.locks.written(open_id);
     ctx.server.dir_leases.wrote(open_id);
     let may_wait = write_through || req.data.len() >= crate::offload::LARGE_IO;
-    let n = crate::offload::blocking_if(may_wait, || {
+    let written = crate::offload::blocking_if(may_wait, || {
         let n = handle.write_at(req.data, offset)?;
         if write_through {
             handle.sync()?;
         }
         Ok::<_, opportune_fs::FsError>(n)
-    })
-    .map_err(|e| e.status())?;
+    });
+    if let (Err(_), Some((q, key)), Some(old)) = (&written, &quota, charged) {
+        q.undo_growth(*key, old, offset + req.data.len() as u64);
+    }
+    let n = written.map_err(|e| e.status())?;
     ctx.share()?.metrics.written_bytes.increment(n as u64);
     if ctx.server.notify.is_watched() {
         let share = ctx.tree()?.share;
