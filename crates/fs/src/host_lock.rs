@@ -29,7 +29,7 @@ fn flock_range(offset: u64, len: u64) -> Result<(i64, i64), FsError> {
 impl Handle {
     /// The OFD lock an SMB lock of this kind becomes through this descriptor.
     fn lock_kind(&self, exclusive: bool) -> Result<OfdLock, FsError> {
-        Ok(if exclusive && sys::open_for_writing(self.fd())? { OfdLock::Write } else { OfdLock::Read })
+        Ok(if exclusive && self.description_writable() { OfdLock::Write } else { OfdLock::Read })
     }
 
     /// Takes (or converts to) a shared or exclusive host lock over `[offset, offset +

@@ -35,6 +35,7 @@
 mod create;
 mod create_types;
 mod dir;
+mod description;
 mod dirents;
 mod dosattr;
 mod ea;
