@@ -613,7 +613,7 @@ impl Inner {
     /// `open` is closing: its host locks go before the core lets waiters in, and its
     /// locks waiting for the host end (STATUS_RANGE_NOT_LOCKED).
     fn release_host(&mut self, open: u64) {
-        let ended = self.host.release(open);
+        let ended = self.host.release(&self.core, open);
         self.decided(ended);
     }
 
@@ -1074,7 +1074,11 @@ impl Locking {
             tracing::debug!(dev = y.dev, ino = y.ino, "kernel leases let go for an SMB open of the file");
             g.kernel.opening(y.open, file);
         }
-        let judged_later = opportune_locks::share_mode::is_stat_open(y.access) || !g.core.would_share(file, y.access, y.share);
+        // Through a shared description the open only reopens it read-write, and a write
+        // lease on the new one covers every holder again: nothing to break before.
+        let judged_later = g.kernel.shared(file)
+            || opportune_locks::share_mode::is_stat_open(y.access)
+            || !g.core.would_share(file, y.access, y.share);
         if ours && !judged_later {
             let access = if g.kernel.readable_after(file, y.write) { HostAccess::Read } else { HostAccess::Write };
             g.cause = Cause::by("open", None, None);
@@ -1085,6 +1089,19 @@ impl Locking {
         drop(g);
         self.timer.notify_one();
         ours
+    }
+
+    /// A create reopened the shared description of its file read-write (`Opened::reopened`):
+    /// the lease and the OFD locks of the old description are gone. The locks are taken
+    /// again at once; the lease with the next settle (a write lease now).
+    pub fn reopened(&self, handle: &opportune_fs::Handle) {
+        let mut g = self.lock();
+        let g = &mut *g;
+        g.kernel.reopened(handle);
+        g.host.reopened(&g.core, handle);
+        g.cause = Cause::by("host", None, None);
+        g.route();
+        self.publish(g);
     }
 
     /// The create of `open` met another process's lease: it waits (STATUS_PENDING) and is
