@@ -138,11 +138,14 @@ impl Descriptions {
     pub(crate) fn file(&self, path_fd: BorrowedFd, st: &libc::statx, write: bool) -> io::Result<Found> {
         let k = key(st);
         let mut map = self.table.lock().map_err(|_| io::Error::from_raw_os_error(libc::EIO))?;
-        if let Some(d) = map.get(&k).and_then(Weak::upgrade) {
+        let listed = map.get(&k).and_then(Weak::upgrade);
+        if let Some(d) = listed {
             let reopened = write && !d.is_writable();
-            if reopened {
-                d.make_writable()?;
-            }
+            let made = if reopened { d.make_writable() } else { Ok(()) };
+            // `d` may be the last reference if the other handles closed meanwhile: its
+            // drop takes the table's lock, so the lock goes first.
+            drop(map);
+            made?;
             return Ok(Found { description: d, reopened });
         }
         let file = reopen(path_fd, write)?;

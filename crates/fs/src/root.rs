@@ -94,7 +94,12 @@ impl Root {
         if !statx_is_file(&st) {
             return None;
         }
-        Some((self.descriptions.file(path_fd.as_fd(), &st, write), st))
+        match self.descriptions.file(path_fd.as_fd(), &st, write) {
+            // No /proc to reopen through (or the file went meanwhile): the caller's own
+            // open decides, unshared.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
+            found => Some((found, st)),
+        }
     }
 
     pub(crate) fn open_base(&self, rel: &str) -> Result<(Arc<Description>, bool), FsError> {
