@@ -88,6 +88,9 @@ pub struct ServerState {
     pub sessions: std::sync::Mutex<std::collections::HashMap<u64, crate::session::SessionInfo>>,
     /// The status socket was bound by this server (so it is this server's to remove).
     pub status_bound: std::sync::atomic::AtomicBool,
+    /// The status socket, bound by `crate::bind` before the TCP listener (so whoever can
+    /// connect can ask), until `crate::serve` starts answering on it.
+    pub status_listener: std::sync::Mutex<Option<tokio::net::UnixListener>>,
     /// Memory budgets and recycled buffers for large transfers.
     pub memory: Arc<Memory>,
     /// Which connections are let in (per-address and global caps).
@@ -177,6 +180,7 @@ impl ServerState {
             ))),
             sessions: Default::default(),
             status_bound: Default::default(),
+            status_listener: Default::default(),
             session_ids: Default::default(),
             throttle: Default::default(),
             fds,
