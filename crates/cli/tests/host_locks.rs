@@ -168,11 +168,14 @@ fn an_smb_lock_refuses_a_conflicting_local_lock() {
 
 /// Through an open without write access an exclusive SMB lock is a host read lock (the
 /// kernel takes write locks only on descriptors open for writing): it keeps local
-/// writers out, not local readers; SMB semantics are unchanged.
+/// writers out, not local readers; SMB semantics are unchanged. Without kernel oplocks,
+/// where each open has a description of its own (with them, the file's one description
+/// is read-write once any open writes: `a_shared_description_keeps_each_opens_locks`).
 #[test]
 fn an_exclusive_lock_through_a_read_only_open() {
     const FILE_GENERIC_READ: u32 = 0x0012_0089;
-    let s = start("host-readonly");
+    let config = "kernel_oplocks = false\n[[share]]\nname = \"share\"\npath = \"{root}\"\n";
+    let s = start_with("host-readonly", Some(config));
     let mut c = client(&s);
     let Some((rw, mut local)) = setup(&s, &mut c, "ro.dat", "ofd") else { return };
     let (ro, _) = c.create("ro.dat", FILE_GENERIC_READ, OPLOCK_NONE).expect("read-only open");

@@ -1060,12 +1060,14 @@ impl Locking {
     /// system said `LeaseHeld`): they go, so the open can be tried again. Returns whether
     /// any was ours (if not, another process holds the lease).
     ///
-    /// The holders are broken at once down to what the kernel will protect once this open
-    /// (for writing if `write`) has its own descriptor — to none unless read leases stay
-    /// possible — so they see one break, not a break to Level II and then another.
-    /// Nothing is broken here for an open the sharing check will refuse or a stat open
-    /// (the lock core decides those as without kernel oplocks); the file's leases are
-    /// taken back once the create is decided.
+    /// An open through the file's shared description (it reopens it read-write) breaks
+    /// nothing here: a write lease on the new description covers every holder. Otherwise
+    /// (the same file through another share) the holders are broken at once down to what
+    /// the kernel will protect once this open (for writing if `write`) has its own
+    /// descriptor — to none unless read leases stay possible — so they see one break, not
+    /// a break to Level II and then another. Nothing is broken here for an open the
+    /// sharing check will refuse or a stat open (the lock core decides those as without
+    /// kernel oplocks); the file's leases are taken back once the create is decided.
     pub fn kernel_yield(&self, y: KernelYield) -> bool {
         let file = FileKey { device: y.dev, inode: y.ino };
         let mut g = self.lock();
