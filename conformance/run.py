@@ -57,6 +57,14 @@ SUITE_SETUP = {
 }
 
 
+def merged_toml(own: str, extra: str) -> str:
+    """A suite's own TOML with the lines of `extra` whose keys it does not set."""
+    keys = {line.split("=", 1)[0].strip() for line in own.splitlines() if "=" in line}
+    added = [line for line in extra.splitlines()
+             if "=" in line and line.split("=", 1)[0].strip() not in keys]
+    return own + "".join(line.strip() + "\n" for line in added)
+
+
 def suite_setup(suite: str) -> dict:
     """The SUITE_SETUP entry of a suite or of one of its tests."""
     for name, setup in SUITE_SETUP.items():
@@ -138,6 +146,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--deadline", type=float, default=float(env_deadline) if env_deadline else None,
                    help="Unix time by which all suites must be done (env CONFORMANCE_DEADLINE); "
                         "suites that would start after it are reported as not run")
+    p.add_argument("--opportune-toml", default="", metavar="TOML",
+                   help="top-level settings added to every suite's Opportune configuration "
+                        "(e.g. 'kernel_oplocks = true'; a suite's own setting of a key wins)")
     p.add_argument("--smbtorture", default=shutil.which("smbtorture") or "smbtorture")
     p.add_argument("--torture-option", action="append", default=[], metavar="NAME=VALUE",
                    help="extra smbtorture --option (repeatable)")
@@ -221,7 +232,7 @@ class Runner:
         if self.args.server == "opportune":
             kw["binary"] = self.args.binary
         setup = suite_setup(suite)
-        kw["toml"] = setup.get("toml", "")
+        kw["toml"] = merged_toml(setup.get("toml", ""), self.args.opportune_toml)
         kw["extra_conf"] = setup.get("extra_conf", "")
         return servers.make_server(self.args.server, **kw)
 

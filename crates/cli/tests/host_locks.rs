@@ -168,11 +168,14 @@ fn an_smb_lock_refuses_a_conflicting_local_lock() {
 
 /// Through an open without write access an exclusive SMB lock is a host read lock (the
 /// kernel takes write locks only on descriptors open for writing): it keeps local
-/// writers out, not local readers; SMB semantics are unchanged.
+/// writers out, not local readers; SMB semantics are unchanged. Without kernel oplocks,
+/// where each open has a description of its own (with them, the file's one description
+/// is read-write once any open writes: `a_shared_description_keeps_each_opens_locks`).
 #[test]
 fn an_exclusive_lock_through_a_read_only_open() {
     const FILE_GENERIC_READ: u32 = 0x0012_0089;
-    let s = start("host-readonly");
+    let config = "kernel_oplocks = false\n[[share]]\nname = \"share\"\npath = \"{root}\"\n";
+    let s = start_with("host-readonly", Some(config));
     let mut c = client(&s);
     let Some((rw, mut local)) = setup(&s, &mut c, "ro.dat", "ofd") else { return };
     let (ro, _) = c.create("ro.dat", FILE_GENERIC_READ, OPLOCK_NONE).expect("read-only open");
@@ -393,4 +396,39 @@ fn a_parked_durable_handle_keeps_its_host_locks() {
     drop(b);
     thread_sleep(1500);
     assert_eq!(local.ask("lock w 0 10"), "ok", "expired and purged");
+}
+
+/// With kernel oplocks every SMB open of a file shares one open file description, so the
+/// host locks are the file's: what each open holds stays when the description is reopened
+/// read-write for a writer (exclusive locks become host write locks then), and closing one
+/// open drops its locks only, not the others'.
+#[test]
+fn a_shared_description_keeps_each_opens_locks() {
+    const FILE_GENERIC_READ: u32 = 0x0012_0089;
+    let config = "kernel_oplocks = true\n[[share]]\nname = \"share\"\npath = \"{root}\"\n";
+    let s = start_with("host-shared", Some(config));
+    std::fs::write(s.root.join("shared.dat"), [7u8; 64]).expect("seed");
+    let mut c = client(&s);
+    let (ro, _) = c.create("shared.dat", FILE_GENERIC_READ, OPLOCK_NONE).expect("read-only open");
+    assert_eq!(lock(&mut c, ro, 0, 10, SHARED | FAIL_IMMEDIATELY), STATUS_SUCCESS);
+    let Some(mut local) = Local::start(&s.root.join("shared.dat"), "ofd") else { return };
+    assert_eq!(local.ask("lock w 0 1"), "busy");
+    let (rw, _) = c.create("shared.dat", GENERIC_ALL, OPLOCK_NONE).expect("read-write open");
+    assert_eq!(local.ask("lock w 0 1"), "busy", "the read-only open's lock survives the reopen");
+    assert_eq!(local.ask("lock r 0 1"), "ok");
+    assert_eq!(local.ask("unlock 0 1"), "ok");
+    assert_eq!(lock(&mut c, rw, 20, 10, EXCLUSIVE | FAIL_IMMEDIATELY), STATUS_SUCCESS);
+    assert_eq!(lock(&mut c, ro, 40, 10, EXCLUSIVE | FAIL_IMMEDIATELY), STATUS_SUCCESS);
+    assert_eq!(local.ask("lock r 20 1"), "busy");
+    assert_eq!(local.ask("lock r 40 1"), "busy", "a write lock now, through the read-write description");
+    assert_eq!(lock(&mut c, rw, 25, 1, SHARED | FAIL_IMMEDIATELY), STATUS_SUCCESS, "its own range, stacked");
+    assert_eq!(lock(&mut c, ro, 25, 1, SHARED | FAIL_IMMEDIATELY), STATUS_LOCK_NOT_GRANTED, "SMB still tells the opens apart");
+    assert_eq!(c.close(rw), STATUS_SUCCESS);
+    assert_eq!(local.ask("lock r 20 10"), "ok", "the closed open's locks went");
+    assert_eq!(local.ask("unlock 20 10"), "ok");
+    assert_eq!(local.ask("lock w 0 1"), "busy", "the other open's locks stayed");
+    assert_eq!(local.ask("lock r 45 1"), "busy");
+    assert_eq!(lock(&mut c, ro, 0, 10, UNLOCK), STATUS_SUCCESS);
+    assert_eq!(local.ask("lock w 0 10"), "ok");
+    assert_eq!(local.ask("lock w 40 1"), "busy");
 }

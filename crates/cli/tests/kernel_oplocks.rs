@@ -206,9 +206,9 @@ fn two_smb_clients_share_level2_without_a_kernel_break() {
 }
 
 /// A second SMB open of a file whose first open holds a batch oplock (and so a write
-/// lease) is not held up by the server's own lease. The holder sees one break, straight to
-/// none: with the second (writable) descriptor open the kernel would give no read lease
-/// behind a Level II (smbtorture smb2.kernel-oplocks.kernel_oplocks3 wants one break).
+/// lease) is not held up by the server's own lease, and the holder is broken as SMB says,
+/// to Level II, as without kernel oplocks: both opens use the file's one description, so
+/// the write lease stays and covers them both.
 #[test]
 fn a_second_smb_open_is_not_held_up_by_our_own_lease() {
     let s = server("kop-second");
@@ -218,13 +218,44 @@ fn a_second_smb_open_is_not_held_up_by_our_own_lease() {
     assert_eq!(level, OPLOCK_BATCH);
     let mid = b.send_create("two.txt", GENERIC_ALL, LEVEL_II);
     let (bfid, to) = a.next_break(Duration::from_secs(5)).expect("batch broken for the second open");
-    assert_eq!((bfid, to), (fid, LEVEL_NONE));
-    assert_eq!(a.ack_break(fid, LEVEL_NONE), STATUS_SUCCESS);
+    assert_eq!((bfid, to), (fid, LEVEL_II), "broken as SMB says, not down to what a second descriptor would leave");
+    assert_eq!(a.ack_break(fid, LEVEL_II), STATUS_SUCCESS);
     let at = Instant::now();
     let r = b.wait(mid, Duration::from_secs(10)).expect("second create answered");
     assert_eq!(r.status, STATUS_SUCCESS);
     assert!(at.elapsed() < Duration::from_secs(5), "not held for the kernel's lease-break-time");
     assert!(a.next_break(Duration::from_millis(300)).is_none(), "one break only");
+}
+
+/// The self-break trap with writers (issue 11, item 2): SMB clients sharing Level II on a
+/// file, one of them through a read-only open first and then others with write access,
+/// see no break from one another's opens — the server's own opens share one description,
+/// so its lease is never broken by them (the first writer reopens the description
+/// read-write, and a write lease on it covers every Level II holder). The lease is there
+/// all along: a local writer still breaks them all to none at once.
+#[test]
+fn smb_writers_joining_level2_holders_break_no_kernel_lease() {
+    let s = server("kop-join");
+    let p = seed(&s, "join.txt", b"shared");
+    let (mut a, mut b, mut c) = (client(&s), client(&s), client(&s));
+    let (fa, la) = a.create("join.txt", FILE_GENERIC_READ, LEVEL_II).expect("create a (read-only)");
+    let (fb, lb) = b.create("join.txt", GENERIC_ALL, LEVEL_II).expect("create b (read-write)");
+    let (fc, lc) = c.create("join.txt", GENERIC_ALL, LEVEL_II).expect("create c (read-write)");
+    assert_eq!((la, lb, lc), (LEVEL_II, LEVEL_II, LEVEL_II), "every open keeps Level II");
+    assert!(a.next_break(Duration::from_millis(300)).is_none(), "no break for a when a writer joined");
+    assert!(b.next_break(Duration::from_millis(100)).is_none(), "no break for b when c opened");
+    let Some(local) = Local::open(&p, true) else { return };
+    assert!(local.opened_within(Duration::from_secs(1)).is_some(), "the local writer does not wait for Level II");
+    for (cl, fid) in [(&mut a, fa), (&mut b, fb), (&mut c, fc)] {
+        assert_eq!(cl.next_break(Duration::from_secs(1)), Some((fid, LEVEL_NONE)), "the kernel lease was held");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_opportune"))
+        .args(["status", "--json", "--breaks", "--listen", &s.addr.to_string()])
+        .output()
+        .expect("run status");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    let records = v["breaks"].as_array().expect("break records");
+    assert!(!records.is_empty() && records.iter().all(|r| r["trigger"]["cause"] == "host"), "the local writer's breaks only: {v}");
 }
 
 /// A local process holding a lease of its own (F_SETLEASE) on the file: an SMB open waits

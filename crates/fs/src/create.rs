@@ -8,6 +8,7 @@ use opportune_types::FileAttributes;
 use opportune_types::create::{CreateAction, CreateDisposition};
 
 use crate::create_types::{CreateParams, Opened, truncating};
+use crate::description::Description;
 use crate::dosattr;
 use crate::error::FsError;
 use crate::handle::Handle;
@@ -94,6 +95,18 @@ fn open_existing(
     } else {
         libc::O_RDONLY
     };
+    if p.directory != Some(true)
+        && !path.trailing_separator()
+        && let Some((found, st)) = root.open_shared(rel, p.write || trunc)
+    {
+        match found {
+            Ok(found) => return finish_open(root, rel, p, found.description, &st, found.reopened),
+            // No read permission (`unix_identity`) for an open of attributes only: an
+            // O_PATH descriptor of its own, below.
+            Err(e) if e.raw_os_error() == Some(libc::EACCES) && p.metadata_only && !p.write && !trunc => {}
+            Err(e) => return Err(open_error(root, rel, e)),
+        }
+    }
     let dir_flags = libc::O_RDONLY | libc::O_DIRECTORY;
     let first = if p.directory == Some(true) {
         dir_flags
@@ -118,11 +131,8 @@ fn open_existing(
             }
             Some(libc::EISDIR) if trunc => return Err(FsError::InvalidParameter),
             Some(libc::EISDIR) => root.open_rel(rel, dir_flags)?,
-            Some(libc::EROFS | libc::ETXTBSY) => return Err(FsError::AccessDenied),
             Some(libc::EACCES) if p.metadata_only && !p.write && !trunc => root.open_rel(rel, libc::O_PATH)?,
-            // O_NONBLOCK met a Linux lease (F_SETLEASE) this open conflicts with.
-            Some(libc::EWOULDBLOCK) => return Err(root.lease_held(rel)),
-            _ => return Err(e.into()),
+            _ => return Err(open_error(root, rel, e)),
         },
     };
     let st = sys::fstatx(fd.as_fd())?;
@@ -143,19 +153,42 @@ fn open_existing(
     if is_dir && trunc {
         return Err(FsError::InvalidParameter);
     }
-    let file = File::from(fd);
-    let (action, info) = if trunc {
-        (overwrite(&root.space, &file, &st, p)?, None)
+    finish_open(root, rel, p, Description::own(File::from(fd)), &st, false)
+}
+
+/// An open of an existing file that failed for `e`, as the file system reports it.
+fn open_error(root: &Root, rel: &str, e: std::io::Error) -> FsError {
+    match e.raw_os_error() {
+        Some(libc::EROFS | libc::ETXTBSY) => FsError::AccessDenied,
+        // O_NONBLOCK met a Linux lease (F_SETLEASE) this open conflicts with.
+        Some(libc::EWOULDBLOCK) => root.lease_held(rel),
+        _ => e.into(),
+    }
+}
+
+/// The disposition applied to an existing object opened through `desc` (`st` its statx).
+fn finish_open(
+    root: &Arc<Root>,
+    rel: &str,
+    p: &CreateParams,
+    desc: Arc<Description>,
+    st: &libc::statx,
+    reopened: bool,
+) -> Result<Opened, FsError> {
+    let is_dir = statx_is_dir(st);
+    let (action, info) = if truncating(p.disposition) {
+        (overwrite(&root.space, desc.file(), st, p)?, None)
     } else {
-        let dos = dosattr::read_fd(file.as_fd())?;
-        (CreateAction::Opened, Some(FileInfo::from_statx(&st, dos)))
+        let dos = dosattr::read_fd(desc.file().as_fd())?;
+        (CreateAction::Opened, Some(FileInfo::from_statx(st, dos)))
     };
-    let handle = Handle::new(file, is_dir, root.clone(), rel.to_string());
+    let handle = Handle::new(desc, is_dir, root.clone(), rel.to_string());
     Ok(Opened {
         handle,
         action,
         rel_path: rel.to_string(),
         info,
+        reopened,
     })
 }
 

@@ -37,6 +37,10 @@ pub struct Opened {
     pub rel_path: String,
     /// Metadata read while opening, when it is still current (not after a truncation).
     pub(crate) info: Option<FileInfo>,
+    /// The file's shared open file description was reopened read-write for this open
+    /// (`description` module): the kernel lease and the OFD byte-range locks the other
+    /// handles of the file had through it are gone and must be taken again.
+    pub reopened: bool,
 }
 
 impl Opened {

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use opportune_types::FileAttributes;
 use opportune_types::time::filetime_to_unix;
 
+use crate::description::Description;
 use crate::dosattr::{self, DosRecord};
 use crate::error::FsError;
 use crate::info::{BasicInfo, FileInfo};
@@ -27,7 +28,9 @@ use crate::sys;
 /// its data lives in an xattr of the base (see the `stream` module), its
 /// times, attributes and ids are the base's.
 pub struct Handle {
-    file: File,
+    /// Its open file description: its own, or on a share that shares them the one every
+    /// handle of the file uses (the `description` module).
+    desc: Arc<Description>,
     /// Whether the base object is a directory (also for a stream open).
     is_dir: bool,
     /// The named stream of a stream open (it can be renamed, see `rename_stream`).
@@ -51,9 +54,9 @@ fn settable_time(t: Option<u64>) -> Option<u64> {
 }
 
 impl Handle {
-    pub(crate) fn new(file: File, is_dir: bool, root: Arc<Root>, rel: String) -> Handle {
+    pub(crate) fn new(desc: Arc<Description>, is_dir: bool, root: Arc<Root>, rel: String) -> Handle {
         Handle {
-            file,
+            desc,
             is_dir,
             stream: RwLock::new(None),
             root,
@@ -65,16 +68,32 @@ impl Handle {
 
     /// An open of named stream `s` of the base object `file`; `rel` is
     /// "base:name".
-    pub(crate) fn new_stream(file: File, base_is_dir: bool, root: Arc<Root>, rel: String, s: StreamName) -> Handle {
+    pub(crate) fn new_stream(desc: Arc<Description>, base_is_dir: bool, root: Arc<Root>, rel: String, s: StreamName) -> Handle {
         Handle {
             stream: RwLock::new(Some(s)),
-            ..Handle::new(file, base_is_dir, root, rel)
+            ..Handle::new(desc, base_is_dir, root, rel)
         }
     }
 
-    /// The descriptor of the base object, for reuse by a stream create.
-    pub(crate) fn into_file(self) -> File {
-        self.file
+    /// The description of the base object, for reuse by a stream create.
+    pub(crate) fn into_description(self) -> Arc<Description> {
+        self.desc
+    }
+
+    fn file(&self) -> &File {
+        self.desc.file()
+    }
+
+    /// Whether this handle shares its open file description with the other handles of
+    /// its file (a share with kernel oplocks): leases and OFD byte-range locks taken
+    /// through it are then the file's, not this open's.
+    pub fn shares_description(&self) -> bool {
+        self.desc.is_shared()
+    }
+
+    /// Whether `other` uses the same open file description.
+    pub fn same_description(&self, other: &Handle) -> bool {
+        Arc::ptr_eq(&self.desc, &other.desc)
     }
 
     /// The named stream of a stream open.
@@ -105,7 +124,12 @@ impl Handle {
     }
 
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
-        self.file.as_fd()
+        self.desc.file().as_fd()
+    }
+
+    /// Whether the open file description is open for writing.
+    pub(crate) fn description_writable(&self) -> bool {
+        self.desc.is_writable()
     }
 
     /// Whether this is a directory (a named stream of a directory is not).
@@ -157,7 +181,7 @@ impl Handle {
             else {
                 break;
             };
-            match self.file.read_at(&mut buf[done..], pos) {
+            match self.file().read_at(&mut buf[done..], pos) {
                 Ok(0) => break,
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -187,7 +211,7 @@ impl Handle {
             let new_bytes = (end - size).min(buf.len() as u64);
             space::ensure(self.fd(), &self.root.space, new_bytes)?;
         }
-        self.file.write_all_at(buf, offset)?;
+        self.file().write_all_at(buf, offset)?;
         Ok(buf.len())
     }
 
@@ -208,7 +232,7 @@ impl Handle {
             // volume already below its reserve.
             space::ensure(self.fd(), &self.root.space, 0)?;
         }
-        Ok(self.file.set_len(len)?)
+        Ok(self.file().set_len(len)?)
     }
 
     /// FileAllocationInformation (MS-FSA 2.1.5.14.1): below end of file the
@@ -236,14 +260,14 @@ impl Handle {
             // Truncating to the current size frees blocks past end of file.
             return self.set_len(info.size);
         }
-        space::grow_allocation(&self.file, &self.root.space, info.size, info.allocation_size, len)?;
+        space::grow_allocation(self.file(), &self.root.space, info.size, info.allocation_size, len)?;
         self.requested_allocation.store(len.next_multiple_of(4096), Ordering::Relaxed);
         Ok(())
     }
 
     /// fsync(2) (MS-FSA 2.1.5.6 flush).
     pub fn sync(&self) -> Result<(), FsError> {
-        Ok(self.file.sync_all()?)
+        Ok(self.file().sync_all()?)
     }
 
     /// Current metadata. A named stream reports its base's times,
@@ -369,12 +393,12 @@ impl Handle {
         let mode = u32::from(st.stx_mode) & 0o7777;
         let lend = !self.is_dir && mode & 0o200 == 0;
         if lend {
-            self.file
+            self.file()
                 .set_permissions(std::fs::Permissions::from_mode(mode | 0o200))?;
         }
         let r = f();
         if lend && !keep {
-            self.file
+            self.file()
                 .set_permissions(std::fs::Permissions::from_mode(mode))?;
         }
         Ok(r)
@@ -391,7 +415,7 @@ struct RecordUpdate {
 impl AsFd for Handle {
     /// The open descriptor, for byte-range locks and leases.
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.file.as_fd()
+        self.fd()
     }
 }
 

@@ -1,8 +1,11 @@
 //! Byte-range locks the host sees: open-file-description (OFD) locks, fcntl(2)
-//! `F_OFD_SETLK`, on the descriptor of an open. Each SMB open has a descriptor (an
-//! open file description) of its own, so its OFD locks are its own: they conflict with
-//! other opens' and with local processes' POSIX (`fcntl`, `lockf`) and OFD locks, never
-//! with its own, and they go when the descriptor is closed.
+//! `F_OFD_SETLK`, on the descriptor of an open. An SMB open has an open file
+//! description of its own, so its OFD locks are its own: they conflict with other opens'
+//! and with local processes' POSIX (`fcntl`, `lockf`) and OFD locks, never with its own,
+//! and they go when the description is closed — except on a share that shares
+//! descriptions (kernel oplocks, the `description` module), where the OFD locks are those
+//! of every handle of the file, and the caller keeps the union of their locks
+//! (`Handle::shares_description`).
 //!
 //! The kernel can name bytes 0 to 2^63-1 (`off_t`); callers pass ranges inside
 //! [0, [`HOST_LOCK_END`]). A lock of one description over a range replaces what it held
@@ -29,7 +32,7 @@ fn flock_range(offset: u64, len: u64) -> Result<(i64, i64), FsError> {
 impl Handle {
     /// The OFD lock an SMB lock of this kind becomes through this descriptor.
     fn lock_kind(&self, exclusive: bool) -> Result<OfdLock, FsError> {
-        Ok(if exclusive && sys::open_for_writing(self.fd())? { OfdLock::Write } else { OfdLock::Read })
+        Ok(if exclusive && self.description_writable() { OfdLock::Write } else { OfdLock::Read })
     }
 
     /// Takes (or converts to) a shared or exclusive host lock over `[offset, offset +

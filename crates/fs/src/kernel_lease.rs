@@ -57,6 +57,6 @@ impl Handle {
 
     /// Whether the descriptor was opened for writing (a read lease needs one that was not).
     pub fn opened_for_writing(&self) -> bool {
-        sys::open_for_writing(self.fd()).unwrap_or(true)
+        self.description_writable()
     }
 }

@@ -38,6 +38,7 @@ mod create;
 mod create_types;
 mod current_path;
 mod dir;
+mod description;
 mod dirents;
 mod dosattr;
 mod ea;

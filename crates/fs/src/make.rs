@@ -10,6 +10,7 @@ use opportune_types::FileAttributes;
 use opportune_types::create::{CreateAction, CreateDisposition};
 
 use crate::create_types::{CreateParams, Opened};
+use crate::description::Description;
 use crate::dosattr::{self, DosRecord};
 use crate::error::FsError;
 use crate::handle::Handle;
@@ -126,12 +127,17 @@ pub(crate) fn create_new(
             return Err(e);
         }
     };
-    let handle = Handle::new(file, want_dir, root.clone(), rel.clone());
+    let desc = match (want_dir, sys::fstatx(file.as_fd())) {
+        (false, Ok(st)) => root.descriptions.adopt(file, &st),
+        _ => Description::own(file),
+    };
+    let handle = Handle::new(desc, want_dir, root.clone(), rel.clone());
     Ok(Opened {
         handle,
         action: CreateAction::Created,
         rel_path: rel,
         info: Some(info),
+        reopened: false,
     })
 }
 

@@ -20,13 +20,13 @@ pub(crate) fn remove(root: &Root, rel: &str, is_dir: bool) -> Result<(), FsError
             return Err(FsError::InvalidName);
         }
         let s = StreamName::new(name)?;
-        let (fd, base_is_dir) = root.open_base(base)?;
-        let st = sys::fstatx(fd.as_fd())?;
+        let (desc, base_is_dir) = root.open_base(base)?;
+        let file = desc.file();
+        let st = sys::fstatx(file.as_fd())?;
         let mode = u32::from(st.stx_mode) & 0o7777;
         // xattr changes need write permission on the inode: lend the
         // owner's write bit to a read-only file for the moment.
         let lend = !base_is_dir && mode & 0o200 == 0;
-        let file = std::fs::File::from(fd);
         if lend {
             file.set_permissions(std::fs::Permissions::from_mode(mode | 0o200))?;
         }

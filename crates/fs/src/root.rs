@@ -8,7 +8,9 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::Arc;
 
+use crate::description::{Description, Descriptions, Found};
 use crate::error::FsError;
 use crate::info::{statx_is_dir, statx_is_file};
 use crate::namecache::NameCache;
@@ -30,6 +32,8 @@ pub(crate) struct Root {
     pub(crate) names: NameCache,
     /// How disk space is handed out (the `space` module).
     pub(crate) space: SpacePolicy,
+    /// The shared descriptions of its regular files, when it shares them.
+    pub(crate) descriptions: Descriptions,
 }
 
 impl Root {
@@ -45,6 +49,7 @@ impl Root {
             case_sensitive,
             names: NameCache::new(),
             space,
+            descriptions: Descriptions::default(),
         })
     }
 
@@ -76,7 +81,35 @@ impl Root {
         }
     }
 
-    pub(crate) fn open_base(&self, rel: &str) -> Result<(OwnedFd, bool), FsError> {
+    /// On a share that shares descriptions, the regular file at `rel` through the
+    /// description all its opens share (an O_PATH open first, which breaks no lease), with
+    /// its statx; `None` when sharing is off or `rel` is not a regular file that can be
+    /// looked up, for the caller's own open (which reports why not).
+    pub(crate) fn open_shared(&self, rel: &str, write: bool) -> Option<(io::Result<Found>, libc::statx)> {
+        if !self.descriptions.is_enabled() {
+            return None;
+        }
+        let path_fd = self.open_rel(rel, libc::O_PATH).ok()?;
+        let st = sys::fstatx(path_fd.as_fd()).ok()?;
+        if !statx_is_file(&st) {
+            return None;
+        }
+        match self.descriptions.file(path_fd.as_fd(), &st, write) {
+            // No /proc to reopen through (or the file went meanwhile): the caller's own
+            // open decides, unshared.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
+            found => Some((found, st)),
+        }
+    }
+
+    pub(crate) fn open_base(&self, rel: &str) -> Result<(Arc<Description>, bool), FsError> {
+        if let Some((found, _)) = self.open_shared(rel, false) {
+            return match found {
+                Ok(f) => Ok((f.description, false)),
+                Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Err(self.lease_held(rel)),
+                Err(e) => Err(e.into()),
+            };
+        }
         let fd = self.open_rel(rel, BASE_FLAGS).map_err(|e| match e.raw_os_error() {
             Some(libc::ENOTDIR) => FsError::PathNotFound,
             // O_NONBLOCK met a Linux lease this open conflicts with.
@@ -88,6 +121,6 @@ impl Root {
         if !is_dir && !statx_is_file(&st) {
             return Err(FsError::AccessDenied);
         }
-        Ok((fd, is_dir))
+        Ok((Description::own(fd.into()), is_dir))
     }
 }

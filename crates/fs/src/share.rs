@@ -41,6 +41,14 @@ impl Share {
         Ok(Share { root: Arc::new(Root::open(root, case_sensitive, space)?) })
     }
 
+    /// Makes every open of a regular file from now on share one open file description
+    /// of that file (on: a share with kernel oplocks, so that the server's own opens do
+    /// not break its Linux leases; see the `description` module), or have its own (off,
+    /// the default). Handles opened before keep theirs.
+    pub fn share_descriptions(&self, on: bool) {
+        self.root.descriptions.set_enabled(on);
+    }
+
     /// Whether names are compared case-sensitively.
     pub fn case_sensitive(&self) -> bool {
         self.root.case_sensitive

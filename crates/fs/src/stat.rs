@@ -20,7 +20,7 @@ pub(crate) fn stat(root: &Root, rel: &str) -> Result<FileInfo, FsError> {
         let s = StreamName::new(name)?;
         let mut info = stat(root, base)?;
         let (fd, _) = root.open_base(base)?;
-        let (_, data) = stream::get(fd.as_fd(), &s)?.ok_or(FsError::NotFound)?;
+        let (_, data) = stream::get(fd.file().as_fd(), &s)?.ok_or(FsError::NotFound)?;
         info.size = data.len() as u64;
         info.allocation_size = stream::allocation(info.size);
         info.is_dir = false;

@@ -2,12 +2,13 @@
 //! MS-FSCC 2.1.5.3): the base file or directory is found like any name, the
 //! disposition applies to the stream, kept as described in the `stream` module.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use opportune_types::create::{CreateAction, CreateDisposition};
 
 use crate::create_types::{CreateParams, Opened};
+use crate::description::Description;
 use crate::error::FsError;
 use crate::handle::Handle;
 use crate::make::create_new;
@@ -52,7 +53,7 @@ pub(crate) fn create_stream(root: &Arc<Root>, path: &SmbPath, sname: &str, p: &C
                 metadata_only: false,
             };
             match create_new(root, &l.parent, &l.name, &base, &bp) {
-                Ok(o) => (o.handle.into_file().into(), false, o.rel_path, true),
+                Ok(o) => (o.handle.into_description(), false, o.rel_path, true),
                 Err(FsError::Exists) => continue, // appeared meanwhile
                 Err(e) => return Err(e),
             }
@@ -66,7 +67,7 @@ pub(crate) fn create_stream(root: &Arc<Root>, path: &SmbPath, sname: &str, p: &C
                 action = CreateAction::Created;
             }
             let rel_path = handle.rel_path();
-            Opened { handle, action, rel_path, info: None }
+            Opened { handle, action, rel_path, info: None, reopened: false }
         });
     }
     Err(FsError::Exists)
@@ -75,14 +76,14 @@ pub(crate) fn create_stream(root: &Arc<Root>, path: &SmbPath, sname: &str, p: &C
 /// Applies the disposition to stream `s` of the base object `fd`.
 fn open_stream_on(
     root: &Arc<Root>,
-    fd: OwnedFd,
+    desc: Arc<Description>,
     is_dir: bool,
     rel: &str,
     mut s: StreamName,
     p: &CreateParams,
 ) -> Result<(Handle, CreateAction), FsError> {
     use CreateDisposition::*;
-    let b = fd.as_fd();
+    let b = desc.file().as_fd();
     let existing = get(b, &s)?;
     let action = match (existing, p.disposition) {
         (None, Open | Overwrite) => return Err(FsError::NotFound),
@@ -109,7 +110,7 @@ fn open_stream_on(
         }
     };
     let full = format!("{rel}:{}", s.name);
-    Ok((Handle::new_stream(fd.into(), is_dir, root.clone(), full, s), action))
+    Ok((Handle::new_stream(desc, is_dir, root.clone(), full, s), action))
 }
 
 #[cfg(test)]

@@ -386,6 +386,30 @@ pub fn open_for_writing(fd: BorrowedFd) -> io::Result<bool> {
     Ok(flags & libc::O_ACCMODE != libc::O_RDONLY)
 }
 
+/// dup3(2) of `new` onto the descriptor number of `target`: from now on that number
+/// (and every `File` that owns it) refers to `new`'s open file description, and the
+/// description it referred to before loses this reference (it is closed unless something
+/// else refers to it). The number stays open throughout — dup3 replaces atomically — so
+/// threads doing I/O through `target` meanwhile use one description or the other, never
+/// a closed or reused number. `new` is consumed: its own number is closed afterwards.
+pub fn dup_onto(new: OwnedFd, target: BorrowedFd) -> io::Result<()> {
+    if new.as_raw_fd() == target.as_raw_fd() {
+        return Ok(());
+    }
+    loop {
+        // SAFETY: both numbers are open descriptors: `new` is owned here, `target` is
+        // borrowed from its owner, which keeps it open for the call. dup3 does not close
+        // `target`'s number, it atomically makes it refer to another description, so the
+        // owner's ownership of that number (I/O safety) holds before, during and after.
+        let r = unsafe { libc::dup3(new.as_raw_fd(), target.as_raw_fd(), libc::O_CLOEXEC) };
+        match cvt(r as c_long) {
+            Ok(_) => return Ok(()),
+            Err(e) if interrupted(&e) || e.raw_os_error() == Some(libc::EBUSY) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// getdents64(2) into `buf`; returns the number of bytes filled (0 at the end).
 /// The records are parsed in safe code by `dir::parse_dirents`.
 pub fn getdents64(fd: BorrowedFd, buf: &mut [u8]) -> io::Result<usize> {

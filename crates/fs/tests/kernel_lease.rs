@@ -129,6 +129,46 @@ fn refused_when_the_file_is_open_in_a_conflicting_mode(dir: &Path, sig: &LeaseSi
     assert!(breaks(sig, Duration::from_millis(50)).is_empty());
 }
 
+/// Handles of one file on a share that shares descriptions: one description, so a read
+/// lease taken through the first survives more read-only opens, a write lease survives
+/// any open of the same share (the kernel counts descriptions, and there is one), and a
+/// local process still breaks it.
+fn shared_descriptions_keep_our_own_leases(dir: &Path, sig: &LeaseSignals) {
+    use opportune_fs::{CreateParams, Share, SmbPath};
+    use opportune_types::create::CreateDisposition;
+    file(dir, "shared");
+    let share = Share::new(dir, false).expect("share");
+    share.share_descriptions(true);
+    let path = SmbPath::parse("shared").expect("path");
+    let p = |write| CreateParams { disposition: CreateDisposition::Open, directory: Some(false), write, attributes: 0, allocation_size: 0, metadata_only: false };
+    let a = share.create(&path, &p(false)).expect("open a").handle;
+    assert!(kernel_lease::take(a.lease_fd(), Lease::Read).expect("take read"));
+    let b = share.create(&path, &p(false)).expect("a second reader opens beside the read lease").handle;
+    assert!(a.same_description(&b) && a.shares_description());
+    assert_eq!(kernel_lease::held(a.lease_fd()).expect("held"), Lease::Read);
+    // A write lease through the read-only description: even a stat or read open keeps it.
+    assert!(kernel_lease::take(a.lease_fd(), Lease::Write).expect("take write"));
+    let c = share.create(&path, &p(false)).expect("a third open beside the write lease").handle;
+    assert!(c.same_description(&a));
+    assert!(breaks(sig, Duration::from_millis(100)).is_empty(), "our own opens break nothing");
+    // A writer needs the description read-write: the lease goes first, then it reopens.
+    assert!(share.create(&path, &p(true)).is_err(), "the reopen would break our lease");
+    assert!(kernel_lease::take(a.lease_fd(), Lease::Unlock).expect("unlock"));
+    let _ = breaks(sig, Duration::from_millis(100)); // the refused reopen's break note
+    let w = share.create(&path, &p(true)).expect("the writer reopens the description");
+    assert!(w.reopened && w.handle.same_description(&a) && a.opened_for_writing());
+    assert!(kernel_lease::take(a.lease_fd(), Lease::Write).expect("a write lease on the read-write description"));
+    assert!(!kernel_lease::take(a.lease_fd(), Lease::Read).expect("no read lease beside a writer"));
+    let mut data = [0u8; 5];
+    w.handle.write_at(b"HELLO", 0).expect("write");
+    assert_eq!(c.read_at(&mut data, 0).expect("read through another handle"), 5);
+    assert_eq!(&data, b"HELLO");
+    let mut child = local(&dir.join("shared"), false);
+    assert_eq!(breaks(sig, Duration::from_secs(3)), vec![LeaseNote::Break { fd: a.lease_fd_number() }], "a local reader breaks it");
+    assert!(kernel_lease::take(a.lease_fd(), Lease::Unlock).expect("unlock"));
+    assert!(finished_within(&mut child, Duration::from_secs(3)));
+}
+
 type Case = fn(&Path, &LeaseSignals);
 
 fn main() {
@@ -138,11 +178,12 @@ fn main() {
     assert!(kernel_lease::lease_signals_blocked());
     assert!(kernel_lease::lease_break_time() >= Duration::from_secs(1));
     let sig = LeaseSignals::new().expect("signalfd");
-    let tests: [(&str, Case); 4] = [
+    let tests: [(&str, Case); 5] = [
         ("local_writer_breaks_a_write_lease_and_waits", local_writer_breaks_a_write_lease_and_waits),
         ("local_reader_downgrades_a_write_lease_to_read", local_reader_downgrades_a_write_lease_to_read),
         ("read_lease_survives_readers_and_breaks_on_a_writer", read_lease_survives_readers_and_breaks_on_a_writer),
         ("refused_when_the_file_is_open_in_a_conflicting_mode", refused_when_the_file_is_open_in_a_conflicting_mode),
+        ("shared_descriptions_keep_our_own_leases", shared_descriptions_keep_our_own_leases),
     ];
     println!("running {} tests", tests.len() + 1);
     println!("test refused_while_the_signal_is_not_blocked ... ok");

@@ -195,9 +195,9 @@ pub struct ServerConfig {
     pub max_directory_leases_per_client: usize,
     /// Kernel oplocks: a Linux lease (F_SETLEASE) behind each grant of a file on a share
     /// whose `kernel_oplocks` is on too, so local processes and knfsd break SMB caching
-    /// (docs/COHERENCE.md). Default off for now: every SMB open still has a descriptor of
-    /// its own, so a second open of a file breaks the first's write lease and the kernel
-    /// can protect less caching than SMB grants without it.
+    /// (docs/COHERENCE.md). Default on: all SMB opens of a file share one open file
+    /// description, so the server's own opens never break its leases and SMB grants what
+    /// it grants without kernel oplocks unless a host process has the file open.
     pub kernel_oplocks: bool,
     /// Delay before a break notification is sent (Samba "oplock break wait time"); gives a
     /// client that is about to close a chance to do so. Default 0.
@@ -254,7 +254,7 @@ impl ServerConfig {
             enable_oplocks: true,
             directory_leases: true,
             max_directory_leases_per_client: 1024,
-            kernel_oplocks: false,
+            kernel_oplocks: true,
             oplock_break_wait: Duration::ZERO,
             max_link_delay: None,
             min_link_throughput: 0,

@@ -75,6 +75,16 @@ use tokio::net::TcpListener;
 pub async fn bind(config: ServerConfig) -> Result<(TcpListener, Arc<ServerState>), ServerError> {
     let addr = config.listen;
     let state = ServerState::new(config)?;
+    // Before the listener: a client that can connect finds the status socket too.
+    if let Some(path) = state.config.status_socket.clone() {
+        match status::bind(&path) {
+            Ok(l) => {
+                state.status_bound.store(true, std::sync::atomic::Ordering::Relaxed);
+                *state.status_listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(l);
+            }
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "no status socket"),
+        }
+    }
     let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Listen { addr, source })?;
     Ok((listener, state))
 }
@@ -88,14 +98,9 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
     if state.config.kernel_oplocks {
         tokio::spawn(state.locks.clone().run_kernel_leases());
     }
-    if let Some(path) = state.config.status_socket.clone() {
-        match status::bind(&path) {
-            Ok(l) => {
-                state.status_bound.store(true, std::sync::atomic::Ordering::Relaxed);
-                tokio::spawn(status::serve(state.clone(), l));
-            }
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "no status socket"),
-        }
+    let status = state.status_listener.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(l) = status {
+        tokio::spawn(status::serve(state.clone(), l));
     }
     loop {
         let (stream, peer) = match listener.accept().await {

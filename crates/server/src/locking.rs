@@ -613,7 +613,7 @@ impl Inner {
     /// `open` is closing: its host locks go before the core lets waiters in, and its
     /// locks waiting for the host end (STATUS_RANGE_NOT_LOCKED).
     fn release_host(&mut self, open: u64) {
-        let ended = self.host.release(open);
+        let ended = self.host.release(&self.core, open);
         self.decided(ended);
     }
 
@@ -1063,12 +1063,14 @@ impl Locking {
     /// system said `LeaseHeld`): they go, so the open can be tried again. Returns whether
     /// any was ours (if not, another process holds the lease).
     ///
-    /// The holders are broken at once down to what the kernel will protect once this open
-    /// (for writing if `write`) has its own descriptor — to none unless read leases stay
-    /// possible — so they see one break, not a break to Level II and then another.
-    /// Nothing is broken here for an open the sharing check will refuse or a stat open
-    /// (the lock core decides those as without kernel oplocks); the file's leases are
-    /// taken back once the create is decided.
+    /// An open through the file's shared description (it reopens it read-write) breaks
+    /// nothing here: a write lease on the new description covers every holder. Otherwise
+    /// (the same file through another share) the holders are broken at once down to what
+    /// the kernel will protect once this open (for writing if `write`) has its own
+    /// descriptor — to none unless read leases stay possible — so they see one break, not
+    /// a break to Level II and then another. Nothing is broken here for an open the
+    /// sharing check will refuse or a stat open (the lock core decides those as without
+    /// kernel oplocks); the file's leases are taken back once the create is decided.
     pub fn kernel_yield(&self, y: KernelYield) -> bool {
         let file = FileKey { device: y.dev, inode: y.ino };
         let mut g = self.lock();
@@ -1077,7 +1079,11 @@ impl Locking {
             tracing::debug!(dev = y.dev, ino = y.ino, "kernel leases let go for an SMB open of the file");
             g.kernel.opening(y.open, file);
         }
-        let judged_later = opportune_locks::share_mode::is_stat_open(y.access) || !g.core.would_share(file, y.access, y.share);
+        // Through a shared description the open only reopens it read-write, and a write
+        // lease on the new one covers every holder again: nothing to break before.
+        let judged_later = g.kernel.shared(file)
+            || opportune_locks::share_mode::is_stat_open(y.access)
+            || !g.core.would_share(file, y.access, y.share);
         if ours && !judged_later {
             let access = if g.kernel.readable_after(file, y.write) { HostAccess::Read } else { HostAccess::Write };
             g.cause = Cause::by("open", None, None);
@@ -1088,6 +1094,19 @@ impl Locking {
         drop(g);
         self.timer.notify_one();
         ours
+    }
+
+    /// A create reopened the shared description of its file read-write (`Opened::reopened`):
+    /// the lease and the OFD locks of the old description are gone. The locks are taken
+    /// again at once; the lease with the next settle (a write lease now).
+    pub fn reopened(&self, handle: &opportune_fs::Handle) {
+        let mut g = self.lock();
+        let g = &mut *g;
+        g.kernel.reopened(handle);
+        g.host.reopened(&g.core, handle);
+        g.cause = Cause::by("host", None, None);
+        g.route();
+        self.publish(g);
     }
 
     /// The create of `open` met another process's lease: it waits (STATUS_PENDING) and is

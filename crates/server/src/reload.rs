@@ -96,6 +96,8 @@ fn restart_needed(old: &ServerConfig, new: &ServerConfig) -> Vec<&'static str> {
 /// Applies `new` to the running server (see the module documentation).
 pub fn reload(state: &ServerState, new: &ServerConfig) -> Result<ReloadReport, ServerError> {
     let enc = state.config.encryption;
+    // A restart setting: the running value stays.
+    let kernel = state.config.kernel_oplocks;
     let live = state.shares.live();
     let quotas = crate::quota::tables(state);
     // Open everything new first: a share that does not open leaves the server as it was.
@@ -107,9 +109,9 @@ pub fn reload(state: &ServerState, new: &ServerConfig) -> Result<ReloadReport, S
     let mut steps = Vec::new();
     for s in &new.shares {
         match live.iter().find(|(_, old)| old.name.eq_ignore_ascii_case(&s.name)) {
-            Some((i, old)) if same_root(&old.config, s) => steps.push(Step::Keep(*i, ShareState::with_fs(s, enc, old.fs.clone()))),
-            Some((i, _)) => steps.push(Step::Move(*i, ShareState::open(s, enc)?)),
-            None => steps.push(Step::Add(ShareState::open(s, enc)?)),
+            Some((i, old)) if same_root(&old.config, s) => steps.push(Step::Keep(*i, ShareState::with_fs(s, enc, kernel, old.fs.clone()))),
+            Some((i, _)) => steps.push(Step::Move(*i, ShareState::open(s, enc, kernel)?)),
+            None => steps.push(Step::Add(ShareState::open(s, enc, kernel)?)),
         }
     }
     let mut report = ReloadReport { needs_restart: restart_needed(&state.config, new), ..Default::default() };

@@ -38,16 +38,22 @@ pub struct ShareState {
 static SHARE_GENERATIONS: AtomicU64 = AtomicU64::new(1);
 
 impl ShareState {
-    /// Opens the share's root; `server_encryption` is the server-wide setting.
-    pub fn open(s: &crate::config::ShareConfig, server_encryption: crate::config::Encryption) -> Result<ShareState, ServerError> {
+    /// Opens the share's root; `server_encryption` and `kernel_oplocks` are the
+    /// server-wide settings.
+    pub fn open(s: &crate::config::ShareConfig, server_encryption: crate::config::Encryption, kernel_oplocks: bool) -> Result<ShareState, ServerError> {
         let fs = Share::with_space(&s.path, s.case_sensitive, s.space)
             .map_err(|source| ServerError::Share { name: s.name.clone(), source })?;
-        Ok(ShareState::with_fs(s, server_encryption, Arc::new(fs)))
+        Ok(ShareState::with_fs(s, server_encryption, kernel_oplocks, Arc::new(fs)))
     }
 
     /// The share with new settings over an already open root (a reload that kept its
     /// path): opens made through the old settings keep working.
-    pub fn with_fs(s: &crate::config::ShareConfig, server_encryption: crate::config::Encryption, fs: Arc<Share>) -> ShareState {
+    ///
+    /// With kernel oplocks on (the server's and the share's), every SMB open of a file
+    /// shares one open file description of it, so the server's own opens do not break its
+    /// Linux leases (`opportune_fs::Share::share_descriptions`, docs/COHERENCE.md).
+    pub fn with_fs(s: &crate::config::ShareConfig, server_encryption: crate::config::Encryption, kernel_oplocks: bool, fs: Arc<Share>) -> ShareState {
+        fs.share_descriptions(kernel_oplocks && s.caching.kernel_oplocks);
         ShareState {
             name: s.name.clone(),
             comment: s.comment.clone(),
@@ -94,6 +100,9 @@ pub struct ServerState {
     pub sessions: std::sync::Mutex<std::collections::HashMap<u64, crate::session::SessionInfo>>,
     /// The status socket was bound by this server (so it is this server's to remove).
     pub status_bound: std::sync::atomic::AtomicBool,
+    /// The status socket, bound by `crate::bind` before the TCP listener (so whoever can
+    /// connect can ask), until `crate::serve` starts answering on it.
+    pub status_listener: std::sync::Mutex<Option<tokio::net::UnixListener>>,
     /// Memory budgets and recycled buffers for large transfers.
     pub memory: Arc<Memory>,
     /// Which connections are let in (per-address and global caps).
@@ -165,7 +174,7 @@ impl ServerState {
         }
         let mut shares = Vec::new();
         for s in &config.shares {
-            shares.push(ShareState::open(s, config.encryption)?);
+            shares.push(ShareState::open(s, config.encryption, config.kernel_oplocks)?);
         }
         let mut server_guid = [0u8; 16];
         random_bytes(&mut server_guid)?;
@@ -189,6 +198,7 @@ impl ServerState {
             ))),
             sessions: Default::default(),
             status_bound: Default::default(),
+            status_listener: Default::default(),
             session_ids: Default::default(),
             throttle: Default::default(),
             fds,

@@ -53,7 +53,7 @@ fn special(p: &Param) -> Special {
     let on = boolean(&p.value);
     match p.key.as_str() {
         "kerneloplocks" if on == Some(false) => Special::Same,
-        "kerneloplocks" => Special::Why("not carried over: Opportune's kernel_oplocks (server-wide, off by default) costs SMB caching until opens share one descriptor; set it by hand after reading docs/COHERENCE.md"),
+        "kerneloplocks" => Special::Why("not carried over: Opportune's kernel_oplocks is on by default (server-wide and per share) and keeps Level II, leases and durable handles, unlike Samba's; see docs/COHERENCE.md"),
         "vfsobjects" if p.value.to_ascii_lowercase().contains("default_quota") => Special::Why(QUOTAS),
         k if k.starts_with("defaultquota:") => Special::Why(QUOTAS),
         _ => Special::None,

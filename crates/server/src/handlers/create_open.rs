@@ -174,6 +174,10 @@ fn open_file(
             return Step::Done(Reply::error(e.status()), None);
         }
     };
+    if opened.reopened {
+        // A writer joined a file whose shared description was read-only (kernel oplocks).
+        server.locks.reopened(&opened.handle);
+    }
     let info = match opened.info() {
         Ok(i) => i,
         Err(e) => return Step::Done(Reply::error(e.status()), None),

@@ -7,10 +7,16 @@
 //!
 //! * Only what `off_t` can name is mirrored: the part of a range below 2^63. Bytes from
 //!   2^63 on, and zero-length locks, are SMB-only (no host process can lock them anyway).
-//! * OFD locks of one description merge by range, so the host state of an open over a
-//!   range is recomputed from all its core locks there ([`coverage`]): exclusive where
-//!   one of them is exclusive, shared where only shared ones are, unlocked elsewhere.
-//!   Unlocking one of two overlapping locks keeps what the other needs.
+//! * OFD locks of one description merge by range, so the host state of a description
+//!   over a range is recomputed from all the core locks there of the opens that use it
+//!   ([`coverage`]): exclusive where one of them is exclusive, shared where only shared
+//!   ones are, unlocked elsewhere. Unlocking one of two overlapping locks keeps what the
+//!   other needs. An open has a description of its own, except on a share with kernel
+//!   oplocks, where all opens of a file share one (`opportune_fs::Handle::shares_description`):
+//!   there the coverage is the file's, over every open of it, and closing one open
+//!   recomputes what the others need instead of unlocking everything. When the shared
+//!   description is reopened read-write for a writer its locks went with the old one, and
+//!   are taken again ([`HostMirror::reopened`]).
 //! * A blocking lock refused by the host waits here ([`HostMirror`]) and is tried again
 //!   with an exponential back-off from 10 ms to 1 s: Linux tells nobody when a POSIX or
 //!   OFD lock goes, except a thread blocked in `F_OFD_SETLKW`, which cannot be
@@ -128,6 +134,8 @@ fn coverage(locks: &[(u64, u64, bool)], start: u64, end: u64) -> Vec<(u64, u64, 
 #[derive(Default)]
 pub(super) struct HostMirror {
     opens: HashMap<u64, HostOpen>,
+    /// The opens that share a description, by its descriptor number (shared ones only).
+    shared: HashMap<i32, Vec<u64>>,
     waits: HashMap<u64, HostWait>,
 }
 
@@ -137,7 +145,21 @@ pub(super) type Decided = (u64, u64, NtStatus);
 impl HostMirror {
     /// Mirrors the locks of `open` from now on; `handle` is its descriptor.
     pub(super) fn add(&mut self, open: u64, handle: Arc<Handle>) {
+        if handle.shares_description() {
+            self.shared.entry(handle.lease_fd_number()).or_default().push(open);
+        }
         self.opens.insert(open, HostOpen { handle, locked: false });
+    }
+
+    /// The opens whose locks make up the host locks of `open`'s description: itself, and
+    /// on a shared description every other open using it.
+    fn sharers(&self, open: u64) -> Vec<u64> {
+        match self.opens.get(&open) {
+            Some(h) if h.handle.shares_description() => {
+                self.shared.get(&h.handle.lease_fd_number()).cloned().unwrap_or_else(|| vec![open])
+            }
+            _ => vec![open],
+        }
     }
 
     /// The descriptor of `open` if its locks are mirrored.
@@ -149,12 +171,13 @@ impl HostMirror {
     /// make of them. Returns false when the host refused a piece (a local process holds
     /// a conflicting lock); what was set before it stays set.
     fn sync(&mut self, core: &LockCore, open: u64, ranges: &[(u64, u64)]) -> bool {
+        let sharers = self.sharers(open);
         let Some(h) = self.opens.get_mut(&open) else { return true };
         h.locked = true;
         for &(start, end) in ranges {
-            let locks: Vec<(u64, u64, bool)> = core
-                .locks_of_overlapping(OpenId(open), start, end - start)
-                .into_iter()
+            let locks: Vec<(u64, u64, bool)> = sharers
+                .iter()
+                .flat_map(|&o| core.locks_of_overlapping(OpenId(o), start, end - start))
                 .filter_map(|l| host_part(l.offset, l.length).map(|(s, e)| (s, e, l.exclusive)))
                 .collect();
             for (s, e, cover) in coverage(&locks, start, end) {
@@ -299,16 +322,52 @@ impl HostMirror {
     }
 
     /// `open` is closing: its host locks go now, before the core lets waiters in (its
-    /// descriptor may outlive the close a little), and its waiters end.
-    pub(super) fn release(&mut self, open: u64) -> Vec<Decided> {
+    /// descriptor may outlive the close a little), and its waiters end. On a shared
+    /// description what the other opens of the file hold stays: the description's locks
+    /// are recomputed from theirs.
+    pub(super) fn release(&mut self, core: &LockCore, open: u64) -> Vec<Decided> {
         let decided = self.end_waits(open, NtStatus::RANGE_NOT_LOCKED);
-        if let Some(h) = self.opens.remove(&open)
-            && h.locked
-            && let Err(e) = h.handle.host_unlock_all()
-        {
-            tracing::warn!(open, error = %e, "dropping host locks failed");
+        let Some(h) = self.opens.remove(&open) else { return decided };
+        let others = self.leave_shared(open, &h.handle);
+        match others.first() {
+            Some(&other) if h.locked || self.opens.get(&other).is_some_and(|o| o.locked) => {
+                self.sync(core, other, &[(0, HOST_LOCK_END)]);
+            }
+            Some(_) => {}
+            None if h.locked => {
+                if let Err(e) = h.handle.host_unlock_all() {
+                    tracing::warn!(open, error = %e, "dropping host locks failed");
+                }
+            }
+            None => {}
         }
         decided
+    }
+
+    /// Takes `open` out of its shared description's opens; returns the opens left there.
+    fn leave_shared(&mut self, open: u64, handle: &Handle) -> Vec<u64> {
+        if !handle.shares_description() {
+            return Vec::new();
+        }
+        let fd = handle.lease_fd_number();
+        let Some(list) = self.shared.get_mut(&fd) else { return Vec::new() };
+        list.retain(|&o| o != open);
+        let left = list.clone();
+        if left.is_empty() {
+            self.shared.remove(&fd);
+        }
+        left
+    }
+
+    /// The shared description `open` uses was reopened read-write (a writer joined): the
+    /// OFD locks of the old description went with it, so the file's locks are taken
+    /// again, now as write locks where exclusive.
+    pub(super) fn reopened(&mut self, core: &LockCore, handle: &Handle) {
+        let Some(&open) = self.shared.get(&handle.lease_fd_number()).and_then(|l| l.first()) else { return };
+        let any = self.sharers(open).iter().any(|o| self.opens.get(o).is_some_and(|h| h.locked));
+        if any && !self.sync(core, open, &[(0, HOST_LOCK_END)]) {
+            tracing::warn!(open, "byte-range locks not all taken again on the host after a reopen (a local lock came in between)");
+        }
     }
 }
 

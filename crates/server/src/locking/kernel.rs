@@ -2,8 +2,8 @@
 //! behind each grant on a share with `kernel_oplocks`, so processes outside SMB — local
 //! programs, knfsd — break SMB caching before they see the file (docs/COHERENCE.md).
 //!
-//! Caching with W or H needs a write lease on the open's descriptor, read-only caching
-//! (Level II, R) a read lease; what the kernel refuses is not granted
+//! Caching with W or H needs a write lease, read-only caching (Level II, R) a read lease
+//! (or a write lease, which covers it); what the kernel refuses is not granted
 //! (`LockCore::handle_host_refused`, before the CREATE is answered). When the kernel
 //! breaks a lease (a break note from the signalfd task), the file's SMB holders are broken
 //! as for an SMB contender (`LockCore::handle_host_open`); the lease comes down only when
@@ -11,15 +11,27 @@
 //! deadline — the break timeout, but never later than a second before the kernel's own
 //! `lease-break-time`, after which the kernel would take the lease anyway.
 //!
-//! Every SMB open has a descriptor of its own (for now), and the kernel breaks a lease for
-//! an open by this process like any other: an SMB open that would break a lease of ours
-//! is told so by the file system (`FsError::LeaseHeld`, O_NONBLOCK) and the server lets
-//! go of its leases on that file first ([`KernelLeases::yield_file`]); the file is then
-//! "unprotected" until every holder is covered again ([`KernelLeases::reprotect`]): a
-//! holder whose lease cannot be taken back is broken down to what can be.
+//! On such a share every SMB open of a file shares one open file description of it
+//! (`opportune_fs::Share::share_descriptions`), so the lease is the file's, not an open's:
+//! it is taken on that description, covers every SMB holder of the file, survives any
+//! number of SMB opens (the kernel counts descriptions, and there is one) and goes when
+//! the last open of the file closes. The description is read-only until an SMB open
+//! needs to write; that open reopens it read-write ([`KernelLeases::reopened`]): the lease
+//! goes with the old description and a write lease is taken back on the new one, which
+//! covers Level II and R holders too. No read lease can exist beside a writable
+//! description, so a local *reader* then breaks Level II and R holders, where beside a
+//! read-only description it would not.
 //!
-//! Tables are bounded by the opens (each entry belongs to one open, removed when it
-//! closes or is purged); a parked durable open keeps its descriptor and lease.
+//! What remains of the self-break workaround is for opens that do not share the
+//! description: the reopen itself (the read-write open would break the read-only
+//! description's lease), and opens of the same file through another share. The file
+//! system says so (`FsError::LeaseHeld`, O_NONBLOCK), the server lets go of its leases on
+//! that file first ([`KernelLeases::yield_file`]); the file is then "unprotected" until
+//! every holder is covered again ([`KernelLeases::reprotect`]): a holder whose lease
+//! cannot be taken back is broken down to what can be.
+//!
+//! Tables are bounded by the opens (each description's entry lists its opens and goes
+//! with the last of them); a parked durable open keeps its description and lease.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -30,10 +42,13 @@ use opportune_fs::kernel_lease::{self, Lease, LeaseNote};
 use opportune_locks::caching::{H, R, RWH, W};
 use opportune_locks::{FileKey, HostAccess, LockCore};
 
-/// One open on a kernel-oplocks share, and the lease its descriptor holds.
-struct Entry {
+/// An open file description of ours on a kernel-oplocks share, the opens that use it,
+/// and the lease it holds.
+struct Desc {
+    /// A handle of it (any: they all use the description), for the lease calls.
     handle: Arc<Handle>,
     file: FileKey,
+    opens: BTreeSet<u64>,
     held: Lease,
 }
 
@@ -50,11 +65,14 @@ pub(super) struct KernelLeases {
     pub(super) active: bool,
     /// How long a kernel break may wait for the SMB holders.
     grace: Duration,
-    opens: HashMap<u64, Entry>,
-    /// Descriptor number → open, for the break notes (only descriptors holding a lease).
-    by_fd: HashMap<i32, u64>,
+    /// Descriptions by descriptor number (what a break note names; handles that share a
+    /// description share its number, and a reopen keeps it).
+    descs: HashMap<i32, Desc>,
+    /// Open → the number of its description.
+    opens: HashMap<u64, i32>,
     breaks: HashMap<FileKey, HostBreak>,
-    /// Files whose holders may have caching no lease covers (after a yield or a break).
+    /// Files whose holders may have caching no lease covers (after a yield, a reopen or a
+    /// break).
     unprotected: BTreeSet<FileKey>,
     /// Creates waiting for another process's lease to go, by open (at most
     /// [`MAX_HOST_WAITS`]).
@@ -122,8 +140,8 @@ impl KernelLeases {
         KernelLeases {
             active: false,
             grace: break_timeout.min(kernel.max(Duration::from_millis(100))),
+            descs: HashMap::new(),
             opens: HashMap::new(),
-            by_fd: HashMap::new(),
             breaks: HashMap::new(),
             unprotected: BTreeSet::new(),
             waits: HashMap::new(),
@@ -135,41 +153,38 @@ impl KernelLeases {
     /// allows (all of `bits`, R, or none).
     pub(super) fn grant(&mut self, open: u64, file: FileKey, handle: &Arc<Handle>, bits: u32) -> u32 {
         self.opening.remove(&open);
-        self.opens.insert(open, Entry { handle: handle.clone(), file, held: Lease::Unlock });
+        let fd = handle.lease_fd_number();
+        let d = self.descs.entry(fd).or_insert_with(|| Desc { handle: handle.clone(), file, opens: BTreeSet::new(), held: Lease::Unlock });
+        d.opens.insert(open);
+        self.opens.insert(open, fd);
         if bits == 0 || !self.active {
             return 0;
         }
         if self.breaks.contains_key(&file) {
             return 0; // a host opener waits on this file: nothing new until it is in
         }
-        let got = self.protect(open, bits);
-        bits & covers(got)
+        bits & covers(self.protect(fd, bits))
     }
 
-    /// Takes the best lease for `bits` on `open`'s descriptor that the kernel gives.
-    fn protect(&mut self, open: u64, bits: u32) -> Lease {
-        let Some(e) = self.opens.get_mut(&open) else { return Lease::Unlock };
-        let want = needed(bits);
-        let got = if want == Lease::Write && take(&e.handle, Lease::Write) {
-            Lease::Write
-        } else if bits & R != 0 && !e.handle.opened_for_writing() && take(&e.handle, Lease::Read) {
-            Lease::Read
-        } else {
-            Lease::Unlock
-        };
-        // A refused change may leave the old lease in place: none must stay unrecorded (its
-        // break would go unanswered and hold the opener for the kernel's whole break time).
-        if got == Lease::Unlock && e.held != Lease::Unlock {
-            take(&e.handle, Lease::Unlock);
+    /// Makes the lease of description `fd` cover `bits` if the kernel lets it: a write
+    /// lease for W or H, or for R through a description open for writing (which can hold
+    /// no read lease), else a read lease. A lease never comes down here (other holders of
+    /// the file may need it): if the kernel refuses more, what was held stays. Returns the
+    /// lease held.
+    fn protect(&mut self, fd: i32, bits: u32) -> Lease {
+        let Some(d) = self.descs.get_mut(&fd) else { return Lease::Unlock };
+        if bits & !covers(d.held) == 0 {
+            return d.held;
         }
-        e.held = got;
-        let fd = e.handle.lease_fd_number();
-        if got == Lease::Unlock {
-            self.by_fd.remove(&fd);
-        } else {
-            self.by_fd.insert(fd, open);
+        let want = if needed(bits) == Lease::Write || d.handle.opened_for_writing() { Lease::Write } else { Lease::Read };
+        if take(&d.handle, want) {
+            d.held = want;
+        } else if d.held == Lease::Unlock {
+            // A refused take may leave a lease in place; none must stay unrecorded (its
+            // break would go unanswered and hold the opener for the kernel's break time).
+            take(&d.handle, Lease::Unlock);
         }
-        got
+        d.held
     }
 
     /// The create of `open` met another process's lease: it waits. False when too many
@@ -224,34 +239,41 @@ impl KernelLeases {
         self.opening.remove(&open);
     }
 
-    /// `open` closes (or is purged): its lease goes with it.
+    /// `open` closes (or is purged); the lease goes with the last open of its description.
     pub(super) fn close(&mut self, open: u64) {
         self.waits.remove(&open);
         self.opening.remove(&open);
-        let Some(e) = self.opens.remove(&open) else { return };
-        if e.held != Lease::Unlock {
-            take(&e.handle, Lease::Unlock);
-        }
-        let fd = e.handle.lease_fd_number();
-        if self.by_fd.get(&fd) == Some(&open) {
-            self.by_fd.remove(&fd);
+        let Some(fd) = self.opens.remove(&open) else { return };
+        let Some(d) = self.descs.get_mut(&fd) else { return };
+        d.opens.remove(&open);
+        if d.opens.is_empty() {
+            if d.held != Lease::Unlock {
+                take(&d.handle, Lease::Unlock);
+            }
+            self.descs.remove(&fd);
         }
     }
 
+    /// Whether `file` has a description of ours that all its opens through the share
+    /// share (another SMB open of it then uses that one, and needs no lease to go unless
+    /// it reopens the description for writing).
+    pub(super) fn shared(&self, file: FileKey) -> bool {
+        self.descs.values().any(|d| d.file == file && d.handle.shares_description())
+    }
+
     /// Whether read leases could cover `file` after an SMB open (for writing if
-    /// `write`): no descriptor of ours on it is open for writing.
+    /// `write`): no description of ours on it is open for writing.
     pub(super) fn readable_after(&self, file: FileKey, write: bool) -> bool {
-        !write && self.opens.values().filter(|e| e.file == file).all(|e| !e.handle.opened_for_writing())
+        !write && self.descs.values().filter(|d| d.file == file).all(|d| !d.handle.opened_for_writing())
     }
 
     /// An SMB open of `file` would break leases of ours: let them go (the open's own
     /// admission breaks the SMB holders as SMB says). Returns whether any was ours.
     pub(super) fn yield_file(&mut self, file: FileKey) -> bool {
         let mut any = false;
-        for e in self.opens.values_mut().filter(|e| e.file == file && e.held != Lease::Unlock) {
-            take(&e.handle, Lease::Unlock);
-            self.by_fd.remove(&e.handle.lease_fd_number());
-            e.held = Lease::Unlock;
+        for d in self.descs.values_mut().filter(|d| d.file == file && d.held != Lease::Unlock) {
+            take(&d.handle, Lease::Unlock);
+            d.held = Lease::Unlock;
             any = true;
         }
         if any {
@@ -260,24 +282,38 @@ impl KernelLeases {
         any
     }
 
+    /// The file system reopened the shared description `handle` uses read-write (a writer
+    /// joined): its lease went with the old description. The file's holders are covered
+    /// again, by a write lease on the new one, at the next settle.
+    pub(super) fn reopened(&mut self, handle: &Handle) {
+        if let Some(d) = self.descs.get_mut(&handle.lease_fd_number()) {
+            d.held = Lease::Unlock;
+            self.unprotected.insert(d.file);
+        }
+    }
+
     /// A note from the signalfd: which file's lease the kernel breaks, and for what.
     pub(super) fn noted(&self, note: LeaseNote) -> Vec<(FileKey, HostAccess)> {
-        let suspects: Vec<u64> = match note {
-            LeaseNote::Break { fd } => self.by_fd.get(&fd).copied().into_iter().collect(),
-            LeaseNote::Overflow => self.by_fd.values().copied().collect(),
+        let suspects: Vec<i32> = match note {
+            LeaseNote::Break { fd } => vec![fd],
+            LeaseNote::Overflow => self.descs.keys().copied().collect(),
         };
         let mut out = Vec::new();
-        for open in suspects {
-            let Some(e) = self.opens.get(&open) else { continue };
-            let Ok(now) = kernel_lease::held(e.handle.lease_fd()) else { continue };
+        for fd in suspects {
+            let Some(d) = self.descs.get(&fd).filter(|d| d.held != Lease::Unlock) else { continue };
+            let Ok(now) = kernel_lease::held(d.handle.lease_fd()) else { continue };
             // A stale note (a lease we let go, a descriptor number used again) changes nothing.
-            if now == e.held {
+            if now == d.held {
                 continue;
             }
             // Read caching survives only if every lease on the file can come down to read.
-            let readable = self.opens.values().filter(|o| o.file == e.file && o.held != Lease::Unlock).all(|o| !o.handle.opened_for_writing());
+            let readable = self
+                .descs
+                .values()
+                .filter(|o| o.file == d.file && o.held != Lease::Unlock)
+                .all(|o| !o.handle.opened_for_writing());
             let access = if now == Lease::Read && readable { HostAccess::Read } else { HostAccess::Write };
-            out.push((e.file, access));
+            out.push((d.file, access));
         }
         out
     }
@@ -303,17 +339,13 @@ impl KernelLeases {
             if now >= b.deadline && core.host_caching(file) & !b.allowed != 0 {
                 tracing::warn!(?file, "kernel lease break: SMB holders did not acknowledge in time; the host opener goes on");
             }
-            for e in self.opens.values_mut().filter(|e| e.file == file && e.held != Lease::Unlock) {
-                let to = if b.allowed & R != 0 && e.held == Lease::Write && take(&e.handle, Lease::Read) {
+            for d in self.descs.values_mut().filter(|d| d.file == file && d.held != Lease::Unlock) {
+                d.held = if b.allowed & R != 0 && d.held == Lease::Write && take(&d.handle, Lease::Read) {
                     Lease::Read
                 } else {
-                    take(&e.handle, Lease::Unlock);
+                    take(&d.handle, Lease::Unlock);
                     Lease::Unlock
                 };
-                if to == Lease::Unlock {
-                    self.by_fd.remove(&e.handle.lease_fd_number());
-                }
-                e.held = to;
             }
             self.unprotected.insert(file);
         }
@@ -331,23 +363,27 @@ impl KernelLeases {
     }
 
     /// Covers every SMB holder of `file` with a lease again, or breaks the holders down
-    /// to what the kernel gives (a host process has the file open, or our own other
-    /// descriptors keep the kernel from it). Returns whether anything was broken.
+    /// to what the kernel gives (a host process has the file open, or descriptions of
+    /// ours beside the shared one keep the kernel from it). Returns whether anything was
+    /// broken.
     fn reprotect(&mut self, core: &mut LockCore, now: Instant, file: FileKey) -> bool {
         let mut allowed = RWH;
         let mut caching = 0;
+        let mut wanted: HashMap<i32, u32> = HashMap::new();
         for open in core.opens_of(file) {
             let bits = core.caching_of(open).map_or(0, |c| c.bits);
             caching |= bits;
-            let held = self.opens.get(&open.0).map_or(Lease::Unlock, |e| e.held);
-            if bits & !covers(held) == 0 {
-                continue;
+            match self.opens.get(&open.0) {
+                _ if bits == 0 => {}
+                Some(fd) => *wanted.entry(*fd).or_default() |= bits,
+                None => allowed = 0, // not an open of ours to lease (another share's)
             }
-            if !self.opens.contains_key(&open.0) {
-                allowed = 0; // not an open of ours to lease (another share's)
-                continue;
+        }
+        for (fd, bits) in wanted {
+            let got = covers(self.protect(fd, bits));
+            if bits & !got != 0 {
+                allowed &= got;
             }
-            allowed &= covers(self.protect(open.0, bits));
         }
         if caching & !allowed == 0 {
             self.unprotected.remove(&file);
