@@ -140,6 +140,14 @@ impl From<io::Error> for FsError {
     }
 }
 
+/// The one mapping of file-system errors to NT status ([`FsError::status`]), so a
+/// handler passes them on with a plain `?`.
+impl From<FsError> for NtStatus {
+    fn from(e: FsError) -> NtStatus {
+        e.status()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,3 +18,13 @@ pub enum WireError {
 }
 
 pub type Result<T> = std::result::Result<T, WireError>;
+
+/// A request that does not decode is STATUS_INVALID_PARAMETER (MS-SMB2 3.3.5.2.x: the
+/// server fails requests whose fields are out of range); the one place this mapping is
+/// made, so a handler decodes with a plain `?`. Framing errors that must end the
+/// connection never reach here: the transport drops it before a handler runs.
+impl From<WireError> for opportune_types::NtStatus {
+    fn from(_: WireError) -> opportune_types::NtStatus {
+        opportune_types::NtStatus::INVALID_PARAMETER
+    }
+}

@@ -13,7 +13,7 @@ use opportune_types::NtStatus;
 use opportune_wire::file_ops::{CloseRequest, CloseResponse, CLOSE_FLAG_POSTQUERY_ATTRIB};
 
 pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
-    let req = CloseRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let req = CloseRequest::decode(ctx.msg)?;
     let id = ctx.open(req.file_id)?.file_id;
     let open = ctx.conn.opens.remove(&id.volatile).ok_or(NtStatus::FILE_CLOSED)?;
     let mut resp = CloseResponse::default();

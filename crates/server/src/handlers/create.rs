@@ -13,7 +13,7 @@ use opportune_wire::create::{context_name, CreateRequest, LeaseContext};
 const VALID_ATTRIBUTES: u32 = 0x0003_7FB7;
 
 pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
-    let req = CreateRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let req = CreateRequest::decode(ctx.msg)?;
     let tree = ctx.tree()?;
     if tree.is_ipc {
         // IPC$ creates open named pipes (handlers/pipe.rs routes them there first).
@@ -41,7 +41,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     }
     let quota_file = crate::quota::is_quota_file(&req.name);
     let name = if quota_file { "" } else { req.name.as_str() };
-    let path = SmbPath::parse(name).map_err(|e| e.status())?;
+    let path = SmbPath::parse(name)?;
     let mut extras = create_extras(&req)?;
     extras.token = Some(token.clone());
     let params = CreateParams {
@@ -171,26 +171,26 @@ pub(super) fn apply_extras(extras: &CreateExtras, handle: &opportune_fs::Handle,
     if action != CreateAction::Created {
         let old: Vec<opportune_fs::Ea> = handle
             .eas()
-            .map_err(|e| e.status())?
+            ?
             .into_iter()
             .map(|e| opportune_fs::Ea { value: Vec::new(), ..e })
             .collect();
         if !old.is_empty() {
-            handle.set_eas(&old).map_err(|e| e.status())?;
+            handle.set_eas(&old)?;
         }
     }
     if !extras.eas.is_empty() {
-        handle.set_eas(&extras.eas).map_err(|e| e.status())?;
+        handle.set_eas(&extras.eas)?;
     }
     if let Some(sd) = extras.sd.as_ref().filter(|_| action != CreateAction::Created) {
-        let stored = security::stored(handle.security_descriptor().map_err(|e| e.status())?);
+        let stored = security::stored(handle.security_descriptor()?);
         let mut d = match (stored, &extras.token) {
             (Some(d), _) => d,
             (None, Some(t)) => security::unstored(t),
             (None, None) => Descriptor::default(),
         };
         d.merge(sd, sd.parts_present());
-        handle.set_security_descriptor(&security::encode(&d, security::ALL_PARTS)?).map_err(|e| e.status())?;
+        handle.set_security_descriptor(&security::encode(&d, security::ALL_PARTS)?)?;
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ pub fn handle(ctx: &mut Ctx<'_>, req: &CreateRequest<'_>, rc: Reconnect) -> HRes
     let user = ctx.session()?.owner();
     let client = ctx.conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
     let lease = match req.context(context_name::REQUEST_LEASE) {
-        Some(c) => Some(LeaseContext::decode(c.data).map_err(|_| NtStatus::INVALID_PARAMETER)?),
+        Some(c) => Some(LeaseContext::decode(c.data)?),
         None => None,
     };
     let (file_id, create_guid) = match rc {
@@ -62,7 +62,7 @@ pub fn handle(ctx: &mut Ctx<'_>, req: &CreateRequest<'_>, rc: Reconnect) -> HRes
     let handle = open.handle.clone();
     ctx.conn.opens.insert(id.volatile, open);
     ctx.chain.file_id = Some(id);
-    let info = handle.info().map_err(|e| e.status())?;
+    let info = handle.info()?;
     let (level, contexts) = match lease {
         Some(l) => {
             let granted = LeaseContext {

@@ -10,7 +10,7 @@ use opportune_wire::fscc::{is_dir_class, put_dir_entry, FileMeta};
 use opportune_wire::query::{dir_flags, encode_buffer_response, QueryDirectoryRequest};
 
 pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
-    let req = QueryDirectoryRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let req = QueryDirectoryRequest::decode(ctx.msg)?;
     let max = ctx.server.config.max_io_size;
     if !is_dir_class(req.info_class) {
         return Err(NtStatus::INVALID_INFO_CLASS);
@@ -125,7 +125,7 @@ fn current(share: &opportune_fs::Share, dir_rel: &str, name: &str, listed: &File
 
 /// "." and ".." first, then the directory's entries, as the enumeration sees them.
 fn list(open: &Open, share: &opportune_fs::Share) -> Result<Vec<(String, FileMeta)>, NtStatus> {
-    let own = open.handle.info().map_err(|e| e.status())?;
+    let own = open.handle.info()?;
     let rel = open.handle.rel_path();
     let parent = match rel.rfind('/') {
         Some(i) => share.stat(&rel[..i]),
@@ -133,7 +133,7 @@ fn list(open: &Open, share: &opportune_fs::Share) -> Result<Vec<(String, FileMet
     }
     .unwrap_or(own);
     let mut v = vec![(".".to_string(), file_meta(&own, false)), ("..".to_string(), file_meta(&parent, false))];
-    let entries = open.handle.read_dir().map_err(|e| e.status())?;
+    let entries = open.handle.read_dir()?;
     let dir_rel = open.handle.rel_path();
     v.extend(entries.into_iter().map(|e| {
         let rel = join_rel(&dir_rel, &e.name);

@@ -34,7 +34,7 @@ impl Info {
 }
 
 pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
-    let req = QueryInfoRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let req = QueryInfoRequest::decode(ctx.msg)?;
     if req.output_buffer_length > ctx.server.config.max_io_size {
         return Err(NtStatus::INVALID_PARAMETER);
     }
@@ -80,7 +80,7 @@ fn query_security(open: &Open, req: &QueryInfoRequest<'_>, token: &opportune_typ
     if parts & SACL_SECURITY_INFORMATION != 0 && !open.has_access(AccessMask::ACCESS_SYSTEM_SECURITY) {
         return Err(NtStatus::ACCESS_DENIED);
     }
-    let stored = open.handle.security_descriptor().map_err(|e| e.status())?;
+    let stored = open.handle.security_descriptor()?;
     let sd = security::encode(&security::current(stored, token), parts)?;
     if sd.len() > req.output_buffer_length as usize {
         let mut body = Vec::new();

@@ -19,7 +19,7 @@ use opportune_wire::fscc::class;
 use opportune_wire::query::{encode_set_info_response, info_type, SetInfoRequest};
 
 pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
-    let req = SetInfoRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let req = SetInfoRequest::decode(ctx.msg)?;
     if ctx.tree()?.read_only {
         return Err(NtStatus::ACCESS_DENIED);
     }
@@ -76,8 +76,8 @@ fn set_security(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSta
     if let Some(dacl) = new.dacl.as_mut() {
         opportune_acl::mapping::map_effective_aces(dacl, &opportune_acl::GenericMapping::FILE);
     }
-    let file = open.handle.info().map_err(|e| e.status())?;
-    let mut d = security::current(open.handle.security_descriptor().map_err(|e| e.status())?, &token);
+    let file = open.handle.info()?;
+    let mut d = security::current(open.handle.security_descriptor()?, &token);
     d.merge(&new, info);
     let stored = open.handle.set_security_descriptor(&security::encode(&d, security::ALL_PARTS)?).map_err(|e| e.status());
     server.descriptors.forget(&file);
@@ -175,7 +175,7 @@ fn set_basic(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Resu
         change_time: some(t[3]),
         attributes: if attrs == 0 { None } else { Some(attrs) },
     };
-    open.handle.set_basic(&b).map_err(|e| e.status())?;
+    open.handle.set_basic(&b)?;
     if server.notify.is_watched() {
         let mask = filter::ATTRIBUTES | filter::LAST_WRITE;
         server.notify.report(server, open.share, &open.handle.rel_path(), action::MODIFIED, mask);
@@ -195,7 +195,7 @@ fn rename(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<
         return rename_stream(ctx, id, &name, replace).map(|()| None);
     }
     let name = name.strip_prefix('\\').unwrap_or(&name);
-    let target = SmbPath::parse(name).map_err(|e| e.status())?;
+    let target = SmbPath::parse(name)?;
     let fs = ctx.share()?.fs.clone();
     let token = ctx.tree()?.token.clone();
     let conn_id = ctx.conn.id;
@@ -249,15 +249,15 @@ fn parse_name_info(buf: &[u8]) -> Result<(bool, String), NtStatus> {
 fn link(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<(), NtStatus> {
     let (replace, name) = parse_name_info(buf)?;
     let name = name.strip_prefix('\\').unwrap_or(&name);
-    let target = SmbPath::parse(name).map_err(|e| e.status())?;
+    let target = SmbPath::parse(name)?;
     let server = ctx.server;
     let open = ctx.open(id)?;
-    let info = open.handle.info().map_err(|e| e.status())?;
+    let info = open.handle.info()?;
     if open.delete_on_close || server.locks.is_delete_pending(&info) {
         return Err(NtStatus::ACCESS_DENIED);
     }
     let in_use = |t: &opportune_fs::FileInfo| server.locks.open_count(t) > 0;
-    let linked = open.handle.link(&target, replace, in_use).map_err(|e| e.status())?;
+    let linked = open.handle.link(&target, replace, in_use)?;
     tracing::debug!(from = ?open.handle.rel_path(), to = ?linked.rel, replaced = linked.replaced, "hard link");
     if server.notify.is_watched() {
         if linked.replaced {
@@ -271,11 +271,11 @@ fn link(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<()
 
 /// Renaming a named stream of the same file (":new[:$DATA]", MS-FSA 2.1.5.14.11.1).
 fn rename_stream(ctx: &mut Ctx<'_>, id: opportune_types::FileId, name: &str, replace: bool) -> Result<(), NtStatus> {
-    let target = SmbPath::parse_stream_target(name).map_err(|e| e.status())?;
+    let target = SmbPath::parse_stream_target(name)?;
     let server = ctx.server;
     let open = ctx.open(id)?;
     let open_id = open.file_id.volatile;
-    let new_rel = open.handle.rename_stream(target.as_deref(), replace).map_err(|e| e.status())?;
+    let new_rel = open.handle.rename_stream(target.as_deref(), replace)?;
     server.locks.renamed(open_id, &new_rel);
     open.handle.set_rel_path(new_rel);
     Ok(())
@@ -288,9 +288,9 @@ fn perform_rename(server: &ServerState, conn_id: u64, open: &mut Open, target: &
     let fs = &state.fs;
     // The name it has now: a host program may have renamed it since it was opened, and
     // a rename of the old name would move whatever the host put there.
-    let from = open.handle.current_rel_path().map_err(|e| e.status())?.ok_or(NtStatus::FILE_DELETED)?;
+    let from = open.handle.current_rel_path()?.ok_or(NtStatus::FILE_DELETED)?;
     let open_id = open.file_id.volatile;
-    let (new_rel, replaced) = fs.rename_replacing(&from, target, replace).map_err(|e| e.status())?;
+    let (new_rel, replaced) = fs.rename_replacing(&from, target, replace)?;
     // A file the rename replaced is gone unless it had other links.
     if let (Some(q), Some((dev, ino, nlink))) = (state.quota.get(), replaced)
         && nlink <= 1
@@ -335,11 +335,11 @@ fn set_disposition(ctx: &mut Ctx<'_>, id: opportune_types::FileId, delete: bool)
     let fs = ctx.share()?.fs.clone();
     let open = ctx.open(id)?;
     if delete {
-        let info = open.handle.info().map_err(|e| e.status())?;
+        let info = open.handle.info()?;
         if !info.is_dir && info.attributes & FileAttributes::READONLY != 0 {
             return Err(NtStatus::CANNOT_DELETE);
         }
-        if info.is_dir && !fs.is_dir_empty(&open.handle.rel_path()).map_err(|e| e.status())? {
+        if info.is_dir && !fs.is_dir_empty(&open.handle.rel_path())? {
             return Err(NtStatus::DIRECTORY_NOT_EMPTY);
         }
     }
@@ -397,7 +397,7 @@ fn set_allocation(ctx: &mut Ctx<'_>, id: opportune_types::FileId, len: u64) -> R
     }
     ctx.server.locks.truncated(open_id);
     ctx.server.dir_leases.wrote(open_id);
-    crate::offload::blocking(|| handle.set_allocation(len)).map_err(|e| e.status())?;
+    crate::offload::blocking(|| handle.set_allocation(len))?;
     if let Some((q, key)) = &quota {
         q.truncated(*key, len);
     }

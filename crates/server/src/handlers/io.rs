@@ -34,7 +34,7 @@ fn max_io(ctx: &Ctx<'_>) -> u32 {
 }
 
 pub fn read(ctx: &mut Ctx<'_>) -> HResult {
-    let req = ReadRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let req = ReadRequest::decode(ctx.msg)?;
     if req.length > max_io(ctx) {
         return Err(NtStatus::INVALID_PARAMETER);
     }
@@ -87,7 +87,7 @@ pub fn read(ctx: &mut Ctx<'_>) -> HResult {
 }
 
 pub fn write(ctx: &mut Ctx<'_>) -> HResult {
-    let req = WriteRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let req = WriteRequest::decode(ctx.msg)?;
     if req.data.len() > max_io(ctx) as usize {
         return Err(NtStatus::INVALID_PARAMETER);
     }
@@ -106,7 +106,7 @@ pub fn write(ctx: &mut Ctx<'_>) -> HResult {
     let write_through = req.flags & WRITE_FLAG_WRITE_THROUGH != 0 || open.mode & 0x2 != 0;
     // MS-FSA 2.1.5.3: an append-only open writes at end of file whatever offset it names.
     let offset = if append_only || req.offset == u64::MAX {
-        handle.info().map_err(|e| e.status())?.size
+        handle.info()?.size
     } else {
         req.offset
     };
@@ -138,7 +138,7 @@ pub fn write(ctx: &mut Ctx<'_>) -> HResult {
     if let (Err(_), Some((q, key)), Some(old)) = (&written, &quota, charged) {
         q.undo_growth(*key, old, offset + req.data.len() as u64);
     }
-    let n = written.map_err(|e| e.status())?;
+    let n = written?;
     ctx.share()?.metrics.written_bytes.increment(n as u64);
     if ctx.server.notify.is_watched() {
         let share = ctx.tree()?.share;
@@ -163,14 +163,14 @@ fn advance_position(ctx: &mut Ctx<'_>, id: opportune_types::FileId, end: u64) {
 }
 
 pub fn flush(ctx: &mut Ctx<'_>) -> HResult {
-    let id = decode_flush(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let id = decode_flush(ctx.msg)?;
     let open = ctx.open(id)?;
     if !open.has_access(AccessMask::FILE_WRITE_DATA | AccessMask::FILE_APPEND_DATA) {
         return Err(NtStatus::ACCESS_DENIED);
     }
     if !open.is_dir {
         let handle = &open.handle;
-        crate::offload::blocking(|| handle.sync()).map_err(|e| e.status())?;
+        crate::offload::blocking(|| handle.sync())?;
     }
     Ok(empty_ok())
 }

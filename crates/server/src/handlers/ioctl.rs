@@ -7,7 +7,7 @@ use opportune_wire::cursor::Put;
 use opportune_wire::ioctl::{encode_ioctl_response, fsctl, IoctlRequest, FLAG_IS_FSCTL};
 
 pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
-    let req = IoctlRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let req = IoctlRequest::decode(ctx.msg)?;
     if req.flags & FLAG_IS_FSCTL == 0 {
         return Err(NtStatus::NOT_SUPPORTED);
     }
@@ -111,7 +111,7 @@ fn request_resiliency(ctx: &mut Ctx<'_>, file_id: FileId, input: &[u8]) -> Resul
 /// derived from its inode and device, so it is stable for the file's life and unique on
 /// the server. BirthVolumeId names the device; DomainId is zero.
 fn object_id(open: &crate::open::Open) -> Result<Vec<u8>, NtStatus> {
-    let info = open.handle.info().map_err(|e| e.status())?;
+    let info = open.handle.info()?;
     let mut o = Vec::with_capacity(64);
     o.put_u64(info.file_id);
     o.put_u64(info.dev);

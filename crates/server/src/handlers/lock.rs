@@ -9,7 +9,7 @@ use opportune_wire::file_ops::LockRequest;
 use opportune_wire::oplock::{encode_lease_break_response, encode_oplock_break, BreakAck};
 
 pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
-    let req = LockRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let req = LockRequest::decode(ctx.msg)?;
     let dialect = ctx.conn.dialect();
     let open = ctx.open(req.file_id)?;
     let open_id = open.file_id.volatile;
@@ -64,7 +64,7 @@ fn lock(ctx: &mut Ctx<'_>, open_id: u64, req: &LockRequest) -> HResult {
 
 /// Oplock break and lease break acknowledgments.
 pub fn oplock_break(ctx: &mut Ctx<'_>) -> HResult {
-    match BreakAck::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)? {
+    match BreakAck::decode(ctx.msg)? {
         BreakAck::Oplock { level, file_id } => {
             let open = ctx.open(file_id)?;
             let (open_id, fid) = (open.file_id.volatile, open.file_id);

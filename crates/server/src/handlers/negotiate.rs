@@ -98,21 +98,21 @@ fn negotiate_contexts(req: &NegotiateRequest<'_>, neg: &mut Negotiated) -> Resul
                 if preauth_ok {
                     return Err(NtStatus::INVALID_PARAMETER);
                 }
-                let (algs, _) = parse_preauth(c.data).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+                let (algs, _) = parse_preauth(c.data)?;
                 if !algs.contains(&HASH_SHA512) {
                     return Err(NtStatus::SMB_NO_PREAUTH_INTEGRITY_HASH_OVERLAP);
                 }
                 preauth_ok = true;
             }
             context_type::SIGNING => {
-                let ids = parse_id_list(c.data).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+                let ids = parse_id_list(c.data)?;
                 let pick = [SigningAlgorithm::AesGmac, SigningAlgorithm::AesCmac, SigningAlgorithm::HmacSha256]
                     .into_iter()
                     .find(|a| ids.contains(&a.id()));
                 neg.signing_algorithm = Some(pick.unwrap_or(SigningAlgorithm::AesCmac));
             }
             context_type::ENCRYPTION => {
-                let ids = parse_id_list(c.data).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+                let ids = parse_id_list(c.data)?;
                 // Preference: AES-128-GCM, AES-128-CCM, AES-256-GCM, AES-256-CCM; 0 = none in common.
                 neg.cipher = [Cipher::Aes128Gcm, Cipher::Aes128Ccm, Cipher::Aes256Gcm, Cipher::Aes256Ccm]
                     .into_iter()
@@ -192,7 +192,7 @@ pub fn validate_negotiate(conn: &ConnState, server: &ServerState, input: &[u8]) 
         let dialects = (0..n).map(|_| r.u16()).collect::<Result<Vec<_>, _>>()?;
         Ok((caps, guid, mode, dialects))
     })();
-    let (caps, guid, mode, dialects) = parsed.map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let (caps, guid, mode, dialects) = parsed?;
     if caps != neg.client_capabilities
         || guid != neg.client_guid
         || mode != neg.client_security_mode

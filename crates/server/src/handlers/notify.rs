@@ -18,7 +18,7 @@ const WATCH_TREE: u16 = 0x0001;
 const MAX_BUFFERED: usize = 256;
 
 pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
-    let req = ChangeNotifyRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let req = ChangeNotifyRequest::decode(ctx.msg)?;
     if req.output_buffer_length > ctx.server.config.max_io_size {
         return Err(NtStatus::INVALID_PARAMETER);
     }

@@ -51,7 +51,7 @@ pub fn route(ctx: &mut Ctx<'_>, cmd: Command) -> Option<HResult> {
 /// CREATE on IPC$: the name is a pipe name (MS-SMB2 3.3.5.9), with or without a
 /// leading backslash, compared ignoring case.
 fn create(ctx: &mut Ctx<'_>) -> HResult {
-    let req = CreateRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let req = CreateRequest::decode(ctx.msg)?;
     if req.desired_access == 0 || req.impersonation_level > opportune_types::create::IMPERSONATION_MAX {
         return Err(if req.desired_access == 0 { NtStatus::ACCESS_DENIED } else { NtStatus::BAD_IMPERSONATION_LEVEL });
     }
@@ -116,7 +116,7 @@ fn admit_input(ctx: &Ctx<'_>, len: usize) -> Result<(), NtStatus> {
 }
 
 fn write(ctx: &mut Ctx<'_>) -> HResult {
-    let req = WriteRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let req = WriteRequest::decode(ctx.msg)?;
     super::io::check_size(ctx, req.data.len())?;
     admit_input(ctx, req.data.len())?;
     let (open, view) = pipe_of(ctx, req.file_id)?;
@@ -130,7 +130,7 @@ fn write(ctx: &mut Ctx<'_>) -> HResult {
 /// continues). Nothing to read is STATUS_PIPE_EMPTY: every call is answered when it is
 /// written, so a client never has to wait for one.
 fn read(ctx: &mut Ctx<'_>) -> HResult {
-    let req = ReadRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let req = ReadRequest::decode(ctx.msg)?;
     super::io::check_size(ctx, req.length as usize)?;
     if req.length as usize + HEADER_LEN + 16 > ctx.chain.response_room {
         return Err(NtStatus::INSUFFICIENT_RESOURCES);
@@ -169,7 +169,7 @@ fn transceive(ctx: &mut Ctx<'_>, req: &IoctlRequest<'_>) -> HResult {
 }
 
 fn close(ctx: &mut Ctx<'_>) -> HResult {
-    let req = CloseRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let req = CloseRequest::decode(ctx.msg)?;
     let id = pipe_of(ctx, req.file_id)?.0.file_id;
     ctx.conn.pipes.open.remove(&id.volatile);
     let mut body = Vec::with_capacity(60);
@@ -180,7 +180,7 @@ fn close(ctx: &mut Ctx<'_>) -> HResult {
 /// FLUSH of a pipe: every answer is queued when its call is written, so there is nothing
 /// to wait for.
 fn flush(ctx: &mut Ctx<'_>) -> HResult {
-    let id = decode_flush(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let id = decode_flush(ctx.msg)?;
     pipe_of(ctx, id)?;
     Ok(empty_ok())
 }
@@ -189,7 +189,7 @@ fn flush(ctx: &mut Ctx<'_>) -> HResult {
 /// gives them for a pipe (no times, FILE_ATTRIBUTE_NORMAL, DeletePending set: a pipe
 /// goes with its last handle), FilePipeInformation and FilePipeLocalInformation.
 fn query_info(ctx: &mut Ctx<'_>) -> HResult {
-    let req = QueryInfoRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let req = QueryInfoRequest::decode(ctx.msg)?;
     let (open, _) = pipe_of(ctx, req.file_id)?;
     if req.info_type != info_type::FILE {
         return Err(NtStatus::NOT_SUPPORTED);

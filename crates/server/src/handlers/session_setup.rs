@@ -70,7 +70,7 @@ fn identity_of(
 }
 
 pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
-    let req = SessionSetupRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let req = SessionSetupRequest::decode(ctx.msg)?;
     if req.flags & FLAG_BINDING != 0 {
         return Ok(super::session_bind::refuse(ctx));
     }
@@ -327,7 +327,7 @@ fn response(status: NtStatus, flags: u16, buf: &[u8]) -> Reply {
 
 /// LOGOFF (MS-SMB2 3.3.5.6): closes the session's opens and trees.
 pub fn logoff(ctx: &mut Ctx<'_>) -> HResult {
-    opportune_wire::session::decode_empty(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    opportune_wire::session::decode_empty(ctx.msg)?;
     let sid = ctx.hdr.session_id;
     let signer = ctx.session()?.signer.clone();
     super::close::close_session_opens(ctx.server, ctx.conn, sid, None);

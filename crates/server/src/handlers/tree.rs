@@ -11,7 +11,7 @@ use opportune_wire::tree::{share_flags, TreeConnectRequest, TreeConnectResponse,
 pub(crate) const READ_ONLY_ACCESS: u32 = AccessMask::FILE_GENERIC_READ | AccessMask::FILE_GENERIC_EXECUTE;
 
 pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
-    let req = TreeConnectRequest::decode(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let req = TreeConnectRequest::decode(ctx.msg)?;
     let name = req.share_name().to_string();
     let session = ctx.session()?;
     let (identity, can_encrypt, token) = (session.identity, session.encryptor.is_some(), session.token.clone());
@@ -160,7 +160,7 @@ pub(crate) fn may_use(server: &crate::server::ServerState, share: &crate::server
 }
 
 pub fn disconnect(ctx: &mut Ctx<'_>) -> HResult {
-    opportune_wire::session::decode_empty(ctx.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    opportune_wire::session::decode_empty(ctx.msg)?;
     let (sid, tid) = (ctx.hdr.session_id, ctx.hdr.tree_id);
     super::close::close_session_opens(ctx.server, ctx.conn, sid, Some(tid));
     ctx.session()?.trees.remove(&tid);

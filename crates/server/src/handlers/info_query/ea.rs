@@ -21,7 +21,7 @@ pub(super) fn query(open: &mut Open, req: &QueryInfoRequest<'_>) -> HResult {
     let eas: Vec<FullEa> = open
         .handle
         .eas()
-        .map_err(|e| e.status())?
+        ?
         .into_iter()
         .map(|e| FullEa { flags: e.flags, name: e.name, value: e.value })
         .collect();

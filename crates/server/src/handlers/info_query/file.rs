@@ -17,7 +17,7 @@ const MIN_STREAM: usize = 32;
 /// Current metadata; DeletePending is the file's (MS-FSA 2.1.5.12.27), and a
 /// file pending deletion counts one link less, the one that will go.
 fn meta(open: &Open, server: &ServerState) -> Result<FileMeta, NtStatus> {
-    let info = open.handle.info().map_err(|e| e.status())?;
+    let info = open.handle.info()?;
     let pending = open.delete_on_close || server.locks.is_delete_pending(&info);
     let mut m = file_meta(&info, pending);
     if pending {
@@ -52,7 +52,7 @@ fn name_info(name: &str) -> Info {
 /// FileEaInformation.EaSize (MS-FSCC 2.4.13): the size of the file's EAs as a
 /// FILE_FULL_EA_INFORMATION list, 0 without EAs.
 pub(super) fn ea_size(open: &Open) -> Result<u32, NtStatus> {
-    let eas = open.handle.eas().map_err(|e| e.status())?;
+    let eas = open.handle.eas()?;
     Ok(crate::meta::ea_size(&eas))
 }
 
@@ -61,8 +61,8 @@ pub(super) fn ea_size(open: &Open) -> Result<u32, NtStatus> {
 /// for each named stream, of the file itself also when asked through a stream open.
 /// Entries start 8-byte aligned; NextEntryOffset is 0 in the last.
 fn stream_info(open: &Open) -> Result<Vec<u8>, NtStatus> {
-    let base = open.handle.base_info().map_err(|e| e.status())?;
-    let named = open.handle.streams().map_err(|e| e.status())?;
+    let base = open.handle.base_info()?;
+    let named = open.handle.streams()?;
     let mut entries: Vec<(String, u64, u64)> = Vec::with_capacity(named.len() + 1);
     if !base.is_dir {
         entries.push(("::$DATA".to_string(), base.size, base.allocation_size));
@@ -133,7 +133,7 @@ pub(super) fn query(open: &Open, server: &ServerState, dialect: u16, c: u8) -> R
         }
         class::ID => {
             // FILE_ID_INFORMATION (MS-FSCC 2.4.46): VolumeSerialNumber, then a 128-bit FileId.
-            let info = open.handle.info().map_err(|e| e.status())?;
+            let info = open.handle.info()?;
             d.put_u64(info.dev);
             d.put_u64(info.file_id);
             d.put_u64(0);

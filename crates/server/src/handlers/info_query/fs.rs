@@ -32,7 +32,7 @@ pub(super) fn query(share: &crate::server::ShareState, user: &opportune_types::S
     let mut d = Vec::with_capacity(64);
     match c {
         fs_class::VOLUME => {
-            let root = fs.stat("").map_err(|e| e.status())?;
+            let root = fs.stat("")?;
             let label = share_name;
             d.put_u64(root.creation_time);
             d.put_u32(volume_serial(fs));
@@ -43,7 +43,7 @@ pub(super) fn query(share: &crate::server::ShareState, user: &opportune_types::S
             return Ok(Info { data: d, min: MIN_VOLUME });
         }
         fs_class::SIZE | fs_class::FULL_SIZE => {
-            let mut s = fs.statfs().map_err(|e| e.status())?;
+            let mut s = fs.statfs()?;
             if let Some(q) = share.quota.get() {
                 quota_space(q, user, &mut s);
             }
@@ -60,7 +60,7 @@ pub(super) fn query(share: &crate::server::ShareState, user: &opportune_types::S
             d.put_u32(FILE_DEVICE_IS_MOUNTED);
         }
         fs_class::ATTRIBUTE => {
-            let s = fs.statfs().map_err(|e| e.status())?;
+            let s = fs.statfs()?;
             let case = if fs.case_sensitive() { FS_CASE_SENSITIVE_SEARCH } else { 0 };
             let quotas = if share.quota.get().is_some() { FS_VOLUME_QUOTAS } else { 0 };
             d.put_u32(FS_ATTRIBUTES | FS_SUPPORTS_EAS | case | quotas);
@@ -90,7 +90,7 @@ pub(super) fn query(share: &crate::server::ShareState, user: &opportune_types::S
         fs_class::SECTOR_SIZE => {
             // FileFsSectorSizeInformation (MS-FSCC 2.5.7): the logical sector
             // size throughout, aligned device (0x1) and partition (0x2).
-            let s = fs.statfs().map_err(|e| e.status())?;
+            let s = fs.statfs()?;
             for _ in 0..4 {
                 d.put_u32(s.bytes_per_sector);
             }

@@ -23,7 +23,7 @@ use opportune_wire::quota::{decode_quota_query, encode_quota_entries, QuotaEntry
 
 pub(super) fn query(open: &mut Open, req: &QueryInfoRequest<'_>, share: &ShareState, token: &Token) -> HResult {
     let Some(q) = share.quota.get() else { return Err(NtStatus::NOT_SUPPORTED) };
-    let query = decode_quota_query(req.input).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let query = decode_quota_query(req.input)?;
     let admin = token.contains(&well_known::administrators());
     let entry = |sid: Sid| {
         let (used, limit) = q.entry_of(&sid);
