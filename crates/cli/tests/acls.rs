@@ -148,15 +148,6 @@ fn sid_of(s: &Setup, c: &mut Client, user: &str) -> String {
     owner(&cacls(s, user, &name, &[]).expect("read own descriptor"))
 }
 
-/// FileRenameInformation (MS-FSCC 2.4.37.2) to `name`.
-fn rename(c: &mut Client, f: Fid, name: &str) -> u32 {
-    let name16: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let mut b = vec![0u8; 16];
-    b.extend_from_slice(&(name16.len() as u32).to_le_bytes());
-    b.extend_from_slice(&name16);
-    c.set_info(f, 1, 10, &b)
-}
-
 /// A CREATE with the MxAc context: the status, and the maximal access answered.
 fn maximal_access(c: &mut Client, name: &str) -> (u32, Option<u32>) {
     let mut ctx = vec![];
@@ -253,7 +244,7 @@ fn a_deny_ace_holds_for_open_rename_delete_and_delete_on_close() {
     assert_eq!(try_open(&mut bob, "keep\\f.txt", DELETE), ACCESS_DENIED);
     assert_eq!(try_open(&mut bob, "keep\\f.txt", GENERIC_ALL), ACCESS_DENIED);
     let f = open(&mut bob, "keep\\f.txt", FILE_READ_DATA, OPEN, 0).expect("open for reading");
-    assert_eq!(rename(&mut bob, f, "keep\\g.txt"), ACCESS_DENIED);
+    assert_eq!(bob.rename(f, "keep\\g.txt", false), ACCESS_DENIED);
     assert_eq!(bob.set_info(f, 1, 13, &[1]), ACCESS_DENIED, "FileDispositionInformation");
     bob.close(f);
     let doc = open(&mut bob, "keep\\f.txt", DELETE, OPEN, FILE_DELETE_ON_CLOSE);
@@ -262,14 +253,14 @@ fn a_deny_ace_holds_for_open_rename_delete_and_delete_on_close() {
 
     // Alice is not denied: rename, then delete on close.
     let f = open(&mut alice, "keep\\f.txt", DELETE, OPEN, 0).expect("alice opens for delete");
-    assert_eq!(rename(&mut alice, f, "keep\\g.txt"), STATUS_SUCCESS);
+    assert_eq!(alice.rename(f, "keep\\g.txt", false), STATUS_SUCCESS);
     alice.close(f);
     let f = open(&mut alice, "keep\\g.txt", DELETE, OPEN, FILE_DELETE_ON_CLOSE).expect("delete on close");
     alice.close(f);
     assert!(!s.root.join("keep/g.txt").exists());
     // Bob may not rename his own file into alice's directory either (no FILE_ADD_FILE).
     let f = open(&mut bob, "bob-probe.txt", DELETE, OPEN, 0).expect("bob's own file");
-    assert_eq!(rename(&mut bob, f, "keep\\moved.txt"), ACCESS_DENIED);
+    assert_eq!(bob.rename(f, "keep\\moved.txt", false), ACCESS_DENIED);
     bob.close(f);
 }
 

@@ -63,11 +63,17 @@ fn open_dir(c: &mut Client, name: &str) -> Fid {
 
 /// Collects changes from CHANGE_NOTIFYs on `dir` until `want` are all seen, or `within`.
 fn await_changes(c: &mut Client, dir: &Fid, filter: u32, want: &[(u32, &str)], within: Duration) -> Vec<(u32, String)> {
+    await_with(c, want, within, || notify_body(dir, filter))
+}
+
+/// Sends the CHANGE_NOTIFY `body` makes, again and again, collecting changes until `want`
+/// are all seen, or `within`.
+fn await_with(c: &mut Client, want: &[(u32, &str)], within: Duration, body: impl Fn() -> Vec<u8>) -> Vec<(u32, String)> {
     let deadline = Instant::now() + within;
     let mut seen = vec![];
     let mut mid = None;
     while !want.iter().all(|(a, n)| seen.iter().any(|(sa, sn): &(u32, String)| sa == a && sn == n)) {
-        let m = *mid.get_or_insert_with(|| c.send(0x0F, notify_body(dir, filter)));
+        let m = *mid.get_or_insert_with(|| c.send(0x0F, body()));
         let left = deadline.saturating_duration_since(Instant::now());
         let Some(r) = c.wait(m, left) else { break };
         mid = None;
@@ -209,18 +215,9 @@ fn notify_tree_body(dir: &Fid, filter: u32) -> Vec<u8> {
     b
 }
 
-/// As `await_changes`, with recursive CHANGE_NOTIFYs.
+/// As `await_changes`, with recursive CHANGE_NOTIFYs for name changes.
 fn await_tree_changes(c: &mut Client, dir: &Fid, want: &[(u32, &str)], within: Duration) -> Vec<(u32, String)> {
-    let deadline = Instant::now() + within;
-    let mut seen = vec![];
-    let mut mid = None;
-    while !want.iter().all(|(a, n)| seen.iter().any(|(sa, sn): &(u32, String)| sa == a && sn == n)) {
-        let m = *mid.get_or_insert_with(|| c.send(0x0F, notify_tree_body(dir, NAME)));
-        let Some(r) = c.wait(m, deadline.saturating_duration_since(Instant::now())) else { break };
-        mid = None;
-        seen.extend(changes(&r));
-    }
-    seen
+    await_with(c, want, within, || notify_tree_body(dir, NAME))
 }
 
 #[test]

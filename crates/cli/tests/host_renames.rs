@@ -20,15 +20,6 @@ fn open(c: &mut Client, name: &str, access: u32, options: u32) -> Fid {
     Client::created(&r).unwrap_or_else(|st| panic!("open {name}: {st:#x}")).0
 }
 
-/// FileRenameInformation (MS-FSCC 2.4.37.2) to `name`.
-fn rename(c: &mut Client, f: Fid, name: &str) -> u32 {
-    let name16: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let mut b = vec![0u8; 16];
-    b.extend_from_slice(&(name16.len() as u32).to_le_bytes());
-    b.extend_from_slice(&name16);
-    c.set_info(f, 1, 10, &b)
-}
-
 /// The name FileAllInformation (MS-FSCC 2.4.2) reports.
 fn all_info_name(c: &mut Client, f: Fid) -> String {
     let (status, d) = c.query_info(f, 1, 18, &[], 0);
@@ -70,7 +61,7 @@ fn an_smb_rename_moves_the_open_file_from_where_the_host_put_it() {
     let f = open(&mut c, "a.txt", DELETE | FILE_READ_ATTRIBUTES, FILE_NON_DIRECTORY_FILE);
     std::fs::rename(s.root.join("a.txt"), s.root.join("sub/b.txt")).unwrap();
     std::fs::write(s.root.join("a.txt"), b"the host's").unwrap();
-    assert_eq!(rename(&mut c, f, "c.txt"), STATUS_SUCCESS);
+    assert_eq!(c.rename(f, "c.txt", false), STATUS_SUCCESS);
     assert_eq!(std::fs::read(s.root.join("c.txt")).unwrap(), b"smb's", "the open file moved");
     assert!(!s.root.join("sub/b.txt").exists());
     assert_eq!(std::fs::read(s.root.join("a.txt")).unwrap(), b"the host's", "the host's file stayed");
@@ -78,7 +69,7 @@ fn an_smb_rename_moves_the_open_file_from_where_the_host_put_it() {
     // Deleted on the host: the rename answers FILE_DELETED and moves nothing.
     std::fs::remove_file(s.root.join("c.txt")).unwrap();
     std::fs::write(s.root.join("c.txt"), b"new").unwrap();
-    assert_eq!(rename(&mut c, f, "d.txt"), 0xC000_0123);
+    assert_eq!(c.rename(f, "d.txt", false), 0xC000_0123);
     assert!(!s.root.join("d.txt").exists());
     assert_eq!(c.close(f), STATUS_SUCCESS);
 }

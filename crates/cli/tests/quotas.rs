@@ -359,17 +359,6 @@ fn smbcquotas_lists_usage_and_limits() {
     assert_eq!(numbers, ["12345", &ALICE_BYTES.to_string(), &ALICE_BYTES.to_string()], "{text}");
 }
 
-/// FileRenameInformation (MS-FSCC 2.4.37.2) with ReplaceIfExists.
-fn rename_over(c: &mut Client, fid: Fid, to: &str) -> u32 {
-    let name: Vec<u8> = to.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let mut b = vec![1u8];
-    b.extend_from_slice(&[0; 7]);
-    b.extend_from_slice(&[0; 8]);
-    b.extend_from_slice(&(name.len() as u32).to_le_bytes());
-    b.extend_from_slice(&name);
-    c.set_info(fid, 1, 10, &b)
-}
-
 #[test]
 fn a_replacing_rename_and_a_create_allocation_are_accounted() {
     let s = setup("quota-rename");
@@ -382,7 +371,7 @@ fn a_replacing_rename_and_a_create_allocation_are_accounted() {
     assert_eq!(alice.close(doc), STATUS_SUCCESS);
     let tmp = new_file(&mut alice, "doc.tmp").unwrap();
     assert_eq!(alice.write(tmp, 0, &vec![2; 20000]), STATUS_SUCCESS);
-    assert_eq!(rename_over(&mut alice, tmp, "doc"), STATUS_SUCCESS);
+    assert_eq!(alice.rename(tmp, "doc", true), STATUS_SUCCESS);
     assert_eq!(alice.close(tmp), STATUS_SUCCESS);
     assert_eq!(size(&s.data("doc")), 20000);
     let f = new_file(&mut alice, "more").unwrap();

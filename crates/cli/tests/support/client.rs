@@ -815,6 +815,17 @@ impl Client {
         self.call(0x11, set_info_body(fid, info_type, class, buffer)).status
     }
 
+    /// FileRenameInformation (MS-FSCC 2.4.37.2) of `fid` to `to` (from the share root),
+    /// replacing an existing file when `replace`; the status.
+    pub fn rename(&mut self, fid: Fid, to: &str, replace: bool) -> u32 {
+        let name: Vec<u8> = to.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let mut b = vec![u8::from(replace)];
+        b.extend_from_slice(&[0; 15]);
+        b.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        b.extend_from_slice(&name);
+        self.set_info(fid, 1, 10, &b)
+    }
+
     /// QUERY_INFO of `info_type` and `class` with `input` and `flags`: the status and
     /// the output buffer.
     pub fn query_info(&mut self, fid: Fid, info_type: u8, class: u8, input: &[u8], flags: u32) -> (u32, Vec<u8>) {
