@@ -16,7 +16,7 @@ use crate::info::{FileInfo, statx_is_dir, statx_is_file};
 use crate::make::{create_new, overwrite};
 use crate::path::SmbPath;
 use crate::resolve::locate;
-use crate::root::Root;
+use crate::root::{Root, Shared};
 use crate::stream_open::create_stream;
 use crate::sys;
 
@@ -95,16 +95,15 @@ fn open_existing(
     } else {
         libc::O_RDONLY
     };
-    if p.directory != Some(true)
-        && !path.trailing_separator()
-        && let Some((found, st)) = root.open_shared(rel, p.write || trunc)
-    {
-        match found {
-            Ok(found) => return finish_open(root, rel, p, found.description, &st, found.reopened),
+    if p.directory != Some(true) && !path.trailing_separator() {
+        match root.open_shared(rel, p.write || trunc) {
+            Shared::Found(Ok(found), st) => return finish_open(root, rel, p, found.description, &st, found.reopened),
             // No read permission (`unix_identity`) for an open of attributes only: an
             // O_PATH descriptor of its own, below.
-            Err(e) if e.raw_os_error() == Some(libc::EACCES) && p.metadata_only && !p.write && !trunc => {}
-            Err(e) => return Err(open_error(root, rel, e)),
+            Shared::Found(Err(e), _) if e.raw_os_error() == Some(libc::EACCES) && p.metadata_only && !p.write && !trunc => {}
+            Shared::Found(Err(e), _) => return Err(open_error(root, rel, e)),
+            Shared::Missing => return Err(FsError::NotFound),
+            Shared::Unshared => {}
         }
     }
     let dir_flags = libc::O_RDONLY | libc::O_DIRECTORY;
@@ -113,6 +112,8 @@ fn open_existing(
     } else {
         rw | libc::O_NONBLOCK | libc::O_NOCTTY
     };
+    // Whether the descriptor below is open for writing: only the first try can be.
+    let mut writes = first & libc::O_ACCMODE == libc::O_RDWR;
     let fd: OwnedFd = match root.open_rel(rel, first) {
         Ok(fd) => fd,
         Err(e) => match e.raw_os_error() {
@@ -130,8 +131,14 @@ fn open_existing(
                 return Err(FsError::IsADirectory);
             }
             Some(libc::EISDIR) if trunc => return Err(FsError::InvalidParameter),
-            Some(libc::EISDIR) => root.open_rel(rel, dir_flags)?,
-            Some(libc::EACCES) if p.metadata_only && !p.write && !trunc => root.open_rel(rel, libc::O_PATH)?,
+            Some(libc::EISDIR) => {
+                writes = false;
+                root.open_rel(rel, dir_flags)?
+            }
+            Some(libc::EACCES) if p.metadata_only && !p.write && !trunc => {
+                writes = false;
+                root.open_rel(rel, libc::O_PATH)?
+            }
             _ => return Err(open_error(root, rel, e)),
         },
     };
@@ -153,7 +160,7 @@ fn open_existing(
     if is_dir && trunc {
         return Err(FsError::InvalidParameter);
     }
-    finish_open(root, rel, p, Description::own(File::from(fd)), &st, false)
+    finish_open(root, rel, p, Description::own(File::from(fd), writes), &st, false)
 }
 
 /// An open of an existing file that failed for `e`, as the file system reports it.

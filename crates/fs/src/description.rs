@@ -50,9 +50,9 @@ pub(crate) struct Description {
 }
 
 impl Description {
-    /// A description of one handle's own (a directory, or a share that shares none).
-    pub(crate) fn own(file: File) -> Arc<Description> {
-        let writable = sys::open_for_writing(file.as_fd()).unwrap_or(true);
+    /// A description of one handle's own (a directory, or a share that shares none);
+    /// `writable`: it was opened for writing (the caller knows its open flags).
+    pub(crate) fn own(file: File, writable: bool) -> Arc<Description> {
         Arc::new(Description { file, writable: AtomicBool::new(writable), listed: None })
     }
 
@@ -62,6 +62,15 @@ impl Description {
 
     pub(crate) fn is_shared(&self) -> bool {
         self.listed.is_some()
+    }
+
+    /// The device and inode of the file, without a system call for a shared description
+    /// (listed under them), else from fstatx(2).
+    pub(crate) fn identity(&self) -> io::Result<(u64, u64)> {
+        match &self.listed {
+            Some((_, k)) => Ok(*k),
+            None => Ok(key(&sys::fstatx(self.file.as_fd())?)),
+        }
     }
 
     /// Whether the description is open for writing.
@@ -117,7 +126,7 @@ pub(crate) struct Found {
     pub(crate) reopened: bool,
 }
 
-fn key(st: &libc::statx) -> Key {
+pub(crate) fn key(st: &libc::statx) -> Key {
     (libc::makedev(st.stx_dev_major, st.stx_dev_minor), st.stx_ino)
 }
 
@@ -154,19 +163,19 @@ impl Descriptions {
         Ok(Found { description: d, reopened: false })
     }
 
-    /// A file just created through `file` (statx `st`): its description is listed for
-    /// the opens that follow. Unshared if the file has another listed description
-    /// already (only a file reached under another name meanwhile could).
-    pub(crate) fn adopt(&self, file: File, st: &libc::statx) -> Arc<Description> {
+    /// A file just created through `file` (statx `st`; opened for writing if
+    /// `writable`): its description is listed for the opens that follow. Unshared if the
+    /// file has another listed description already (only a file reached under another
+    /// name meanwhile could).
+    pub(crate) fn adopt(&self, file: File, st: &libc::statx, writable: bool) -> Arc<Description> {
         if !self.is_enabled() {
-            return Description::own(file);
+            return Description::own(file, writable);
         }
         let k = key(st);
-        let Ok(mut map) = self.table.lock() else { return Description::own(file) };
+        let Ok(mut map) = self.table.lock() else { return Description::own(file, writable) };
         if map.get(&k).is_some_and(|w| w.strong_count() > 0) {
-            return Description::own(file);
+            return Description::own(file, writable);
         }
-        let writable = sys::open_for_writing(file.as_fd()).unwrap_or(true);
         let d = Arc::new(Description { file, writable: AtomicBool::new(writable), listed: Some((self.table.clone(), k)) });
         map.insert(k, Arc::downgrade(&d));
         d

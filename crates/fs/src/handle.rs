@@ -91,6 +91,11 @@ impl Handle {
         self.desc.is_shared()
     }
 
+    /// The device (as makedev(3) packs it) and inode of the object.
+    pub(crate) fn identity(&self) -> std::io::Result<(u64, u64)> {
+        self.desc.identity()
+    }
+
     /// Whether `other` uses the same open file description.
     pub fn same_description(&self, other: &Handle) -> bool {
         Arc::ptr_eq(&self.desc, &other.desc)

@@ -101,8 +101,9 @@ pub(crate) fn create_new(
         let flags = rw | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY;
         sys::openat2(dir.as_fd(), &cname, flags, FILE_MODE, sys::CONFINED).map_err(no_parent)?
     };
+    let writable = !want_dir && (p.write || p.allocation_size > 0);
     let file = File::from(fd);
-    let finish = || -> Result<FileInfo, FsError> {
+    let finish = || -> Result<(FileInfo, libc::statx), FsError> {
         let st = sys::fstatx(file.as_fd())?;
         let kind = if want_dir { 0 } else { FileAttributes::ARCHIVE };
         let rec = DosRecord {
@@ -116,10 +117,10 @@ pub(crate) fn create_new(
         let stored = store(&file, &rec)?;
         // The times and sizes as they are after the reservation and the record.
         let st = sys::fstatx(file.as_fd())?;
-        Ok(FileInfo::from_statx(&st, stored.then_some(rec)))
+        Ok((FileInfo::from_statx(&st, stored.then_some(rec)), st))
     };
-    let info = match finish() {
-        Ok(i) => i,
+    let (info, st) = match finish() {
+        Ok(done) => done,
         Err(e) => {
             // Do not leave a half-made object behind.
             let flags = if want_dir { libc::AT_REMOVEDIR } else { 0 };
@@ -127,9 +128,10 @@ pub(crate) fn create_new(
             return Err(e);
         }
     };
-    let desc = match (want_dir, sys::fstatx(file.as_fd())) {
-        (false, Ok(st)) => root.descriptions.adopt(file, &st),
-        _ => Description::own(file),
+    let desc = if want_dir {
+        Description::own(file, false)
+    } else {
+        root.descriptions.adopt(file, &st, writable)
     };
     let handle = Handle::new(desc, want_dir, root.clone(), rel.clone());
     Ok(Opened {

@@ -2,11 +2,13 @@
 //! server removes the object when its last open goes): unlink(2) or rmdir(2) of an
 //! on-disk relative path, or the xattr of one named stream.
 
-use std::os::fd::AsFd;
+use std::ffi::CStr;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::PermissionsExt;
 
 use crate::dirents::list_names;
 use crate::error::FsError;
+use crate::handle::Handle;
 use crate::rel_path::{cstr, split_last, split_rel, split_rel_stream};
 use crate::root::Root;
 use crate::stream::{self, StreamName};
@@ -41,17 +43,49 @@ pub(crate) fn remove(root: &Root, rel: &str, is_dir: bool) -> Result<(), FsError
     }
     let (parent, name) = split_last(rel);
     let dir = root.open_dir(parent)?;
+    unlink_at(dir.as_fd(), &cstr(name)?, is_dir)
+}
+
+/// Removes the object `handle` has open (no stream) under its recorded name if that
+/// name still names it, looked up and removed through one descriptor of the parent:
+/// the removed path, or None when the name is gone or names another object now (a host
+/// rename: the caller finds the current name).
+pub(crate) fn remove_if_named(root: &Root, handle: &Handle, is_dir: bool) -> Result<Option<String>, FsError> {
+    let rel = handle.rel_path();
+    if split_rel(&rel)?.is_empty() {
+        return Err(FsError::AccessDenied);
+    }
+    let (parent, name) = split_last(&rel);
+    let dir = match root.open_dir(parent) {
+        Ok(d) => d,
+        Err(FsError::PathNotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let cname = cstr(name)?;
+    let at = match sys::statx(dir.as_fd(), &cname, libc::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if crate::description::key(&at) != handle.identity()? {
+        return Ok(None);
+    }
+    unlink_at(dir.as_fd(), &cname, is_dir)?;
+    Ok(Some(rel))
+}
+
+/// unlink(2), or rmdir(2) if `is_dir`, of `name` in the directory `dir`.
+fn unlink_at(dir: BorrowedFd, cname: &CStr, is_dir: bool) -> Result<(), FsError> {
     let flags = if is_dir { libc::AT_REMOVEDIR } else { 0 };
-    match sys::unlinkat(dir.as_fd(), &cname, flags) {
+    match sys::unlinkat(dir, cname, flags) {
         Ok(()) => Ok(()),
         Err(e) => match e.raw_os_error() {
             Some(libc::ENOTEMPTY | libc::EEXIST) => Err(FsError::NotEmpty),
             // A directory reached through a symlink: remove the link.
             Some(libc::ENOTDIR) if is_dir => {
-                let st = sys::statx(dir.as_fd(), &cname, libc::AT_SYMLINK_NOFOLLOW)?;
+                let st = sys::statx(dir, cname, libc::AT_SYMLINK_NOFOLLOW)?;
                 if u32::from(st.stx_mode) & libc::S_IFMT == libc::S_IFLNK {
-                    Ok(sys::unlinkat(dir.as_fd(), &cname, 0)?)
+                    Ok(sys::unlinkat(dir, cname, 0)?)
                 } else {
                     Err(FsError::NotADirectory)
                 }

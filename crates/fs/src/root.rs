@@ -22,6 +22,16 @@ use crate::sys;
 /// never blocking on a FIFO.
 const BASE_FLAGS: i32 = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
 
+/// What [`Root::open_shared`] found.
+pub(crate) enum Shared {
+    /// The file's shared description (or why it could not be had), and its statx.
+    Found(io::Result<Found>, libc::statx),
+    /// No object has the name.
+    Missing,
+    /// Not for a shared description: the caller opens it itself.
+    Unshared,
+}
+
 /// State shared by a `Share` and the handles opened through it.
 pub(crate) struct Root {
     /// The share root, opened O_PATH | O_DIRECTORY. Every lookup starts here
@@ -83,32 +93,37 @@ impl Root {
 
     /// On a share that shares descriptions, the regular file at `rel` through the
     /// description all its opens share (an O_PATH open first, which breaks no lease), with
-    /// its statx; `None` when sharing is off or `rel` is not a regular file that can be
-    /// looked up, for the caller's own open (which reports why not).
-    pub(crate) fn open_shared(&self, rel: &str, write: bool) -> Option<(io::Result<Found>, libc::statx)> {
+    /// its statx. [`Shared::Missing`] when nothing has that name (ENOENT: the caller need
+    /// not look again); [`Shared::Unshared`] when sharing is off or `rel` is not a regular
+    /// file that can be looked up, for the caller's own open (which reports why not).
+    pub(crate) fn open_shared(&self, rel: &str, write: bool) -> Shared {
         if !self.descriptions.is_enabled() {
-            return None;
+            return Shared::Unshared;
         }
-        let path_fd = self.open_rel(rel, libc::O_PATH).ok()?;
-        let st = sys::fstatx(path_fd.as_fd()).ok()?;
+        let path_fd = match self.open_rel(rel, libc::O_PATH) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Shared::Missing,
+            Err(_) => return Shared::Unshared,
+        };
+        let Ok(st) = sys::fstatx(path_fd.as_fd()) else { return Shared::Unshared };
         if !statx_is_file(&st) {
-            return None;
+            return Shared::Unshared;
         }
         match self.descriptions.file(path_fd.as_fd(), &st, write) {
             // No /proc to reopen through (or the file went meanwhile): the caller's own
             // open decides, unshared.
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
-            found => Some((found, st)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Shared::Unshared,
+            found => Shared::Found(found, st),
         }
     }
 
     pub(crate) fn open_base(&self, rel: &str) -> Result<(Arc<Description>, bool), FsError> {
-        if let Some((found, _)) = self.open_shared(rel, false) {
-            return match found {
-                Ok(f) => Ok((f.description, false)),
-                Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Err(self.lease_held(rel)),
-                Err(e) => Err(e.into()),
-            };
+        match self.open_shared(rel, false) {
+            Shared::Found(Ok(f), _) => return Ok((f.description, false)),
+            Shared::Found(Err(e), _) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => return Err(self.lease_held(rel)),
+            Shared::Found(Err(e), _) => return Err(e.into()),
+            Shared::Missing => return Err(FsError::NotFound),
+            Shared::Unshared => {}
         }
         let fd = self.open_rel(rel, BASE_FLAGS).map_err(|e| match e.raw_os_error() {
             Some(libc::ENOTDIR) => FsError::PathNotFound,
@@ -121,6 +136,6 @@ impl Root {
         if !is_dir && !statx_is_file(&st) {
             return Err(FsError::AccessDenied);
         }
-        Ok((Description::own(fd.into()), is_dir))
+        Ok((Description::own(fd.into(), false), is_dir))
     }
 }

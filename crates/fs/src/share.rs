@@ -171,6 +171,12 @@ impl Share {
     /// `base_only`: for a stream open, remove its base file (the last open of a stream of
     /// a delete-pending file).
     pub fn remove_open(&self, handle: &Handle, is_dir: bool, base_only: bool) -> Result<Option<String>, FsError> {
+        // The usual case, in one look: the recorded name still names the object.
+        if handle.stream_name().is_none()
+            && let Some(removed) = remove::remove_if_named(&self.root, handle, is_dir)?
+        {
+            return Ok(Some(removed));
+        }
         let Some(rel) = handle.current_rel_path()? else { return Ok(None) };
         let (base, _) = crate::rel_path::split_rel_stream(&rel);
         let target = if base_only { base } else { rel.as_str() };

@@ -378,14 +378,6 @@ pub fn ofd_conflict(fd: BorrowedFd, kind: OfdLock, start: i64, len: i64) -> io::
     }
 }
 
-/// fcntl(2) `F_GETFL`: whether `fd` was opened for writing (O_WRONLY or O_RDWR).
-pub fn open_for_writing(fd: BorrowedFd) -> io::Result<bool> {
-    // SAFETY: F_GETFL takes no argument; the fd is borrowed and open.
-    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    let flags = cvt(r as c_long)? as c_int;
-    Ok(flags & libc::O_ACCMODE != libc::O_RDONLY)
-}
-
 /// dup3(2) of `new` onto the descriptor number of `target`: from now on that number
 /// (and every `File` that owns it) refers to `new`'s open file description, and the
 /// description it referred to before loses this reference (it is closed unless something
