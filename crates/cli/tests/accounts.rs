@@ -11,10 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use support::client::*;
 
-const STATUS_ACCESS_DENIED: u32 = 0xC000_0022;
-const STATUS_BAD_NETWORK_NAME: u32 = 0xC000_00CC;
-const STATUS_LOGON_FAILURE: u32 = 0xC000_006D;
-const STATUS_USER_SESSION_DELETED: u32 = 0xC000_0203;
 
 /// A directory beside the test's share root that is removed at the end.
 struct Scratch(PathBuf);

@@ -12,13 +12,11 @@
 
 mod support;
 
-use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 
 use support::client::*;
-use support::{start_with, Server};
+use support::{bind_445, forward, start_with, Server};
 
-const ACCESS_DENIED: u32 = 0xC000_0022;
 const FILE_READ_DATA: u32 = 0x1;
 const FILE_WRITE_DATA: u32 = 0x2;
 const FILE_READ_ATTRIBUTES: u32 = 0x80;
@@ -83,21 +81,9 @@ fn setup(name: &str, host: &str) -> Option<Setup> {
         eprintln!("skipped: smbcacls not installed (scripts/install-deps)");
         return None;
     }
-    let Ok(listener) = TcpListener::bind((host, 445)) else {
-        eprintln!("skipped: cannot listen on {host}:445 (not root?)");
-        return None;
-    };
+    let listener = bind_445(host)?;
     let server = start_with(name, Some(CONFIG));
-    let to = server.addr;
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let Ok(up) = TcpStream::connect(to) else { continue };
-            let (mut a, mut b) = (conn.try_clone().expect("clone"), up.try_clone().expect("clone"));
-            std::thread::spawn(move || std::io::copy(&mut a, &mut b).map(|_| b.shutdown(std::net::Shutdown::Write)));
-            let (mut up, mut conn) = (up, conn);
-            std::thread::spawn(move || std::io::copy(&mut up, &mut conn).map(|_| conn.shutdown(std::net::Shutdown::Write)));
-        }
-    });
+    forward(listener, server.addr);
     Some(Setup { server, cacls_host: host.to_string() })
 }
 
@@ -188,7 +174,7 @@ fn smbcacls_changes_are_enforced_for_another_user() {
     assert_eq!(owner(&listing), alice_sid);
     assert!(listing.contains(&format!("ACL:{alice_sid}:0/0x0/0x001f01ff")), "{listing}");
     assert_eq!(try_open(&mut bob, "f.txt", FILE_READ_DATA), STATUS_SUCCESS);
-    assert_eq!(try_open(&mut bob, "f.txt", FILE_WRITE_DATA), ACCESS_DENIED);
+    assert_eq!(try_open(&mut bob, "f.txt", FILE_WRITE_DATA), STATUS_ACCESS_DENIED);
     // Bob may not change what he does not own.
     assert!(cacls(&s, "bob", "f.txt", &["-a", &format!("ACL:{bob_sid}:ALLOWED/0x0/FULL")]).is_err());
 
@@ -197,11 +183,11 @@ fn smbcacls_changes_are_enforced_for_another_user() {
     assert_eq!(try_open(&mut bob, "f.txt", FILE_WRITE_DATA), STATUS_SUCCESS);
     // Modify: back to read only.
     cacls(&s, "alice", "f.txt", &["-M", &format!("ACL:{bob_sid}:ALLOWED/0x0/READ")]).expect("modify");
-    assert_eq!(try_open(&mut bob, "f.txt", FILE_WRITE_DATA), ACCESS_DENIED);
+    assert_eq!(try_open(&mut bob, "f.txt", FILE_WRITE_DATA), STATUS_ACCESS_DENIED);
     assert_eq!(try_open(&mut bob, "f.txt", FILE_READ_DATA), STATUS_SUCCESS);
     // A deny ACE beats Everyone's allow.
     cacls(&s, "alice", "f.txt", &["-a", &format!("ACL:{bob_sid}:DENIED/0x0/READ")]).expect("add deny");
-    assert_eq!(try_open(&mut bob, "f.txt", FILE_READ_DATA), ACCESS_DENIED);
+    assert_eq!(try_open(&mut bob, "f.txt", FILE_READ_DATA), STATUS_ACCESS_DENIED);
     assert_eq!(try_open(&mut alice, "f.txt", FILE_READ_DATA), STATUS_SUCCESS);
     let listing = cacls(&s, "alice", "f.txt", &[]).expect("read");
     assert!(listing.contains(&format!("ACL:{bob_sid}:1/0x0/0x001200a9")), "{listing}");
@@ -211,20 +197,20 @@ fn smbcacls_changes_are_enforced_for_another_user() {
 
     // A directory: bob may not add files until alice lets him, inheritably.
     make(&mut alice, "d", true);
-    assert_eq!(open(&mut bob, "d\\x.txt", GENERIC_ALL, CREATE, 0).err(), Some(ACCESS_DENIED));
+    assert_eq!(open(&mut bob, "d\\x.txt", GENERIC_ALL, CREATE, 0).err(), Some(STATUS_ACCESS_DENIED));
     cacls(&s, "alice", "d", &["-a", &format!("ACL:{bob_sid}:ALLOWED/OI|CI/FULL")]).expect("add on dir");
     let listing = cacls(&s, "alice", "d", &[]).expect("read dir");
     assert!(listing.contains(&format!("ACL:{bob_sid}:0/0x3/0x001f01ff")), "{listing}");
     make(&mut bob, "d\\x.txt", false);
     // Bob's new file inherited only the inheritable ACE: alice's own ACEs on d were not,
     // so she (not its owner) cannot read it, and its owner is bob.
-    assert_eq!(try_open(&mut alice, "d\\x.txt", FILE_READ_DATA), ACCESS_DENIED);
+    assert_eq!(try_open(&mut alice, "d\\x.txt", FILE_READ_DATA), STATUS_ACCESS_DENIED);
     let listing = cacls(&s, "bob", "d\\x.txt", &[]).expect("read inherited");
     assert_eq!(owner(&listing), bob_sid);
     assert!(listing.contains(&format!("ACL:{bob_sid}:0/")), "{listing}");
     // Removing the ACE from d stops bob adding more.
     cacls(&s, "alice", "d", &["-D", &format!("ACL:{bob_sid}:ALLOWED/OI|CI/FULL")]).expect("remove on dir");
-    assert_eq!(open(&mut bob, "d\\y.txt", GENERIC_ALL, CREATE, 0).err(), Some(ACCESS_DENIED));
+    assert_eq!(open(&mut bob, "d\\y.txt", GENERIC_ALL, CREATE, 0).err(), Some(STATUS_ACCESS_DENIED));
 }
 
 #[test]
@@ -241,14 +227,14 @@ fn a_deny_ace_holds_for_open_rename_delete_and_delete_on_close() {
     cacls(&s, "alice", "keep\\f.txt", &["-S", &dacl]).expect("set");
 
     assert_eq!(try_open(&mut bob, "keep\\f.txt", FILE_READ_DATA | FILE_WRITE_DATA), STATUS_SUCCESS);
-    assert_eq!(try_open(&mut bob, "keep\\f.txt", DELETE), ACCESS_DENIED);
-    assert_eq!(try_open(&mut bob, "keep\\f.txt", GENERIC_ALL), ACCESS_DENIED);
+    assert_eq!(try_open(&mut bob, "keep\\f.txt", DELETE), STATUS_ACCESS_DENIED);
+    assert_eq!(try_open(&mut bob, "keep\\f.txt", GENERIC_ALL), STATUS_ACCESS_DENIED);
     let f = open(&mut bob, "keep\\f.txt", FILE_READ_DATA, OPEN, 0).expect("open for reading");
-    assert_eq!(bob.rename(f, "keep\\g.txt", false), ACCESS_DENIED);
-    assert_eq!(bob.set_info(f, 1, 13, &[1]), ACCESS_DENIED, "FileDispositionInformation");
+    assert_eq!(bob.rename(f, "keep\\g.txt", false), STATUS_ACCESS_DENIED);
+    assert_eq!(bob.set_info(f, 1, 13, &[1]), STATUS_ACCESS_DENIED, "FileDispositionInformation");
     bob.close(f);
     let doc = open(&mut bob, "keep\\f.txt", DELETE, OPEN, FILE_DELETE_ON_CLOSE);
-    assert_eq!(doc.err(), Some(ACCESS_DENIED));
+    assert_eq!(doc.err(), Some(STATUS_ACCESS_DENIED));
     assert!(s.root.join("keep/f.txt").exists());
 
     // Alice is not denied: rename, then delete on close.
@@ -260,7 +246,7 @@ fn a_deny_ace_holds_for_open_rename_delete_and_delete_on_close() {
     assert!(!s.root.join("keep/g.txt").exists());
     // Bob may not rename his own file into alice's directory either (no FILE_ADD_FILE).
     let f = open(&mut bob, "bob-probe.txt", DELETE, OPEN, 0).expect("bob's own file");
-    assert_eq!(bob.rename(f, "keep\\moved.txt", false), ACCESS_DENIED);
+    assert_eq!(bob.rename(f, "keep\\moved.txt", false), STATUS_ACCESS_DENIED);
     bob.close(f);
 }
 
@@ -278,10 +264,10 @@ fn maximum_allowed_under_deny_all() {
     // from the directory she owns.
     let owner_rights = READ_CONTROL | WRITE_DAC | DELETE | FILE_READ_ATTRIBUTES;
     assert_eq!(maximal_access(&mut alice, "locked\\f.txt"), (STATUS_SUCCESS, Some(owner_rights)));
-    assert_eq!(try_open(&mut alice, "locked\\f.txt", FILE_READ_DATA), ACCESS_DENIED);
+    assert_eq!(try_open(&mut alice, "locked\\f.txt", FILE_READ_DATA), STATUS_ACCESS_DENIED);
     // Bob: only FILE_READ_ATTRIBUTES, which the directory's FILE_LIST_DIRECTORY gives.
     assert_eq!(maximal_access(&mut bob, "locked\\f.txt"), (STATUS_SUCCESS, Some(FILE_READ_ATTRIBUTES)));
-    assert_eq!(try_open(&mut bob, "locked\\f.txt", READ_CONTROL), ACCESS_DENIED);
+    assert_eq!(try_open(&mut bob, "locked\\f.txt", READ_CONTROL), STATUS_ACCESS_DENIED);
     // Alice can still undo it (WRITE_DAC is the owner's).
     cacls(&s, "alice", "locked\\f.txt", &["-S", "ACL:S-1-1-0:ALLOWED/0x0/FULL"]).expect("allow all");
     assert_eq!(try_open(&mut bob, "locked\\f.txt", FILE_WRITE_DATA), STATUS_SUCCESS);
@@ -345,19 +331,19 @@ fn admin_users_privileges_override_the_dacl() {
     let mut admin = Client::connect(s.addr, "carol", "carol-pw", "adm");
 
     // Without backup intent a privilege does not read or write through a deny-all DACL.
-    assert_eq!(try_open(&mut admin, "locked.txt", FILE_READ_DATA), ACCESS_DENIED);
-    assert_eq!(try_open(&mut plain, "locked.txt", FILE_READ_DATA), ACCESS_DENIED);
+    assert_eq!(try_open(&mut admin, "locked.txt", FILE_READ_DATA), STATUS_ACCESS_DENIED);
+    assert_eq!(try_open(&mut plain, "locked.txt", FILE_READ_DATA), STATUS_ACCESS_DENIED);
     // With it, SeBackupPrivilege reads and SeRestorePrivilege writes (MS-FSA 2.1.5.1).
     for access in [FILE_READ_DATA, FILE_WRITE_DATA] {
         let f = open(&mut admin, "locked.txt", access, OPEN, BACKUP_INTENT).expect("an admin's backup-intent open");
         admin.close(f);
-        assert_eq!(open(&mut plain, "locked.txt", access, OPEN, BACKUP_INTENT).err(), Some(ACCESS_DENIED), "backup intent is no privilege");
+        assert_eq!(open(&mut plain, "locked.txt", access, OPEN, BACKUP_INTENT).err(), Some(STATUS_ACCESS_DENIED), "backup intent is no privilege");
     }
     // ACCESS_SYSTEM_SECURITY needs SeSecurityPrivilege.
     assert_eq!(try_open(&mut admin, "locked.txt", ACCESS_SYSTEM_SECURITY), STATUS_SUCCESS);
     assert_eq!(try_open(&mut plain, "locked.txt", ACCESS_SYSTEM_SECURITY), PRIVILEGE_NOT_HELD);
     // SeTakeOwnershipPrivilege: WRITE_OWNER through a deny-all DACL, and the owner changes.
-    assert_eq!(try_open(&mut plain, "locked.txt", WRITE_OWNER), ACCESS_DENIED);
+    assert_eq!(try_open(&mut plain, "locked.txt", WRITE_OWNER), STATUS_ACCESS_DENIED);
     let f = open(&mut admin, "locked.txt", WRITE_OWNER, OPEN, 0).expect("take ownership");
     assert_eq!(set_owner(&mut admin, f, &carol_sid), STATUS_SUCCESS);
     admin.close(f);

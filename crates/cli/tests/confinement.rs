@@ -6,9 +6,6 @@ mod support;
 use support::client::*;
 use support::start;
 
-const ACCESS_DENIED: u32 = 0xC000_0022;
-const INVALID_PARAMETER: u32 = 0xC000_000D;
-const LOGON_FAILURE: u32 = 0xC000_006D;
 
 fn create_status(c: &mut Client, name: &str) -> u32 {
     c.create(name, GENERIC_ALL, OPLOCK_NONE).err().unwrap_or(STATUS_SUCCESS)
@@ -37,7 +34,7 @@ fn paths_cannot_leave_the_share() {
         let status = create_status(&mut c, &name);
         assert_ne!(status, STATUS_SUCCESS, "{name} must be refused");
     }
-    assert_eq!(create_status(&mut c, "\\etc\\passwd"), INVALID_PARAMETER, "leading backslash");
+    assert_eq!(create_status(&mut c, "\\etc\\passwd"), STATUS_INVALID_PARAMETER, "leading backslash");
     assert_eq!(create_status(&mut c, "alias\\ok.txt"), STATUS_SUCCESS, "a link that stays inside works");
     assert!(s.root.join("inside/ok.txt").exists());
     assert!(!outside.join("ok.txt").exists());
@@ -56,8 +53,8 @@ fn paths_cannot_leave_the_share() {
 #[test]
 fn unknown_user_and_wrong_password_get_logon_failure() {
     let s = start("logon");
-    assert_eq!(Client::try_login(s.addr, "nobody", "pass").err(), Some(LOGON_FAILURE));
-    assert_eq!(Client::try_login(s.addr, "user", "wrong").err(), Some(LOGON_FAILURE));
+    assert_eq!(Client::try_login(s.addr, "nobody", "pass").err(), Some(STATUS_LOGON_FAILURE));
+    assert_eq!(Client::try_login(s.addr, "user", "wrong").err(), Some(STATUS_LOGON_FAILURE));
     assert!(Client::try_login(s.addr, "user", "pass").is_ok());
 }
 
@@ -71,6 +68,6 @@ fn wrong_signature_is_refused_and_the_session_stays_usable() {
     body.extend_from_slice(&24u16.to_le_bytes());
     body.extend_from_slice(&[0; 22]);
     let r = c.call_badly_signed(6, body);
-    assert_eq!(r.status, ACCESS_DENIED);
+    assert_eq!(r.status, STATUS_ACCESS_DENIED);
     assert!(c.create("still.txt", GENERIC_ALL, OPLOCK_NONE).is_ok(), "session still works");
 }

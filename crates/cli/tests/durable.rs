@@ -8,7 +8,6 @@ use std::time::Duration;
 use support::client::*;
 use support::{start, Server};
 
-const STATUS_OBJECT_NAME_NOT_FOUND: u32 = 0xC000_0034;
 
 fn client(s: &Server) -> Client {
     Client::connect_smb3(s.addr, "user", "pass", "share")

@@ -12,10 +12,6 @@ use std::time::{Duration, Instant};
 use support::client::*;
 use support::{start, start_with, Server};
 
-const STATUS_LOCK_NOT_GRANTED: u32 = 0xC000_0055;
-const STATUS_FILE_LOCK_CONFLICT: u32 = 0xC000_0054;
-const STATUS_CANCELLED: u32 = 0xC000_0120;
-const STATUS_RANGE_NOT_LOCKED: u32 = 0xC000_007E;
 
 const SHARED: u32 = 0x1;
 const EXCLUSIVE: u32 = 0x2;

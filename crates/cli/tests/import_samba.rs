@@ -11,8 +11,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::client::*;
 
-const STATUS_ACCESS_DENIED: u32 = 0xC000_0022;
-const STATUS_BAD_NETWORK_NAME: u32 = 0xC000_00CC;
 
 struct Scratch(PathBuf);
 impl Drop for Scratch {

@@ -12,13 +12,6 @@ use std::process::Command;
 use support::client::*;
 use support::start;
 
-const ACCESS_DENIED: u32 = 0xC000_0022;
-const INVALID_PARAMETER: u32 = 0xC000_000D;
-const OBJECT_NAME_INVALID: u32 = 0xC000_0033;
-const OBJECT_NAME_COLLISION: u32 = 0xC000_0035;
-const OBJECT_PATH_NOT_FOUND: u32 = 0xC000_003A;
-const OBJECT_PATH_SYNTAX_BAD: u32 = 0xC000_003B;
-const FILE_IS_A_DIRECTORY: u32 = 0xC000_00BA;
 const FILE_DIRECTORY_FILE: u32 = 0x1;
 const OPEN: u32 = 1;
 
@@ -80,30 +73,30 @@ fn hard_link_refusals() {
     std::fs::write(s.root.join("other.txt"), b"other").expect("other");
     let mut c = Client::connect(s.addr, "user", "pass", "share");
     let (f, _) = c.create("f.txt", GENERIC_ALL, OPLOCK_NONE).expect("create");
-    assert_eq!(c.link(f, "OTHER.TXT", false), OBJECT_NAME_COLLISION, "exists, no replace");
-    assert_eq!(c.link(f, "dir", true), ACCESS_DENIED, "a directory is never replaced");
-    assert_eq!(c.link(f, "nodir\\x", false), OBJECT_PATH_NOT_FOUND);
-    assert_eq!(c.link(f, "x:stream", false), OBJECT_NAME_INVALID);
-    assert_eq!(c.link(f, "", false), OBJECT_NAME_INVALID);
-    assert_eq!(c.link_with_root(f, "x", false, 1), INVALID_PARAMETER, "RootDirectory must be 0");
+    assert_eq!(c.link(f, "OTHER.TXT", false), STATUS_OBJECT_NAME_COLLISION, "exists, no replace");
+    assert_eq!(c.link(f, "dir", true), STATUS_ACCESS_DENIED, "a directory is never replaced");
+    assert_eq!(c.link(f, "nodir\\x", false), STATUS_OBJECT_PATH_NOT_FOUND);
+    assert_eq!(c.link(f, "x:stream", false), STATUS_OBJECT_NAME_INVALID);
+    assert_eq!(c.link(f, "", false), STATUS_OBJECT_NAME_INVALID);
+    assert_eq!(c.link_with_root(f, "x", false, 1), STATUS_INVALID_PARAMETER, "RootDirectory must be 0");
     assert_eq!(c.set_info(f, 1, 11, &[0; 10]), 0xC000_0004, "short buffer: INFO_LENGTH_MISMATCH");
     let mid = c.send_create_full("dir", GENERIC_ALL, OPLOCK_NONE, OPEN, FILE_DIRECTORY_FILE, &[]);
     let (d, _) = Client::created(&c.wait(mid, std::time::Duration::from_secs(10)).expect("dir open")).expect("dir");
-    assert_eq!(c.link(d, "dir2", false), FILE_IS_A_DIRECTORY, "no hard links to directories");
+    assert_eq!(c.link(d, "dir2", false), STATUS_FILE_IS_A_DIRECTORY, "no hard links to directories");
     // An open file is not replaced; once closed it is.
     let (o, _) = c.create("other.txt", GENERIC_ALL, OPLOCK_NONE).expect("open other");
-    assert_eq!(c.link(f, "other.txt", true), ACCESS_DENIED, "target open");
+    assert_eq!(c.link(f, "other.txt", true), STATUS_ACCESS_DENIED, "target open");
     c.close(o);
     assert_eq!(c.link(f, "Other.TXT", true), STATUS_SUCCESS, "replace");
     assert_eq!(std::fs::read(s.root.join("Other.TXT")).expect("replaced"), b"");
     assert!(!s.root.join("other.txt").exists());
     // The file itself: a collision without replace, nothing to do with it.
-    assert_eq!(c.link(f, "F.TXT", false), OBJECT_NAME_COLLISION);
+    assert_eq!(c.link(f, "F.TXT", false), STATUS_OBJECT_NAME_COLLISION);
     assert_eq!(c.link(f, "F.TXT", true), STATUS_SUCCESS);
     assert_eq!(c.link_count(f), 2);
     // A file pending deletion gets no new name.
     assert_eq!(c.set_info(f, 1, 13, &[1]), STATUS_SUCCESS);
-    assert_eq!(c.link(f, "late.txt", false), ACCESS_DENIED);
+    assert_eq!(c.link(f, "late.txt", false), STATUS_ACCESS_DENIED);
     assert!(!s.root.join("late.txt").exists());
 }
 
@@ -116,11 +109,11 @@ fn hard_links_stay_in_the_share() {
     let mut c = Client::connect(s.addr, "user", "pass", "share");
     let (f, _) = c.create("f.txt", GENERIC_ALL, OPLOCK_NONE).expect("create");
     let dotdot = s.root.file_name().and_then(|n| n.to_str()).expect("name").to_string();
-    assert_eq!(c.link(f, "..\\linked", false), OBJECT_PATH_SYNTAX_BAD);
-    assert_eq!(c.link(f, &format!("..\\{dotdot}.outside\\linked"), false), OBJECT_PATH_SYNTAX_BAD);
-    assert_eq!(c.link(f, "escape\\linked", false), ACCESS_DENIED, "symlinked parent");
-    assert_eq!(c.link(f, "C:\\linked", false), OBJECT_NAME_INVALID);
-    assert_eq!(c.link(f, "\\\\server\\share\\linked", false), OBJECT_NAME_INVALID);
+    assert_eq!(c.link(f, "..\\linked", false), STATUS_OBJECT_PATH_SYNTAX_BAD);
+    assert_eq!(c.link(f, &format!("..\\{dotdot}.outside\\linked"), false), STATUS_OBJECT_PATH_SYNTAX_BAD);
+    assert_eq!(c.link(f, "escape\\linked", false), STATUS_ACCESS_DENIED, "symlinked parent");
+    assert_eq!(c.link(f, "C:\\linked", false), STATUS_OBJECT_NAME_INVALID);
+    assert_eq!(c.link(f, "\\\\server\\share\\linked", false), STATUS_OBJECT_NAME_INVALID);
     assert_eq!(std::fs::read_dir(&outside).expect("outside").count(), 0, "nothing appeared outside");
     assert_eq!(c.link_count(f), 1);
     let _ = std::fs::remove_dir_all(&outside);

@@ -23,8 +23,6 @@ use support::client::*;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 const BREAK_TIMEOUT_SECS: u64 = 4;
-const STATUS_LOCK_NOT_GRANTED: u32 = 0xC000_0055;
-const STATUS_FILE_LOCK_CONFLICT: u32 = 0xC000_0054;
 
 /// The release binary listening on the host side of the veth pair.
 struct Server {

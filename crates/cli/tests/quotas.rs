@@ -13,8 +13,6 @@ use std::time::{Duration, Instant};
 use support::client::*;
 use support::{start_with, Server};
 
-const QUOTA_EXCEEDED: u32 = 0xC000_0044;
-const DISK_FULL: u32 = 0xC000_007F;
 const GENERIC_ALL: u32 = 0x1000_0000;
 const DELETE_ON_CLOSE: u32 = 0x1000;
 const CREATE: u32 = 2;
@@ -128,16 +126,16 @@ fn quota_exceeded_on_write_end_of_file_and_allocation() {
     let a = new_file(&mut alice, "a.bin").unwrap();
     assert_eq!(alice.write(a, 0, &vec![1; 60000]), STATUS_SUCCESS);
     // 8 KiB more would pass 64 KiB: refused, nothing written.
-    assert_eq!(alice.write(a, 60000, &vec![2; 8192]), QUOTA_EXCEEDED);
+    assert_eq!(alice.write(a, 60000, &vec![2; 8192]), STATUS_QUOTA_EXCEEDED);
     assert_eq!(size(&s.data("a.bin")), 60000);
     // Within the file, and up to the limit exactly, is fine.
     assert_eq!(alice.write(a, 0, &[3; 1000]), STATUS_SUCCESS);
     assert_eq!(alice.write(a, 60000, &vec![4; 5536]), STATUS_SUCCESS);
-    assert_eq!(alice.write(a, ALICE_BYTES, &[5]), QUOTA_EXCEEDED);
+    assert_eq!(alice.write(a, ALICE_BYTES, &[5]), STATUS_QUOTA_EXCEEDED);
     assert_eq!(size(&s.data("a.bin")), ALICE_BYTES);
     // End of file and allocation beyond the limit.
-    assert_eq!(alice.set_info(a, 1, FILE_END_OF_FILE_INFORMATION, &(ALICE_BYTES + 1).to_le_bytes()), QUOTA_EXCEEDED);
-    assert_eq!(alice.set_info(a, 1, FILE_ALLOCATION_INFORMATION, &(1u64 << 20).to_le_bytes()), QUOTA_EXCEEDED);
+    assert_eq!(alice.set_info(a, 1, FILE_END_OF_FILE_INFORMATION, &(ALICE_BYTES + 1).to_le_bytes()), STATUS_QUOTA_EXCEEDED);
+    assert_eq!(alice.set_info(a, 1, FILE_ALLOCATION_INFORMATION, &(1u64 << 20).to_le_bytes()), STATUS_QUOTA_EXCEEDED);
     assert_eq!(size(&s.data("a.bin")), ALICE_BYTES);
     {
         use std::os::unix::fs::MetadataExt;
@@ -150,7 +148,7 @@ fn quota_exceeded_on_write_end_of_file_and_allocation() {
     let mut bob = Client::connect(server.addr, "bob", "bob-pw", "q");
     let b = new_file(&mut bob, "b.bin").unwrap();
     assert_eq!(bob.write(b, 0, &vec![6; 100_000]), STATUS_SUCCESS);
-    assert_eq!(bob.write(b, 100_000, &vec![7; 90_000]), DISK_FULL);
+    assert_eq!(bob.write(b, 100_000, &vec![7; 90_000]), STATUS_DISK_FULL);
     assert_eq!(size(&s.data("b.bin")), 100_000);
     // Alice's free space is what her quota leaves (48 KiB, less than the share's 83,616).
     let ((total, avail), small) = space(&mut alice, a);
@@ -175,11 +173,11 @@ fn files_limit_on_create_and_delete_gives_back() {
         let f = new_file(&mut alice, &format!("f{i}")).unwrap();
         assert_eq!(alice.close(f), STATUS_SUCCESS);
     }
-    assert_eq!(new_file(&mut alice, "one-too-many").unwrap_err(), QUOTA_EXCEEDED);
+    assert_eq!(new_file(&mut alice, "one-too-many").unwrap_err(), STATUS_QUOTA_EXCEEDED);
     assert!(!s.data("one-too-many").exists(), "a refused create leaves nothing behind");
     // A directory counts as a file too.
     let mid = alice.send_create_full("dir", GENERIC_ALL, 0, CREATE, 0x1, &[]);
-    assert_eq!(alice.wait(mid, Duration::from_secs(10)).unwrap().status, QUOTA_EXCEEDED);
+    assert_eq!(alice.wait(mid, Duration::from_secs(10)).unwrap().status, STATUS_QUOTA_EXCEEDED);
     // Another user is not affected.
     let mut bob = Client::connect(server.addr, "bob", "bob-pw", "q");
     let f = new_file(&mut bob, "bobs").unwrap();
@@ -222,12 +220,10 @@ fn usage_survives_a_restart() {
         assert!(Instant::now() < deadline, "the scan never counted kept.bin ({avail} free)");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(alice.write(f, 0, &vec![2; 20_000]), QUOTA_EXCEEDED);
+    assert_eq!(alice.write(f, 0, &vec![2; 20_000]), STATUS_QUOTA_EXCEEDED);
     assert_eq!(alice.write(f, 0, &vec![2; 15_000]), STATUS_SUCCESS);
 }
 
-const NO_MORE_ENTRIES: u32 = 0x8000_001A;
-const ACCESS_DENIED: u32 = 0xC000_0022;
 
 /// An SMB2_QUERY_QUOTA_INFO (MS-SMB2 2.2.37.1) with a SID list, or a start SID.
 fn quota_query(single: bool, restart: bool, list: &[&[u8]], start: Option<&[u8]>) -> Vec<u8> {
@@ -290,7 +286,7 @@ fn the_quota_query_answers_used_and_limit_per_sid() {
     let mut bob_sid = alice_sid.clone();
     let n = bob_sid.len();
     bob_sid[n - 4..].copy_from_slice(&1001u32.to_le_bytes());
-    assert_eq!(alice.query_info(a, 4, 0, &quota_query(false, false, &[&bob_sid], None), 0).0, ACCESS_DENIED);
+    assert_eq!(alice.query_info(a, 4, 0, &quota_query(false, false, &[&bob_sid], None), 0).0, STATUS_ACCESS_DENIED);
     // Bob is an admin user: both, one at a time, then nothing more.
     let (st, out) = bob.query_info(b, 4, 0, &quota_query(false, false, &[&alice_sid, &bob_sid], None), 0);
     assert_eq!(st, STATUS_SUCCESS);
@@ -305,13 +301,13 @@ fn the_quota_query_answers_used_and_limit_per_sid() {
     let mut want = vec![alice_sid.clone(), bob_sid.clone()];
     want.sort();
     assert_eq!(seen, want);
-    assert_eq!(bob.query_info(b, 4, 0, &quota_query(true, false, &[], None), 0).0, NO_MORE_ENTRIES);
+    assert_eq!(bob.query_info(b, 4, 0, &quota_query(true, false, &[], None), 0).0, STATUS_NO_MORE_ENTRIES);
     // From a start SID.
     let (st, out) = bob.query_info(b, 4, 0, &quota_query(true, false, &[], Some(&alice_sid)), 0);
     assert_eq!((st, quota_entries(&out)[0].0.clone()), (STATUS_SUCCESS, alice_sid));
     // Limits are not set by clients: refused to alice, not supported for an admin user.
     let set = [0u8; 48];
-    assert_eq!(alice.set_info(a, 4, 0, &set), ACCESS_DENIED);
+    assert_eq!(alice.set_info(a, 4, 0, &set), STATUS_ACCESS_DENIED);
     assert_eq!(bob.set_info(b, 4, 0, &set), 0xC000_00BB);
     // A malformed input is INVALID_PARAMETER.
     let mut bad = quota_query(false, false, &[&bob_sid], None);
@@ -324,28 +320,15 @@ fn the_quota_query_answers_used_and_limit_per_sid() {
 /// the test forwards 127.0.0.61:445 to the server; skipped without root or smbcquotas.
 #[test]
 fn smbcquotas_lists_usage_and_limits() {
-    use std::net::{TcpListener, TcpStream};
     if !Command::new("smbcquotas").arg("--help").output().is_ok_and(|o| o.status.success()) {
         eprintln!("skipped: smbcquotas not installed");
         return;
     }
     let host = "127.0.0.61";
-    let Ok(listener) = TcpListener::bind((host, 445)) else {
-        eprintln!("skipped: cannot listen on {host}:445 (not root?)");
-        return;
-    };
+    let Some(listener) = support::bind_445(host) else { return };
     let s = setup("quota-smbcquotas");
     let server = s.start("quota-smbcquotas");
-    let to = server.addr;
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let Ok(up) = TcpStream::connect(to) else { continue };
-            let (mut a, mut b) = (conn.try_clone().expect("clone"), up.try_clone().expect("clone"));
-            std::thread::spawn(move || std::io::copy(&mut a, &mut b).map(|_| b.shutdown(std::net::Shutdown::Write)));
-            let (mut up, mut conn) = (up, conn);
-            std::thread::spawn(move || std::io::copy(&mut up, &mut conn).map(|_| conn.shutdown(std::net::Shutdown::Write)));
-        }
-    });
+    support::forward(listener, server.addr);
     let mut alice = Client::connect(server.addr, "alice", "alice-pw", "q");
     let a = new_file(&mut alice, "a.bin").unwrap();
     assert_eq!(alice.write(a, 0, &vec![1; 12345]), STATUS_SUCCESS);
@@ -376,20 +359,20 @@ fn a_replacing_rename_and_a_create_allocation_are_accounted() {
     assert_eq!(size(&s.data("doc")), 20000);
     let f = new_file(&mut alice, "more").unwrap();
     assert_eq!(alice.write(f, 0, &vec![3; (ALICE_BYTES - 20000) as usize]), STATUS_SUCCESS);
-    assert_eq!(alice.write(f, ALICE_BYTES - 20000, &[4]), QUOTA_EXCEEDED);
+    assert_eq!(alice.write(f, ALICE_BYTES - 20000, &[4]), STATUS_QUOTA_EXCEEDED);
     assert_eq!(alice.set_info(f, 1, FILE_END_OF_FILE_INFORMATION, &0u64.to_le_bytes()), STATUS_SUCCESS);
     // A CREATE whose AllocationSize (MS-SMB2 2.2.13.2.6) the quota cannot hold fails and
     // leaves nothing; one that fits succeeds.
     let alloc = |n: u64| create_context(b"AlSi", &n.to_le_bytes());
     let mid = alice.send_create_full("big", GENERIC_ALL, 0, CREATE, 0, &alloc(1 << 20));
-    assert_eq!(alice.wait(mid, Duration::from_secs(10)).unwrap().status, QUOTA_EXCEEDED);
+    assert_eq!(alice.wait(mid, Duration::from_secs(10)).unwrap().status, STATUS_QUOTA_EXCEEDED);
     assert!(!s.data("big").exists());
     let mid = alice.send_create_full("small", GENERIC_ALL, 0, CREATE, 0, &alloc(4096));
     assert_eq!(alice.wait(mid, Duration::from_secs(10)).unwrap().status, STATUS_SUCCESS);
     // An overwrite asking for more than the quota leaves the file as it was.
     const OVERWRITE_IF: u32 = 5;
     let mid = alice.send_create_full("doc", GENERIC_ALL, 0, OVERWRITE_IF, 0, &alloc(1 << 20));
-    assert_eq!(alice.wait(mid, Duration::from_secs(10)).unwrap().status, QUOTA_EXCEEDED);
+    assert_eq!(alice.wait(mid, Duration::from_secs(10)).unwrap().status, STATUS_QUOTA_EXCEEDED);
     assert_eq!(size(&s.data("doc")), 20000);
 }
 
@@ -418,7 +401,7 @@ fn a_reload_rescans_and_takes_new_limits() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(alice.write(f, 0, &vec![2; 100_000]), STATUS_SUCCESS);
-    assert_eq!(alice.write(f, 100_000, &[3]), QUOTA_EXCEEDED);
+    assert_eq!(alice.write(f, 100_000, &[3]), STATUS_QUOTA_EXCEEDED);
 }
 
 /// A share without limits tracks nothing: the quota query is STATUS_NOT_SUPPORTED (MS-SMB2

@@ -9,10 +9,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use support::client::*;
 
-const STATUS_NETWORK_NAME_DELETED: u32 = 0xC000_00C9;
-const STATUS_USER_SESSION_DELETED: u32 = 0xC000_0203;
-const STATUS_ACCESS_DENIED: u32 = 0xC000_0022;
-const STATUS_BAD_NETWORK_NAME: u32 = 0xC000_00CC;
 
 fn config(root: &std::path::Path, shares: &[(&str, bool)], users: &[(&str, &str)]) -> String {
     let mut c = String::new();

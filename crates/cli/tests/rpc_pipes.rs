@@ -13,10 +13,6 @@ use opportune_rpc::pdu::{self, pfc, ptype, Bind, BindAck, ContextElem, Header, S
 use support::client::*;
 use support::{start_with, Server};
 
-const BUFFER_OVERFLOW: u32 = 0x8000_0005;
-const OBJECT_NAME_NOT_FOUND: u32 = 0xC000_0034;
-const PIPE_EMPTY: u32 = 0xC000_00D9;
-const FILE_CLOSED: u32 = 0xC000_0128;
 const PIPE_TRANSCEIVE: u32 = 0x0011_C017;
 const SRVSVC: SyntaxId = SyntaxId::new(0x4b32_4fc8, 0x1670, 0x01d3, [0x12, 0x78, 0x5a, 0x47, 0xbf, 0x6e, 0xe1, 0x88], 3, 0);
 
@@ -225,7 +221,7 @@ fn ioctl_body(fid: Fid, code: u32, input: &[u8], max_out: u32) -> Vec<u8> {
 /// FSCTL_PIPE_TRANSCEIVE: the status and the output.
 fn transceive(c: &mut Client, fid: Fid, input: &[u8], max_out: u32) -> (u32, Vec<u8>) {
     let r = c.call(0x0B, ioctl_body(fid, PIPE_TRANSCEIVE, input, max_out));
-    if r.status != STATUS_SUCCESS && r.status != BUFFER_OVERFLOW {
+    if r.status != STATUS_SUCCESS && r.status != STATUS_BUFFER_OVERFLOW {
         return (r.status, Vec::new());
     }
     let off = u32::from_le_bytes(r.body[32..36].try_into().unwrap()) as usize - 64;
@@ -236,7 +232,7 @@ fn transceive(c: &mut Client, fid: Fid, input: &[u8], max_out: u32) -> (u32, Vec
 /// READ on a pipe: the status and the data (also for STATUS_BUFFER_OVERFLOW).
 fn pipe_read(c: &mut Client, fid: Fid, len: u32) -> (u32, Vec<u8>) {
     let r = c.call(8, read_body(fid, 0, len));
-    if r.status != STATUS_SUCCESS && r.status != BUFFER_OVERFLOW {
+    if r.status != STATUS_SUCCESS && r.status != STATUS_BUFFER_OVERFLOW {
         return (r.status, Vec::new());
     }
     let off = usize::from(r.body[2]) - 64;
@@ -307,19 +303,19 @@ fn pipes_open_read_write_and_close_like_windows() {
     let s = server("rpc-pipe-semantics");
     let mut c = Client::connect(s.addr, "user", "pass", "IPC$");
     for name in ["samr", "srvsvc\\x", "nonexistent"] {
-        assert_eq!(c.create(name, 0x0012_019F, OPLOCK_NONE).err(), Some(OBJECT_NAME_NOT_FOUND), "{name}");
+        assert_eq!(c.create(name, 0x0012_019F, OPLOCK_NONE).err(), Some(STATUS_OBJECT_NAME_NOT_FOUND), "{name}");
     }
     assert_eq!(list_over_pipe(&mut c), ["share", "hidden$", "public", "IPC$"]);
     // \SRVSVC in another case, WRITE then READ in pieces.
     let (fid, _) = c.create("\\SRVSVC", 0x0012_019F, OPLOCK_NONE).expect("open \\SRVSVC");
-    assert_eq!(pipe_read(&mut c, fid, 1024).0, PIPE_EMPTY);
+    assert_eq!(pipe_read(&mut c, fid, 1024).0, STATUS_PIPE_EMPTY);
     assert_eq!(c.write(fid, 0, &bind_pdu(1)), STATUS_SUCCESS);
     let (st, ack) = pipe_read(&mut c, fid, 4280);
     assert_eq!(st, STATUS_SUCCESS);
     assert_eq!(Header::decode(&ack).unwrap().ptype, ptype::BIND_ACK);
     assert_eq!(c.write(fid, 0, &share_enum_pdu(2)), STATUS_SUCCESS);
     let (st, head) = pipe_read(&mut c, fid, 40);
-    assert_eq!((st, head.len()), (BUFFER_OVERFLOW, 40));
+    assert_eq!((st, head.len()), (STATUS_BUFFER_OVERFLOW, 40));
     let (st, rest) = pipe_read(&mut c, fid, 4280);
     assert_eq!(st, STATUS_SUCCESS);
     let whole = [head, rest].concat();
@@ -336,7 +332,7 @@ fn pipes_open_read_write_and_close_like_windows() {
     assert_eq!(u32::from_le_bytes(r.body[4..8].try_into().unwrap()), 24);
     assert_eq!(r.body[8 + 21], 0, "not a directory");
     assert_eq!(c.close(fid), STATUS_SUCCESS);
-    assert_eq!(c.write(fid, 0, &bind_pdu(1)), FILE_CLOSED);
+    assert_eq!(c.write(fid, 0, &bind_pdu(1)), STATUS_FILE_CLOSED);
 }
 
 /// xorshift64*, for reproducible malformed PDUs.
@@ -413,16 +409,16 @@ fn ten_thousand_malformed_pdus_leave_the_server_serving() {
         };
         // Every PDU is taken; answers are faults, bind_naks or responses, read back here.
         assert!(
-            matches!(status, STATUS_SUCCESS | BUFFER_OVERFLOW | 0xC000_00AE),
+            matches!(status, STATUS_SUCCESS | STATUS_BUFFER_OVERFLOW | 0xC000_00AE),
             "PDU {i} ({} bytes): status {status:#x}",
             p.len()
         );
         loop {
             let (st, data) = pipe_read(&mut c, fid, 4280);
-            if st == PIPE_EMPTY {
+            if st == STATUS_PIPE_EMPTY {
                 break;
             }
-            assert!(matches!(st, STATUS_SUCCESS | BUFFER_OVERFLOW), "read after PDU {i}: {st:#x}");
+            assert!(matches!(st, STATUS_SUCCESS | STATUS_BUFFER_OVERFLOW), "read after PDU {i}: {st:#x}");
             assert!(data.len() >= HEADER_LEN && data[0] == 5, "an RPC fragment after PDU {i}");
             answered += 1;
         }

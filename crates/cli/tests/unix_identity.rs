@@ -17,7 +17,6 @@ use std::time::Duration;
 use support::client::*;
 use support::{start_with, Server};
 
-const ACCESS_DENIED: u32 = 0xC000_0022;
 const FILE_READ_DATA: u32 = 0x1;
 const FILE_WRITE_DATA: u32 = 0x2;
 const DELETE: u32 = 0x0001_0000;
@@ -156,8 +155,8 @@ fn the_kernel_refuses_what_the_mode_bits_refuse() {
     let mut bob = Client::connect(s.addr, "bob", "bob-pw", "share");
     // No descriptor is stored: the NT side grants Everyone everything.
     host_file(&s, "bobs-secret.txt", 0o600, BOB, BOB);
-    assert_eq!(try_open(&mut alice, "bobs-secret.txt", FILE_READ_DATA), ACCESS_DENIED);
-    assert_eq!(try_open(&mut alice, "bobs-secret.txt", FILE_WRITE_DATA), ACCESS_DENIED);
+    assert_eq!(try_open(&mut alice, "bobs-secret.txt", FILE_READ_DATA), STATUS_ACCESS_DENIED);
+    assert_eq!(try_open(&mut alice, "bobs-secret.txt", FILE_WRITE_DATA), STATUS_ACCESS_DENIED);
     assert_eq!(try_open(&mut bob, "bobs-secret.txt", FILE_READ_DATA), STATUS_SUCCESS);
     // What POSIX lets anyone do stays possible: its attributes, and listing it.
     assert_eq!(try_open(&mut alice, "bobs-secret.txt", READ_ATTRS_ONLY), STATUS_SUCCESS);
@@ -165,12 +164,12 @@ fn the_kernel_refuses_what_the_mode_bits_refuse() {
     // Readable by all, writable by its owner only.
     host_file(&s, "bobs-public.txt", 0o644, BOB, BOB);
     assert_eq!(try_open(&mut alice, "bobs-public.txt", FILE_READ_DATA), STATUS_SUCCESS);
-    assert_eq!(try_open(&mut alice, "bobs-public.txt", FILE_WRITE_DATA), ACCESS_DENIED);
+    assert_eq!(try_open(&mut alice, "bobs-public.txt", FILE_WRITE_DATA), STATUS_ACCESS_DENIED);
     assert_eq!(try_open(&mut bob, "bobs-public.txt", FILE_WRITE_DATA), STATUS_SUCCESS);
     // A root-only file is out of everyone's reach although the server is root.
     host_file(&s, "roots.txt", 0o600, 0, 0);
-    assert_eq!(try_open(&mut alice, "roots.txt", FILE_READ_DATA), ACCESS_DENIED);
-    assert_eq!(try_open(&mut bob, "roots.txt", FILE_READ_DATA), ACCESS_DENIED);
+    assert_eq!(try_open(&mut alice, "roots.txt", FILE_READ_DATA), STATUS_ACCESS_DENIED);
+    assert_eq!(try_open(&mut bob, "roots.txt", FILE_READ_DATA), STATUS_ACCESS_DENIED);
     assert_eq!(std::fs::read(s.root.join("bobs-secret.txt")).expect("untouched"), b"host data");
 }
 
@@ -180,8 +179,8 @@ fn a_directory_only_alice_can_write_keeps_bob_out() {
     let mut alice = Client::connect(s.addr, "alice", "alice-pw", "share");
     let mut bob = Client::connect(s.addr, "bob", "bob-pw", "share");
     host_dir(&s, "alices", 0o755, ALICE, ALICE);
-    assert_eq!(make(&mut bob, "alices\\bobs.txt", false), ACCESS_DENIED);
-    assert_eq!(make(&mut bob, "alices\\bobdir", true), ACCESS_DENIED);
+    assert_eq!(make(&mut bob, "alices\\bobs.txt", false), STATUS_ACCESS_DENIED);
+    assert_eq!(make(&mut bob, "alices\\bobdir", true), STATUS_ACCESS_DENIED);
     assert_eq!(make(&mut alice, "alices\\hers.txt", false), STATUS_SUCCESS);
     assert!(!s.root.join("alices/bobs.txt").exists() && !s.root.join("alices/bobdir").exists());
     // Bob may list and read there, not delete: not by delete-on-close at close...
@@ -223,7 +222,7 @@ fn two_sessions_on_one_connection_each_run_as_their_user() {
     }
     host_file(&s, "alices-secret.txt", 0o600, ALICE, ALICE);
     c.set_ids(bob_ids.0, bob_ids.1);
-    assert_eq!(try_open(&mut c, "alices-secret.txt", FILE_READ_DATA), ACCESS_DENIED);
+    assert_eq!(try_open(&mut c, "alices-secret.txt", FILE_READ_DATA), STATUS_ACCESS_DENIED);
     c.set_ids(alice_ids.0, alice_ids.1);
     assert_eq!(try_open(&mut c, "alices-secret.txt", FILE_READ_DATA), STATUS_SUCCESS);
 }
@@ -244,7 +243,7 @@ fn concurrent_clients_never_see_each_others_identity() {
                 assert_eq!(c.write(f, 0, &vec![7u8; 128 * 1024]), STATUS_SUCCESS);
                 c.close(f);
                 assert_eq!(try_open(&mut c, mine, FILE_READ_DATA), STATUS_SUCCESS, "{user} reads {mine}");
-                assert_eq!(try_open(&mut c, theirs, FILE_READ_DATA), ACCESS_DENIED, "{user} reads {theirs}");
+                assert_eq!(try_open(&mut c, theirs, FILE_READ_DATA), STATUS_ACCESS_DENIED, "{user} reads {theirs}");
             }
         })
     };
@@ -262,7 +261,7 @@ fn concurrent_clients_never_see_each_others_identity() {
 fn a_user_without_a_unix_identity_gets_ipc_only() {
     let Some(s) = setup("unix-nomap", CONFIG) else { return };
     let mut c = Client::try_login(s.addr, "nomap-opportune-test", "nomap-pw").expect("logon works");
-    assert_eq!(c.try_tree_connect("share"), ACCESS_DENIED);
+    assert_eq!(c.try_tree_connect("share"), STATUS_ACCESS_DENIED);
     assert_eq!(c.try_tree_connect("IPC$"), STATUS_SUCCESS);
 }
 
@@ -299,7 +298,7 @@ fn supplementary_groups_come_from_the_users_file() {
     let mut dave = Client::connect(s.addr, "dave", "dave-pw", "share");
     assert_eq!(make(&mut carol, "project\\plan.txt", false), STATUS_SUCCESS);
     assert_eq!(owner(&s.root.join("project/plan.txt")), (40003, 40003));
-    assert_eq!(make(&mut dave, "project\\dave.txt", false), ACCESS_DENIED);
+    assert_eq!(make(&mut dave, "project\\dave.txt", false), STATUS_ACCESS_DENIED);
     assert_eq!(make(&mut dave, "dave.txt", false), STATUS_SUCCESS);
     assert_eq!(owner(&s.root.join("dave.txt")), (40004, 40004));
     // A changed mapping counts from the next logon after a reload; a session keeps its own.
@@ -375,7 +374,7 @@ fn guests_run_as_nobody() {
     assert_eq!(make(&mut g, "guest.txt", false), STATUS_SUCCESS);
     assert_eq!(owner(&s.root.join("guest.txt")), nobody);
     host_file(&s, "alices-secret.txt", 0o600, ALICE, ALICE);
-    assert_eq!(try_open(&mut g, "alices-secret.txt", FILE_READ_DATA), ACCESS_DENIED);
+    assert_eq!(try_open(&mut g, "alices-secret.txt", FILE_READ_DATA), STATUS_ACCESS_DENIED);
 }
 
 /// The uid and gid of the system account `nobody`, from /etc/passwd.
@@ -397,7 +396,7 @@ fn a_share_with_unix_identity_off_is_served_as_the_server() {
     assert_eq!(try_open(&mut alice, "bobs-secret.txt", FILE_READ_DATA), STATUS_SUCCESS);
     // The unmapped user may use it too, and not the other share.
     let mut n = Client::try_login(s.addr, "nomap-opportune-test", "nomap-pw").expect("logon");
-    assert_eq!(n.try_tree_connect("share"), ACCESS_DENIED);
+    assert_eq!(n.try_tree_connect("share"), STATUS_ACCESS_DENIED);
     assert_eq!(n.try_tree_connect("plain"), STATUS_SUCCESS);
 }
 

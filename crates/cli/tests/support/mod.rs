@@ -91,6 +91,33 @@ pub fn connect_from(from: &str, addr: SocketAddr) -> std::io::Result<TcpStream> 
     Ok(s)
 }
 
+/// A listener on `host`:445, for Samba tools that only connect to port 445 (smbcacls,
+/// smbcquotas); None, with a note, where the port cannot be bound (not root): the test
+/// is skipped.
+pub fn bind_445(host: &str) -> Option<TcpListener> {
+    match TcpListener::bind((host, 445)) {
+        Ok(l) => Some(l),
+        Err(_) => {
+            eprintln!("skipped: cannot listen on {host}:445 (not root?)");
+            None
+        }
+    }
+}
+
+/// Forwards every connection `listener` accepts to `to`, both ways, on threads of their
+/// own, for as long as the test runs.
+pub fn forward(listener: TcpListener, to: SocketAddr) {
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let Ok(up) = TcpStream::connect(to) else { continue };
+            let (mut a, mut b) = (conn.try_clone().expect("clone"), up.try_clone().expect("clone"));
+            std::thread::spawn(move || std::io::copy(&mut a, &mut b).map(|_| b.shutdown(std::net::Shutdown::Write)));
+            let (mut up, mut conn) = (up, conn);
+            std::thread::spawn(move || std::io::copy(&mut up, &mut conn).map(|_| conn.shutdown(std::net::Shutdown::Write)));
+        }
+    });
+}
+
 /// Like `start`, with a TOML config file whose text is `config` (its share "share" must
 /// point at `{root}`, which is replaced by the share directory).
 pub fn start_with(name: &str, config: Option<&str>) -> Server {
