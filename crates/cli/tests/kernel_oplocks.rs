@@ -205,6 +205,23 @@ fn two_smb_clients_share_level2_without_a_kernel_break() {
     assert!(b.next_break(Duration::from_millis(100)).is_none());
 }
 
+/// Listing a directory reads each entry's DOS attributes and EAs by name, without opening
+/// the entries (through the O_PATH descriptor's /proc link): a file held under a batch
+/// oplock, and so under a write lease, sees no break when another client lists its
+/// directory.
+#[test]
+fn listing_a_directory_breaks_no_lease_of_its_files() {
+    let s = server("kop-list");
+    std::fs::create_dir(s.root.join("d")).expect("mkdir");
+    seed(&s, "d/held.txt", b"cached");
+    let (mut a, mut b) = (client(&s), client(&s));
+    let (_, level) = a.create("d\\held.txt", GENERIC_ALL, OPLOCK_BATCH).expect("create a");
+    assert_eq!(level, OPLOCK_BATCH);
+    let names = b.list_dir("d").expect("list d");
+    assert!(names.iter().any(|n| n == "held.txt"), "{names:?}");
+    assert!(a.next_break(Duration::from_millis(500)).is_none(), "a listing breaks no lease");
+}
+
 /// A second SMB open of a file whose first open holds a batch oplock (and so a write
 /// lease) is not held up by the server's own lease, and the holder is broken as SMB says,
 /// to Level II, as without kernel oplocks: both opens use the file's one description, so

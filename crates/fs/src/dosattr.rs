@@ -104,19 +104,24 @@ pub fn read_fd(fd: BorrowedFd) -> io::Result<Option<DosRecord>> {
 static NO_GETXATTRAT: AtomicBool = AtomicBool::new(false);
 
 /// Reads the record of the single-component `name` in `dir` (or of `dir`
-/// itself, which may be an O_PATH fd, when `name` is empty) without opening
-/// the file, so that no lease on it is broken; a final symlink is not
-/// followed. Before Linux 6.13 this falls back to opening `name` read-only
-/// (no symlinks, confined to `dir`); an O_PATH `dir` then yields `None`.
+/// itself, which may be an O_PATH fd, when `name` is empty: through its
+/// /proc/self/fd link) without opening the file, so that no lease on it is
+/// broken; a final symlink is not followed. Before Linux 6.13 (no getxattrat)
+/// this falls back to opening `name` read-only (no symlinks, confined to
+/// `dir`); without /proc, an O_PATH `dir` yields an error (EBADF).
 pub fn read_at(dir: BorrowedFd, name: &CStr) -> io::Result<Option<DosRecord>> {
     let mut buf = [0u8; 64];
+    if name.is_empty() {
+        // getxattrat(AT_EMPTY_PATH) refuses O_PATH descriptors: their /proc link.
+        match sys::getxattr_via_fd_link(dir, XATTR_NAME, &mut buf) {
+            Ok(n) => return Ok(DosRecord::decode(&buf[..n])),
+            Err(e) if absent(&e) => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return read_fd(dir), // no /proc
+            Err(e) => return Err(e),
+        }
+    }
     if !NO_GETXATTRAT.load(Ordering::Relaxed) {
-        let flags = if name.is_empty() {
-            libc::AT_EMPTY_PATH
-        } else {
-            libc::AT_SYMLINK_NOFOLLOW
-        };
-        match sys::getxattrat(dir, name, flags, XATTR_NAME, &mut buf) {
+        match sys::getxattrat(dir, name, libc::AT_SYMLINK_NOFOLLOW, XATTR_NAME, &mut buf) {
             Ok(n) => return Ok(DosRecord::decode(&buf[..n])),
             Err(e) if absent(&e) => return Ok(None),
             Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
@@ -124,9 +129,6 @@ pub fn read_at(dir: BorrowedFd, name: &CStr) -> io::Result<Option<DosRecord>> {
             }
             Err(e) => return Err(e),
         }
-    }
-    if name.is_empty() {
-        return read_fd(dir);
     }
     let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
     let fd = sys::openat2(

@@ -82,8 +82,9 @@ pub(crate) fn decode_eas(b: &[u8]) -> Vec<Ea> {
 }
 
 /// Reads xattr `name` of `fd` (an O_PATH descriptor will do) without opening
-/// the file for data; `Ok(None)` when absent. Before Linux 6.13 (no
-/// getxattrat) `reopen` supplies a readable descriptor instead.
+/// the file for data, through its /proc/self/fd link
+/// ([`sys::getxattr_via_fd_link`]); `Ok(None)` when absent. Without /proc
+/// `reopen` supplies a readable descriptor instead.
 pub(crate) fn read_blob_at(
     fd: BorrowedFd,
     name: &CStr,
@@ -91,7 +92,7 @@ pub(crate) fn read_blob_at(
 ) -> Result<Option<Vec<u8>>, FsError> {
     let mut buf = vec![0u8; 1024];
     loop {
-        match sys::getxattrat(fd, c"", libc::AT_EMPTY_PATH, name, &mut buf) {
+        match sys::getxattr_via_fd_link(fd, name, &mut buf) {
             Ok(n) => {
                 buf.truncate(n);
                 return Ok(Some(buf));
@@ -99,8 +100,8 @@ pub(crate) fn read_blob_at(
             Err(e) if e.raw_os_error() == Some(libc::ERANGE) && buf.len() < XATTR_SIZE_MAX => {
                 buf.resize(XATTR_SIZE_MAX, 0);
             }
-            // No getxattrat (ENOSYS), or a kernel that refuses it on O_PATH descriptors (EBADF).
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EBADF)) => break,
+            // No /proc.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => break,
             Err(e) if absent(&e) => return Ok(None),
             Err(e) => return Err(e.into()),
         }

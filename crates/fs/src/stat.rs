@@ -36,9 +36,9 @@ pub(crate) fn stat(root: &Root, rel: &str) -> Result<FileInfo, FsError> {
         })?;
     let st = sys::fstatx(fd.as_fd())?;
     let dos = match dosattr::read_at(fd.as_fd(), c"") {
-        Ok(Some(d)) => Some(d),
-        // O_PATH fd and no getxattrat: open the object for reading.
-        _ if statx_is_dir(&st) || statx_is_file(&st) => {
+        Ok(d) => d,
+        // O_PATH fd and no /proc: open the object for reading.
+        Err(_) if statx_is_dir(&st) || statx_is_file(&st) => {
             let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
             let rd = root.open_rel(rel, flags).ok();
             rd.and_then(|f| dosattr::read_fd(f.as_fd()).ok().flatten())

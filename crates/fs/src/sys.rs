@@ -130,6 +130,17 @@ pub fn fgetxattr(fd: BorrowedFd, name: &CStr, buf: &mut [u8]) -> io::Result<usiz
     cvt(r as c_long).map(|n| n as usize)
 }
 
+/// getxattr(2) of the object `fd` refers to (an O_PATH descriptor will do) through its
+/// `/proc/self/fd` link: the xattr is read without opening the object, so no lease on it
+/// is broken (getxattrat(2) with AT_EMPTY_PATH takes the descriptor as fgetxattr(2)
+/// does, and refuses O_PATH ones with EBADF). ENOENT without /proc.
+pub fn getxattr_via_fd_link(fd: BorrowedFd, name: &CStr, buf: &mut [u8]) -> io::Result<usize> {
+    let link = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: both strings are NUL-terminated; `buf` is valid for `buf.len()` bytes.
+    let r = unsafe { libc::getxattr(link.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    cvt(r as c_long).map(|n| n as usize)
+}
+
 /// getxattrat(2): an xattr of `path` relative to `dir` without opening it
 /// (opening would break a lease on the file). ENOSYS before Linux 6.13.
 pub fn getxattrat(
