@@ -6,8 +6,9 @@
 //! never remove the host's new file under the old name), the source of a rename, and the
 //! names a client reads back (FileNameInformation and its kin).
 //!
-//! Two readlink(2) calls (the object's and the share root's, which the host may have
-//! renamed too); nothing is cached, so nothing goes stale.
+//! One statx(2) when the recorded name still names the object (the usual case); after
+//! a host rename two readlink(2) calls (the object's and the share root's, which the
+//! host may have renamed too). Nothing is cached, so nothing goes stale.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Component, Path, PathBuf};
@@ -44,14 +45,16 @@ impl Handle {
     /// the share any more: unlinked (by the host), moved out of the share, or under a
     /// name no SMB client can use (not UTF-8).
     pub fn current_rel_path(&self) -> Result<Option<String>, FsError> {
+        // The usual case, in one statx: the recorded name still names this object.
+        let rel = self.rel_path();
+        let (base, _) = crate::rel_path::split_rel_stream(&rel);
+        if base.is_empty() || self.recorded_name_holds(base) {
+            return Ok(Some(rel));
+        }
         let path = match fd_path(self.fd()) {
             Ok(p) => p,
             // No /proc: the recorded name, if it still names this object.
-            Err(FsError::NotFound | FsError::PathNotFound) => {
-                let rel = self.rel_path();
-                let (base, _) = crate::rel_path::split_rel_stream(&rel);
-                return Ok(self.named_by(&self.root, base)?.then_some(rel));
-            }
+            Err(FsError::NotFound | FsError::PathNotFound) => return Ok(self.named_by(&self.root, base)?.then_some(rel)),
             Err(e) => return Err(e),
         };
         if sys::fstatx(self.fd())?.stx_nlink == 0 {
@@ -63,10 +66,21 @@ impl Handle {
             Some(s) => format!("{base}:{s}"),
             None => base,
         };
-        if now != self.rel_path() {
+        if now != rel {
             self.set_rel_path(now.clone());
         }
         Ok(Some(now))
+    }
+
+    /// Whether `base`, looked up from the share root, leads to this very object (not
+    /// following a final symlink). Only a comparison: whatever the lookup passes through,
+    /// a name is reported or acted on only after a confined lookup of its own.
+    fn recorded_name_holds(&self, base: &str) -> bool {
+        let Ok(name) = cstr(base) else { return false };
+        match (sys::statx(self.root.fd.as_fd(), &name, libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT), self.identity()) {
+            (Ok(at), Ok(me)) => crate::description::key(&at) == me,
+            _ => false,
+        }
     }
 
     /// Whether the name `rel` (no stream part) names this very object, not following a
@@ -87,6 +101,28 @@ impl Handle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::{params, parse, share};
+    use opportune_types::create::CreateDisposition::Open;
+
+    /// The recorded name while it holds; the new one after a host rename, also when the
+    /// host put another file under the old name; none once the host unlinked it.
+    #[test]
+    fn follows_host_renames_and_unlinks() {
+        for shared in [false, true] {
+            let (t, s) = share("current-path", false);
+            s.share_descriptions(shared);
+            std::fs::create_dir(t.path().join("d")).unwrap();
+            std::fs::write(t.path().join("d/a"), b"mine").unwrap();
+            let h = s.create(&parse("d\\a"), &params(Open, None)).unwrap().handle;
+            assert_eq!(h.current_rel_path().unwrap().as_deref(), Some("d/a"));
+            std::fs::rename(t.path().join("d/a"), t.path().join("b")).unwrap();
+            std::fs::write(t.path().join("d/a"), b"the host's").unwrap();
+            assert_eq!(h.current_rel_path().unwrap().as_deref(), Some("b"), "shared: {shared}");
+            assert_eq!(h.rel_path(), "b", "recorded");
+            std::fs::remove_file(t.path().join("b")).unwrap();
+            assert_eq!(h.current_rel_path().unwrap(), None);
+        }
+    }
 
     #[test]
     fn paths_below_the_root_only() {
