@@ -18,13 +18,8 @@ pub struct OpenId(pub u64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
 
-/// SMB2_CREATE_REQUEST_LEASE LeaseKey (MS-SMB2 2.2.13.2.8).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct LeaseKey(pub [u8; 16]);
-
-/// Connection.ClientGuid (MS-SMB2 3.3.1.7): leases live in the lease table of a client guid.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientGuid(pub [u8; 16]);
+/// A lease key and a client guid are the protocol's vocabulary, shared from the wire up.
+pub use opportune_types::caching::{ClientGuid, LeaseKey};
 
 /// A lease is identified by its client guid and lease key (MS-SMB2 3.3.1.11 LeaseTable).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod attributes;
+pub mod caching;
 pub mod create;
 pub mod file_id;
 pub mod sid;
@@ -15,6 +16,7 @@ pub mod time;
 
 pub use access::{AccessMask, ShareAccess};
 pub use attributes::FileAttributes;
+pub use caching::{ClientGuid, LeaseKey, LeaseState, OplockLevel};
 pub use file_id::FileId;
 pub use sid::Sid;
 pub use token::Token;
