@@ -23,7 +23,8 @@
 
 use crate::handlers::create_open::CreatePlan;
 use crate::security::{self, Descriptor};
-use crate::server::{ServerState, ShareState};
+use crate::server::ServerState;
+use crate::share_state::ShareState;
 use opportune_acl::check::maximal_access;
 use opportune_acl::{access_check, create_descriptor, AccessRequest, Decision, GenericMapping, NewObject, Rule};
 use opportune_fs::{FileInfo, Handle, Opened, Share};

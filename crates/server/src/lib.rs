@@ -43,8 +43,10 @@ pub mod quota;
 pub mod security;
 mod access_check;
 mod server;
+mod server_error;
 mod session;
 pub mod share_access;
+mod share_state;
 mod share_table;
 pub mod reload;
 pub mod stop;
@@ -57,7 +59,8 @@ mod wildcard;
 pub use config::{Encryption, GroupConfig, ServerConfig, ShareCaching, ShareConfig, UserConfig};
 pub use limits::Limits;
 pub use liveness::{Keepalive, LivenessConfig};
-pub use server::{Reloader, ServerError, ServerState};
+pub use server::{Reloader, ServerState};
+pub use server_error::ServerError;
 pub use stop::{stop, StopReport};
 
 /// Blocks the kernel-lease break signals in the calling thread and every thread it starts

@@ -85,7 +85,7 @@ fn set_security(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSta
     if stored.is_ok()
         && info & security::OWNER_SECURITY_INFORMATION != 0
         && file.stream == 0
-        && let Some((q, key)) = crate::quota::for_open(server, open.share, Some((file.dev, file.file_id)))
+        && let Some((q, key)) = crate::quota::for_open(&server.shares, open.share, Some((file.dev, file.file_id)))
     {
         q.set_owner(key, d.owner.as_ref());
     }
@@ -364,7 +364,7 @@ fn set_end_of_file(ctx: &mut Ctx<'_>, id: opportune_types::FileId, len: u64) -> 
     let open_id = open.file_id.volatile;
     let handle = open.handle.clone();
     let (share, key) = (open.share, open.quota);
-    let quota = crate::quota::for_open(ctx.server, share, key);
+    let quota = crate::quota::for_open(&ctx.server.shares, share, key);
     let charged = match &quota {
         Some((q, key)) => q.grow(*key, len)?,
         None => None,
@@ -391,7 +391,7 @@ fn set_allocation(ctx: &mut Ctx<'_>, id: opportune_types::FileId, len: u64) -> R
     }
     let (open_id, handle) = (open.file_id.volatile, open.handle.clone());
     let (share, key) = (open.share, open.quota);
-    let quota = crate::quota::for_open(ctx.server, share, key);
+    let quota = crate::quota::for_open(&ctx.server.shares, share, key);
     if let Some((q, key)) = &quota {
         q.admits_size(*key, len)?;
     }

@@ -276,7 +276,7 @@ impl Ctx<'_> {
     }
 
     /// The tree's share; STATUS_NETWORK_NAME_DELETED once a reload removed it.
-    pub fn share(&self) -> Result<std::sync::Arc<crate::server::ShareState>, NtStatus> {
+    pub fn share(&self) -> Result<std::sync::Arc<crate::share_state::ShareState>, NtStatus> {
         let t = self.tree()?;
         self.server.shares.get(t.share).ok_or(NtStatus::NETWORK_NAME_DELETED)
     }

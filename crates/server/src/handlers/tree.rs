@@ -71,7 +71,7 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
 /// STATUS_ACCESS_DENIED (the share exists; MS-SMB2 3.3.5.7 leaves the check to the
 /// server's authorization) and is logged at info with the rule that decided; `tree` is
 /// left as it was.
-fn admit(ctx: &mut Ctx<'_>, share: &crate::server::ShareState, tree: &mut Tree) -> Result<(), NtStatus> {
+fn admit(ctx: &mut Ctx<'_>, share: &crate::share_state::ShareState, tree: &mut Tree) -> Result<(), NtStatus> {
     let session = ctx.session()?;
     let (identity, can_encrypt, token) = (session.identity, session.encryptor.is_some(), session.token.clone());
     let user = (identity == Identity::User).then(|| session.user.clone());
@@ -105,7 +105,7 @@ fn admit(ctx: &mut Ctx<'_>, share: &crate::server::ShareState, tree: &mut Tree) 
 /// follow the new rules. A tree the rules no longer admit is revoked: its requests but
 /// CLOSE and TREE_DISCONNECT answer STATUS_ACCESS_DENIED until a later reload admits it
 /// again.
-pub(crate) fn readmit(ctx: &mut Ctx<'_>, share: &crate::server::ShareState) -> Result<(), NtStatus> {
+pub(crate) fn readmit(ctx: &mut Ctx<'_>, share: &crate::share_state::ShareState) -> Result<(), NtStatus> {
     let tid = ctx.hdr.tree_id;
     let mut tree = ctx.session()?.trees.remove(&tid).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
     let admitted = admit(ctx, share, &mut tree);
@@ -121,7 +121,7 @@ pub(crate) fn readmit(ctx: &mut Ctx<'_>, share: &crate::server::ShareState) -> R
 /// disk share: STATUS_ACCESS_DENIED, logged at info with the reason (`unix_id`).
 fn unix_identity(
     ctx: &Ctx<'_>,
-    share: &crate::server::ShareState,
+    share: &crate::share_state::ShareState,
     mapping: Option<crate::unix_id::Mapping>,
 ) -> Result<Option<Arc<opportune_fs::UnixIdentity>>, NtStatus> {
     if !ctx.server.config.unix_identity || !share.config.unix_identity {
@@ -155,7 +155,7 @@ fn tree_encryption(policy: crate::config::Encryption, can_encrypt: bool) -> Resu
 /// on. A share the session may not use is answered as if it did not exist
 /// (STATUS_BAD_NETWORK_NAME, MS-SMB2 3.3.5.7), so share names are not revealed to
 /// whoever cannot use them.
-pub(crate) fn may_use(server: &crate::server::ServerState, share: &crate::server::ShareState, identity: Identity) -> bool {
+pub(crate) fn may_use(server: &crate::server::ServerState, share: &crate::share_state::ShareState, identity: Identity) -> bool {
     identity == Identity::User || (server.config.guest && share.guest_ok)
 }
 

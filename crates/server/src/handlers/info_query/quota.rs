@@ -15,7 +15,7 @@
 
 use super::super::{HResult, Reply};
 use crate::open::Open;
-use crate::server::ShareState;
+use crate::share_state::ShareState;
 use opportune_types::sid::well_known;
 use opportune_types::{NtStatus, Sid, Token};
 use opportune_wire::query::{encode_buffer_response, QueryInfoRequest};
