@@ -43,7 +43,7 @@ pub struct ConnState {
     pub pipes: crate::pipes::PipeTable,
     pub pending: crate::pending::PendingTable,
     /// Creates waiting for breaks, by their new open's id.
-    pub deferred_creates: HashMap<u64, Box<crate::handlers::create_open::DeferredCreate>>,
+    pub deferred_creates: HashMap<u64, Box<crate::deferred_create::DeferredCreate>>,
     /// Set when the connection must be dropped after the current reply.
     pub closing: bool,
     /// When each outstanding break was sent (for the link-quality guard).

@@ -54,7 +54,7 @@ pub struct ServerState {
     /// Reads the configuration again for a reload (set by whoever built it: the CLI).
     reloader: std::sync::Mutex<Option<Reloader>>,
     /// Parsed security descriptors by file, validated by ctime (`access_check`).
-    pub descriptors: crate::access_check::DescriptorCache,
+    pub descriptors: crate::descriptor_cache::DescriptorCache,
     next_id: AtomicU64,
 }
 
