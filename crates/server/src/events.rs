@@ -4,7 +4,7 @@
 use crate::conn_state::ConnState;
 use crate::outbox::{send, Outbox};
 use crate::dispatch::async_final;
-use crate::handlers::{empty_ok, Reply};
+use crate::handlers::reply::{empty_ok, Reply};
 use crate::locking::ConnEvent;
 use crate::conn_state::BreakTarget;
 use crate::pending::{PendingOp, Waiting};

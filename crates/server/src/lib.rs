@@ -10,6 +10,7 @@ mod admission;
 pub mod break_trace;
 mod budget;
 mod buffers;
+mod chain;
 pub mod config;
 mod conn_state;
 mod create_plan;

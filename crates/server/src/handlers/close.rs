@@ -1,7 +1,8 @@
 //! CLOSE (MS-SMB2 3.3.5.10) and the cleanup of opens when a tree, session or
 //! connection goes away.
 
-use super::{Ctx, HResult, Reply};
+use super::ctx::Ctx;
+use super::reply::{HResult, Reply};
 use crate::conn_state::ConnState;
 use crate::dir_leases;
 use crate::locking::Changer;

@@ -2,7 +2,8 @@
 
 use super::create_open;
 use crate::create_plan::{CreateAcl, CreateExtras, CreatePlan};
-use super::{Ctx, HResult};
+use super::ctx::Ctx;
+use super::reply::HResult;
 use opportune_fs::{CreateParams, SmbPath};
 use crate::security;
 use opportune_types::create::{options, oplock, CreateDisposition, IMPERSONATION_MAX};

@@ -2,7 +2,7 @@
 //! (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1): admission by the lock core (share modes,
 //! delete-pending, caching), the file-system open, and the response.
 
-use super::Reply;
+use super::reply::Reply;
 use crate::conn_state::ConnState;
 use crate::create_plan::{CreateExtras, CreatePlan};
 use crate::deferred_create::{DeferredCreate, Stage};

@@ -3,7 +3,8 @@
 
 use crate::dir_leases;
 use crate::locking::Changer;
-use super::{Ctx, HResult, Reply};
+use super::ctx::Ctx;
+use super::reply::{HResult, Reply};
 use crate::conn_state::ConnState;
 use crate::open::{Open, PendingRename};
 use crate::pending::Waiting;

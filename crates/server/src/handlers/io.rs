@@ -1,6 +1,7 @@
 //! READ, WRITE and FLUSH (MS-SMB2 3.3.5.11, 3.3.5.12, 3.3.5.13).
 
-use super::{empty_ok, Ctx, HResult, Reply};
+use super::ctx::Ctx;
+use super::reply::{empty_ok, HResult, Reply};
 use opportune_wire::header::HEADER_LEN;
 use crate::notify;
 use opportune_types::{AccessMask, NtStatus};

@@ -2,7 +2,8 @@
 //! the request stays pending until one happens, it is cancelled (STATUS_CANCELLED), or
 //! its handle is closed (STATUS_NOTIFY_CLEANUP).
 
-use super::{Ctx, HResult, Reply};
+use super::ctx::Ctx;
+use super::reply::{HResult, Reply};
 use crate::conn_state::ConnState;
 use crate::locking::ConnEvent;
 use crate::notify;

@@ -1,10 +1,12 @@
 //! TREE_CONNECT and TREE_DISCONNECT (MS-SMB2 3.3.5.7, 3.3.5.8).
 
-use super::{empty_ok, Ctx, HResult, Reply};
+use super::ctx::Ctx;
+use super::reply::{empty_ok, HResult, Reply};
 use crate::session::{Identity, Tree};
 use crate::share_access;
 use opportune_types::{AccessMask, NtStatus};
 use std::sync::Arc;
+use opportune_wire::header::Command;
 use opportune_wire::tree::{share_flags, TreeConnectRequest, TreeConnectResponse, SHARE_TYPE_DISK, SHARE_TYPE_PIPE};
 
 /// Rights a read-only share grants.
@@ -94,6 +96,31 @@ fn admit(ctx: &mut Ctx<'_>, share: &crate::share_state::ShareState, tree: &mut T
     tree.token = if grant.admin { Arc::new(share_access::admin_token(&token)) } else { token };
     tree.read_only = grant.read_only;
     tree.maximal_access = if grant.read_only { READ_ONLY_ACCESS } else { AccessMask::FILE_ALL_ACCESS };
+    Ok(())
+}
+
+/// MS-SMB2 3.3.5.2.11: the tree must exist in the session, and a tree that must
+/// encrypt takes encrypted requests only.
+/// A tree whose share a reload removed answers STATUS_NETWORK_NAME_DELETED to
+/// everything but CLOSE and TREE_DISCONNECT, which let the client let go of it; a tree
+/// whose share a reload changed is admitted again under the new settings first
+/// (`readmit`), and one they no longer admit answers STATUS_ACCESS_DENIED.
+pub fn check_share(ctx: &mut Ctx<'_>, cmd: Command) -> Result<(), NtStatus> {
+    let t = ctx.tree()?;
+    let lets_go = matches!(cmd, Command::Close | Command::TreeDisconnect);
+    if t.is_ipc {
+        return Ok(());
+    }
+    let (share_idx, generation) = (t.share, t.share_generation);
+    let Some(share) = ctx.server.shares.get(share_idx) else {
+        return if lets_go { Ok(()) } else { Err(NtStatus::NETWORK_NAME_DELETED) };
+    };
+    if share.generation != generation {
+        readmit(ctx, &share)?;
+    }
+    if ctx.tree()?.revoked && !lets_go {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
     Ok(())
 }
 

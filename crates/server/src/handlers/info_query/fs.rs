@@ -1,6 +1,6 @@
 //! File-system information classes for QUERY_INFO (MS-FSCC 2.5, MS-FSA 2.1.5.12).
 
-use super::Info;
+use super::info::Info;
 use opportune_types::NtStatus;
 use opportune_wire::cursor::{utf16_len, Put};
 use opportune_wire::fscc::fs_class;

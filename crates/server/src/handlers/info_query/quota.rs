@@ -13,7 +13,7 @@
 //!   another SID is STATUS_ACCESS_DENIED.
 //! * QuotaThreshold is the limit (no warning level is kept); no limit is -1 for both.
 
-use super::super::{HResult, Reply};
+use crate::handlers::reply::{HResult, Reply};
 use crate::open::Open;
 use crate::share_state::ShareState;
 use opportune_types::sid::well_known;
