@@ -24,6 +24,7 @@ mod durable;
 mod events;
 mod frames;
 mod handlers;
+mod host_events;
 mod host_names;
 mod host_notify;
 mod identity;
@@ -36,6 +37,7 @@ mod locking;
 mod meta;
 pub mod metrics;
 mod notify;
+mod notify_change;
 mod offload;
 mod open;
 mod outbox;
@@ -101,7 +103,7 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
     let mut refusals = RefusalLog::default();
     let timer_state = state.clone();
     tokio::spawn(async move { timer_state.locks.run_timer().await });
-    tokio::spawn(host_notify::run(state.clone()));
+    tokio::spawn(host_events::run(state.clone()));
     if state.config.kernel_oplocks {
         tokio::spawn(state.locks.clone().run_kernel_leases());
     }

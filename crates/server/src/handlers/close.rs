@@ -4,7 +4,6 @@
 use super::ctx::Ctx;
 use super::reply::{HResult, Reply};
 use crate::conn_state::ConnState;
-use crate::dir_leases;
 use crate::locking::Changer;
 use crate::meta::file_meta;
 use crate::notify::{action, filter};
@@ -45,19 +44,19 @@ pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
     // Directory leases: the changer is judged while its open still has its lease.
     let by = if server.dir_leases.is_active() { server.locks.changer_of(id) } else { Changer::NO_LEASE };
     if server.dir_leases.take_written(id) {
-        dir_leases::entry_changed(server, open.share, &open.handle.rel_path(), by);
+        server.dir_leases.entry_changed(&server.locks, open.share, &open.handle.rel_path(), by);
     }
     if open.is_dir {
-        server.dir_leases.closed(server, id, open.share, &open.handle.rel_path());
+        server.dir_leases.closed(&server.host_notify, id, open.share, &open.handle.rel_path());
     }
-    server.host_names.closed(server, id);
+    server.host_names.closed(&server.host_notify, id);
     let outcome = server.locks.close_id(id);
     if let Some(s) = server.shares.get(open.share) {
         s.metrics.closes.increment(1);
     }
     if open.is_dir && open.delete_on_close && !outcome.delete_file {
         // Other opens keep the directory: it is delete-pending now.
-        server.notify.directory_deleted(server, open.share, &open.handle.rel_path());
+        server.notify.directory_deleted(&server.locks, open.share, &open.handle.rel_path());
     }
     if !outcome.delete_file && !outcome.delete_base {
         return;
@@ -91,8 +90,8 @@ fn remove(server: &ServerState, conn: &ConnState, share: usize, handle: &opportu
                 q.removed((i.dev, i.file_id));
             }
             let mask = if is_dir && !base_only { filter::DIR_NAME } else { filter::FILE_NAME };
-            server.notify.report(server, share, &rel, action::REMOVED, mask);
-            dir_leases::entry_changed(server, share, &rel, by);
+            server.notify.report(&server.host_notify, &server.locks, share, &rel, action::REMOVED, mask);
+            server.dir_leases.entry_changed(&server.locks, share, &rel, by);
         }
         Ok(None) => tracing::info!(conn = conn.id, path = ?handle.rel_path(), "delete on close: the object has no name in the share any more (removed or renamed on the host)"),
         Err(e) => tracing::info!(conn = conn.id, path = ?handle.rel_path(), error = %e, "delete on close failed"),
@@ -105,9 +104,9 @@ pub fn forced(server: &ServerState, conn: &mut ConnState, id: u64, delete_file: 
     let Some(open) = conn.opens.remove(&id) else { return };
     super::notify::on_close(server, conn, id);
     server.dir_leases.take_written(id);
-    server.host_names.closed(server, id);
+    server.host_names.closed(&server.host_notify, id);
     if open.is_dir {
-        server.dir_leases.closed(server, id, open.share, &open.handle.rel_path());
+        server.dir_leases.closed(&server.host_notify, id, open.share, &open.handle.rel_path());
     }
     if delete_file {
         let Ok(unix) = crate::unix_id::of_open(server, conn, open.session_id, open.tree_id) else { return };

@@ -309,10 +309,10 @@ fn finish(
         server.locks.set_app_instance(plan.open, app, client);
     }
     if info.is_dir && lease_ctx_granted {
-        server.dir_leases.granted(server, plan.open, plan.share, &opened.rel_path, handle.as_fd());
+        server.dir_leases.granted(&server.host_notify, plan.open, plan.share, &opened.rel_path, handle.as_fd());
     }
     if !info.is_dir && info.stream == 0 && caches_handle(caching) {
-        server.host_names.granted(server, plan.open, plan.share, &opened.rel_path);
+        server.host_names.granted(&server.host_notify, &server.locks, &server.shares, plan.open, plan.share, &opened.rel_path);
     }
     let mirrored = server.shares.get(plan.share).is_some_and(|s| s.caching.posix_locking && s.caching.locking);
     if mirrored && !info.is_dir && info.stream == 0 {
@@ -346,10 +346,10 @@ fn finish(
     );
     if opened.action == CreateAction::Created {
         let mask = if info.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
-        server.notify.report(server, plan.share, &opened.rel_path, action::ADDED, mask);
+        server.notify.report(&server.host_notify, &server.locks, plan.share, &opened.rel_path, action::ADDED, mask);
         let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
         let by = Changer::Under { client, parent: plan.lease.and_then(|l| l.parent) };
-        crate::dir_leases::entry_changed(server, plan.share, &opened.rel_path, by);
+        server.dir_leases.entry_changed(&server.locks, plan.share, &opened.rel_path, by);
     } else {
         // An overwrite, or only an open: the server's own doing either way.
         server.host_notify.own_change(plan.share, &opened.rel_path, std::time::Instant::now());

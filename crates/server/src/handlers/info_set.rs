@@ -1,7 +1,6 @@
 //! SET_INFO (MS-SMB2 3.3.5.21, MS-FSA 2.1.5.15): times and attributes, rename,
 //! hard links, delete disposition, end of file, allocation, position, mode and EAs.
 
-use crate::dir_leases;
 use crate::locking::Changer;
 use super::ctx::Ctx;
 use super::reply::{HResult, Reply};
@@ -179,9 +178,9 @@ fn set_basic(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Resu
     open.handle.set_basic(&b)?;
     if server.notify.is_watched() {
         let mask = filter::ATTRIBUTES | filter::LAST_WRITE;
-        server.notify.report(server, open.share, &open.handle.rel_path(), action::MODIFIED, mask);
+        server.notify.report(&server.host_notify, &server.locks, open.share, &open.handle.rel_path(), action::MODIFIED, mask);
     }
-    dir_leases::entry_changed(server, open.share, &open.handle.rel_path(), Changer::Open(open.file_id.volatile));
+    server.dir_leases.entry_changed(&server.locks, open.share, &open.handle.rel_path(), Changer::Open(open.file_id.volatile));
     Ok(())
 }
 
@@ -262,11 +261,11 @@ fn link(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<()
     tracing::debug!(from = ?open.handle.rel_path(), to = ?linked.rel, replaced = linked.replaced, "hard link");
     if server.notify.is_watched() {
         if linked.replaced {
-            server.notify.report(server, open.share, &linked.rel, action::REMOVED, filter::FILE_NAME);
+            server.notify.report(&server.host_notify, &server.locks, open.share, &linked.rel, action::REMOVED, filter::FILE_NAME);
         }
-        server.notify.report(server, open.share, &linked.rel, action::ADDED, filter::FILE_NAME);
+        server.notify.report(&server.host_notify, &server.locks, open.share, &linked.rel, action::ADDED, filter::FILE_NAME);
     }
-    dir_leases::entry_changed(server, open.share, &linked.rel, Changer::Open(open.file_id.volatile));
+    server.dir_leases.entry_changed(&server.locks, open.share, &linked.rel, Changer::Open(open.file_id.volatile));
     Ok(())
 }
 
@@ -301,10 +300,10 @@ fn perform_rename(server: &ServerState, conn_id: u64, open: &mut Open, target: &
     tracing::debug!(conn = conn_id, from = ?from, to = ?new_rel, "rename");
     server.locks.renamed(open_id, &new_rel);
     let mask = if open.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
-    server.notify.report(server, share, &from, action::RENAMED_OLD_NAME, mask);
-    server.notify.report(server, share, &new_rel, action::RENAMED_NEW_NAME, mask);
-    dir_leases::entry_changed(server, share, &from, Changer::Open(open_id));
-    dir_leases::entry_changed(server, share, &new_rel, Changer::Open(open_id));
+    server.notify.report(&server.host_notify, &server.locks, share, &from, action::RENAMED_OLD_NAME, mask);
+    server.notify.report(&server.host_notify, &server.locks, share, &new_rel, action::RENAMED_NEW_NAME, mask);
+    server.dir_leases.entry_changed(&server.locks, share, &from, Changer::Open(open_id));
+    server.dir_leases.entry_changed(&server.locks, share, &new_rel, Changer::Open(open_id));
     if open.is_dir {
         server.dir_leases.renamed(share, &from, &new_rel);
     }
@@ -347,7 +346,7 @@ fn set_disposition(ctx: &mut Ctx<'_>, id: opportune_types::FileId, delete: bool)
     let (open_id, is_dir, rel, share) = (open.file_id.volatile, open.is_dir, open.handle.rel_path(), open.share);
     ctx.server.locks.set_delete_pending(open_id, delete)?;
     if delete && is_dir {
-        ctx.server.notify.directory_deleted(ctx.server, share, &rel);
+        ctx.server.notify.directory_deleted(&ctx.server.locks, share, &rel);
     }
     Ok(())
 }

@@ -144,7 +144,7 @@ pub fn write(ctx: &mut Ctx<'_>) -> HResult {
     if ctx.server.notify.is_watched() {
         let share = ctx.tree()?.share;
         let mask = notify::filter::LAST_WRITE | notify::filter::SIZE;
-        ctx.server.notify.report(ctx.server, share, &handle.rel_path(), notify::action::MODIFIED, mask);
+        ctx.server.notify.report(&ctx.server.host_notify, &ctx.server.locks, share, &handle.rel_path(), notify::action::MODIFIED, mask);
     }
     advance_position(ctx, req.file_id, offset + n as u64);
     let mut body = Vec::with_capacity(17);

@@ -74,7 +74,7 @@ fn take_ready(open: &mut crate::open::Open) -> Option<Reply> {
 
 /// A change arrived for a watching open: buffered, and the final answer of a pending
 /// CHANGE_NOTIFY if one waits (returned with its AsyncId and request).
-pub fn on_change(conn: &mut ConnState, change: notify::Change) -> Option<(u64, crate::pending::PendingOp, Reply)> {
+pub fn on_change(conn: &mut ConnState, change: crate::notify_change::Change) -> Option<(u64, crate::pending::PendingOp, Reply)> {
     let open = conn.opens.get_mut(&change.open)?;
     if open.notify.changes.len() >= MAX_BUFFERED {
         open.notify.overflow = true;
