@@ -50,6 +50,7 @@ pub mod security;
 mod access_check;
 mod server;
 mod server_error;
+mod server_view;
 mod session;
 pub mod share_access;
 mod share_state;

@@ -95,6 +95,21 @@ fn restart_needed(old: &ServerConfig, new: &ServerConfig) -> Vec<&'static str> {
     v
 }
 
+impl ServerState {
+    /// Reads the configuration again and applies it (SIGHUP, `opportune reload`).
+    pub fn reload(&self) -> Result<ReloadReport, String> {
+        let Some(read) = self.reloader() else { return Err("this server cannot reload (no configuration source)".into()) };
+        let config = read().map_err(|e| {
+            tracing::warn!(error = %e, "reload refused: the configuration does not load");
+            e
+        })?;
+        reload(self, &config).map_err(|e| {
+            tracing::warn!(error = %e, "reload refused");
+            e.to_string()
+        })
+    }
+}
+
 /// Applies `new` to the running server (see the module documentation).
 pub fn reload(state: &ServerState, new: &ServerConfig) -> Result<ReloadReport, ServerError> {
     let enc = state.config.encryption;

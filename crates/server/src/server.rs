@@ -1,6 +1,7 @@
 //! Server-wide state shared by every connection task.
 
 use crate::config::ServerConfig;
+use crate::identity::Identity;
 use crate::server_error::ServerError;
 use crate::share_state::ShareState;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -205,23 +206,23 @@ impl ServerState {
         self.shares.find(name).map(|(i, _)| i)
     }
 
+    /// Whether a session of `identity` may connect to `share`: users to every share;
+    /// guest and anonymous sessions only to guest_ok shares, and only while guest access is
+    /// on. A share the session may not use is answered as if it did not exist
+    /// (STATUS_BAD_NETWORK_NAME, MS-SMB2 3.3.5.7), so share names are not revealed to
+    /// whoever cannot use them.
+    pub fn may_use(&self, share: &ShareState, identity: Identity) -> bool {
+        identity == Identity::User || (self.config.guest && share.guest_ok)
+    }
+
     /// How a reload gets the new configuration (the CLI reads its files and flags again).
     pub fn set_reloader(&self, r: Reloader) {
         *self.reloader.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
     }
 
-    /// Reads the configuration again and applies it (SIGHUP, `opportune reload`).
-    pub fn reload(&self) -> Result<crate::reload::ReloadReport, String> {
-        let r = self.reloader.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let Some(read) = r else { return Err("this server cannot reload (no configuration source)".into()) };
-        let config = read().map_err(|e| {
-            tracing::warn!(error = %e, "reload refused: the configuration does not load");
-            e
-        })?;
-        crate::reload::reload(self, &config).map_err(|e| {
-            tracing::warn!(error = %e, "reload refused");
-            e.to_string()
-        })
+    /// How a reload gets the new configuration, if anyone set it (`reload.rs`).
+    pub(crate) fn reloader(&self) -> Option<Reloader> {
+        self.reloader.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The users who may log on now.

@@ -62,7 +62,7 @@ pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
         return;
     }
     // `unix_identity`: as the open's user, whatever request (or disconnect) closed it.
-    let Ok(unix) = crate::unix_id::of_open(server, conn, open.session_id, open.tree_id) else { return };
+    let Ok(unix) = conn.unix_of_open(server.config.unix_identity, open.session_id, open.tree_id) else { return };
     let remove = |share, handle: &opportune_fs::Handle, is_dir, base_only, by| {
         let _ = crate::unix_id::act_as(unix.as_deref(), || remove(server, conn, share, handle, is_dir, base_only, by));
     };
@@ -109,7 +109,7 @@ pub fn forced(server: &ServerState, conn: &mut ConnState, id: u64, delete_file: 
         server.dir_leases.closed(&server.host_notify, id, open.share, &open.handle.rel_path());
     }
     if delete_file {
-        let Ok(unix) = crate::unix_id::of_open(server, conn, open.session_id, open.tree_id) else { return };
+        let Ok(unix) = conn.unix_of_open(server.config.unix_identity, open.session_id, open.tree_id) else { return };
         let _ = crate::unix_id::act_as(unix.as_deref(), || remove(server, conn, open.share, &open.handle, open.is_dir, false, Changer::NO_LEASE));
     }
 }
@@ -146,7 +146,7 @@ pub fn release(server: &ServerState, conn: &mut ConnState, open: Open) {
     // A parked open's eventual close is not a change through this server.
     server.dir_leases.take_written(open.file_id.volatile);
     let deadline = std::time::Instant::now() + durable.timeout;
-    let Ok(unix) = crate::unix_id::of_open(server, conn, open.session_id, open.tree_id) else {
+    let Ok(unix) = conn.unix_of_open(server.config.unix_identity, open.session_id, open.tree_id) else {
         finish_close(server, conn, open);
         return;
     };

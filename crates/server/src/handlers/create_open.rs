@@ -169,6 +169,26 @@ fn kernel_yield(plan: &CreatePlan, dev: u64, ino: u64) -> crate::locking::Kernel
     crate::locking::KernelYield { dev, ino, open, write, access, share }
 }
 
+/// Kernel oplocks (`locking/kernel.rs`): the caching just granted to a file open on a
+/// share with `kernel_oplocks` (and the server's) gets its Linux lease before the CREATE
+/// is answered, or comes down to what the kernel allows. Directories and named streams
+/// keep what they got: the kernel leases regular files only, and no host process opens
+/// a stream.
+fn kernel_grant(
+    server: &ServerState,
+    share: usize,
+    open: u64,
+    info: &FileInfo,
+    handle: &Arc<opportune_fs::Handle>,
+    caching: GrantedCaching,
+) -> GrantedCaching {
+    let on = server.config.kernel_oplocks && server.shares.get(share).is_some_and(|s| s.caching.kernel_oplocks);
+    if !on || info.is_dir || info.stream != 0 {
+        return caching;
+    }
+    server.locks.kernel_grant(open, info, handle, caching)
+}
+
 /// A refused create leaves nothing behind: a file it created is removed again.
 fn discard(server: &ServerState, plan: &CreatePlan, opened: &Opened, info: &FileInfo) {
     if opened.action == CreateAction::Created
@@ -294,7 +314,7 @@ fn finish(
     }
     let file_id = FileId { persistent: plan.open, volatile: plan.open };
     let handle = Arc::new(opened.handle);
-    let caching = crate::policy::kernel_grant(server, plan.share, plan.open, &info, &handle, caching);
+    let caching = kernel_grant(server, plan.share, plan.open, &info, &handle, caching);
     let (oplock_level, lease_ctx) = granted_caching(&plan, caching, info.is_dir);
     let lease_ctx_granted = lease_ctx.as_ref().is_some_and(|l| l.state != 0);
     let durable = grant_durable(conn, hdr, &plan, oplock_level, lease_ctx.as_ref(), info.is_dir);

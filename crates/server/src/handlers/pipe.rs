@@ -6,7 +6,8 @@
 
 use super::ctx::Ctx;
 use super::reply::{empty_ok, HResult, Reply};
-use crate::pipes::{PipeOpen, ServerView, MAX_PIPES_PER_CONNECTION, MAX_PIPE_MEMORY_PER_CONNECTION};
+use crate::pipes::{PipeOpen, MAX_PIPES_PER_CONNECTION, MAX_PIPE_MEMORY_PER_CONNECTION};
+use crate::server_view::ServerView;
 use opportune_rpc::{Interface, Pipe, PipeError, ReadOutcome};
 use opportune_types::{FileAttributes, FileId, NtStatus};
 use opportune_wire::create::{CreateRequest, CreateResponse};

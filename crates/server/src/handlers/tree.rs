@@ -32,7 +32,7 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
         };
         (tree, SHARE_TYPE_PIPE)
     } else {
-        let found = ctx.server.shares.find(&name).filter(|(_, s)| may_use(ctx.server, s, identity));
+        let found = ctx.server.shares.find(&name).filter(|(_, s)| ctx.server.may_use(s, identity));
         let Some((idx, share)) = found else {
             tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, share = %name.escape_debug(), ?identity, "tree connect refused");
             return Err(NtStatus::BAD_NETWORK_NAME);
@@ -78,7 +78,7 @@ fn admit(ctx: &mut Ctx<'_>, share: &crate::share_state::ShareState, tree: &mut T
     let (identity, can_encrypt, token) = (session.identity, session.encryptor.is_some(), session.token.clone());
     let user = (identity == Identity::User).then(|| session.user.clone());
     let mapping = session.unix.clone();
-    if !may_use(ctx.server, share, identity) {
+    if !ctx.server.may_use(share, identity) {
         return Err(NtStatus::ACCESS_DENIED);
     }
     let groups = user.as_deref().map(|u| ctx.server.directory().group_names_of(u)).unwrap_or_default();
@@ -175,15 +175,6 @@ fn tree_encryption(policy: crate::config::Encryption, can_encrypt: bool) -> Resu
         return Err(NtStatus::ACCESS_DENIED);
     }
     Ok(policy.asks() && can_encrypt)
-}
-
-/// Whether a session of `identity` may connect to `share`: users to every share;
-/// guest and anonymous sessions only to guest_ok shares, and only while guest access is
-/// on. A share the session may not use is answered as if it did not exist
-/// (STATUS_BAD_NETWORK_NAME, MS-SMB2 3.3.5.7), so share names are not revealed to
-/// whoever cannot use them.
-pub(crate) fn may_use(server: &crate::server::ServerState, share: &crate::share_state::ShareState, identity: Identity) -> bool {
-    identity == Identity::User || (server.config.guest && share.guest_ok)
 }
 
 pub fn disconnect(ctx: &mut Ctx<'_>) -> HResult {
