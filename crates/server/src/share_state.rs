@@ -26,7 +26,7 @@ pub struct ShareState {
     pub config: crate::config::ShareConfig,
     /// Which settings of the share a tree was admitted under: every `ShareState` has one
     /// of its own, so a reload that changed the share is seen by each tree's next request
-    /// (`Ctx::check_share` admits the tree again).
+    /// (`tree::check_share` admits the tree again).
     pub generation: u64,
     /// Its usage table when it tracks quotas (set once by `quota::configure`; kept by a
     /// reload that keeps the root). Empty: no request pays anything for quotas.

@@ -1,11 +1,13 @@
-//! Command handlers. Each takes the request context and returns a `Reply`; the
-//! dispatcher owns headers, credits, compounding and signing.
+//! Command handlers. Each takes the request context (`ctx.rs`) and returns a `Reply`
+//! (`reply.rs`); the dispatcher owns headers, credits, compounding and signing. This
+//! file routes a command to its handler, after the session, share and tree checks.
 
 pub mod cancel;
 pub mod close;
 pub mod create;
 pub mod create_open;
 pub mod create_reconnect;
+pub mod ctx;
 pub mod deferred;
 pub mod dir;
 pub mod info_query;
@@ -16,12 +18,10 @@ pub mod lock;
 pub mod negotiate;
 pub mod notify;
 pub mod pipe;
+pub mod reply;
 pub mod session_bind;
 pub mod session_setup;
 pub mod tree;
-
-pub mod ctx;
-pub mod reply;
 
 use ctx::Ctx;
 use opportune_types::NtStatus;
