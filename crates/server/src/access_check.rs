@@ -21,51 +21,21 @@
 //!   inheritable), and its creator gets the access it asked for.
 //! * The share's read-only flag and the tree's maximal access cap everything.
 
-use crate::handlers::create_open::CreatePlan;
+use crate::create_plan::CreatePlan;
+use crate::descriptor_cache::Stored;
 use crate::security::{self, Descriptor};
-use crate::server::{ServerState, ShareState};
+use crate::server::ServerState;
+use crate::share_state::ShareState;
 use opportune_acl::check::maximal_access;
 use opportune_acl::{access_check, create_descriptor, AccessRequest, Decision, GenericMapping, NewObject, Rule};
 use opportune_fs::{FileInfo, Handle, Opened, Share};
 use opportune_types::create::{options, CreateAction};
 use opportune_types::{AccessMask as M, NtStatus, Token};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 const MAP: GenericMapping = GenericMapping::FILE;
-/// Entries the cache holds before it starts over (a few MiB at most).
-const MAX_CACHED: usize = 16 * 1024;
 /// Rights a directory can give its entries (MS-FSA 2.1.5.1.2.1).
 const FROM_PARENT: u32 = M::DELETE | M::FILE_READ_ATTRIBUTES;
-
-/// A file's stored descriptor, or None when it has none (`security::unstored`).
-type Stored = Option<Arc<Descriptor>>;
-
-/// Parsed descriptors by (device, inode), each with the change time it was read at.
-#[derive(Default)]
-pub struct DescriptorCache {
-    entries: Mutex<HashMap<(u64, u64), (u64, Stored)>>,
-}
-
-impl DescriptorCache {
-    fn get(&self, info: &FileInfo) -> Option<Stored> {
-        let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(&(info.dev, info.file_id)).filter(|(t, _)| *t == info.change_time).map(|(_, sd)| sd.clone())
-    }
-
-    fn put(&self, info: &FileInfo, sd: Stored) {
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_CACHED {
-            map.clear();
-        }
-        map.insert((info.dev, info.file_id), (info.change_time, sd));
-    }
-
-    /// Drops what is cached for the file `info` describes (its descriptor was set).
-    pub fn forget(&self, info: &FileInfo) {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(&(info.dev, info.file_id));
-    }
-}
 
 /// The stored descriptor of an open file (its base file for a stream).
 fn stored_of_handle(server: &ServerState, handle: &Handle, info: &FileInfo) -> Stored {
@@ -102,15 +72,6 @@ fn of_path(server: &ServerState, fs: &Share, rel: &str, token: &Token) -> Option
 /// path ("dir/base:name") has its base file's directory.
 pub fn parent_of(rel: &str) -> &str {
     rel.rfind('/').map_or("", |i| &rel[..i])
-}
-
-/// What a CREATE's check needs besides the plan: who asks, what it asked, the tree's cap.
-pub struct CreateAcl {
-    pub token: Arc<Token>,
-    /// DesiredAccess as sent.
-    pub desired: u32,
-    /// The tree's maximal access (the share's read-only flag included).
-    pub cap: u32,
 }
 
 /// Checks a CREATE against the descriptors and sets `plan.access` (the granted rights)

@@ -34,7 +34,7 @@ pub struct ShareConfig {
     /// UNIX identity (default); false: as the server. Ignored when the server's is off.
     pub unix_identity: bool,
     /// `quota_bytes`, `quota_files`, `user_quota_bytes`, `user_quota_files` (see `quota`).
-    pub quota: crate::quota::QuotaConfig,
+    pub quota: crate::quota::table::QuotaConfig,
 }
 
 /// Whether the server asks SMB 3.x clients to encrypt, and refuses those that cannot
@@ -231,7 +231,7 @@ pub struct ServerConfig {
     pub unix_identity: bool,
     /// Per-user quota limits (the users file's `quota_bytes`, `quota_files`), by user
     /// name; they apply on each share separately (see `quota`).
-    pub user_quotas: Vec<(String, crate::quota::Limits)>,
+    pub user_quotas: Vec<(String, crate::quota::table::Limits)>,
 }
 
 impl ServerConfig {

@@ -6,8 +6,11 @@ use crate::credits::SequenceWindow;
 use crate::open::Open;
 use crate::session::Session;
 use opportune_crypto::{PreauthHash, SigningAlgorithm};
+use opportune_fs::UnixIdentity;
+use opportune_types::NtStatus;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 #[derive(Default)]
 pub struct Negotiated {
@@ -43,7 +46,7 @@ pub struct ConnState {
     pub pipes: crate::pipes::PipeTable,
     pub pending: crate::pending::PendingTable,
     /// Creates waiting for breaks, by their new open's id.
-    pub deferred_creates: HashMap<u64, Box<crate::handlers::create_open::DeferredCreate>>,
+    pub deferred_creates: HashMap<u64, Box<crate::deferred_create::DeferredCreate>>,
     /// Set when the connection must be dropped after the current reply.
     pub closing: bool,
     /// When each outstanding break was sent (for the link-quality guard).
@@ -87,6 +90,21 @@ impl ConnState {
 
     pub fn cipher_id(&self) -> u16 {
         self.negotiated.as_ref().map_or(0, |n| n.cipher)
+    }
+
+    /// The UNIX identity that work for an open of tree `tree` runs as after its request (a
+    /// delete-on-close, a deferred create or rename): its tree's. With `unix_identity` on
+    /// (the server's setting, passed in) and the tree gone there is nobody to run it as,
+    /// and it is never run as the server: STATUS_ACCESS_DENIED.
+    pub fn unix_of_open(&self, unix_identity: bool, session: u64, tree: u32) -> Result<Option<Arc<UnixIdentity>>, NtStatus> {
+        match self.sessions.get(&session).and_then(|s| s.trees.get(&tree)) {
+            Some(t) => Ok(t.unix.clone()),
+            None if unix_identity => {
+                tracing::info!(conn = self.id, session, tree, "no UNIX identity for the open's tree: not done");
+                Err(NtStatus::ACCESS_DENIED)
+            }
+            None => Ok(None),
+        }
     }
 
     /// SMB 2.1 and later charge credits by payload size (MS-SMB2 3.3.5.2.5).

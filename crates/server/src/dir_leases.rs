@@ -16,8 +16,8 @@ use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::locking::Changer;
-use crate::server::ServerState;
+use crate::host_notify::HostNotify;
+use crate::locking::{Changer, Locking};
 
 /// Host-watch ids of directory-lease watches: the open id with this bit (CHANGE_NOTIFY
 /// watches use plain open ids).
@@ -40,17 +40,17 @@ impl DirLeases {
     }
 
     /// The directory open `open` (at `rel` in `share`, on descriptor `fd`) was granted
-    /// a directory lease.
-    pub fn granted(&self, server: &ServerState, open: u64, share: usize, rel: &str, fd: BorrowedFd<'_>) {
+    /// a directory lease; the host watch `host` watches the directory for it.
+    pub fn granted(&self, host: &HostNotify, open: u64, share: usize, rel: &str, fd: BorrowedFd<'_>) {
         let Ok(mut h) = self.held.lock() else { return };
         h.entry((share, rel.to_string())).or_default().push(open);
         self.count.fetch_add(1, Ordering::Relaxed);
         drop(h);
-        server.host_notify.watch(open | WATCH_ID_BIT, share, rel, fd);
+        host.watch(open | WATCH_ID_BIT, share, rel, fd);
     }
 
-    /// `open` closed: if it was a leased directory, forget it.
-    pub fn closed(&self, server: &ServerState, open: u64, share: usize, rel: &str) {
+    /// `open` closed: if it was a leased directory, forget it (and its host watch).
+    pub fn closed(&self, host: &HostNotify, open: u64, share: usize, rel: &str) {
         if !self.is_active() {
             return;
         }
@@ -70,7 +70,7 @@ impl DirLeases {
         }
         self.count.fetch_sub(1, Ordering::Relaxed);
         drop(h);
-        server.host_notify.unwatch(open | WATCH_ID_BIT);
+        host.unwatch(open | WATCH_ID_BIT);
     }
 
     /// A leased directory (or one above it) moved from `from` to `to`.
@@ -110,30 +110,31 @@ impl DirLeases {
         let (parent, _) = opportune_fs::split_rel(rel);
         self.held.lock().ok().and_then(|h| h.get(&(share, parent.to_string())).cloned()).unwrap_or_default()
     }
-}
 
-/// The entry `rel` of `share` changed (by `by`): the leases on its directory break.
-pub fn entry_changed(server: &ServerState, share: usize, rel: &str, by: Changer) {
-    if !server.dir_leases.is_active() {
-        return;
+    /// The entry `rel` of `share` changed (by `by`): the leases on its directory break
+    /// (in the lock core, `locks`).
+    pub fn entry_changed(&self, locks: &Locking, share: usize, rel: &str, by: Changer) {
+        if !self.is_active() {
+            return;
+        }
+        // A named stream's change is its file's.
+        let rel = rel.split(':').next().unwrap_or(rel);
+        // All the directory's opens under one lease share it; breaking through the first
+        // open of each is enough, and the core skips leases already broken.
+        for open in self.parent_opens(share, rel) {
+            locks.directory_changed(open, by);
+        }
     }
-    // A named stream's change is its file's.
-    let rel = rel.split(':').next().unwrap_or(rel);
-    // All the directory's opens under one lease share it; breaking through the first
-    // open of each is enough, and the core skips leases already broken.
-    for open in server.dir_leases.parent_opens(share, rel) {
-        server.locks.directory_changed(open, by);
-    }
-}
 
-/// Host changes to `share` were lost: every directory lease on it breaks.
-pub fn share_changed(server: &ServerState, share: usize) {
-    let opens: Vec<u64> = match server.dir_leases.held.lock() {
-        Ok(h) => h.iter().filter(|((s, _), _)| *s == share).flat_map(|(_, o)| o.iter().copied()).collect(),
-        Err(_) => return,
-    };
-    for open in opens {
-        server.locks.directory_changed(open, Changer::Host);
+    /// Host changes to `share` were lost: every directory lease on it breaks.
+    pub fn share_changed(&self, locks: &Locking, share: usize) {
+        let opens: Vec<u64> = match self.held.lock() {
+            Ok(h) => h.iter().filter(|((s, _), _)| *s == share).flat_map(|(_, o)| o.iter().copied()).collect(),
+            Err(_) => return,
+        };
+        for open in opens {
+            locks.directory_changed(open, Changer::Host);
+        }
     }
 }
 

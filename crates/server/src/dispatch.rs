@@ -2,8 +2,11 @@
 //! credit accounting, session/tree lookup, signature checks, routing to the command
 //! handlers, and the response headers (MS-SMB2 3.3.5.2).
 
+use crate::chain::{ChainState, RestOfChain};
 use crate::conn_state::ConnState;
-use crate::handlers::{self, Ctx, Reply};
+use crate::handlers::ctx::Ctx;
+use crate::handlers::reply::Reply;
+use crate::handlers;
 use crate::pending::{PendingOp, Waiting};
 use crate::server::ServerState;
 use opportune_types::{FileId, NtStatus};
@@ -20,34 +23,6 @@ pub enum FrameResult {
     /// The answer may be this large: reserve send memory, then process the frame again
     /// with `reserved` set. Nothing was processed.
     NeedMemory(usize),
-}
-
-/// State carried from one message of a compound chain to the next (MS-SMB2 3.3.5.2.7).
-#[derive(Clone, Default)]
-pub struct ChainState {
-    pub session_id: u64,
-    pub tree_id: u32,
-    pub file_id: Option<FileId>,
-    pub last_status: NtStatus,
-    /// The frame arrived encrypted: responses are encrypted, not signed.
-    pub encrypted: bool,
-    /// The session whose key decrypted the frame (0 for a plaintext frame): the only
-    /// session a message of this chain may act for (MS-SMB2 3.3.5.2.1.1).
-    pub decrypted_by: u64,
-    /// A CREATE of this chain failed: related requests after it fail the same way.
-    pub create_error: Option<NtStatus>,
-    /// The message being processed is the last of its chain.
-    pub last: bool,
-    /// The message just processed went asynchronous with this AsyncId.
-    pub went_async: Option<u64>,
-    /// Bytes the responses still to come in this chain's frame may take (the frame's
-    /// length field has 24 bits, and the memory was reserved for this much).
-    pub response_room: usize,
-    /// Bytes of the frame after the message being processed (kept if it goes async).
-    pub rest_len: usize,
-    /// The message being processed carried a signature that did not verify: its answer
-    /// goes out unsigned (no signing with a key the requester has not proven).
-    pub signature_failed: bool,
 }
 
 /// Header flags a request may carry (MS-SMB2 2.2.1.2); anything else is refused.
@@ -178,13 +153,6 @@ fn process_chain_from(
         last.finish(&mut out, if compounded { Link::LastPadded } else { Link::Alone });
     }
     if out.is_empty() { FrameResult::Nothing } else { FrameResult::Send(out) }
-}
-
-/// The part of a compound chain that waits for an asynchronous request before it.
-#[derive(Clone)]
-pub struct RestOfChain {
-    pub frame: Vec<u8>,
-    pub chain: ChainState,
 }
 
 /// Continues a chain after its asynchronous request completed; `file_id` is what that
@@ -420,7 +388,7 @@ fn interim(
 
 /// The final response of a pending request (MS-SMB2 3.3.4.2): async header, no credits,
 /// signed like the request.
-pub fn async_final(conn: &ConnState, async_id: u64, op: &PendingOp, reply: crate::handlers::Reply) -> Vec<u8> {
+pub fn async_final(conn: &ConnState, async_id: u64, op: &PendingOp, reply: Reply) -> Vec<u8> {
     let req = &op.header;
     let rh = Header {
         credit_charge: req.credit_charge,

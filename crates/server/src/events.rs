@@ -4,7 +4,7 @@
 use crate::conn_state::ConnState;
 use crate::outbox::{send, Outbox};
 use crate::dispatch::async_final;
-use crate::handlers::{empty_ok, Reply};
+use crate::handlers::reply::{empty_ok, Reply};
 use crate::locking::ConnEvent;
 use crate::conn_state::BreakTarget;
 use crate::pending::{PendingOp, Waiting};
@@ -113,7 +113,7 @@ async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event
                 "deferred create decided"
             );
             // `unix_identity`: resumed as the request's user; with its tree gone, refused.
-            let (unix, outcome) = match crate::unix_id::of_open(server, conn, op.header.session_id, op.header.tree_id) {
+            let (unix, outcome) = match conn.unix_of_open(server.config.unix_identity, op.header.session_id, op.header.tree_id) {
                 Ok(unix) => (unix, outcome),
                 Err(status) => (None, opportune_locks::CreateOutcome::Denied(status)),
             };
@@ -128,7 +128,7 @@ async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event
         }
         Event::CompleteRename { request, open, status } => {
             let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Rename { request: request.0 }) else { return Ok(()) };
-            let reply = crate::unix_id::of_open(server, conn, op.header.session_id, op.header.tree_id)
+            let reply = conn.unix_of_open(server.config.unix_identity, op.header.session_id, op.header.tree_id)
                 .and_then(|unix| crate::unix_id::act_as(unix.as_deref(), || crate::handlers::info_set::complete_rename(server, conn, open.0, status)))
                 .unwrap_or_else(Reply::error);
             complete(server, conn, out, async_id, op, reply, None).await

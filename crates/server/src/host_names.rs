@@ -14,7 +14,9 @@
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::server::ServerState;
+use crate::host_notify::HostNotify;
+use crate::locking::Locking;
+use crate::share_table::ShareTable;
 
 /// Host-watch ids of handle-caching watches: the open id with this bit.
 const WATCH_ID_BIT: u64 = 1 << 61;
@@ -27,34 +29,37 @@ pub struct HostNames {
 }
 
 impl HostNames {
-    /// `open` (a file at `rel` in `share`) was granted handle caching.
-    pub fn granted(&self, server: &ServerState, open: u64, share: usize, rel: &str) {
+    /// `open` (a file at `rel` in `share`) was granted handle caching: `host` watches its
+    /// directory (opened through `shares` when no watch has it yet); the sweep asks `locks`
+    /// which opens are still there.
+    pub fn granted(&self, host: &HostNotify, locks: &Locking, shares: &ShareTable, open: u64, share: usize, rel: &str) {
         let (dir, _) = opportune_fs::split_rel(rel);
         let id = open | WATCH_ID_BIT;
-        if !server.host_notify.watch_existing(id, share, dir) {
-            let Some(s) = server.shares.get(share) else { return };
+        if !host.watch_existing(id, share, dir) {
+            let Some(s) = shares.get(share) else { return };
             match s.fs.open_dir(dir) {
-                Ok(fd) => server.host_notify.watch(id, share, dir, fd.as_fd()),
+                Ok(fd) => host.watch(id, share, dir, fd.as_fd()),
                 Err(e) => tracing::debug!(open, dir, error = %e, "no host watch for handle caching"),
             }
         }
         if self.grants.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            server.host_notify.sweep(|id| id & WATCH_ID_BIT == 0 || server.locks.knows(id & !WATCH_ID_BIT));
+            host.sweep(|id| id & WATCH_ID_BIT == 0 || locks.knows(id & !WATCH_ID_BIT));
         }
     }
 
-    /// `open` closed.
-    pub fn closed(&self, server: &ServerState, open: u64) {
-        if server.host_notify.is_active() {
-            server.host_notify.unwatch(open | WATCH_ID_BIT);
+    /// `open` closed: its watch, if it had one, goes.
+    pub fn closed(&self, host: &HostNotify, open: u64) {
+        if host.is_active() {
+            host.unwatch(open | WATCH_ID_BIT);
         }
     }
 }
 
-/// A program on the host made `rel` of `share` name something else (or nothing).
-pub fn host_lost_name(server: &ServerState, share: usize, rel: &str) {
-    for open in server.locks.opens_at(share, rel) {
+/// A program on the host made `rel` of `share` name something else (or nothing): the
+/// handle caching of the opens `locks` knows there breaks.
+pub fn host_lost_name(locks: &Locking, share: usize, rel: &str) {
+    for open in locks.opens_at(share, rel) {
         tracing::debug!(open, rel, "host unlink or rename: handle caching breaks");
-        server.locks.host_unlinked(open);
+        locks.host_unlinked(open);
     }
 }

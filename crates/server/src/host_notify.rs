@@ -15,15 +15,12 @@
 use std::collections::HashMap;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use std::os::fd::AsFd;
 
 use opportune_fs::{HostChange, HostEvent, HostWatch, MAX_DIRS_PER_WATCHER, Share};
-
-use crate::notify::{action, filter};
-use crate::server::ServerState;
 
 /// How long the server's own change to a path hides host events for that path.
 pub const OWN_WINDOW: Duration = Duration::from_secs(2);
@@ -57,6 +54,11 @@ impl HostNotify {
     /// Whether some watcher hears about host changes (so own changes must be noted).
     pub fn is_active(&self) -> bool {
         self.active.load(Ordering::Relaxed) != 0
+    }
+
+    /// The inotify watch host changes are read from; None when it could not be set up.
+    pub fn host_watch(&self) -> Option<&HostWatch> {
+        self.watch.as_ref()
     }
 
     /// The directory open `open` (of `share`, at `dir`) is watched: hear about host
@@ -109,7 +111,7 @@ impl HostNotify {
 
     /// A directory appeared at `rel` (created, or moved in, by anyone): the recursive
     /// watchers whose tree holds it watch it and what is below it.
-    fn extend(&self, fs: &Share, share: usize, rel: &str) {
+    pub fn extend(&self, fs: &Share, share: usize, rel: &str) {
         let Some(w) = &self.watch else { return };
         for id in w.covering(share, rel) {
             let Ok(fd) = fs.open_dir(rel) else { return };
@@ -168,7 +170,7 @@ impl HostNotify {
     /// The host changes queued now, less the server's own; and the directories that
     /// appeared (by anyone: the server's own new directories are watched too), for
     /// [`HostNotify::extend`]. Directories that went away are let go of here.
-    fn take(&self, now: Instant) -> (Vec<HostEvent>, Vec<(usize, String)>) {
+    pub fn take(&self, now: Instant) -> (Vec<HostEvent>, Vec<(usize, String)>) {
         let Some(w) = &self.watch else { return (Vec::new(), Vec::new()) };
         let events = w.drain();
         let mut appeared = Vec::new();
@@ -232,65 +234,6 @@ impl OwnChanges {
     }
 }
 
-/// The FILE_ACTION_* and FILE_NOTIFY_CHANGE_* class of a host change.
-fn classify(e: &HostEvent) -> Option<(u32, u32)> {
-    let name = if e.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
-    Some(match e.change {
-        HostChange::Added => (action::ADDED, name),
-        HostChange::Removed => (action::REMOVED, name),
-        HostChange::RenamedFrom => (action::RENAMED_OLD_NAME, name),
-        HostChange::RenamedTo => (action::RENAMED_NEW_NAME, name),
-        HostChange::Modified => (action::MODIFIED, filter::SIZE | filter::LAST_WRITE),
-        // IN_ATTRIB does not say what changed: a mode (the read-only attribute), an owner
-        // or ACL, or times (touch).
-        HostChange::Attributes => (action::MODIFIED, filter::ATTRIBUTES | filter::LAST_WRITE | filter::SECURITY),
-        HostChange::Overflow => return None,
-    })
-}
-
-/// Reads host changes for as long as the server runs and tells the watchers.
-pub async fn run(state: Arc<ServerState>) {
-    let Some(w) = &state.host_notify.watch else { return };
-    // Deprecated for not proving I/O safety: here the descriptor belongs to the
-    // HostWatch inside `state`, which this task holds for as long as the AsyncFd lives,
-    // so it is neither closed nor reused under the registration.
-    #[allow(deprecated)]
-    let fd = match tokio::io::unix::AsyncFd::with_interest(w.fd(), tokio::io::Interest::READABLE) {
-        Ok(fd) => fd,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot wait on inotify: CHANGE_NOTIFY will not see changes made on the host");
-            return;
-        }
-    };
-    loop {
-        let Ok(mut ready) = fd.readable().await else { return };
-        tokio::time::sleep(GRACE).await;
-        ready.clear_ready();
-        let (events, appeared) = state.host_notify.take(Instant::now());
-        for (share, rel) in appeared {
-            if let Some(s) = state.shares.get(share) {
-                crate::offload::blocking(|| state.host_notify.extend(&s.fs, share, &rel));
-            }
-        }
-        for e in events {
-            match classify(&e) {
-                Some((act, mask)) => {
-                    tracing::debug!(share = e.tag, rel = %e.rel, change = ?e.change, "host change");
-                    state.notify.report_host(&state, e.tag, &e.rel, act, mask);
-                    crate::dir_leases::entry_changed(&state, e.tag, &e.rel, crate::locking::Changer::Host);
-                    if matches!(e.change, HostChange::Removed | HostChange::RenamedFrom | HostChange::RenamedTo) && !e.is_dir {
-                        crate::host_names::host_lost_name(&state, e.tag, &e.rel);
-                    }
-                }
-                None => {
-                    state.notify.overflow(&state, e.tag);
-                    crate::dir_leases::share_changed(&state, e.tag);
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,17 +269,5 @@ mod tests {
             own.note(1, &format!("g{i}"), later, false);
         }
         assert!(own.at.keys().all(|(s, _)| *s == 1));
-    }
-
-    #[test]
-    fn host_changes_map_to_actions_and_filters() {
-        let e = |change, is_dir| HostEvent { tag: 0, rel: "x".into(), change, is_dir };
-        assert_eq!(classify(&e(HostChange::Added, false)), Some((action::ADDED, filter::FILE_NAME)));
-        assert_eq!(classify(&e(HostChange::Removed, true)), Some((action::REMOVED, filter::DIR_NAME)));
-        assert_eq!(classify(&e(HostChange::RenamedTo, false)), Some((action::RENAMED_NEW_NAME, filter::FILE_NAME)));
-        assert_eq!(classify(&e(HostChange::Modified, false)), Some((action::MODIFIED, filter::SIZE | filter::LAST_WRITE)));
-        let attrs = filter::ATTRIBUTES | filter::LAST_WRITE | filter::SECURITY;
-        assert_eq!(classify(&e(HostChange::Attributes, false)), Some((action::MODIFIED, attrs)));
-        assert_eq!(classify(&e(HostChange::Overflow, false)), None);
     }
 }

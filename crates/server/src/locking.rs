@@ -33,7 +33,7 @@ pub type EventSender = mpsc::UnboundedSender<ConnEvent>;
 pub enum ConnEvent {
     Lock(Event),
     /// A change under a directory this connection watches (CHANGE_NOTIFY).
-    Change(crate::notify::Change),
+    Change(crate::notify_change::Change),
     /// A pending CHANGE_NOTIFY ends with this status (cancelled, or its handle closed).
     NotifyDone { open: u64, status: NtStatus },
     /// The session ends: the client re-established it on another connection

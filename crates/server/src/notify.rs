@@ -2,8 +2,9 @@
 //! watch what, and the changes made through this server that they are told about.
 //! Changes other programs make on the host arrive through `host_notify.rs`.
 
-use crate::locking::ConnEvent;
-use crate::server::ServerState;
+use crate::host_notify::HostNotify;
+use crate::locking::{ConnEvent, Locking};
+use crate::notify_change::Change;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -25,15 +26,6 @@ pub mod action {
     pub const MODIFIED: u32 = 3;
     pub const RENAMED_OLD_NAME: u32 = 4;
     pub const RENAMED_NEW_NAME: u32 = 5;
-}
-
-#[derive(Clone, Debug)]
-pub struct Change {
-    /// The watching open.
-    pub open: u64,
-    pub action: u32,
-    /// Path relative to the watched directory, with backslashes.
-    pub name: String,
 }
 
 struct Watch {
@@ -74,18 +66,20 @@ impl NotifyHub {
 
     /// Tells every watch that covers `rel` (an on-disk path in `share`) about a change
     /// made through this server. `mask` is the FILE_NOTIFY_CHANGE_* class of the change.
-    pub fn report(&self, server: &ServerState, share: usize, rel: &str, action: u32, mask: u32) {
+    /// The host watch is told the change is the server's own; the watchers hear of it
+    /// through the lock core's connection events.
+    pub fn report(&self, host: &HostNotify, locks: &Locking, share: usize, rel: &str, action: u32, mask: u32) {
         let now = std::time::Instant::now();
         if action == self::action::MODIFIED {
-            server.host_notify.own_change(share, rel, now);
+            host.own_change(share, rel, now);
         } else {
-            server.host_notify.own_name_change(share, rel, now);
+            host.own_name_change(share, rel, now);
         }
-        self.report_host(server, share, rel, action, mask);
+        self.report_host(locks, share, rel, action, mask);
     }
 
     /// As [`NotifyHub::report`], for a change another program made on the host.
-    pub fn report_host(&self, server: &ServerState, share: usize, rel: &str, action: u32, mask: u32) {
+    pub fn report_host(&self, locks: &Locking, share: usize, rel: &str, action: u32, mask: u32) {
         let Ok(w) = self.watches.lock() else { return };
         let hits: Vec<(u64, u64, String)> = w
             .iter()
@@ -94,7 +88,7 @@ impl NotifyHub {
             .collect();
         drop(w);
         for (open, conn, name) in hits {
-            server.locks.send_to(conn, ConnEvent::Change(Change { open, action, name }));
+            locks.send_to(conn, ConnEvent::Change(Change { open, action, name }));
         }
     }
 }
@@ -103,14 +97,14 @@ impl NotifyHub {
     /// A watched directory became delete-pending: the CHANGE_NOTIFYs waiting on it end
     /// with STATUS_DELETE_PENDING (MS-FSA 2.1.5.11 as Windows behaves in smbtorture
     /// smb2.notify.rmdir1-4).
-    pub fn directory_deleted(&self, server: &ServerState, share: usize, dir: &str) {
+    pub fn directory_deleted(&self, locks: &Locking, share: usize, dir: &str) {
         let Ok(w) = self.watches.lock() else { return };
         let hits: Vec<(u64, u64)> =
             w.iter().filter(|(_, w)| w.share == share && w.dir == dir).map(|(open, w)| (*open, w.conn)).collect();
         drop(w);
         for (open, conn) in hits {
             let status = opportune_types::NtStatus::DELETE_PENDING;
-            server.locks.send_to(conn, ConnEvent::NotifyDone { open, status });
+            locks.send_to(conn, ConnEvent::NotifyDone { open, status });
         }
     }
 }
@@ -118,13 +112,13 @@ impl NotifyHub {
 impl NotifyHub {
     /// Host changes were lost: the pending CHANGE_NOTIFYs of `share` end with
     /// STATUS_NOTIFY_ENUM_DIR, so their clients list the directories again.
-    pub fn overflow(&self, server: &ServerState, share: usize) {
+    pub fn overflow(&self, locks: &Locking, share: usize) {
         let Ok(w) = self.watches.lock() else { return };
         let hits: Vec<(u64, u64)> = w.iter().filter(|(_, w)| w.share == share).map(|(open, w)| (*open, w.conn)).collect();
         drop(w);
         for (open, conn) in hits {
             let status = opportune_types::NtStatus::NOTIFY_ENUM_DIR;
-            server.locks.send_to(conn, ConnEvent::NotifyDone { open, status });
+            locks.send_to(conn, ConnEvent::NotifyDone { open, status });
         }
     }
 }

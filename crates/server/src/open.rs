@@ -62,7 +62,7 @@ pub struct Open {
     pub ticket: crate::fd_budget::OpenTicket,
     /// The file's key in its share's quota table, when the share tracks quotas (a file's
     /// own data, not a directory or named stream): growth through this open is checked.
-    pub quota: Option<crate::quota::FileKey>,
+    pub quota: Option<crate::quota::table::FileKey>,
 }
 
 /// The parameters of a deferred FileRenameInformation (MS-SMB2 3.3.5.21.1).

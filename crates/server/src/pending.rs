@@ -26,7 +26,7 @@ pub struct PendingOp {
     /// The request came encrypted, so its final response goes encrypted.
     pub encrypted: bool,
     /// Requests of the same compound chain that wait for this one.
-    pub rest: Option<Box<crate::dispatch::RestOfChain>>,
+    pub rest: Option<Box<crate::chain::RestOfChain>>,
     /// When the request went asynchronous (logged with its completion).
     pub since: std::time::Instant,
 }
@@ -51,7 +51,7 @@ impl PendingTable {
         }
     }
 
-    pub fn attach_rest(&mut self, async_id: u64, rest: Box<crate::dispatch::RestOfChain>) {
+    pub fn attach_rest(&mut self, async_id: u64, rest: Box<crate::chain::RestOfChain>) {
         if let Some(op) = self.ops.get_mut(&async_id) {
             self.bytes -= rest_len(op);
             self.bytes += rest.frame.len();

@@ -89,26 +89,6 @@ impl LinkGuard {
     }
 }
 
-/// Kernel oplocks (`locking/kernel.rs`): the caching just granted to a file open on a
-/// share with `kernel_oplocks` (and the server's) gets its Linux lease before the CREATE
-/// is answered, or comes down to what the kernel allows. Directories and named streams
-/// keep what they got: the kernel leases regular files only, and no host process opens
-/// a stream.
-pub fn kernel_grant(
-    server: &crate::server::ServerState,
-    share: usize,
-    open: u64,
-    info: &opportune_fs::FileInfo,
-    handle: &std::sync::Arc<opportune_fs::Handle>,
-    caching: opportune_locks::GrantedCaching,
-) -> opportune_locks::GrantedCaching {
-    let on = server.config.kernel_oplocks && server.shares.get(share).is_some_and(|s| s.caching.kernel_oplocks);
-    if !on || info.is_dir || info.stream != 0 {
-        return caching;
-    }
-    server.locks.kernel_grant(open, info, handle, caching)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,9 @@
 
 use crate::config::{ServerConfig, ShareConfig};
 use crate::locking::ConnEvent;
-use crate::server::{ServerError, ServerState, ShareState};
+use crate::server::ServerState;
+use crate::server_error::ServerError;
+use crate::share_state::ShareState;
 use std::fmt;
 
 /// What a reload did.
@@ -93,13 +95,28 @@ fn restart_needed(old: &ServerConfig, new: &ServerConfig) -> Vec<&'static str> {
     v
 }
 
+impl ServerState {
+    /// Reads the configuration again and applies it (SIGHUP, `opportune reload`).
+    pub fn reload(&self) -> Result<ReloadReport, String> {
+        let Some(read) = self.reloader() else { return Err("this server cannot reload (no configuration source)".into()) };
+        let config = read().map_err(|e| {
+            tracing::warn!(error = %e, "reload refused: the configuration does not load");
+            e
+        })?;
+        reload(self, &config).map_err(|e| {
+            tracing::warn!(error = %e, "reload refused");
+            e.to_string()
+        })
+    }
+}
+
 /// Applies `new` to the running server (see the module documentation).
 pub fn reload(state: &ServerState, new: &ServerConfig) -> Result<ReloadReport, ServerError> {
     let enc = state.config.encryption;
     // A restart setting: the running value stays.
     let kernel = state.config.kernel_oplocks;
     let live = state.shares.live();
-    let quotas = crate::quota::tables(state);
+    let quotas = crate::quota::tables(&state.shares);
     // Open everything new first: a share that does not open leaves the server as it was.
     enum Step {
         Keep(usize, ShareState),
@@ -154,7 +171,7 @@ pub fn reload(state: &ServerState, new: &ServerConfig) -> Result<ReloadReport, S
         .collect();
     state.set_users(new.users.clone(), &new.groups);
     // Limits from the new users and shares; every tracking share is scanned again.
-    crate::quota::configure(state, &new.user_quotas, &quotas);
+    crate::quota::configure(&state.shares, &state.directory(), &new.user_quotas, &quotas);
     report.users = new.users.len();
     let sessions: Vec<(u64, u64)> = state
         .sessions

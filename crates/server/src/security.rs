@@ -123,7 +123,10 @@ mod tests {
 
     #[test]
     fn unstored_round_trips_and_bad_input_is_refused() {
-        let t = crate::accounts::token("srv", ["alice"], crate::session::Identity::User, "alice");
+        // A user of a domain and its primary group, as `accounts::Directory` hands out.
+        let user = opportune_types::Sid::new(5, &[21, 1, 2, 3, 1000]);
+        let group = opportune_types::Sid::new(5, &[21, 1, 2, 3, 513]);
+        let t = Token { user: user.clone(), groups: vec![group.clone(), well_known::everyone()], owner: user, primary_group: group, privileges: 0 };
         let d = unstored(&t);
         let all = encode(&d, ALL_PARTS).unwrap();
         assert_eq!(parse(&all).unwrap(), d);

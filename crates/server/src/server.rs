@@ -1,75 +1,12 @@
 //! Server-wide state shared by every connection task.
 
 use crate::config::ServerConfig;
-use opportune_fs::Share;
+use crate::identity::Identity;
+use crate::server_error::ServerError;
+use crate::share_state::ShareState;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
-
-/// One configured share, opened.
-pub struct ShareState {
-    pub name: String,
-    pub comment: String,
-    /// The configured root, as share listings at levels 2 and 502 show it.
-    pub path: std::path::PathBuf,
-    pub fs: Arc<Share>,
-    /// Read-only for every user: the share is, and no `write_list` opens it for some.
-    /// (Each tree's own answer, with `read_list` and `write_list` applied, is
-    /// `Tree.read_only`; the configured setting is `config.read_only`.)
-    pub read_only: bool,
-    pub guest_ok: bool,
-    pub caching: crate::config::ShareCaching,
-    /// The stricter of the server's and the share's encryption setting.
-    pub encryption: crate::config::Encryption,
-    /// Its counters (opens, closes, bytes read and written).
-    pub metrics: crate::metrics::ShareMetrics,
-    /// The configuration it was opened with (compared by a reload).
-    pub config: crate::config::ShareConfig,
-    /// Which settings of the share a tree was admitted under: every `ShareState` has one
-    /// of its own, so a reload that changed the share is seen by each tree's next request
-    /// (`Ctx::check_share` admits the tree again).
-    pub generation: u64,
-    /// Its usage table when it tracks quotas (set once by `quota::configure`; kept by a
-    /// reload that keeps the root). Empty: no request pays anything for quotas.
-    pub quota: std::sync::OnceLock<Arc<crate::quota::ShareQuota>>,
-}
-
-/// Gives each `ShareState` its generation.
-static SHARE_GENERATIONS: AtomicU64 = AtomicU64::new(1);
-
-impl ShareState {
-    /// Opens the share's root; `server_encryption` and `kernel_oplocks` are the
-    /// server-wide settings.
-    pub fn open(s: &crate::config::ShareConfig, server_encryption: crate::config::Encryption, kernel_oplocks: bool) -> Result<ShareState, ServerError> {
-        let fs = Share::with_space(&s.path, s.case_sensitive, s.space)
-            .map_err(|source| ServerError::Share { name: s.name.clone(), source })?;
-        Ok(ShareState::with_fs(s, server_encryption, kernel_oplocks, Arc::new(fs)))
-    }
-
-    /// The share with new settings over an already open root (a reload that kept its
-    /// path): opens made through the old settings keep working.
-    ///
-    /// With kernel oplocks on (the server's and the share's), every SMB open of a file
-    /// shares one open file description of it, so the server's own opens do not break its
-    /// Linux leases (`opportune_fs::Share::share_descriptions`, docs/COHERENCE.md).
-    pub fn with_fs(s: &crate::config::ShareConfig, server_encryption: crate::config::Encryption, kernel_oplocks: bool, fs: Arc<Share>) -> ShareState {
-        fs.share_descriptions(kernel_oplocks && s.caching.kernel_oplocks);
-        ShareState {
-            name: s.name.clone(),
-            comment: s.comment.clone(),
-            path: s.path.clone(),
-            fs,
-            read_only: s.read_only && s.access.write_list.is_empty(),
-            guest_ok: s.guest_ok,
-            caching: s.caching.clone(),
-            encryption: s.encryption.max(server_encryption),
-            metrics: crate::metrics::ShareMetrics::new(&s.name),
-            config: s.clone(),
-            generation: SHARE_GENERATIONS.fetch_add(1, Ordering::Relaxed),
-            quota: std::sync::OnceLock::new(),
-        }
-    }
-}
 
 /// Produces the configuration a reload applies.
 pub type Reloader = Arc<dyn Fn() -> Result<ServerConfig, String> + Send + Sync>;
@@ -118,7 +55,7 @@ pub struct ServerState {
     /// Reads the configuration again for a reload (set by whoever built it: the CLI).
     reloader: std::sync::Mutex<Option<Reloader>>,
     /// Parsed security descriptors by file, validated by ctime (`access_check`).
-    pub descriptors: crate::access_check::DescriptorCache,
+    pub descriptors: crate::descriptor_cache::DescriptorCache,
     next_id: AtomicU64,
 }
 
@@ -142,19 +79,6 @@ impl Memory {
             pool: Default::default(),
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    #[error("share {name}: {source}")]
-    Share { name: String, source: opportune_fs::FsError },
-    #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: std::net::SocketAddr, source: std::io::Error },
-    #[error("no randomness available: {0}")]
-    Random(String),
-    /// `unix_identity` without root (or without CAP_SETUID/CAP_SETGID).
-    #[error("{0}")]
-    UnixIdentity(String),
 }
 
 impl ServerState {
@@ -218,7 +142,7 @@ impl ServerState {
             start_time: SystemTime::now(),
             next_id: AtomicU64::new(start),
         });
-        crate::quota::configure(&state, &state.config.user_quotas, &[]);
+        crate::quota::configure(&state.shares, &state.directory(), &state.config.user_quotas, &[]);
         Ok(state)
     }
 
@@ -282,23 +206,23 @@ impl ServerState {
         self.shares.find(name).map(|(i, _)| i)
     }
 
+    /// Whether a session of `identity` may connect to `share`: users to every share;
+    /// guest and anonymous sessions only to guest_ok shares, and only while guest access is
+    /// on. A share the session may not use is answered as if it did not exist
+    /// (STATUS_BAD_NETWORK_NAME, MS-SMB2 3.3.5.7), so share names are not revealed to
+    /// whoever cannot use them.
+    pub fn may_use(&self, share: &ShareState, identity: Identity) -> bool {
+        identity == Identity::User || (self.config.guest && share.guest_ok)
+    }
+
     /// How a reload gets the new configuration (the CLI reads its files and flags again).
     pub fn set_reloader(&self, r: Reloader) {
         *self.reloader.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
     }
 
-    /// Reads the configuration again and applies it (SIGHUP, `opportune reload`).
-    pub fn reload(&self) -> Result<crate::reload::ReloadReport, String> {
-        let r = self.reloader.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let Some(read) = r else { return Err("this server cannot reload (no configuration source)".into()) };
-        let config = read().map_err(|e| {
-            tracing::warn!(error = %e, "reload refused: the configuration does not load");
-            e
-        })?;
-        crate::reload::reload(self, &config).map_err(|e| {
-            tracing::warn!(error = %e, "reload refused");
-            e.to_string()
-        })
+    /// How a reload gets the new configuration, if anyone set it (`reload.rs`).
+    pub(crate) fn reloader(&self) -> Option<Reloader> {
+        self.reloader.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The users who may log on now.

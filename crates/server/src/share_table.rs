@@ -3,7 +3,7 @@
 //! name it by) for as long as it exists; a removed share leaves an empty slot, so an old
 //! index never names a new share; new shares are appended.
 
-use crate::server::ShareState;
+use crate::share_state::ShareState;
 use std::sync::{Arc, RwLock};
 
 #[derive(Default)]

@@ -20,8 +20,8 @@
 //!   CREATE, a rename that waited for breaks) and for a delete-on-close carried out when
 //!   the last open goes, even when that happens at logoff, disconnect or the expiry of a
 //!   durable handle (the identity travels with the parked open); such work for a tree
-//!   that is gone is not done rather than done as root ([`of_open`]). The server's own
-//!   metadata in `user.opportune.*` xattrs (DOS attributes, security descriptors, EAs,
+//!   that is gone is not done rather than done as root (`ConnState::unix_of_open`).
+//!   The server's own metadata in `user.opportune.*` xattrs (DOS attributes, security descriptors, EAs,
 //!   streams) is read and written as the user too: the `user.` namespace needs no
 //!   privilege, only the file's read or write permission, which is the point.
 //! * **What stays root**: opening the share roots at start and reload, the status
@@ -95,26 +95,6 @@ pub fn act_as<R>(who: Option<&UnixIdentity>, f: impl FnOnce() -> R) -> Result<R,
         NtStatus::ACCESS_DENIED
     })?;
     Ok(f())
-}
-
-/// The identity work for an open of tree `tree` runs as after its request (a
-/// delete-on-close, a deferred create or rename): its tree's. With `unix_identity` on
-/// and the tree gone there is nobody to run it as, and it is never run as the server:
-/// STATUS_ACCESS_DENIED.
-pub fn of_open(
-    server: &crate::server::ServerState,
-    conn: &crate::conn_state::ConnState,
-    session: u64,
-    tree: u32,
-) -> Result<Option<Arc<UnixIdentity>>, NtStatus> {
-    match conn.sessions.get(&session).and_then(|s| s.trees.get(&tree)) {
-        Some(t) => Ok(t.unix.clone()),
-        None if server.config.unix_identity => {
-            tracing::info!(conn = conn.id, session, tree, "no UNIX identity for the open's tree: not done");
-            Err(NtStatus::ACCESS_DENIED)
-        }
-        None => Ok(None),
-    }
 }
 
 /// Refuses to start with `unix_identity` unless the server is root and the kernel lets

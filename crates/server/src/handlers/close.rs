@@ -1,9 +1,9 @@
 //! CLOSE (MS-SMB2 3.3.5.10) and the cleanup of opens when a tree, session or
 //! connection goes away.
 
-use super::{Ctx, HResult, Reply};
+use super::ctx::Ctx;
+use super::reply::{HResult, Reply};
 use crate::conn_state::ConnState;
-use crate::dir_leases;
 use crate::locking::Changer;
 use crate::meta::file_meta;
 use crate::notify::{action, filter};
@@ -44,25 +44,25 @@ pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
     // Directory leases: the changer is judged while its open still has its lease.
     let by = if server.dir_leases.is_active() { server.locks.changer_of(id) } else { Changer::NO_LEASE };
     if server.dir_leases.take_written(id) {
-        dir_leases::entry_changed(server, open.share, &open.handle.rel_path(), by);
+        server.dir_leases.entry_changed(&server.locks, open.share, &open.handle.rel_path(), by);
     }
     if open.is_dir {
-        server.dir_leases.closed(server, id, open.share, &open.handle.rel_path());
+        server.dir_leases.closed(&server.host_notify, id, open.share, &open.handle.rel_path());
     }
-    server.host_names.closed(server, id);
+    server.host_names.closed(&server.host_notify, id);
     let outcome = server.locks.close_id(id);
     if let Some(s) = server.shares.get(open.share) {
         s.metrics.closes.increment(1);
     }
     if open.is_dir && open.delete_on_close && !outcome.delete_file {
         // Other opens keep the directory: it is delete-pending now.
-        server.notify.directory_deleted(server, open.share, &open.handle.rel_path());
+        server.notify.directory_deleted(&server.locks, open.share, &open.handle.rel_path());
     }
     if !outcome.delete_file && !outcome.delete_base {
         return;
     }
     // `unix_identity`: as the open's user, whatever request (or disconnect) closed it.
-    let Ok(unix) = crate::unix_id::of_open(server, conn, open.session_id, open.tree_id) else { return };
+    let Ok(unix) = conn.unix_of_open(server.config.unix_identity, open.session_id, open.tree_id) else { return };
     let remove = |share, handle: &opportune_fs::Handle, is_dir, base_only, by| {
         let _ = crate::unix_id::act_as(unix.as_deref(), || remove(server, conn, share, handle, is_dir, base_only, by));
     };
@@ -90,8 +90,8 @@ fn remove(server: &ServerState, conn: &ConnState, share: usize, handle: &opportu
                 q.removed((i.dev, i.file_id));
             }
             let mask = if is_dir && !base_only { filter::DIR_NAME } else { filter::FILE_NAME };
-            server.notify.report(server, share, &rel, action::REMOVED, mask);
-            dir_leases::entry_changed(server, share, &rel, by);
+            server.notify.report(&server.host_notify, &server.locks, share, &rel, action::REMOVED, mask);
+            server.dir_leases.entry_changed(&server.locks, share, &rel, by);
         }
         Ok(None) => tracing::info!(conn = conn.id, path = ?handle.rel_path(), "delete on close: the object has no name in the share any more (removed or renamed on the host)"),
         Err(e) => tracing::info!(conn = conn.id, path = ?handle.rel_path(), error = %e, "delete on close failed"),
@@ -104,12 +104,12 @@ pub fn forced(server: &ServerState, conn: &mut ConnState, id: u64, delete_file: 
     let Some(open) = conn.opens.remove(&id) else { return };
     super::notify::on_close(server, conn, id);
     server.dir_leases.take_written(id);
-    server.host_names.closed(server, id);
+    server.host_names.closed(&server.host_notify, id);
     if open.is_dir {
-        server.dir_leases.closed(server, id, open.share, &open.handle.rel_path());
+        server.dir_leases.closed(&server.host_notify, id, open.share, &open.handle.rel_path());
     }
     if delete_file {
-        let Ok(unix) = crate::unix_id::of_open(server, conn, open.session_id, open.tree_id) else { return };
+        let Ok(unix) = conn.unix_of_open(server.config.unix_identity, open.session_id, open.tree_id) else { return };
         let _ = crate::unix_id::act_as(unix.as_deref(), || remove(server, conn, open.share, &open.handle, open.is_dir, false, Changer::NO_LEASE));
     }
 }
@@ -146,7 +146,7 @@ pub fn release(server: &ServerState, conn: &mut ConnState, open: Open) {
     // A parked open's eventual close is not a change through this server.
     server.dir_leases.take_written(open.file_id.volatile);
     let deadline = std::time::Instant::now() + durable.timeout;
-    let Ok(unix) = crate::unix_id::of_open(server, conn, open.session_id, open.tree_id) else {
+    let Ok(unix) = conn.unix_of_open(server.config.unix_identity, open.session_id, open.tree_id) else {
         finish_close(server, conn, open);
         return;
     };

@@ -1,10 +1,12 @@
 //! CREATE (MS-SMB2 3.3.5.9): request validation, the open itself, create contexts.
 
-use super::create_open::{self, CreatePlan};
-use super::{Ctx, HResult};
+use super::create_open;
+use crate::create_plan::{CreateAcl, CreateExtras, CreatePlan};
+use super::ctx::Ctx;
+use super::reply::HResult;
 use opportune_fs::{CreateParams, SmbPath};
-use crate::security::{self, Descriptor};
-use opportune_types::create::{options, oplock, CreateAction, CreateDisposition, IMPERSONATION_MAX};
+use crate::security;
+use opportune_types::create::{options, oplock, CreateDisposition, IMPERSONATION_MAX};
 use opportune_wire::fscc::parse_full_ea_list;
 use opportune_types::{AccessMask, FileAttributes, NtStatus, ShareAccess};
 use opportune_wire::create::{context_name, CreateRequest, LeaseContext};
@@ -72,7 +74,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
         durable,
         app_instance: app_instance(ctx, &req),
         user: ctx.conn.sessions.get(&ctx.hdr.session_id).map_or_else(|| "".into(), |s| s.user.as_str().into()),
-        acl: crate::access_check::CreateAcl { token, desired: req.desired_access, cap: maximal },
+        acl: CreateAcl { token, desired: req.desired_access, cap: maximal },
     };
     let hdr = *ctx.hdr;
     let (mut reply, file_id) = create_open::start(ctx.server, ctx.conn, &hdr, plan);
@@ -123,16 +125,6 @@ fn requested_lease(ctx: &Ctx<'_>, req: &CreateRequest<'_>) -> Result<Option<Leas
     }
 }
 
-/// What a create applies to a file it creates, overwrites or supersedes: the EAs of
-/// the ExtA context (MS-SMB2 2.2.13.2.1) and the descriptor of SecD (2.2.13.2.2).
-#[derive(Default)]
-pub struct CreateExtras {
-    pub eas: Vec<opportune_fs::Ea>,
-    pub sd: Option<Descriptor>,
-    /// Whose view of an unstored descriptor an overwrite's SecD is merged into.
-    pub token: Option<std::sync::Arc<opportune_types::Token>>,
-}
-
 /// Parses and validates ExtA and SecD before anything is created, so a bad
 /// context fails the create without side effects.
 fn create_extras(req: &CreateRequest<'_>) -> Result<CreateExtras, NtStatus> {
@@ -158,41 +150,6 @@ fn create_extras(req: &CreateRequest<'_>) -> Result<CreateExtras, NtStatus> {
         extras.sd = Some(security::parse(c.data)?);
     }
     Ok(extras)
-}
-
-/// Applies `extras` to a newly created or overwritten file (MS-FSA 2.1.5.1.1,
-/// 2.1.5.1.2.1): EAs are set (an overwrite replaces the old ones); on an overwrite the
-/// parts of the descriptor given replace the file's (a new file got its descriptor,
-/// SecD included, from `access_check::on_create`).
-pub(super) fn apply_extras(extras: &CreateExtras, handle: &opportune_fs::Handle, action: CreateAction) -> Result<(), NtStatus> {
-    if action == CreateAction::Opened {
-        return Ok(());
-    }
-    if action != CreateAction::Created {
-        let old: Vec<opportune_fs::Ea> = handle
-            .eas()
-            ?
-            .into_iter()
-            .map(|e| opportune_fs::Ea { value: Vec::new(), ..e })
-            .collect();
-        if !old.is_empty() {
-            handle.set_eas(&old)?;
-        }
-    }
-    if !extras.eas.is_empty() {
-        handle.set_eas(&extras.eas)?;
-    }
-    if let Some(sd) = extras.sd.as_ref().filter(|_| action != CreateAction::Created) {
-        let stored = security::stored(handle.security_descriptor()?);
-        let mut d = match (stored, &extras.token) {
-            (Some(d), _) => d,
-            (None, Some(t)) => security::unstored(t),
-            (None, None) => Descriptor::default(),
-        };
-        d.merge(sd, sd.parts_present());
-        handle.set_security_descriptor(&security::encode(&d, security::ALL_PARTS)?)?;
-    }
-    Ok(())
 }
 
 /// The AllocationSize context (MS-SMB2 2.2.13.2.6): 8 bytes.

@@ -2,66 +2,27 @@
 //! (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1): admission by the lock core (share modes,
 //! delete-pending, caching), the file-system open, and the response.
 
-use super::Reply;
+use super::reply::Reply;
 use crate::conn_state::ConnState;
+use crate::create_plan::{CreateExtras, CreatePlan};
+use crate::deferred_create::{DeferredCreate, Stage};
 use crate::locking::{Admission, Changer};
 use crate::meta::file_meta;
 use crate::notify::{action, filter};
 use crate::open::{DirSearch, Open};
 use crate::pending::Waiting;
+use crate::security::{self, Descriptor};
 use crate::server::ServerState;
-use opportune_fs::{CreateParams, FileInfo, Opened, SmbPath};
+use opportune_fs::{CreateParams, FileInfo, Opened};
 use crate::policy::{caching_policy, CreateFacts};
 use opportune_locks::{ClientGuid, CreateOutcome, GrantedCaching, LeaseKey, RequestedCaching};
 use opportune_types::create::{options, oplock, CreateAction, CreateDisposition};
-use opportune_types::{AccessMask, FileAttributes, FileId, NtStatus, ShareAccess};
+use opportune_types::{FileAttributes, FileId, NtStatus};
 use opportune_wire::create::{context_name, encode_contexts, CreateResponse, LeaseContext};
 use opportune_wire::cursor::Put;
 use opportune_wire::header::Header;
 use std::os::fd::AsFd;
 use std::sync::Arc;
-
-/// Everything a create needs after its request was parsed and validated.
-pub struct CreatePlan {
-    pub name: String,
-    pub path: SmbPath,
-    pub params: CreateParams,
-    pub access: AccessMask,
-    pub share_access: ShareAccess,
-    pub create_options: u32,
-    pub oplock_level: u8,
-    pub lease: Option<LeaseContext>,
-    pub maximal: u32,
-    pub share: usize,
-    /// The new open's volatile id, also its id in the lock core.
-    pub open: u64,
-    pub want_mxac: bool,
-    pub want_qfid: bool,
-    pub truncating: bool,
-    /// EAs and security descriptor for a new or overwritten file.
-    pub extras: super::create::CreateExtras,
-    /// DHnQ or DH2Q.
-    pub durable: crate::durable::Request,
-    /// SMB2_CREATE_APP_INSTANCE_ID.
-    pub app_instance: Option<[u8; 16]>,
-    /// The session's user (for the break trace).
-    pub user: Arc<str>,
-    /// Who asks and what, for the access check (`access_check::on_create`).
-    pub acl: crate::access_check::CreateAcl,
-}
-
-/// Where a create stopped to wait for breaks.
-pub enum Stage {
-    /// An existing file is to be overwritten; it was admitted but not yet truncated.
-    Probed,
-    /// The file is open; only its admission is outstanding.
-    Opened(Box<Opened>, FileInfo),
-}
-
-pub struct DeferredCreate {
-    pub plan: CreatePlan,
-    pub stage: Stage,
-}
 
 pub enum Step {
     Done(Reply, Option<FileId>),
@@ -208,6 +169,26 @@ fn kernel_yield(plan: &CreatePlan, dev: u64, ino: u64) -> crate::locking::Kernel
     crate::locking::KernelYield { dev, ino, open, write, access, share }
 }
 
+/// Kernel oplocks (`locking/kernel.rs`): the caching just granted to a file open on a
+/// share with `kernel_oplocks` (and the server's) gets its Linux lease before the CREATE
+/// is answered, or comes down to what the kernel allows. Directories and named streams
+/// keep what they got: the kernel leases regular files only, and no host process opens
+/// a stream.
+fn kernel_grant(
+    server: &ServerState,
+    share: usize,
+    open: u64,
+    info: &FileInfo,
+    handle: &Arc<opportune_fs::Handle>,
+    caching: GrantedCaching,
+) -> GrantedCaching {
+    let on = server.config.kernel_oplocks && server.shares.get(share).is_some_and(|s| s.caching.kernel_oplocks);
+    if !on || info.is_dir || info.stream != 0 {
+        return caching;
+    }
+    server.locks.kernel_grant(open, info, handle, caching)
+}
+
 /// A refused create leaves nothing behind: a file it created is removed again.
 fn discard(server: &ServerState, plan: &CreatePlan, opened: &Opened, info: &FileInfo) {
     if opened.action == CreateAction::Created
@@ -326,14 +307,14 @@ fn finish(
         discard(server, &plan, &opened, &info);
         return Step::Done(Reply::error(status), None);
     }
-    if let Err(status) = super::create::apply_extras(&plan.extras, &opened.handle, opened.action) {
+    if let Err(status) = apply_extras(&plan.extras, &opened.handle, opened.action) {
         server.locks.close_id(plan.open);
         discard(server, &plan, &opened, &info);
         return Step::Done(Reply::error(status), None);
     }
     let file_id = FileId { persistent: plan.open, volatile: plan.open };
     let handle = Arc::new(opened.handle);
-    let caching = crate::policy::kernel_grant(server, plan.share, plan.open, &info, &handle, caching);
+    let caching = kernel_grant(server, plan.share, plan.open, &info, &handle, caching);
     let (oplock_level, lease_ctx) = granted_caching(&plan, caching, info.is_dir);
     let lease_ctx_granted = lease_ctx.as_ref().is_some_and(|l| l.state != 0);
     let durable = grant_durable(conn, hdr, &plan, oplock_level, lease_ctx.as_ref(), info.is_dir);
@@ -348,10 +329,10 @@ fn finish(
         server.locks.set_app_instance(plan.open, app, client);
     }
     if info.is_dir && lease_ctx_granted {
-        server.dir_leases.granted(server, plan.open, plan.share, &opened.rel_path, handle.as_fd());
+        server.dir_leases.granted(&server.host_notify, plan.open, plan.share, &opened.rel_path, handle.as_fd());
     }
     if !info.is_dir && info.stream == 0 && caches_handle(caching) {
-        server.host_names.granted(server, plan.open, plan.share, &opened.rel_path);
+        server.host_names.granted(&server.host_notify, &server.locks, &server.shares, plan.open, plan.share, &opened.rel_path);
     }
     let mirrored = server.shares.get(plan.share).is_some_and(|s| s.caching.posix_locking && s.caching.locking);
     if mirrored && !info.is_dir && info.stream == 0 {
@@ -385,16 +366,51 @@ fn finish(
     );
     if opened.action == CreateAction::Created {
         let mask = if info.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
-        server.notify.report(server, plan.share, &opened.rel_path, action::ADDED, mask);
+        server.notify.report(&server.host_notify, &server.locks, plan.share, &opened.rel_path, action::ADDED, mask);
         let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
         let by = Changer::Under { client, parent: plan.lease.and_then(|l| l.parent) };
-        crate::dir_leases::entry_changed(server, plan.share, &opened.rel_path, by);
+        server.dir_leases.entry_changed(&server.locks, plan.share, &opened.rel_path, by);
     } else {
         // An overwrite, or only an open: the server's own doing either way.
         server.host_notify.own_change(plan.share, &opened.rel_path, std::time::Instant::now());
     }
     let body = encode_response(&info, oplock_level, opened.action, file_id, contexts);
     Step::Done(Reply::ok(body), Some(file_id))
+}
+
+/// Applies `extras` to a newly created or overwritten file (MS-FSA 2.1.5.1.1,
+/// 2.1.5.1.2.1): EAs are set (an overwrite replaces the old ones); on an overwrite the
+/// parts of the descriptor given replace the file's (a new file got its descriptor,
+/// SecD included, from `access_check::on_create`).
+fn apply_extras(extras: &CreateExtras, handle: &opportune_fs::Handle, action: CreateAction) -> Result<(), NtStatus> {
+    if action == CreateAction::Opened {
+        return Ok(());
+    }
+    if action != CreateAction::Created {
+        let old: Vec<opportune_fs::Ea> = handle
+            .eas()
+            ?
+            .into_iter()
+            .map(|e| opportune_fs::Ea { value: Vec::new(), ..e })
+            .collect();
+        if !old.is_empty() {
+            handle.set_eas(&old)?;
+        }
+    }
+    if !extras.eas.is_empty() {
+        handle.set_eas(&extras.eas)?;
+    }
+    if let Some(sd) = extras.sd.as_ref().filter(|_| action != CreateAction::Created) {
+        let stored = security::stored(handle.security_descriptor()?);
+        let mut d = match (stored, &extras.token) {
+            (Some(d), _) => d,
+            (None, Some(t)) => security::unstored(t),
+            (None, None) => Descriptor::default(),
+        };
+        d.merge(sd, sd.parts_present());
+        handle.set_security_descriptor(&security::encode(&d, security::ALL_PARTS)?)?;
+    }
+    Ok(())
 }
 
 /// The CREATE response body for an open of the file `info` describes.

@@ -4,7 +4,8 @@
 //! for a leased open the name must still lead to the same file.
 
 use super::create_open::encode_response;
-use super::{Ctx, HResult, Reply};
+use super::ctx::Ctx;
+use super::reply::{HResult, Reply};
 use crate::durable::{oplock_level_of, Reconnect};
 use opportune_fs::{CreateParams, SmbPath};
 use opportune_types::create::{oplock, CreateAction, CreateDisposition};

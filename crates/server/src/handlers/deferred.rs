@@ -1,7 +1,7 @@
 //! Completion of creates that waited for oplock or lease breaks (MS-SMB2 3.3.4.2, 3.3.5.9).
 
 use super::create_open::{resume, Step};
-use super::Reply;
+use super::reply::Reply;
 use crate::conn_state::ConnState;
 use crate::pending::PendingOp;
 use crate::server::ServerState;

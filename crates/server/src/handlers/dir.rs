@@ -1,6 +1,7 @@
 //! QUERY_DIRECTORY (MS-SMB2 3.3.5.18, MS-FSA 2.1.5.6).
 
-use super::{Ctx, HResult, Reply};
+use super::ctx::Ctx;
+use super::reply::{HResult, Reply};
 use crate::meta::{ea_size, file_meta};
 use crate::open::Open;
 use opportune_fs::join_rel;

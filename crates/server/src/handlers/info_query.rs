@@ -11,27 +11,15 @@
 mod ea;
 mod file;
 mod fs;
+mod info;
 mod quota;
 
-use super::{Ctx, HResult, Reply};
+use super::ctx::Ctx;
+use super::reply::{HResult, Reply};
 use crate::open::Open;
 use crate::security::{self, SACL_SECURITY_INFORMATION};
 use opportune_types::{AccessMask, NtStatus};
 use opportune_wire::query::{encode_buffer_response, info_type, QueryInfoRequest};
-
-/// What a class produced: the bytes, and the smallest output buffer the class
-/// accepts (shorter ones get INFO_LENGTH_MISMATCH).
-pub(super) struct Info {
-    data: Vec<u8>,
-    min: usize,
-}
-
-impl Info {
-    fn fixed(data: Vec<u8>) -> Info {
-        let min = data.len();
-        Info { data, min }
-    }
-}
 
 pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     let req = QueryInfoRequest::decode(ctx.msg)?;

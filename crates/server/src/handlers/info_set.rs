@@ -1,9 +1,9 @@
 //! SET_INFO (MS-SMB2 3.3.5.21, MS-FSA 2.1.5.15): times and attributes, rename,
 //! hard links, delete disposition, end of file, allocation, position, mode and EAs.
 
-use crate::dir_leases;
 use crate::locking::Changer;
-use super::{Ctx, HResult, Reply};
+use super::ctx::Ctx;
+use super::reply::{HResult, Reply};
 use crate::conn_state::ConnState;
 use crate::open::{Open, PendingRename};
 use crate::pending::Waiting;
@@ -85,7 +85,7 @@ fn set_security(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSta
     if stored.is_ok()
         && info & security::OWNER_SECURITY_INFORMATION != 0
         && file.stream == 0
-        && let Some((q, key)) = crate::quota::for_open(server, open.share, Some((file.dev, file.file_id)))
+        && let Some((q, key)) = crate::quota::for_open(&server.shares, open.share, Some((file.dev, file.file_id)))
     {
         q.set_owner(key, d.owner.as_ref());
     }
@@ -178,9 +178,9 @@ fn set_basic(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Resu
     open.handle.set_basic(&b)?;
     if server.notify.is_watched() {
         let mask = filter::ATTRIBUTES | filter::LAST_WRITE;
-        server.notify.report(server, open.share, &open.handle.rel_path(), action::MODIFIED, mask);
+        server.notify.report(&server.host_notify, &server.locks, open.share, &open.handle.rel_path(), action::MODIFIED, mask);
     }
-    dir_leases::entry_changed(server, open.share, &open.handle.rel_path(), Changer::Open(open.file_id.volatile));
+    server.dir_leases.entry_changed(&server.locks, open.share, &open.handle.rel_path(), Changer::Open(open.file_id.volatile));
     Ok(())
 }
 
@@ -261,11 +261,11 @@ fn link(ctx: &mut Ctx<'_>, id: opportune_types::FileId, buf: &[u8]) -> Result<()
     tracing::debug!(from = ?open.handle.rel_path(), to = ?linked.rel, replaced = linked.replaced, "hard link");
     if server.notify.is_watched() {
         if linked.replaced {
-            server.notify.report(server, open.share, &linked.rel, action::REMOVED, filter::FILE_NAME);
+            server.notify.report(&server.host_notify, &server.locks, open.share, &linked.rel, action::REMOVED, filter::FILE_NAME);
         }
-        server.notify.report(server, open.share, &linked.rel, action::ADDED, filter::FILE_NAME);
+        server.notify.report(&server.host_notify, &server.locks, open.share, &linked.rel, action::ADDED, filter::FILE_NAME);
     }
-    dir_leases::entry_changed(server, open.share, &linked.rel, Changer::Open(open.file_id.volatile));
+    server.dir_leases.entry_changed(&server.locks, open.share, &linked.rel, Changer::Open(open.file_id.volatile));
     Ok(())
 }
 
@@ -300,10 +300,10 @@ fn perform_rename(server: &ServerState, conn_id: u64, open: &mut Open, target: &
     tracing::debug!(conn = conn_id, from = ?from, to = ?new_rel, "rename");
     server.locks.renamed(open_id, &new_rel);
     let mask = if open.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
-    server.notify.report(server, share, &from, action::RENAMED_OLD_NAME, mask);
-    server.notify.report(server, share, &new_rel, action::RENAMED_NEW_NAME, mask);
-    dir_leases::entry_changed(server, share, &from, Changer::Open(open_id));
-    dir_leases::entry_changed(server, share, &new_rel, Changer::Open(open_id));
+    server.notify.report(&server.host_notify, &server.locks, share, &from, action::RENAMED_OLD_NAME, mask);
+    server.notify.report(&server.host_notify, &server.locks, share, &new_rel, action::RENAMED_NEW_NAME, mask);
+    server.dir_leases.entry_changed(&server.locks, share, &from, Changer::Open(open_id));
+    server.dir_leases.entry_changed(&server.locks, share, &new_rel, Changer::Open(open_id));
     if open.is_dir {
         server.dir_leases.renamed(share, &from, &new_rel);
     }
@@ -346,7 +346,7 @@ fn set_disposition(ctx: &mut Ctx<'_>, id: opportune_types::FileId, delete: bool)
     let (open_id, is_dir, rel, share) = (open.file_id.volatile, open.is_dir, open.handle.rel_path(), open.share);
     ctx.server.locks.set_delete_pending(open_id, delete)?;
     if delete && is_dir {
-        ctx.server.notify.directory_deleted(ctx.server, share, &rel);
+        ctx.server.notify.directory_deleted(&ctx.server.locks, share, &rel);
     }
     Ok(())
 }
@@ -364,7 +364,7 @@ fn set_end_of_file(ctx: &mut Ctx<'_>, id: opportune_types::FileId, len: u64) -> 
     let open_id = open.file_id.volatile;
     let handle = open.handle.clone();
     let (share, key) = (open.share, open.quota);
-    let quota = crate::quota::for_open(ctx.server, share, key);
+    let quota = crate::quota::for_open(&ctx.server.shares, share, key);
     let charged = match &quota {
         Some((q, key)) => q.grow(*key, len)?,
         None => None,
@@ -391,7 +391,7 @@ fn set_allocation(ctx: &mut Ctx<'_>, id: opportune_types::FileId, len: u64) -> R
     }
     let (open_id, handle) = (open.file_id.volatile, open.handle.clone());
     let (share, key) = (open.share, open.quota);
-    let quota = crate::quota::for_open(ctx.server, share, key);
+    let quota = crate::quota::for_open(&ctx.server.shares, share, key);
     if let Some((q, key)) = &quota {
         q.admits_size(*key, len)?;
     }

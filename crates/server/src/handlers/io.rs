@@ -1,6 +1,7 @@
 //! READ, WRITE and FLUSH (MS-SMB2 3.3.5.11, 3.3.5.12, 3.3.5.13).
 
-use super::{empty_ok, Ctx, HResult, Reply};
+use super::ctx::Ctx;
+use super::reply::{empty_ok, HResult, Reply};
 use opportune_wire::header::HEADER_LEN;
 use crate::notify;
 use opportune_types::{AccessMask, NtStatus};
@@ -143,7 +144,7 @@ pub fn write(ctx: &mut Ctx<'_>) -> HResult {
     if ctx.server.notify.is_watched() {
         let share = ctx.tree()?.share;
         let mask = notify::filter::LAST_WRITE | notify::filter::SIZE;
-        ctx.server.notify.report(ctx.server, share, &handle.rel_path(), notify::action::MODIFIED, mask);
+        ctx.server.notify.report(&ctx.server.host_notify, &ctx.server.locks, share, &handle.rel_path(), notify::action::MODIFIED, mask);
     }
     advance_position(ctx, req.file_id, offset + n as u64);
     let mut body = Vec::with_capacity(17);

@@ -1,7 +1,8 @@
 //! IOCTL (MS-SMB2 3.3.5.15). Codes the server does not implement get
 //! STATUS_NOT_SUPPORTED (or INVALID_DEVICE_REQUEST for non-FSCTL), never a dropped connection.
 
-use super::{Ctx, HResult, Reply};
+use super::ctx::Ctx;
+use super::reply::{HResult, Reply};
 use opportune_types::{FileId, NtStatus};
 use opportune_wire::cursor::Put;
 use opportune_wire::ioctl::{encode_ioctl_response, fsctl, IoctlRequest, FLAG_IS_FSCTL};

@@ -1,6 +1,7 @@
 //! LOCK (MS-SMB2 3.3.5.14) and OPLOCK_BREAK acknowledgments (3.3.5.22).
 
-use super::{empty_ok, Ctx, HResult, Reply};
+use super::ctx::Ctx;
+use super::reply::{empty_ok, HResult, Reply};
 use crate::conn_state::BreakTarget;
 use crate::pending::Waiting;
 use opportune_locks::{LockElement, LockKind, LockOutcome};

@@ -1,6 +1,7 @@
 //! NEGOTIATE (MS-SMB2 3.3.5.3, 3.3.5.4) and FSCTL_VALIDATE_NEGOTIATE_INFO (3.3.5.15.12).
 
-use super::{Ctx, Reply};
+use super::ctx::Ctx;
+use super::reply::Reply;
 use crate::conn_state::{ConnState, Negotiated};
 use crate::server::ServerState;
 use opportune_crypto::{Cipher, PreauthHash, SigningAlgorithm};

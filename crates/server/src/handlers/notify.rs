@@ -2,7 +2,8 @@
 //! the request stays pending until one happens, it is cancelled (STATUS_CANCELLED), or
 //! its handle is closed (STATUS_NOTIFY_CLEANUP).
 
-use super::{Ctx, HResult, Reply};
+use super::ctx::Ctx;
+use super::reply::{HResult, Reply};
 use crate::conn_state::ConnState;
 use crate::locking::ConnEvent;
 use crate::notify;
@@ -73,7 +74,7 @@ fn take_ready(open: &mut crate::open::Open) -> Option<Reply> {
 
 /// A change arrived for a watching open: buffered, and the final answer of a pending
 /// CHANGE_NOTIFY if one waits (returned with its AsyncId and request).
-pub fn on_change(conn: &mut ConnState, change: notify::Change) -> Option<(u64, crate::pending::PendingOp, Reply)> {
+pub fn on_change(conn: &mut ConnState, change: crate::notify_change::Change) -> Option<(u64, crate::pending::PendingOp, Reply)> {
     let open = conn.opens.get_mut(&change.open)?;
     if open.notify.changes.len() >= MAX_BUFFERED {
         open.notify.overflow = true;

@@ -4,8 +4,10 @@
 //! pipe), IOCTL FSCTL_PIPE_TRANSCEIVE does both, CLOSE ends it. Other names are
 //! STATUS_OBJECT_NAME_NOT_FOUND, as before.
 
-use super::{empty_ok, Ctx, HResult, Reply};
-use crate::pipes::{PipeOpen, ServerView, MAX_PIPES_PER_CONNECTION, MAX_PIPE_MEMORY_PER_CONNECTION};
+use super::ctx::Ctx;
+use super::reply::{empty_ok, HResult, Reply};
+use crate::pipes::{PipeOpen, MAX_PIPES_PER_CONNECTION, MAX_PIPE_MEMORY_PER_CONNECTION};
+use crate::server_view::ServerView;
 use opportune_rpc::{Interface, Pipe, PipeError, ReadOutcome};
 use opportune_types::{FileAttributes, FileId, NtStatus};
 use opportune_wire::create::{CreateRequest, CreateResponse};

@@ -3,7 +3,8 @@
 //! client learns exactly why its binding is refused; the binding itself is then refused
 //! with STATUS_REQUEST_NOT_ACCEPTED because multichannel is not offered yet.
 
-use super::{Ctx, Reply};
+use super::ctx::Ctx;
+use super::reply::Reply;
 use crate::session::Identity;
 use opportune_crypto::SigningAlgorithm;
 use opportune_types::NtStatus;

@@ -1,7 +1,8 @@
 //! SESSION_SETUP and LOGOFF (MS-SMB2 3.3.5.5, 3.3.5.6): SPNEGO-wrapped or raw NTLMSSP,
 //! NTLMv2 only, session keys per dialect.
 
-use super::{empty_ok, Ctx, HResult, Reply};
+use super::ctx::Ctx;
+use super::reply::{empty_ok, HResult, Reply};
 use crate::session::{AuthState, Identity, Session};
 use crate::throttle::Admission;
 use opportune_auth::spnego::{self, NegState};

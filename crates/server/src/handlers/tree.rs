@@ -1,10 +1,12 @@
 //! TREE_CONNECT and TREE_DISCONNECT (MS-SMB2 3.3.5.7, 3.3.5.8).
 
-use super::{empty_ok, Ctx, HResult, Reply};
+use super::ctx::Ctx;
+use super::reply::{empty_ok, HResult, Reply};
 use crate::session::{Identity, Tree};
 use crate::share_access;
 use opportune_types::{AccessMask, NtStatus};
 use std::sync::Arc;
+use opportune_wire::header::Command;
 use opportune_wire::tree::{share_flags, TreeConnectRequest, TreeConnectResponse, SHARE_TYPE_DISK, SHARE_TYPE_PIPE};
 
 /// Rights a read-only share grants.
@@ -30,7 +32,7 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
         };
         (tree, SHARE_TYPE_PIPE)
     } else {
-        let found = ctx.server.shares.find(&name).filter(|(_, s)| may_use(ctx.server, s, identity));
+        let found = ctx.server.shares.find(&name).filter(|(_, s)| ctx.server.may_use(s, identity));
         let Some((idx, share)) = found else {
             tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, share = %name.escape_debug(), ?identity, "tree connect refused");
             return Err(NtStatus::BAD_NETWORK_NAME);
@@ -71,12 +73,12 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
 /// STATUS_ACCESS_DENIED (the share exists; MS-SMB2 3.3.5.7 leaves the check to the
 /// server's authorization) and is logged at info with the rule that decided; `tree` is
 /// left as it was.
-fn admit(ctx: &mut Ctx<'_>, share: &crate::server::ShareState, tree: &mut Tree) -> Result<(), NtStatus> {
+fn admit(ctx: &mut Ctx<'_>, share: &crate::share_state::ShareState, tree: &mut Tree) -> Result<(), NtStatus> {
     let session = ctx.session()?;
     let (identity, can_encrypt, token) = (session.identity, session.encryptor.is_some(), session.token.clone());
     let user = (identity == Identity::User).then(|| session.user.clone());
     let mapping = session.unix.clone();
-    if !may_use(ctx.server, share, identity) {
+    if !ctx.server.may_use(share, identity) {
         return Err(NtStatus::ACCESS_DENIED);
     }
     let groups = user.as_deref().map(|u| ctx.server.directory().group_names_of(u)).unwrap_or_default();
@@ -97,6 +99,31 @@ fn admit(ctx: &mut Ctx<'_>, share: &crate::server::ShareState, tree: &mut Tree) 
     Ok(())
 }
 
+/// MS-SMB2 3.3.5.2.11: the tree must exist in the session, and a tree that must
+/// encrypt takes encrypted requests only.
+/// A tree whose share a reload removed answers STATUS_NETWORK_NAME_DELETED to
+/// everything but CLOSE and TREE_DISCONNECT, which let the client let go of it; a tree
+/// whose share a reload changed is admitted again under the new settings first
+/// (`readmit`), and one they no longer admit answers STATUS_ACCESS_DENIED.
+pub fn check_share(ctx: &mut Ctx<'_>, cmd: Command) -> Result<(), NtStatus> {
+    let t = ctx.tree()?;
+    let lets_go = matches!(cmd, Command::Close | Command::TreeDisconnect);
+    if t.is_ipc {
+        return Ok(());
+    }
+    let (share_idx, generation) = (t.share, t.share_generation);
+    let Some(share) = ctx.server.shares.get(share_idx) else {
+        return if lets_go { Ok(()) } else { Err(NtStatus::NETWORK_NAME_DELETED) };
+    };
+    if share.generation != generation {
+        readmit(ctx, &share)?;
+    }
+    if ctx.tree()?.revoked && !lets_go {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    Ok(())
+}
+
 /// A reload changed the settings of the share the request's tree is on: the share's
 /// access rules are applied to the tree again, so what a tree may do always follows the
 /// rules in force (read_list, write_list, admin_users, valid_users, hosts_allow,
@@ -105,7 +132,7 @@ fn admit(ctx: &mut Ctx<'_>, share: &crate::server::ShareState, tree: &mut Tree) 
 /// follow the new rules. A tree the rules no longer admit is revoked: its requests but
 /// CLOSE and TREE_DISCONNECT answer STATUS_ACCESS_DENIED until a later reload admits it
 /// again.
-pub(crate) fn readmit(ctx: &mut Ctx<'_>, share: &crate::server::ShareState) -> Result<(), NtStatus> {
+pub(crate) fn readmit(ctx: &mut Ctx<'_>, share: &crate::share_state::ShareState) -> Result<(), NtStatus> {
     let tid = ctx.hdr.tree_id;
     let mut tree = ctx.session()?.trees.remove(&tid).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
     let admitted = admit(ctx, share, &mut tree);
@@ -121,7 +148,7 @@ pub(crate) fn readmit(ctx: &mut Ctx<'_>, share: &crate::server::ShareState) -> R
 /// disk share: STATUS_ACCESS_DENIED, logged at info with the reason (`unix_id`).
 fn unix_identity(
     ctx: &Ctx<'_>,
-    share: &crate::server::ShareState,
+    share: &crate::share_state::ShareState,
     mapping: Option<crate::unix_id::Mapping>,
 ) -> Result<Option<Arc<opportune_fs::UnixIdentity>>, NtStatus> {
     if !ctx.server.config.unix_identity || !share.config.unix_identity {
@@ -148,15 +175,6 @@ fn tree_encryption(policy: crate::config::Encryption, can_encrypt: bool) -> Resu
         return Err(NtStatus::ACCESS_DENIED);
     }
     Ok(policy.asks() && can_encrypt)
-}
-
-/// Whether a session of `identity` may connect to `share`: users to every share;
-/// guest and anonymous sessions only to guest_ok shares, and only while guest access is
-/// on. A share the session may not use is answered as if it did not exist
-/// (STATUS_BAD_NETWORK_NAME, MS-SMB2 3.3.5.7), so share names are not revealed to
-/// whoever cannot use them.
-pub(crate) fn may_use(server: &crate::server::ServerState, share: &crate::server::ShareState, identity: Identity) -> bool {
-    identity == Identity::User || (server.config.guest && share.guest_ok)
 }
 
 pub fn disconnect(ctx: &mut Ctx<'_>) -> HResult {

@@ -15,135 +15,20 @@
 //!   STATUS_QUOTA_EXCEEDED (MS-ERREF 2.3.1 0xC0000044), the share's STATUS_DISK_FULL
 //!   (0xC000007F), as NTFS answers for a per-user quota and a full volume.
 //!
-//! [`ShareState::quota`]: crate::server::ShareState::quota
+//! [`ShareState::quota`]: crate::share_state::ShareState::quota
 
 pub mod scan;
+pub mod share_quota;
 pub mod table;
 
-use crate::server::{ServerState, ShareState};
-use opportune_types::{NtStatus, Sid};
+use crate::accounts::Directory;
+use crate::share_state::ShareState;
+use crate::share_table::ShareTable;
+use opportune_types::Sid;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-pub use table::{FileKey, Limits, Refusal, Table, Usage};
-
-/// A share's quota settings (TOML keys `quota_bytes`, `quota_files`, `user_quota_bytes`,
-/// `user_quota_files`; docs/CONFIG.md).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct QuotaConfig {
-    /// Limits over everything on the share, whoever owns it.
-    pub share: Limits,
-    /// Limits of each user who has none of their own in the users file.
-    pub user_default: Limits,
-}
-
-impl QuotaConfig {
-    pub fn is_none(&self) -> bool {
-        self.share.is_none() && self.user_default.is_none()
-    }
-}
-
-/// The one place a refusal becomes an NT status (module documentation).
-pub fn status(r: Refusal) -> NtStatus {
-    match r {
-        Refusal::User => NtStatus::QUOTA_EXCEEDED,
-        Refusal::Share => NtStatus::DISK_FULL,
-    }
-}
-
-/// The usage of one share and its scan state.
-#[derive(Debug)]
-pub struct ShareQuota {
-    table: Mutex<Table>,
-}
-
-impl ShareQuota {
-    fn new(table: Table) -> ShareQuota {
-        ShareQuota { table: Mutex::new(table) }
-    }
-
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// A new file or directory of `owner`, with `allocation` bytes asked for.
-    pub fn created(&self, key: FileKey, owner: Option<&Sid>, allocation: u64) -> Result<(), NtStatus> {
-        let mut t = self.lock();
-        t.admits_new(owner, allocation).map_err(status)?;
-        t.create(key, owner).map_err(status)
-    }
-
-    /// An existing file was opened: its entry is made or corrected.
-    pub fn opened(&self, key: FileKey, owner: Option<&Sid>, size: u64) {
-        self.lock().observe(key, owner, size);
-    }
-
-    /// The file `key` is to grow to `size`: checked and charged; the old size comes back
-    /// to undo with [`ShareQuota::undo_growth`] if the change fails.
-    pub fn grow(&self, key: FileKey, size: u64) -> Result<Option<u64>, NtStatus> {
-        self.lock().grow(key, size).map_err(status)
-    }
-
-    /// An allocation of `len` bytes: refused if end of file there would not fit.
-    pub fn admits_size(&self, key: FileKey, len: u64) -> Result<(), NtStatus> {
-        self.lock().admits_size(key, len).map_err(status)
-    }
-
-    /// A growth to `size` charged by [`ShareQuota::grow`] failed: the file is charged
-    /// `old` again, unless something changed its entry meanwhile (another request's
-    /// growth, which stays charged).
-    pub fn undo_growth(&self, key: FileKey, old: u64, size: u64) {
-        let mut t = self.lock();
-        if t.size_of(key) == Some(size) {
-            t.set_size(key, old);
-        }
-    }
-
-    /// The file was truncated to `len` if it was longer (an allocation below end of
-    /// file).
-    pub fn truncated(&self, key: FileKey, len: u64) {
-        let mut t = self.lock();
-        if t.size_of(key).is_some_and(|s| s > len) {
-            t.set_size(key, len);
-        }
-    }
-
-    pub fn removed(&self, key: FileKey) {
-        self.lock().remove(key);
-    }
-
-    pub fn set_owner(&self, key: FileKey, owner: Option<&Sid>) {
-        self.lock().set_owner(key, owner);
-    }
-
-    /// What caps the sizes FileFsSizeInformation reports to `user` (MS-FSCC 2.5.8):
-    /// the smallest byte limit that applies to the user's files (its own, the share's)
-    /// and the fewest bytes those limits leave; None where no limit applies.
-    pub fn space_for(&self, user: &Sid) -> (Option<u64>, Option<u64>) {
-        let t = self.lock();
-        let limits = [(t.limits_of(user).bytes, t.usage_of(user).bytes), (t.share_limits().bytes, t.total().bytes)];
-        let mut out: (Option<u64>, Option<u64>) = (None, None);
-        for (limit, used) in limits {
-            if let Some(l) = limit {
-                let left = l.saturating_sub(used);
-                out = (Some(out.0.map_or(l, |t| t.min(l))), Some(out.1.map_or(left, |f| f.min(left))));
-            }
-        }
-        out
-    }
-
-    /// The quota entry of `sid` (MS-FSCC 2.4.41): bytes used, and its byte limit
-    /// (None: no limit).
-    pub fn entry_of(&self, sid: &Sid) -> (u64, Option<u64>) {
-        let t = self.lock();
-        (t.usage_of(sid).bytes, t.limits_of(sid).bytes)
-    }
-
-    /// Every owner with a SID and its entry, in enumeration order.
-    pub fn entries(&self) -> Vec<(Sid, u64, Option<u64>)> {
-        let t = self.lock();
-        t.owners().map(|(s, u)| (s.clone(), u.bytes, t.limits_of(s).bytes)).collect()
-    }
-}
+use std::sync::Arc;
+pub use share_quota::{status, ShareQuota};
+pub use table::{FileKey, Limits, QuotaConfig, Refusal, Table, Usage};
 
 /// The file key an open of `info` is charged under, if its share tracks quotas: files
 /// and directories themselves, not named streams (which live in extended attributes,
@@ -178,14 +63,13 @@ pub fn mark_quota_file(create_response: &mut [u8]) {
 }
 
 /// The quota table and key an open's growth is charged under, if any.
-pub fn for_open(server: &ServerState, share: usize, key: Option<FileKey>) -> Option<(Arc<ShareQuota>, FileKey)> {
+pub fn for_open(shares: &ShareTable, share: usize, key: Option<FileKey>) -> Option<(Arc<ShareQuota>, FileKey)> {
     let key = key?;
-    server.shares.get(share)?.quota.get().cloned().map(|q| (q, key))
+    shares.get(share)?.quota.get().cloned().map(|q| (q, key))
 }
 
 /// Per-user limits by account name (from the users file), turned into SIDs.
-fn user_limits(server: &ServerState, by_name: &[(String, Limits)]) -> HashMap<Sid, Limits> {
-    let dir = server.directory();
+fn user_limits(dir: &Directory, by_name: &[(String, Limits)]) -> HashMap<Sid, Limits> {
     by_name
         .iter()
         .filter_map(|(name, l)| dir.user(name).map(|u| (dir.sid(u.rid), *l)))
@@ -195,10 +79,11 @@ fn user_limits(server: &ServerState, by_name: &[(String, Limits)]) -> HashMap<Si
 /// Gives each live share that should track usage its table (kept from `previous` for a
 /// share whose slot stayed: a reload that kept its root), sets the limits and starts a
 /// scan. Called at start and after every reload.
-pub fn configure(server: &ServerState, by_name: &[(String, Limits)], previous: &[(usize, Arc<ShareQuota>)]) {
-    let users = user_limits(server, by_name);
+/// The users' SIDs are looked up in `directory`.
+pub fn configure(shares: &ShareTable, directory: &Directory, by_name: &[(String, Limits)], previous: &[(usize, Arc<ShareQuota>)]) {
+    let users = user_limits(directory, by_name);
     let any_user = !users.is_empty();
-    for (slot, share) in server.shares.live() {
+    for (slot, share) in shares.live() {
         let c = share.config.quota;
         if c.is_none() && !any_user {
             continue;
@@ -214,6 +99,6 @@ pub fn configure(server: &ServerState, by_name: &[(String, Limits)], previous: &
 }
 
 /// The quota tables of the live shares by slot (what a reload keeps).
-pub fn tables(server: &ServerState) -> Vec<(usize, Arc<ShareQuota>)> {
-    server.shares.live().into_iter().filter_map(|(i, s)| s.quota.get().map(|q| (i, q.clone()))).collect()
+pub fn tables(shares: &ShareTable) -> Vec<(usize, Arc<ShareQuota>)> {
+    shares.live().into_iter().filter_map(|(i, s)| s.quota.get().map(|q| (i, q.clone()))).collect()
 }

@@ -14,7 +14,7 @@
 //!   that file's entry, and the next reload's scan corrects everything (entries of files
 //!   gone are dropped then).
 
-use super::ShareQuota;
+use super::share_quota::ShareQuota;
 use opportune_fs::Share;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;

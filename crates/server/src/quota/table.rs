@@ -38,6 +38,22 @@ impl Limits {
     }
 }
 
+/// A share's quota settings (TOML keys `quota_bytes`, `quota_files`, `user_quota_bytes`,
+/// `user_quota_files`; docs/CONFIG.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QuotaConfig {
+    /// Limits over everything on the share, whoever owns it.
+    pub share: Limits,
+    /// Limits of each user who has none of their own in the users file.
+    pub user_default: Limits,
+}
+
+impl QuotaConfig {
+    pub fn is_none(&self) -> bool {
+        self.share.is_none() && self.user_default.is_none()
+    }
+}
+
 /// What an owner (or the whole share) holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {

@@ -4,7 +4,7 @@
 //! matched ignoring case and returned as stored (the case they were set with);
 //! a name asked for that does not exist comes back as asked, with no value.
 
-use super::super::{HResult, Reply};
+use crate::handlers::reply::{HResult, Reply};
 use crate::open::Open;
 use opportune_types::{AccessMask, NtStatus};
 use opportune_wire::fscc::{full_ea_len, parse_get_ea_list, put_full_ea_list, FullEa};

@@ -1,6 +1,6 @@
 //! File information classes for QUERY_INFO (MS-FSCC 2.4, MS-FSA 2.1.5.12).
 
-use super::Info;
+use super::info::Info;
 use crate::meta::file_meta;
 use crate::open::Open;
 use crate::server::ServerState;

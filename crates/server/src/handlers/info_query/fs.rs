@@ -1,6 +1,6 @@
 //! File-system information classes for QUERY_INFO (MS-FSCC 2.5, MS-FSA 2.1.5.12).
 
-use super::Info;
+use super::info::Info;
 use opportune_types::NtStatus;
 use opportune_wire::cursor::{utf16_len, Put};
 use opportune_wire::fscc::fs_class;
@@ -27,7 +27,7 @@ const MIN_ATTRIBUTE: usize = 16;
 const FILE_VC_QUOTA_ENFORCE: u32 = 0x1 | 0x2;
 
 /// A file-system class for `user` (whose quota caps the sizes reported) on `share`.
-pub(super) fn query(share: &crate::server::ShareState, user: &opportune_types::Sid, c: u8) -> Result<Info, NtStatus> {
+pub(super) fn query(share: &crate::share_state::ShareState, user: &opportune_types::Sid, c: u8) -> Result<Info, NtStatus> {
     let (fs, share_name) = (&*share.fs, share.name.as_str());
     let mut d = Vec::with_capacity(64);
     match c {

@@ -13,9 +13,9 @@
 //!   another SID is STATUS_ACCESS_DENIED.
 //! * QuotaThreshold is the limit (no warning level is kept); no limit is -1 for both.
 
-use super::super::{HResult, Reply};
+use crate::handlers::reply::{HResult, Reply};
 use crate::open::Open;
-use crate::server::ShareState;
+use crate::share_state::ShareState;
 use opportune_types::sid::well_known;
 use opportune_types::{NtStatus, Sid, Token};
 use opportune_wire::query::{encode_buffer_response, QueryInfoRequest};
