@@ -8,8 +8,7 @@
 //! open in the parked [`Open`]. Another client that needs it broken purges it at once,
 //! as Windows does: nobody is left to flush or acknowledge.
 
-use opportune_types::create::oplock;
-use opportune_types::{FileId, NtStatus};
+use opportune_types::{FileId, LeaseState, NtStatus, OplockLevel};
 use opportune_wire::create::{context_name, CreateRequest};
 use opportune_wire::durable::{decode_reconnect_v1, DurableV2Reconnect, DurableV2Request};
 use std::time::Duration;
@@ -21,7 +20,6 @@ pub const MAX_TIMEOUT_MS: u32 = 300_000;
 pub const DEFAULT_TIMEOUT_MS: u32 = 60_000;
 
 /// The lease state bit that makes a lease eligible (handle caching).
-const LEASE_H: u32 = 0x2;
 
 /// What makes an open durable, and what a reconnect must match.
 #[derive(Clone, Debug)]
@@ -89,11 +87,11 @@ pub fn parse(req: &CreateRequest<'_>, dialect: u16) -> Result<(Request, Option<R
 
 /// Whether the caching granted makes an open eligible: a batch oplock or a lease with
 /// handle caching, on a file (MS-SMB2 3.3.5.9.6, 3.3.5.9.10; persistence is not offered).
-pub fn eligible(oplock_level: u8, lease_state: Option<u32>, is_dir: bool) -> bool {
+pub fn eligible(level: Option<OplockLevel>, lease: Option<LeaseState>, is_dir: bool) -> bool {
     !is_dir
-        && match lease_state {
-            Some(state) => state & LEASE_H != 0,
-            None => oplock_level == oplock::BATCH,
+        && match lease {
+            Some(state) => state.contains(LeaseState::H),
+            None => level == Some(OplockLevel::Batch),
         }
 }
 
@@ -102,29 +100,19 @@ pub fn v2_timeout(requested: u32) -> u32 {
     if requested == 0 { DEFAULT_TIMEOUT_MS } else { requested.min(MAX_TIMEOUT_MS) }
 }
 
-/// The oplock level the lock core's caching bits stand for (R, RW, RWH).
-pub fn oplock_level_of(bits: u32) -> u8 {
-    match bits & 0x7 {
-        0x7 => oplock::BATCH,
-        0x5 => oplock::EXCLUSIVE,
-        0x1 => oplock::LEVEL_II,
-        _ => oplock::NONE,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn only_batch_and_handle_leases_on_files_are_durable() {
-        assert!(eligible(oplock::BATCH, None, false));
-        for level in [oplock::NONE, oplock::LEVEL_II, oplock::EXCLUSIVE] {
+        assert!(eligible(Some(OplockLevel::Batch), None, false));
+        for level in [None, Some(OplockLevel::None), Some(OplockLevel::LevelII), Some(OplockLevel::Exclusive)] {
             assert!(!eligible(level, None, false));
         }
-        assert!(!eligible(oplock::BATCH, None, true));
+        assert!(!eligible(Some(OplockLevel::Batch), None, true));
         for (state, ok) in [(0, false), (1, false), (5, false), (3, true), (7, true)] {
-            assert_eq!(eligible(oplock::LEASE, Some(state), false), ok, "{state}");
+            assert_eq!(eligible(Some(OplockLevel::Lease), Some(LeaseState::from_wire(state)), false), ok, "{state}");
         }
     }
 
@@ -133,13 +121,5 @@ mod tests {
         assert_eq!(v2_timeout(0), DEFAULT_TIMEOUT_MS);
         assert_eq!(v2_timeout(1), 1);
         assert_eq!(v2_timeout(u32::MAX), MAX_TIMEOUT_MS);
-    }
-
-    #[test]
-    fn caching_bits_map_back_to_oplock_levels() {
-        assert_eq!(oplock_level_of(7), oplock::BATCH);
-        assert_eq!(oplock_level_of(5), oplock::EXCLUSIVE);
-        assert_eq!(oplock_level_of(1), oplock::LEVEL_II);
-        assert_eq!(oplock_level_of(0), oplock::NONE);
     }
 }

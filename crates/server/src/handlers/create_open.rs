@@ -472,7 +472,8 @@ fn grant_durable(
         Request::V1 => (false, [0; 16], DEFAULT_TIMEOUT_MS),
         Request::V2(r) => (true, r.create_guid, v2_timeout(r.timeout)),
     };
-    if !eligible(oplock_level, lease.map(|l| l.state), is_dir) {
+    let level = opportune_types::OplockLevel::from_wire(oplock_level);
+    if !eligible(level, lease.map(|l| opportune_types::LeaseState::from_wire(l.state)), is_dir) {
         return None;
     }
     Some(Durable {

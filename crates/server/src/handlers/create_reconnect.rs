@@ -6,10 +6,10 @@
 use super::create_open::encode_response;
 use super::ctx::Ctx;
 use super::reply::{HResult, Reply};
-use crate::durable::{oplock_level_of, Reconnect};
+use crate::durable::Reconnect;
 use opportune_fs::{CreateParams, SmbPath};
 use opportune_types::create::{oplock, CreateAction, CreateDisposition};
-use opportune_types::NtStatus;
+use opportune_types::{LeaseState, NtStatus, OplockLevel};
 use opportune_wire::create::{context_name, encode_contexts, CreateRequest, LeaseContext};
 
 pub fn handle(ctx: &mut Ctx<'_>, req: &CreateRequest<'_>, rc: Reconnect) -> HResult {
@@ -75,7 +75,7 @@ pub fn handle(ctx: &mut Ctx<'_>, req: &CreateRequest<'_>, rc: Reconnect) -> HRes
             };
             (oplock::LEASE, encode_contexts(&[(context_name::REQUEST_LEASE, granted.encode())]))
         }
-        None => (oplock_level_of(caching.bits), Vec::new()),
+        None => (OplockLevel::covered_by(LeaseState::from_wire(caching.bits)).to_wire(), Vec::new()),
     };
     tracing::info!(conn = conn_id, peer = %ctx.conn.peer, ?id, "durable reconnect");
     Ok(Reply::ok(encode_response(&info, level, CreateAction::Opened, id, contexts)))
