@@ -63,6 +63,12 @@ pub struct ConnState {
 }
 
 impl ConnState {
+    /// Connection.ClientGuid (MS-SMB2 3.3.1.7), as NEGOTIATE set it; zero before (the
+    /// lease table of a client that never said who it is).
+    pub fn client_guid(&self) -> [u8; 16] {
+        self.negotiated.as_ref().map_or([0; 16], |n| n.client_guid)
+    }
+
     pub fn new(id: u64, peer: SocketAddr) -> Self {
         ConnState {
             id,

@@ -202,7 +202,7 @@ fn discard(server: &ServerState, plan: &CreatePlan, opened: &Opened, info: &File
 }
 
 fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileInfo, truncating: bool) -> CreateOutcome {
-    let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
+    let client = conn.client_guid();
     if let Some(app) = plan.app_instance {
         // MS-SMB2 3.3.5.9.13: the previous instance's opens go before this one is judged.
         server.locks.close_app_instance(info, app, client);
@@ -325,7 +325,7 @@ fn finish(
         s.metrics.opens.increment(1);
     }
     if let Some(app) = plan.app_instance {
-        let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
+        let client = conn.client_guid();
         server.locks.set_app_instance(plan.open, app, client);
     }
     if info.is_dir && lease_ctx_granted {
@@ -367,7 +367,7 @@ fn finish(
     if opened.action == CreateAction::Created {
         let mask = if info.is_dir { filter::DIR_NAME } else { filter::FILE_NAME };
         server.notify.report(&server.host_notify, &server.locks, plan.share, &opened.rel_path, action::ADDED, mask);
-        let client = conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
+        let client = conn.client_guid();
         let by = Changer::Under { client, parent: plan.lease.and_then(|l| l.parent) };
         server.dir_leases.entry_changed(&server.locks, plan.share, &opened.rel_path, by);
     } else {
@@ -480,7 +480,7 @@ fn grant_durable(
         v2,
         create_guid,
         timeout: std::time::Duration::from_millis(u64::from(timeout_ms)),
-        client_guid: conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid),
+        client_guid: conn.client_guid(),
         lease_key: lease.map(|l| l.key),
         user: conn.sessions.get(&hdr.session_id).and_then(|s| s.owner()),
     })

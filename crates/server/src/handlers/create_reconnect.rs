@@ -15,7 +15,7 @@ use opportune_wire::create::{context_name, encode_contexts, CreateRequest, Lease
 pub fn handle(ctx: &mut Ctx<'_>, req: &CreateRequest<'_>, rc: Reconnect) -> HResult {
     let share = ctx.tree()?.share;
     let user = ctx.session()?.owner();
-    let client = ctx.conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
+    let client = ctx.conn.client_guid();
     let lease = match req.context(context_name::REQUEST_LEASE) {
         Some(c) => Some(LeaseContext::decode(c.data)?),
         None => None,

@@ -84,7 +84,7 @@ fn request_resiliency(ctx: &mut Ctx<'_>, file_id: FileId, input: &[u8]) -> Resul
     if timeout > MAX_RESILIENCY_TIMEOUT_MS {
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    let client_guid = ctx.conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
+    let client_guid = ctx.conn.client_guid();
     let user = ctx.session()?.owner();
     let id = ctx.open(file_id)?.file_id.volatile;
     let lease_key = ctx.server.locks.lease_key_of(id);

@@ -79,7 +79,7 @@ pub fn oplock_break(ctx: &mut Ctx<'_>) -> HResult {
             Ok(Reply::ok(body))
         }
         BreakAck::Lease { lease_key, state } => {
-            let client = ctx.conn.negotiated.as_ref().map_or([0; 16], |n| n.client_guid);
+            let client = ctx.conn.client_guid();
             acknowledged(ctx, BreakTarget::Lease(lease_key));
             let granted = ctx.server.locks.ack_lease(client, lease_key, state)?;
             let mut body = Vec::with_capacity(36);
