@@ -67,7 +67,6 @@ async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event
     match ev {
         Event::SendOplockBreak { open, to_level, .. } => {
             let Some(o) = conn.opens.get_mut(&open.0) else { return Ok(()) };
-            o.oplock_level = to_level;
             let (sid, fid) = (o.session_id, o.file_id);
             tracing::info!(conn = conn.id, peer = %conn.peer, ?fid, to_level, "oplock break");
             let msg = oplock_break(sid, fid, to_level);

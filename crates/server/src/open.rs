@@ -42,7 +42,6 @@ pub struct Open {
     pub access: AccessMask,
     pub is_dir: bool,
     pub delete_on_close: bool,
-    pub oplock_level: u8,
     pub dir: DirSearch,
     /// FilePositionInformation (MS-FSCC 2.4.35): set by SET_INFO and advanced by
     /// READ and WRITE; SMB2 I/O always names its offset, so it is only reported.

@@ -351,7 +351,6 @@ fn finish(
             access: plan.access,
             is_dir: info.is_dir,
             delete_on_close,
-            oplock_level,
             dir: DirSearch::default(),
             position: 0,
             mode: plan.create_options & (options::FILE_WRITE_THROUGH | options::FILE_SEQUENTIAL_ONLY),

@@ -71,9 +71,6 @@ pub fn oplock_break(ctx: &mut Ctx<'_>) -> HResult {
             let (open_id, fid) = (open.file_id.volatile, open.file_id);
             acknowledged(ctx, BreakTarget::Open(open_id));
             let granted = ctx.server.locks.ack_oplock(open_id, level)?;
-            if let Some(o) = ctx.conn.opens.get_mut(&open_id) {
-                o.oplock_level = granted;
-            }
             let mut body = Vec::with_capacity(24);
             encode_oplock_break(&mut body, granted, fid);
             Ok(Reply::ok(body))
