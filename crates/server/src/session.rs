@@ -40,9 +40,17 @@ pub fn same_user(a: Option<&str>, b: Option<&str>) -> bool {
     matches!((a, b), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
 }
 
+/// What a tree connects to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TreeKind {
+    /// A disk share: its index in the share table.
+    Disk(usize),
+    /// IPC$: named pipes only (MS-SMB2 3.3.5.7, SMB2_SHARE_TYPE_PIPE).
+    Ipc,
+}
+
 pub struct Tree {
-    pub share: usize,
-    pub is_ipc: bool,
+    pub kind: TreeKind,
     pub read_only: bool,
     pub maximal_access: u32,
     /// TreeConnect.EncryptData: requests on this tree must come encrypted (MS-SMB2 3.3.5.7).
@@ -57,6 +65,20 @@ pub struct Tree {
     pub revoked: bool,
     /// The UNIX identity requests on this tree run as (`unix_identity`; `unix_id`).
     pub unix: Option<std::sync::Arc<opportune_fs::UnixIdentity>>,
+}
+
+impl Tree {
+    pub fn is_ipc(&self) -> bool {
+        self.kind == TreeKind::Ipc
+    }
+
+    /// The disk share's index; None for IPC$.
+    pub fn share(&self) -> Option<usize> {
+        match self.kind {
+            TreeKind::Disk(i) => Some(i),
+            TreeKind::Ipc => None,
+        }
+    }
 }
 
 pub struct Session {

@@ -17,11 +17,11 @@ const VALID_ATTRIBUTES: u32 = 0x0003_7FB7;
 pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     let req = CreateRequest::decode(ctx.msg)?;
     let tree = ctx.tree()?;
-    if tree.is_ipc {
+    let Some(share_idx) = tree.share() else {
         // IPC$ creates open named pipes (handlers/pipe.rs routes them there first).
         return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
-    }
-    let (mut read_only, mut maximal, share_idx) = (tree.read_only, tree.maximal_access, tree.share);
+    };
+    let (mut read_only, mut maximal) = (tree.read_only, tree.maximal_access);
     let token = tree.token.clone();
     // A reload that made the share read-only applies to trees connected before it (one
     // that made it writable applies to new tree connects).

@@ -13,7 +13,7 @@ use opportune_types::{LeaseState, NtStatus, OplockLevel};
 use opportune_wire::create::{context_name, encode_contexts, CreateRequest, LeaseContext};
 
 pub fn handle(ctx: &mut Ctx<'_>, req: &CreateRequest<'_>, rc: Reconnect) -> HResult {
-    let share = ctx.tree()?.share;
+    let share = ctx.share_index()?;
     let user = ctx.session()?.owner();
     let client = ctx.conn.client_guid();
     let lease = match req.context(context_name::REQUEST_LEASE) {

@@ -111,8 +111,13 @@ impl Ctx<'_> {
 
     /// The tree's share; STATUS_NETWORK_NAME_DELETED once a reload removed it.
     pub fn share(&self) -> Result<std::sync::Arc<crate::share_state::ShareState>, NtStatus> {
-        let t = self.tree()?;
-        self.server.shares.get(t.share).ok_or(NtStatus::NETWORK_NAME_DELETED)
+        self.server.shares.get(self.share_index()?).ok_or(NtStatus::NETWORK_NAME_DELETED)
+    }
+
+    /// The index of the tree's disk share; STATUS_NETWORK_NAME_DELETED on IPC$, which has
+    /// none (its requests go to the pipe handlers first).
+    pub fn share_index(&self) -> Result<usize, NtStatus> {
+        self.tree()?.share().ok_or(NtStatus::NETWORK_NAME_DELETED)
     }
 }
 

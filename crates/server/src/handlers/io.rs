@@ -142,7 +142,7 @@ pub fn write(ctx: &mut Ctx<'_>) -> HResult {
     let n = written?;
     ctx.share()?.metrics.written_bytes.increment(n as u64);
     if ctx.server.notify.is_watched() {
-        let share = ctx.tree()?.share;
+        let share = ctx.share_index()?;
         let mask = notify::filter::LAST_WRITE | notify::filter::SIZE;
         ctx.server.notify.report(&ctx.server.host_notify, &ctx.server.locks, share, &handle.rel_path(), notify::action::MODIFIED, mask);
     }

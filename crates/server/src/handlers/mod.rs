@@ -54,7 +54,7 @@ pub fn handle(ctx: &mut Ctx<'_>, cmd: Command) -> Reply {
 
 fn handle_tree_command(ctx: &mut Ctx<'_>, cmd: Command) -> HResult {
     use Command::*;
-    if ctx.tree()?.is_ipc
+    if ctx.tree()?.is_ipc()
         && let Some(r) = pipe::route(ctx, cmd)
     {
         return r;

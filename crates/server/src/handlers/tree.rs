@@ -2,7 +2,7 @@
 
 use super::ctx::Ctx;
 use super::reply::{empty_ok, HResult, Reply};
-use crate::session::{Identity, Tree};
+use crate::session::{Identity, Tree, TreeKind};
 use crate::share_access;
 use opportune_types::{AccessMask, NtStatus};
 use std::sync::Arc;
@@ -20,8 +20,7 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
     let (tree, share_type) = if name.eq_ignore_ascii_case("IPC$") {
         let encrypt_data = tree_encryption(ctx.server.config.encryption, can_encrypt)?;
         let tree = Tree {
-            share: usize::MAX,
-            is_ipc: true,
+            kind: TreeKind::Ipc,
             read_only: true,
             maximal_access: READ_ONLY_ACCESS,
             encrypt_data,
@@ -38,8 +37,7 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
             return Err(NtStatus::BAD_NETWORK_NAME);
         };
         let mut tree = Tree {
-            share: idx,
-            is_ipc: false,
+            kind: TreeKind::Disk(idx),
             read_only: true,
             maximal_access: READ_ONLY_ACCESS,
             encrypt_data: false,
@@ -55,7 +53,7 @@ pub fn connect(ctx: &mut Ctx<'_>) -> HResult {
     let cap = ctx.server.config.max_trees_per_session;
     crate::fd_budget::admit_one_more(ctx.session()?.trees.len(), cap)?;
     let flags = if tree.encrypt_data { share_flags::ENCRYPT_DATA } else { share_flags::MANUAL_CACHING };
-    let flags = flags | crate::access_check::share_flags(ctx.server, tree.share);
+    let flags = flags | tree.share().map_or(0, |i| crate::access_check::share_flags(ctx.server, i));
     let tid = ctx.session()?.add_tree(tree);
     tracing::debug!(conn = ctx.conn.id, share = ?name, tid, admin, "tree connect");
     let mut body = Vec::with_capacity(16);
@@ -108,10 +106,8 @@ fn admit(ctx: &mut Ctx<'_>, share: &crate::share_state::ShareState, tree: &mut T
 pub fn check_share(ctx: &mut Ctx<'_>, cmd: Command) -> Result<(), NtStatus> {
     let t = ctx.tree()?;
     let lets_go = matches!(cmd, Command::Close | Command::TreeDisconnect);
-    if t.is_ipc {
-        return Ok(());
-    }
-    let (share_idx, generation) = (t.share, t.share_generation);
+    let TreeKind::Disk(share_idx) = t.kind else { return Ok(()) };
+    let generation = t.share_generation;
     let Some(share) = ctx.server.shares.get(share_idx) else {
         return if lets_go { Ok(()) } else { Err(NtStatus::NETWORK_NAME_DELETED) };
     };
