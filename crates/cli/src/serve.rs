@@ -102,10 +102,9 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     if args.check_config {
         return check_config(&config);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads(MAX_BLOCKING_THREADS)
-        .enable_all()
-        .build()
+    // Before any thread exists: every runtime thread starts as the server (runtime.rs).
+    let runtime = opportune_server::runtime::builder(MAX_BLOCKING_THREADS)
+        .and_then(|mut b| b.build())
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         if let Some(addr) = metrics {

@@ -92,4 +92,4 @@ pub use shortname::{is_8_3, short_name};
 pub use space::{SpacePolicy, DEFAULT_FREE_RESERVE, LOOSE_PREALLOCATION};
 pub use sys::{euid, nofile_limit, set_nofile_limit, tcp_info, TcpFigures};
 pub use sys::NGROUPS_MAX;
-pub use unix_identity::{current_fsgid, current_fsuid, current_groups, ActingAs, UnixIdentity};
+pub use unix_identity::{become_the_server, current_fsgid, current_fsuid, current_groups, record_server_identity, ActingAs, UnixIdentity};

@@ -523,6 +523,12 @@ pub fn euid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// getegid(2).
+pub fn egid() -> u32 {
+    // SAFETY: no arguments; getegid cannot fail.
+    unsafe { libc::getegid() }
+}
+
 /// What the kernel knows of a TCP connection (`getsockopt(TCP_INFO)`, tcp(7)): the
 /// figures `opportune status` shows per connection. Here because this is the
 /// workspace's one file of system calls with safety contracts.

@@ -12,6 +12,7 @@
 use std::ffi::CString;
 use std::io;
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 
 use crate::sys;
 
@@ -52,6 +53,43 @@ impl UnixIdentity {
             return Err(io::Error::from_raw_os_error(libc::EPERM));
         }
         Ok(guard)
+    }
+}
+
+/// The server's own identity (fsuid, fsgid, supplementary groups), as the thread that
+/// called [`record_server_identity`] had it.
+static SERVER: OnceLock<UnixIdentity> = OnceLock::new();
+
+/// Records the calling thread's identity as the server's own, for
+/// [`become_the_server`]. Call it first in `main`, before any thread takes on a user's
+/// identity; later calls keep the first record.
+pub fn record_server_identity() -> io::Result<()> {
+    let me = UnixIdentity { uid: current_fsuid(), gid: current_fsgid(), groups: sys::thread_groups()? };
+    let _ = SERVER.set(me);
+    Ok(())
+}
+
+/// Puts the calling thread back to the server's own identity. A Linux thread starts
+/// with the credentials of the thread that created it, so a thread a runtime spawns
+/// from one acting as a user (tokio's blocking pool grows from inside
+/// `block_in_place`) would otherwise serve everyone as that user from then on: every
+/// runtime thread calls this first (`on_thread_start`). Aborts if the kernel does not
+/// take it, as a guard that cannot restore does. Without a record, the process's
+/// effective uid and gid, keeping the groups.
+pub fn become_the_server() {
+    let (uid, gid, groups) = match SERVER.get() {
+        Some(s) => (s.uid, s.gid, Some(s.groups.as_slice())),
+        None => (sys::euid(), sys::egid(), None),
+    };
+    if current_fsuid() == uid && current_fsgid() == gid && groups.is_none_or(|g| sys::thread_groups().is_ok_and(|now| now == g)) {
+        return;
+    }
+    let set = groups.map_or(Ok(()), sys::set_thread_groups);
+    sys::setfsgid(gid);
+    sys::setfsuid(uid);
+    if set.is_err() || current_fsuid() != uid || current_fsgid() != gid {
+        eprintln!("opportune: could not give a new thread the server's file-system identity ({set:?}); aborting");
+        std::process::abort();
     }
 }
 
@@ -155,14 +193,37 @@ mod tests {
         let who = UnixIdentity { uid: 40011, gid: 40011, groups: vec![] };
         let r = std::panic::catch_unwind(|| {
             let _as = who.enter().unwrap();
-            // Another thread of the process is not affected (per-thread credentials).
-            let other = std::thread::spawn(|| (current_fsuid(), current_groups().unwrap())).join().unwrap();
-            assert_eq!(other.0, 0);
-            assert!(!other.1.contains(&40011));
             panic!("boom");
         });
         assert!(r.is_err());
         assert_eq!((current_fsuid(), current_fsgid()), (0, 0));
         assert!(!current_groups().unwrap().contains(&40011));
+    }
+
+    /// Credentials are per thread, but a new thread starts with its creator's: one spawned
+    /// while its creator acts as a user is that user until it becomes the server again
+    /// (what every runtime thread does first).
+    #[test]
+    fn a_thread_started_while_acting_inherits_the_identity_until_it_becomes_the_server() {
+        if !is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        record_server_identity().unwrap();
+        let server = (current_fsuid(), current_fsgid(), current_groups().unwrap());
+        let who = UnixIdentity { uid: 40041, gid: 40042, groups: vec![40042, 40043] };
+        let (inherited, reset) = {
+            let _as = who.enter().unwrap();
+            std::thread::spawn(|| {
+                let inherited = (current_fsuid(), current_fsgid(), current_groups().unwrap());
+                become_the_server();
+                (inherited, (current_fsuid(), current_fsgid(), current_groups().unwrap()))
+            })
+            .join()
+            .unwrap()
+        };
+        assert_eq!(inherited, (40041, 40042, vec![40042, 40043]), "the kernel copies the creator's credentials");
+        assert_eq!(reset, server, "and the thread is the server again");
+        assert_eq!((current_fsuid(), current_fsgid(), current_groups().unwrap()), server);
     }
 }

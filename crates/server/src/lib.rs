@@ -56,6 +56,7 @@ pub mod share_access;
 mod share_state;
 mod share_table;
 pub mod reload;
+pub mod runtime;
 pub mod stop;
 mod sockopt;
 pub mod throttle;

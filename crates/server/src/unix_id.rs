@@ -183,7 +183,7 @@ mod tests {
             eprintln!("skipped: needs root");
             return;
         }
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_time().build().unwrap();
+        let rt = crate::runtime::builder(8).unwrap().worker_threads(2).build().unwrap();
         let (inside, others) = rt.block_on(async {
             let watcher = tokio::spawn(async {
                 let mut seen = Vec::new();
