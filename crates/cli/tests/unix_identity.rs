@@ -400,6 +400,44 @@ fn a_share_with_unix_identity_off_is_served_as_the_server() {
     assert_eq!(n.try_tree_connect("plain"), STATUS_SUCCESS);
 }
 
+/// Threads the runtime starts while a request acts as its user do not keep that user:
+/// alice's large writes, from several connections at once, run in `block_in_place`,
+/// which grows the blocking pool from her requests' threads (a new Linux thread starts
+/// with its creator's credentials), and bob's files on the share served as the server,
+/// created meanwhile, are still the server's.
+#[test]
+fn threads_started_during_a_users_request_do_not_serve_others_as_that_user() {
+    let Some(s) = setup("unix-new-threads", CONFIG) else { return };
+    let writers: Vec<_> = (0..6)
+        .map(|w| {
+            let addr = s.addr;
+            std::thread::spawn(move || {
+                let mut alice = Client::connect(addr, "alice", "alice-pw", "share");
+                let name = format!("big-{w}.bin");
+                let f = open(&mut alice, &name, GENERIC_ALL, CREATE, FILE_NON_DIRECTORY_FILE).expect("alice creates");
+                let big = vec![7u8; 128 * 1024];
+                for i in 0..30u64 {
+                    assert_eq!(alice.write(f, i * big.len() as u64, &big), STATUS_SUCCESS);
+                }
+                alice.close(f);
+                name
+            })
+        })
+        .collect();
+    let mut bob = Client::connect(s.addr, "bob", "bob-pw", "plain");
+    let mut owners = Vec::new();
+    for i in 0..60 {
+        let name = format!("bob-{i}.txt");
+        assert_eq!(make(&mut bob, &name, false), STATUS_SUCCESS);
+        owners.push(owner(&s.root.join(&name)));
+    }
+    for w in writers {
+        let name = w.join().expect("writer");
+        assert_eq!(owner(&s.root.join(name)), (ALICE, ALICE));
+    }
+    assert!(owners.iter().all(|&o| o == (0, 0)), "bob's files on the plain share: {owners:?}");
+}
+
 /// Opens `name` delete-on-close with a batch oplock and a durable v2 handle that lives
 /// `timeout_ms` after a disconnect; whether durability was granted.
 fn open_durable_delete_on_close(c: &mut Client, name: &str, timeout_ms: u32) -> bool {
