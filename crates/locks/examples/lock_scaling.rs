@@ -6,6 +6,9 @@
 //!
 //!     cargo run --release -p opportune-locks --example lock_scaling [-- --quick]
 //!
+//! `-- --only locks N` or `-- --only opens N` measures just that case (N locks held,
+//! N other files) for longer, to run under `perf record` or `perf stat`.
+//!
 //! Wall-clock rates on a shared machine are noisy: each cell is the best of several
 //! timed rounds of at least `ROUND` each, which filters out time stolen by other work.
 
@@ -216,7 +219,24 @@ fn row(name: &str, cells: &[f64]) {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--only") {
+        let n: u64 = args.get(i + 2).and_then(|n| n.parse().ok()).expect("--only locks|opens N");
+        let (rounds, round) = (10, Duration::from_millis(500));
+        match args[i + 1].as_str() {
+            "locks" => {
+                let r = range_rates(n, rounds, round);
+                println!("{n} locks held: lock {:.0}/s, unlock {:.0}/s, check_io write {:.0}/s", r.lock, r.unlock, r.check_write);
+            }
+            "opens" => {
+                let r = open_close_rates(n, rounds, round);
+                println!("{n} other files: open {:.0}/s, close {:.0}/s", r.open, r.close);
+            }
+            other => panic!("--only {other}: locks or opens"),
+        }
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
     let (rounds, round) = if quick { (2, Duration::from_millis(50)) } else { (5, Duration::from_millis(200)) };
     let held = [1u64, 1_000, 100_000];
     println!("byte-range locks on one file, operations/s (best of {rounds} rounds of {round:?}); ratio = rate(1) / rate(n)");

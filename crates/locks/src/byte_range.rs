@@ -93,7 +93,7 @@ impl ByteRangeLocks {
     /// The locks of one open that overlap `[offset, offset + length)` (a zero-length
     /// range: none), stacked shared locks once.
     pub fn locks_of_overlapping(&self, open: OpenId, offset: u64, length: u64) -> Vec<GrantedLock> {
-        let span = crate::interval_tree::span(offset, length).filter(|_| length > 0);
+        let span = crate::interval_index::span(offset, length).filter(|_| length > 0);
         match (self.state.as_ref(), span) {
             (Some(s), Some((first, last))) => s.granted.of_owner_overlapping(open, first, last),
             _ => Vec::new(),

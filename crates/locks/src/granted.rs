@@ -7,20 +7,22 @@
 //!
 //! * by owner and exact range, with how many exclusive and shared locks that owner
 //!   holds there (locks stack, and an unlock names an exact range and owner);
-//! * exclusive locks by last byte. Granted exclusive locks never overlap each other (an
-//!   exclusive request conflicts with every lock it overlaps, its own open's included),
-//!   so in this order their first bytes increase too, and the ones overlapping
-//!   [first, last] are the run that starts at the first lock ending at or after `first`
-//!   and stops before the first lock starting after `last`: one B-tree lookup;
-//! * shared locks in an [`IntervalTree`], with how many locks (of any owner) share each
+//! * exclusive locks in an [`IntervalIndex`] keyed by range and owner. Granted
+//!   exclusive locks never overlap each other (an exclusive request conflicts with every
+//!   lock it overlaps, its own open's included), so few of them overlap any range;
+//! * shared locks in an [`IntervalIndex`], with how many locks (of any owner) share each
 //!   exact range.
+//!
+//! A conflict check is then two walks from root to leaf in wide nodes (see
+//! `interval_index`): "is there a shared lock over this range" and "is there an
+//! exclusive lock of another open over it".
 //!
 //! {0, 0} locks overlap nothing (MS-FSA 2.1.4.10) and live in the owner index only.
 
 use crate::lock_records::{Access, GrantedLock};
 use crate::ids::OpenId;
-use crate::interval_tree::{IntervalTree, span};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::interval_index::{IntervalIndex, span};
+use std::collections::BTreeMap;
 
 /// How many locks one owner holds on one exact range.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -32,10 +34,10 @@ struct Held {
 #[derive(Debug, Default)]
 pub(crate) struct GrantedLocks {
     by_owner: BTreeMap<(OpenId, u64, u64), Held>,
-    /// Exclusive locks with a span: (last byte, offset, owner).
-    exclusive: BTreeSet<(u64, u64, OpenId)>,
+    /// Exclusive locks with a span, keyed (offset, length, owner).
+    exclusive: IntervalIndex<()>,
     /// Shared locks with a span, keyed (offset, length, 0): how many.
-    shared: IntervalTree<u32>,
+    shared: IntervalIndex<u32>,
     count: usize,
 }
 
@@ -64,25 +66,18 @@ impl GrantedLocks {
     /// once): its exclusive locks from the exclusive index, its shared ones among the
     /// shared ranges overlapping. O(log n) plus the locks of any owner overlapping.
     pub(crate) fn of_owner_overlapping(&self, owner: OpenId, first: u64, last: u64) -> Vec<GrantedLock> {
-        let mut out: Vec<GrantedLock> = self
-            .exclusive
-            .range((first, 0, OpenId(0))..)
-            .take_while(|&&(_, o, _)| o <= last)
-            .filter(|&&(_, _, o)| o == owner)
-            .map(|&(l, offset, _)| GrantedLock { owner, offset, length: l.wrapping_sub(offset).wrapping_add(1), exclusive: true })
-            .collect();
+        let mut out: Vec<GrantedLock> = Vec::new();
+        self.exclusive.for_each_overlap(first, last, |&(offset, length, o), _| {
+            if o == owner.0 {
+                out.push(GrantedLock { owner, offset, length, exclusive: true });
+            }
+        });
         self.shared.for_each_overlap(first, last, |&(offset, length, _), _| {
             if self.by_owner.get(&(owner, offset, length)).is_some_and(|h| h.shared > 0) {
                 out.push(GrantedLock { owner, offset, length, exclusive: false });
             }
         });
         out
-    }
-
-    /// Exclusive locks overlapping the span [first, last]: the contiguous run described
-    /// in the module documentation.
-    fn exclusive_overlapping(&self, first: u64, last: u64) -> impl Iterator<Item = OpenId> + '_ {
-        self.exclusive.range((first, 0, OpenId(0))..).take_while(move |&&(_, o, _)| o <= last).map(|&(_, _, owner)| owner)
     }
 
     /// MS-FSA 2.1.4.10 against every granted lock: an exclusive lock conflicts with any
@@ -92,7 +87,7 @@ impl GrantedLocks {
     pub(crate) fn conflicts(&self, a: &Access, lock_intent: bool) -> bool {
         let Some((first, last)) = span(a.offset, a.length) else { return false };
         let own_blocks = lock_intent && a.exclusive;
-        if self.exclusive_overlapping(first, last).any(|owner| owner != a.open || own_blocks) {
+        if self.exclusive.find_overlap(first, last, |&(_, _, owner), _| owner != a.open.0 || own_blocks) {
             return true;
         }
         a.exclusive && self.shared.any_overlap(first, last)
@@ -106,11 +101,16 @@ impl GrantedLocks {
         } else {
             h.shared += 1;
         }
+        // Zero-length exclusive locks overlap nothing, so they can stack: the index
+        // holds each (range, owner) once.
+        let first_exclusive = exclusive && h.exclusive == 1;
         self.count += 1;
         let Some((first, last)) = span(offset, length) else { return };
         if exclusive {
-            debug_assert!(self.exclusive_overlapping(first, last).next().is_none(), "exclusive locks overlap");
-            self.exclusive.insert((last, offset, owner));
+            if first_exclusive {
+                debug_assert!(!self.exclusive.any_overlap(first, last), "exclusive locks overlap");
+                self.exclusive.insert((offset, length, owner.0), ());
+            }
         } else if let Some(n) = self.shared.get_mut(&(offset, length, 0)) {
             *n += 1;
         } else {
@@ -132,16 +132,16 @@ impl GrantedLocks {
             self.by_owner.remove(&(owner, offset, length));
         }
         self.count -= 1;
-        if let Some((_, last)) = span(offset, length) {
-            self.unindex(owner, offset, length, last, exclusive, last_exclusive);
+        if span(offset, length).is_some() {
+            self.unindex(owner, offset, length, exclusive, last_exclusive);
         }
         true
     }
 
-    fn unindex(&mut self, owner: OpenId, offset: u64, length: u64, last: u64, exclusive: bool, last_exclusive: bool) {
+    fn unindex(&mut self, owner: OpenId, offset: u64, length: u64, exclusive: bool, last_exclusive: bool) {
         if exclusive {
             if last_exclusive {
-                self.exclusive.remove(&(last, offset, owner));
+                self.exclusive.remove(&(offset, length, owner.0));
             }
             return;
         }
@@ -168,9 +168,11 @@ impl GrantedLocks {
             self.by_owner.remove(&(owner, offset, length));
             self.count -= (h.exclusive + h.shared) as usize;
             released.push((offset, length));
-            let Some((_, last)) = span(offset, length) else { continue };
+            if span(offset, length).is_none() {
+                continue;
+            }
             if h.exclusive > 0 {
-                self.exclusive.remove(&(last, offset, owner));
+                self.exclusive.remove(&(offset, length, owner.0));
             }
             if h.shared > 0 {
                 let key = (offset, length, 0);

@@ -19,7 +19,7 @@ mod host_names;
 mod granted;
 mod host_contender;
 pub mod ids;
-mod interval_tree;
+mod interval_index;
 pub mod lease;
 mod lock_records;
 mod locking;
