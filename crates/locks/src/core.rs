@@ -355,14 +355,8 @@ impl LockCore {
     /// server can check they are alive.
     pub fn lock_blockers(&self, open: OpenId, offset: u64, length: u64, exclusive: bool) -> Vec<ConnId> {
         let Some(f) = self.opens.get(&open).and_then(|e| self.files.get(&e.file)) else { return Vec::new() };
-        let mut out = Vec::new();
-        for l in f.locks.locks() {
-            let refuses = (l.exclusive || exclusive) && crate::lock_records::overlaps(offset, length, l.offset, l.length);
-            if l.owner != open && refuses && let Some(e) = self.opens.get(&l.owner) {
-                out.push(e.conn);
-            }
-        }
-        out
+        let owners = f.locks.blockers(open, offset, length, exclusive);
+        owners.into_iter().filter_map(|o| self.opens.get(&o)).map(|e| e.conn).collect()
     }
 
     fn share_ok(&self, file: FileKey, new: ShareEntry) -> bool {

@@ -329,6 +329,7 @@ impl<V: Copy + Default> IntervalIndex<V> {
     }
 
     /// The value of an entry, to change in place (the key and range stay).
+    #[cfg(test)]
     pub(crate) fn get_mut(&mut self, key: &Key) -> Option<&mut V> {
         self.find(key).map(|(t, i)| &mut self.nodes[t as usize].vals[i])
     }

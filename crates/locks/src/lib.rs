@@ -15,6 +15,7 @@ pub mod caching;
 mod core;
 mod dir_lease;
 mod grant;
+mod hash;
 mod host_names;
 mod granted;
 mod host_contender;
