@@ -28,6 +28,7 @@ pub mod oplock;
 mod ops;
 mod pending;
 pub mod share_mode;
+mod table;
 mod views;
 
 pub use api::{CloseOutcome, Config, CreateOutcome, CreateRequest, Event, LockOutcome, RenameOutcome};
