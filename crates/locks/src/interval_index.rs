@@ -296,12 +296,16 @@ impl<V: Copy + Default> IntervalIndex<V> {
         };
         let mut right = None;
         let (target, at) = if self.nodes[t as usize].len == CAP {
+            // Split in half, or, when appending past the last slot (locks taken in
+            // increasing order, the usual way), keep the left node three quarters full:
+            // a tree built in order then takes a third less memory, and cache.
+            let keep = if pos == CAP { CAP - MIN } else { CAP / 2 };
             let mut r = Node::empty();
-            r.append(&self.nodes[t as usize], CAP / 2, CAP);
-            self.nodes[t as usize].truncate(CAP / 2);
+            r.append(&self.nodes[t as usize], keep, CAP);
+            self.nodes[t as usize].truncate(keep);
             let ri = self.alloc(r);
             right = Some(ri);
-            if pos <= CAP / 2 { (t, pos) } else { (ri, pos - CAP / 2) }
+            if pos <= keep { (t, pos) } else { (ri, pos - keep) }
         } else {
             (t, pos)
         };
@@ -612,6 +616,9 @@ mod tests {
         }
         assert_eq!(check(&t), 100_000);
         assert!(t.height <= 6, "height {}", t.height);
+        // Appends leave the leaves three quarters full, not half.
+        let leaves = 100_000usize.div_ceil(CAP - MIN);
+        assert!(t.nodes.len() - t.free.len() < leaves + leaves / 8, "{} nodes", t.nodes.len());
         assert!(t.any_overlap(16 * 500 + 7, 16 * 500 + 7));
         assert!(!t.any_overlap(16 * 500 + 8, 16 * 500 + 15));
         // Removing every other lock merges and refills nodes all over the tree.
