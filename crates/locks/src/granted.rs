@@ -155,10 +155,10 @@ impl GrantedLocks {
         *n -= 1;
         let last_of_kind = *n == 0;
         if *h == Held::default() {
+            // The owner's (now perhaps empty) map stays until it closes
+            // ([`GrantedLocks::remove_owner`]): an open that locks and unlocks in turn
+            // does not allocate and grow a map for every lock.
             mine.remove(&(offset, length));
-            if mine.is_empty() {
-                self.by_owner.remove(&owner);
-            }
         }
         self.count -= 1;
         if last_of_kind && span(offset, length).is_some() {
