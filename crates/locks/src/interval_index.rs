@@ -18,12 +18,12 @@
 //! no such span (`{0, 0}`, which overlaps nothing, and ranges past 2^64-1) are never
 //! stored here; [`span`] says which ones have one.
 //!
-//! The order is by key, not by a random priority: a client choosing lock offsets
-//! cannot make the tree deeper than log base 4 of its size (every node but the root
-//! is at least a quarter full). A node is split when full and merged with (or refilled from) a
-//! neighbour when it falls below a quarter full, so the tree stays balanced under any
-//! sequence of inserts and removals, and every node but the root is at least a
-//! quarter full.
+//! A node is split when full and merged with (or refilled from) a neighbour when it
+//! falls below a quarter full, so every node but the root is at least a quarter full
+//! and all leaves are at one depth, under any sequence of inserts and removals. The
+//! order is by key, not by a random priority: a client choosing lock offsets cannot
+//! make the tree deeper than about log base 4 of its size, and the shape is the same
+//! from run to run.
 
 /// `(first offset, length, tag)`: the tag tells apart entries of one range.
 pub(crate) type Key = (u64, u64, u64);
