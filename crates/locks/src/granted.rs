@@ -3,20 +3,19 @@
 //! take O(log n) in the locks held (the unlock's exact-range lookup O(1)), plus the
 //! number of the checking open's own exclusive locks that overlap the range.
 //!
-//! Three indexes:
+//! Two indexes:
 //!
 //! * by owner, then by exact range (hash maps), with how many exclusive and shared locks
 //!   that owner holds there (locks stack, and an unlock names an exact range and owner);
-//! * exclusive locks in an [`IntervalIndex`] keyed (offset, length, owner), one entry
-//!   per owner and range it holds exclusively. Granted exclusive locks never overlap
-//!   each other (an exclusive request conflicts with every lock it overlaps, its own
-//!   open's included), so few of them overlap any range;
-//! * shared locks in an [`IntervalIndex`] keyed (offset, length, owner), one entry per
-//!   owner and range it holds shared locks on.
+//! * every (range, owner) holding locks in one [`IntervalIndex`] keyed (offset, length,
+//!   owner), with which kinds it holds, marked when one is exclusive. Granted exclusive
+//!   locks never overlap each other (an exclusive request conflicts with every lock it
+//!   overlaps, its own open's included), so few of them overlap any range.
 //!
-//! A conflict check is then two walks from root to leaf in wide nodes (see
-//! `interval_index`): "is there a shared lock over this range" and "is there an
-//! exclusive lock of another open over it".
+//! A conflict check is then one walk from root to leaf in wide nodes (see
+//! `interval_index`): for a write or an exclusive lock, over every entry ("is there a
+//! lock over this range other than my own exclusive ones"); for a read or a shared
+//! lock, over the marked ones ("is there another open's exclusive lock over it").
 //!
 //! {0, 0} locks overlap nothing (MS-FSA 2.1.4.10) and live in the owner index only.
 
@@ -36,11 +35,18 @@ struct Held {
 pub(crate) struct GrantedLocks {
     /// By owner, then by (offset, length).
     by_owner: FastMap<OpenId, FastMap<(u64, u64), Held>>,
-    /// Owners and ranges with exclusive locks and a span, keyed (offset, length, owner).
-    exclusive: IntervalIndex<()>,
-    /// Owners and ranges with shared locks and a span, keyed (offset, length, owner).
-    shared: IntervalIndex<()>,
+    /// Owners and ranges with locks and a span, keyed (offset, length, owner): the
+    /// kinds held there ([`EXCLUSIVE`], [`SHARED`]), marked when exclusive.
+    index: IntervalIndex<u8>,
     count: usize,
+}
+
+/// Kinds of lock an owner holds on a range, in the index.
+const EXCLUSIVE: u8 = 1;
+const SHARED: u8 = 2;
+
+fn kinds(h: &Held) -> u8 {
+    (if h.exclusive > 0 { EXCLUSIVE } else { 0 }) | (if h.shared > 0 { SHARED } else { 0 })
 }
 
 /// The locks of one range and owner, stacked locks repeated: exclusive ones first.
@@ -76,16 +82,18 @@ impl GrantedLocks {
     /// plus the locks of any owner overlapping.
     pub(crate) fn of_owner_overlapping(&self, owner: OpenId, first: u64, last: u64) -> Vec<GrantedLock> {
         let mut out: Vec<GrantedLock> = Vec::new();
-        self.exclusive.for_each_overlap(first, last, |&(offset, length, o), _| {
+        let mut shared = Vec::new();
+        self.index.for_each_overlap(first, last, |&(offset, length, o), &k| {
             if o == owner.0 {
-                out.push(GrantedLock { owner, offset, length, exclusive: true });
+                if k & EXCLUSIVE != 0 {
+                    out.push(GrantedLock { owner, offset, length, exclusive: true });
+                }
+                if k & SHARED != 0 {
+                    shared.push(GrantedLock { owner, offset, length, exclusive: false });
+                }
             }
         });
-        self.shared.for_each_overlap(first, last, |&(offset, length, o), _| {
-            if o == owner.0 {
-                out.push(GrantedLock { owner, offset, length, exclusive: false });
-            }
-        });
+        out.extend(shared);
         out
     }
 
@@ -94,14 +102,16 @@ impl GrantedLocks {
     /// when `exclusive`. Each open once, in id order. O(log n) plus the locks found.
     pub(crate) fn blockers(&self, open: OpenId, first: u64, last: u64, exclusive: bool) -> Vec<OpenId> {
         let mut out = Vec::new();
-        let mut add = |&(_, _, o): &(u64, u64, u64), _: &()| {
-            if o != open.0 {
+        let mut add = |&(_, _, o): &(u64, u64, u64), &k: &u8| {
+            if o != open.0 && (exclusive || k & EXCLUSIVE != 0) {
                 out.push(OpenId(o));
             }
+            false
         };
-        self.exclusive.for_each_overlap(first, last, &mut add);
         if exclusive {
-            self.shared.for_each_overlap(first, last, &mut add);
+            self.index.find_overlap(first, last, &mut add);
+        } else {
+            self.index.find_marked_overlap(first, last, &mut add);
         }
         out.sort_unstable();
         out.dedup();
@@ -114,33 +124,47 @@ impl GrantedLocks {
     /// open, its owner included. The range must be valid (below 2^64).
     pub(crate) fn conflicts(&self, a: &Access, lock_intent: bool) -> bool {
         let Some((first, last)) = span(a.offset, a.length) else { return false };
-        let own_blocks = lock_intent && a.exclusive;
-        if self.exclusive.find_overlap(first, last, |&(_, _, owner), _| owner != a.open.0 || own_blocks) {
-            return true;
+        let me = a.open.0;
+        match (a.exclusive, lock_intent) {
+            // An exclusive lock request: any lock over the range refuses it.
+            (true, true) => self.index.any_overlap(first, last),
+            // A write: any shared lock, and other opens' exclusive ones.
+            (true, false) => self.index.find_overlap(first, last, |&(_, _, o), &k| k & SHARED != 0 || o != me),
+            // A read or a shared lock request: other opens' exclusive locks (the walk
+            // sees only entries with exclusive locks).
+            (false, _) => self.index.find_marked_overlap(first, last, |&(_, _, o), &k| k & EXCLUSIVE != 0 && o != me),
         }
-        a.exclusive && self.shared.any_overlap(first, last)
+    }
+
+    /// Brings the index entry of (owner, range) in step with what the owner holds
+    /// there now, `before` being the kinds it held before the change.
+    fn reindex(&mut self, owner: OpenId, offset: u64, length: u64, before: u8, now: u8) {
+        if before == now || span(offset, length).is_none() {
+            return;
+        }
+        let key = (offset, length, owner.0);
+        if before != 0 {
+            self.index.remove(&key);
+        }
+        if now != 0 {
+            self.index.insert_marked(key, now, now & EXCLUSIVE != 0);
+        }
     }
 
     /// Records a granted lock (the caller checked [`GrantedLocks::conflicts`]).
     pub(crate) fn insert(&mut self, owner: OpenId, offset: u64, length: u64, exclusive: bool) {
         let h = self.by_owner.entry(owner).or_default().entry((offset, length)).or_default();
-        let n = if exclusive { &mut h.exclusive } else { &mut h.shared };
-        *n += 1;
         // Zero-length exclusive locks overlap nothing, so they can stack like shared
-        // ones: the indexes hold each (range, owner) once.
-        let first_of_kind = *n == 1;
-        self.count += 1;
-        let Some((first, last)) = span(offset, length) else { return };
-        if !first_of_kind {
-            return;
-        }
-        let key = (offset, length, owner.0);
+        // ones: the index holds each (range, owner) once.
+        let before = kinds(h);
         if exclusive {
-            debug_assert!(!self.exclusive.any_overlap(first, last), "exclusive locks overlap");
-            self.exclusive.insert(key, ());
+            h.exclusive += 1;
         } else {
-            self.shared.insert(key, ());
+            h.shared += 1;
         }
+        let now = kinds(h);
+        self.count += 1;
+        self.reindex(owner, offset, length, before, now);
     }
 
     /// Removes one lock of this owner and exact range: the exclusive one if `exclusive`,
@@ -148,12 +172,13 @@ impl GrantedLocks {
     pub(crate) fn remove(&mut self, owner: OpenId, offset: u64, length: u64, exclusive: bool) -> bool {
         let Some(mine) = self.by_owner.get_mut(&owner) else { return false };
         let Some(h) = mine.get_mut(&(offset, length)) else { return false };
+        let before = kinds(h);
         let n = if exclusive { &mut h.exclusive } else { &mut h.shared };
         if *n == 0 {
             return false;
         }
         *n -= 1;
-        let last_of_kind = *n == 0;
+        let now = kinds(h);
         if *h == Held::default() {
             // The owner's (now perhaps empty) map stays until it closes
             // ([`GrantedLocks::remove_owner`]): an open that locks and unlocks in turn
@@ -161,10 +186,7 @@ impl GrantedLocks {
             mine.remove(&(offset, length));
         }
         self.count -= 1;
-        if last_of_kind && span(offset, length).is_some() {
-            let index = if exclusive { &mut self.exclusive } else { &mut self.shared };
-            index.remove(&(offset, length, owner.0));
-        }
+        self.reindex(owner, offset, length, before, now);
         true
     }
 
@@ -184,13 +206,7 @@ impl GrantedLocks {
             if span(offset, length).is_none() {
                 continue;
             }
-            let key = (offset, length, owner.0);
-            if h.exclusive > 0 {
-                self.exclusive.remove(&key);
-            }
-            if h.shared > 0 {
-                self.shared.remove(&key);
-            }
+            self.index.remove(&(offset, length, owner.0));
         }
         // Hash order is per process: report in range order, as a replay expects.
         released.sort_unstable();

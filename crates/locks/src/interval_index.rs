@@ -61,6 +61,9 @@ struct Node<V> {
     firsts: [u64; CAP],
     kids: [u32; CAP],
     lasts: [u64; CAP],
+    /// Like `lasts`, over the marked entries only, where `xhas` says there are some.
+    xlasts: [u64; CAP],
+    xhas: [bool; CAP],
     lens: [u64; CAP],
     tags: [u64; CAP],
     vals: [V; CAP],
@@ -74,6 +77,8 @@ impl<V: Copy + Default> Node<V> {
             lens: [0; CAP],
             tags: [0; CAP],
             lasts: [0; CAP],
+            xlasts: [0; CAP],
+            xhas: [false; CAP],
             kids: [NIL; CAP],
             vals: [V::default(); CAP],
         }
@@ -83,9 +88,11 @@ impl<V: Copy + Default> Node<V> {
         (self.firsts[i], self.lens[i], self.tags[i])
     }
 
-    fn set(&mut self, i: usize, key: Key, last: u64, kid: u32, val: V) {
+    fn set(&mut self, i: usize, key: Key, (last, xlast): (u64, Option<u64>), kid: u32, val: V) {
         (self.firsts[i], self.lens[i], self.tags[i]) = key;
         self.lasts[i] = last;
+        self.xlasts[i] = xlast.unwrap_or(0);
+        self.xhas[i] = xlast.is_some();
         self.kids[i] = kid;
         self.vals[i] = val;
     }
@@ -102,6 +109,8 @@ impl<V: Copy + Default> Node<V> {
         self.lens.copy_within(i..n, i + 1);
         self.tags.copy_within(i..n, i + 1);
         self.lasts.copy_within(i..n, i + 1);
+        self.xlasts.copy_within(i..n, i + 1);
+        self.xhas.copy_within(i..n, i + 1);
         self.kids.copy_within(i..n, i + 1);
         self.vals.copy_within(i..n, i + 1);
         self.len += 1;
@@ -113,6 +122,8 @@ impl<V: Copy + Default> Node<V> {
         self.lens.copy_within(i + 1..n, i);
         self.tags.copy_within(i + 1..n, i);
         self.lasts.copy_within(i + 1..n, i);
+        self.xlasts.copy_within(i + 1..n, i);
+        self.xhas.copy_within(i + 1..n, i);
         self.kids.copy_within(i + 1..n, i);
         self.vals.copy_within(i + 1..n, i);
         self.len -= 1;
@@ -126,14 +137,19 @@ impl<V: Copy + Default> Node<V> {
         self.lens[n..n + m].copy_from_slice(&other.lens[from..to]);
         self.tags[n..n + m].copy_from_slice(&other.tags[from..to]);
         self.lasts[n..n + m].copy_from_slice(&other.lasts[from..to]);
+        self.xlasts[n..n + m].copy_from_slice(&other.xlasts[from..to]);
+        self.xhas[n..n + m].copy_from_slice(&other.xhas[from..to]);
         self.kids[n..n + m].copy_from_slice(&other.kids[from..to]);
         self.vals[n..n + m].copy_from_slice(&other.vals[from..to]);
         self.len += m;
     }
 
-    /// The node's smallest key and largest last byte: its slot in its parent.
-    fn summary(&self) -> (Key, u64) {
-        (self.key(0), self.lasts[..self.len].iter().copied().max().unwrap_or(0))
+    /// The node's smallest key and largest last bytes (of all entries, of the marked
+    /// ones): its slot in its parent.
+    fn summary(&self) -> (Key, (u64, Option<u64>)) {
+        let last = self.lasts[..self.len].iter().copied().max().unwrap_or(0);
+        let xlast = (0..self.len).filter(|&i| self.xhas[i]).map(|i| self.xlasts[i]).max();
+        (self.key(0), (last, xlast))
     }
 
     /// How many slots start before byte `first` (the slots are in key order, so these
@@ -178,12 +194,20 @@ impl<V: Copy + Default> Node<V> {
     /// branch per slot (the slots start in order); the end test is a bit, not a branch.
     /// (Binary searches and branch-free counts over all slots were tried: slower, their
     /// loads depend on each other or they do more work on small nodes.)
-    fn overlap_mask(&self, first: u64, last: u64) -> u64 {
+    /// With `marked`, only slots reaching `first` with a marked entry count.
+    fn overlap_mask(&self, first: u64, last: u64, marked: bool) -> u64 {
         let mut m = 0u64;
         let mut i = 0;
-        while i < self.len && self.firsts[i] <= last {
-            m |= u64::from(self.lasts[i] >= first) << i;
-            i += 1;
+        if marked {
+            while i < self.len && self.firsts[i] <= last {
+                m |= u64::from(self.xhas[i] & (self.xlasts[i] >= first)) << i;
+                i += 1;
+            }
+        } else {
+            while i < self.len && self.firsts[i] <= last {
+                m |= u64::from(self.lasts[i] >= first) << i;
+                i += 1;
+            }
         }
         m
     }
@@ -239,15 +263,24 @@ impl<V: Copy + Default> IntervalIndex<V> {
     /// Writes child `c`'s summary into slot `i` of inner node `t`.
     fn refresh(&mut self, t: u32, i: usize) {
         let c = self.nodes[t as usize].kids[i];
-        let (key, last) = self.nodes[c as usize].summary();
+        let (key, (last, xlast)) = self.nodes[c as usize].summary();
         let n = &mut self.nodes[t as usize];
         (n.firsts[i], n.lens[i], n.tags[i]) = key;
         n.lasts[i] = last;
+        n.xlasts[i] = xlast.unwrap_or(0);
+        n.xhas[i] = xlast.is_some();
     }
 
     /// Adds an entry. The key must be new and its range must have a [`span`].
     pub(crate) fn insert(&mut self, key: Key, value: V) {
+        self.insert_marked(key, value, false);
+    }
+
+    /// Adds an entry, marked or not: [`IntervalIndex::find_marked_overlap`] looks at
+    /// the marked entries only, pruning by a second largest last byte per child.
+    pub(crate) fn insert_marked(&mut self, key: Key, value: V, marked: bool) {
         let (_, last) = span(key.0, key.1).expect("interval index: range without a span");
+        let last = (last, marked.then_some(last));
         debug_assert!(self.get(&key).is_none(), "interval index: duplicate key {key:?}");
         self.len += 1;
         if self.root == NIL {
@@ -273,7 +306,7 @@ impl<V: Copy + Default> IntervalIndex<V> {
 
     /// Inserts into the subtree `t` of height `h`; returns the new right sibling of `t`
     /// when `t` had to split.
-    fn insert_at(&mut self, t: u32, h: usize, key: Key, last: u64, value: V) -> Option<u32> {
+    fn insert_at(&mut self, t: u32, h: usize, key: Key, last: (u64, Option<u64>), value: V) -> Option<u32> {
         let (pos, kid) = if h == 0 {
             (self.nodes[t as usize].position_after(&key), None)
         } else {
@@ -423,19 +456,24 @@ impl<V: Copy + Default> IntervalIndex<V> {
         self.find_overlap(first, last, |_, _| true)
     }
 
+    /// [`IntervalIndex::find_overlap`] over the marked entries only.
+    pub(crate) fn find_marked_overlap(&self, first: u64, last: u64, mut pred: impl FnMut(&Key, &V) -> bool) -> bool {
+        self.root != NIL && self.walk(self.root, self.height, first, last, true, &mut pred)
+    }
+
     /// Whether some entry overlapping the span [first, last] satisfies `pred`. Entries
     /// are offered in key order; the walk stops at the first that satisfies it.
     pub(crate) fn find_overlap(&self, first: u64, last: u64, mut pred: impl FnMut(&Key, &V) -> bool) -> bool {
-        self.root != NIL && self.walk(self.root, self.height, first, last, &mut pred)
+        self.root != NIL && self.walk(self.root, self.height, first, last, false, &mut pred)
     }
 
-    fn walk(&self, t: u32, h: usize, first: u64, last: u64, pred: &mut impl FnMut(&Key, &V) -> bool) -> bool {
+    fn walk(&self, t: u32, h: usize, first: u64, last: u64, marked: bool, pred: &mut impl FnMut(&Key, &V) -> bool) -> bool {
         let n = &self.nodes[t as usize];
-        let mut mask = n.overlap_mask(first, last);
+        let mut mask = n.overlap_mask(first, last, marked);
         while mask != 0 {
             let i = mask.trailing_zeros() as usize;
             mask &= mask - 1;
-            let hit = if h == 0 { pred(&n.key(i), &n.vals[i]) } else { self.walk(n.kids[i], h - 1, first, last, pred) };
+            let hit = if h == 0 { pred(&n.key(i), &n.vals[i]) } else { self.walk(n.kids[i], h - 1, first, last, marked, pred) };
             if hit {
                 return true;
             }
@@ -475,10 +513,12 @@ mod tests {
                 if h == 0 {
                     let (_, last) = span(n.firsts[s], n.lens[s]).expect("stored ranges have a span");
                     assert_eq!(n.lasts[s], last);
+                    assert!(!n.xhas[s] || n.xlasts[s] == last);
                     keys.push(n.key(s));
                 } else {
                     let c = n.kids[s];
-                    assert_eq!(t.nodes[c as usize].summary(), (n.key(s), n.lasts[s]), "child summary");
+                    let x = n.xhas[s].then_some(n.xlasts[s]);
+                    assert_eq!(t.nodes[c as usize].summary(), (n.key(s), (n.lasts[s], x)), "child summary");
                     visit(t, c, h - 1, false, keys);
                 }
             }
@@ -560,8 +600,9 @@ mod tests {
                     assert_eq!(t.remove(&k), Some(k.2));
                     assert_eq!(t.remove(&k), None);
                 } else {
+                    // Every third entry is marked (told by its tag).
                     let k = (off, len, step);
-                    t.insert(k, step);
+                    t.insert_marked(k, step, step % 3 == 0);
                     all.push(k);
                 }
                 let (qf, ql) = span(off, len).unwrap();
@@ -574,6 +615,14 @@ mod tests {
                 });
                 assert_eq!(got, want, "query {off}/{len}");
                 assert_eq!(t.any_overlap(qf, ql), !want.is_empty());
+                // The marked walk offers exactly the marked overlapping entries.
+                let want_marked: Vec<Key> = want.iter().copied().filter(|k| k.2 % 3 == 0).collect();
+                let mut got_marked = Vec::new();
+                t.find_marked_overlap(qf, ql, |k, _| {
+                    got_marked.push(*k);
+                    false
+                });
+                assert_eq!(got_marked, want_marked, "marked query {off}/{len}");
                 // A predicate sees exactly the overlapping entries, and stops the walk.
                 let odd = want.iter().find(|k| k.2 % 2 == 1).copied();
                 let mut first_odd = None;
