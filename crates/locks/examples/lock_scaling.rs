@@ -6,6 +6,9 @@
 //!
 //!     cargo run --release -p opportune-locks --example lock_scaling [-- --quick]
 //!
+//! `-- --only locks N` or `-- --only opens N` measures just that case (N locks held,
+//! N other files) for longer, to run under `perf record` or `perf stat`.
+//!
 //! Wall-clock rates on a shared machine are noisy: each cell is the best of several
 //! timed rounds of at least `ROUND` each, which filters out time stolen by other work.
 
@@ -202,6 +205,37 @@ fn cancel_rate(others: u64, rounds: usize, round: Duration) -> f64 {
     rate
 }
 
+/// Nanoseconds per load when each load's address depends on the one before (as in a
+/// walk down a tree), at random lines of a `bytes`-sized array: what a cache miss
+/// costs on this machine at that working-set size.
+fn dependent_load_ns(bytes: usize) -> f64 {
+    const LINE: usize = 8; // u64s per 64-byte line
+    let lines = bytes / 64;
+    let mut next = vec![0u64; lines * LINE];
+    // One random cycle through every line (Sattolo's algorithm).
+    let mut order: Vec<usize> = (0..lines).collect();
+    let mut g = Gen(0x1234_5678_9abc_def1);
+    for i in (1..lines).rev() {
+        let j = g.next(i as u64) as usize;
+        order.swap(i, j);
+    }
+    for w in 0..lines {
+        next[order[w] * LINE] = order[(w + 1) % lines] as u64;
+    }
+    let steps = 2_000_000u64;
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let mut at = 0usize;
+        let start = Instant::now();
+        for _ in 0..steps {
+            at = next[at * LINE] as usize;
+        }
+        black_box(at);
+        best = best.min(start.elapsed().as_secs_f64() * 1e9 / steps as f64);
+    }
+    best
+}
+
 fn row(name: &str, cells: &[f64]) {
     let base = cells[0];
     let mut line = format!("{name:<34}");
@@ -216,7 +250,24 @@ fn row(name: &str, cells: &[f64]) {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--only") {
+        let n: u64 = args.get(i + 2).and_then(|n| n.parse().ok()).expect("--only locks|opens N");
+        let (rounds, round) = (10, Duration::from_millis(500));
+        match args[i + 1].as_str() {
+            "locks" => {
+                let r = range_rates(n, rounds, round);
+                println!("{n} locks held: lock {:.0}/s, unlock {:.0}/s, check_io write {:.0}/s", r.lock, r.unlock, r.check_write);
+            }
+            "opens" => {
+                let r = open_close_rates(n, rounds, round);
+                println!("{n} other files: open {:.0}/s, close {:.0}/s", r.open, r.close);
+            }
+            other => panic!("--only {other}: locks or opens"),
+        }
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
     let (rounds, round) = if quick { (2, Duration::from_millis(50)) } else { (5, Duration::from_millis(200)) };
     let held = [1u64, 1_000, 100_000];
     println!("byte-range locks on one file, operations/s (best of {rounds} rounds of {round:?}); ratio = rate(1) / rate(n)");
@@ -236,4 +287,10 @@ fn main() {
     row("cancel_lock (nothing waits)", &c);
     let p: Vec<f64> = others.iter().map(|&n| poll_timeout_rate(n, rounds, round)).collect();
     row("poll_timeout (informational)", &p);
+    println!();
+    let sizes = [32usize << 10, 4 << 20, 16 << 20];
+    println!("memory (informational): ns per dependent load at a random line of a working set of");
+    println!("{:<34} {:>12} {:>12} {:>12}", "", "32 KiB", "4 MiB", "16 MiB");
+    let ns: Vec<String> = sizes.iter().map(|&b| format!("{:>12.1}", dependent_load_ns(b))).collect();
+    println!("{:<34} {}", "dependent load, ns", ns.join(" "));
 }

@@ -4,7 +4,7 @@
 use crate::api::{CreateOutcome, CreateRequest};
 use crate::breaks::HolderId;
 use crate::caching::{GrantedCaching, H, LEASE_FLAG_BREAK_IN_PROGRESS, LEASE_FLAG_PARENT_LEASE_KEY_SET, RequestedCaching, W};
-use crate::core::{LockCore, OpenCaching, OpenEntry};
+use crate::core::{FileState, LockCore, OpenCaching, OpenEntry};
 use crate::ids::{LeaseId, OpenId};
 use crate::lease::{self, Lease, Others};
 use crate::oplock::Oplock;
@@ -57,7 +57,7 @@ impl LockCore {
             GrantedCaching::Oplock(l) => OpenCaching::Oplock(Oplock::Held(l)),
             GrantedCaching::Lease { .. } => OpenCaching::Lease(lease_id.expect("lease grant has an id")),
         };
-        let f = self.files.entry(req.file).or_default();
+        let f = self.files.get_or_insert_with(req.file, FileState::default);
         f.opens.push(req.open);
         f.base = req.base;
         if let Some(b) = req.base {

@@ -1,26 +1,28 @@
 //! The granted byte-range locks of one file (MS-FSA 2.1.1.4 ByteRangeLockList), indexed
 //! so that a conflict check (MS-FSA 2.1.4.10), a grant (2.1.5.8) and an unlock (2.1.5.9)
-//! take O(log n) in the locks held, plus the number of the checking open's own
-//! exclusive locks that overlap the range.
+//! take O(log n) in the locks held (the unlock's exact-range lookup O(1)), plus the
+//! number of the checking open's own exclusive locks that overlap the range.
 //!
-//! Three indexes:
+//! Two indexes:
 //!
-//! * by owner and exact range, with how many exclusive and shared locks that owner
-//!   holds there (locks stack, and an unlock names an exact range and owner);
-//! * exclusive locks by last byte. Granted exclusive locks never overlap each other (an
-//!   exclusive request conflicts with every lock it overlaps, its own open's included),
-//!   so in this order their first bytes increase too, and the ones overlapping
-//!   [first, last] are the run that starts at the first lock ending at or after `first`
-//!   and stops before the first lock starting after `last`: one B-tree lookup;
-//! * shared locks in an [`IntervalTree`], with how many locks (of any owner) share each
-//!   exact range.
+//! * by owner, then by exact range (hash maps), with how many exclusive and shared locks
+//!   that owner holds there (locks stack, and an unlock names an exact range and owner);
+//! * every (range, owner) holding locks in one [`IntervalIndex`] keyed (offset, length,
+//!   owner), with which kinds it holds, marked when one is exclusive. Granted exclusive
+//!   locks never overlap each other (an exclusive request conflicts with every lock it
+//!   overlaps, its own open's included), so few of them overlap any range.
+//!
+//! A conflict check is then one walk from root to leaf in wide nodes (see
+//! `interval_index`): for a write or an exclusive lock, over every entry ("is there a
+//! lock over this range other than my own exclusive ones"); for a read or a shared
+//! lock, over the marked ones ("is there another open's exclusive lock over it").
 //!
 //! {0, 0} locks overlap nothing (MS-FSA 2.1.4.10) and live in the owner index only.
 
-use crate::lock_records::{Access, GrantedLock};
+use crate::hash::FastMap;
 use crate::ids::OpenId;
-use crate::interval_tree::{IntervalTree, span};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::interval_index::{IntervalIndex, span};
+use crate::lock_records::{Access, GrantedLock};
 
 /// How many locks one owner holds on one exact range.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,12 +33,26 @@ struct Held {
 
 #[derive(Debug, Default)]
 pub(crate) struct GrantedLocks {
-    by_owner: BTreeMap<(OpenId, u64, u64), Held>,
-    /// Exclusive locks with a span: (last byte, offset, owner).
-    exclusive: BTreeSet<(u64, u64, OpenId)>,
-    /// Shared locks with a span, keyed (offset, length, 0): how many.
-    shared: IntervalTree<u32>,
+    /// By owner, then by (offset, length).
+    by_owner: FastMap<OpenId, FastMap<(u64, u64), Held>>,
+    /// Owners and ranges with locks and a span, keyed (offset, length, owner): the
+    /// kinds held there ([`EXCLUSIVE`], [`SHARED`]), marked when exclusive.
+    index: IntervalIndex<u8>,
     count: usize,
+}
+
+/// Kinds of lock an owner holds on a range, in the index.
+const EXCLUSIVE: u8 = 1;
+const SHARED: u8 = 2;
+
+fn kinds(h: &Held) -> u8 {
+    (if h.exclusive > 0 { EXCLUSIVE } else { 0 }) | (if h.shared > 0 { SHARED } else { 0 })
+}
+
+/// The locks of one range and owner, stacked locks repeated: exclusive ones first.
+fn expand(owner: OpenId, offset: u64, length: u64, h: Held) -> impl Iterator<Item = GrantedLock> {
+    let lock = move |exclusive| GrantedLock { owner, offset, length, exclusive };
+    std::iter::repeat_n(lock(true), h.exclusive as usize).chain(std::iter::repeat_n(lock(false), h.shared as usize))
 }
 
 impl GrantedLocks {
@@ -44,45 +60,62 @@ impl GrantedLocks {
         self.count
     }
 
-    /// Every lock, by owner and range (stacked locks repeated).
+    /// Every lock, by owner and range (stacked locks repeated). Sorts: for status
+    /// reports and checks, not for the request paths.
     pub(crate) fn iter(&self) -> impl Iterator<Item = GrantedLock> + '_ {
-        self.by_owner.iter().flat_map(|(&(owner, offset, length), h)| {
-            let lock = move |exclusive| GrantedLock { owner, offset, length, exclusive };
-            std::iter::repeat_n(lock(true), h.exclusive as usize).chain(std::iter::repeat_n(lock(false), h.shared as usize))
-        })
+        let mut all: Vec<(OpenId, u64, u64, Held)> =
+            self.by_owner.iter().flat_map(|(&o, m)| m.iter().map(move |(&(off, len), &h)| (o, off, len, h))).collect();
+        all.sort_unstable_by_key(|&(o, off, len, _)| (o, off, len));
+        all.into_iter().flat_map(|(o, off, len, h)| expand(o, off, len, h))
     }
 
     /// The locks of one owner, by range (stacked locks repeated).
-    pub(crate) fn of_owner(&self, owner: OpenId) -> impl Iterator<Item = GrantedLock> + '_ {
-        self.by_owner.range((owner, 0, 0)..=(owner, u64::MAX, u64::MAX)).flat_map(move |(&(_, offset, length), h)| {
-            let lock = move |exclusive| GrantedLock { owner, offset, length, exclusive };
-            std::iter::repeat_n(lock(true), h.exclusive as usize).chain(std::iter::repeat_n(lock(false), h.shared as usize))
-        })
+    pub(crate) fn of_owner(&self, owner: OpenId) -> impl Iterator<Item = GrantedLock> + use<> {
+        let mut mine: Vec<((u64, u64), Held)> =
+            self.by_owner.get(&owner).map(|m| m.iter().map(|(&r, &h)| (r, h)).collect()).unwrap_or_default();
+        mine.sort_unstable_by_key(|&(r, _)| r);
+        mine.into_iter().flat_map(move |((off, len), h)| expand(owner, off, len, h))
     }
 
     /// The locks of one owner that overlap the span [first, last] (stacked shared locks
-    /// once): its exclusive locks from the exclusive index, its shared ones among the
-    /// shared ranges overlapping. O(log n) plus the locks of any owner overlapping.
+    /// once): its exclusive locks, then its shared ones, each in range order. O(log n)
+    /// plus the locks of any owner overlapping.
     pub(crate) fn of_owner_overlapping(&self, owner: OpenId, first: u64, last: u64) -> Vec<GrantedLock> {
-        let mut out: Vec<GrantedLock> = self
-            .exclusive
-            .range((first, 0, OpenId(0))..)
-            .take_while(|&&(_, o, _)| o <= last)
-            .filter(|&&(_, _, o)| o == owner)
-            .map(|&(l, offset, _)| GrantedLock { owner, offset, length: l.wrapping_sub(offset).wrapping_add(1), exclusive: true })
-            .collect();
-        self.shared.for_each_overlap(first, last, |&(offset, length, _), _| {
-            if self.by_owner.get(&(owner, offset, length)).is_some_and(|h| h.shared > 0) {
-                out.push(GrantedLock { owner, offset, length, exclusive: false });
+        let mut out: Vec<GrantedLock> = Vec::new();
+        let mut shared = Vec::new();
+        self.index.for_each_overlap(first, last, |&(offset, length, o), &k| {
+            if o == owner.0 {
+                if k & EXCLUSIVE != 0 {
+                    out.push(GrantedLock { owner, offset, length, exclusive: true });
+                }
+                if k & SHARED != 0 {
+                    shared.push(GrantedLock { owner, offset, length, exclusive: false });
+                }
             }
         });
+        out.extend(shared);
         out
     }
 
-    /// Exclusive locks overlapping the span [first, last]: the contiguous run described
-    /// in the module documentation.
-    fn exclusive_overlapping(&self, first: u64, last: u64) -> impl Iterator<Item = OpenId> + '_ {
-        self.exclusive.range((first, 0, OpenId(0))..).take_while(move |&&(_, o, _)| o <= last).map(|&(_, _, owner)| owner)
+    /// The other opens whose locks overlap the span [first, last] in a way that
+    /// refuses `exclusive` intent: their exclusive locks, and their shared ones too
+    /// when `exclusive`. Each open once, in id order. O(log n) plus the locks found.
+    pub(crate) fn blockers(&self, open: OpenId, first: u64, last: u64, exclusive: bool) -> Vec<OpenId> {
+        let mut out = Vec::new();
+        let mut add = |&(_, _, o): &(u64, u64, u64), &k: &u8| {
+            if o != open.0 && (exclusive || k & EXCLUSIVE != 0) {
+                out.push(OpenId(o));
+            }
+            false
+        };
+        if exclusive {
+            self.index.find_overlap(first, last, &mut add);
+        } else {
+            self.index.find_marked_overlap(first, last, &mut add);
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// MS-FSA 2.1.4.10 against every granted lock: an exclusive lock conflicts with any
@@ -91,66 +124,70 @@ impl GrantedLocks {
     /// open, its owner included. The range must be valid (below 2^64).
     pub(crate) fn conflicts(&self, a: &Access, lock_intent: bool) -> bool {
         let Some((first, last)) = span(a.offset, a.length) else { return false };
-        let own_blocks = lock_intent && a.exclusive;
-        if self.exclusive_overlapping(first, last).any(|owner| owner != a.open || own_blocks) {
-            return true;
+        let me = a.open.0;
+        match (a.exclusive, lock_intent) {
+            // An exclusive lock request: any lock over the range refuses it.
+            (true, true) => self.index.any_overlap(first, last),
+            // A write: any shared lock, and other opens' exclusive ones.
+            (true, false) => self.index.find_overlap(first, last, |&(_, _, o), &k| k & SHARED != 0 || o != me),
+            // A read or a shared lock request: other opens' exclusive locks (the walk
+            // sees only entries with exclusive locks).
+            (false, _) => self.index.find_marked_overlap(first, last, |&(_, _, o), &k| k & EXCLUSIVE != 0 && o != me),
         }
-        a.exclusive && self.shared.any_overlap(first, last)
+    }
+
+    /// Brings the index entry of (owner, range) in step with what the owner holds
+    /// there now, `before` being the kinds it held before the change.
+    fn reindex(&mut self, owner: OpenId, offset: u64, length: u64, before: u8, now: u8) {
+        if before == now || span(offset, length).is_none() {
+            return;
+        }
+        let key = (offset, length, owner.0);
+        if before != 0 {
+            self.index.remove(&key);
+        }
+        if now != 0 {
+            self.index.insert_marked(key, now, now & EXCLUSIVE != 0);
+        }
     }
 
     /// Records a granted lock (the caller checked [`GrantedLocks::conflicts`]).
     pub(crate) fn insert(&mut self, owner: OpenId, offset: u64, length: u64, exclusive: bool) {
-        let h = self.by_owner.entry((owner, offset, length)).or_default();
+        let h = self.by_owner.entry(owner).or_default().entry((offset, length)).or_default();
+        // Zero-length exclusive locks overlap nothing, so they can stack like shared
+        // ones: the index holds each (range, owner) once.
+        let before = kinds(h);
         if exclusive {
             h.exclusive += 1;
         } else {
             h.shared += 1;
         }
+        let now = kinds(h);
         self.count += 1;
-        let Some((first, last)) = span(offset, length) else { return };
-        if exclusive {
-            debug_assert!(self.exclusive_overlapping(first, last).next().is_none(), "exclusive locks overlap");
-            self.exclusive.insert((last, offset, owner));
-        } else if let Some(n) = self.shared.get_mut(&(offset, length, 0)) {
-            *n += 1;
-        } else {
-            self.shared.insert((offset, length, 0), 1);
-        }
+        self.reindex(owner, offset, length, before, now);
     }
 
     /// Removes one lock of this owner and exact range: the exclusive one if `exclusive`,
     /// else a shared one. Returns whether there was one.
     pub(crate) fn remove(&mut self, owner: OpenId, offset: u64, length: u64, exclusive: bool) -> bool {
-        let Some(h) = self.by_owner.get_mut(&(owner, offset, length)) else { return false };
+        let Some(mine) = self.by_owner.get_mut(&owner) else { return false };
+        let Some(h) = mine.get_mut(&(offset, length)) else { return false };
+        let before = kinds(h);
         let n = if exclusive { &mut h.exclusive } else { &mut h.shared };
         if *n == 0 {
             return false;
         }
         *n -= 1;
-        let last_exclusive = exclusive && *n == 0;
+        let now = kinds(h);
         if *h == Held::default() {
-            self.by_owner.remove(&(owner, offset, length));
+            // The owner's (now perhaps empty) map stays until it closes
+            // ([`GrantedLocks::remove_owner`]): an open that locks and unlocks in turn
+            // does not allocate and grow a map for every lock.
+            mine.remove(&(offset, length));
         }
         self.count -= 1;
-        if let Some((_, last)) = span(offset, length) {
-            self.unindex(owner, offset, length, last, exclusive, last_exclusive);
-        }
+        self.reindex(owner, offset, length, before, now);
         true
-    }
-
-    fn unindex(&mut self, owner: OpenId, offset: u64, length: u64, last: u64, exclusive: bool, last_exclusive: bool) {
-        if exclusive {
-            if last_exclusive {
-                self.exclusive.remove(&(last, offset, owner));
-            }
-            return;
-        }
-        let key = (offset, length, 0);
-        let n = self.shared.get_mut(&key).expect("indexed shared lock");
-        *n -= 1;
-        if *n == 0 {
-            self.shared.remove(&key);
-        }
     }
 
     /// MS-FSA 2.1.5.9: removes this owner's lock of exactly this range, the exclusive
@@ -161,26 +198,18 @@ impl GrantedLocks {
 
     /// Removes every lock of `owner`; returns the ranges released (one per distinct range).
     pub(crate) fn remove_owner(&mut self, owner: OpenId) -> Vec<(u64, u64)> {
-        let held: Vec<((OpenId, u64, u64), Held)> =
-            self.by_owner.range((owner, 0, 0)..=(owner, u64::MAX, u64::MAX)).map(|(k, h)| (*k, *h)).collect();
-        let mut released = Vec::with_capacity(held.len());
-        for ((_, offset, length), h) in held {
-            self.by_owner.remove(&(owner, offset, length));
+        let Some(mine) = self.by_owner.remove(&owner) else { return Vec::new() };
+        let mut released = Vec::with_capacity(mine.len());
+        for ((offset, length), h) in mine {
             self.count -= (h.exclusive + h.shared) as usize;
             released.push((offset, length));
-            let Some((_, last)) = span(offset, length) else { continue };
-            if h.exclusive > 0 {
-                self.exclusive.remove(&(last, offset, owner));
+            if span(offset, length).is_none() {
+                continue;
             }
-            if h.shared > 0 {
-                let key = (offset, length, 0);
-                let n = self.shared.get_mut(&key).expect("indexed shared lock");
-                *n -= h.shared;
-                if *n == 0 {
-                    self.shared.remove(&key);
-                }
-            }
+            self.index.remove(&(offset, length, owner.0));
         }
+        // Hash order is per process: report in range order, as a replay expects.
+        released.sort_unstable();
         released
     }
 }

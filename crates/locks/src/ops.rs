@@ -97,7 +97,9 @@ impl LockCore {
     /// (durable handles are not modelled yet).
     pub fn handle_disconnect(&mut self, now: Instant, conn: ConnId) -> Vec<(OpenId, CloseOutcome)> {
         self.waiters.retain(|w| !matches!(w.kind, WaiterKind::Create(r) if r.conn == conn));
-        let mine: Vec<OpenId> = self.opens.iter().filter(|(_, e)| e.conn == conn).map(|(id, _)| *id).collect();
+        let mut mine: Vec<OpenId> = self.opens.iter().filter(|(_, e)| e.conn == conn).map(|(id, _)| *id).collect();
+        // In id order, whatever the hash order: the events come out the same every run.
+        mine.sort_unstable();
         mine.into_iter().filter_map(|o| self.handle_close(now, o).map(|c| (o, c))).collect()
     }
 

@@ -12,7 +12,7 @@
 
 use crate::lock_records::PendingLock;
 use crate::ids::{OpenId, RequestId};
-use crate::interval_tree::{IntervalTree, span};
+use crate::interval_index::{IntervalIndex, span};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Default)]
@@ -22,7 +22,7 @@ pub(crate) struct PendingLocks {
     by_request: BTreeSet<(RequestId, u64)>,
     by_owner: BTreeSet<(OpenId, u64)>,
     /// Waiters with a span, keyed (offset, length, arrival number).
-    by_range: IntervalTree<()>,
+    by_range: IntervalIndex<()>,
     /// Waiters added since the last [`PendingLocks::candidates`].
     fresh: BTreeSet<u64>,
     next: u64,

@@ -31,7 +31,9 @@ impl LockCore {
     /// Every granted byte-range lock with the file it is on, files in key order (for
     /// `opportune status`; visits every file with locks).
     pub fn byte_range_locks(&self) -> Vec<(FileKey, GrantedLock)> {
-        self.files.iter().flat_map(|(k, f)| f.locks.locks().map(move |l| (*k, l))).collect()
+        let mut files: Vec<(&FileKey, &crate::core::FileState)> = self.files.iter().filter(|(_, f)| f.locks.has_locks()).collect();
+        files.sort_unstable_by_key(|(k, _)| **k);
+        files.into_iter().flat_map(|(k, f)| f.locks.locks().map(move |l| (*k, l))).collect()
     }
 }
 
