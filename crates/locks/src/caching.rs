@@ -4,29 +4,25 @@
 //! Oplock with READ/WRITE/HANDLE caching).
 
 use crate::ids::{ClientGuid, LeaseKey};
-use opportune_types::create::oplock;
+use opportune_types::{LeaseState, OplockLevel};
 
-/// SMB2_LEASE_READ_CACHING.
-pub const R: u32 = 0x1;
+/// SMB2_LEASE_READ_CACHING, as the core's bit sets spell it ([`LeaseState`] in words).
+pub const R: u32 = LeaseState::R.bits();
 /// SMB2_LEASE_HANDLE_CACHING.
-pub const H: u32 = 0x2;
+pub const H: u32 = LeaseState::H.bits();
 /// SMB2_LEASE_WRITE_CACHING.
-pub const W: u32 = 0x4;
-pub const RWH: u32 = R | W | H;
+pub const W: u32 = LeaseState::W.bits();
+pub const RWH: u32 = LeaseState::RWH.bits();
 
 /// SMB2_LEASE_FLAG_BREAK_IN_PROGRESS (MS-SMB2 2.2.14.2.10).
 pub const LEASE_FLAG_BREAK_IN_PROGRESS: u32 = 0x2;
 /// SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET (MS-SMB2 2.2.14.2.11).
 pub const LEASE_FLAG_PARENT_LEASE_KEY_SET: u32 = 0x4;
 
-/// Caching an oplock level amounts to: Level II = R, exclusive = RW, batch = RWH.
+/// Caching an oplock level amounts to: Level II = R, exclusive = RW, batch = RWH (the
+/// one mapping, [`OplockLevel::caching`]); nothing for any other byte.
 pub fn oplock_bits(level: u8) -> u32 {
-    match level {
-        oplock::LEVEL_II => R,
-        oplock::EXCLUSIVE => R | W,
-        oplock::BATCH => RWH,
-        _ => 0,
-    }
+    OplockLevel::from_wire(level).map_or(0, |l| l.caching().bits())
 }
 
 /// What a CREATE asks for (MS-SMB2 2.2.13 RequestedOplockLevel plus the lease contexts).
@@ -79,15 +75,5 @@ impl Default for CreatePolicy {
 
 /// Renders lease bits as smbtorture does ("RWH"), for tests and logs.
 pub fn state_name(bits: u32) -> String {
-    let mut s = String::new();
-    if bits & R != 0 {
-        s.push('R');
-    }
-    if bits & W != 0 {
-        s.push('W');
-    }
-    if bits & H != 0 {
-        s.push('H');
-    }
-    s
+    LeaseState::from_wire(bits).to_string()
 }

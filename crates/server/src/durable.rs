@@ -19,8 +19,6 @@ pub const MAX_TIMEOUT_MS: u32 = 300_000;
 /// Windows Server 2012 and Samba).
 pub const DEFAULT_TIMEOUT_MS: u32 = 60_000;
 
-/// The lease state bit that makes a lease eligible (handle caching).
-
 /// What makes an open durable, and what a reconnect must match.
 #[derive(Clone, Debug)]
 pub struct Durable {
