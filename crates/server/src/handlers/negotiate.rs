@@ -21,7 +21,7 @@ const SMB202_MAX_IO: u32 = 65536;
 pub fn handle(ctx: &mut Ctx<'_>) -> Reply {
     // A second NEGOTIATE on a connection is a protocol violation (3.3.5.3.1).
     if ctx.conn.negotiated.as_ref().is_some_and(|n| n.dialect != dialect::WILDCARD) {
-        return Reply::disconnect();
+        return Reply::fault(crate::fault::Fault::ProtocolViolation("second NEGOTIATE"));
     }
     let Ok(req) = NegotiateRequest::decode(ctx.msg) else {
         return Reply::error(NtStatus::INVALID_PARAMETER);
