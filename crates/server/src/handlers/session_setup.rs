@@ -65,8 +65,8 @@ fn identity_of(
         Ok(AuthOutcome::Authenticated { session_key, .. }) => Ok((Identity::User, Some(session_key))),
         Ok(AuthOutcome::Anonymous) if guest || reauth => Ok((Identity::Anonymous, None)),
         Ok(AuthOutcome::UnknownUser { .. }) | Err(AuthError::WrongPassword) if guest => Ok((Identity::Guest, None)),
-        Err(AuthError::Malformed(_)) => Err(NtStatus::INVALID_PARAMETER),
-        Ok(_) | Err(_) => Err(NtStatus::LOGON_FAILURE),
+        Ok(_) => Err(NtStatus::LOGON_FAILURE),
+        Err(e) => Err(crate::fault::Fault::Auth(e).status()),
     }
 }
 
