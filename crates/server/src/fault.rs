@@ -23,7 +23,9 @@
 //! - 3.3.5.15.12: FSCTL_VALIDATE_NEGOTIATE_INFO that does not match what was negotiated:
 //!   [`Fault::ProtocolViolation`].
 
+use crate::server_error::ServerError;
 use opportune_auth::AuthError;
+use opportune_crypto::CryptoError;
 use opportune_fs::FsError;
 use opportune_types::NtStatus;
 use opportune_wire::WireError;
@@ -111,6 +113,31 @@ impl From<AuthError> for Fault {
     }
 }
 
+/// A server error met while answering a request: only randomness can fail then.
+impl From<ServerError> for Fault {
+    fn from(e: ServerError) -> Fault {
+        match e {
+            ServerError::Random(_) => Fault::Internal("no randomness"),
+            ServerError::Share { .. } | ServerError::Listen { .. } | ServerError::UnixIdentity(_) => Fault::Internal("server setup"),
+        }
+    }
+}
+
+/// So a handler asks for randomness with a plain `?` (STATUS_INTERNAL_ERROR, by way of
+/// [`Fault::status`]).
+impl From<ServerError> for NtStatus {
+    fn from(e: ServerError) -> NtStatus {
+        Fault::from(e).status()
+    }
+}
+
+/// Keys a session's cipher would not take.
+impl From<CryptoError> for Fault {
+    fn from(_: CryptoError) -> Fault {
+        Fault::Internal("cipher keys refused")
+    }
+}
+
 /// A handler fails with the fault's status ([`Fault::status`]), so `?` passes it on.
 impl From<Fault> for NtStatus {
     fn from(f: Fault) -> NtStatus {
@@ -186,6 +213,13 @@ mod tests {
         assert!(matches!(Fault::from(WireError::BadProtocolId), Fault::Malformed(_)));
         assert!(matches!(Fault::from(AuthError::BadMic), Fault::Auth(AuthError::BadMic)));
         assert!(matches!(Fault::from(FsError::NotFound), Fault::Fs(FsError::NotFound)));
+    }
+
+    #[test]
+    fn failures_of_the_server_itself_are_internal_errors() {
+        assert_eq!(NtStatus::from(ServerError::Random("x".into())), NtStatus::INTERNAL_ERROR);
+        assert!(matches!(Fault::from(ServerError::Random("x".into())), Fault::Internal("no randomness")));
+        assert!(matches!(Fault::from(CryptoError::Truncated(3)), Fault::Internal(_)));
     }
 
     #[test]

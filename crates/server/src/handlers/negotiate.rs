@@ -129,7 +129,7 @@ fn negotiate_contexts(req: &NegotiateRequest<'_>, neg: &mut Negotiated) -> Resul
         return Err(NtStatus::INVALID_PARAMETER);
     }
     let mut salt = [0u8; 32];
-    crate::server::random_bytes(&mut salt).map_err(|_| NtStatus::INTERNAL_ERROR)?;
+    crate::server::random_bytes(&mut salt)?;
     out.push((context_type::PREAUTH_INTEGRITY, preauth_context(&salt)));
     if encryption_asked {
         out.push((context_type::ENCRYPTION, id_list(&[neg.cipher])));
