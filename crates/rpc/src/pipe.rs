@@ -57,6 +57,17 @@ pub enum PipeError {
     Full,
 }
 
+/// The one mapping of pipe errors to NT status, so the server's pipe handlers pass them on
+/// with a plain `?`.
+impl From<PipeError> for opportune_types::NtStatus {
+    fn from(e: PipeError) -> opportune_types::NtStatus {
+        match e {
+            PipeError::Busy => opportune_types::NtStatus::PIPE_BUSY,
+            PipeError::Full => opportune_types::NtStatus::INSUFFICIENT_RESOURCES,
+        }
+    }
+}
+
 /// Bytes read from the pipe; `more` if the message they belong to continues.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadOutcome {
@@ -400,5 +411,17 @@ impl Pipe {
                 break;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PipeError;
+    use opportune_types::NtStatus;
+
+    #[test]
+    fn pipe_errors_map_to_their_statuses() {
+        assert_eq!(NtStatus::from(PipeError::Busy), NtStatus::PIPE_BUSY);
+        assert_eq!(NtStatus::from(PipeError::Full), NtStatus::INSUFFICIENT_RESOURCES);
     }
 }

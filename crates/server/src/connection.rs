@@ -8,6 +8,7 @@ use crate::budget::Reservation;
 use crate::conn_state::ConnState;
 use crate::dispatch::{process_frame, FrameResult};
 use crate::events;
+use crate::fault::Fault;
 use crate::outbox::Outbox;
 use crate::frames::FrameReader;
 use crate::server::ServerState;
@@ -54,7 +55,7 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
     conn.address_opens = server.fds.address(peer.ip());
     let mut hs = Handshake { accepted: Instant::now(), authenticated: false };
     let mut last_progress = Instant::now();
-    let reason = loop {
+    let fault = loop {
         match reader.try_frame() {
             Ok(Some(frame)) => {
                 if let Some((bytes, took)) = reader.take_transfer() {
@@ -62,8 +63,8 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
                 }
                 let result = on_frame(&server, &mut conn, &frame, &mut ev_rx, &mut out).await;
                 reader.recycle(frame);
-                if let Err(reason) = result {
-                    break reason;
+                if let Err(fault) = result {
+                    break fault;
                 }
                 if !hs.authenticated && conn.sessions.values().any(crate::session::Session::is_valid) {
                     hs.authenticated = true;
@@ -73,7 +74,7 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
                 continue;
             }
             Ok(None) => {}
-            Err(reason) => break reason,
+            Err(fault) => break fault,
         }
         // The first deadline that applies: the logon's, or a frame stuck half-way.
         let stalled = reader.mid_frame().then(|| (last_progress + limits.stall_timeout, "frame stalled"));
@@ -83,28 +84,33 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
         tokio::select! {
             biased;
             Some(ev) = ev_rx.recv() => {
-                if events::handle(&server, &mut conn, ev, &mut out).await.is_err() {
-                    break "write error";
+                if let Err(fault) = events::handle(&server, &mut conn, ev, &mut out).await {
+                    break fault;
                 }
                 if conn.closing {
-                    break "server stopping";
+                    break Fault::Closed("server stopping");
                 }
             }
             r = reader.fill() => {
-                if let Err(reason) = r {
-                    break reason;
+                if let Err(fault) = r {
+                    break fault;
                 }
                 last_progress = Instant::now();
             }
-            () = ticket.evicted() => break "evicted to make room (server full)",
-            () = tokio::time::sleep_until(when), if deadline.is_some() => break why,
+            () = ticket.evicted() => break Fault::Closed("evicted to make room (server full)"),
+            () = tokio::time::sleep_until(when), if deadline.is_some() => break Fault::Closed(why),
             () = tokio::time::sleep_until(live_at.unwrap_or(when)), if live_at.is_some() => {
                 out.watch(|w| w.tick(std::time::Instant::now()));
             }
         }
     };
-    tracing::debug!(conn = id, %peer, reason, "connection closed");
-    let verdict = out.link.closed(reason);
+    // The one place a connection's end is logged, with the fault that ended it.
+    if let Fault::Closed(reason) = fault {
+        tracing::debug!(conn = id, %peer, reason, "connection closed");
+    } else {
+        tracing::info!(conn = id, %peer, reason = %fault, "connection dropped");
+    }
+    let verdict = out.link.closed(&fault);
     server.locks.connection_ending(id, verdict);
     cleanup(&server, &mut conn);
     crate::metrics::connections(-1.0);
@@ -122,10 +128,10 @@ async fn on_frame(
     frame: &[u8],
     ev_rx: &mut mpsc::UnboundedReceiver<crate::locking::ConnEvent>,
     out: &mut Outbox,
-) -> Result<(), &'static str> {
+) -> Result<(), Fault> {
     let mut reserved = Reservation::none();
     let result = match process_frame(server, conn, frame, false) {
-        FrameResult::NeedMemory(bytes) => {
+        Ok(FrameResult::NeedMemory(bytes)) => {
             reserved = server.memory.send.reserve(bytes).await;
             process_frame(server, conn, frame, true)
         }
@@ -138,26 +144,25 @@ async fn on_frame(
     let mut later = Vec::new();
     while let Ok(ev) = ev_rx.try_recv() {
         if events::is_break(&ev) {
-            events::handle(server, conn, ev, out).await.map_err(|()| "write error")?;
+            events::handle(server, conn, ev, out).await?;
         } else {
             later.push(ev);
         }
     }
-    match result {
+    match result? {
         FrameResult::Send(msg) => {
             out.write(&msg).await?;
             server.memory.pool.give(msg);
         }
         FrameResult::Nothing => {}
-        FrameResult::Disconnect => return Err("protocol violation"),
-        FrameResult::NeedMemory(_) => return Err("send memory"),
+        FrameResult::NeedMemory(_) => return Err(Fault::Internal("send memory wanted again once reserved")),
     }
     drop(reserved);
     for ev in later {
-        events::handle(server, conn, ev, out).await.map_err(|()| "write error")?;
+        events::handle(server, conn, ev, out).await?;
     }
     if conn.closing {
-        return Err("closed by server");
+        return Err(Fault::Closed("closed by server"));
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use crate::chain::{ChainState, RestOfChain};
 use crate::conn_state::ConnState;
+use crate::fault::Fault;
 use crate::handlers::ctx::Ctx;
 use crate::handlers::reply::Reply;
 use crate::handlers;
@@ -15,11 +16,11 @@ use opportune_wire::header::{flags, Command, Header, HEADER_LEN};
 use std::sync::Arc;
 use opportune_wire::transport::{parse_smb1_negotiate, Smb1Negotiate};
 
-/// What the connection task does with a frame's result.
+/// What the connection task does with a frame's result (a frame that ends the connection
+/// is an `Err(Fault)` instead).
 pub enum FrameResult {
     Send(Vec<u8>),
     Nothing,
-    Disconnect,
     /// The answer may be this large: reserve send memory, then process the frame again
     /// with `reserved` set. Nothing was processed.
     NeedMemory(usize),
@@ -35,7 +36,7 @@ const ALLOWED_FLAGS: u32 = flags::RELATED_OPERATIONS
 /// Processes one frame. A frame whose answer may be large (MS-SMB2 READ, QUERY_*, IOCTL
 /// lengths) is first answered `NeedMemory` unless `reserved` says the memory for it has
 /// been set aside (docs/SECURITY.md, send budget).
-pub fn process_frame(server: &ServerState, conn: &mut ConnState, frame: &[u8], reserved: bool) -> FrameResult {
+pub fn process_frame(server: &ServerState, conn: &mut ConnState, frame: &[u8], reserved: bool) -> Result<FrameResult, Fault> {
     if frame.starts_with(&[0xFF, b'S', b'M', b'B']) {
         return smb1_negotiate(server, conn, frame);
     }
@@ -48,27 +49,27 @@ pub fn process_frame(server: &ServerState, conn: &mut ConnState, frame: &[u8], r
 /// An SMB2 TRANSFORM message (MS-SMB2 3.3.5.2.1): decrypted with its session's key, processed,
 /// and answered encrypted with the same session. Anything that does not decrypt drops the
 /// connection.
-fn process_encrypted(server: &ServerState, conn: &mut ConnState, frame: &[u8], reserved: bool) -> FrameResult {
-    let Some(sid) = transform_session_id(frame) else { return FrameResult::Disconnect };
-    let Some(session) = conn.sessions.get_mut(&sid) else { return FrameResult::Disconnect };
+fn process_encrypted(server: &ServerState, conn: &mut ConnState, frame: &[u8], reserved: bool) -> Result<FrameResult, Fault> {
+    let sid = transform_session_id(frame).ok_or(Fault::Malformed("TRANSFORM header does not parse"))?;
+    let session = conn.sessions.get_mut(&sid).ok_or(Fault::Malformed("TRANSFORM message for no session of this connection"))?;
     let (Some(dec), Some(enc)) = (session.decryptor.clone(), session.encryptor.clone()) else {
-        return FrameResult::Disconnect;
+        return Err(Fault::Malformed("TRANSFORM message for a session without encryption keys"));
     };
-    let Ok(plain) = dec.decrypt(frame) else { return FrameResult::Disconnect };
+    let Ok(plain) = dec.decrypt(frame) else { return Err(Fault::Malformed("TRANSFORM message does not decrypt")) };
     session.encryption_seen = true;
     let chain = ChainState { encrypted: true, decrypted_by: sid, ..ChainState::default() };
-    match process_chain(server, conn, &plain, chain, reserved) {
+    Ok(match process_chain(server, conn, &plain, chain, reserved)? {
         FrameResult::Send(out) => FrameResult::Send(enc.encrypt(sid, &out)),
         other => other,
-    }
+    })
 }
 
-fn process_chain(server: &ServerState, conn: &mut ConnState, frame: &[u8], mut chain: ChainState, reserved: bool) -> FrameResult {
+fn process_chain(server: &ServerState, conn: &mut ConnState, frame: &[u8], mut chain: ChainState, reserved: bool) -> Result<FrameResult, Fault> {
     let room = response_room(server);
     if !reserved {
         let bound = opportune_wire::response_bound::response_bound(frame);
         if bound > crate::budget::SMALL_RESPONSE {
-            return FrameResult::NeedMemory(bound.min(room));
+            return Ok(FrameResult::NeedMemory(bound.min(room)));
         }
     }
     chain.response_room = room;
@@ -97,7 +98,7 @@ fn process_chain_from(
     frame: &[u8],
     mut chain: ChainState,
     mut first: bool,
-) -> FrameResult {
+) -> Result<FrameResult, Fault> {
     let mut out = Vec::new();
     let mut pending: Option<Outgoing> = None;
     let mut pos = 0usize;
@@ -105,24 +106,20 @@ fn process_chain_from(
     let started_first = first;
     while pos < frame.len() {
         let rest = &frame[pos..];
-        let Ok(hdr) = Header::decode(rest) else { return FrameResult::Disconnect };
+        let hdr = Header::decode(rest)?;
         if !belongs_to_decrypting_session(&chain, &hdr) {
-            tracing::warn!(conn = conn.id, peer = %conn.peer, session = hdr.session_id, "encrypted message for another session");
-            return FrameResult::Disconnect;
+            return Err(Fault::ProtocolViolation("encrypted message for another session"));
         }
         let next = hdr.next_command as usize;
         if next != 0 && (!next.is_multiple_of(8) || next < HEADER_LEN || next > rest.len()) {
-            return FrameResult::Disconnect;
+            return Err(Fault::Malformed("NextCommand out of bounds"));
         }
         let msg = if next == 0 { rest } else { &rest[..next] };
         last_len = msg.len();
         chain.last = next == 0;
         chain.went_async = None;
         chain.rest_len = rest.len() - msg.len();
-        let Some(resp) = process_message(server, conn, msg, &hdr, &mut chain, first) else {
-            return FrameResult::Disconnect;
-        };
-        if let Some(mut resp) = resp {
+        if let Some(mut resp) = process_message(server, conn, msg, &hdr, &mut chain, first)? {
             let len = resp.bytes.len().next_multiple_of(8);
             if len > chain.response_room {
                 resp.make_error(NtStatus::INSUFFICIENT_RESOURCES);
@@ -152,7 +149,7 @@ fn process_chain_from(
         let compounded = !started_first || frame.len() > last_len;
         last.finish(&mut out, if compounded { Link::LastPadded } else { Link::Alone });
     }
-    if out.is_empty() { FrameResult::Nothing } else { FrameResult::Send(out) }
+    Ok(if out.is_empty() { FrameResult::Nothing } else { FrameResult::Send(out) })
 }
 
 /// Continues a chain after its asynchronous request completed; `file_id` is what that
@@ -164,7 +161,7 @@ pub fn resume_chain(
     session_id: u64,
     status: NtStatus,
     file_id: Option<FileId>,
-) -> FrameResult {
+) -> Result<FrameResult, Fault> {
     let mut chain = rest.chain;
     chain.last_status = status;
     if file_id.is_some() {
@@ -175,13 +172,13 @@ pub fn resume_chain(
     }
     let encrypted = chain.encrypted;
     let enc = conn.sessions.get(&session_id).and_then(|s| s.encryptor.clone());
-    match process_chain_from(server, conn, &rest.frame, chain, false) {
+    Ok(match process_chain_from(server, conn, &rest.frame, chain, false)? {
         FrameResult::Send(out) => match enc.filter(|_| encrypted) {
             Some(e) => FrameResult::Send(e.encrypt(session_id, &out)),
             None => FrameResult::Send(out),
         },
         other => other,
-    }
+    })
 }
 
 /// Where a response sits in the frame it goes out in.
@@ -230,7 +227,7 @@ impl Outgoing {
     }
 }
 
-/// Handles one message of a chain; None means drop the connection.
+/// Handles one message of a chain: its response, if it has one now.
 fn process_message(
     server: &ServerState,
     conn: &mut ConnState,
@@ -238,19 +235,18 @@ fn process_message(
     hdr: &Header,
     chain: &mut ChainState,
     first: bool,
-) -> Option<Option<Outgoing>> {
+) -> Result<Option<Outgoing>, Fault> {
     let cmd = Command::from_u16(hdr.command);
     if cmd == Some(Command::Cancel) {
         handlers::cancel::handle_cancel(server, conn, hdr);
-        return Some(None);
+        return Ok(None);
     }
     let charge = if conn.supports_multi_credit() { hdr.credit_charge } else { 1 };
     if !conn.window.consume(hdr.message_id, charge) {
-        tracing::warn!(conn = conn.id, mid = hdr.message_id, "message id outside the credit window");
-        return None;
+        return Err(Fault::ProtocolViolation("MessageId outside the credit window"));
     }
     if hdr.flags & !ALLOWED_FLAGS != 0 && cmd != Some(Command::Cancel) {
-        return Some(Some(finish(conn, hdr, Reply::error(NtStatus::INVALID_PARAMETER), charge, chain.encrypted)));
+        return Ok(Some(finish(conn, hdr, Reply::error(NtStatus::INVALID_PARAMETER), charge, chain.encrypted)));
     }
     let mut h = *hdr;
     if hdr.is_related() {
@@ -260,7 +256,7 @@ fn process_message(
             chain.session_id = 0;
             chain.tree_id = 0;
             chain.last_status = NtStatus::INVALID_PARAMETER;
-            return Some(Some(finish(conn, &h, Reply::error(NtStatus::INVALID_PARAMETER), charge, chain.encrypted)));
+            return Ok(Some(finish(conn, &h, Reply::error(NtStatus::INVALID_PARAMETER), charge, chain.encrypted)));
         }
         h.session_id = chain.session_id;
         h.tree_id = chain.tree_id;
@@ -268,12 +264,12 @@ fn process_message(
         // made the earlier lookup fail (Windows and Samba agree).
         if needs_session(cmd) && !session_ok(conn, h.session_id) {
             chain.last_status = NtStatus::INVALID_PARAMETER;
-            return Some(Some(finish(conn, &h, Reply::error(NtStatus::INVALID_PARAMETER), charge, chain.encrypted)));
+            return Ok(Some(finish(conn, &h, Reply::error(NtStatus::INVALID_PARAMETER), charge, chain.encrypted)));
         }
         // A failed CREATE fails every related request after it with its status.
         if let Some(err) = chain.create_error {
             chain.last_status = err;
-            return Some(Some(finish(conn, &h, Reply::error(err), charge, chain.encrypted)));
+            return Ok(Some(finish(conn, &h, Reply::error(err), charge, chain.encrypted)));
         }
     } else {
         chain.file_id = None;
@@ -283,15 +279,15 @@ fn process_message(
     if may_go_async(cmd) && !pending_room(server, conn, chain.rest_len) {
         tracing::debug!(conn = conn.id, pending = conn.pending.len(), "too many pending requests");
         chain.last_status = NtStatus::INSUFFICIENT_RESOURCES;
-        return Some(Some(finish(conn, &h, Reply::error(NtStatus::INSUFFICIENT_RESOURCES), charge, chain.encrypted)));
+        return Ok(Some(finish(conn, &h, Reply::error(NtStatus::INSUFFICIENT_RESOURCES), charge, chain.encrypted)));
     }
     let reply = match cmd {
         None => Reply::error(NtStatus::INVALID_PARAMETER),
         Some(c) => {
             let mut ctx = Ctx { server, conn: &mut *conn, msg, hdr: &h, chain: &mut *chain };
             let mut reply = handlers::handle(&mut ctx, c);
-            if reply.disconnect {
-                return None;
+            if let Some(fault) = reply.disconnect.take() {
+                return Err(fault);
             }
             if std::mem::take(&mut chain.signature_failed) {
                 reply.unsigned = true;
@@ -322,16 +318,16 @@ fn process_message(
         if let (Waiting::Notify { .. }, false) = (waiting, chain.last) {
             // Windows fails a CHANGE_NOTIFY that would go asynchronous in the middle of a
             // compound chain (MS-SMB2 <162>); smbtorture's compound.interim2 expects it.
-            return Some(Some(finish(conn, &h, Reply::error(NtStatus::INTERNAL_ERROR), charge, chain.encrypted)));
+            return Ok(Some(finish(conn, &h, Reply::error(NtStatus::INTERNAL_ERROR), charge, chain.encrypted)));
         }
         let (out, async_id) = interim(server, conn, &h, waiting, charge, chain.encrypted);
         chain.went_async = Some(async_id);
-        return Some(Some(out));
+        return Ok(Some(out));
     }
     let status = reply.status;
     let out = finish(conn, &h, reply, charge, chain.encrypted);
     feed_preauth(conn, &h, status, &out.bytes);
-    Some(Some(out))
+    Ok(Some(out))
 }
 
 /// Commands that can be answered asynchronously (deferred create, blocking lock, deferred
@@ -485,17 +481,17 @@ pub fn finish(conn: &mut ConnState, req: &Header, reply: Reply, charge: u16, enc
 }
 
 /// MS-SMB2 3.3.5.3.1: an SMB1 NEGOTIATE that offers SMB2 is answered with an SMB2 NEGOTIATE response.
-fn smb1_negotiate(server: &ServerState, conn: &mut ConnState, frame: &[u8]) -> FrameResult {
+fn smb1_negotiate(server: &ServerState, conn: &mut ConnState, frame: &[u8]) -> Result<FrameResult, Fault> {
     if conn.negotiated.is_some() {
-        return FrameResult::Disconnect;
+        return Err(Fault::ProtocolViolation("SMB1 NEGOTIATE after NEGOTIATE"));
     }
     let dialect = match parse_smb1_negotiate(frame) {
         Some(Smb1Negotiate::Wildcard) => opportune_wire::negotiate::dialect::WILDCARD,
         Some(Smb1Negotiate::Smb202) => opportune_wire::negotiate::dialect::SMB202,
-        _ => return FrameResult::Disconnect,
+        _ => return Err(Fault::ProtocolViolation("SMB1 NEGOTIATE offers no SMB2 dialect")),
     };
     if !conn.window.consume(0, 1) {
-        return FrameResult::Disconnect;
+        return Err(Fault::ProtocolViolation("MessageId outside the credit window"));
     }
     let body = handlers::negotiate::smb1_upgrade_response(server, conn, dialect);
     let credits = conn.window.grant(1, 1);
@@ -503,5 +499,5 @@ fn smb1_negotiate(server: &ServerState, conn: &mut ConnState, frame: &[u8]) -> F
     let mut bytes = Vec::with_capacity(HEADER_LEN + body.len());
     rh.encode(&mut bytes);
     bytes.extend_from_slice(&body);
-    FrameResult::Send(bytes)
+    Ok(FrameResult::Send(bytes))
 }

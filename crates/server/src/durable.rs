@@ -56,7 +56,6 @@ pub enum Reconnect {
 /// context too short for its structure, is STATUS_INVALID_PARAMETER. The v2 contexts
 /// exist from SMB 3.0 on and are ignored before.
 pub fn parse(req: &CreateRequest<'_>, dialect: u16) -> Result<(Request, Option<Reconnect>), NtStatus> {
-    let bad = |_| NtStatus::INVALID_PARAMETER;
     let v2_ok = dialect >= opportune_wire::negotiate::dialect::SMB300;
     let q1 = req.context(context_name::DURABLE_HANDLE_REQUEST);
     let c1 = req.context(context_name::DURABLE_HANDLE_RECONNECT);
@@ -66,19 +65,19 @@ pub fn parse(req: &CreateRequest<'_>, dialect: u16) -> Result<(Request, Option<R
         if q2.is_some() || c2.is_some() {
             return Err(NtStatus::INVALID_PARAMETER);
         }
-        return Ok((Request::None, Some(Reconnect::V1(decode_reconnect_v1(c.data).map_err(bad)?))));
+        return Ok((Request::None, Some(Reconnect::V1(decode_reconnect_v1(c.data)?))));
     }
     if let Some(c) = c2 {
         if q1.is_some() || q2.is_some() {
             return Err(NtStatus::INVALID_PARAMETER);
         }
-        return Ok((Request::None, Some(Reconnect::V2(DurableV2Reconnect::decode(c.data).map_err(bad)?))));
+        return Ok((Request::None, Some(Reconnect::V2(DurableV2Reconnect::decode(c.data)?))));
     }
     match (q1, q2) {
         (Some(_), Some(_)) => Err(NtStatus::INVALID_PARAMETER),
         (Some(c), None) if c.data.len() < 16 => Err(NtStatus::INVALID_PARAMETER),
         (Some(_), None) => Ok((Request::V1, None)),
-        (None, Some(c)) => Ok((Request::V2(DurableV2Request::decode(c.data).map_err(bad)?), None)),
+        (None, Some(c)) => Ok((Request::V2(DurableV2Request::decode(c.data)?), None)),
         (None, None) => Ok((Request::None, None)),
     }
 }

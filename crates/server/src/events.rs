@@ -2,7 +2,8 @@
 //! 3.3.4.6, 3.3.4.7) and the final responses of requests that waited (3.3.4.2).
 
 use crate::conn_state::ConnState;
-use crate::outbox::{send, Outbox};
+use crate::fault::Fault;
+use crate::outbox::Outbox;
 use crate::dispatch::async_final;
 use crate::handlers::reply::{empty_ok, Reply};
 use crate::locking::ConnEvent;
@@ -20,7 +21,7 @@ pub fn is_break(ev: &ConnEvent) -> bool {
     matches!(ev, ConnEvent::Lock(Event::SendOplockBreak { .. } | Event::SendLeaseBreak { .. }))
 }
 
-pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, out: &mut Outbox) -> Result<(), ()> {
+pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, out: &mut Outbox) -> Result<(), Fault> {
     match ev {
         ConnEvent::Lock(e) => handle_lock_event(server, conn, e, out).await,
         ConnEvent::Change(change) => match crate::handlers::notify::on_change(conn, change) {
@@ -30,7 +31,7 @@ pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, o
         ConnEvent::Send(msg) => {
             // Only delayed break notifications come this way.
             out.watch(|w| w.break_sent(Instant::now()));
-            send(out, msg).await
+            out.write(&msg).await
         }
         ConnEvent::Stop => {
             conn.closing = true;
@@ -63,7 +64,7 @@ pub async fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, o
     }
 }
 
-async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event, out: &mut Outbox) -> Result<(), ()> {
+async fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event, out: &mut Outbox) -> Result<(), Fault> {
     match ev {
         Event::SendOplockBreak { open, to_level, .. } => {
             let Some(o) = conn.opens.get_mut(&open.0) else { return Ok(()) };
@@ -157,11 +158,11 @@ fn figures(
 
 /// Sends a break notification now, or after the configured `oplock_break_wait` (Samba's
 /// "oplock break wait time") through this connection's own event queue.
-async fn send_break(server: &ServerState, conn: &ConnState, out: &mut Outbox, msg: Vec<u8>) -> Result<(), ()> {
+async fn send_break(server: &ServerState, conn: &ConnState, out: &mut Outbox, msg: Vec<u8>) -> Result<(), Fault> {
     let wait = server.config.oplock_break_wait;
     if wait.is_zero() {
         out.watch(|w| w.break_sent(Instant::now()));
-        return send(out, msg).await;
+        return out.write(&msg).await;
     }
     let (locks, id) = (server.locks_handle(), conn.id);
     tokio::spawn(async move {
@@ -180,12 +181,14 @@ async fn complete(
     mut op: PendingOp,
     reply: Reply,
     file_id: Option<FileId>,
-) -> Result<(), ()> {
+) -> Result<(), Fault> {
     let status = reply.status;
-    send(out, async_final(conn, async_id, &op, reply)).await?;
+    out.write(&async_final(conn, async_id, &op, reply)).await?;
     let Some(rest) = op.rest.take() else { return Ok(()) };
+    // A fault in the rest of the chain drops that rest and keeps the connection, unlike
+    // the same fault in a frame processed at once (which ends it).
     match crate::dispatch::resume_chain(server, conn, *rest, op.header.session_id, status, file_id) {
-        crate::dispatch::FrameResult::Send(bytes) => send(out, bytes).await,
+        Ok(crate::dispatch::FrameResult::Send(bytes)) => out.write(&bytes).await,
         _ => Ok(()),
     }
 }

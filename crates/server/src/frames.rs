@@ -10,6 +10,7 @@
 //! and when the budget is spent the connection is simply not read until there is room.
 
 use crate::budget::Reservation;
+use crate::fault::{Fault, READ_FAILED};
 use crate::server::Memory;
 use opportune_wire::transport::{frame_header, frame_length, MAX_FRAME};
 use std::io::IoSlice;
@@ -79,12 +80,11 @@ impl FrameReader {
     }
 
     /// The next complete frame already received, if any. Zero-length frames are skipped.
-    pub fn try_frame(&mut self) -> Result<Option<Vec<u8>>, &'static str> {
-        if let Some(l) = &self.large {
-            if l.data.len() < l.len {
-                return Ok(None);
-            }
-            let Large { data, held, .. } = self.large.take().ok_or("frame state")?;
+    pub fn try_frame(&mut self) -> Result<Option<Vec<u8>>, Fault> {
+        if self.large.as_ref().is_some_and(|l| l.data.len() < l.len) {
+            return Ok(None);
+        }
+        if let Some(Large { data, held, .. }) = self.large.take() {
             self.current = held;
             self.finish_frame(data.len());
             return Ok(Some(data));
@@ -115,11 +115,11 @@ impl FrameReader {
     }
 
     /// The length of the frame whose header starts the buffered bytes.
-    fn peek_len(&self) -> Result<usize, &'static str> {
+    fn peek_len(&self) -> Result<usize, Fault> {
         let b = &self.buf[self.start..self.start + 4];
-        let len = frame_length([b[0], b[1], b[2], b[3]]).ok_or("not a direct-TCP frame")?;
+        let len = frame_length([b[0], b[1], b[2], b[3]]).ok_or(Fault::Malformed("not a direct-TCP frame"))?;
         if len > self.max_frame {
-            return Err("frame too large");
+            return Err(Fault::ProtocolViolation("frame too large"));
         }
         Ok(len)
     }
@@ -144,11 +144,11 @@ impl FrameReader {
     }
 
     /// Reads more bytes. Cancel-safe: either nothing was read or the bytes are kept.
-    pub async fn fill(&mut self) -> Result<(), &'static str> {
+    pub async fn fill(&mut self) -> Result<(), Fault> {
         if self.frame_started.is_none() {
             self.frame_started = Some(Instant::now());
         }
-        if let Some(l) = &mut self.large {
+        let read = if let Some(l) = &mut self.large {
             let step = (l.len - l.data.len()).min(COMMIT_STEP);
             if l.held.bytes() < l.data.len() + step {
                 // Cancel-safe: a reservation is either complete and kept, or not taken.
@@ -156,20 +156,22 @@ impl FrameReader {
                 l.held.merge(more);
             }
             l.data.reserve(step);
-            let n = (&mut self.rd).take(step as u64).read_buf(&mut l.data).await.map_err(|_| "read error")?;
-            return if n == 0 { Err("peer closed") } else { Ok(()) };
+            (&mut self.rd).take(step as u64).read_buf(&mut l.data).await
+        } else {
+            if self.start > 0 && self.end == self.buf.len() {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            let read = self.rd.read(&mut self.buf[self.end..]).await;
+            self.end += *read.as_ref().unwrap_or(&0);
+            read
+        };
+        match read {
+            Ok(0) => Err(Fault::Closed("peer closed")),
+            Ok(_) => Ok(()),
+            Err(_) => Err(Fault::Closed(READ_FAILED)),
         }
-        if self.start > 0 && self.end == self.buf.len() {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        let n = self.rd.read(&mut self.buf[self.end..]).await.map_err(|_| "read error")?;
-        if n == 0 {
-            return Err("peer closed");
-        }
-        self.end += n;
-        Ok(())
     }
 
     /// Gives a processed frame's buffer back to the pool, and its receive budget back.
@@ -254,7 +256,7 @@ mod tests {
         let (mut client, mut r, _) = pair().await;
         client.write_all(&frame_header(8 << 20).unwrap()).await.unwrap();
         r.fill().await.unwrap();
-        assert_eq!(r.try_frame(), Err("frame too large"));
+        assert!(matches!(r.try_frame(), Err(Fault::ProtocolViolation("frame too large"))));
     }
 
     /// A large frame commits memory as its bytes arrive, not as its header declares, and

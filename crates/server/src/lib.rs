@@ -22,6 +22,7 @@ mod dir_leases;
 mod dispatch;
 mod durable;
 mod events;
+mod fault;
 mod frames;
 mod handlers;
 mod host_events;

@@ -7,6 +7,7 @@
 //! has proved its TCP stack answers, and gets its normal settings back. A probe lasts
 //! `probe_window` after the last contention that asked for it.
 
+use crate::fault::Fault;
 use crate::liveness::{Liveness, LivenessCounters};
 use crate::sockopt::TcpOptions;
 use std::net::SocketAddr;
@@ -101,8 +102,8 @@ impl LinkWatch {
     /// among them) while a deadline was in force, that is the verdict (logged, counted).
     /// A peer that closed cleanly did not vanish.
     /// Returns the verdict, if the host vanished.
-    pub fn closed(&self, reason: &str) -> Option<&'static str> {
-        if !matches!(reason, "read error" | "write error") {
+    pub fn closed(&self, fault: &Fault) -> Option<&'static str> {
+        if !fault.is_socket_failure() {
             return None;
         }
         let armed = match (self.break_until, self.probe_until) {
@@ -112,7 +113,7 @@ impl LinkWatch {
         };
         LivenessCounters::bump(&self.shared.counters.vanished);
         crate::metrics::vanished();
-        tracing::info!(conn = self.conn, peer = %self.peer, reason, verdict = armed, "liveness: holder vanished, connection closed");
+        tracing::info!(conn = self.conn, peer = %self.peer, reason = %fault, verdict = armed, "liveness: holder vanished, connection closed");
         Some(armed)
     }
 
@@ -222,9 +223,9 @@ mod tests {
         w.probe(t0, "share mode");
         let o = w.break_sent(t0).expect("armed");
         assert_eq!(o.user_timeout, Some(c.break_ack_timeout.min(c.probe_timeout)));
-        w.closed("peer closed");
+        w.closed(&Fault::Closed("peer closed"));
         assert_eq!(w.shared.counters.vanished.load(Ordering::Relaxed), 0, "a clean close is no verdict");
-        w.closed("read error");
+        w.closed(&Fault::Closed(crate::fault::READ_FAILED));
         assert_eq!(w.shared.counters.vanished.load(Ordering::Relaxed), 1);
     }
 
@@ -235,7 +236,7 @@ mod tests {
         assert_eq!(w.break_sent(Instant::now()), None);
         assert_eq!(w.probe(Instant::now(), "x"), None);
         assert_eq!(w.next_wake(), None);
-        w.closed("eof");
+        w.closed(&Fault::Closed("peer closed"));
         assert_eq!(w.shared.counters.vanished.load(Ordering::Relaxed), 0);
     }
 

@@ -2,6 +2,7 @@
 //! deadline and the transport watch (`link_watch.rs`). Used by the connection task
 //! (`connection.rs`) and by event delivery (`events.rs`).
 
+use crate::fault::{Fault, WRITE_FAILED};
 use crate::frames::write_frame;
 use std::time::Duration;
 use tokio::net::tcp::OwnedWriteHalf;
@@ -17,11 +18,11 @@ pub struct Outbox {
 
 impl Outbox {
     /// Sends one message (or compound chain) with its transport header.
-    pub(crate) async fn write(&mut self, msg: &[u8]) -> Result<(), &'static str> {
+    pub(crate) async fn write(&mut self, msg: &[u8]) -> Result<(), Fault> {
         match tokio::time::timeout(self.stall, write_frame(&mut self.wr, msg)).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err("write error"),
-            Err(_) => Err("client stopped reading"),
+            Ok(Err(_)) => Err(Fault::Closed(WRITE_FAILED)),
+            Err(_) => Err(Fault::Closed("client stopped reading")),
         }
     }
 
@@ -39,10 +40,5 @@ impl Outbox {
             tracing::warn!(error = %e, options = ?o, "liveness: socket options refused");
         }
     }
-}
-
-/// Sends one message (or compound chain) with its transport header.
-pub async fn send(out: &mut Outbox, msg: Vec<u8>) -> Result<(), ()> {
-    out.write(&msg).await.map_err(|_| ())
 }
 

@@ -120,7 +120,7 @@ fn requested_lease(ctx: &Ctx<'_>, req: &CreateRequest<'_>) -> Result<Option<Leas
         return Ok(None);
     }
     match req.context(context_name::REQUEST_LEASE) {
-        Some(c) => LeaseContext::decode(c.data).map(Some).map_err(|_| NtStatus::INVALID_PARAMETER),
+        Some(c) => Ok(Some(LeaseContext::decode(c.data)?)),
         None => Ok(None),
     }
 }

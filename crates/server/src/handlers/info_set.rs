@@ -79,7 +79,7 @@ fn set_security(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSta
     let file = open.handle.info()?;
     let mut d = security::current(open.handle.security_descriptor()?, &token);
     d.merge(&new, info);
-    let stored = open.handle.set_security_descriptor(&security::encode(&d, security::ALL_PARTS)?).map_err(|e| e.status());
+    let stored = open.handle.set_security_descriptor(&security::encode(&d, security::ALL_PARTS)?);
     server.descriptors.forget(&file);
     // A new owner is charged with the file from now on.
     if stored.is_ok()
@@ -89,7 +89,7 @@ fn set_security(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSta
     {
         q.set_owner(key, d.owner.as_ref());
     }
-    stored
+    Ok(stored?)
 }
 
 fn need(ctx: &mut Ctx<'_>, id: opportune_types::FileId, right: u32) -> Result<(), NtStatus> {
@@ -142,7 +142,7 @@ fn set_file_info(ctx: &mut Ctx<'_>, req: &SetInfoRequest<'_>) -> Result<(), NtSt
             let list = parse_full_ea_list(buf).ok_or(NtStatus::EA_LIST_INCONSISTENT)?;
             need(ctx, id, AccessMask::FILE_WRITE_EA)?;
             let eas: Vec<Ea> = list.into_iter().map(|e| Ea { flags: e.flags, name: e.name, value: e.value }).collect();
-            ctx.open(id)?.handle.set_eas(&eas).map_err(|e| e.status())
+            Ok(ctx.open(id)?.handle.set_eas(&eas)?)
         }
         class::LINK => link(ctx, id, buf),
         _ => Err(NtStatus::INVALID_INFO_CLASS),
@@ -371,7 +371,7 @@ fn set_end_of_file(ctx: &mut Ctx<'_>, id: opportune_types::FileId, len: u64) -> 
     };
     ctx.server.locks.truncated(open_id);
     ctx.server.dir_leases.wrote(open_id);
-    let done = crate::offload::blocking(|| handle.set_len(len)).map_err(|e| e.status());
+    let done = crate::offload::blocking(|| handle.set_len(len));
     if let Some((q, key)) = &quota {
         match (&done, charged) {
             (Err(_), Some(old)) => q.undo_growth(*key, old, len),
@@ -379,7 +379,7 @@ fn set_end_of_file(ctx: &mut Ctx<'_>, id: opportune_types::FileId, len: u64) -> 
             _ => {}
         }
     }
-    done
+    Ok(done?)
 }
 
 /// FileAllocationInformation (MS-FSA 2.1.5.14.1): an allocation beyond what the quotas

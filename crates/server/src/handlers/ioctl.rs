@@ -2,6 +2,7 @@
 //! STATUS_NOT_SUPPORTED (or INVALID_DEVICE_REQUEST for non-FSCTL), never a dropped connection.
 
 use super::ctx::Ctx;
+use crate::fault::Fault;
 use super::reply::{HResult, Reply};
 use opportune_types::{FileId, NtStatus};
 use opportune_wire::cursor::Put;
@@ -23,7 +24,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
                 Err(NtStatus::ACCESS_DENIED) | Err(NtStatus::FILE_CLOSED) => {
                     // MS-SMB2 3.3.5.15.12: a mismatch (or 3.1.1) terminates the connection.
                     ctx.conn.closing = true;
-                    return Ok(Reply::disconnect());
+                    return Ok(Reply::fault(Fault::ProtocolViolation("VALIDATE_NEGOTIATE_INFO does not match the negotiation")));
                 }
                 Err(e) => return Err(e),
             }

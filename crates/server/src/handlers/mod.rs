@@ -23,6 +23,7 @@ pub mod session_bind;
 pub mod session_setup;
 pub mod tree;
 
+use crate::fault::Fault;
 use ctx::Ctx;
 use opportune_types::NtStatus;
 use opportune_wire::header::Command;
@@ -34,7 +35,7 @@ pub fn handle(ctx: &mut Ctx<'_>, cmd: Command) -> Reply {
         return negotiate::handle(ctx);
     }
     if ctx.conn.negotiated.is_none() {
-        return Reply::disconnect();
+        return Reply::fault(Fault::ProtocolViolation("request before NEGOTIATE"));
     }
     let result = match cmd {
         SessionSetup => session_setup::handle(ctx),

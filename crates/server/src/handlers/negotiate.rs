@@ -21,7 +21,7 @@ const SMB202_MAX_IO: u32 = 65536;
 pub fn handle(ctx: &mut Ctx<'_>) -> Reply {
     // A second NEGOTIATE on a connection is a protocol violation (3.3.5.3.1).
     if ctx.conn.negotiated.as_ref().is_some_and(|n| n.dialect != dialect::WILDCARD) {
-        return Reply::disconnect();
+        return Reply::fault(crate::fault::Fault::ProtocolViolation("second NEGOTIATE"));
     }
     let Ok(req) = NegotiateRequest::decode(ctx.msg) else {
         return Reply::error(NtStatus::INVALID_PARAMETER);
@@ -129,7 +129,7 @@ fn negotiate_contexts(req: &NegotiateRequest<'_>, neg: &mut Negotiated) -> Resul
         return Err(NtStatus::INVALID_PARAMETER);
     }
     let mut salt = [0u8; 32];
-    crate::server::random_bytes(&mut salt).map_err(|_| NtStatus::INTERNAL_ERROR)?;
+    crate::server::random_bytes(&mut salt)?;
     out.push((context_type::PREAUTH_INTEGRITY, preauth_context(&salt)));
     if encryption_asked {
         out.push((context_type::ENCRYPTION, id_list(&[neg.cipher])));

@@ -8,7 +8,7 @@ use super::ctx::Ctx;
 use super::reply::{empty_ok, HResult, Reply};
 use crate::pipes::{PipeOpen, MAX_PIPES_PER_CONNECTION, MAX_PIPE_MEMORY_PER_CONNECTION};
 use crate::server_view::ServerView;
-use opportune_rpc::{Interface, Pipe, PipeError, ReadOutcome};
+use opportune_rpc::{Interface, Pipe, ReadOutcome};
 use opportune_types::{FileAttributes, FileId, NtStatus};
 use opportune_wire::create::{CreateRequest, CreateResponse};
 use opportune_wire::cursor::Put;
@@ -102,13 +102,6 @@ fn pipe_of<'c>(ctx: &'c mut Ctx<'_>, id: FileId) -> Result<(&'c mut PipeOpen, Se
     }
 }
 
-fn write_error(e: PipeError) -> NtStatus {
-    match e {
-        PipeError::Busy => NtStatus::PIPE_BUSY,
-        PipeError::Full => NtStatus::INSUFFICIENT_RESOURCES,
-    }
-}
-
 /// Room for more input: the connection's pipes together stay under their budget.
 fn admit_input(ctx: &Ctx<'_>, len: usize) -> Result<(), NtStatus> {
     if ctx.conn.pipes.memory() + len > MAX_PIPE_MEMORY_PER_CONNECTION {
@@ -122,7 +115,7 @@ fn write(ctx: &mut Ctx<'_>) -> HResult {
     super::io::check_size(ctx, req.data.len())?;
     admit_input(ctx, req.data.len())?;
     let (open, view) = pipe_of(ctx, req.file_id)?;
-    open.pipe.write(req.data, &view).map_err(write_error)?;
+    open.pipe.write(req.data, &view)?;
     let mut body = Vec::with_capacity(17);
     encode_write_response(&mut body, req.data.len() as u32);
     Ok(Reply::ok(body))
@@ -163,7 +156,7 @@ fn transceive(ctx: &mut Ctx<'_>, req: &IoctlRequest<'_>) -> HResult {
     let ctl_code = req.ctl_code;
     let (open, view) = pipe_of(ctx, req.file_id)?;
     let file_id = open.file_id;
-    let out = open.pipe.transceive(req.input, req.max_output_response as usize, &view).map_err(write_error)?;
+    let out = open.pipe.transceive(req.input, req.max_output_response as usize, &view)?;
     let out = out.unwrap_or(ReadOutcome { data: Vec::new(), more: false });
     let mut body = Vec::with_capacity(48 + out.data.len());
     encode_ioctl_response(&mut body, ctl_code, file_id, &out.data);

@@ -1,5 +1,6 @@
 //! What a handler answers: a status and a body, and what the dispatcher does with them.
 
+use crate::fault::Fault;
 use crate::pending::Waiting;
 use opportune_crypto::Signer;
 use opportune_types::NtStatus;
@@ -9,7 +10,8 @@ use std::sync::Arc;
 pub struct Reply {
     pub status: NtStatus,
     pub body: Vec<u8>,
-    pub disconnect: bool,
+    /// The connection ends for this fault instead of the reply being sent.
+    pub disconnect: Option<Fault>,
     /// A session id to put in the response (new sessions).
     pub session_id: u64,
     /// A tree id to put in the response (new tree connects).
@@ -36,7 +38,7 @@ impl Reply {
         Reply {
             status,
             body,
-            disconnect: false,
+            disconnect: None,
             session_id: 0,
             tree_id: 0,
             signer: None,
@@ -56,8 +58,11 @@ impl Reply {
         Reply { pending: Some(waiting), ..Reply::error(NtStatus::PENDING) }
     }
 
-    pub fn disconnect() -> Reply {
-        Reply { disconnect: true, ..Reply::error(NtStatus::INVALID_PARAMETER) }
+    /// The answer to a fault: its status, or the end of the connection when the fault ends
+    /// it (`Fault::ends_connection`).
+    pub fn fault(fault: Fault) -> Reply {
+        let reply = Reply::error(fault.status());
+        Reply { disconnect: fault.ends_connection().then_some(fault), ..reply }
     }
 }
 

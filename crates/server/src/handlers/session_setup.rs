@@ -65,8 +65,8 @@ fn identity_of(
         Ok(AuthOutcome::Authenticated { session_key, .. }) => Ok((Identity::User, Some(session_key))),
         Ok(AuthOutcome::Anonymous) if guest || reauth => Ok((Identity::Anonymous, None)),
         Ok(AuthOutcome::UnknownUser { .. }) | Err(AuthError::WrongPassword) if guest => Ok((Identity::Guest, None)),
-        Err(AuthError::Malformed(_)) => Err(NtStatus::INVALID_PARAMETER),
-        Ok(_) | Err(_) => Err(NtStatus::LOGON_FAILURE),
+        Ok(_) => Err(NtStatus::LOGON_FAILURE),
+        Err(e) => Err(crate::fault::Fault::Auth(e).status()),
     }
 }
 
@@ -138,7 +138,7 @@ fn limit_pending_logons(ctx: &mut Ctx<'_>) -> Result<(), NtStatus> {
 
 fn new_acceptor(ctx: &Ctx<'_>) -> Result<NtlmAcceptor, NtStatus> {
     let mut challenge = [0u8; 8];
-    crate::server::random_bytes(&mut challenge).map_err(|_| NtStatus::INTERNAL_ERROR)?;
+    crate::server::random_bytes(&mut challenge)?;
     let name = &ctx.server.config.server_name;
     Ok(NtlmAcceptor::new(challenge, name, &name.to_ascii_lowercase(), filetime_from_system(SystemTime::now())))
 }
@@ -298,12 +298,12 @@ fn cipher_keys(
     cipher: Cipher,
     key: &[u8; 16],
     preauth: Option<&[u8; 64]>,
-) -> Result<(Encryptor, Decryptor), NtStatus> {
+) -> Result<(Encryptor, Decryptor), crate::fault::Fault> {
     let keys = derive_cipher_keys(d, cipher, key, preauth);
     let mut prefix = [0u8; 8];
-    crate::server::random_bytes(&mut prefix).map_err(|_| NtStatus::INTERNAL_ERROR)?;
-    let enc = Encryptor::new(cipher, &keys.server_to_client, prefix).map_err(|_| NtStatus::INTERNAL_ERROR)?;
-    let dec = Decryptor::new(cipher, &keys.client_to_server).map_err(|_| NtStatus::INTERNAL_ERROR)?;
+    crate::server::random_bytes(&mut prefix)?;
+    let enc = Encryptor::new(cipher, &keys.server_to_client, prefix)?;
+    let dec = Decryptor::new(cipher, &keys.client_to_server)?;
     Ok((enc, dec))
 }
 

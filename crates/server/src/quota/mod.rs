@@ -11,7 +11,7 @@
 //!   FileAllocationInformation below end of file, delete on close, a rename that
 //!   replaces a file, an owner set by SET_INFO. Every CREATE of an existing file corrects
 //!   that file's entry from the size it just stat'ed. Checks need no system call.
-//! * Refusals map to NT status here and nowhere else ([`status`]): the owner's limit is
+//! * Refusals map to NT status in one place (`From<Refusal> for NtStatus`): the owner's limit is
 //!   STATUS_QUOTA_EXCEEDED (MS-ERREF 2.3.1 0xC0000044), the share's STATUS_DISK_FULL
 //!   (0xC000007F), as NTFS answers for a per-user quota and a full volume.
 //!
@@ -27,7 +27,7 @@ use crate::share_table::ShareTable;
 use opportune_types::Sid;
 use std::collections::HashMap;
 use std::sync::Arc;
-pub use share_quota::{status, ShareQuota};
+pub use share_quota::ShareQuota;
 pub use table::{FileKey, Limits, QuotaConfig, Refusal, Table, Usage};
 
 /// The file key an open of `info` is charged under, if its share tracks quotas: files

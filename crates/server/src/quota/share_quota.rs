@@ -5,11 +5,14 @@ use super::table::{FileKey, Refusal, Table};
 use opportune_types::{NtStatus, Sid};
 use std::sync::{Mutex, MutexGuard};
 
-/// The one place a refusal becomes an NT status (module documentation).
-pub fn status(r: Refusal) -> NtStatus {
-    match r {
-        Refusal::User => NtStatus::QUOTA_EXCEEDED,
-        Refusal::Share => NtStatus::DISK_FULL,
+/// The one place a refusal becomes an NT status (module documentation), so the
+/// checks below pass it on with a plain `?`.
+impl From<Refusal> for NtStatus {
+    fn from(r: Refusal) -> NtStatus {
+        match r {
+            Refusal::User => NtStatus::QUOTA_EXCEEDED,
+            Refusal::Share => NtStatus::DISK_FULL,
+        }
     }
 }
 
@@ -31,8 +34,8 @@ impl ShareQuota {
     /// A new file or directory of `owner`, with `allocation` bytes asked for.
     pub fn created(&self, key: FileKey, owner: Option<&Sid>, allocation: u64) -> Result<(), NtStatus> {
         let mut t = self.lock();
-        t.admits_new(owner, allocation).map_err(status)?;
-        t.create(key, owner).map_err(status)
+        t.admits_new(owner, allocation)?;
+        Ok(t.create(key, owner)?)
     }
 
     /// An existing file was opened: its entry is made or corrected.
@@ -43,12 +46,12 @@ impl ShareQuota {
     /// The file `key` is to grow to `size`: checked and charged; the old size comes back
     /// to undo with [`ShareQuota::undo_growth`] if the change fails.
     pub fn grow(&self, key: FileKey, size: u64) -> Result<Option<u64>, NtStatus> {
-        self.lock().grow(key, size).map_err(status)
+        Ok(self.lock().grow(key, size)?)
     }
 
     /// An allocation of `len` bytes: refused if end of file there would not fit.
     pub fn admits_size(&self, key: FileKey, len: u64) -> Result<(), NtStatus> {
-        self.lock().admits_size(key, len).map_err(status)
+        Ok(self.lock().admits_size(key, len)?)
     }
 
     /// A growth to `size` charged by [`ShareQuota::grow`] failed: the file is charged
