@@ -77,10 +77,9 @@ impl Handle {
     /// a name is reported or acted on only after a confined lookup of its own.
     fn recorded_name_holds(&self, base: &str) -> bool {
         let Ok(name) = cstr(base) else { return false };
-        match (sys::statx(self.root.fd.as_fd(), &name, libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT), self.identity()) {
-            (Ok(at), Ok(me)) => crate::description::key(&at) == me,
-            _ => false,
-        }
+        sys::statx(self.root.fd.as_fd(), &name, libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT)
+            .and_then(|at| self.is_object_of(&at))
+            .unwrap_or(false)
     }
 
     /// Whether the name `rel` (no stream part) names this very object, not following a
@@ -93,8 +92,7 @@ impl Handle {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(false),
             Err(e) => return Err(e.into()),
         };
-        let me = sys::fstatx(self.fd())?;
-        Ok((at.stx_ino, at.stx_dev_major, at.stx_dev_minor) == (me.stx_ino, me.stx_dev_major, me.stx_dev_minor))
+        Ok(self.is_object_of(&at)?)
     }
 }
 

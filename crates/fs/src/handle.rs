@@ -96,6 +96,11 @@ impl Handle {
         self.desc.identity()
     }
 
+    /// Whether `st` (a statx of some name) is of this very object.
+    pub(crate) fn is_object_of(&self, st: &libc::statx) -> std::io::Result<bool> {
+        Ok(crate::description::key(st) == self.identity()?)
+    }
+
     /// Whether `other` uses the same open file description.
     pub fn same_description(&self, other: &Handle) -> bool {
         Arc::ptr_eq(&self.desc, &other.desc)

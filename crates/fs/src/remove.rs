@@ -67,7 +67,7 @@ pub(crate) fn remove_if_named(root: &Root, handle: &Handle, is_dir: bool) -> Res
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    if crate::description::key(&at) != handle.identity()? {
+    if !handle.is_object_of(&at)? {
         return Ok(None);
     }
     unlink_at(dir.as_fd(), &cname, is_dir)?;
