@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Threads the runtime may start for blocking work: the frames that may wait for the disk
-/// run in `block_in_place` (opportune_server's `offload`), each of which moves its worker's
+/// run in `block_in_place` (the engine's `offload`, through the driver's runner), each of which moves its worker's
 /// other tasks to one of these. Beyond this many at once, further hand-offs wait for one to
 /// return (docs/SECURITY.md).
 pub const MAX_BLOCKING_THREADS: usize = 128;

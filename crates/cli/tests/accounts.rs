@@ -235,7 +235,7 @@ fn refusals_are_logged_with_their_rule_and_admin_trees_are_marked() {
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_opportune"))
         .args(["serve", "--listen", &addr.to_string(), "--config", conf.to_str().unwrap()])
-        .env("OPPORTUNE_LOG", "opportune_server=debug")
+        .env("OPPORTUNE_LOG", "opportune_engine=debug")
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap())

@@ -92,6 +92,7 @@ impl Admission {
     }
 
     /// Connections admitted now.
+    #[cfg(test)]
     pub fn count(&self) -> usize {
         self.table.lock().map(|t| t.conns.len()).unwrap_or(0)
     }

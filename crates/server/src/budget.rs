@@ -9,11 +9,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// Permits count KiB, so budgets of many GiB fit.
 const UNIT: usize = 1024;
 
-/// Responses up to this size need no reservation: what any connection may hold without
-/// asking (directory listings and queries use 64 KiB buffers, and must not wait behind
-/// large transfers).
-pub const SMALL_RESPONSE: usize = 128 * 1024;
-
 /// One budget: bytes that may be held at once.
 pub struct MemoryBudget {
     sem: Arc<Semaphore>,
@@ -43,7 +38,8 @@ impl MemoryBudget {
         Reservation { permit }
     }
 
-    /// Bytes left, for status and tests.
+    /// Bytes left, for the tests.
+    #[cfg(test)]
     pub fn available(&self) -> usize {
         self.sem.available_permits() * UNIT
     }
@@ -67,6 +63,29 @@ impl Reservation {
         self.permit.as_ref().map_or(0, |p| p.num_permits() * UNIT)
     }
 }
+
+/// Server-wide memory for large transfers (docs/SECURITY.md).
+pub struct Memory {
+    /// Large frames being received.
+    pub receive: MemoryBudget,
+    /// Large responses being built or sent.
+    pub send: MemoryBudget,
+    /// Recycled large buffers, shared with the engine (`ServerState::buffers`).
+    pub pool: std::sync::Arc<opportune_engine::buffers::BufferPool>,
+}
+
+impl Memory {
+    pub fn new(limits: &opportune_engine::Limits, pool: std::sync::Arc<opportune_engine::buffers::BufferPool>) -> Memory {
+        // A budget smaller than one largest frame could never be met.
+        let floor = opportune_wire::transport::MAX_FRAME;
+        Memory {
+            receive: MemoryBudget::new(limits.receive_memory.max(floor)),
+            send: MemoryBudget::new(limits.send_memory.max(floor)),
+            pool,
+        }
+    }
+}
+
 
 #[cfg(test)]
 mod tests {

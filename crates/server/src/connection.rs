@@ -5,13 +5,15 @@
 
 use crate::admission::Ticket;
 use crate::budget::Reservation;
-use crate::conn_state::ConnState;
-use crate::dispatch::{process_frame, FrameResult};
+use opportune_engine::conn_state::ConnState;
+use opportune_engine::dispatch::{process_frame, FrameResult};
 use crate::events;
-use crate::fault::Fault;
+use opportune_engine::fault::Fault;
 use crate::outbox::Outbox;
 use crate::frames::FrameReader;
-use crate::server::ServerState;
+use crate::Server;
+use opportune_engine::locking::{ConnEvent, EventSink};
+use opportune_engine::server::ServerState;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
@@ -28,7 +30,7 @@ struct Handshake {
 impl Handshake {
     /// The deadline the connection has now: NEGOTIATE, then an established session; none
     /// once logged on.
-    fn deadline(&self, conn: &ConnState, limits: &crate::limits::Limits) -> Option<(Instant, &'static str)> {
+    fn deadline(&self, conn: &ConnState, limits: &opportune_engine::limits::Limits) -> Option<(Instant, &'static str)> {
         if self.authenticated {
             None
         } else if conn.negotiated.is_none() {
@@ -39,18 +41,28 @@ impl Handshake {
     }
 }
 
-pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, id: u64, ticket: Ticket) {
+/// The connection's event queue, as the lock layer sees it.
+struct Queue(mpsc::UnboundedSender<ConnEvent>);
+
+impl EventSink for Queue {
+    fn send(&self, ev: ConnEvent) -> bool {
+        self.0.send(ev).is_ok()
+    }
+}
+
+pub async fn run(driver: Arc<Server>, stream: TcpStream, peer: SocketAddr, id: u64, ticket: Ticket) {
+    let server: &ServerState = &driver.state;
     let _ = stream.set_nodelay(true);
     tracing::debug!(conn = id, %peer, "connection opened");
     let limits = server.config.limits.clone();
     let (rd, wr) = stream.into_split();
-    let link = crate::link_watch::LinkWatch::new(server.liveness.clone(), id, peer);
+    let link = opportune_engine::link_watch::LinkWatch::new(server.liveness.clone(), id, peer);
     let mut out = Outbox { wr, stall: limits.stall_timeout, link };
-    out.watch(crate::link_watch::LinkWatch::start);
-    let mut reader = FrameReader::new(rd, server.memory.clone(), limits.max_preauth_frame);
+    out.watch(opportune_engine::link_watch::LinkWatch::start);
+    let mut reader = FrameReader::new(rd, driver.memory.clone(), limits.max_preauth_frame);
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
-    server.locks.register_connection(id, peer, ev_tx);
-    crate::metrics::connections(1.0);
+    server.locks.register_connection(id, peer, Arc::new(Queue(ev_tx)));
+    opportune_engine::metrics::connections(1.0);
     let mut conn = ConnState::new(id, peer);
     conn.address_opens = server.fds.address(peer.ip());
     let mut hs = Handshake { accepted: Instant::now(), authenticated: false };
@@ -59,14 +71,14 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
         match reader.try_frame() {
             Ok(Some(frame)) => {
                 if let Some((bytes, took)) = reader.take_transfer() {
-                    check_throughput(&server, &mut conn, bytes, took);
+                    check_throughput(server, &mut conn, bytes, took);
                 }
-                let result = on_frame(&server, &mut conn, &frame, &mut ev_rx, &mut out).await;
+                let result = on_frame(&driver, &mut conn, &frame, &mut ev_rx, &mut out).await;
                 reader.recycle(frame);
                 if let Err(fault) = result {
                     break fault;
                 }
-                if !hs.authenticated && conn.sessions.values().any(crate::session::Session::is_valid) {
+                if !hs.authenticated && conn.sessions.values().any(opportune_engine::session::Session::is_valid) {
                     hs.authenticated = true;
                     ticket.authenticated();
                     reader.set_max_frame(opportune_wire::transport::MAX_FRAME);
@@ -84,7 +96,7 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
         tokio::select! {
             biased;
             Some(ev) = ev_rx.recv() => {
-                if let Err(fault) = events::handle(&server, &mut conn, ev, &mut out).await {
+                if let Err(fault) = events::handle(server, &mut conn, ev, &mut out).await {
                     break fault;
                 }
                 if conn.closing {
@@ -112,8 +124,8 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
     }
     let verdict = out.link.closed(&fault);
     server.locks.connection_ending(id, verdict);
-    cleanup(&server, &mut conn);
-    crate::metrics::connections(-1.0);
+    opportune_engine::connection_end::end(server, &mut conn);
+    opportune_engine::metrics::connections(-1.0);
     let _ = out.wr.shutdown().await;
 }
 
@@ -123,16 +135,17 @@ pub async fn run(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, 
 /// response never overtakes its own interim response. A frame whose answer may be large
 /// waits for send memory first (and is then processed with it reserved until sent).
 async fn on_frame(
-    server: &ServerState,
+    driver: &Server,
     conn: &mut ConnState,
     frame: &[u8],
-    ev_rx: &mut mpsc::UnboundedReceiver<crate::locking::ConnEvent>,
+    ev_rx: &mut mpsc::UnboundedReceiver<ConnEvent>,
     out: &mut Outbox,
 ) -> Result<(), Fault> {
+    let server: &ServerState = &driver.state;
     let mut reserved = Reservation::none();
     let result = match process_frame(server, conn, frame, false) {
         Ok(FrameResult::NeedMemory(bytes)) => {
-            reserved = server.memory.send.reserve(bytes).await;
+            reserved = driver.memory.send.reserve(bytes).await;
             process_frame(server, conn, frame, true)
         }
         other => other,
@@ -143,7 +156,7 @@ async fn on_frame(
     }
     let mut later = Vec::new();
     while let Ok(ev) = ev_rx.try_recv() {
-        if events::is_break(&ev) {
+        if opportune_engine::events::is_break(&ev) {
             events::handle(server, conn, ev, out).await?;
         } else {
             later.push(ev);
@@ -152,7 +165,7 @@ async fn on_frame(
     match result? {
         FrameResult::Send(msg) => {
             out.write(&msg).await?;
-            server.memory.pool.give(msg);
+            server.buffers.give(msg);
         }
         FrameResult::Nothing => {}
         FrameResult::NeedMemory(_) => return Err(Fault::Internal("send memory wanted again once reserved")),
@@ -174,25 +187,4 @@ fn check_throughput(server: &ServerState, conn: &mut ConnState, bytes: usize, to
     if conn.link.record_transfer(bytes, took, min) {
         tracing::warn!(conn = conn.id, peer = %conn.peer, bytes, ?took, min, "slow link: no more oplocks or leases");
     }
-}
-
-/// Everything the connection held goes: opens (with delete-on-close), waiting requests.
-fn cleanup(server: &ServerState, conn: &mut ConnState) {
-    for op in conn.pending.all() {
-        if let crate::pending::Waiting::Lock { request } = op.waiting {
-            server.locks.cancel_lock(request);
-        }
-    }
-    let sessions: Vec<u64> = conn.sessions.keys().copied().collect();
-    for sid in sessions {
-        crate::handlers::close::close_session_opens(server, conn, sid, None);
-        server.forget_session(sid);
-    }
-    let rest: Vec<u64> = conn.opens.keys().copied().collect();
-    for id in rest {
-        if let Some(open) = conn.opens.remove(&id) {
-            crate::handlers::close::release(server, conn, open);
-        }
-    }
-    server.locks.disconnect(conn.id);
 }

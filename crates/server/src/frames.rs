@@ -10,8 +10,8 @@
 //! and when the budget is spent the connection is simply not read until there is room.
 
 use crate::budget::Reservation;
-use crate::fault::{Fault, READ_FAILED};
-use crate::server::Memory;
+use opportune_engine::fault::{Fault, READ_FAILED};
+use crate::budget::Memory;
 use opportune_wire::transport::{frame_header, frame_length, MAX_FRAME};
 use std::io::IoSlice;
 use std::sync::Arc;
@@ -225,7 +225,7 @@ mod tests {
         });
         let (sock, _) = listener.accept().await.unwrap();
         let (rd, _wr) = sock.into_split();
-        let mut r = FrameReader::new(rd, Arc::new(Memory::new(&crate::limits::Limits::default())), MAX_FRAME);
+        let mut r = FrameReader::new(rd, Arc::new(Memory::new(&opportune_engine::limits::Limits::default(), Default::default())), MAX_FRAME);
         for (i, &n) in sizes.iter().enumerate() {
             let frame = loop {
                 if let Some(f) = r.try_frame().unwrap() {
@@ -246,7 +246,7 @@ mod tests {
         let client = TcpStream::connect(addr).await.unwrap();
         let (sock, _) = listener.accept().await.unwrap();
         let (rd, _wr) = sock.into_split();
-        let memory = Arc::new(Memory::new(&crate::limits::Limits::default()));
+        let memory = Arc::new(Memory::new(&opportune_engine::limits::Limits::default(), Default::default()));
         (client, FrameReader::new(rd, memory.clone(), 64 * 1024), memory)
     }
 

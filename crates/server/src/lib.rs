@@ -1,76 +1,96 @@
-//! The Opportune SMB2/SMB3 server: a tokio listener, one task per connection, and the
-//! protocol state of each connection (sessions, trees, opens, credits, compounding).
-//! The wire codec, authentication, the file system and the lock core are separate
-//! crates that do no networking.
+//! The Opportune server's driver: tokio. It owns what does I/O and waits: the TCP
+//! listener and one task per connection (`connection.rs`: frames in and out through
+//! `frames.rs` and `outbox.rs`, the socket options in `sockopt.rs`), the memory budgets
+//! that make a connection wait for send or receive memory (`budget.rs`), admission of
+//! connections (`admission.rs`), the lock layer's timer and kernel lease signals
+//! (`timers.rs`), the inotify task (`host_events.rs`), the status socket
+//! (`status_serve.rs`), a graceful stop (`stop.rs`) and the runtime itself
+//! (`runtime.rs`). What to do with each frame and event is the engine's
+//! (`opportune_engine`), which has no tokio in its dependency tree.
 
 #![forbid(unsafe_code)]
 
-pub mod accounts;
 mod admission;
-pub mod break_trace;
 mod budget;
-mod buffers;
-mod chain;
-pub mod config;
-mod conn_state;
-mod create_plan;
 mod connection;
-mod credits;
-mod deferred_create;
-mod descriptor_cache;
-mod dir_leases;
-mod dispatch;
-mod durable;
 mod events;
-mod fault;
 mod frames;
-mod handlers;
 mod host_events;
-mod host_names;
-mod host_notify;
-mod identity;
-mod link_watch;
-pub mod liveness;
-mod fd_budget;
-pub mod figures;
-pub mod limits;
-mod locking;
-mod meta;
-pub mod metrics;
-mod notify;
-mod notify_change;
-mod offload;
-mod open;
 mod outbox;
-mod parked;
-mod pending;
-mod pipes;
-mod policy;
-pub mod quota;
-pub mod security;
-mod access_check;
-mod server;
-mod server_error;
-mod server_view;
-mod session;
-pub mod share_access;
-mod share_state;
-mod share_table;
-pub mod reload;
 pub mod runtime;
-pub mod stop;
 mod sockopt;
-pub mod throttle;
-pub mod status;
-pub mod unix_id;
-mod wildcard;
+mod status_serve;
+pub mod stop;
+mod timers;
 
-pub use config::{Encryption, GroupConfig, ServerConfig, ShareCaching, ShareConfig, UserConfig};
-pub use limits::Limits;
-pub use liveness::{Keepalive, LivenessConfig};
-pub use server::{Reloader, ServerState};
-pub use server_error::ServerError;
+pub use opportune_engine::{
+    accounts, config, metrics, quota, security, share_access, status, unix_id, Encryption, GroupConfig, Keepalive, Limits,
+    LivenessConfig, Reloader, ServerConfig, ServerError, ServerState, ShareCaching, ShareConfig, UserConfig,
+};
 pub use stop::{stop, StopReport};
+
+use opportune_engine::break_trace::BreakRecord;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, Notify};
+
+/// Finished break records a `opportune trace` subscriber may fall behind by before it
+/// loses some.
+const TRACE_BACKLOG: usize = 1024;
+
+/// A running server: the engine's state and what the driver adds around it.
+pub struct Server {
+    pub state: Arc<ServerState>,
+    /// Memory budgets and recycled buffers for large transfers.
+    memory: Arc<budget::Memory>,
+    /// Which connections are let in (per-address and global caps).
+    admission: Arc<admission::Admission>,
+    /// The status socket was bound by this server (so it is this server's to remove).
+    pub status_bound: AtomicBool,
+    /// The status socket, bound by [`bind`] before the TCP listener (so whoever can
+    /// connect can ask), until [`serve`] starts answering on it.
+    status_listener: Mutex<Option<std::os::unix::net::UnixListener>>,
+    /// Finished break records, for `opportune trace` (a subscriber that falls behind
+    /// loses the oldest; nothing here waits for it).
+    trace: broadcast::Sender<Arc<BreakRecord>>,
+    /// Wakes the lock layer's timer when a deadline may have moved earlier.
+    timer: Arc<Notify>,
+}
+
+impl std::ops::Deref for Server {
+    type Target = ServerState;
+    fn deref(&self) -> &ServerState {
+        &self.state
+    }
+}
+
+impl Server {
+    /// The driver around `state`: budgets, admission, the engine's hooks installed.
+    pub fn new(state: Arc<ServerState>) -> Arc<Server> {
+        runtime::install_offload();
+        let memory = Arc::new(budget::Memory::new(&state.config.limits, state.buffers.clone()));
+        let admission = admission::Admission::new(state.config.max_connections, state.config.limits.max_connections_per_address);
+        let (trace, _) = broadcast::channel(TRACE_BACKLOG);
+        let timer = Arc::new(Notify::new());
+        let (wake, tx) = (timer.clone(), trace.clone());
+        state.locks.install(opportune_engine::locking::Hooks {
+            wake_timer: Box::new(move || wake.notify_one()),
+            trace: Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        });
+        Arc::new(Server {
+            state,
+            memory,
+            admission,
+            status_bound: AtomicBool::new(false),
+            status_listener: Mutex::new(None),
+            trace,
+            timer,
+        })
+    }
+}
 
 /// Blocks the kernel-lease break signals in the calling thread and every thread it starts
 /// later: call it before the tokio runtime is built (see `opportune_fs::kernel_lease`).
@@ -80,39 +100,40 @@ pub fn prepare_kernel_leases() -> std::io::Result<()> {
     opportune_fs::kernel_lease::block_lease_signals()
 }
 
-use std::sync::Arc;
-use tokio::net::TcpListener;
-
-/// Binds the configured address; returns the listener and the server state.
-pub async fn bind(config: ServerConfig) -> Result<(TcpListener, Arc<ServerState>), ServerError> {
+/// Binds the configured address; returns the listener and the server.
+pub async fn bind(config: ServerConfig) -> Result<(TcpListener, Arc<Server>), ServerError> {
     let addr = config.listen;
-    let state = ServerState::new(config)?;
+    let server = Server::new(ServerState::new(config)?);
     // Before the listener: a client that can connect finds the status socket too.
-    if let Some(path) = state.config.status_socket.clone() {
+    if let Some(path) = server.config.status_socket.clone() {
         match status::bind(&path) {
             Ok(l) => {
-                state.status_bound.store(true, std::sync::atomic::Ordering::Relaxed);
-                *state.status_listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(l);
+                server.status_bound.store(true, std::sync::atomic::Ordering::Relaxed);
+                *server.status_listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(l);
             }
             Err(e) => tracing::warn!(path = %path.display(), error = %e, "no status socket"),
         }
     }
     let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Listen { addr, source })?;
-    Ok((listener, state))
+    Ok((listener, server))
 }
 
 /// Accepts connections until the process ends.
-pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
+pub async fn serve(listener: TcpListener, server: Arc<Server>) {
     let mut refusals = RefusalLog::default();
-    let timer_state = state.clone();
-    tokio::spawn(async move { timer_state.locks.run_timer().await });
-    tokio::spawn(host_events::run(state.clone()));
-    if state.config.kernel_oplocks {
-        tokio::spawn(state.locks.clone().run_kernel_leases());
+    tokio::spawn(timers::run(server.locks_handle(), server.timer.clone()));
+    tokio::spawn(host_events::run(server.state.clone()));
+    if server.config.kernel_oplocks {
+        tokio::spawn(timers::run_kernel_leases(server.locks_handle()));
     }
-    let status = state.status_listener.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let status = server.status_listener.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(l) = status {
-        tokio::spawn(status::serve(state.clone(), l));
+        match tokio::net::UnixListener::from_std(l) {
+            Ok(l) => {
+                tokio::spawn(status_serve::serve(server.clone(), l));
+            }
+            Err(e) => tracing::warn!(error = %e, "no status socket"),
+        }
     }
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -123,8 +144,8 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
                 continue;
             }
         };
-        let id = state.next_id();
-        let ticket = match state.admission.admit(id, peer.ip()) {
+        let id = server.next_id();
+        let ticket = match server.admission.admit(id, peer.ip()) {
             Ok(t) => t,
             Err(why) => {
                 refusals.note(peer, why);
@@ -132,8 +153,7 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
                 continue;
             }
         };
-        let state = state.clone();
-        tokio::spawn(connection::run(state, stream, peer, id, ticket));
+        tokio::spawn(connection::run(server.clone(), stream, peer, id, ticket));
     }
 }
 

@@ -2,7 +2,7 @@
 //! deadline and the transport watch (`link_watch.rs`). Used by the connection task
 //! (`connection.rs`) and by event delivery (`events.rs`).
 
-use crate::fault::{Fault, WRITE_FAILED};
+use opportune_engine::fault::{Fault, WRITE_FAILED};
 use crate::frames::write_frame;
 use std::time::Duration;
 use tokio::net::tcp::OwnedWriteHalf;
@@ -13,7 +13,7 @@ pub struct Outbox {
     /// A send that makes no progress for this long ends the connection.
     pub(crate) stall: Duration,
     /// Transport deadlines and probes in force on this socket (`link_watch.rs`).
-    pub(crate) link: crate::link_watch::LinkWatch,
+    pub(crate) link: opportune_engine::link_watch::LinkWatch,
 }
 
 impl Outbox {
@@ -33,7 +33,7 @@ impl Outbox {
     }
 
     /// Runs a liveness decision and applies the socket options it asks for.
-    pub fn watch(&mut self, decide: impl FnOnce(&mut crate::link_watch::LinkWatch) -> Option<crate::sockopt::TcpOptions>) {
+    pub fn watch(&mut self, decide: impl FnOnce(&mut opportune_engine::link_watch::LinkWatch) -> Option<opportune_engine::liveness::TcpOptions>) {
         let Some(o) = decide(&mut self.link) else { return };
         if let Err(e) = crate::sockopt::apply(self.wr.as_ref(), &o) {
             self.link.failed();

@@ -5,24 +5,10 @@
 //! `unsafe` here. Options only change how soon the kernel gives up on a silent peer; a
 //! refused option leaves the kernel's defaults, which is how the server behaved before.
 
-use crate::liveness::Keepalive;
+use opportune_engine::liveness::TcpOptions;
 use socket2::{SockRef, TcpKeepalive};
 use std::os::fd::AsFd;
 use std::time::Duration;
-
-/// The transport settings a connection should have now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TcpOptions {
-    /// `SO_KEEPALIVE` with these parameters, or off.
-    pub keepalive: Option<Keepalive>,
-    /// `TCP_USER_TIMEOUT`; `None` is the kernel's default (0).
-    pub user_timeout: Option<Duration>,
-}
-
-impl TcpOptions {
-    /// What a socket has before anyone set anything.
-    pub const KERNEL_DEFAULT: TcpOptions = TcpOptions { keepalive: None, user_timeout: None };
-}
 
 /// Applies `o` to `sock`.
 pub fn apply(sock: &impl AsFd, o: &TcpOptions) -> std::io::Result<()> {
@@ -47,7 +33,7 @@ pub fn apply(sock: &impl AsFd, o: &TcpOptions) -> std::io::Result<()> {
 pub fn read(sock: &impl AsFd) -> std::io::Result<TcpOptions> {
     let s = SockRef::from(sock);
     let keepalive = if s.keepalive()? {
-        Some(Keepalive {
+        Some(opportune_engine::Keepalive {
             idle: s.tcp_keepalive_time()?,
             interval: s.tcp_keepalive_interval()?,
             count: s.tcp_keepalive_retries()?,
@@ -61,7 +47,7 @@ pub fn read(sock: &impl AsFd) -> std::io::Result<TcpOptions> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::liveness::LivenessConfig;
+    use opportune_engine::LivenessConfig;
 
     fn pair() -> (std::net::TcpStream, std::net::TcpStream) {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -6,7 +6,7 @@
 //! client is already in the file system; a request never answered was never
 //! acknowledged.
 
-use crate::server::ServerState;
+use opportune_engine::server::ServerState;
 use std::time::{Duration, Instant};
 
 /// What a stop did, for the log.
@@ -34,7 +34,7 @@ pub async fn stop(state: &ServerState, bound: Duration) -> StopReport {
     let connections_left = wait_until(t0 + bound, || {
         for (conn, tx) in state.locks.routes() {
             if told.insert(conn) {
-                let _ = tx.send(crate::locking::ConnEvent::Stop);
+                let _ = tx.send(opportune_engine::locking::ConnEvent::Stop);
             }
         }
         let n = state.locks.connection_count();

@@ -9,7 +9,7 @@
 
 use crate::fault::Fault;
 use crate::liveness::{Liveness, LivenessCounters};
-use crate::sockopt::TcpOptions;
+use crate::liveness::TcpOptions;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -64,11 +64,16 @@ fn process_encrypted(server: &ServerState, conn: &mut ConnState, frame: &[u8], r
     })
 }
 
+/// Responses up to this size need no reservation of send memory: what any connection may
+/// hold without asking (directory listings and queries use 64 KiB buffers, and must not
+/// wait behind large transfers). Larger ones are [`FrameResult::NeedMemory`].
+pub const SMALL_RESPONSE: usize = 128 * 1024;
+
 fn process_chain(server: &ServerState, conn: &mut ConnState, frame: &[u8], mut chain: ChainState, reserved: bool) -> Result<FrameResult, Fault> {
     let room = response_room(server);
     if !reserved {
         let bound = opportune_wire::response_bound::response_bound(frame);
-        if bound > crate::budget::SMALL_RESPONSE {
+        if bound > SMALL_RESPONSE {
             return Ok(FrameResult::NeedMemory(bound.min(room)));
         }
     }

@@ -31,15 +31,13 @@ pub fn handle(ctx: &mut Ctx<'_>, req: &CreateRequest<'_>, rc: Reconnect) -> HRes
     let want = Wanted { share, create_guid, lease, client, user, named };
     let locks = &ctx.server.locks;
     let mut result = locks.unpark(file_id.persistent, conn_id, client, |p| want.check(p));
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if multi_thread
+    if crate::offload::others_run_meanwhile()
         && result.as_ref().is_err_and(|e| *e == NtStatus::OBJECT_NAME_NOT_FOUND)
         && locks.live_elsewhere(file_id.persistent, conn_id)
     {
         // The client reconnects faster than its old connection's end reached us: give
         // that connection's task a moment to park the open (MS-SMB2 3.3.7.1).
-        tokio::task::block_in_place(|| {
+        crate::offload::blocking(|| {
             for _ in 0..RECONNECT_WAIT_STEPS {
                 std::thread::sleep(RECONNECT_WAIT_STEP);
                 if !locks.live_elsewhere(file_id.persistent, conn_id) {

@@ -174,40 +174,4 @@ mod tests {
         assert_eq!((opportune_fs::current_fsuid(), opportune_fs::current_fsgid()), (0, 0));
         assert!(check_can_switch().is_ok());
     }
-
-    /// A request's identity covers its blocking calls (block_in_place keeps the thread)
-    /// and never shows on the threads that run other tasks meanwhile.
-    #[test]
-    fn the_identity_follows_a_blocking_call_and_no_other_task_sees_it() {
-        if opportune_fs::euid() != 0 {
-            eprintln!("skipped: needs root");
-            return;
-        }
-        let rt = crate::runtime::builder(8).unwrap().worker_threads(2).build().unwrap();
-        let (inside, others) = rt.block_on(async {
-            let watcher = tokio::spawn(async {
-                let mut seen = Vec::new();
-                let start = std::time::Instant::now();
-                while start.elapsed() < std::time::Duration::from_millis(300) {
-                    seen.push(opportune_fs::current_fsuid());
-                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-                }
-                seen
-            });
-            let request = tokio::spawn(async {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                let who = UnixIdentity { uid: 40031, gid: 40031, groups: vec![40031] };
-                act_as(Some(&who), || {
-                    crate::offload::blocking(|| {
-                        std::thread::sleep(std::time::Duration::from_millis(200));
-                        opportune_fs::current_fsuid()
-                    })
-                })
-                .unwrap()
-            });
-            (request.await.unwrap(), watcher.await.unwrap())
-        });
-        assert_eq!(inside, 40031);
-        assert!(others.len() > 20 && others.iter().all(|&u| u == 0), "another task saw {others:?}");
-    }
 }

@@ -13,7 +13,7 @@
 //! * Every connection gets idle keepalive (`keepalive_*`).
 //!
 //! This file holds the knobs and the server-wide counters; `link_watch.rs` decides per
-//! connection, `sockopt.rs` is the only place that sets socket options.
+//! connection, the driver's `sockopt.rs` is the only place that sets socket options.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -100,6 +100,21 @@ impl LivenessCounters {
 pub struct Liveness {
     pub config: LivenessConfig,
     pub counters: LivenessCounters,
+}
+
+/// The transport settings a connection should have now (the driver applies them:
+/// `opportune-server`'s `sockopt.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpOptions {
+    /// `SO_KEEPALIVE` with these parameters, or off.
+    pub keepalive: Option<Keepalive>,
+    /// `TCP_USER_TIMEOUT`; `None` is the kernel's default (0).
+    pub user_timeout: Option<Duration>,
+}
+
+impl TcpOptions {
+    /// What a socket has before anyone set anything.
+    pub const KERNEL_DEFAULT: TcpOptions = TcpOptions { keepalive: None, user_timeout: None };
 }
 
 #[cfg(test)]

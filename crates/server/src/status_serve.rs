@@ -10,12 +10,14 @@
 //!   client goes away, after a first line that says the subscription is in place. A
 //!   reader that falls behind by more than the trace backlog is told how many it lost.
 
-use super::report;
-use crate::server::ServerState;
+use crate::Server;
+use opportune_engine::locking::{ConnEvent, FiguresReply};
+use opportune_engine::status::report;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
+
 use tokio::sync::broadcast::error::RecvError;
 
 /// The schema of `trace json` lines: a first line `{"schema": …}`, then one break
@@ -62,7 +64,7 @@ impl Request {
 }
 
 /// Answers each connection on its own task.
-pub async fn serve(state: Arc<ServerState>, listener: UnixListener) {
+pub async fn serve(state: Arc<Server>, listener: UnixListener) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -72,7 +74,7 @@ pub async fn serve(state: Arc<ServerState>, listener: UnixListener) {
     }
 }
 
-async fn answer(state: Arc<ServerState>, stream: UnixStream) {
+async fn answer(state: Arc<Server>, stream: UnixStream) {
     let (rd, mut wr) = stream.into_split();
     let mut line = String::new();
     let mut rd = BufReader::new(rd.take(MAX_REQUEST));
@@ -87,7 +89,7 @@ async fn answer(state: Arc<ServerState>, stream: UnixStream) {
         }
         Ok(Request::Trace { json }) => stream_trace(&state, rd.into_inner().into_inner(), &mut wr, json).await,
         Ok(Request::Reload) => {
-            let st = state.clone();
+            let st = state.state.clone();
             // Opening shares touches the disk: off the async workers.
             let answer = match tokio::task::spawn_blocking(move || st.reload()).await {
                 Ok(Ok(report)) => format!("reloaded: {report}\n"),
@@ -104,11 +106,14 @@ async fn answer(state: Arc<ServerState>, stream: UnixStream) {
 }
 
 /// Asks every connection for its figures; the ones that answer in time are reported.
-async fn collect_figures(state: &ServerState) -> Vec<crate::figures::ConnFigures> {
+async fn collect_figures(state: &Server) -> Vec<opportune_engine::figures::ConnFigures> {
     let mut waiting = Vec::new();
     for (_, tx) in state.locks.routes() {
         let (reply, rx) = tokio::sync::oneshot::channel();
-        if tx.send(crate::locking::ConnEvent::Figures(reply)).is_ok() {
+        let reply = FiguresReply(Box::new(move |f| {
+            let _ = reply.send(f);
+        }));
+        if tx.send(ConnEvent::Figures(reply)) {
             waiting.push(rx);
         }
     }
@@ -124,12 +129,12 @@ async fn collect_figures(state: &ServerState) -> Vec<crate::figures::ConnFigures
 
 /// Writes finished break records until the client closes its side or a write fails.
 async fn stream_trace(
-    state: &ServerState,
+    state: &Server,
     mut rd: tokio::net::unix::OwnedReadHalf,
     wr: &mut tokio::net::unix::OwnedWriteHalf,
     json: bool,
 ) {
-    let mut rx = state.locks.subscribe();
+    let mut rx = state.trace.subscribe();
     // The first line says the subscription is in place: every break that ends from now
     // on is streamed.
     let hello = if json { format!("{{\"schema\":\"{TRACE_SCHEMA}\"}}\n") } else { "tracing breaks\n".to_string() };

@@ -35,15 +35,8 @@ pub struct ServerState {
     pub host_names: crate::host_names::HostNames,
     /// Every established session, for session binding checks (MS-SMB2 3.3.1.5 GlobalSessionTable).
     pub sessions: std::sync::Mutex<std::collections::HashMap<u64, crate::session::SessionInfo>>,
-    /// The status socket was bound by this server (so it is this server's to remove).
-    pub status_bound: std::sync::atomic::AtomicBool,
-    /// The status socket, bound by `crate::bind` before the TCP listener (so whoever can
-    /// connect can ask), until `crate::serve` starts answering on it.
-    pub status_listener: std::sync::Mutex<Option<tokio::net::UnixListener>>,
-    /// Memory budgets and recycled buffers for large transfers.
-    pub memory: Arc<Memory>,
-    /// Which connections are let in (per-address and global caps).
-    pub admission: Arc<crate::admission::Admission>,
+    /// Recycled large buffers (frames received, responses built), shared with the driver.
+    pub buffers: Arc<crate::buffers::BufferPool>,
     /// Failed-logon counters and the back-off they impose (hardening #10).
     pub throttle: crate::throttle::LogonThrottle,
     /// Session ids handed out and not yet forgotten (established or still authenticating).
@@ -57,28 +50,6 @@ pub struct ServerState {
     /// Parsed security descriptors by file, validated by ctime (`access_check`).
     pub descriptors: crate::descriptor_cache::DescriptorCache,
     next_id: AtomicU64,
-}
-
-/// Server-wide memory for large transfers (docs/SECURITY.md).
-pub struct Memory {
-    /// Large frames being received.
-    pub receive: crate::budget::MemoryBudget,
-    /// Large responses being built or sent.
-    pub send: crate::budget::MemoryBudget,
-    /// Recycled large buffers.
-    pub pool: crate::buffers::BufferPool,
-}
-
-impl Memory {
-    pub fn new(limits: &crate::limits::Limits) -> Memory {
-        // A budget smaller than one largest frame could never be met.
-        let floor = opportune_wire::transport::MAX_FRAME;
-        Memory {
-            receive: crate::budget::MemoryBudget::new(limits.receive_memory.max(floor)),
-            send: crate::budget::MemoryBudget::new(limits.send_memory.max(floor)),
-            pool: Default::default(),
-        }
-    }
 }
 
 impl ServerState {
@@ -121,8 +92,6 @@ impl ServerState {
                 &config.groups,
             ))),
             sessions: Default::default(),
-            status_bound: Default::default(),
-            status_listener: Default::default(),
             session_ids: Default::default(),
             throttle: Default::default(),
             fds,
@@ -133,8 +102,7 @@ impl ServerState {
             host_names: Default::default(),
             reloader: Default::default(),
             descriptors: Default::default(),
-            memory: Arc::new(Memory::new(&config.limits)),
-            admission: crate::admission::Admission::new(config.max_connections, config.limits.max_connections_per_address),
+            buffers: Default::default(),
             config,
             shares: crate::share_table::ShareTable::new(shares),
             server_guid,

@@ -2,7 +2,7 @@
 //! (mode 0600, so only its own user can read paths and user names) with a report of
 //! sessions, connections, open files, share modes, byte-range locks and breaks, as text
 //! or as versioned JSON ([`report`]), or with a live stream of break records
-//! ([`serve`]; the protocol and the JSON schema are in docs/STATUS.md).
+//! (served by the driver, `opportune-server`; the protocol and the JSON schema are in docs/STATUS.md).
 //!
 //! The socket lives in a directory only the server's user (or root) can write
 //! (hardening finding #14): otherwise another local user could put a socket of their own
@@ -13,13 +13,10 @@
 //! no control character reaches a terminal.
 
 pub mod report;
-mod serve;
-
-pub use serve::serve;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use tokio::net::UnixListener;
+use std::os::unix::net::UnixListener;
 
 /// The directory of the default status socket, never a world-writable one:
 /// `$XDG_RUNTIME_DIR/opportune`, else `/run/opportune` for root, else
@@ -162,6 +159,7 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
         std::fs::remove_file(path)?;
     }
     let listener = UnixListener::bind(path)?;
+    listener.set_nonblocking(true)?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     Ok(listener)

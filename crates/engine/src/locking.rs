@@ -1,11 +1,12 @@
 //! The server's side of the lock core: one `LockCore` behind a mutex, fed with the
 //! current time. Its events are routed to the connection tasks they concern (breaks to
-//! the holder's connection, completions to the waiting request's connection); a timer
-//! task wakes it for break timeouts. Nothing awaits while the mutex is held.
+//! the holder's connection, completions to the waiting request's connection); the
+//! driver's timer calls [`Locking::tick`] at the deadline it returned, and is woken
+//! (`Hooks::wake_timer`) when a deadline may have moved earlier. Nothing awaits while the mutex is held.
 //!
 //! Every break it routes is also a record of the break trace (`break_trace`): who
 //! triggered it, how it ended, who waited on it; finished records go to
-//! [`Locking::subscribe`]rs and stay in a bounded history for `opportune status --breaks`.
+//! the driver (`Hooks::trace`) and stay in a bounded history for `opportune status --breaks`.
 
 use opportune_fs::FileInfo;
 use opportune_locks::{
@@ -14,9 +15,8 @@ use opportune_locks::{
 };
 use opportune_types::{AccessMask, NtStatus, ShareAccess};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, mpsc, Notify};
 use crate::break_trace::{self as bt, BreakRecord, HolderKey, NewBreak, Outcome, Party, Tracer, WaitKey};
 use crate::parked::Parked;
 
@@ -26,7 +26,29 @@ mod host;
 pub use dir_change::Changer;
 mod kernel;
 
-pub type EventSender = mpsc::UnboundedSender<ConnEvent>;
+/// Where a connection's events go: the driver's queue for that connection.
+pub trait EventSink: Send + Sync {
+    /// Queues `ev` for the connection; false once the connection is gone.
+    fn send(&self, ev: ConnEvent) -> bool;
+}
+
+pub type EventSender = Arc<dyn EventSink>;
+
+/// The answer to a request for a connection's figures, called once with them.
+pub struct FiguresReply(pub Box<dyn FnOnce(crate::figures::ConnFigures) + Send>);
+
+impl std::fmt::Debug for FiguresReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FiguresReply")
+    }
+}
+
+/// What the driver gives the lock layer: a way to wake its timer when a deadline may be
+/// earlier than the one it sleeps on, and where finished break records go.
+pub struct Hooks {
+    pub wake_timer: Box<dyn Fn() + Send + Sync>,
+    pub trace: Box<dyn Fn(Arc<BreakRecord>) + Send + Sync>,
+}
 
 /// What reaches a connection task from outside its own requests.
 #[derive(Debug)]
@@ -50,16 +72,13 @@ pub enum ConnEvent {
     /// The server stops: end after the request being processed (`stop.rs`).
     Stop,
     /// `opportune status` asks for this connection's transport figures.
-    Figures(tokio::sync::oneshot::Sender<crate::figures::ConnFigures>),
+    Figures(FiguresReply),
 }
 
 pub struct Locking {
     inner: Mutex<Inner>,
-    /// Wakes the timer task when a new deadline may be earlier than the one it sleeps on.
-    timer: Notify,
-    /// Finished break records, for `opportune trace` (a subscriber that falls behind
-    /// loses the oldest; nothing here waits for it).
-    trace_tx: broadcast::Sender<Arc<BreakRecord>>,
+    /// The driver's timer and trace stream, once it has installed them ([`Locking::install`]).
+    hooks: OnceLock<Hooks>,
 }
 
 /// What caused the core call now running, for the break trace.
@@ -193,8 +212,6 @@ pub fn file_key(info: &FileInfo) -> FileKey {
     FileKey { device, inode: info.file_id }
 }
 
-/// Finished records a `opportune trace` subscriber may fall behind by before it loses some.
-const TRACE_BACKLOG: usize = 1024;
 
 impl Locking {
     /// `history` finished break records are kept for `opportune status --breaks`.
@@ -219,8 +236,19 @@ impl Locking {
             trace: Tracer::new(history),
             cause: Cause::by("other", None, None),
         };
-        let (trace_tx, _) = broadcast::channel(TRACE_BACKLOG);
-        Locking { inner: Mutex::new(inner), timer: Notify::new(), trace_tx }
+        Locking { inner: Mutex::new(inner), hooks: OnceLock::new() }
+    }
+
+    /// Installs the driver's hooks (once; later calls are ignored).
+    pub fn install(&self, hooks: Hooks) {
+        let _ = self.hooks.set(hooks);
+    }
+
+    /// Tells the driver's timer that the next deadline may have moved (see [`Locking::tick`]).
+    fn wake_timer(&self) {
+        if let Some(h) = self.hooks.get() {
+            (h.wake_timer)();
+        }
     }
 
     /// Runs `f` on the core, then routes the events it produced; breaks it sends are
@@ -232,20 +260,18 @@ impl Locking {
         g.route();
         self.publish(&mut g);
         drop(g);
-        self.timer.notify_one();
+        self.wake_timer();
         r
     }
 
     /// Hands finished break records to `opportune trace` subscribers.
     fn publish(&self, g: &mut Inner) {
+        let hooks = self.hooks.get();
         for r in g.trace.take_finished() {
-            let _ = self.trace_tx.send(r);
+            if let Some(h) = hooks {
+                (h.trace)(r);
+            }
         }
-    }
-
-    /// Finished break records from now on, for `opportune trace`.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<BreakRecord>> {
-        self.trace_tx.subscribe()
     }
 
     /// The last `n` finished break records, oldest first.
@@ -383,7 +409,7 @@ impl Locking {
         g.route();
         self.publish(&mut g);
         drop(g);
-        self.timer.notify_one();
+        self.wake_timer();
         outcome
     }
 
@@ -492,7 +518,7 @@ impl Locking {
         self.publish(&mut g);
         g.probe_lock_blockers(open, elements, outcome);
         drop(g);
-        self.timer.notify_one();
+        self.wake_timer();
         outcome
     }
 
@@ -590,22 +616,6 @@ impl Locking {
         self.publish(&mut g);
         let parked = g.parked.values().map(|p| p.deadline).min();
         g.core.poll_timeout().into_iter().chain(parked).chain(g.host.next_retry()).chain(g.kernel.next_deadline()).min()
-    }
-
-    /// The timer task: sleeps until the core's next deadline or until poked.
-    pub async fn run_timer(&self) {
-        loop {
-            let next = self.tick();
-            match next {
-                Some(at) => {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(at.into()) => {}
-                        () = self.timer.notified() => {}
-                    }
-                }
-                None => self.timer.notified().await,
-            }
-        }
     }
 }
 
@@ -858,7 +868,7 @@ impl Locking {
         tracing::info!(open = id, path = ?p.open.handle.rel_path(), timeout = ?p.durable.timeout, "durable handle disconnected");
         g.parked.insert(id, p);
         drop(g);
-        self.timer.notify_one();
+        self.wake_timer();
         Ok(())
     }
 
@@ -1006,7 +1016,7 @@ impl Locking {
         g.route();
         self.publish(&mut g);
         drop(g);
-        self.timer.notify_one();
+        self.wake_timer();
         outcome
     }
 
@@ -1055,7 +1065,7 @@ impl Locking {
         g.route();
         self.publish(&mut g);
         drop(g);
-        self.timer.notify_one();
+        self.wake_timer();
         granted
     }
 
@@ -1092,7 +1102,7 @@ impl Locking {
             self.publish(&mut g);
         }
         drop(g);
-        self.timer.notify_one();
+        self.wake_timer();
         ours
     }
 
@@ -1120,7 +1130,7 @@ impl Locking {
             g.owners.insert(open, conn);
         }
         drop(g);
-        self.timer.notify_one();
+        self.wake_timer();
         ok
     }
 
@@ -1137,7 +1147,7 @@ impl Locking {
 
     /// Kernel lease breaks read from the signalfd: the SMB holders are broken as for an
     /// SMB contender, the leases come down once they have (or at the deadline).
-    fn kernel_notes(&self, notes: &[opportune_fs::kernel_lease::LeaseNote]) {
+    pub fn kernel_notes(&self, notes: &[opportune_fs::kernel_lease::LeaseNote]) {
         let mut g = self.lock();
         let now = Instant::now();
         g.cause = Cause::by("host", None, None);
@@ -1151,37 +1161,13 @@ impl Locking {
         g.route();
         self.publish(&mut g);
         drop(g);
-        self.timer.notify_one();
+        self.wake_timer();
     }
 
-    /// The task that reads kernel lease breaks (the lease signals must be blocked in every
-    /// thread: `crate::prepare_kernel_leases`).
-    pub async fn run_kernel_leases(self: Arc<Self>) {
-        // `AsyncFd::new` is deprecated for types that do not own their descriptor; this one
-        // owns it (an OwnedFd inside), so it stays open as long as the AsyncFd, and the safe
-        // constructor keeps `unsafe` out of this crate.
-        #[allow(deprecated)]
-        let signals = match opportune_fs::kernel_lease::LeaseSignals::new().and_then(tokio::io::unix::AsyncFd::new) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "kernel oplocks: no signalfd for lease breaks; leases are not taken");
-                return;
-            }
-        };
+    /// Kernel oplocks are on: the driver reads the lease-break signals (the signals must be
+    /// blocked in every thread: `opportune_fs::kernel_lease::block_lease_signals`) and
+    /// hands them to [`Locking::kernel_notes`]; until this is called no lease is taken.
+    pub fn kernel_leases_ready(&self) {
         self.lock().kernel.active = true;
-        let mut notes = Vec::new();
-        loop {
-            let Ok(mut ready) = signals.readable().await else { return };
-            notes.clear();
-            match signals.get_ref().read(&mut notes) {
-                Ok(0) => ready.clear_ready(),
-                Ok(_) => self.kernel_notes(&notes),
-                Err(e) => {
-                    tracing::warn!(error = %e, "kernel oplocks: reading lease breaks failed");
-                    return;
-                }
-            }
-        }
     }
 }
-

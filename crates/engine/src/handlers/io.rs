@@ -61,7 +61,7 @@ pub fn read(ctx: &mut Ctx<'_>) -> HResult {
     }
     // The response is built in place behind room for its header, in a recycled buffer:
     // no per-read allocation, page faults or copies of the data.
-    let pool = &ctx.server.memory.pool;
+    let pool = &ctx.server.buffers;
     let mut body = pool.take();
     body.clear();
     body.resize(HEADER_LEN, 0);
