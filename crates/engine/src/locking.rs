@@ -97,6 +97,8 @@ impl Cause {
 
 struct Inner {
     core: LockCore,
+    /// Durable opens purged under the mutex whose file-system work is still to run.
+    purged: Vec<Purged>,
     /// Where each connection's events go.
     routes: HashMap<u64, EventSender>,
     /// Which connection owns each open the core knows.
@@ -218,6 +220,7 @@ impl Locking {
     pub fn new(break_timeout: Duration, history: usize, share_names: Vec<String>) -> Locking {
         let config = Config { break_timeout, ..Config::default() };
         let inner = Inner {
+            purged: Vec::new(),
             core: LockCore::new(config),
             routes: HashMap::new(),
             owners: HashMap::new(),
@@ -319,9 +322,9 @@ impl Locking {
         self.lock().routes.iter().map(|(c, tx)| (*c, tx.clone())).collect()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> Held<'_> {
         // A panic while holding the lock would be a bug in the core; keep serving.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        Held(Some(self.inner.lock().unwrap_or_else(|p| p.into_inner())))
     }
 
     pub fn register_connection(&self, conn: u64, peer: std::net::SocketAddr, tx: EventSender) {
@@ -619,6 +622,63 @@ impl Locking {
     }
 }
 
+/// The lock layer's mutex, held. When it is let go, the file-system work decided while
+/// it was held runs, after the release: no system call of a purge (a delete-on-close, the
+/// close of a descriptor) runs while other connections wait for lock state.
+struct Held<'a>(Option<MutexGuard<'a, Inner>>);
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        self.0.as_deref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        self.0.as_deref_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let Some(mut g) = self.0.take() else { return };
+        let purged = std::mem::take(&mut g.purged);
+        drop(g);
+        for p in purged {
+            p.carry_out();
+        }
+    }
+}
+
+/// A purged durable open whose file-system work runs after the mutex is released.
+struct Purged {
+    id: u64,
+    parked: Parked,
+    /// The lock core said its close deletes the file (delete-on-close, last open).
+    delete: bool,
+}
+
+impl Purged {
+    /// The delete-on-close (as the open's UNIX identity), then the descriptor goes with
+    /// the open.
+    fn carry_out(self) {
+        let Purged { id, parked: p, delete } = self;
+        if !delete {
+            return;
+        }
+        let rel = p.open.handle.rel_path();
+        let removed = crate::offload::blocking(|| {
+            crate::unix_id::act_as(p.unix.as_deref(), || p.fs.remove_open(&p.open.handle, p.open.is_dir, false))
+        });
+        match removed.unwrap_or(Err(opportune_fs::FsError::AccessDenied)) {
+            Ok(Some(_)) => {}
+            Ok(None) => tracing::info!(open = id, path = ?rel, "delete on close: the object has no name in the share any more"),
+            Err(e) => tracing::info!(open = id, path = ?rel, error = %e, "delete on close failed"),
+        }
+    }
+}
+
 impl Inner {
     /// `open` is closing: its host locks go before the core lets waiters in, and its
     /// locks waiting for the host end (STATUS_RANGE_NOT_LOCKED).
@@ -730,21 +790,16 @@ impl Inner {
 
     /// Closes a parked durable open for good: in the lock core (waiters may proceed),
     /// its delete-on-close, its descriptor.
+    /// Its delete-on-close and the close of its descriptor are file-system work: they are
+    /// queued ([`Purged`]) and run once the mutex is released (see [`Held`]), as a
+    /// CLOSE's removal runs after `close_id` returns.
     fn purge(&mut self, id: u64, why: &'static str) {
-        let Some(p) = self.parked.remove(&id) else { return };
+        let Some(parked) = self.parked.remove(&id) else { return };
         self.release_host(id);
         let outcome = self.core.handle_close(Instant::now(), OpenId(id));
         self.forget(id);
-        let rel = p.open.handle.rel_path();
-        tracing::info!(open = id, path = ?rel, "{why}");
-        if outcome.is_some_and(|o| o.delete_file) {
-            let removed = crate::unix_id::act_as(p.unix.as_deref(), || p.fs.remove_open(&p.open.handle, p.open.is_dir, false));
-            match removed.unwrap_or(Err(opportune_fs::FsError::AccessDenied)) {
-                Ok(Some(_)) => {}
-                Ok(None) => tracing::info!(open = id, path = ?rel, "delete on close: the object has no name in the share any more"),
-                Err(e) => tracing::info!(open = id, path = ?rel, error = %e, "delete on close failed"),
-            }
-        }
+        tracing::info!(open = id, path = ?parked.open.handle.rel_path(), "{why}");
+        self.purged.push(Purged { id, parked, delete: outcome.is_some_and(|o| o.delete_file) });
     }
 
     /// Sends each pending event to the connection it concerns; then lets kernel leases
@@ -974,8 +1029,7 @@ impl Locking {
         fs: &opportune_fs::Share,
         target: &opportune_fs::SmbPath,
     ) -> Result<(), NtStatus> {
-        let g = self.lock();
-        let Some((share, from)) = g.paths.get(&open).cloned() else { return Ok(()) };
+        let Some((share, from)) = self.lock().paths.get(&open).cloned() else { return Ok(()) };
         // The target's parent, spelled on disk when it is the source's parent.
         let comps = target.components();
         let parent_client = comps[..comps.len().saturating_sub(1)].join("/");
@@ -985,7 +1039,10 @@ impl Locking {
         } else {
             parent_client
         };
-        if let Ok(info) = fs.stat(&parent_rel) {
+        // The stat runs before the mutex is taken again: no system call under lock state.
+        let parent = fs.stat(&parent_rel);
+        let g = self.lock();
+        if let Ok(info) = parent {
             let add_file = AccessMask(AccessMask::FILE_WRITE_DATA | AccessMask::SYNCHRONIZE);
             let share_rw = ShareAccess(ShareAccess::READ | ShareAccess::WRITE);
             if !g.core.would_share(file_key(&info), add_file, share_rw) {
