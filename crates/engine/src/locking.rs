@@ -199,6 +199,9 @@ pub struct Admission {
     pub truncating: bool,
     pub delete_on_close: bool,
     pub policy: CreatePolicy,
+    /// The share's oplock contention limit (0: none), applied with the file's opens counted
+    /// under the same lock as the admission.
+    pub contention_limit: u32,
     /// Connection.ClientGuid (zero before SMB 2.1).
     pub client: [u8; 16],
     /// The session's user, for the break trace.
@@ -374,7 +377,7 @@ impl Locking {
 
     /// Share modes, delete-pending and caching for a new open (MS-FSA 2.1.5.1.2).
     pub fn admit_open(&self, info: &FileInfo, a: Admission) -> CreateOutcome {
-        let req = CreateRequest {
+        let mut req = CreateRequest {
             conn: ConnId(a.conn),
             open: OpenId(a.open),
             file: file_key(info),
@@ -388,6 +391,8 @@ impl Locking {
             base: (info.stream != 0).then_some(FileKey { device: info.dev, inode: info.file_id }),
         };
         let mut g = self.lock();
+        // One decision: the contention limit counts the opens the core admits against.
+        req.policy = crate::policy::within_contention_limit(req.policy, g.core.opens_of(req.file).len(), a.contention_limit);
         g.owners.insert(a.open, a.conn);
         g.users.insert(a.open, a.user);
         if a.client != [0; 16] {
@@ -497,7 +502,7 @@ impl Locking {
         self.with(Cause::by("delete", None, Some(open)), |c, _| c.handle_set_delete_on_close(OpenId(open), delete))
     }
 
-    /// How many opens the file has now (for the oplock contention limit).
+    /// How many opens the file has now.
     pub fn open_count(&self, info: &FileInfo) -> usize {
         self.lock().core.opens_of(file_key(info)).len()
     }

@@ -223,7 +223,6 @@ fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileI
     let facts = CreateFacts {
         file_name: plan.path.file_name().unwrap_or(""),
         leases_possible: conn.dialect() >= opportune_wire::negotiate::dialect::SMB210,
-        existing_opens: server.locks.open_count(info),
         link_suspended: conn.link.is_suspended(),
     };
     let caching = server.shares.get(plan.share).map(|s| s.caching.clone()).unwrap_or_default();
@@ -238,6 +237,7 @@ fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileI
         truncating,
         delete_on_close: plan.create_options & options::FILE_DELETE_ON_CLOSE != 0,
         policy,
+        contention_limit: caching.oplock_contention_limit,
         client,
         user: plan.user.clone(),
     };
