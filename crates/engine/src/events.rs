@@ -117,7 +117,7 @@ fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event, out:
             complete(server, conn, out, async_id, op, reply, None)
         }
         Event::CompleteCreate { open, outcome } => {
-            let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Create { open: open.0 }) else {
+            let Some((async_id, mut op)) = conn.pending.take_waiting(Waiting::Create { open: open.0 }) else {
                 return Ok(());
             };
             tracing::info!(
@@ -133,7 +133,7 @@ fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event, out:
                 Ok(unix) => (unix, outcome),
                 Err(status) => (None, opportune_locks::CreateOutcome::Denied(status)),
             };
-            let done = crate::unix_id::act_as(unix.as_deref(), || crate::handlers::deferred::complete_create(server, conn, &op, open.0, outcome));
+            let done = crate::unix_id::act_as(unix.as_deref(), || crate::handlers::deferred::complete_create(server, conn, &mut op, outcome));
             match done.unwrap_or_else(|status| Some((Reply::error(status), None))) {
                 Some((reply, file_id)) => complete(server, conn, out, async_id, op, reply, file_id),
                 None => {

@@ -10,7 +10,6 @@ use crate::locking::{Admission, Changer};
 use crate::meta::file_meta;
 use crate::notify::{action, filter};
 use crate::open::{DirSearch, Open};
-use crate::pending::Waiting;
 use crate::security::{self, Descriptor};
 use crate::server::ServerState;
 use opportune_fs::{CreateParams, FileInfo, Opened};
@@ -26,7 +25,7 @@ use std::sync::Arc;
 
 pub enum Step {
     Done(Reply, Option<FileId>),
-    /// Boxed: it is kept in the connection's table of waiting creates.
+    /// Boxed: it is kept in the request's pending record (`PendingOp::create`).
     Wait(Box<DeferredCreate>),
 }
 
@@ -35,11 +34,7 @@ pub enum Step {
 pub fn start(server: &ServerState, conn: &mut ConnState, hdr: &Header, plan: CreatePlan) -> (Reply, Option<FileId>) {
     match begin(server, conn, hdr, plan) {
         Step::Done(reply, id) => (reply, id),
-        Step::Wait(d) => {
-            let open = d.plan.open;
-            conn.deferred_creates.insert(open, d);
-            (Reply::pending(Waiting::Create { open }), None)
-        }
+        Step::Wait(d) => (Reply::pending_create(d), None),
     }
 }
 
