@@ -193,10 +193,11 @@ fn complete(
     let status = reply.status;
     out.push(Output::Frame(async_final(conn, async_id, &op, reply)));
     let Some(rest) = op.rest.take() else { return Ok(()) };
-    // A fault in the rest of the chain drops that rest and keeps the connection, unlike
-    // the same fault in a frame processed at once (which ends it).
-    if let Ok(crate::dispatch::FrameResult::Send(bytes)) = crate::dispatch::resume_chain(server, conn, *rest, op.header.session_id, status, file_id) {
-        out.push(Output::Frame(bytes));
+    // The rest of the chain is processed as it would have been at once: what it answers
+    // goes out, and a fault in it ends the connection as it would have then (MS-SMB2 3.3.5.2).
+    match crate::dispatch::resume_chain(server, conn, *rest, op.header.session_id, status, file_id)? {
+        crate::dispatch::FrameResult::Send(bytes) => out.push(Output::Frame(bytes)),
+        crate::dispatch::FrameResult::Nothing | crate::dispatch::FrameResult::NeedMemory(_) => {}
     }
     Ok(())
 }
