@@ -367,7 +367,7 @@ fn interim(
     encrypted: bool,
 ) -> (Outgoing, u64) {
     let async_id = server.next_id();
-    conn.pending.insert(async_id, PendingOp { header: *h, waiting, encrypted, rest: None, since: std::time::Instant::now(), create });
+    conn.pending.insert(async_id, PendingOp { header: *h, waiting, encrypted, rest: None, since: server.now(), create });
     let credits = conn.window.grant(h.credits, charge);
     let rh = Header {
         credit_charge: h.credit_charge,

@@ -10,7 +10,7 @@ use crate::handlers::reply::{empty_ok, Reply};
 use crate::locking::ConnEvent;
 use crate::conn_state::BreakTarget;
 use crate::pending::{PendingOp, Waiting};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use crate::server::ServerState;
 use opportune_locks::Event;
 use opportune_types::{FileId, NtStatus};
@@ -92,7 +92,7 @@ fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event, out:
                 Some(e) => e.encrypt(sid, &msg),
                 None => msg,
             };
-            conn.breaks_sent.insert(BreakTarget::Open(open.0), Instant::now());
+            conn.breaks_sent.insert(BreakTarget::Open(open.0), server.now());
             send_break(server, out, msg)
         }
         Event::SendLeaseBreak { lease, epoch, v2, from, to, ack_required, .. } => {
@@ -107,7 +107,7 @@ fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event, out:
             let mut msg = break_header(0);
             n.encode(&mut msg);
             if ack_required {
-                conn.breaks_sent.insert(BreakTarget::Lease(lease.key.0), Instant::now());
+                conn.breaks_sent.insert(BreakTarget::Lease(lease.key.0), server.now());
             }
             send_break(server, out, msg)
         }
@@ -125,7 +125,7 @@ fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event, out:
                 peer = %conn.peer,
                 open = open.0,
                 ?outcome,
-                waited_ms = op.since.elapsed().as_millis() as u64,
+                waited_ms = server.now().saturating_duration_since(op.since).as_millis() as u64,
                 "deferred create decided"
             );
             // `unix_identity`: resumed as the request's user; with its tree gone, refused.

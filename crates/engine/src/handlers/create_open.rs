@@ -366,7 +366,7 @@ fn finish(
         server.dir_leases.entry_changed(&server.locks, plan.share, &opened.rel_path, by);
     } else {
         // An overwrite, or only an open: the server's own doing either way.
-        server.host_notify.own_change(plan.share, &opened.rel_path, std::time::Instant::now());
+        server.host_notify.own_change(plan.share, &opened.rel_path, server.now());
     }
     let body = encode_response(&info, oplock_level, opened.action, file_id, contexts);
     Step::Done(Reply::ok(body), Some(file_id))
