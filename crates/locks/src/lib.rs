@@ -29,6 +29,8 @@ mod ops;
 mod pending;
 pub mod share_mode;
 mod table;
+#[cfg(test)]
+mod test_rng;
 mod views;
 
 pub use api::{CloseOutcome, Config, CreateOutcome, CreateRequest, Event, LockOutcome, RenameOutcome};
