@@ -16,6 +16,8 @@ pub const SMB302: u16 = 0x0302;
 
 /// SMB2_GLOBAL_CAP_LEASING | SMB2_GLOBAL_CAP_DIRECTORY_LEASING (MS-SMB2 2.2.3).
 const CAPS_SMB3: u32 = 0x02 | 0x20;
+/// SMB2_GLOBAL_CAP_LEASING alone (SMB 2.1 clients that lease, as Windows 7).
+const CAP_LEASING: u32 = 0x02;
 
 impl World {
     /// Sends one message from `c`, runs the world, and returns its final response.
@@ -35,7 +37,13 @@ impl World {
 
     /// NEGOTIATE (MS-SMB2 3.3.5.3) offering `dialects`.
     pub fn negotiate(&mut self, c: usize, dialects: &[u16]) -> Response {
-        let caps = if dialects.iter().any(|d| *d >= 0x0300) { CAPS_SMB3 } else { 0 };
+        let caps = if dialects.iter().any(|d| *d >= 0x0300) {
+            CAPS_SMB3
+        } else if dialects.iter().any(|d| *d >= SMB210) {
+            CAP_LEASING
+        } else {
+            0
+        };
         let guid = self.clients[c].client_guid;
         self.call(c, Msg::new(Command::Negotiate, build::negotiate(dialects, caps, guid)))
     }
