@@ -112,6 +112,8 @@ pub struct Tracked {
     pub dropped: bool,
     pub interim: Vec<Response>,
     pub finals: Vec<Response>,
+    /// The message before it in its compound frame, if any.
+    pub after: Option<u64>,
 }
 
 /// One client (one connection).
@@ -205,7 +207,15 @@ impl Client {
             self.min_credits = self.min_credits.min(self.credits);
             self.requests.insert(
                 mid,
-                Tracked { command: m.command as u16, charge, delivered: 0, dropped: false, interim: Vec::new(), finals: Vec::new() },
+                Tracked {
+                    command: m.command as u16,
+                    charge,
+                    delivered: 0,
+                    dropped: false,
+                    interim: Vec::new(),
+                    finals: Vec::new(),
+                    after: charged.last().map(|(m, _)| *m),
+                },
             );
             charged.push((mid, charge));
             let start = frame.len();
@@ -339,11 +349,40 @@ impl Client {
         self.requests.iter().filter(|(_, t)| t.finals.is_empty() && t.delivered > 0).map(|(m, _)| *m).collect()
     }
 
-    /// Credits charged by frames still on the wire or dropped on the way.
+    /// Whether request `mid` waits, unprocessed, behind an earlier request of its
+    /// compound that went async (MS-SMB2 3.3.5.2.7: the rest of the chain waits with it).
+    pub fn waits_in_chain(&self, mid: u64) -> bool {
+        let mut at = mid;
+        loop {
+            let Some(t) = self.requests.get(&at) else { return false };
+            if at != mid && !t.finals.is_empty() {
+                return false;
+            }
+            if at != mid && !t.interim.is_empty() {
+                return true;
+            }
+            if at == mid && (!t.finals.is_empty() || !t.interim.is_empty()) {
+                return false;
+            }
+            match t.after {
+                Some(prev) => at = prev,
+                None => return false,
+            }
+        }
+    }
+
+    /// Credits charged by requests the server has not consumed yet: on the wire, dropped
+    /// on the way, or waiting behind an async request of their chain.
     pub fn credits_in_flight(&self) -> i64 {
         let on_wire: i64 = self.wire.iter().flat_map(|f| f.charged.iter()).map(|(_, c)| i64::from(*c)).sum();
         let dropped: i64 = self.requests.values().filter(|t| t.dropped && t.delivered == 0).map(|t| i64::from(t.charge)).sum();
-        on_wire + dropped
+        let waiting: i64 = self
+            .requests
+            .iter()
+            .filter(|(m, t)| t.delivered > 0 && self.waits_in_chain(**m))
+            .map(|(_, t)| i64::from(t.charge))
+            .sum();
+        on_wire + dropped + waiting
     }
 
     /// The open named by a CREATE response, for the next requests.
