@@ -61,13 +61,16 @@ pub struct Msg {
     pub session: Option<u64>,
     /// Overrides the client's tree id.
     pub tree: Option<u32>,
-    /// Extra header flags (e.g. SIGNED with a bogus signature).
+    /// Extra header flags (SIGNED alone: a bogus signature).
     pub flags: u32,
+    /// Signed with the client's session signing key (MS-SMB2 3.2.4.1.1): Some(true) or
+    /// Some(false) forces it; None signs when the server requires signing.
+    pub sign: Option<bool>,
 }
 
 impl Msg {
     pub fn new(command: Command, body: Vec<u8>) -> Msg {
-        Msg { command, body, charge: 1, related: false, session: None, tree: None, flags: 0 }
+        Msg { command, body, charge: 1, related: false, session: None, tree: None, flags: 0, sign: None }
     }
     pub fn related(mut self) -> Msg {
         self.related = true;
@@ -87,6 +90,16 @@ impl Msg {
     }
     pub fn flags(mut self, f: u32) -> Msg {
         self.flags |= f;
+        self
+    }
+    /// Signs the message properly (the client must have a signing key).
+    pub fn signed(mut self) -> Msg {
+        self.sign = Some(true);
+        self
+    }
+    /// Not signed, even where the server requires signing.
+    pub fn unsigned(mut self) -> Msg {
+        self.sign = Some(false);
         self
     }
 }
@@ -133,6 +146,12 @@ pub struct Client {
     pub session_id: u64,
     pub tree_id: u32,
     pub client_guid: [u8; 16],
+    /// The dialect NEGOTIATE chose.
+    pub dialect: u16,
+    /// The session's signing key as a signer (SMB 2.x: the session key, HMAC-SHA256).
+    pub signer: Option<opportune_crypto::Signer>,
+    /// The server requires signing (NEGOTIATE SecurityMode SIGNING_REQUIRED, 2.2.4).
+    pub signing_required: bool,
     pub requests: BTreeMap<u64, Tracked>,
     notices: VecDeque<Notice>,
     /// Every break notification received, in order.
@@ -165,6 +184,9 @@ impl Client {
             session_id: 0,
             tree_id: 0,
             client_guid,
+            dialect: 0,
+            signer: None,
+            signing_required: false,
             requests: BTreeMap::new(),
             notices: VecDeque::new(),
             notice_log: Vec::new(),
@@ -219,15 +241,18 @@ impl Client {
             );
             charged.push((mid, charge));
             let start = frame.len();
+            let signer = self.signer.clone().filter(|_| m.sign.unwrap_or(self.signing_required));
             let h = Header {
                 credit_charge: m.charge,
                 command: m.command as u16,
                 credits: self.want_credits,
-                flags: m.flags | if m.related { flags::RELATED_OPERATIONS } else { 0 },
+                flags: m.flags
+                    | if m.related { flags::RELATED_OPERATIONS } else { 0 }
+                    | if signer.is_some() { flags::SIGNED } else { 0 },
                 message_id: mid,
                 tree_id: m.tree.unwrap_or(self.tree_id),
                 session_id: m.session.unwrap_or(self.session_id),
-                signature: if m.flags & flags::SIGNED != 0 { [0x5A; 16] } else { [0; 16] },
+                signature: if m.flags & flags::SIGNED != 0 && signer.is_none() { [0x5A; 16] } else { [0; 16] },
                 ..Header::default()
             };
             h.encode(&mut frame);
@@ -238,6 +263,9 @@ impl Client {
                 }
                 let len = (frame.len() - start) as u32;
                 frame[start + 20..start + 24].copy_from_slice(&len.to_le_bytes());
+            }
+            if let Some(s) = signer {
+                s.sign_in_place(&mut frame[start..]);
             }
         }
         (frame, charged)
@@ -296,6 +324,10 @@ impl Client {
         self.credits += i64::from(r.credits);
         if r.command == Command::SessionSetup as u16 && r.session_id != 0 {
             self.session_id = r.session_id;
+        }
+        if r.command == Command::Negotiate as u16 && r.status == opportune_types::NtStatus::SUCCESS {
+            self.dialect = r.dialect();
+            self.signing_required = r.security_mode() & 0x2 != 0;
         }
         if r.command == Command::TreeConnect as u16 && r.status == opportune_types::NtStatus::SUCCESS {
             self.tree_id = r.tree_id;

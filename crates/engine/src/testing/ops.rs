@@ -58,7 +58,13 @@ impl World {
             return r.status;
         }
         let auth = authenticate(&ntlm, &r.security_buffer(), &ClientOptions::new(user, "", password));
-        self.call(c, Msg::new(Command::SessionSetup, build::session_setup(&auth.message, previous))).status
+        let status = self.call(c, Msg::new(Command::SessionSetup, build::session_setup(&auth.message, previous))).status;
+        if status == NtStatus::SUCCESS && self.clients[c].dialect < 0x0300 {
+            // SMB 2.x signs with the session key itself (MS-SMB2 3.2.5.3.1).
+            let alg = opportune_crypto::SigningAlgorithm::HmacSha256;
+            self.clients[c].signer = Some(opportune_crypto::Signer::new(alg, auth.exported_session_key));
+        }
+        status
     }
 
     /// TREE_CONNECT (MS-SMB2 3.3.5.7): the status.
