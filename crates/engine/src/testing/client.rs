@@ -112,6 +112,8 @@ pub struct InFlight {
     pub charged: Vec<(u64, u16)>,
     /// Delivery steps it is held back for (the delay fault).
     pub hold: u32,
+    /// A second copy of a frame (the duplicate fault): its charges are the original's.
+    pub copy: bool,
 }
 
 /// What one request got.
@@ -212,7 +214,7 @@ impl Client {
     pub fn send(&mut self, msgs: Vec<Msg>) -> Vec<u64> {
         let (frame, charged) = self.encode(msgs);
         let mids = charged.iter().map(|(m, _)| *m).collect();
-        self.wire.push_back(InFlight { frame, charged, hold: 0 });
+        self.wire.push_back(InFlight { frame, charged, hold: 0, copy: false });
         mids
     }
 
@@ -287,12 +289,12 @@ impl Client {
         let mut frame = Vec::with_capacity(HEADER_LEN + 4);
         h.encode(&mut frame);
         frame.extend_from_slice(&super::build::empty4());
-        self.wire.push_back(InFlight { frame, charged: Vec::new(), hold: 0 });
+        self.wire.push_back(InFlight { frame, charged: Vec::new(), hold: 0, copy: false });
     }
 
     /// Puts raw bytes on the wire (malformed-frame tests).
     pub fn send_raw(&mut self, frame: Vec<u8>) {
-        self.wire.push_back(InFlight { frame, charged: Vec::new(), hold: 0 });
+        self.wire.push_back(InFlight { frame, charged: Vec::new(), hold: 0, copy: false });
     }
 
     /// Takes in a frame the server sent: responses recorded against their requests,
@@ -403,18 +405,15 @@ impl Client {
         }
     }
 
-    /// Credits charged by requests the server has not consumed yet: on the wire, dropped
-    /// on the way, or waiting behind an async request of their chain.
+    /// Credits charged by requests the server has not consumed yet: never delivered
+    /// (still on the wire, or lost on the way), or waiting behind an async request of
+    /// their chain.
     pub fn credits_in_flight(&self) -> i64 {
-        let on_wire: i64 = self.wire.iter().flat_map(|f| f.charged.iter()).map(|(_, c)| i64::from(*c)).sum();
-        let dropped: i64 = self.requests.values().filter(|t| t.dropped && t.delivered == 0).map(|t| i64::from(t.charge)).sum();
-        let waiting: i64 = self
-            .requests
+        self.requests
             .iter()
-            .filter(|(m, t)| t.delivered > 0 && self.waits_in_chain(**m))
+            .filter(|(m, t)| t.delivered == 0 || self.waits_in_chain(**m))
             .map(|(_, t)| i64::from(t.charge))
-            .sum();
-        on_wire + dropped + waiting
+            .sum()
     }
 
     /// The open named by a CREATE response, for the next requests.

@@ -206,7 +206,7 @@ impl World {
             }
             WireFault::Duplicate => {
                 if let Some(front) = wire.front().cloned() {
-                    wire.insert(1, InFlight { charged: Vec::new(), ..front });
+                    wire.insert(1, InFlight { copy: true, ..front });
                 }
             }
         }
