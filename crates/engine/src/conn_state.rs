@@ -45,8 +45,6 @@ pub struct ConnState {
     /// Named pipes open on IPC$ (`pipes`).
     pub pipes: crate::pipes::PipeTable,
     pub pending: crate::pending::PendingTable,
-    /// Creates waiting for breaks, by their new open's id.
-    pub deferred_creates: HashMap<u64, Box<crate::deferred_create::DeferredCreate>>,
     /// Set when the connection must be dropped after the current reply.
     pub closing: bool,
     /// When each outstanding break was sent (for the link-quality guard).
@@ -80,7 +78,6 @@ impl ConnState {
             opens: HashMap::new(),
             pipes: Default::default(),
             pending: Default::default(),
-            deferred_creates: HashMap::new(),
             closing: false,
             breaks_sent: HashMap::new(),
             link: Default::default(),

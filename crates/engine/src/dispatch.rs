@@ -325,7 +325,7 @@ fn process_message(
             // compound chain (MS-SMB2 <162>); smbtorture's compound.interim2 expects it.
             return Ok(Some(finish(conn, &h, Reply::error(NtStatus::INTERNAL_ERROR), charge, chain.encrypted)));
         }
-        let (out, async_id) = interim(server, conn, &h, waiting, charge, chain.encrypted);
+        let (out, async_id) = interim(server, conn, &h, (waiting, reply.deferred), charge, chain.encrypted);
         chain.went_async = Some(async_id);
         return Ok(Some(out));
     }
@@ -362,12 +362,12 @@ fn interim(
     server: &ServerState,
     conn: &mut ConnState,
     h: &Header,
-    waiting: Waiting,
+    (waiting, create): (Waiting, Option<Box<crate::deferred_create::DeferredCreate>>),
     charge: u16,
     encrypted: bool,
 ) -> (Outgoing, u64) {
     let async_id = server.next_id();
-    conn.pending.insert(async_id, PendingOp { header: *h, waiting, encrypted, rest: None, since: std::time::Instant::now() });
+    conn.pending.insert(async_id, PendingOp { header: *h, waiting, encrypted, rest: None, since: server.now(), create });
     let credits = conn.window.grant(h.credits, charge);
     let rh = Header {
         credit_charge: h.credit_charge,

@@ -10,7 +10,7 @@ use crate::handlers::reply::{empty_ok, Reply};
 use crate::locking::ConnEvent;
 use crate::conn_state::BreakTarget;
 use crate::pending::{PendingOp, Waiting};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use crate::server::ServerState;
 use opportune_locks::Event;
 use opportune_types::{FileId, NtStatus};
@@ -92,7 +92,7 @@ fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event, out:
                 Some(e) => e.encrypt(sid, &msg),
                 None => msg,
             };
-            conn.breaks_sent.insert(BreakTarget::Open(open.0), Instant::now());
+            conn.breaks_sent.insert(BreakTarget::Open(open.0), server.now());
             send_break(server, out, msg)
         }
         Event::SendLeaseBreak { lease, epoch, v2, from, to, ack_required, .. } => {
@@ -107,7 +107,7 @@ fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event, out:
             let mut msg = break_header(0);
             n.encode(&mut msg);
             if ack_required {
-                conn.breaks_sent.insert(BreakTarget::Lease(lease.key.0), Instant::now());
+                conn.breaks_sent.insert(BreakTarget::Lease(lease.key.0), server.now());
             }
             send_break(server, out, msg)
         }
@@ -117,7 +117,7 @@ fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event, out:
             complete(server, conn, out, async_id, op, reply, None)
         }
         Event::CompleteCreate { open, outcome } => {
-            let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Create { open: open.0 }) else {
+            let Some((async_id, mut op)) = conn.pending.take_waiting(Waiting::Create { open: open.0 }) else {
                 return Ok(());
             };
             tracing::info!(
@@ -125,7 +125,7 @@ fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event, out:
                 peer = %conn.peer,
                 open = open.0,
                 ?outcome,
-                waited_ms = op.since.elapsed().as_millis() as u64,
+                waited_ms = server.now().saturating_duration_since(op.since).as_millis() as u64,
                 "deferred create decided"
             );
             // `unix_identity`: resumed as the request's user; with its tree gone, refused.
@@ -133,7 +133,7 @@ fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event, out:
                 Ok(unix) => (unix, outcome),
                 Err(status) => (None, opportune_locks::CreateOutcome::Denied(status)),
             };
-            let done = crate::unix_id::act_as(unix.as_deref(), || crate::handlers::deferred::complete_create(server, conn, &op, open.0, outcome));
+            let done = crate::unix_id::act_as(unix.as_deref(), || crate::handlers::deferred::complete_create(server, conn, &mut op, outcome));
             match done.unwrap_or_else(|status| Some((Reply::error(status), None))) {
                 Some((reply, file_id)) => complete(server, conn, out, async_id, op, reply, file_id),
                 None => {
@@ -193,10 +193,11 @@ fn complete(
     let status = reply.status;
     out.push(Output::Frame(async_final(conn, async_id, &op, reply)));
     let Some(rest) = op.rest.take() else { return Ok(()) };
-    // A fault in the rest of the chain drops that rest and keeps the connection, unlike
-    // the same fault in a frame processed at once (which ends it).
-    if let Ok(crate::dispatch::FrameResult::Send(bytes)) = crate::dispatch::resume_chain(server, conn, *rest, op.header.session_id, status, file_id) {
-        out.push(Output::Frame(bytes));
+    // The rest of the chain is processed as it would have been at once: what it answers
+    // goes out, and a fault in it ends the connection as it would have then (MS-SMB2 3.3.5.2).
+    match crate::dispatch::resume_chain(server, conn, *rest, op.header.session_id, status, file_id)? {
+        crate::dispatch::FrameResult::Send(bytes) => out.push(Output::Frame(bytes)),
+        crate::dispatch::FrameResult::Nothing | crate::dispatch::FrameResult::NeedMemory(_) => {}
     }
     Ok(())
 }

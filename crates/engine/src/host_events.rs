@@ -7,7 +7,6 @@ use crate::locking::Changer;
 use crate::notify::{action, filter};
 use crate::server::ServerState;
 use opportune_fs::{HostChange, HostEvent};
-use std::time::Instant;
 
 /// The FILE_ACTION_* and FILE_NOTIFY_CHANGE_* class of a host change.
 fn classify(e: &HostEvent) -> Option<(u32, u32)> {
@@ -29,7 +28,7 @@ fn classify(e: &HostEvent) -> Option<(u32, u32)> {
 /// ready and tells the watchers. The driver calls it when the descriptor is readable,
 /// [`GRACE`](crate::host_notify::GRACE) later (so the events of one change come together).
 pub fn deliver(state: &ServerState) {
-    let (events, appeared) = state.host_notify.take(Instant::now());
+    let (events, appeared) = state.host_notify.take(state.now());
     for (share, rel) in appeared {
         if let Some(s) = state.shares.get(share) {
             crate::offload::blocking(|| state.host_notify.extend(&s.fs, share, &rel));

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 use crate::break_trace::{self as bt, BreakRecord, HolderKey, NewBreak, Outcome, Party, Tracer, WaitKey};
+use crate::clock::Clock;
 use crate::parked::Parked;
 
 mod contention;
@@ -25,6 +26,8 @@ mod dir_change;
 mod host;
 pub use dir_change::Changer;
 mod kernel;
+#[cfg(test)]
+mod virtual_time_tests;
 
 /// Where a connection's events go: the driver's queue for that connection.
 pub trait EventSink: Send + Sync {
@@ -97,6 +100,8 @@ impl Cause {
 
 struct Inner {
     core: LockCore,
+    /// Durable opens purged under the mutex whose file-system work is still to run.
+    purged: Vec<Purged>,
     /// Where each connection's events go.
     routes: HashMap<u64, EventSender>,
     /// Which connection owns each open the core knows.
@@ -129,6 +134,8 @@ struct Inner {
     trace: Tracer,
     /// What caused the core call being routed.
     cause: Cause,
+    /// Where the time comes from (the server's clock).
+    clock: Arc<dyn Clock>,
 }
 
 /// A blocking lock request that waits: since when, for what.
@@ -197,6 +204,9 @@ pub struct Admission {
     pub truncating: bool,
     pub delete_on_close: bool,
     pub policy: CreatePolicy,
+    /// The share's oplock contention limit (0: none), applied with the file's opens counted
+    /// under the same lock as the admission.
+    pub contention_limit: u32,
     /// Connection.ClientGuid (zero before SMB 2.1).
     pub client: [u8; 16],
     /// The session's user, for the break trace.
@@ -214,10 +224,12 @@ pub fn file_key(info: &FileInfo) -> FileKey {
 
 
 impl Locking {
-    /// `history` finished break records are kept for `opportune status --breaks`.
-    pub fn new(break_timeout: Duration, history: usize, share_names: Vec<String>) -> Locking {
+    /// `history` finished break records are kept for `opportune status --breaks`; every
+    /// deadline and timestamp is read from `clock`.
+    pub fn new(break_timeout: Duration, history: usize, share_names: Vec<String>, clock: Arc<dyn Clock>) -> Locking {
         let config = Config { break_timeout, ..Config::default() };
         let inner = Inner {
+            purged: Vec::new(),
             core: LockCore::new(config),
             routes: HashMap::new(),
             owners: HashMap::new(),
@@ -235,8 +247,14 @@ impl Locking {
             break_timeout,
             trace: Tracer::new(history),
             cause: Cause::by("other", None, None),
+            clock,
         };
         Locking { inner: Mutex::new(inner), hooks: OnceLock::new() }
+    }
+
+    /// The monotonic time now, on the lock layer's clock.
+    pub fn now(&self) -> Instant {
+        self.lock().clock.now()
     }
 
     /// Installs the driver's hooks (once; later calls are ignored).
@@ -256,7 +274,8 @@ impl Locking {
     fn with<R>(&self, cause: Cause, f: impl FnOnce(&mut LockCore, Instant) -> R) -> R {
         let mut g = self.lock();
         g.cause = cause;
-        let r = f(&mut g.core, Instant::now());
+        let now = g.clock.now();
+        let r = f(&mut g.core, now);
         g.route();
         self.publish(&mut g);
         drop(g);
@@ -281,7 +300,8 @@ impl Locking {
 
     /// Breaks not yet ended, oldest first, with their age.
     pub fn pending_breaks(&self) -> Vec<bt::PendingBreak> {
-        self.lock().trace.pending(Instant::now())
+        let g = self.lock();
+        g.trace.pending(g.clock.now())
     }
 
     /// Share slot `idx` is now named `name` (a reload added or renamed it).
@@ -319,9 +339,9 @@ impl Locking {
         self.lock().routes.iter().map(|(c, tx)| (*c, tx.clone())).collect()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> Held<'_> {
         // A panic while holding the lock would be a bug in the core; keep serving.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        Held(Some(self.inner.lock().unwrap_or_else(|p| p.into_inner())))
     }
 
     pub fn register_connection(&self, conn: u64, peer: std::net::SocketAddr, tx: EventSender) {
@@ -338,7 +358,7 @@ impl Locking {
     /// A snapshot of the opens, their caching and the waiting operations.
     pub fn report(&self) -> Report {
         let g = self.lock();
-        let now = Instant::now();
+        let now = g.clock.now();
         let mut opens: Vec<OpenRow> = g
             .paths
             .iter()
@@ -371,7 +391,7 @@ impl Locking {
 
     /// Share modes, delete-pending and caching for a new open (MS-FSA 2.1.5.1.2).
     pub fn admit_open(&self, info: &FileInfo, a: Admission) -> CreateOutcome {
-        let req = CreateRequest {
+        let mut req = CreateRequest {
             conn: ConnId(a.conn),
             open: OpenId(a.open),
             file: file_key(info),
@@ -385,12 +405,14 @@ impl Locking {
             base: (info.stream != 0).then_some(FileKey { device: info.dev, inode: info.file_id }),
         };
         let mut g = self.lock();
+        // One decision: the contention limit counts the opens the core admits against.
+        req.policy = crate::policy::within_contention_limit(req.policy, g.core.opens_of(req.file).len(), a.contention_limit);
         g.owners.insert(a.open, a.conn);
         g.users.insert(a.open, a.user);
         if a.client != [0; 16] {
             g.clients.insert(a.conn, a.client);
         }
-        let now = Instant::now();
+        let now = g.clock.now();
         let outcome = g.core.handle_create(now, req);
         if outcome == CreateOutcome::Denied(NtStatus::SHARING_VIOLATION) {
             let blockers = g.core.share_blockers(req.file, req.access, req.share);
@@ -418,7 +440,8 @@ impl Locking {
             || self.lock().kernel.cancel_wait(open);
         if cancelled {
             let mut g = self.lock();
-            g.trace.decided(WaitKey::Create(open), Instant::now(), bt::wall_ms(), status_name(NtStatus::CANCELLED));
+            let (now, wall) = g.times();
+            g.trace.decided(WaitKey::Create(open), now, wall, status_name(NtStatus::CANCELLED));
             self.publish(&mut g);
             if let Some(tx) = g.routes.get(&conn) {
                 let _ = tx.send(ConnEvent::Lock(Event::CompleteCreate {
@@ -445,7 +468,7 @@ impl Locking {
             Some(None) => (Outcome::HolderDisconnected, None),
             None => (Outcome::HolderClosed, None),
         };
-        let wall = bt::wall_ms();
+        let wall = g.wall_ms();
         g.trace.ended(HolderKey::Oplock { open }, wall, how, verdict);
         if let Some(l) = lease
             && g.core.lease_opens(l).is_empty()
@@ -494,7 +517,7 @@ impl Locking {
         self.with(Cause::by("delete", None, Some(open)), |c, _| c.handle_set_delete_on_close(OpenId(open), delete))
     }
 
-    /// How many opens the file has now (for the oplock contention limit).
+    /// How many opens the file has now.
     pub fn open_count(&self, info: &FileInfo) -> usize {
         self.lock().core.opens_of(file_key(info)).len()
     }
@@ -507,7 +530,7 @@ impl Locking {
     pub fn lock_range(&self, open: u64, request: u64, elements: &[LockElement]) -> LockOutcome {
         let mut g = self.lock();
         g.cause = Cause::by("lock", None, Some(open));
-        let now = Instant::now();
+        let now = g.clock.now();
         let outcome = g.core.handle_lock(now, OpenId(open), RequestId(request), elements);
         let Inner { host, core, .. } = &mut *g;
         let outcome = host.request(core, open, request, elements, outcome, now);
@@ -538,7 +561,8 @@ impl Locking {
         // Whatever the acknowledgment's status, the break is over once the holder no
         // longer breaks (MS-SMB2 3.3.5.22.1 may change state on an error too).
         if let Some(c) = g.core.caching_of(OpenId(open)).filter(|c| !c.breaking) {
-            g.trace.acknowledged(HolderKey::Oplock { open }, bt::wall_ms(), bt::oplock_name(c.bits).into());
+            let wall = g.wall_ms();
+            g.trace.acknowledged(HolderKey::Oplock { open }, wall, bt::oplock_name(c.bits).into());
             self.publish(&mut g);
         }
         r
@@ -550,7 +574,8 @@ impl Locking {
         });
         if let Ok(new) = r {
             let mut g = self.lock();
-            g.trace.acknowledged(HolderKey::Lease { client, key }, bt::wall_ms(), bt::lease_letters(new));
+            let wall = g.wall_ms();
+            g.trace.acknowledged(HolderKey::Lease { client, key }, wall, bt::lease_letters(new));
             self.publish(&mut g);
         }
         r
@@ -567,7 +592,7 @@ impl Locking {
     pub fn disconnect(&self, conn: u64) {
         self.with(Cause::by("other", Some(conn), None), |c, now| c.handle_disconnect(now, ConnId(conn)));
         let mut g = self.lock();
-        let (now, wall) = (Instant::now(), bt::wall_ms());
+        let (now, wall) = g.times();
         let verdict = g.ending.remove(&conn).flatten();
         for key in g.trace.holders_on(conn) {
             let how = if verdict.is_some() { Outcome::HolderVanished } else { Outcome::HolderDisconnected };
@@ -588,7 +613,7 @@ impl Locking {
     pub fn tick(&self) -> Option<Instant> {
         let mut g = self.lock();
         let waiting = g.core.deferred_count();
-        let now = Instant::now();
+        let now = g.clock.now();
         g.cause = Cause::by("timer", None, None);
         g.core.handle_timeout(now);
         let decided = waiting.saturating_sub(g.core.deferred_count());
@@ -619,7 +644,74 @@ impl Locking {
     }
 }
 
+/// The lock layer's mutex, held. When it is let go, the file-system work decided while
+/// it was held runs, after the release: no system call of a purge (a delete-on-close, the
+/// close of a descriptor) runs while other connections wait for lock state.
+struct Held<'a>(Option<MutexGuard<'a, Inner>>);
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        self.0.as_deref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        self.0.as_deref_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let Some(mut g) = self.0.take() else { return };
+        let purged = std::mem::take(&mut g.purged);
+        drop(g);
+        for p in purged {
+            p.carry_out();
+        }
+    }
+}
+
+/// A purged durable open whose file-system work runs after the mutex is released.
+struct Purged {
+    id: u64,
+    parked: Parked,
+    /// The lock core said its close deletes the file (delete-on-close, last open).
+    delete: bool,
+}
+
+impl Purged {
+    /// The delete-on-close (as the open's UNIX identity), then the descriptor goes with
+    /// the open.
+    fn carry_out(self) {
+        let Purged { id, parked: p, delete } = self;
+        if !delete {
+            return;
+        }
+        let rel = p.open.handle.rel_path();
+        let removed = crate::offload::blocking(|| {
+            crate::unix_id::act_as(p.unix.as_deref(), || p.fs.remove_open(&p.open.handle, p.open.is_dir, false))
+        });
+        match removed.unwrap_or(Err(opportune_fs::FsError::AccessDenied)) {
+            Ok(Some(_)) => {}
+            Ok(None) => tracing::info!(open = id, path = ?rel, "delete on close: the object has no name in the share any more"),
+            Err(e) => tracing::info!(open = id, path = ?rel, error = %e, "delete on close failed"),
+        }
+    }
+}
+
 impl Inner {
+    /// The monotonic time now and the wall-clock milliseconds for records.
+    fn times(&self) -> (Instant, bt::WallMs) {
+        (self.clock.now(), self.wall_ms())
+    }
+
+    /// Wall-clock milliseconds since the Unix epoch, for records.
+    fn wall_ms(&self) -> bt::WallMs {
+        bt::wall_ms(self.clock.wall())
+    }
+
     /// `open` is closing: its host locks go before the core lets waiters in, and its
     /// locks waiting for the host end (STATUS_RANGE_NOT_LOCKED).
     fn release_host(&mut self, open: u64) {
@@ -642,7 +734,7 @@ impl Inner {
     /// A waiting lock request is decided: how long it waited goes to the metrics.
     fn lock_waited(&mut self, request: u64) {
         if let Some(w) = self.lock_waits.remove(&request) {
-            crate::metrics::lock_waited(w.since.elapsed());
+            crate::metrics::lock_waited(self.clock.now().saturating_duration_since(w.since));
         }
     }
 
@@ -672,7 +764,7 @@ impl Inner {
     /// Breaks whose acknowledgment is overdue and whose holder no longer breaks: the
     /// break timer fired (MS-SMB2 3.3.6.3/3.3.6.4).
     fn record_timeouts(&mut self, now: Instant) {
-        let wall = bt::wall_ms();
+        let wall = self.wall_ms();
         for key in self.trace.overdue(now, self.break_timeout) {
             let breaking = match key {
                 HolderKey::Oplock { open } => self.core.caching_of(OpenId(open)).map(|c| c.breaking),
@@ -724,27 +816,22 @@ impl Inner {
         };
         let share = self.share_names.get(share).cloned().unwrap_or_default();
         let record = BreakRecord::new(share, path, holder, from, to, ack_required, trigger);
-        let id = self.trace.sent(Instant::now(), bt::wall_ms(), NewBreak { file, key, record });
+        let id = self.trace.sent(self.clock.now(), self.wall_ms(), NewBreak { file, key, record });
         tracing::debug!(break_id = id, conn, open, "break sent");
     }
 
     /// Closes a parked durable open for good: in the lock core (waiters may proceed),
     /// its delete-on-close, its descriptor.
+    /// Its delete-on-close and the close of its descriptor are file-system work: they are
+    /// queued ([`Purged`]) and run once the mutex is released (see [`Held`]), as a
+    /// CLOSE's removal runs after `close_id` returns.
     fn purge(&mut self, id: u64, why: &'static str) {
-        let Some(p) = self.parked.remove(&id) else { return };
+        let Some(parked) = self.parked.remove(&id) else { return };
         self.release_host(id);
-        let outcome = self.core.handle_close(Instant::now(), OpenId(id));
+        let outcome = self.core.handle_close(self.clock.now(), OpenId(id));
         self.forget(id);
-        let rel = p.open.handle.rel_path();
-        tracing::info!(open = id, path = ?rel, "{why}");
-        if outcome.is_some_and(|o| o.delete_file) {
-            let removed = crate::unix_id::act_as(p.unix.as_deref(), || p.fs.remove_open(&p.open.handle, p.open.is_dir, false));
-            match removed.unwrap_or(Err(opportune_fs::FsError::AccessDenied)) {
-                Ok(Some(_)) => {}
-                Ok(None) => tracing::info!(open = id, path = ?rel, "delete on close: the object has no name in the share any more"),
-                Err(e) => tracing::info!(open = id, path = ?rel, error = %e, "delete on close failed"),
-            }
-        }
+        tracing::info!(open = id, path = ?parked.open.handle.rel_path(), "{why}");
+        self.purged.push(Purged { id, parked, delete: outcome.is_some_and(|o| o.delete_file) });
     }
 
     /// Sends each pending event to the connection it concerns; then lets kernel leases
@@ -753,7 +840,7 @@ impl Inner {
     fn route(&mut self) {
         self.route_events();
         for _ in 0..2 {
-            if !self.kernel.settle(&mut self.core, Instant::now()) {
+            if !self.kernel.settle(&mut self.core, self.clock.now()) {
                 break;
             }
             let cause = std::mem::replace(&mut self.cause, Cause::by("host", None, None));
@@ -768,7 +855,7 @@ impl Inner {
                 && self.parked.contains_key(&open.0)
             {
                 self.record_break(&e, PARKED);
-                self.trace.ended(HolderKey::Oplock { open: open.0 }, bt::wall_ms(), Outcome::DurablePurged, None);
+                self.trace.ended(HolderKey::Oplock { open: open.0 }, self.wall_ms(), Outcome::DurablePurged, None);
                 self.purge(open.0, "durable handle purged: an oplock break is due");
                 continue;
             }
@@ -780,7 +867,7 @@ impl Inner {
                 if !opens.is_empty() && opens.iter().all(|o| self.parked.contains_key(&o.0)) {
                     self.record_break(&e, PARKED);
                     let key = HolderKey::Lease { client: lease.client.0, key: lease.key.0 };
-                    self.trace.ended(key, bt::wall_ms(), Outcome::DurablePurged, None);
+                    self.trace.ended(key, self.wall_ms(), Outcome::DurablePurged, None);
                     for o in opens {
                         self.purge(o.0, "durable handle purged: a lease break is due");
                     }
@@ -809,7 +896,7 @@ impl Inner {
                         CreateOutcome::Deferred => "waiting".into(),
                         CreateOutcome::Restart => "restarted".into(),
                     };
-                    if let Some(waited) = self.trace.decided(WaitKey::Create(open.0), Instant::now(), bt::wall_ms(), result) {
+                    if let Some(waited) = self.trace.decided(WaitKey::Create(open.0), self.clock.now(), self.wall_ms(), result) {
                         crate::metrics::create_waited(waited);
                     }
                     if matches!(outcome, CreateOutcome::Denied(_) | CreateOutcome::Restart) {
@@ -820,13 +907,13 @@ impl Inner {
                     c
                 }
                 Event::CompleteRename { request, open, status } => {
-                    self.trace.decided(WaitKey::Rename(request.0), Instant::now(), bt::wall_ms(), status_name(status));
+                    self.trace.decided(WaitKey::Rename(request.0), self.clock.now(), self.wall_ms(), status_name(status));
                     self.owners.get(&open.0).copied()
                 }
                 Event::CompleteLock { request, open, status } => {
                     let waited = self.lock_waits.get(&request.0).map(|w| w.element);
                     if let Some(element) = waited.filter(|_| status == NtStatus::SUCCESS)
-                        && !self.host.late_grant(&mut self.core, request.0, open.0, element)
+                        && !self.host.late_grant(&mut self.core, request.0, open.0, element, self.clock.now())
                     {
                         continue;
                     }
@@ -937,7 +1024,8 @@ impl Locking {
                 continue;
             }
             g.release_host(id);
-            let outcome = g.core.handle_close(Instant::now(), OpenId(id));
+            let now = g.clock.now();
+            let outcome = g.core.handle_close(now, OpenId(id));
             let conn = g.forget(id);
             tracing::info!(open = id, ?conn, "open closed: its AppInstanceId was opened again by another client");
             if let Some(tx) = conn.and_then(|c| g.routes.get(&c)) {
@@ -974,8 +1062,7 @@ impl Locking {
         fs: &opportune_fs::Share,
         target: &opportune_fs::SmbPath,
     ) -> Result<(), NtStatus> {
-        let g = self.lock();
-        let Some((share, from)) = g.paths.get(&open).cloned() else { return Ok(()) };
+        let Some((share, from)) = self.lock().paths.get(&open).cloned() else { return Ok(()) };
         // The target's parent, spelled on disk when it is the source's parent.
         let comps = target.components();
         let parent_client = comps[..comps.len().saturating_sub(1)].join("/");
@@ -985,7 +1072,10 @@ impl Locking {
         } else {
             parent_client
         };
-        if let Ok(info) = fs.stat(&parent_rel) {
+        // The stat runs before the mutex is taken again: no system call under lock state.
+        let parent = fs.stat(&parent_rel);
+        let g = self.lock();
+        if let Ok(info) = parent {
             let add_file = AccessMask(AccessMask::FILE_WRITE_DATA | AccessMask::SYNCHRONIZE);
             let share_rw = ShareAccess(ShareAccess::READ | ShareAccess::WRITE);
             if !g.core.would_share(file_key(&info), add_file, share_rw) {
@@ -1003,7 +1093,7 @@ impl Locking {
     /// broken (MS-FSA 2.1.5.14.11 → 2.1.4.12); `request` names the deferred operation.
     pub fn begin_rename(&self, open: u64, request: u64) -> opportune_locks::RenameOutcome {
         let mut g = self.lock();
-        let now = Instant::now();
+        let now = g.clock.now();
         let outcome = g.core.handle_rename(now, OpenId(open), RequestId(request));
         if outcome == opportune_locks::RenameOutcome::Deferred
             && let Some(file) = g.core.open_view(OpenId(open)).map(|v| v.file)
@@ -1097,7 +1187,8 @@ impl Locking {
         if ours && !judged_later {
             let access = if g.kernel.readable_after(file, y.write) { HostAccess::Read } else { HostAccess::Write };
             g.cause = Cause::by("open", None, None);
-            g.core.handle_host_open(Instant::now(), file, access);
+            let now = g.clock.now();
+            g.core.handle_host_open(now, file, access);
             g.route();
             self.publish(&mut g);
         }
@@ -1125,7 +1216,8 @@ impl Locking {
     /// False when too many creates wait already.
     pub fn kernel_wait(&self, conn: u64, open: u64) -> bool {
         let mut g = self.lock();
-        let ok = g.kernel.wait(open, Instant::now());
+        let now = g.clock.now();
+        let ok = g.kernel.wait(open, now);
         if ok {
             g.owners.insert(open, conn);
         }
@@ -1149,7 +1241,7 @@ impl Locking {
     /// SMB contender, the leases come down once they have (or at the deadline).
     pub fn kernel_notes(&self, notes: &[opportune_fs::kernel_lease::LeaseNote]) {
         let mut g = self.lock();
-        let now = Instant::now();
+        let now = g.clock.now();
         g.cause = Cause::by("host", None, None);
         for &note in notes {
             for (file, access) in g.kernel.noted(note) {

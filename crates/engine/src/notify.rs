@@ -69,7 +69,7 @@ impl NotifyHub {
     /// The host watch is told the change is the server's own; the watchers hear of it
     /// through the lock core's connection events.
     pub fn report(&self, host: &HostNotify, locks: &Locking, share: usize, rel: &str, action: u32, mask: u32) {
-        let now = std::time::Instant::now();
+        let now = locks.now();
         if action == self::action::MODIFIED {
             host.own_change(share, rel, now);
         } else {

@@ -17,8 +17,9 @@ pub enum Waiting {
     Notify { open: u64 },
 }
 
-/// One pending request of a connection.
-#[derive(Clone)]
+/// One pending request of a connection: the one record of a request that waits, keyed by
+/// its AsyncId, created when it goes asynchronous (`dispatch::interim`) and taken when it
+/// completes or is cancelled.
 pub struct PendingOp {
     /// The request header, with related-compound ids resolved.
     pub header: Header,
@@ -29,6 +30,8 @@ pub struct PendingOp {
     pub rest: Option<Box<crate::chain::RestOfChain>>,
     /// When the request went asynchronous (logged with its completion).
     pub since: std::time::Instant,
+    /// A waiting CREATE's plan and where it stopped (MS-SMB2 3.3.5.9; `Waiting::Create`).
+    pub create: Option<Box<crate::deferred_create::DeferredCreate>>,
 }
 
 /// Pending requests of one connection, keyed by AsyncId.
@@ -107,7 +110,7 @@ mod tests {
     fn cancel_by_message_or_async_id() {
         let mut t = PendingTable::default();
         let h = Header { message_id: 7, ..Header::default() };
-        t.insert(100, PendingOp { header: h, waiting: Waiting::Lock { request: 1 }, encrypted: false, rest: None, since: std::time::Instant::now() });
+        t.insert(100, PendingOp { header: h, waiting: Waiting::Lock { request: 1 }, encrypted: false, rest: None, since: std::time::Instant::now(), create: None });
         let by_mid = Header { message_id: 7, ..Header::default() };
         assert_eq!(t.find_cancel_target(&by_mid), Some(Waiting::Lock { request: 1 }));
         let by_async = Header { flags: opportune_wire::header::flags::ASYNC_COMMAND, async_id: 100, ..Header::default() };

@@ -16,8 +16,6 @@ pub struct CreateFacts<'a> {
     pub file_name: &'a str,
     /// SMB 2.1 or later (leases exist).
     pub leases_possible: bool,
-    /// Opens the file already has.
-    pub existing_opens: usize,
     /// The connection's link-quality guard has tripped.
     pub link_suspended: bool,
 }
@@ -27,16 +25,19 @@ pub fn caching_policy(server: &ServerConfig, share: &ShareCaching, f: &CreateFac
     if !server.enable_oplocks || !share.oplocks || f.link_suspended || is_vetoed(share, f.file_name) {
         return NO_CACHING;
     }
-    let limit = share.oplock_contention_limit as usize;
-    if limit > 0 && f.existing_opens >= limit {
-        return NO_CACHING;
-    }
     CreatePolicy {
         oplocks_allowed: true,
         level2_allowed: share.level2_oplocks,
         leases_allowed: share.leases && f.leases_possible,
         directory_leases_allowed: false,
     }
+}
+
+/// The oplock contention limit (Samba's `oplock contention limit`): a file that already
+/// has `limit` opens or more gets no caching for the next. Applied by the lock adapter
+/// under the same lock as the admission itself, so the count cannot change in between.
+pub fn within_contention_limit(policy: CreatePolicy, existing_opens: usize, limit: u32) -> CreatePolicy {
+    if limit > 0 && existing_opens >= limit as usize { NO_CACHING } else { policy }
 }
 
 /// Whether `name` matches one of the share's veto-oplock globs.
@@ -99,7 +100,7 @@ mod tests {
     }
 
     fn facts(name: &str) -> CreateFacts<'_> {
-        CreateFacts { file_name: name, leases_possible: true, existing_opens: 0, link_suspended: false }
+        CreateFacts { file_name: name, leases_possible: true, link_suspended: false }
     }
 
     #[test]
@@ -138,11 +139,10 @@ mod tests {
 
     #[test]
     fn contention_limit() {
-        let share = ShareCaching { oplock_contention_limit: 2, ..Default::default() };
-        let one = CreateFacts { existing_opens: 1, ..facts("a") };
-        let two = CreateFacts { existing_opens: 2, ..facts("a") };
-        assert!(caching_policy(&server(), &share, &one).oplocks_allowed);
-        assert_eq!(caching_policy(&server(), &share, &two), NO_CACHING);
+        let p = caching_policy(&server(), &ShareCaching::default(), &facts("a"));
+        assert_eq!(within_contention_limit(p, 1, 2), p);
+        assert_eq!(within_contention_limit(p, 2, 2), NO_CACHING);
+        assert_eq!(within_contention_limit(p, 1000, 0), p, "0 is no limit");
     }
 
     #[test]

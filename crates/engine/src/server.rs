@@ -25,6 +25,10 @@ pub struct ServerState {
     /// they cost what a known user's check costs (nobody knows a password for it).
     pub dummy_hash: opportune_auth::NtHash,
     pub start_time: SystemTime,
+    /// Where the engine reads the time (the real clocks, or virtual time in tests).
+    pub clock: Arc<dyn crate::clock::Clock>,
+    /// Where the engine draws its randomness (the OS, or a seed in tests).
+    pub entropy: Arc<dyn crate::entropy::Entropy>,
     pub locks: Arc<crate::locking::Locking>,
     pub notify: crate::notify::NotifyHub,
     /// Host changes for CHANGE_NOTIFY (inotify).
@@ -53,7 +57,18 @@ pub struct ServerState {
 }
 
 impl ServerState {
-    pub fn new(mut config: ServerConfig) -> Result<Arc<ServerState>, ServerError> {
+    /// The server state on the real clocks and the operating system's randomness.
+    pub fn new(config: ServerConfig) -> Result<Arc<ServerState>, ServerError> {
+        Self::with_sources(config, Arc::new(crate::clock::SystemClock), Arc::new(crate::entropy::OsEntropy))
+    }
+
+    /// The server state reading the time from `clock` and drawing randomness from
+    /// `entropy` (a test world passes virtual time and a seeded generator).
+    pub fn with_sources(
+        mut config: ServerConfig,
+        clock: Arc<dyn crate::clock::Clock>,
+        entropy: Arc<dyn crate::entropy::Entropy>,
+    ) -> Result<Arc<ServerState>, ServerError> {
         if config.unix_identity {
             crate::unix_id::check_can_switch().map_err(ServerError::UnixIdentity)?;
         }
@@ -72,11 +87,11 @@ impl ServerState {
             shares.push(ShareState::open(s, config.encryption, config.kernel_oplocks)?);
         }
         let mut server_guid = [0u8; 16];
-        random_bytes(&mut server_guid)?;
+        entropy.fill(&mut server_guid)?;
         let mut dummy = [0u8; 16];
-        random_bytes(&mut dummy)?;
+        entropy.fill(&mut dummy)?;
         let mut seed = [0u8; 8];
-        random_bytes(&mut seed)?;
+        entropy.fill(&mut seed)?;
         // Ids start at a random point so they are not guessable across restarts.
         let start = (u64::from_le_bytes(seed) >> 16).max(1);
         let state = Arc::new(ServerState {
@@ -84,6 +99,7 @@ impl ServerState {
                 config.oplock_break_timeout,
                 config.break_history,
                 shares.iter().map(|s| s.name.clone()).collect(),
+                clock.clone(),
             )),
             users: std::sync::RwLock::new(Arc::new(config.users.clone())),
             directory: std::sync::RwLock::new(Arc::new(crate::accounts::Directory::new(
@@ -107,7 +123,9 @@ impl ServerState {
             shares: crate::share_table::ShareTable::new(shares),
             server_guid,
             dummy_hash: opportune_auth::NtHash(dummy),
-            start_time: SystemTime::now(),
+            start_time: clock.wall(),
+            clock,
+            entropy,
             next_id: AtomicU64::new(start),
         });
         crate::quota::configure(&state.shares, &state.directory(), &state.config.user_quotas, &[]);
@@ -126,13 +144,28 @@ impl ServerState {
         let mut ids = self.session_ids.lock().map_err(|_| ServerError::Random("session table poisoned".into()))?;
         loop {
             let mut b = [0u8; 8];
-            random_bytes(&mut b)?;
+            self.random_bytes(&mut b)?;
             let id = u64::from_le_bytes(b);
             // u64::MAX means "the session of the previous request" in a related compound.
             if id != 0 && id != u64::MAX && ids.insert(id) {
                 return Ok(id);
             }
         }
+    }
+
+    /// Fills `buf` from the server's randomness ([`ServerState::entropy`]).
+    pub fn random_bytes(&self, buf: &mut [u8]) -> Result<(), ServerError> {
+        self.entropy.fill(buf)
+    }
+
+    /// The monotonic time now, on the server's clock.
+    pub fn now(&self) -> std::time::Instant {
+        self.clock.now()
+    }
+
+    /// The wall-clock time now, on the server's clock.
+    pub fn wall(&self) -> SystemTime {
+        self.clock.wall()
     }
 
     /// The lock core, for tasks that outlive a request.
@@ -211,8 +244,4 @@ impl ServerState {
         let mut w = self.users.write().unwrap_or_else(|p| p.into_inner());
         *w = Arc::new(users);
     }
-}
-
-pub fn random_bytes(buf: &mut [u8]) -> Result<(), ServerError> {
-    getrandom::fill(buf).map_err(|e| ServerError::Random(e.to_string()))
 }

@@ -115,7 +115,7 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(ntlm: NtlmAcceptor, preauth: Option<PreauthHash>) -> Session {
+    pub fn new(ntlm: NtlmAcceptor, preauth: Option<PreauthHash>, started: std::time::Instant) -> Session {
         Session {
             state: AuthState::InProgress { ntlm: Box::new(ntlm), spnego: false, mech_types: None },
             user: String::new(),
@@ -129,7 +129,7 @@ impl Session {
             preauth,
             trees: HashMap::new(),
             next_tree_id: 1,
-            started: std::time::Instant::now(),
+            started,
             established: false,
             opens: Default::default(),
             token: std::sync::Arc::new(crate::accounts::anonymous_token()),

@@ -287,7 +287,8 @@ impl Tracer {
             after_ms = wall.saturating_sub(r.sent_ms),
             "break ended"
         );
-        crate::metrics::break_ended(r.holder.kind, outcome.name(), f.sent.elapsed(), r.ack_required);
+        let took = Duration::from_millis(wall.saturating_sub(r.sent_ms));
+        crate::metrics::break_ended(r.holder.kind, outcome.name(), took, r.ack_required);
         self.maybe_finish(id, wall);
     }
 

@@ -145,7 +145,7 @@ pub fn release(server: &ServerState, conn: &mut ConnState, open: Open) {
     };
     // A parked open's eventual close is not a change through this server.
     server.dir_leases.take_written(open.file_id.volatile);
-    let deadline = std::time::Instant::now() + durable.timeout;
+    let deadline = server.now() + durable.timeout;
     let Ok(unix) = conn.unix_of_open(server.config.unix_identity, open.session_id, open.tree_id) else {
         finish_close(server, conn, open);
         return;

@@ -10,7 +10,6 @@ use crate::locking::{Admission, Changer};
 use crate::meta::file_meta;
 use crate::notify::{action, filter};
 use crate::open::{DirSearch, Open};
-use crate::pending::Waiting;
 use crate::security::{self, Descriptor};
 use crate::server::ServerState;
 use opportune_fs::{CreateParams, FileInfo, Opened};
@@ -26,7 +25,7 @@ use std::sync::Arc;
 
 pub enum Step {
     Done(Reply, Option<FileId>),
-    /// Boxed: it is kept in the connection's table of waiting creates.
+    /// Boxed: it is kept in the request's pending record (`PendingOp::create`).
     Wait(Box<DeferredCreate>),
 }
 
@@ -35,11 +34,7 @@ pub enum Step {
 pub fn start(server: &ServerState, conn: &mut ConnState, hdr: &Header, plan: CreatePlan) -> (Reply, Option<FileId>) {
     match begin(server, conn, hdr, plan) {
         Step::Done(reply, id) => (reply, id),
-        Step::Wait(d) => {
-            let open = d.plan.open;
-            conn.deferred_creates.insert(open, d);
-            (Reply::pending(Waiting::Create { open }), None)
-        }
+        Step::Wait(d) => (Reply::pending_create(d), None),
     }
 }
 
@@ -223,7 +218,6 @@ fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileI
     let facts = CreateFacts {
         file_name: plan.path.file_name().unwrap_or(""),
         leases_possible: conn.dialect() >= opportune_wire::negotiate::dialect::SMB210,
-        existing_opens: server.locks.open_count(info),
         link_suspended: conn.link.is_suspended(),
     };
     let caching = server.shares.get(plan.share).map(|s| s.caching.clone()).unwrap_or_default();
@@ -238,6 +232,7 @@ fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileI
         truncating,
         delete_on_close: plan.create_options & options::FILE_DELETE_ON_CLOSE != 0,
         policy,
+        contention_limit: caching.oplock_contention_limit,
         client,
         user: plan.user.clone(),
     };
@@ -371,7 +366,7 @@ fn finish(
         server.dir_leases.entry_changed(&server.locks, plan.share, &opened.rel_path, by);
     } else {
         // An overwrite, or only an open: the server's own doing either way.
-        server.host_notify.own_change(plan.share, &opened.rel_path, std::time::Instant::now());
+        server.host_notify.own_change(plan.share, &opened.rel_path, server.now());
     }
     let body = encode_response(&info, oplock_level, opened.action, file_id, contexts);
     Step::Done(Reply::ok(body), Some(file_id))

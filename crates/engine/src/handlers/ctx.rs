@@ -101,7 +101,7 @@ impl Ctx<'_> {
             Some(o) if o.file_id.persistent == id.persistent && o.session_id == sid && o.tree_id == tid => {
                 // Whatever a changing request does to the file is the server's own change.
                 if self.server.host_notify.is_active() && changes_files(self.hdr.command) {
-                    self.server.host_notify.own_change(o.share, &o.handle.rel_path(), std::time::Instant::now());
+                    self.server.host_notify.own_change(o.share, &o.handle.rel_path(), self.server.now());
                 }
                 Ok(o)
             }

@@ -90,7 +90,7 @@ pub fn oplock_break(ctx: &mut Ctx<'_>) -> HResult {
 /// guard: a connection that is too slow gets no new oplocks or leases.
 fn acknowledged(ctx: &mut Ctx<'_>, target: BreakTarget) {
     let Some(sent) = ctx.conn.breaks_sent.remove(&target) else { return };
-    let latency = sent.elapsed();
+    let latency = ctx.server.now().saturating_duration_since(sent);
     let conn = &mut *ctx.conn;
     tracing::info!(conn = conn.id, peer = %conn.peer, ?target, ?latency, "break acknowledged");
     if conn.link.record_ack(latency, ctx.server.config.max_link_delay) {

@@ -11,7 +11,6 @@ use opportune_wire::negotiate::{
     capabilities, context_type, dialect, id_list, parse_id_list, parse_preauth, preauth_context, security_mode,
     NegotiateRequest, NegotiateResponse, HASH_SHA512,
 };
-use std::time::SystemTime;
 
 /// Dialects served, best first.
 const SERVED: [u16; 5] = [dialect::SMB311, dialect::SMB302, dialect::SMB300, dialect::SMB210, dialect::SMB202];
@@ -48,7 +47,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> Reply {
         neg.cipher = Cipher::Aes128Ccm.id();
     }
     if chosen == dialect::SMB311 {
-        match negotiate_contexts(&req, &mut neg) {
+        match negotiate_contexts(&req, &mut neg, &*ctx.server.entropy) {
             Ok(c) => contexts = c,
             Err(status) => return Reply::error(status),
         }
@@ -89,7 +88,7 @@ fn server_security_mode(server: &ServerState) -> u16 {
 
 /// MS-SMB2 3.3.5.4: preauth integrity is mandatory; a signing algorithm is picked from the
 /// client's list; encryption is not offered, so its context is not answered.
-fn negotiate_contexts(req: &NegotiateRequest<'_>, neg: &mut Negotiated) -> Result<Vec<(u16, Vec<u8>)>, NtStatus> {
+fn negotiate_contexts(req: &NegotiateRequest<'_>, neg: &mut Negotiated, entropy: &dyn crate::entropy::Entropy) -> Result<Vec<(u16, Vec<u8>)>, NtStatus> {
     let mut preauth_ok = false;
     let mut encryption_asked = false;
     let mut out = Vec::new();
@@ -129,7 +128,7 @@ fn negotiate_contexts(req: &NegotiateRequest<'_>, neg: &mut Negotiated) -> Resul
         return Err(NtStatus::INVALID_PARAMETER);
     }
     let mut salt = [0u8; 32];
-    crate::server::random_bytes(&mut salt)?;
+    entropy.fill(&mut salt)?;
     out.push((context_type::PREAUTH_INTEGRITY, preauth_context(&salt)));
     if encryption_asked {
         out.push((context_type::ENCRYPTION, id_list(&[neg.cipher])));
@@ -150,7 +149,7 @@ fn response(server: &ServerState, neg: &Negotiated, contexts: Vec<(u16, Vec<u8>)
         max_transact_size: max_io,
         max_read_size: max_io,
         max_write_size: max_io,
-        system_time: filetime_from_system(SystemTime::now()),
+        system_time: filetime_from_system(server.wall()),
         server_start_time: 0,
         security_buffer: opportune_auth::spnego::negotiate_hint(),
         contexts,

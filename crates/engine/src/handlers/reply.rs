@@ -24,6 +24,8 @@ pub struct Reply {
     /// The request goes asynchronous: an interim STATUS_PENDING is sent now and the final
     /// response when the lock core reports what it waited for (MS-SMB2 3.3.4.2).
     pub pending: Option<Waiting>,
+    /// What a CREATE that goes asynchronous holds while it waits (kept in its pending record).
+    pub deferred: Option<Box<crate::deferred_create::DeferredCreate>>,
     /// The body starts with HEADER_LEN bytes reserved for the header, which the dispatcher
     /// fills in place instead of copying the body behind a new header (large READs).
     pub header_room: bool,
@@ -44,6 +46,7 @@ impl Reply {
             signer: None,
             unsigned: false,
             pending: None,
+            deferred: None,
             header_room: false,
         }
     }
@@ -56,6 +59,12 @@ impl Reply {
 
     pub fn pending(waiting: Waiting) -> Reply {
         Reply { pending: Some(waiting), ..Reply::error(NtStatus::PENDING) }
+    }
+
+    /// A CREATE that waits for breaks: its pending record will hold `d`.
+    pub fn pending_create(d: Box<crate::deferred_create::DeferredCreate>) -> Reply {
+        let waiting = Waiting::Create { open: d.plan.open };
+        Reply { pending: Some(waiting), deferred: Some(d), ..Reply::error(NtStatus::PENDING) }
     }
 
     /// The answer to a fault: its status, or the end of the connection when the fault ends

@@ -13,7 +13,6 @@ use opportune_types::NtStatus;
 use opportune_wire::negotiate::{dialect, security_mode};
 use opportune_wire::session::{session_flags, SessionSetupRequest, SessionSetupResponse, FLAG_BINDING};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
 
 const NTLM_NEGOTIATE: u32 = 1;
 const NTLM_AUTHENTICATE: u32 = 3;
@@ -40,7 +39,7 @@ impl UserLookup for Users<'_> {
 /// the back-off, and says so in the log once the back-off applies.
 fn note_failure(server: &crate::server::ServerState, peer: std::net::SocketAddr, user: &str) {
     crate::metrics::logon(false);
-    let failures = server.throttle.record_failure(peer.ip(), user, Instant::now());
+    let failures = server.throttle.record_failure(peer.ip(), user, server.now());
     if failures >= crate::throttle::FREE_FAILURES {
         tracing::warn!(%peer, user = %user.escape_debug(), failures, "repeated failed logons: answers delayed");
     }
@@ -108,7 +107,7 @@ fn session_for(ctx: &mut Ctx<'_>) -> Result<u64, NtStatus> {
         crate::fd_budget::admit_one_more(ctx.conn.sessions.len(), ctx.server.config.max_sessions_per_connection)?;
         let id = ctx.server.new_session_id().map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
         let preauth = ctx.conn.preauth.clone();
-        ctx.conn.sessions.insert(id, Session::new(ntlm, preauth));
+        ctx.conn.sessions.insert(id, Session::new(ntlm, preauth, ctx.server.now()));
         return Ok(id);
     }
     let session = ctx.conn.sessions.get(&sid).ok_or(NtStatus::USER_SESSION_DELETED)?;
@@ -126,8 +125,9 @@ fn session_for(ctx: &mut Ctx<'_>) -> Result<u64, NtStatus> {
 /// pile up NTLM exchanges it never finishes.
 fn limit_pending_logons(ctx: &mut Ctx<'_>) -> Result<(), NtStatus> {
     let limits = &ctx.server.config.limits;
+    let now = ctx.server.now();
     let sessions = &mut ctx.conn.sessions;
-    sessions.retain(|_, s| !s.is_half_open() || s.started.elapsed() < limits.logon_timeout);
+    sessions.retain(|_, s| !s.is_half_open() || now.saturating_duration_since(s.started) < limits.logon_timeout);
     let in_progress = sessions.values().filter(|s| s.is_half_open()).count();
     if in_progress >= limits.max_pending_logons {
         tracing::debug!(conn = ctx.conn.id, in_progress, "too many logons in progress");
@@ -138,9 +138,9 @@ fn limit_pending_logons(ctx: &mut Ctx<'_>) -> Result<(), NtStatus> {
 
 fn new_acceptor(ctx: &Ctx<'_>) -> Result<NtlmAcceptor, NtStatus> {
     let mut challenge = [0u8; 8];
-    crate::server::random_bytes(&mut challenge)?;
+    ctx.server.random_bytes(&mut challenge)?;
     let name = &ctx.server.config.server_name;
-    Ok(NtlmAcceptor::new(challenge, name, &name.to_ascii_lowercase(), filetime_from_system(SystemTime::now())))
+    Ok(NtlmAcceptor::new(challenge, name, &name.to_ascii_lowercase(), filetime_from_system(ctx.server.wall())))
 }
 
 fn step(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>) -> HResult {
@@ -190,7 +190,7 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
     let verified = matches!(result, Ok(AuthOutcome::Authenticated { .. }));
     let anonymous = matches!(result, Ok(AuthOutcome::Anonymous));
     let peer = ctx.conn.peer;
-    match ctx.server.throttle.admit(peer.ip(), &user, Instant::now()) {
+    match ctx.server.throttle.admit(peer.ip(), &user, ctx.server.now()) {
         Admission::After(d) if !d.is_zero() => ctx.conn.answer_delay = Some(d),
         Admission::After(_) => {}
         Admission::Refuse => {
@@ -225,7 +225,7 @@ fn authenticate(ctx: &mut Ctx<'_>, sid: u64, req: &SessionSetupRequest<'_>, toke
         let keys = derive_session_keys(d, &key, preauth.as_ref());
         session.signer = Some(Arc::new(Signer::new(alg, keys.signing)));
         if let Some(cipher) = Cipher::from_id(cipher_id) {
-            let (enc, dec) = cipher_keys(d, cipher, &key, preauth.as_ref())?;
+            let (enc, dec) = cipher_keys(d, cipher, &key, preauth.as_ref(), &*ctx.server.entropy)?;
             session.encryptor = Some(Arc::new(enc));
             session.decryptor = Some(Arc::new(dec));
         }
@@ -298,10 +298,11 @@ fn cipher_keys(
     cipher: Cipher,
     key: &[u8; 16],
     preauth: Option<&[u8; 64]>,
+    entropy: &dyn crate::entropy::Entropy,
 ) -> Result<(Encryptor, Decryptor), crate::fault::Fault> {
     let keys = derive_cipher_keys(d, cipher, key, preauth);
     let mut prefix = [0u8; 8];
-    crate::server::random_bytes(&mut prefix)?;
+    entropy.fill(&mut prefix)?;
     let enc = Encryptor::new(cipher, &keys.server_to_client, prefix)?;
     let dec = Decryptor::new(cipher, &keys.client_to_server)?;
     Ok((enc, dec))

@@ -257,11 +257,11 @@ impl HostMirror {
     /// Blocking lock `element` that the core granted after waiting (its
     /// `Event::CompleteLock` is being routed): returns false if the host refused it, and
     /// it now waits here.
-    pub(super) fn late_grant(&mut self, core: &mut LockCore, request: u64, open: u64, element: LockElement) -> bool {
+    pub(super) fn late_grant(&mut self, core: &mut LockCore, request: u64, open: u64, element: LockElement, now: Instant) -> bool {
         if self.grant(core, open, &[element]) {
             return true;
         }
-        self.waits.insert(request, HostWait::new(open, element, Instant::now()));
+        self.waits.insert(request, HostWait::new(open, element, now));
         false
     }
 

@@ -207,7 +207,7 @@ pub fn gather(state: &ServerState, mut figures: Vec<ConnFigures>, breaks: Option
         server: ServerRow {
             version: env!("CARGO_PKG_VERSION"),
             listen: state.config.listen,
-            uptime_secs: state.start_time.elapsed().unwrap_or_default().as_secs(),
+            uptime_secs: state.wall().duration_since(state.start_time).unwrap_or_default().as_secs(),
         },
         sessions,
         connections: figures,

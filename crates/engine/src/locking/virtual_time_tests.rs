@@ -1,0 +1,94 @@
+//! The lock layer on virtual time: break deadlines are read from the clock it was given,
+//! so nothing expires until a [`ManualClock`] is advanced past the deadline.
+
+use super::*;
+use crate::clock::ManualClock;
+
+/// Collects the events routed to one connection.
+#[derive(Default)]
+struct Inbox(Mutex<Vec<ConnEvent>>);
+
+impl EventSink for Inbox {
+    fn send(&self, ev: ConnEvent) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(ev);
+        true
+    }
+}
+
+impl Inbox {
+    fn create_completed(&self, open: u64) -> bool {
+        let events = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        events.iter().any(|e| matches!(e, ConnEvent::Lock(Event::CompleteCreate { open: o, .. }) if o.0 == open))
+    }
+
+    fn oplock_break_sent(&self) -> bool {
+        let events = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        events.iter().any(|e| matches!(e, ConnEvent::Lock(Event::SendOplockBreak { .. })))
+    }
+}
+
+fn info() -> FileInfo {
+    FileInfo {
+        file_id: 7,
+        dev: 1,
+        size: 0,
+        allocation_size: 0,
+        creation_time: 0,
+        last_access_time: 0,
+        last_write_time: 0,
+        change_time: 0,
+        attributes: 0,
+        nlink: 1,
+        is_dir: false,
+        stream: 0,
+    }
+}
+
+fn admission(conn: u64, open: u64) -> Admission {
+    Admission {
+        conn,
+        open,
+        access: AccessMask(AccessMask::FILE_READ_DATA | AccessMask::FILE_WRITE_DATA),
+        share: ShareAccess(ShareAccess::READ | ShareAccess::WRITE),
+        requested: RequestedCaching::Oplock(0x09),
+        truncating: false,
+        delete_on_close: false,
+        policy: CreatePolicy::default(),
+        contention_limit: 0,
+        client: [0; 16],
+        user: Arc::from("alice"),
+    }
+}
+
+#[test]
+fn a_break_times_out_only_once_the_manual_clock_passes_its_deadline() {
+    let clock = ManualClock::new();
+    let timeout = Duration::from_secs(35);
+    let locks = Locking::new(timeout, 8, vec!["share".into()], Arc::new(clock.clone()));
+    let (holder, contender) = (Arc::new(Inbox::default()), Arc::new(Inbox::default()));
+    let peer: std::net::SocketAddr = ([127, 0, 0, 1], 445).into();
+    locks.register_connection(1, peer, holder.clone());
+    locks.register_connection(2, peer, contender.clone());
+    assert!(matches!(locks.admit_open(&info(), admission(1, 10)), CreateOutcome::Granted { .. }));
+
+    // A second open breaks the batch oplock and waits for the acknowledgment.
+    let t0 = clock.now();
+    assert_eq!(locks.admit_open(&info(), admission(2, 20)), CreateOutcome::Deferred);
+    assert!(holder.oplock_break_sent());
+    let deadline = locks.tick().expect("a break deadline");
+    assert_eq!(deadline, t0 + timeout);
+    assert_eq!(locks.now(), t0);
+
+    // Real time passing changes nothing; virtual time short of the deadline neither.
+    std::thread::sleep(Duration::from_millis(5));
+    clock.advance(timeout - Duration::from_secs(1));
+    assert_eq!(locks.tick(), Some(deadline));
+    assert!(!contender.create_completed(20));
+    assert_eq!(locks.pending_breaks().len(), 1);
+
+    // Past the deadline the break times out and the waiting create goes on.
+    clock.advance(Duration::from_secs(2));
+    locks.tick();
+    assert!(contender.create_completed(20));
+    assert!(locks.pending_breaks().is_empty());
+}
