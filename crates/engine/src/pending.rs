@@ -62,12 +62,19 @@ impl PendingTable {
         }
     }
 
-    /// Takes the request waiting for `w`, with its AsyncId.
+    /// Takes the request waiting for `w`, with its AsyncId: the oldest one when several
+    /// wait for the same thing (CHANGE_NOTIFYs on one directory open complete in the
+    /// order they came; AsyncIds grow).
     pub fn take_waiting(&mut self, w: Waiting) -> Option<(u64, PendingOp)> {
-        let id = *self.ops.iter().find(|(_, op)| op.waiting == w)?.0;
+        let id = self.ops.iter().filter(|(_, op)| op.waiting == w).map(|(id, _)| *id).min()?;
+        self.take(id).map(|op| (id, op))
+    }
+
+    /// Takes the request with AsyncId `id`.
+    pub fn take(&mut self, id: u64) -> Option<PendingOp> {
         let op = self.ops.remove(&id)?;
         self.bytes -= rest_len(&op);
-        Some((id, op))
+        Some(op)
     }
 
     /// Requests pending now.
@@ -80,12 +87,13 @@ impl PendingTable {
         self.bytes
     }
 
-    /// The request CANCEL names: by AsyncId when the CANCEL is async, else by MessageId.
-    pub fn find_cancel_target(&self, hdr: &Header) -> Option<Waiting> {
+    /// The request CANCEL names, with its AsyncId: by AsyncId when the CANCEL is async,
+    /// else by MessageId.
+    pub fn find_cancel_target(&self, hdr: &Header) -> Option<(u64, Waiting)> {
         if hdr.is_async() {
-            return self.ops.get(&hdr.async_id).map(|op| op.waiting);
+            return self.ops.get(&hdr.async_id).map(|op| (hdr.async_id, op.waiting));
         }
-        self.ops.values().find(|op| op.header.message_id == hdr.message_id).map(|op| op.waiting)
+        self.ops.iter().find(|(_, op)| op.header.message_id == hdr.message_id).map(|(id, op)| (*id, op.waiting))
     }
 
     pub fn find(&self, w: Waiting) -> bool {
@@ -112,10 +120,28 @@ mod tests {
         let h = Header { message_id: 7, ..Header::default() };
         t.insert(100, PendingOp { header: h, waiting: Waiting::Lock { request: 1 }, encrypted: false, rest: None, since: std::time::Instant::now(), create: None });
         let by_mid = Header { message_id: 7, ..Header::default() };
-        assert_eq!(t.find_cancel_target(&by_mid), Some(Waiting::Lock { request: 1 }));
+        assert_eq!(t.find_cancel_target(&by_mid), Some((100, Waiting::Lock { request: 1 })));
         let by_async = Header { flags: opportune_wire::header::flags::ASYNC_COMMAND, async_id: 100, ..Header::default() };
-        assert_eq!(t.find_cancel_target(&by_async), Some(Waiting::Lock { request: 1 }));
+        assert_eq!(t.find_cancel_target(&by_async), Some((100, Waiting::Lock { request: 1 })));
         assert!(t.take_waiting(Waiting::Lock { request: 1 }).is_some());
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn requests_waiting_for_the_same_thing_are_taken_oldest_first() {
+        let mut t = PendingTable::default();
+        let op = |mid| PendingOp {
+            header: Header { message_id: mid, ..Header::default() },
+            waiting: Waiting::Notify { open: 9 },
+            encrypted: false,
+            rest: None,
+            since: std::time::Instant::now(),
+            create: None,
+        };
+        for (async_id, mid) in [(30, 3), (10, 1), (20, 2)] {
+            t.insert(async_id, op(mid));
+        }
+        let order: Vec<u64> = std::iter::from_fn(|| t.take_waiting(Waiting::Notify { open: 9 }).map(|(id, _)| id)).collect();
+        assert_eq!(order, [10, 20, 30]);
     }
 }

@@ -159,3 +159,33 @@ fn notify_of_a_dead_connection() {
     w.open(b, "after-death.txt");
     invariants::settled(&w).unwrap();
 }
+
+/// MS-SMB2 3.3.5.19 and 3.3.5.16: two CHANGE_NOTIFYs waiting on one directory open
+/// complete in the order they came, and a CANCEL cancels the one it names, not the other.
+#[test]
+fn two_watches_on_one_handle() {
+    let (mut w, a, b, dir) = watcher("notify-two");
+    let first = watch(&mut w, a, dir, FILE_NAME, false);
+    let second = watch(&mut w, a, dir, FILE_NAME, false);
+    w.cancel(a, first);
+    assert_eq!(w.clients[a].final_of(first).map(|r| r.status), Some(NtStatus::CANCELLED));
+    assert!(w.clients[a].final_of(second).is_none(), "the other watch still waits");
+    w.open(b, "seen.txt");
+    let r = w.clients[a].final_of(second).expect("the second watch saw it");
+    assert_eq!(r.changes(), vec![(ADDED, "seen.txt".to_string())]);
+    invariants::settled(&w).unwrap();
+}
+
+/// MS-SMB2 3.3.5.10: closing a directory open ends every watch waiting on it with
+/// STATUS_NOTIFY_CLEANUP.
+#[test]
+fn close_ends_every_watch_on_the_handle() {
+    let (mut w, a, _b, dir) = watcher("notify-close-two");
+    let first = watch(&mut w, a, dir, FILE_NAME, false);
+    let second = watch(&mut w, a, dir, FILE_NAME, true);
+    w.close(a, dir);
+    for m in [first, second] {
+        assert_eq!(w.clients[a].final_of(m).map(|r| r.status), Some(NtStatus::NOTIFY_CLEANUP), "mid {m}");
+    }
+    invariants::settled(&w).unwrap();
+}
