@@ -199,6 +199,8 @@ fn held_break_goes_out_when_its_timer_fires() {
     assert_eq!(w.held_breaks(), 1);
     assert!(w.clients[a].notices().is_empty(), "not sent yet");
     w.expire_timers();
+    assert!(w.clients[a].notices().is_empty(), "not due yet: virtual time stands still");
+    w.advance(std::time::Duration::from_millis(10));
     assert_eq!(w.clients[a].take_notice(), Some(Notice::Oplock { fid: held.file_id(), level: oplock::LEVEL_II }));
     w.ack_oplock(a, held.file_id(), oplock::LEVEL_II);
     assert_eq!(w.clients[b].final_of(mid).map(|r| r.status), Some(NtStatus::SUCCESS));

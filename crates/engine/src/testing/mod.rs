@@ -5,11 +5,14 @@
 //! them through [`dispatch::process_frame`](crate::dispatch::process_frame) and routes the
 //! lock layer's events through [`events::handle`](crate::events::handle) in the order the
 //! tokio driver does, and the tests inject faults: delay, drop, reorder or duplicate a
-//! client's frames ([`WireFault`]), kill a connection, expire timers. [`invariants`]
-//! checks what must always hold (one final response per request, credits never negative,
-//! nothing sent on a closed connection, nothing outliving its connection).
+//! client's frames ([`WireFault`]), kill a connection, expire timers. Time is virtual (a
+//! [`ManualClock`](crate::clock::ManualClock) moved by [`World::advance`]) and the
+//! server's randomness seeded, so a run is repeatable. [`invariants`] checks what must
+//! always hold (one final response per request, credits never negative, nothing sent on
+//! a closed connection, nothing outliving its connection).
 //!
-//! Used by `crates/engine/tests/world_*.rs`; not part of the server.
+//! Built with the `testing` feature; used by `crates/engine/tests/world_*.rs`; not part
+//! of the server.
 
 pub mod build;
 pub mod client;

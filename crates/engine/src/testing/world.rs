@@ -14,8 +14,10 @@ use crate::locking::ConnEvent;
 use crate::server::ServerState;
 use crate::{ServerConfig, ShareCaching, ShareConfig, UserConfig};
 use std::net::SocketAddr;
+use crate::clock::{Clock, ManualClock};
+use crate::entropy::SeededEntropy;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The users every world knows (name, password).
 pub const USERS: [(&str, &str); 2] = [("alice", "alice-pw"), ("bob", "bob-pw")];
@@ -40,11 +42,14 @@ pub enum WireFault {
 /// A break notification held back by `oplock_break_wait` (events::Output::BreakLater).
 struct Later {
     client: usize,
+    due: Instant,
     msg: Vec<u8>,
 }
 
 pub struct World {
     pub server: Arc<ServerState>,
+    /// The server's clock: virtual time, moved only by [`World::advance`].
+    pub clock: Arc<ManualClock>,
     pub clients: Vec<Client>,
     pub share: TempShare,
     /// Faults waiting for a client's next frame.
@@ -90,13 +95,32 @@ impl World {
         World::with_config(label, |_| {})
     }
 
-    /// A world whose configuration `adjust` changes first.
+    /// A world whose configuration `adjust` changes first; its randomness is seeded
+    /// from the label.
     pub fn with_config(label: &str, adjust: impl FnOnce(&mut ServerConfig)) -> World {
+        // FNV-1a of the label: each test's world draws its own, repeatable numbers.
+        let seed = label.bytes().fold(0xCBF2_9CE4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3));
+        World::seeded(label, seed, adjust)
+    }
+
+    /// A world on virtual time ([`ManualClock`]) whose server draws its ids, GUIDs and
+    /// challenges from `seed` ([`SeededEntropy`]): the same seed, the same run.
+    pub fn seeded(label: &str, seed: u64, adjust: impl FnOnce(&mut ServerConfig)) -> World {
         let share = TempShare::new(label);
         let mut c = config(share.path());
         adjust(&mut c);
-        let server = ServerState::new(c).expect("world server");
-        World { server, clients: Vec::new(), share, faults: Vec::new(), later: Vec::new(), trace: Vec::new(), step_limit: 100_000 }
+        let clock = Arc::new(ManualClock::new());
+        let server = ServerState::with_sources(c, clock.clone(), Arc::new(SeededEntropy::new(seed))).expect("world server");
+        World {
+            server,
+            clock,
+            clients: Vec::new(),
+            share,
+            faults: Vec::new(),
+            later: Vec::new(),
+            trace: Vec::new(),
+            step_limit: 100_000,
+        }
     }
 
     /// A new client: a connection registered with the lock layer, nothing sent yet.
@@ -120,6 +144,11 @@ impl World {
     /// Arms `fault` for client `c`'s next frame to reach the head of its wire.
     pub fn fault(&mut self, c: usize, fault: WireFault) {
         self.faults[c].push(fault);
+    }
+
+    /// Disarms the faults not applied yet.
+    pub fn clear_faults(&mut self) {
+        self.faults.iter_mut().for_each(Vec::clear);
     }
 
     /// Sends `msgs` as one frame from `c` (not yet delivered: see [`World::run`]).
@@ -297,7 +326,7 @@ impl World {
                 }
                 Output::BreakLater { wait, msg } => {
                     self.trace.push(format!("c{c} break held {wait:?}"));
-                    self.later.push(Later { client: c, msg });
+                    self.later.push(Later { client: c, due: self.clock.now() + wait, msg });
                 }
                 Output::Probe(why) => self.trace.push(format!("c{c} probe: {why}")),
                 Output::Figures(reply) => (reply.0)(events::figures(&self.clients[c].conn, None, "world")),
@@ -331,27 +360,33 @@ impl World {
         cl.wire.clear();
     }
 
-    /// Fires the timers: held break notifications go out, and the lock layer's deadlines
-    /// are run ([`crate::locking::Locking::tick`]).
-    pub fn expire_timers(&mut self) {
+    /// Fires the timers that are due now: held break notifications go out, and the
+    /// lock layer's deadlines run ([`crate::locking::Locking::tick`]: break timeouts,
+    /// durable handle expiry); then the world runs. Returns the next deadline.
+    pub fn expire_timers(&mut self) -> Option<Instant> {
         self.trace.push("timers".into());
-        for l in std::mem::take(&mut self.later) {
+        let now = self.clock.now();
+        let (due, kept): (Vec<Later>, Vec<Later>) = std::mem::take(&mut self.later).into_iter().partition(|l| l.due <= now);
+        self.later = kept;
+        for l in due {
             self.server.locks.send_to(self.clients[l.client].conn.id, ConnEvent::Send(l.msg));
         }
-        let _ = self.server.locks.tick();
+        let next = self.server.locks.tick();
         self.run();
+        let held = self.later.iter().map(|l| l.due).min();
+        [next, held].into_iter().flatten().min()
+    }
+
+    /// Moves virtual time on by `d` and fires what fell due.
+    pub fn advance(&mut self, d: Duration) -> Option<Instant> {
+        self.trace.push(format!("advance {d:?}"));
+        self.clock.advance(d);
+        self.expire_timers()
     }
 
     /// The break notifications held back by `oplock_break_wait`.
     pub fn held_breaks(&self) -> usize {
         self.later.len()
-    }
-
-    /// Sleeps `d` of wall time and runs the lock layer's timers (only for deadlines the
-    /// engine reads from the system clock; keep `d` tiny).
-    pub fn wait_wall(&mut self, d: Duration) {
-        std::thread::sleep(d);
-        self.expire_timers();
     }
 }
 
