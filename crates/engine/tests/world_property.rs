@@ -4,7 +4,8 @@
 //! and at the end that every request was answered once and nothing outlived its
 //! connection. Each sequence comes from a seed; a failure prints it, and
 //! `OPPORTUNE_WORLD_SEED=<n>` replays that one seed exactly; `OPPORTUNE_WORLD_SEEDS=<n>`
-//! runs n seeds instead of the default 200.
+//! runs n seeds instead of the default 200, `OPPORTUNE_WORLD_ACTIONS=<n>` n actions per
+//! sequence instead of 60.
 
 use opportune_engine::testing::build::{self, lease, lock_flags, oplock, share, Create, Fid, RELATED_FID};
 use opportune_engine::testing::{invariants, Msg, Notice, Rng, WireFault, World, SMB210, SMB302};
@@ -233,7 +234,8 @@ impl Run {
     /// response, and once every connection is killed nothing may be left.
     fn play(&mut self) -> Result<(), String> {
         self.check("after logon")?;
-        for i in 0..ACTIONS {
+        let actions = std::env::var("OPPORTUNE_WORLD_ACTIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(ACTIONS);
+        for i in 0..actions {
             self.act();
             self.check(&format!("after action {i}"))?;
             for _ in 0..self.rng.below(6) {
