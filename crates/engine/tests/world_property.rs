@@ -180,7 +180,16 @@ impl Run {
                     }
                 }
                 Some(root) => {
-                    self.send(c, vec![Msg::new(Command::ChangeNotify, build::change_notify(root, 0x17, true))]);
+                    // One watch at a time per handle: which of several stacked watches a
+                    // change completes is unspecified in the engine (hash order), and a
+                    // seed must replay exactly. (`world_notify` tests stacked watches.)
+                    let watching = self.w.clients[c]
+                        .requests
+                        .values()
+                        .any(|t| t.command == Command::ChangeNotify as u16 && t.finals.is_empty() && !t.dropped);
+                    if !watching {
+                        self.send(c, vec![Msg::new(Command::ChangeNotify, build::change_notify(root, 0x17, true))]);
+                    }
                 }
             },
             76..=80 => {
