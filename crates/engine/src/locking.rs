@@ -107,7 +107,7 @@ struct Inner {
     /// Where each connection's events go.
     routes: HashMap<u64, EventSender>,
     /// Which connection owns each open the core knows.
-    owners: HashMap<u64, u64>,
+    owners: HashMap<u64, Owner>,
     /// Share index and on-disk relative path of each open the server completed, for the
     /// rename checks that concern other opens by name (opens below a directory).
     paths: HashMap<u64, (usize, String)>,
@@ -156,7 +156,8 @@ pub struct Report {
 /// One open the server completed.
 pub struct OpenRow {
     pub open: u64,
-    pub conn: u64,
+    /// None for a disconnected durable handle.
+    pub conn: Option<u64>,
     pub share: usize,
     pub path: String,
     /// R/W/H caching bits, and whether they are a lease's.
@@ -173,8 +174,10 @@ pub struct OpenRow {
 /// One granted byte-range lock, for `opportune status` (like `smbstatus -B`).
 pub struct LockRow {
     pub open: u64,
-    pub conn: u64,
-    pub share: usize,
+    /// None for a disconnected durable handle.
+    pub conn: Option<u64>,
+    /// The share's slot, when the open was completed by the server.
+    pub share: Option<usize>,
     pub path: String,
     pub offset: u64,
     pub length: u64,
@@ -192,9 +195,29 @@ pub struct KernelYield {
     pub share: ShareAccess,
 }
 
-/// The owner of parked durable opens in the lock core: no connection has this id, so
-/// nothing is ever sent to it; breaks addressed to it purge the open instead.
-const PARKED: u64 = u64::MAX;
+/// Who an open the lock layer knows belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owner {
+    /// A live connection.
+    Conn(u64),
+    /// Nobody: a durable open whose connection is gone (MS-SMB2 3.3.7.1), kept for a
+    /// reconnect. Breaks addressed to it purge it instead.
+    Parked,
+}
+
+impl Owner {
+    fn conn(self) -> Option<u64> {
+        match self {
+            Owner::Conn(c) => Some(c),
+            Owner::Parked => None,
+        }
+    }
+}
+
+/// The lock core's connection id of parked opens: no connection has it (the server's ids
+/// start below 2^48), so the core addresses their breaks to nobody; the adapter knows
+/// them as [`Owner::Parked`].
+const PARKED_IN_CORE: ConnId = ConnId(u64::MAX);
 
 /// The parts of a CREATE the lock core decides on.
 pub struct Admission {
@@ -322,10 +345,10 @@ impl Locking {
             .byte_range_locks()
             .into_iter()
             .map(|(_, l)| {
-                let (share, path) = g.paths.get(&l.owner.0).cloned().unwrap_or((usize::MAX, String::new()));
+                let (share, path) = g.paths.get(&l.owner.0).cloned().map_or((None, String::new()), |(s, p)| (Some(s), p));
                 LockRow {
                     open: l.owner.0,
-                    conn: g.owners.get(&l.owner.0).copied().unwrap_or(PARKED),
+                    conn: g.conn_of(l.owner.0),
                     share,
                     path,
                     offset: l.offset,
@@ -368,7 +391,7 @@ impl Locking {
                 let c = g.core.caching_of(OpenId(*id))?;
                 Some(OpenRow {
                     open: *id,
-                    conn: g.owners.get(id).copied().unwrap_or(PARKED),
+                    conn: g.conn_of(*id),
                     share: *share,
                     path: path.clone(),
                     bits: c.bits,
@@ -409,7 +432,7 @@ impl Locking {
         let mut g = self.lock();
         // One decision: the contention limit counts the opens the core admits against.
         req.policy = crate::policy::within_contention_limit(req.policy, g.core.opens_of(req.file).len(), a.contention_limit);
-        g.owners.insert(a.open, a.conn);
+        g.owners.insert(a.open, Owner::Conn(a.conn));
         g.users.insert(a.open, a.user);
         if a.client != [0; 16] {
             g.clients.insert(a.conn, a.client);
@@ -426,7 +449,7 @@ impl Locking {
             g.kernel.decided(a.open);
         }
         if outcome == CreateOutcome::Deferred {
-            let party = g.party(a.conn, a.open);
+            let party = g.party(Some(a.conn), a.open);
             g.trace.waiting(WaitKey::Create(a.open), "create", party, a.open, req.file, now);
         }
         g.cause = Cause::by("open", Some(a.conn), Some(a.open));
@@ -464,7 +487,7 @@ impl Locking {
         };
         let outcome = self.with(Cause::by("close", None, Some(open)), |c, now| c.handle_close(now, OpenId(open)));
         let mut g = self.lock();
-        let conn = g.owners.get(&open).copied();
+        let conn = g.conn_of(open);
         let (how, verdict) = match conn.and_then(|c| g.ending.get(&c)) {
             Some(Some(v)) => (Outcome::HolderVanished, Some(*v)),
             Some(None) => (Outcome::HolderDisconnected, None),
@@ -604,7 +627,7 @@ impl Locking {
         g.routes.remove(&conn);
         g.clients.remove(&conn);
         g.peers.remove(&conn);
-        let gone: Vec<u64> = g.owners.iter().filter(|(_, c)| **c == conn).map(|(o, _)| *o).collect();
+        let gone: Vec<u64> = g.owners.iter().filter(|(_, c)| **c == Owner::Conn(conn)).map(|(o, _)| *o).collect();
         for o in gone {
             g.forget(o);
         }
@@ -631,7 +654,7 @@ impl Locking {
                 kernel::Due::Retry(o) => (o, CreateOutcome::Restart),
                 kernel::Due::GiveUp(o) => (o, CreateOutcome::Denied(NtStatus::SHARING_VIOLATION)),
             };
-            if let Some(tx) = g.owners.remove(&open).and_then(|c| g.routes.get(&c)) {
+            if let Some(tx) = g.owners.remove(&open).and_then(Owner::conn).and_then(|c| g.routes.get(&c)) {
                 let _ = tx.send(ConnEvent::Lock(Event::CompleteCreate { open: OpenId(open), outcome }));
             }
         }
@@ -727,7 +750,7 @@ impl Inner {
             self.lock_waited(request);
             let event = Event::CompleteLock { request: RequestId(request), open: OpenId(open), status };
             tracing::debug!(event = ?event, "lock waiting for the host decided");
-            if let Some(tx) = self.owners.get(&open).and_then(|c| self.routes.get(c)) {
+            if let Some(tx) = self.conn_of(open).and_then(|c| self.routes.get(&c)) {
                 let _ = tx.send(ConnEvent::Lock(event));
             }
         }
@@ -740,6 +763,11 @@ impl Inner {
         }
     }
 
+    /// The live connection `open` belongs to (none when parked or unknown).
+    fn conn_of(&self, open: u64) -> Option<u64> {
+        self.owners.get(&open).and_then(|o| o.conn())
+    }
+
     /// Drops what the server layer records of a closed open (owner, path, AppInstanceId);
     /// returns the connection that owned it.
     fn forget(&mut self, id: u64) -> Option<u64> {
@@ -750,16 +778,16 @@ impl Inner {
         self.users.remove(&id);
         self.release_host(id);
         self.kernel.close(id);
-        self.owners.remove(&id)
+        self.owners.remove(&id).and_then(Owner::conn)
     }
 
     /// A client as the break trace names it: connection, address, the open's user, ClientGuid.
-    fn party(&self, conn: u64, open: u64) -> Party {
+    fn party(&self, conn: Option<u64>, open: u64) -> Party {
         Party {
             conn,
-            address: self.peers.get(&conn).copied(),
+            address: conn.and_then(|c| self.peers.get(&c).copied()),
             user: self.users.get(&open).cloned().unwrap_or_else(|| Arc::from("")),
-            client_guid: self.clients.get(&conn).map(bt::guid),
+            client_guid: conn.and_then(|c| self.clients.get(&c)).map(bt::guid),
         }
     }
 
@@ -783,7 +811,7 @@ impl Inner {
     /// Starts the record of a break about to be routed. The trigger is the request that
     /// caused the core call, else the request waiting on the file (a break sent when a
     /// deferred create is evaluated again), else the call's own cause.
-    fn record_break(&mut self, e: &Event, conn: u64) {
+    fn record_break(&mut self, e: &Event, conn: Option<u64>) {
         let (key, open, kind, from, to, ack_required, lease_key) = match *e {
             Event::SendOplockBreak { open, to_level, .. } => {
                 // A break from Level II is in force when sent (MS-SMB2 3.3.4.6): the
@@ -802,13 +830,13 @@ impl Inner {
             _ => return,
         };
         let Some(file) = self.core.open_view(OpenId(open)).map(|v| v.file) else { return };
-        let (share, path) = self.paths.get(&open).cloned().unwrap_or((usize::MAX, String::new()));
+        let (share, path) = self.paths.get(&open).cloned().map_or((None, String::new()), |(s, p)| (Some(s), p));
         let holder = bt::Holder { party: self.party(conn, open), kind, open, lease_key };
         let cause = self.cause;
         let trigger = match (cause.what, cause.open) {
             ("host", _) => bt::Trigger { cause: "host", by: None, open: None },
             ("open" | "write" | "truncate" | "rename" | "lock" | "delete", Some(o)) => {
-                let by = cause.conn.or_else(|| self.owners.get(&o).copied()).map(|c| self.party(c, o));
+                let by = cause.conn.or_else(|| self.conn_of(o)).map(|c| self.party(Some(c), o));
                 bt::Trigger { cause: cause.what, by, open: Some(o) }
             }
             _ => match self.trace.waiter_on(file) {
@@ -816,7 +844,7 @@ impl Inner {
                 None => bt::Trigger { cause: cause.what, by: None, open: None },
             },
         };
-        let share = self.share_names.get(share).cloned().unwrap_or_default();
+        let share = share.and_then(|s| self.share_names.get(s)).cloned().unwrap_or_default();
         let record = BreakRecord::new(share, path, holder, from, to, ack_required, trigger);
         let id = self.trace.sent(self.clock.now(), self.wall_ms(), NewBreak { file, key, record });
         tracing::debug!(break_id = id, conn, open, "break sent");
@@ -856,7 +884,7 @@ impl Inner {
             if let Event::SendOplockBreak { open, .. } = e
                 && self.parked.contains_key(&open.0)
             {
-                self.record_break(&e, PARKED);
+                self.record_break(&e, None);
                 self.trace.ended(HolderKey::Oplock { open: open.0 }, self.wall_ms(), Outcome::DurablePurged, None);
                 self.purge(open.0, "durable handle purged: an oplock break is due");
                 continue;
@@ -867,7 +895,7 @@ impl Inner {
                 // connection is still registered: it may be in the middle of going away.
                 let opens = self.core.lease_opens(lease);
                 if !opens.is_empty() && opens.iter().all(|o| self.parked.contains_key(&o.0)) {
-                    self.record_break(&e, PARKED);
+                    self.record_break(&e, None);
                     let key = HolderKey::Lease { client: lease.client.0, key: lease.key.0 };
                     self.trace.ended(key, self.wall_ms(), Outcome::DurablePurged, None);
                     for o in opens {
@@ -891,7 +919,7 @@ impl Inner {
                         .unwrap_or(conn.0),
                 ),
                 Event::CompleteCreate { open, outcome } => {
-                    let c = self.owners.get(&open.0).copied();
+                    let c = self.conn_of(open.0);
                     let result = match outcome {
                         CreateOutcome::Granted { .. } => status_name(NtStatus::SUCCESS),
                         CreateOutcome::Denied(s) => status_name(s),
@@ -910,7 +938,7 @@ impl Inner {
                 }
                 Event::CompleteRename { request, open, status } => {
                     self.trace.decided(WaitKey::Rename(request.0), self.clock.now(), self.wall_ms(), status_name(status));
-                    self.owners.get(&open.0).copied()
+                    self.conn_of(open.0)
                 }
                 Event::CompleteLock { request, open, status } => {
                     let waited = self.lock_waits.get(&request.0).map(|w| w.element);
@@ -920,13 +948,13 @@ impl Inner {
                         continue;
                     }
                     self.lock_waited(request.0);
-                    self.owners.get(&open.0).copied()
+                    self.conn_of(open.0)
                 }
             };
             if let Some(c) = conn
                 && matches!(e, Event::SendOplockBreak { .. } | Event::SendLeaseBreak { .. })
             {
-                self.record_break(&e, c);
+                self.record_break(&e, Some(c));
             }
             tracing::debug!(event = ?e, conn = ?conn, "lock core event");
             if let Some(tx) = conn.and_then(|c| self.routes.get(&c)) {
@@ -952,8 +980,8 @@ impl Locking {
         let ended = g.host.end_waits(id, NtStatus::RANGE_NOT_LOCKED);
         g.decided(ended);
         g.route();
-        g.core.move_open(OpenId(id), ConnId(PARKED));
-        g.owners.insert(id, PARKED);
+        g.core.move_open(OpenId(id), PARKED_IN_CORE);
+        g.owners.insert(id, Owner::Parked);
         tracing::info!(open = id, path = ?p.open.handle.rel_path(), timeout = ?p.durable.timeout, "durable handle disconnected");
         g.parked.insert(id, p);
         drop(g);
@@ -963,7 +991,7 @@ impl Locking {
 
     /// Whether `open` is live on a connection other than `conn` (not parked, not closed).
     pub fn live_elsewhere(&self, open: u64, conn: u64) -> bool {
-        self.lock().owners.get(&open).is_some_and(|c| *c != conn && *c != PARKED)
+        self.lock().conn_of(open).is_some_and(|c| c != conn)
     }
 
     /// The lease key of an open's lease, if its caching is a lease.
@@ -986,7 +1014,7 @@ impl Locking {
         let p = g.parked.remove(&persistent).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
         let id = OpenId(persistent);
         g.core.move_open(id, ConnId(conn));
-        g.owners.insert(persistent, conn);
+        g.owners.insert(persistent, Owner::Conn(conn));
         if client != [0; 16] {
             g.clients.insert(conn, client);
         }
@@ -1100,8 +1128,7 @@ impl Locking {
         if outcome == opportune_locks::RenameOutcome::Deferred
             && let Some(file) = g.core.open_view(OpenId(open)).map(|v| v.file)
         {
-            let conn = g.owners.get(&open).copied().unwrap_or(PARKED);
-            let party = g.party(conn, open);
+            let party = g.party(g.conn_of(open), open);
             g.trace.waiting(WaitKey::Rename(request), "rename", party, open, file, now);
         }
         g.cause = Cause::by("rename", None, Some(open));
@@ -1221,7 +1248,7 @@ impl Locking {
         let now = g.clock.now();
         let ok = g.kernel.wait(open, now);
         if ok {
-            g.owners.insert(open, conn);
+            g.owners.insert(open, Owner::Conn(conn));
         }
         drop(g);
         self.wake_timer();

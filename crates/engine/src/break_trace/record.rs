@@ -11,8 +11,9 @@ use std::sync::Arc;
 /// A client of the server as a record names it.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Party {
-    /// The server's connection id.
-    pub conn: u64,
+    /// The server's connection id (absent for a durable handle whose connection is gone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conn: Option<u64>,
     /// The client's address and port (absent for a durable handle whose connection is gone).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<SocketAddr>,

@@ -158,7 +158,7 @@ impl Tracer {
         self.by_holder
             .values()
             .filter_map(|id| self.flights.get(id))
-            .filter(|f| f.record.holder.party.conn == conn)
+            .filter(|f| f.record.holder.party.conn == Some(conn))
             .map(|f| f.key)
             .collect()
     }
@@ -221,7 +221,7 @@ impl Tracer {
 
     /// Connection `conn` is gone: its waiting requests are decided as "requester gone".
     pub fn requester_gone(&mut self, conn: u64, now: Instant, wall: WallMs) {
-        let keys: Vec<WaitKey> = self.waiters.iter().filter(|(_, w)| w.party.conn == conn).map(|(k, _)| *k).collect();
+        let keys: Vec<WaitKey> = self.waiters.iter().filter(|(_, w)| w.party.conn == Some(conn)).map(|(k, _)| *k).collect();
         for k in keys {
             self.decided(k, now, wall, "requester-gone".into());
         }
@@ -315,7 +315,7 @@ mod tests {
     use crate::break_trace::record::{Holder, Trigger};
 
     fn party(conn: u64) -> Party {
-        Party { conn, address: Some(format!("127.0.0.{conn}:1000").parse().unwrap()), user: "u".into(), client_guid: None }
+        Party { conn: Some(conn), address: Some(format!("127.0.0.{conn}:1000").parse().unwrap()), user: "u".into(), client_guid: None }
     }
 
     fn new_break(file: u64, open: u64, ack: bool, by: u64) -> NewBreak {

@@ -3,7 +3,7 @@
 //! check its peer is alive (`ConnEvent::Probe`, handled by `link_watch.rs`). A vanished
 //! holder's connection then ends within seconds and what it held goes with it.
 
-use super::{ConnEvent, Inner, PARKED};
+use super::{ConnEvent, Inner, PARKED_IN_CORE};
 use opportune_locks::{ConnId, LockElement, LockKind, LockOutcome};
 use opportune_types::NtStatus;
 
@@ -35,10 +35,10 @@ impl Inner {
 
     /// Sends a probe to each live connection among `blockers` other than the requester's.
     fn probe(&self, open: u64, mut blockers: Vec<ConnId>, why: &'static str) {
-        let requester = self.owners.get(&open).copied();
+        let requester = self.conn_of(open);
         blockers.sort_unstable();
         blockers.dedup();
-        for c in blockers.into_iter().map(|c| c.0).filter(|c| *c != PARKED && Some(*c) != requester) {
+        for c in blockers.into_iter().map(|c| c.0).filter(|c| *c != PARKED_IN_CORE.0 && Some(*c) != requester) {
             if let Some(tx) = self.routes.get(&c) {
                 tracing::debug!(conn = c, open, why, "contention: probing the holder");
                 let _ = tx.send(ConnEvent::Probe { why });

@@ -130,11 +130,6 @@ pub struct LivenessRow {
     pub sockopt_errors: u64,
 }
 
-/// Parked durable opens have no connection (the lock adapter's owner for them).
-fn live_conn(conn: u64) -> Option<u64> {
-    (conn != u64::MAX).then_some(conn)
-}
-
 /// Gathers the report; `figures` are the connections' answers, `breaks` how many finished
 /// records to include (none without `--breaks`).
 pub fn gather(state: &ServerState, mut figures: Vec<ConnFigures>, breaks: Option<usize>) -> StatusReport {
@@ -167,8 +162,8 @@ pub fn gather(state: &ServerState, mut figures: Vec<ConnFigures>, breaks: Option
         .iter()
         .map(|o| OpenRow {
             open: o.open,
-            conn: live_conn(o.conn),
-            client: peer(o.conn),
+            conn: o.conn,
+            client: o.conn.and_then(peer),
             user: o.user.as_deref().unwrap_or("").to_string(),
             share: share_name(o.share),
             path: o.path.clone(),
@@ -185,9 +180,9 @@ pub fn gather(state: &ServerState, mut figures: Vec<ConnFigures>, breaks: Option
         .into_iter()
         .map(|l| LockRow {
             open: l.open,
-            conn: live_conn(l.conn),
-            client: peer(l.conn),
-            share: share_name(l.share),
+            conn: l.conn,
+            client: l.conn.and_then(peer),
+            share: l.share.map_or_else(String::new, share_name),
             path: l.path,
             offset: l.offset,
             length: l.length,
