@@ -137,7 +137,7 @@ fn waiting_lock_of_a_dead_connection_goes() {
     invariants::check(&w).unwrap();
     w.unlock(a, fa, 0, 10);
     assert_eq!(w.lock_now(a, fa, 0, 10), NtStatus::SUCCESS);
-    assert!(w.server.locks.byte_range_locks().iter().all(|l| l.conn == w.clients[a].conn.id));
+    assert!(w.server.locks.byte_range_locks().iter().all(|l| l.conn == Some(w.clients[a].conn.id)));
 }
 
 /// MS-SMB2 3.3.5.14: the lock layer lists a granted lock with its range and owner.
@@ -148,7 +148,7 @@ fn granted_locks_are_reported() {
     let rows = w.server.locks.byte_range_locks();
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].offset, rows[0].length, rows[0].exclusive), (4, 6, true));
-    assert_eq!(rows[0].conn, w.clients[a].conn.id);
+    assert_eq!(rows[0].conn, Some(w.clients[a].conn.id));
 }
 
 /// MS-SMB2 3.3.5.14.2: several elements of one LOCK are granted together or not at all.

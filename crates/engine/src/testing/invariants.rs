@@ -15,9 +15,6 @@
 
 use super::world::World;
 
-/// The owner the lock layer reports for a parked durable open.
-const PARKED: u64 = u64::MAX;
-
 /// Checks the invariants of any state.
 pub fn check(w: &World) -> Result<(), String> {
     let report = w.server.locks.report();
@@ -49,10 +46,10 @@ pub fn check(w: &World) -> Result<(), String> {
             }
             continue;
         }
-        if let Some(o) = report.opens.iter().find(|o| o.conn == id) {
+        if let Some(o) = report.opens.iter().find(|o| o.conn == Some(id)) {
             return Err(format!("client {}: open {} ({}) outlives its connection", cl.index, o.open, o.path));
         }
-        if let Some(l) = locks.iter().find(|l| l.conn == id) {
+        if let Some(l) = locks.iter().find(|l| l.conn == Some(id)) {
             return Err(format!("client {}: byte-range lock at {} outlives its connection", cl.index, l.offset));
         }
         if report.peers.contains_key(&id) {
@@ -93,9 +90,10 @@ pub fn all_gone(w: &World) -> Result<(), String> {
     if report.waiting != 0 {
         return Err(format!("{} requests still wait in the lock core", report.waiting));
     }
-    let parked = report.opens.iter().filter(|o| o.conn == PARKED).count();
-    if let Some(o) = report.opens.iter().find(|o| o.conn != PARKED) {
-        return Err(format!("open {} ({}) of connection {} is left", o.open, o.path, o.conn));
+    // A parked durable open is owned by no connection (`conn` None).
+    let parked = report.opens.iter().filter(|o| o.conn.is_none()).count();
+    if let Some(o) = report.opens.iter().find(|o| o.conn.is_some()) {
+        return Err(format!("open {} ({}) of connection {:?} is left", o.open, o.path, o.conn));
     }
     if w.server.locks.connection_count() != 0 {
         return Err(format!("{} connections still registered", w.server.locks.connection_count()));
