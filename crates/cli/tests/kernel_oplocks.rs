@@ -275,6 +275,29 @@ fn smb_writers_joining_level2_holders_break_no_kernel_lease() {
     assert!(!records.is_empty() && records.iter().all(|r| r["trigger"]["cause"] == "host"), "the local writer's breaks only: {v}");
 }
 
+/// When the last SMB writer of a file closes, its shared description goes back to
+/// read-only (issue 11): the Level II holder left is covered by a read lease again, so a
+/// local reader leaves it alone, as before any writer came; a local writer still breaks it.
+#[test]
+fn the_description_is_read_only_again_after_the_last_writer_closes() {
+    let s = server("kop-down");
+    let p = seed(&s, "down.txt", b"shared");
+    let (mut a, mut b) = (client(&s), client(&s));
+    // The writer first, so the description is read-write from the start (the reopen the
+    // other way, a writer joining readers, has a test of its own above).
+    let (fb, lb) = b.create("down.txt", GENERIC_ALL, LEVEL_II).expect("create b (read-write)");
+    let (fa, la) = a.create("down.txt", FILE_GENERIC_READ, LEVEL_II).expect("create a (read-only)");
+    assert_eq!((la, lb), (LEVEL_II, LEVEL_II));
+    assert_eq!(b.close(fb), STATUS_SUCCESS);
+    assert!(a.next_break(Duration::from_millis(300)).is_none(), "the writer's close breaks nothing");
+    let Some(reader) = Local::open(&p, false) else { return };
+    assert_eq!(reader.opened_within(Duration::from_secs(1)).expect("a reader does not wait"), b"shared");
+    assert!(a.next_break(Duration::from_millis(500)).is_none(), "a local reader leaves Level II alone once no SMB open writes");
+    let Some(writer) = Local::open(&p, true) else { return };
+    assert!(writer.opened_within(Duration::from_secs(1)).is_some(), "the local writer does not wait for Level II");
+    assert_eq!(a.next_break(Duration::from_secs(1)), Some((fa, LEVEL_NONE)), "the read lease was held");
+}
+
 /// A local process holding a lease of its own (F_SETLEASE) on the file: an SMB open waits
 /// for the kernel to break that lease, without holding up other requests of its
 /// connection, and then succeeds.

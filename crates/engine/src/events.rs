@@ -91,8 +91,8 @@ fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event, out:
         Event::SendOplockBreak { open, to_level, .. } => {
             let Some(o) = conn.opens.get_mut(&open.0) else { return Ok(()) };
             let (sid, fid) = (o.session_id, o.file_id);
-            tracing::info!(conn = conn.id, peer = %conn.peer, ?fid, to_level, "oplock break");
-            let msg = oplock_break(sid, fid, to_level);
+            tracing::info!(conn = conn.id, peer = %conn.peer, ?fid, to_level = to_level.to_wire(), "oplock break");
+            let msg = oplock_break(sid, fid, to_level.to_wire());
             let enc = conn.sessions.get(&sid).filter(|s| s.encryption_seen).and_then(|s| s.encryptor.clone());
             let msg = match enc {
                 Some(e) => e.encrypt(sid, &msg),
@@ -106,10 +106,10 @@ fn handle_lock_event(server: &ServerState, conn: &mut ConnState, ev: Event, out:
                 new_epoch: if v2 { epoch } else { 0 },
                 flags: if ack_required { LEASE_BREAK_FLAG_ACK_REQUIRED } else { 0 },
                 lease_key: lease.key.0,
-                current_state: from,
-                new_state: to,
+                current_state: from.bits(),
+                new_state: to.bits(),
             };
-            tracing::info!(conn = conn.id, peer = %conn.peer, from, to, ack_required, "lease break");
+            tracing::info!(conn = conn.id, peer = %conn.peer, from = from.bits(), to = to.bits(), ack_required, "lease break");
             let mut msg = break_header(0);
             n.encode(&mut msg);
             if ack_required {

@@ -13,7 +13,7 @@ use opportune_locks::{
     ClientGuid, CloseOutcome, Config, ConnId, CreateOutcome, CreatePolicy, CreateRequest, Event, FileKey, GrantedCaching, HostAccess, LeaseKey,
     LockCore, LockElement, LockOutcome, OpenId, RequestId, RequestedCaching,
 };
-use opportune_types::{AccessMask, NtStatus, ShareAccess};
+use opportune_types::{AccessMask, LeaseState, NtStatus, OplockLevel, ShareAccess};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -160,8 +160,8 @@ pub struct OpenRow {
     pub conn: Option<u64>,
     pub share: usize,
     pub path: String,
-    /// R/W/H caching bits, and whether they are a lease's.
-    pub bits: u32,
+    /// R/W/H caching, and whether it is a lease's.
+    pub bits: LeaseState,
     pub lease: bool,
     pub breaking: bool,
     /// For a disconnected durable handle: how long it is kept still.
@@ -580,7 +580,7 @@ impl Locking {
         self.with(Cause::by("other", None, None), |c, _| c.handle_cancel_lock(RequestId(request)));
     }
 
-    pub fn ack_oplock(&self, open: u64, level: u8) -> Result<u8, NtStatus> {
+    pub fn ack_oplock(&self, open: u64, level: OplockLevel) -> Result<OplockLevel, NtStatus> {
         let r = self.with(Cause::by("queued", None, None), |c, now| c.handle_oplock_break_ack(now, OpenId(open), level));
         let mut g = self.lock();
         // Whatever the acknowledgment's status, the break is over once the holder no
@@ -593,7 +593,7 @@ impl Locking {
         r
     }
 
-    pub fn ack_lease(&self, client: [u8; 16], key: [u8; 16], state: u32) -> Result<u32, NtStatus> {
+    pub fn ack_lease(&self, client: [u8; 16], key: [u8; 16], state: LeaseState) -> Result<LeaseState, NtStatus> {
         let r = self.with(Cause::by("queued", None, None), |c, now| {
             c.handle_lease_break_ack(now, ClientGuid(client), LeaseKey(key), state)
         });
@@ -817,8 +817,8 @@ impl Inner {
                 // A break from Level II is in force when sent (MS-SMB2 3.3.4.6): the
                 // holder is no longer breaking and its caching is already none.
                 let ack = self.core.caching_of(open).is_some_and(|c| c.breaking);
-                let from = if ack { self.core.caching_of(open).map_or(0, |c| c.bits) } else { opportune_locks::caching::R };
-                let to = opportune_locks::caching::oplock_bits(to_level);
+                let from = if ack { self.core.caching_of(open).map_or(LeaseState::NONE, |c| c.bits) } else { LeaseState::R };
+                let to = to_level.caching();
                 (HolderKey::Oplock { open: open.0 }, open.0, "oplock", bt::oplock_name(from).to_string(), bt::oplock_name(to).to_string(), ack, None)
             }
             Event::SendLeaseBreak { lease, from, to, ack_required, .. } => {
@@ -1173,10 +1173,10 @@ impl Locking {
         let mut g = self.lock();
         let bits = caching.bits();
         let allowed = g.kernel.grant(open, file_key(info), handle, bits);
-        let granted = if bits & !allowed == 0 {
+        let granted = if allowed.contains(bits) {
             caching
         } else {
-            tracing::debug!(open, bits, allowed, "kernel lease refused: less caching granted");
+            tracing::debug!(open, ?bits, ?allowed, "kernel lease refused: less caching granted");
             g.core.handle_host_refused(OpenId(open), allowed).unwrap_or(GrantedCaching::None)
         };
         // Also the moment to take back leases this create made us let go of.
@@ -1237,6 +1237,34 @@ impl Locking {
         g.cause = Cause::by("host", None, None);
         g.route();
         self.publish(g);
+    }
+
+    /// The last handle writing through a shared description closes (after `close_id`):
+    /// the description becomes read-only again (`Handle::stop_writing`), so that read-only
+    /// caching is covered by a read lease, which a local reader does not break. Our lease
+    /// goes first; the reopen runs outside the mutex; then, as after any reopen
+    /// ([`Locking::reopened`]), the other opens' OFD locks are taken again and the lease
+    /// with the next settle.
+    ///
+    /// Not while another open of the file holds an exclusive byte-range lock: through a
+    /// read-only description the kernel takes only read locks, so the lock would let local
+    /// readers in. The description then stays read-write until the last open goes.
+    pub fn stop_writing(&self, handle: &opportune_fs::Handle) {
+        {
+            let mut g = self.lock();
+            let opens = g.kernel.opens_sharing(handle);
+            if opens.iter().any(|o| g.core.locks_of(OpenId(*o)).iter().any(|l| l.exclusive)) {
+                return;
+            }
+            g.kernel.let_go_of(handle);
+        }
+        match crate::offload::blocking(|| handle.stop_writing()) {
+            Ok(true) => tracing::debug!(rel = %handle.rel_path(), "shared description read-only again: no open writes"),
+            Ok(false) => {}
+            Err(e) => tracing::debug!(rel = %handle.rel_path(), error = %e, "shared description stays read-write"),
+        }
+        self.reopened(handle);
+        self.wake_timer();
     }
 
     /// The create of `open` met another process's lease: it waits (STATUS_PENDING) and is

@@ -13,7 +13,6 @@
 //! timed rounds of at least `ROUND` each, which filters out time stolen by other work.
 
 use opportune_locks::*;
-use opportune_types::create::oplock;
 use opportune_types::{AccessMask, NtStatus, ShareAccess};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -154,7 +153,7 @@ fn open_close_rates(others: u64, rounds: usize, round: Duration) -> OpenRates {
         let start = Instant::now();
         for &id in &ids {
             let file = FileKey { device: 3, inode: id };
-            black_box(core.handle_create(t0, create(99, id, file, RequestedCaching::Oplock(oplock::BATCH))));
+            black_box(core.handle_create(t0, create(99, id, file, RequestedCaching::Oplock(OplockLevel::Batch))));
         }
         let opened = start.elapsed();
         let start = Instant::now();
@@ -173,7 +172,7 @@ fn core_with_files(others: u64) -> LockCore {
     let t0 = Instant::now();
     let mut core = LockCore::new(Config::default());
     for i in 0..others {
-        let caching = if i % 2 == 0 { RequestedCaching::Oplock(oplock::BATCH) } else { RequestedCaching::None };
+        let caching = if i % 2 == 0 { RequestedCaching::Oplock(OplockLevel::Batch) } else { RequestedCaching::None };
         granted(core.handle_create(t0, create(1 + i % 64, 1 + i, FileKey { device: 2, inode: i }, caching)));
     }
     core

@@ -1,12 +1,12 @@
 //! Break acknowledgments (MS-SMB2 3.3.5.22) and break timeouts (MS-SMB2 3.3.6.3/3.3.6.4).
 
 use crate::breaks::HolderId;
+use crate::caching::{LeaseState, OplockLevel};
 use crate::core::{LockCore, OpenCaching, WaiterKind};
 use crate::ids::{ClientGuid, FileKey, LeaseId, LeaseKey, OpenId};
 use crate::lease;
 use crate::oplock::{self, Oplock};
 use opportune_types::NtStatus;
-use opportune_types::create::oplock as level;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
@@ -14,7 +14,7 @@ impl LockCore {
     /// MS-SMB2 3.3.5.22.1: an Oplock Break Acknowledgment. Returns the level to put in
     /// the response, or the error status (state may still have changed: see
     /// [`oplock::acknowledge`]). Deferred operations waiting on this break resume.
-    pub fn handle_oplock_break_ack(&mut self, now: Instant, open: OpenId, acked: u8) -> Result<u8, NtStatus> {
+    pub fn handle_oplock_break_ack(&mut self, now: Instant, open: OpenId, acked: OplockLevel) -> Result<OplockLevel, NtStatus> {
         if !self.opens.contains_key(&open) {
             return Err(NtStatus::FILE_CLOSED);
         }
@@ -26,7 +26,7 @@ impl LockCore {
         };
         let r = oplock::acknowledge(current, acked);
         if let Some(Oplock::Breaking { .. }) = current {
-            e.caching = if r.new_level == level::NONE {
+            e.caching = if r.new_level == OplockLevel::None {
                 OpenCaching::None
             } else {
                 OpenCaching::Oplock(Oplock::Held(r.new_level))
@@ -39,7 +39,13 @@ impl LockCore {
     }
 
     /// MS-SMB2 3.3.5.22.2: a Lease Break Acknowledgment. Returns the new lease state.
-    pub fn handle_lease_break_ack(&mut self, now: Instant, client: ClientGuid, key: LeaseKey, state: u32) -> Result<u32, NtStatus> {
+    pub fn handle_lease_break_ack(
+        &mut self,
+        now: Instant,
+        client: ClientGuid,
+        key: LeaseKey,
+        state: LeaseState,
+    ) -> Result<LeaseState, NtStatus> {
         let lid = LeaseId { client, key };
         let l = self.leases.get_mut(&lid).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
         let new = lease::check_ack(l.breaking, state)?;

@@ -1,6 +1,6 @@
 //! Inputs and outputs of [`crate::LockCore`]: configuration, requests, outcomes, events.
 
-use crate::caching::{CreatePolicy, GrantedCaching, RequestedCaching};
+use crate::caching::{CreatePolicy, GrantedCaching, LeaseState, OplockLevel, RequestedCaching};
 use crate::ids::{ConnId, FileKey, LeaseId, OpenId, RequestId};
 use opportune_types::{AccessMask, NtStatus, ShareAccess};
 use std::time::Duration;
@@ -90,10 +90,11 @@ pub enum RenameOutcome {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     /// MS-SMB2 3.3.4.6: send an Oplock Break Notification. A break from LEVEL_II needs no
-    /// acknowledgment and is already in force.
-    SendOplockBreak { conn: ConnId, open: OpenId, to_level: u8 },
-    /// MS-SMB2 3.3.4.7: send a Lease Break Notification (`epoch` is NewEpoch, for v2).
-    SendLeaseBreak { conn: ConnId, lease: LeaseId, epoch: u16, v2: bool, from: u32, to: u32, ack_required: bool },
+    /// acknowledgment and is already in force. `to_level` is LEVEL_II or NONE.
+    SendOplockBreak { conn: ConnId, open: OpenId, to_level: OplockLevel },
+    /// MS-SMB2 3.3.4.7: send a Lease Break Notification (`epoch` is NewEpoch, for v2;
+    /// `from` and `to` are CurrentLeaseState and NewLeaseState).
+    SendLeaseBreak { conn: ConnId, lease: LeaseId, epoch: u16, v2: bool, from: LeaseState, to: LeaseState, ack_required: bool },
     /// A deferred create is decided.
     CompleteCreate { open: OpenId, outcome: CreateOutcome },
     /// A pending lock is decided (SUCCESS, CANCELLED, or RANGE_NOT_LOCKED when its open closed).

@@ -3,7 +3,7 @@
 //! operation has to wait (MS-FSA 2.1.4.12 "Algorithm to Check for an Oplock Break",
 //! reduced to R/W/H bits so that oplocks and leases share one rule).
 
-use crate::caching::R;
+use crate::caching::LeaseState;
 use crate::ids::{LeaseId, OpenId};
 use crate::lease::normalize_state;
 
@@ -19,11 +19,11 @@ pub enum HolderId {
 pub struct Holder {
     pub id: HolderId,
     /// Caching in force now (a breaking holder keeps its old caching until it acks).
-    pub bits: u32,
+    pub bits: LeaseState,
     /// A break is already outstanding.
     pub breaking: bool,
     /// For a breaking holder: the caching it is breaking to.
-    pub breaking_to: u32,
+    pub breaking_to: LeaseState,
     /// For a breaking holder: operations on the file wait for its acknowledgment even
     /// when they need nothing more from it (the break started to flush write caching,
     /// smbtorture smb2.lease.breaking3; a handle-caching break of an open that did not
@@ -44,32 +44,32 @@ pub enum Trigger {
 /// The outcome of planning.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
-    /// Breaks to send: holder, target caching bits, and whether operations wait for
+    /// Breaks to send: holder, target caching, and whether operations wait for
     /// its acknowledgment (the break is blocking).
-    pub breaks: Vec<(HolderId, u32, bool)>,
+    pub breaks: Vec<(HolderId, LeaseState, bool)>,
     /// Holders whose outstanding break the operation must wait for.
     pub wait_on: Vec<HolderId>,
     /// Holders already breaking to more than the operation allows: the lower target is
     /// broken to once the outstanding break completes (one notification at a time).
-    pub queue: Vec<(HolderId, u32)>,
+    pub queue: Vec<(HolderId, LeaseState)>,
 }
 
 /// The target of breaking `bits` by removing `remove`.
-pub fn target(h: &Holder, remove: u32, trigger: Trigger) -> u32 {
-    let t = h.bits & !remove;
+pub fn target(h: &Holder, remove: LeaseState, trigger: Trigger) -> LeaseState {
+    let t = h.bits - remove;
     match h.id {
         HolderId::Oplock(_) => {
-            if trigger == Trigger::Open && h.level2_ok && t & R != 0 {
-                R
+            if trigger == Trigger::Open && h.level2_ok && t.contains(LeaseState::R) {
+                LeaseState::R
             } else {
-                0
+                LeaseState::NONE
             }
         }
         HolderId::Lease(_) => normalize_state(t),
     }
 }
 
-/// Plans the breaks of `holders` needed so that none of them keeps any bit of `remove`.
+/// Plans the breaks of `holders` needed so that none of them keeps any caching of `remove`.
 /// `must_wait(holder)` says whether the operation waits for the break's acknowledgment.
 ///
 /// A holder already breaking is never sent a second notification (MS-SMB2 3.3.4.6/3.3.4.7
@@ -78,14 +78,14 @@ pub fn target(h: &Holder, remove: u32, trigger: Trigger) -> u32 {
 /// `must_wait` says so or when the outstanding break is a blocking one, even if it needs
 /// nothing more from that holder (smbtorture smb2.lease.breaking3: a plain open waits
 /// behind an RWH→RH break and the follow-up RH→R break it queued for an overwrite).
-pub fn plan(holders: &[Holder], remove: u32, trigger: Trigger, must_wait: impl Fn(&Holder) -> bool) -> Plan {
+pub fn plan(holders: &[Holder], remove: LeaseState, trigger: Trigger, must_wait: impl Fn(&Holder) -> bool) -> Plan {
     let mut p = Plan::default();
     for h in holders {
         if h.breaking {
-            let needs_more = h.bits & remove != 0;
+            let needs_more = h.bits.intersects(remove);
             if needs_more {
                 let t = target(h, remove, trigger);
-                if h.breaking_to & !t != 0 {
+                if !(h.breaking_to - t).is_empty() {
                     p.queue.push((h.id, t));
                 }
             }
@@ -94,7 +94,7 @@ pub fn plan(holders: &[Holder], remove: u32, trigger: Trigger, must_wait: impl F
             }
             continue;
         }
-        if h.bits & remove == 0 {
+        if !h.bits.intersects(remove) {
             continue;
         }
         let waits = must_wait(h);
@@ -109,23 +109,28 @@ pub fn plan(holders: &[Holder], remove: u32, trigger: Trigger, must_wait: impl F
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::caching::{H, RWH, W};
     use crate::ids::{ClientGuid, LeaseKey};
 
-    fn lease(n: u8, bits: u32) -> Holder {
+    const NONE: LeaseState = LeaseState::NONE;
+    const R: LeaseState = LeaseState::R;
+    const H: LeaseState = LeaseState::H;
+    const W: LeaseState = LeaseState::W;
+    const RWH: LeaseState = LeaseState::RWH;
+
+    fn lease(n: u8, bits: LeaseState) -> Holder {
         let id = LeaseId { client: ClientGuid([n; 16]), key: LeaseKey([n; 16]) };
-        Holder { id: HolderId::Lease(id), bits, breaking: false, breaking_to: 0, blocking: false, level2_ok: true }
+        Holder { id: HolderId::Lease(id), bits, breaking: false, breaking_to: NONE, blocking: false, level2_ok: true }
     }
 
     #[test]
     fn oplock_targets() {
-        let batch = Holder { id: HolderId::Oplock(OpenId(1)), bits: RWH, breaking: false, breaking_to: 0, blocking: false, level2_ok: true };
+        let batch = Holder { id: HolderId::Oplock(OpenId(1)), bits: RWH, breaking: false, breaking_to: NONE, blocking: false, level2_ok: true };
         assert_eq!(target(&batch, W, Trigger::Open), R);
-        assert_eq!(target(&batch, W | R, Trigger::Open), 0);
+        assert_eq!(target(&batch, W | R, Trigger::Open), NONE);
         assert_eq!(target(&batch, H, Trigger::Open), R, "sharing violation breaks batch to II");
-        assert_eq!(target(&batch, H, Trigger::Other), 0);
+        assert_eq!(target(&batch, H, Trigger::Other), NONE);
         let no_l2 = Holder { level2_ok: false, ..batch };
-        assert_eq!(target(&no_l2, W, Trigger::Open), 0);
+        assert_eq!(target(&no_l2, W, Trigger::Open), NONE);
     }
 
     /// smbtorture smb2.lease.break: what a second open leaves the first lease with.
@@ -134,7 +139,7 @@ mod tests {
         assert_eq!(target(&lease(1, RWH), W, Trigger::Open), R | H);
         assert_eq!(target(&lease(1, R | W), W, Trigger::Open), R);
         assert_eq!(target(&lease(1, RWH), H, Trigger::Open), R | W);
-        assert_eq!(target(&lease(1, R | H), R, Trigger::Other), 0);
+        assert_eq!(target(&lease(1, R | H), R, Trigger::Other), NONE);
     }
 
     #[test]
@@ -143,7 +148,7 @@ mod tests {
         let b = lease(2, R);
         let p = plan(&[a, b], W, Trigger::Open, |_| true);
         assert!(p.breaks.is_empty() && p.wait_on.is_empty());
-        let p = plan(&[a, b], R, Trigger::Other, |h| h.bits & (W | H) != 0);
+        let p = plan(&[a, b], R, Trigger::Other, |h| h.bits.intersects(W | H));
         assert_eq!(p.breaks.len(), 2);
         assert_eq!(p.wait_on, vec![a.id]);
         a.breaking = true;
@@ -162,14 +167,14 @@ mod tests {
         a.breaking = true;
         a.blocking = true;
         a.breaking_to = R | H;
-        let p = plan(&[a], W, Trigger::Open, |h| h.bits & W != 0);
+        let p = plan(&[a], W, Trigger::Open, |h| h.bits.intersects(W));
         assert_eq!((p.breaks.len(), p.wait_on.clone(), p.queue.clone()), (0, vec![a.id], vec![]));
-        let p = plan(&[a], RWH, Trigger::Open, |h| h.bits & W != 0);
-        assert_eq!((p.wait_on.clone(), p.queue.clone()), (vec![a.id], vec![(a.id, 0)]));
+        let p = plan(&[a], RWH, Trigger::Open, |h| h.bits.intersects(W));
+        assert_eq!((p.wait_on.clone(), p.queue.clone()), (vec![a.id], vec![(a.id, NONE)]));
         // After the ack the lease holds RH and breaks on (still blocking) to R.
         a.bits = R | H;
         a.breaking_to = R;
-        let p = plan(&[a], W, Trigger::Open, |h| h.bits & W != 0);
+        let p = plan(&[a], W, Trigger::Open, |h| h.bits.intersects(W));
         assert_eq!(p.wait_on, vec![a.id]);
     }
 
@@ -178,12 +183,12 @@ mod tests {
     #[test]
     fn handle_break_without_write_does_not_block() {
         let mut a = lease(1, R | H);
-        let p = plan(&[a], RWH, Trigger::Open, |h| h.bits & W != 0);
-        assert_eq!(p.breaks, vec![(a.id, 0, false)]);
+        let p = plan(&[a], RWH, Trigger::Open, |h| h.bits.intersects(W));
+        assert_eq!(p.breaks, vec![(a.id, NONE, false)]);
         assert!(p.wait_on.is_empty());
         a.breaking = true;
-        a.breaking_to = 0;
-        let p = plan(&[a], RWH, Trigger::Open, |h| h.bits & W != 0);
+        a.breaking_to = NONE;
+        let p = plan(&[a], RWH, Trigger::Open, |h| h.bits.intersects(W));
         assert_eq!(p, Plan::default());
     }
 }

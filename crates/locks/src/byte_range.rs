@@ -345,13 +345,8 @@ mod tests {
     /// ones included.
     #[test]
     fn blockers_match_scan() {
-        let mut g = 0x5eed_1234_abcd_0001u64;
-        let mut rnd = move |n: u64| {
-            g ^= g << 13;
-            g ^= g >> 7;
-            g ^= g << 17;
-            g % n
-        };
+        let mut g = crate::test_rng::XorShift::new(0x5eed_1234_abcd_0001);
+        let mut rnd = move |n: u64| g.below(n);
         let mut f = ByteRangeLocks::default();
         for _ in 0..3000 {
             let open = OpenId(1 + rnd(4));

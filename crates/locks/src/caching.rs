@@ -1,38 +1,25 @@
-//! Caching vocabulary: lease state bits (MS-SMB2 2.2.13.2.8), oplock levels
-//! (MS-SMB2 2.2.13), and the mapping between them used internally so that oplocks
-//! and leases go through one break planner (MS-FSA 2.1.1.10 models both as one
-//! Oplock with READ/WRITE/HANDLE caching).
+//! Caching vocabulary: what a create asks for and is granted, in lease states
+//! ([`LeaseState`], MS-SMB2 2.2.13.2.8) and oplock levels ([`OplockLevel`], MS-SMB2
+//! 2.2.13), with the one mapping between them ([`OplockLevel::caching`]) so that oplocks
+//! and leases go through one break planner (MS-FSA 2.1.1.10 models both as one Oplock
+//! with READ/WRITE/HANDLE caching).
 
 use crate::ids::{ClientGuid, LeaseKey};
-use opportune_types::{LeaseState, OplockLevel};
-
-/// SMB2_LEASE_READ_CACHING, as the core's bit sets spell it ([`LeaseState`] in words).
-pub const R: u32 = LeaseState::R.bits();
-/// SMB2_LEASE_HANDLE_CACHING.
-pub const H: u32 = LeaseState::H.bits();
-/// SMB2_LEASE_WRITE_CACHING.
-pub const W: u32 = LeaseState::W.bits();
-pub const RWH: u32 = LeaseState::RWH.bits();
+pub use opportune_types::{LeaseState, OplockLevel};
 
 /// SMB2_LEASE_FLAG_BREAK_IN_PROGRESS (MS-SMB2 2.2.14.2.10).
 pub const LEASE_FLAG_BREAK_IN_PROGRESS: u32 = 0x2;
 /// SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET (MS-SMB2 2.2.14.2.11).
 pub const LEASE_FLAG_PARENT_LEASE_KEY_SET: u32 = 0x4;
 
-/// Caching an oplock level amounts to: Level II = R, exclusive = RW, batch = RWH (the
-/// one mapping, [`OplockLevel::caching`]); nothing for any other byte.
-pub fn oplock_bits(level: u8) -> u32 {
-    OplockLevel::from_wire(level).map_or(0, |l| l.caching().bits())
-}
-
 /// What a CREATE asks for (MS-SMB2 2.2.13 RequestedOplockLevel plus the lease contexts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestedCaching {
     None,
-    /// SMB2_OPLOCK_LEVEL_II, _EXCLUSIVE or _BATCH.
-    Oplock(u8),
+    /// SMB2_OPLOCK_LEVEL_II, _EXCLUSIVE or _BATCH (any other level is granted nothing).
+    Oplock(OplockLevel),
     /// SMB2_CREATE_REQUEST_LEASE (v1, `epoch == None`) or _V2.
-    Lease { client: ClientGuid, key: LeaseKey, state: u32, parent: Option<LeaseKey>, epoch: Option<u16> },
+    Lease { client: ClientGuid, key: LeaseKey, state: LeaseState, parent: Option<LeaseKey>, epoch: Option<u16> },
 }
 
 /// What a CREATE response carries.
@@ -40,17 +27,19 @@ pub enum RequestedCaching {
 pub enum GrantedCaching {
     /// OplockLevel NONE and no lease context in the response.
     None,
-    Oplock(u8),
-    /// OplockLevel SMB2_OPLOCK_LEVEL_LEASE with this lease response context.
-    Lease { state: u32, flags: u32, epoch: u16, parent: Option<LeaseKey>, v2: bool },
+    /// LEVEL_II, EXCLUSIVE or BATCH.
+    Oplock(OplockLevel),
+    /// OplockLevel SMB2_OPLOCK_LEVEL_LEASE with this lease response context (`flags`:
+    /// `LEASE_FLAG_*`).
+    Lease { state: LeaseState, flags: u32, epoch: u16, parent: Option<LeaseKey>, v2: bool },
 }
 
 impl GrantedCaching {
-    /// The caching bits this grant amounts to.
-    pub fn bits(&self) -> u32 {
+    /// The caching this grant amounts to.
+    pub fn bits(&self) -> LeaseState {
         match *self {
-            GrantedCaching::None => 0,
-            GrantedCaching::Oplock(l) => oplock_bits(l),
+            GrantedCaching::None => LeaseState::NONE,
+            GrantedCaching::Oplock(l) => l.caching(),
             GrantedCaching::Lease { state, .. } => state,
         }
     }
@@ -71,9 +60,4 @@ impl Default for CreatePolicy {
     fn default() -> Self {
         CreatePolicy { oplocks_allowed: true, level2_allowed: true, leases_allowed: true, directory_leases_allowed: false }
     }
-}
-
-/// Renders lease bits as smbtorture does ("RWH"), for tests and logs.
-pub fn state_name(bits: u32) -> String {
-    LeaseState::from_wire(bits).to_string()
 }

@@ -4,13 +4,12 @@
 use crate::api::{Config, CreateOutcome, CreateRequest, Event};
 use crate::breaks::{self, Holder, HolderId, Plan, Trigger};
 use crate::byte_range::ByteRangeLocks;
-use crate::caching::{H, R, RequestedCaching, W};
+use crate::caching::{LeaseState, OplockLevel, RequestedCaching};
 use crate::ids::{ConnId, FileKey, LeaseId, OpenId, RequestId};
 use crate::lease::{self, Lease, LeaseBreak};
 use crate::oplock::Oplock;
 use crate::share_mode::{self, ShareEntry};
 use opportune_types::NtStatus;
-use opportune_types::create::oplock;
 use crate::table::Table;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
@@ -68,8 +67,8 @@ pub(crate) struct Waiter {
 /// A read-only view of an open's caching, for callers and invariant checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CachingView {
-    /// R/W/H bits in force (a breaking holder keeps its old caching until it acks).
-    pub bits: u32,
+    /// The caching in force (a breaking holder keeps its old caching until it acks).
+    pub bits: LeaseState,
     pub breaking: bool,
     pub lease: Option<LeaseId>,
 }
@@ -207,7 +206,7 @@ impl LockCore {
     pub fn caching_of(&self, open: OpenId) -> Option<CachingView> {
         let e = self.opens.get(&open)?;
         Some(match e.caching {
-            OpenCaching::None => CachingView { bits: 0, breaking: false, lease: None },
+            OpenCaching::None => CachingView { bits: LeaseState::NONE, breaking: false, lease: None },
             OpenCaching::Oplock(o) => CachingView { bits: o.bits(), breaking: o.deadline().is_some(), lease: None },
             OpenCaching::Lease(id) => {
                 let l = &self.leases[&id];
@@ -301,7 +300,7 @@ impl LockCore {
         if !self.share_ok(req.file, new_entry) {
             // MS-FSA 2.1.5.1.2 / 2.1.4.12: break handle caching before failing.
             let holders = self.holders(req.file, lease_id);
-            let plan = breaks::plan(&holders, H, Trigger::Open, |h| h.bits & (W | H) != 0);
+            let plan = breaks::plan(&holders, LeaseState::H, Trigger::Open, |h| h.bits.intersects(LeaseState::W | LeaseState::H));
             if plan.breaks.is_empty() && plan.wait_on.is_empty() {
                 return Some(CreateOutcome::Denied(NtStatus::SHARING_VIOLATION));
             }
@@ -318,11 +317,11 @@ impl LockCore {
         // caching makes the open wait: a handle-caching break for an overwrite is sent
         // without waiting (smb2.lease.breaking4).
         if !share_mode::is_stat_open(req.access) || req.truncating {
-            let mut remove = if req.truncating { W | R | H } else { W };
+            let mut remove = if req.truncating { LeaseState::RWH } else { LeaseState::W };
             // An open that will delete the file breaks handle caching, so that holders
             // can close (smbtorture smb2.lease.unlink: RH → R, acknowledgment required).
             if req.delete_on_close {
-                remove |= H;
+                remove |= LeaseState::H;
             }
             let lease_stat = share_mode::is_lease_stat_open(req.access) && !req.truncating;
             let holders: Vec<Holder> = self
@@ -330,7 +329,9 @@ impl LockCore {
                 .into_iter()
                 .filter(|h| !(lease_stat && matches!(h.id, HolderId::Lease(_))))
                 .collect();
-            let plan = breaks::plan(&holders, remove, Trigger::Open, |h| h.bits & W != 0 || (req.delete_on_close && h.bits & H != 0));
+            let plan = breaks::plan(&holders, remove, Trigger::Open, |h| {
+                h.bits.intersects(LeaseState::W) || (req.delete_on_close && h.bits.intersects(LeaseState::H))
+            });
             if self.apply_plan(now, &plan, force) {
                 return None;
             }
@@ -381,8 +382,8 @@ impl LockCore {
                     bits: o.bits(),
                     breaking: o.deadline().is_some(),
                     breaking_to: match o {
-                        Oplock::Breaking { to, .. } => crate::caching::oplock_bits(to),
-                        Oplock::Held(_) => 0,
+                        Oplock::Breaking { to, .. } => to.caching(),
+                        Oplock::Held(_) => LeaseState::NONE,
                     },
                     // An exclusive or batch oplock always breaks away write caching.
                     blocking: o.deadline().is_some(),
@@ -393,12 +394,12 @@ impl LockCore {
                         continue;
                     }
                     let l = &self.leases[&lid];
-                    if l.state != 0 {
+                    if !l.state.is_empty() {
                         out.push(Holder {
                             id: HolderId::Lease(lid),
                             bits: l.state,
                             breaking: l.breaking.is_some(),
-                            breaking_to: l.breaking.map_or(0, |b| b.to),
+                            breaking_to: l.breaking.map_or(LeaseState::NONE, |b| b.to),
                             blocking: l.breaking.is_some_and(|b| b.blocking),
                             level2_ok: true,
                         });
@@ -435,21 +436,21 @@ impl LockCore {
     }
 
     /// MS-SMB2 3.3.4.6 / 3.3.4.7: notifies a holder that its caching drops to `target`.
-    pub(crate) fn send_break(&mut self, now: Instant, id: HolderId, target: u32, blocking: bool) {
+    pub(crate) fn send_break(&mut self, now: Instant, id: HolderId, target: LeaseState, blocking: bool) {
         self.send_break_ex(now, id, target, blocking, true);
     }
 
     /// [`LockCore::send_break`]; `new_epoch` is false for the follow-up steps of one
     /// break, which report the epoch of its first notification (smbtorture
     /// smb2.lease.v2_breaking3).
-    pub(crate) fn send_break_ex(&mut self, now: Instant, id: HolderId, target: u32, blocking: bool, new_epoch: bool) {
+    pub(crate) fn send_break_ex(&mut self, now: Instant, id: HolderId, target: LeaseState, blocking: bool, new_epoch: bool) {
         let deadline = now + self.config.break_timeout;
         match id {
             HolderId::Oplock(open) => {
                 let e = self.opens.get_mut(&open).expect("holder open exists");
                 let OpenCaching::Oplock(Oplock::Held(level)) = e.caching else { return };
-                let to_level = if target & R != 0 { oplock::LEVEL_II } else { oplock::NONE };
-                if level == oplock::LEVEL_II {
+                let to_level = if target.contains(LeaseState::R) { OplockLevel::LevelII } else { OplockLevel::None };
+                if level == OplockLevel::LevelII {
                     // A Level II break needs no acknowledgment (MS-SMB2 3.3.4.6).
                     e.caching = OpenCaching::None;
                 } else {
@@ -503,7 +504,7 @@ impl LockCore {
                 if let Some(l) = self.leases.get_mut(&lid)
                     && let Some(b) = l.breaking.take()
                 {
-                    l.state = 0;
+                    l.state = LeaseState::NONE;
                     l.queued = None;
                     self.after_lease_break(now, lid, b.blocking);
                 }
@@ -532,7 +533,7 @@ impl LockCore {
     pub(crate) fn after_oplock_break(&mut self, now: Instant, open: OpenId) {
         let Some(e) = self.opens.get_mut(&open) else { return };
         if std::mem::take(&mut e.then_none) && matches!(e.caching, OpenCaching::Oplock(Oplock::Held(_))) {
-            self.send_break(now, HolderId::Oplock(open), 0, false);
+            self.send_break(now, HolderId::Oplock(open), LeaseState::NONE, false);
         }
     }
 

@@ -10,7 +10,7 @@
 //! lease on the changed entry (MS-SMB2 2.2.13.2.10), is left alone: that client knows.
 
 use crate::breaks::{self, Trigger};
-use crate::caching::RWH;
+use crate::caching::LeaseState;
 use crate::core::LockCore;
 use crate::ids::{ClientGuid, FileKey, LeaseId, LeaseKey};
 use std::time::Instant;
@@ -24,7 +24,7 @@ impl LockCore {
         if holders.is_empty() {
             return;
         }
-        let plan = breaks::plan(&holders, RWH, Trigger::Other, |_| false);
+        let plan = breaks::plan(&holders, LeaseState::RWH, Trigger::Other, |_| false);
         self.apply_plan(now, &plan, false);
     }
 
@@ -35,7 +35,7 @@ impl LockCore {
         let to = LeaseId { client, key: LeaseKey([0xFF; 16]) };
         self.leases
             .range(from..=to)
-            .filter(|(_, l)| l.state != 0)
+            .filter(|(_, l)| !l.state.is_empty())
             .filter(|(_, l)| l.opens.first().and_then(|o| self.opens.get(o)).is_some_and(|e| e.is_directory))
             .count()
     }

@@ -3,13 +3,12 @@
 
 use crate::api::{CreateOutcome, CreateRequest};
 use crate::breaks::HolderId;
-use crate::caching::{GrantedCaching, H, LEASE_FLAG_BREAK_IN_PROGRESS, LEASE_FLAG_PARENT_LEASE_KEY_SET, RequestedCaching, W};
+use crate::caching::{GrantedCaching, LEASE_FLAG_BREAK_IN_PROGRESS, LEASE_FLAG_PARENT_LEASE_KEY_SET, LeaseState, OplockLevel, RequestedCaching};
 use crate::core::{FileState, LockCore, OpenCaching, OpenEntry};
 use crate::ids::{LeaseId, OpenId};
 use crate::lease::{self, Lease, Others};
 use crate::oplock::Oplock;
 use crate::share_mode::{self, ShareEntry};
-use opportune_types::create::oplock;
 
 impl LockCore {
     /// Grants the create: registers the open and computes its caching.
@@ -28,7 +27,7 @@ impl LockCore {
                         !lease_opens.contains(x)
                             && (!share_mode::is_lease_stat_open(e.share.access) || e.caching != OpenCaching::None)
                     }),
-                    other_write: holders.iter().any(|h| h.bits & W != 0),
+                    other_write: holders.iter().any(|h| h.bits.intersects(LeaseState::W)),
                     other_oplock: holders.iter().any(|h| matches!(h.id, HolderId::Oplock(_))),
                 };
                 let wanted = lease::normalize_request(state, req.is_directory, req.policy.directory_leases_allowed);
@@ -40,15 +39,17 @@ impl LockCore {
                 // MS-FSA 2.1.5.17.1: exclusive and batch only for the sole open; otherwise
                 // MS-SMB2 3.3.5.9 falls back to Level II, which cannot coexist with write
                 // caching or with an H lease (smbtorture smb2.lease.oplock).
-                let blocked = holders.iter().any(|h| h.bits & W != 0 || (matches!(h.id, HolderId::Lease(_)) && h.bits & H != 0));
-                let granted = if (level == oplock::EXCLUSIVE || level == oplock::BATCH) && others.is_empty() {
+                let blocked = holders
+                    .iter()
+                    .any(|h| h.bits.intersects(LeaseState::W) || (matches!(h.id, HolderId::Lease(_)) && h.bits.intersects(LeaseState::H)));
+                let granted = if (level == OplockLevel::Exclusive || level == OplockLevel::Batch) && others.is_empty() {
                     level
-                } else if matches!(level, oplock::LEVEL_II | oplock::EXCLUSIVE | oplock::BATCH) && level2_ok && !blocked {
-                    oplock::LEVEL_II
+                } else if matches!(level, OplockLevel::LevelII | OplockLevel::Exclusive | OplockLevel::Batch) && level2_ok && !blocked {
+                    OplockLevel::LevelII
                 } else {
-                    oplock::NONE
+                    OplockLevel::None
                 };
-                if granted == oplock::NONE { GrantedCaching::None } else { GrantedCaching::Oplock(granted) }
+                if granted == OplockLevel::None { GrantedCaching::None } else { GrantedCaching::Oplock(granted) }
             }
             _ => GrantedCaching::None,
         };
@@ -84,14 +85,14 @@ impl LockCore {
         &mut self,
         req: &CreateRequest,
         lid: LeaseId,
-        wanted: u32,
+        wanted: LeaseState,
         others: Others,
         parent: Option<crate::ids::LeaseKey>,
         epoch: Option<u16>,
     ) -> GrantedCaching {
         let l = self.leases.entry(lid).or_insert_with(|| Lease {
             file: req.file,
-            state: 0,
+            state: LeaseState::NONE,
             // MS-SMB2 3.3.5.9.11: a new v2 lease answers the client's epoch plus one.
             epoch: epoch.unwrap_or(0),
             v2: epoch.is_some(),

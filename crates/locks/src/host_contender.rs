@@ -7,12 +7,11 @@
 //! shows the holders came down (acknowledgment or break timeout).
 
 use crate::breaks::{self, HolderId, Trigger};
-use crate::caching::{GrantedCaching, H, LEASE_FLAG_PARENT_LEASE_KEY_SET, R, RWH, W, oplock_bits};
+use crate::caching::{GrantedCaching, LEASE_FLAG_PARENT_LEASE_KEY_SET, LeaseState, OplockLevel};
 use crate::core::{LockCore, OpenCaching};
 use crate::ids::{FileKey, OpenId};
 use crate::lease::normalize_state;
 use crate::oplock::Oplock;
-use opportune_types::create::oplock;
 use std::time::Instant;
 
 /// What the host contender does.
@@ -25,11 +24,11 @@ pub enum HostAccess {
 }
 
 impl HostAccess {
-    /// The caching bits the SMB holders may keep once the break is over.
-    pub fn allowed(self) -> u32 {
+    /// The caching the SMB holders may keep once the break is over.
+    pub fn allowed(self) -> LeaseState {
         match self {
-            HostAccess::Read => R,
-            HostAccess::Write => 0,
+            HostAccess::Read => LeaseState::R,
+            HostAccess::Write => LeaseState::NONE,
         }
     }
 }
@@ -41,11 +40,11 @@ impl LockCore {
     /// allowed is broken on when its break completes.
     pub fn handle_host_open(&mut self, now: Instant, file: FileKey, access: HostAccess) {
         let (remove, trigger) = match access {
-            HostAccess::Read => (W | H, Trigger::Open),
-            HostAccess::Write => (RWH, Trigger::Other),
+            HostAccess::Read => (LeaseState::W | LeaseState::H, Trigger::Open),
+            HostAccess::Write => (LeaseState::RWH, Trigger::Other),
         };
         let holders = self.holders(file, None);
-        let plan = breaks::plan(&holders, remove, trigger, |h| h.bits & (W | H) != 0);
+        let plan = breaks::plan(&holders, remove, trigger, |h| h.bits.intersects(LeaseState::W | LeaseState::H));
         self.apply_plan(now, &plan, false);
         for (id, _) in plan.queue {
             if let HolderId::Oplock(o) = id
@@ -59,8 +58,8 @@ impl LockCore {
     /// The caching SMB holders of `file` have in force, all together: a holder breaking
     /// counts with what it held until it acknowledges or its break times out. A host
     /// lease may come down to [`HostAccess::allowed`] once this fits under it.
-    pub fn host_caching(&self, file: FileKey) -> u32 {
-        self.holders(file, None).iter().fold(0, |acc, h| acc | h.bits)
+    pub fn host_caching(&self, file: FileKey) -> LeaseState {
+        self.holders(file, None).iter().fold(LeaseState::NONE, |acc, h| acc | h.bits)
     }
 }
 
@@ -71,20 +70,20 @@ impl LockCore {
     /// other opens share comes down with it (the response carries its new state); one
     /// that is breaking is left to its break. Returns the caching to answer, `None` for an
     /// unknown open.
-    pub fn handle_host_refused(&mut self, open: OpenId, allowed: u32) -> Option<GrantedCaching> {
+    pub fn handle_host_refused(&mut self, open: OpenId, allowed: LeaseState) -> Option<GrantedCaching> {
         let e = self.opens.get_mut(&open)?;
         match e.caching {
             OpenCaching::None => Some(GrantedCaching::None),
             OpenCaching::Oplock(Oplock::Held(level)) => {
-                let level = if oplock_bits(level) & !allowed == 0 {
+                let level = if allowed.contains(level.caching()) {
                     level
-                } else if allowed & R != 0 && e.level2_ok {
-                    oplock::LEVEL_II
+                } else if allowed.contains(LeaseState::R) && e.level2_ok {
+                    OplockLevel::LevelII
                 } else {
-                    oplock::NONE
+                    OplockLevel::None
                 };
-                e.caching = if level == oplock::NONE { OpenCaching::None } else { OpenCaching::Oplock(Oplock::Held(level)) };
-                Some(if level == oplock::NONE { GrantedCaching::None } else { GrantedCaching::Oplock(level) })
+                e.caching = if level == OplockLevel::None { OpenCaching::None } else { OpenCaching::Oplock(Oplock::Held(level)) };
+                Some(if level == OplockLevel::None { GrantedCaching::None } else { GrantedCaching::Oplock(level) })
             }
             OpenCaching::Oplock(o) => Some(GrantedCaching::Oplock(match o {
                 Oplock::Held(l) | Oplock::Breaking { from: l, .. } => l,
@@ -112,8 +111,11 @@ mod tests {
     use crate::caching::{CreatePolicy, RequestedCaching};
     use crate::ids::{ClientGuid, ConnId, LeaseKey, OpenId};
     use crate::CreateOutcome;
-    use opportune_types::create::oplock;
     use opportune_types::{AccessMask, ShareAccess};
+
+    const NONE: LeaseState = LeaseState::NONE;
+    const R: LeaseState = LeaseState::R;
+    const RWH: LeaseState = LeaseState::RWH;
 
     const FILE: FileKey = FileKey { device: 1, inode: 7 };
 
@@ -136,7 +138,7 @@ mod tests {
         )
     }
 
-    fn lease(n: u8, state: u32) -> RequestedCaching {
+    fn lease(n: u8, state: LeaseState) -> RequestedCaching {
         RequestedCaching::Lease { client: ClientGuid([n; 16]), key: LeaseKey([n; 16]), state, parent: None, epoch: None }
     }
 
@@ -147,31 +149,31 @@ mod tests {
     #[test]
     fn a_host_reader_breaks_batch_to_level2_and_waits_for_the_ack() {
         let (mut core, now) = (LockCore::new(Config::default()), Instant::now());
-        create(&mut core, now, 1, RequestedCaching::Oplock(oplock::BATCH));
+        create(&mut core, now, 1, RequestedCaching::Oplock(OplockLevel::Batch));
         core.handle_host_open(now, FILE, HostAccess::Read);
-        assert_eq!(events(&mut core), vec![Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: oplock::LEVEL_II }]);
+        assert_eq!(events(&mut core), vec![Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: OplockLevel::LevelII }]);
         assert_eq!(core.host_caching(FILE), RWH, "the holder keeps its caching until it acknowledges");
-        core.handle_oplock_break_ack(now, OpenId(1), oplock::LEVEL_II).expect("ack");
+        core.handle_oplock_break_ack(now, OpenId(1), OplockLevel::LevelII).expect("ack");
         assert_eq!(core.host_caching(FILE), R);
-        assert_eq!(core.host_caching(FILE) & !HostAccess::Read.allowed(), 0);
+        assert!(HostAccess::Read.allowed().contains(core.host_caching(FILE)));
     }
 
     #[test]
     fn a_host_writer_breaks_level2_to_none_at_once() {
         let (mut core, now) = (LockCore::new(Config::default()), Instant::now());
-        create(&mut core, now, 1, RequestedCaching::Oplock(oplock::LEVEL_II));
+        create(&mut core, now, 1, RequestedCaching::Oplock(OplockLevel::LevelII));
         create(&mut core, now, 2, lease(2, R));
         core.handle_host_open(now, FILE, HostAccess::Write);
         let evs = events(&mut core);
         assert_eq!(evs.len(), 2);
-        assert!(evs.iter().all(|e| matches!(e, Event::SendOplockBreak { to_level: oplock::NONE, .. } | Event::SendLeaseBreak { to: 0, ack_required: false, .. })));
-        assert_eq!(core.host_caching(FILE), 0, "no acknowledgment is awaited");
+        assert!(evs.iter().all(|e| matches!(e, Event::SendOplockBreak { to_level: OplockLevel::None, .. } | Event::SendLeaseBreak { to: NONE, ack_required: false, .. })));
+        assert_eq!(core.host_caching(FILE), NONE, "no acknowledgment is awaited");
     }
 
     #[test]
     fn a_host_reader_leaves_read_caching_alone() {
         let (mut core, now) = (LockCore::new(Config::default()), Instant::now());
-        create(&mut core, now, 1, RequestedCaching::Oplock(oplock::LEVEL_II));
+        create(&mut core, now, 1, RequestedCaching::Oplock(OplockLevel::LevelII));
         create(&mut core, now, 2, lease(2, R));
         core.handle_host_open(now, FILE, HostAccess::Read);
         assert!(events(&mut core).is_empty());
@@ -190,35 +192,35 @@ mod tests {
         assert!(events(&mut core).is_empty(), "one notification at a time");
         core.handle_lease_break_ack(now, ClientGuid([1; 16]), LeaseKey([1; 16]), R).expect("ack");
         let evs = events(&mut core);
-        assert!(matches!(evs[..], [Event::SendLeaseBreak { from: R, to: 0, ack_required: false, .. }]), "{evs:?}");
-        assert_eq!(core.host_caching(FILE), 0);
+        assert!(matches!(evs[..], [Event::SendLeaseBreak { from: R, to: NONE, ack_required: false, .. }]), "{evs:?}");
+        assert_eq!(core.host_caching(FILE), NONE);
     }
 
     #[test]
     fn an_unacknowledged_break_ends_with_the_timer() {
         let (mut core, now) = (LockCore::new(Config::default()), Instant::now());
-        create(&mut core, now, 1, RequestedCaching::Oplock(oplock::EXCLUSIVE));
+        create(&mut core, now, 1, RequestedCaching::Oplock(OplockLevel::Exclusive));
         core.handle_host_open(now, FILE, HostAccess::Write);
         assert_eq!(events(&mut core).len(), 1);
-        assert_ne!(core.host_caching(FILE), 0);
+        assert_ne!(core.host_caching(FILE), NONE);
         let later = now + Config::default().break_timeout;
         assert_eq!(core.poll_timeout(), Some(later));
         core.handle_timeout(later);
-        assert_eq!(core.host_caching(FILE), 0);
+        assert_eq!(core.host_caching(FILE), NONE);
     }
 
     #[test]
     fn a_refused_kernel_lease_lowers_the_grant_before_it_is_answered() {
         let (mut core, now) = (LockCore::new(Config::default()), Instant::now());
-        create(&mut core, now, 1, RequestedCaching::Oplock(oplock::BATCH));
-        assert_eq!(core.handle_host_refused(OpenId(1), R), Some(GrantedCaching::Oplock(oplock::LEVEL_II)));
+        create(&mut core, now, 1, RequestedCaching::Oplock(OplockLevel::Batch));
+        assert_eq!(core.handle_host_refused(OpenId(1), R), Some(GrantedCaching::Oplock(OplockLevel::LevelII)));
         assert_eq!(core.host_caching(FILE), R);
-        assert_eq!(core.handle_host_refused(OpenId(1), 0), Some(GrantedCaching::None));
+        assert_eq!(core.handle_host_refused(OpenId(1), NONE), Some(GrantedCaching::None));
         create(&mut core, now, 2, lease(2, RWH));
         let g = core.handle_host_refused(OpenId(2), R);
         assert!(matches!(g, Some(GrantedCaching::Lease { state: R, .. })), "{g:?}");
         assert!(events(&mut core).is_empty(), "nobody is told: the grant was not answered yet");
-        assert_eq!(core.handle_host_refused(OpenId(9), 0), None);
+        assert_eq!(core.handle_host_refused(OpenId(9), NONE), None);
     }
 
     #[test]
@@ -226,6 +228,6 @@ mod tests {
         let (mut core, now) = (LockCore::new(Config::default()), Instant::now());
         core.handle_host_open(now, FILE, HostAccess::Write);
         assert!(events(&mut core).is_empty());
-        assert_eq!(core.host_caching(FILE), 0);
+        assert_eq!(core.host_caching(FILE), NONE);
     }
 }

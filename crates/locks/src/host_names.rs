@@ -6,7 +6,7 @@
 //! Nothing waits for their acknowledgment.
 
 use crate::breaks::{self, Trigger};
-use crate::caching::H;
+use crate::caching::LeaseState;
 use crate::core::LockCore;
 use crate::ids::FileKey;
 use std::time::Instant;
@@ -18,7 +18,7 @@ impl LockCore {
         if holders.is_empty() {
             return;
         }
-        let plan = breaks::plan(&holders, H, Trigger::Other, |_| false);
+        let plan = breaks::plan(&holders, LeaseState::H, Trigger::Other, |_| false);
         self.apply_plan(now, &plan, false);
     }
 }

@@ -530,13 +530,6 @@ mod tests {
         keys.len()
     }
 
-    fn rnd(g: &mut u64, n: u64) -> u64 {
-        *g ^= *g << 13;
-        *g ^= *g >> 7;
-        *g ^= *g << 17;
-        *g % n
-    }
-
     #[test]
     fn spans() {
         assert_eq!(span(0, 0), None);
@@ -585,18 +578,18 @@ mod tests {
     #[test]
     fn matches_scan() {
         for (seed, spread) in [(0x1234_5678_9abc_def1u64, 300u64), (0x0bad_cafe_f00d_d00d, 5000), (77, 40)] {
-            let mut g = seed;
+            let mut g = crate::test_rng::XorShift::new(seed);
             let mut t = IntervalIndex::<u64>::default();
             let mut all: Vec<Key> = Vec::new();
             for step in 0..8000u64 {
-                let base = if rnd(&mut g, 4) == 0 { u64::MAX - spread } else { 0 };
-                let off = base + rnd(&mut g, spread);
-                let len = [0, 1, 2, 5, 40, 1000, u64::MAX - off][rnd(&mut g, 7) as usize];
+                let base = if g.below(4) == 0 { u64::MAX - spread } else { 0 };
+                let off = base + g.below(spread);
+                let len = [0, 1, 2, 5, 40, 1000, u64::MAX - off][g.below(7) as usize];
                 let len = if span(off, len).is_some() { len } else { 1 };
                 // Grow to a few thousand entries, then shrink back to none.
-                let removing = if step < 5000 { rnd(&mut g, 3) == 0 } else { rnd(&mut g, 5) != 0 };
+                let removing = if step < 5000 { g.below(3) == 0 } else { g.below(5) != 0 };
                 if removing && !all.is_empty() {
-                    let k = all.swap_remove(rnd(&mut g, all.len() as u64) as usize);
+                    let k = all.swap_remove(g.below(all.len() as u64) as usize);
                     assert_eq!(t.remove(&k), Some(k.2));
                     assert_eq!(t.remove(&k), None);
                 } else {

@@ -6,7 +6,7 @@
 //! never gets W; H is never granted next to a Level II oplock, and a Level II oplock is
 //! never granted next to an H lease.
 
-use crate::caching::{H, R, RWH, W};
+use crate::caching::LeaseState;
 use crate::ids::{ConnId, FileKey, LeaseKey, OpenId};
 use opportune_types::NtStatus;
 use std::time::Instant;
@@ -14,7 +14,7 @@ use std::time::Instant;
 /// A lease break in progress (Lease.Breaking = TRUE, Lease.BreakToLeaseState).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LeaseBreak {
-    pub to: u32,
+    pub to: LeaseState,
     pub deadline: Instant,
     /// Operations on the file wait for this break's acknowledgment (see
     /// [`crate::breaks::Holder::blocking`]).
@@ -25,7 +25,7 @@ pub struct LeaseBreak {
 #[derive(Clone, Debug)]
 pub struct Lease {
     pub file: FileKey,
-    pub state: u32,
+    pub state: LeaseState,
     /// Lease.Epoch (reported for v2 leases only).
     pub epoch: u16,
     pub v2: bool,
@@ -37,27 +37,27 @@ pub struct Lease {
     pub conn: ConnId,
     /// A lower state some operation needed while a break was already outstanding; it is
     /// broken to as soon as that break completes (one notification at a time, MS-SMB2 3.3.4.7).
-    pub queued: Option<u32>,
+    pub queued: Option<LeaseState>,
 }
 
 /// The states a file lease can be granted in (MS-SMB2 2.2.13.2.8: R, RH, RW, RWH); any
 /// other request is granted as no caching (smbtorture smb2.lease.request). Directories
 /// get at most RH and only with directory leasing.
-pub fn normalize_request(requested: u32, is_directory: bool, directory_leases: bool) -> u32 {
-    let mut s = requested & RWH;
+pub fn normalize_request(requested: LeaseState, is_directory: bool, directory_leases: bool) -> LeaseState {
+    let mut s = requested & LeaseState::RWH;
     if is_directory {
         if !directory_leases {
-            return 0;
+            return LeaseState::NONE;
         }
-        s &= R | H;
+        s &= LeaseState::RH;
     }
-    if s & R == 0 { 0 } else { s }
+    if s.contains(LeaseState::R) { s } else { LeaseState::NONE }
 }
 
 /// A lease state must contain R to contain anything (there is no H-only or W-only
 /// lease state); used to turn "remove R" into "remove everything".
-pub fn normalize_state(state: u32) -> u32 {
-    if state & R == 0 { 0 } else { state & RWH }
+pub fn normalize_state(state: LeaseState) -> LeaseState {
+    if state.contains(LeaseState::R) { state & LeaseState::RWH } else { LeaseState::NONE }
 }
 
 /// What the rest of the file looks like to a lease grant.
@@ -73,16 +73,16 @@ pub struct Others {
 }
 
 /// Grantable state for a (normalized) request given the other opens of the file.
-pub fn grantable(requested: u32, others: Others) -> u32 {
+pub fn grantable(requested: LeaseState, others: Others) -> LeaseState {
     if others.other_write {
-        return 0;
+        return LeaseState::NONE;
     }
     let mut s = requested;
     if others.other_opens {
-        s &= !W;
+        s = s - LeaseState::W;
     }
     if others.other_oplock {
-        s &= !(H | W);
+        s = s - (LeaseState::H | LeaseState::W);
     }
     normalize_state(s)
 }
@@ -92,8 +92,8 @@ pub fn grantable(requested: u32, others: Others) -> u32 {
 /// as a whole next to the other opens; the lease then takes exactly the requested state.
 /// Anything else (a subset, a sidegrade such as RH→RW, or a superset another lease
 /// prevents) keeps the current state (smbtorture smb2.lease.upgrade, upgrade2, upgrade3).
-pub fn upgrade(current: u32, requested: u32, others: Others) -> u32 {
-    let superset = requested & current == current && requested != current;
+pub fn upgrade(current: LeaseState, requested: LeaseState, others: Others) -> LeaseState {
+    let superset = requested.contains(current) && requested != current;
     if superset && grantable(requested, others) == requested { requested } else { current }
 }
 
@@ -101,23 +101,23 @@ pub fn upgrade(current: u32, requested: u32, others: Others) -> u32 {
 /// more than read caching is first broken to keep R (which needs an acknowledgment),
 /// and only then further (smbtorture smb2.lease.breaking3: RH with "none" required is
 /// broken RH→R, then R→none).
-pub fn next_step(state: u32, required: u32) -> u32 {
+pub fn next_step(state: LeaseState, required: LeaseState) -> LeaseState {
     let required = normalize_state(state & required);
-    if required & R == 0 && state & (W | H) != 0 { R } else { required }
+    if !required.contains(LeaseState::R) && state.intersects(LeaseState::W | LeaseState::H) { LeaseState::R } else { required }
 }
 
 /// Whether breaking from `from` requires an acknowledgment (MS-SMB2 3.3.4.7: a lease
 /// holding only R is broken without SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED).
-pub fn ack_required(from: u32) -> bool {
-    from & (W | H) != 0
+pub fn ack_required(from: LeaseState) -> bool {
+    from.intersects(LeaseState::W | LeaseState::H)
 }
 
 /// MS-SMB2 3.3.5.22.2: validates a lease break acknowledgment.
-pub fn check_ack(breaking: Option<LeaseBreak>, acked: u32) -> Result<u32, NtStatus> {
+pub fn check_ack(breaking: Option<LeaseBreak>, acked: LeaseState) -> Result<LeaseState, NtStatus> {
     let Some(b) = breaking else {
         return Err(NtStatus::UNSUCCESSFUL);
     };
-    if acked & !b.to != 0 {
+    if !b.to.contains(acked) {
         return Err(NtStatus::REQUEST_NOT_ACCEPTED);
     }
     Ok(acked)
@@ -126,10 +126,18 @@ pub fn check_ack(breaking: Option<LeaseBreak>, acked: u32) -> Result<u32, NtStat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::caching::state_name;
 
-    fn bits(s: &str) -> u32 {
-        s.chars().map(|c| match c { 'R' => R, 'W' => W, 'H' => H, _ => panic!() }).fold(0, |a, b| a | b)
+    const R: LeaseState = LeaseState::R;
+    const H: LeaseState = LeaseState::H;
+    const W: LeaseState = LeaseState::W;
+    const RWH: LeaseState = LeaseState::RWH;
+
+    fn state_name(s: LeaseState) -> String {
+        s.to_string()
+    }
+
+    fn bits(s: &str) -> LeaseState {
+        s.chars().map(|c| match c { 'R' => R, 'W' => W, 'H' => H, _ => panic!() }).fold(LeaseState::NONE, |a, b| a | b)
     }
 
     #[test]
@@ -139,7 +147,7 @@ mod tests {
             assert_eq!(state_name(normalize_request(bits(req), false, false)), granted, "{req}");
         }
         assert_eq!(normalize_request(RWH, true, true), R | H);
-        assert_eq!(normalize_request(RWH, true, false), 0);
+        assert_eq!(normalize_request(RWH, true, false), LeaseState::NONE);
     }
 
     #[test]
@@ -180,10 +188,10 @@ mod tests {
 
     #[test]
     fn stepped_breaks() {
-        assert_eq!(state_name(next_step(R | H, 0)), "R");
-        assert_eq!(state_name(next_step(R, 0)), "");
+        assert_eq!(state_name(next_step(R | H, LeaseState::NONE)), "R");
+        assert_eq!(state_name(next_step(R, LeaseState::NONE)), "");
         assert_eq!(state_name(next_step(R | W | H, R | H)), "RH");
-        assert_eq!(state_name(next_step(R | W | H, 0)), "R");
+        assert_eq!(state_name(next_step(R | W | H, LeaseState::NONE)), "R");
     }
 
     #[test]
@@ -192,6 +200,6 @@ mod tests {
         assert_eq!(check_ack(None, R), Err(NtStatus::UNSUCCESSFUL));
         assert_eq!(check_ack(b, R | H), Err(NtStatus::REQUEST_NOT_ACCEPTED));
         assert_eq!(check_ack(b, R), Ok(R));
-        assert_eq!(check_ack(b, 0), Ok(0));
+        assert_eq!(check_ack(b, LeaseState::NONE), Ok(LeaseState::NONE));
     }
 }

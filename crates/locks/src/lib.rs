@@ -29,11 +29,13 @@ mod ops;
 mod pending;
 pub mod share_mode;
 mod table;
+#[cfg(test)]
+mod test_rng;
 mod views;
 
 pub use api::{CloseOutcome, Config, CreateOutcome, CreateRequest, Event, LockOutcome, RenameOutcome};
 pub use lock_records::{LockElement, LockKind};
-pub use caching::{CreatePolicy, GrantedCaching, RequestedCaching};
+pub use caching::{CreatePolicy, GrantedCaching, LeaseState, OplockLevel, RequestedCaching};
 pub use core::{CachingView, LockCore};
 pub use host_contender::HostAccess;
 pub use views::OpenView;

@@ -2,7 +2,7 @@
 
 use crate::api::{CloseOutcome, Event, RenameOutcome};
 use crate::breaks::{self, HolderId, Trigger};
-use crate::caching::{H, RWH, W};
+use crate::caching::LeaseState;
 use crate::core::{LockCore, OpenCaching, Waiter, WaiterKind};
 use crate::ids::{ConnId, OpenId, RequestId};
 use opportune_types::{AccessMask, NtStatus};
@@ -144,9 +144,9 @@ impl LockCore {
         let holders: Vec<_> = self
             .holders(file, own_lease)
             .into_iter()
-            .filter(|h| !(h.id == HolderId::Oplock(open) && h.bits & W != 0))
+            .filter(|h| !(h.id == HolderId::Oplock(open) && h.bits.intersects(LeaseState::W)))
             .collect();
-        let plan = breaks::plan(&holders, RWH, Trigger::Other, |_| false);
+        let plan = breaks::plan(&holders, LeaseState::RWH, Trigger::Other, |_| false);
         self.apply_plan(now, &plan, false);
         // Holders already breaking keep the caching they are breaking to; "none" is
         // queued behind that break (leases by apply_plan, oplocks here).
@@ -182,7 +182,7 @@ impl LockCore {
             _ => None,
         };
         let holders: Vec<_> = self.holders(file, own_lease).into_iter().filter(|h| h.id != HolderId::Oplock(open)).collect();
-        let plan = breaks::plan(&holders, H, Trigger::Other, |h| h.bits & (W | H) != 0);
+        let plan = breaks::plan(&holders, LeaseState::H, Trigger::Other, |h| h.bits.intersects(LeaseState::W | LeaseState::H));
         self.apply_plan(now, &plan, force)
     }
 }

@@ -119,13 +119,8 @@ mod tests {
     /// Random inserts, replacements and removals against a `BTreeMap`.
     #[test]
     fn matches_btreemap() {
-        let mut g = 0x0123_4567_89ab_cdefu64;
-        let mut rnd = move |n: u64| {
-            g ^= g << 13;
-            g ^= g >> 7;
-            g ^= g << 17;
-            g % n
-        };
+        let mut g = crate::test_rng::XorShift::new(0x0123_4567_89ab_cdef);
+        let mut rnd = move |n: u64| g.below(n);
         let mut t: Table<u64, u64> = Table::default();
         let mut m: BTreeMap<u64, u64> = BTreeMap::new();
         for step in 0..20_000u64 {

@@ -4,7 +4,6 @@
 //! count the server budgets with; and a host unlink's break of handle caching.
 mod common;
 use common::*;
-use opportune_locks::caching::{H, R, W};
 use opportune_locks::*;
 use opportune_types::{AccessMask, ShareAccess};
 use std::time::Instant;
@@ -25,10 +24,10 @@ fn dir_lease_req(conn: u64, open: u64, n: u8, allowed: bool) -> CreateRequest {
     r
 }
 
-fn lease_state(o: CreateOutcome) -> u32 {
+fn lease_state(o: CreateOutcome) -> LeaseState {
     match o {
         CreateOutcome::Granted { caching: GrantedCaching::Lease { state, .. } } => state,
-        CreateOutcome::Granted { caching: GrantedCaching::None } => 0,
+        CreateOutcome::Granted { caching: GrantedCaching::None } => NONE,
         other => panic!("expected a grant, got {other:?}"),
     }
 }
@@ -37,7 +36,7 @@ fn lease_state(o: CreateOutcome) -> u32 {
 fn directories_get_rh_only_when_allowed() {
     let t0 = Instant::now();
     let mut c = LockCore::new(Config::default());
-    assert_eq!(lease_state(c.handle_create(t0, dir_lease_req(1, 1, 1, false))), 0);
+    assert_eq!(lease_state(c.handle_create(t0, dir_lease_req(1, 1, 1, false))), NONE);
     assert_eq!(lease_state(c.handle_create(t0, dir_lease_req(2, 2, 2, true))), R | H);
     assert_eq!(c.directory_leases_of(ClientGuid([2; 16])), 1);
     assert_eq!(c.directory_leases_of(ClientGuid([1; 16])), 0);
@@ -63,7 +62,7 @@ fn a_change_breaks_other_clients_directory_leases_without_waiting() {
     assert_eq!(evs.len(), 1, "{evs:?}");
     match evs[0] {
         Event::SendLeaseBreak { conn, lease, from, to, ack_required, .. } => {
-            assert_eq!((conn, lease.key, from, to, ack_required), (ConnId(1), LeaseKey([1; 16]), R | H, 0, true));
+            assert_eq!((conn, lease.key, from, to, ack_required), (ConnId(1), LeaseKey([1; 16]), R | H, NONE, true));
         }
         ref e => panic!("unexpected {e:?}"),
     }
@@ -71,8 +70,8 @@ fn a_change_breaks_other_clients_directory_leases_without_waiting() {
     // nothing more to client 1, and now breaks client 2 (a host change: no exception).
     c.handle_directory_change(t0, DIR, None);
     let evs = drain(&mut c);
-    assert!(matches!(evs.as_slice(), [Event::SendLeaseBreak { conn: ConnId(2), to: 0, .. }]), "{evs:?}");
-    assert!(c.handle_lease_break_ack(t0, ClientGuid([1; 16]), LeaseKey([1; 16]), 0).is_ok());
+    assert!(matches!(evs.as_slice(), [Event::SendLeaseBreak { conn: ConnId(2), to: NONE, .. }]), "{evs:?}");
+    assert!(c.handle_lease_break_ack(t0, ClientGuid([1; 16]), LeaseKey([1; 16]), NONE).is_ok());
     // Reopened with the same key: granted again.
     assert_eq!(lease_state(c.handle_create(t0, dir_lease_req(1, 3, 1, true))), R | H);
 }
@@ -92,8 +91,7 @@ fn a_change_to_a_directory_nobody_leases_does_nothing() {
 /// to none, nobody waiting; Level II and R leases stay.
 #[test]
 fn a_host_unlink_breaks_handle_caching_only() {
-    use opportune_types::create::oplock;
-    let t0 = Instant::now();
+        let t0 = Instant::now();
     let mut c = LockCore::new(Config::default());
     lease_state(c.handle_create(t0, lease_req(1, 1, 1, R | H | W)));
     c.handle_host_unlink(t0, FILE);
@@ -101,7 +99,7 @@ fn a_host_unlink_breaks_handle_caching_only() {
     assert!(matches!(evs.as_slice(), [Event::SendLeaseBreak { from, to, ack_required: true, .. }] if *from == R | H | W && *to == R | W), "{evs:?}");
 
     let mut c = LockCore::new(Config::default());
-    c.handle_create(t0, req(1, 1, AccessMask::FILE_ALL_ACCESS, ShareAccess::ALL, RequestedCaching::Oplock(oplock::BATCH)));
+    c.handle_create(t0, req(1, 1, AccessMask::FILE_ALL_ACCESS, ShareAccess::ALL, RequestedCaching::Oplock(OplockLevel::Batch)));
     c.handle_host_unlink(t0, FILE);
     let evs = drain(&mut c);
     assert!(matches!(evs.as_slice(), [Event::SendOplockBreak { open: OpenId(1), .. }]), "{evs:?}");

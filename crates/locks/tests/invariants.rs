@@ -2,9 +2,7 @@
 //! closes, disconnects, acknowledgments that are late, wrong or never sent.
 mod common;
 use common::*;
-use opportune_locks::caching::{R, W};
 use opportune_locks::*;
-use opportune_types::create::oplock;
 use opportune_types::{AccessMask, ShareAccess};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -15,7 +13,7 @@ enum Op {
     Create { conn: u64, access: u8, share: u32, caching: u8, key: u8, state: u32, truncating: bool },
     Close(usize),
     Write(usize),
-    AckOplock(usize, u8),
+    AckOplock(usize, OplockLevel),
     AckLease(u8, u32),
     AckLastBreak,
     Advance(u64),
@@ -29,7 +27,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (1u64..4, 0u8..3, 0u32..8, 0u8..5, 0u8..3, 0u32..8, proptest::bool::weighted(0.15)).prop_map(|(conn, access, share, caching, key, state, truncating)| Op::Create { conn, access, share, caching, key, state, truncating }),
         2 => (0usize..8).prop_map(Op::Close),
         2 => (0usize..8).prop_map(Op::Write),
-        1 => ((0usize..8), prop_oneof![Just(oplock::NONE), Just(oplock::LEVEL_II), Just(oplock::BATCH)]).prop_map(|(i, l)| Op::AckOplock(i, l)),
+        1 => ((0usize..8), prop_oneof![Just(OplockLevel::None), Just(OplockLevel::LevelII), Just(OplockLevel::Batch)]).prop_map(|(i, l)| Op::AckOplock(i, l)),
         1 => (0u8..3, 0u32..8).prop_map(|(k, s)| Op::AckLease(k, s)),
         3 => Just(Op::AckLastBreak),
         2 => (0u64..40).prop_map(Op::Advance),
@@ -75,16 +73,16 @@ impl World {
     /// No two holders (different oplock opens or lease keys) hold caching when one of
     /// them caches writes.
     fn check_exclusivity(&self) -> Result<(), TestCaseError> {
-        let mut holders: Vec<(Option<LeaseId>, OpenId, u32)> = Vec::new();
+        let mut holders: Vec<(Option<LeaseId>, OpenId, LeaseState)> = Vec::new();
         for &o in self.live.keys() {
             let v = self.core.caching_of(o).expect("live open known to the core");
-            if v.bits != 0 && !holders.iter().any(|h| h.0.is_some() && h.0 == v.lease) {
+            if !v.bits.is_empty() && !holders.iter().any(|h| h.0.is_some() && h.0 == v.lease) {
                 holders.push((v.lease, o, v.bits));
             }
         }
         for (i, a) in holders.iter().enumerate() {
             for b in &holders[i + 1..] {
-                prop_assert!(!(a.2 & W != 0 || b.2 & W != 0), "conflicting caching: {:?} and {:?}", a, b);
+                prop_assert!(!(a.2.intersects(W) || b.2.intersects(W)), "conflicting caching: {:?} and {:?}", a, b);
             }
         }
         Ok(())
@@ -100,7 +98,7 @@ proptest! {
         // A host open waiting for the SMB holders to come down: what they may keep, and by
         // when (the break timeout). A later SMB create may grant caching again (the
         // server's kernel lease decides that), so it ends the watch.
-        let mut host_wait: Option<(u32, Instant)> = None;
+        let mut host_wait: Option<(LeaseState, Instant)> = None;
         for op in &ops {
             if matches!(op, Op::Create { .. }) {
                 host_wait = None;
@@ -110,10 +108,10 @@ proptest! {
                     let access = [AccessMask::FILE_ALL_ACCESS, AccessMask::FILE_GENERIC_READ, AccessMask::FILE_READ_ATTRIBUTES | AccessMask::SYNCHRONIZE][access as usize];
                     let requested = match caching {
                         0 => RequestedCaching::None,
-                        1 => RequestedCaching::Oplock(oplock::LEVEL_II),
-                        2 => RequestedCaching::Oplock(oplock::EXCLUSIVE),
-                        3 => RequestedCaching::Oplock(oplock::BATCH),
-                        _ => RequestedCaching::Lease { client: ClientGuid([conn as u8; 16]), key: LeaseKey([key; 16]), state, parent: None, epoch: None },
+                        1 => RequestedCaching::Oplock(OplockLevel::LevelII),
+                        2 => RequestedCaching::Oplock(OplockLevel::Exclusive),
+                        3 => RequestedCaching::Oplock(OplockLevel::Batch),
+                        _ => RequestedCaching::Lease { client: ClientGuid([conn as u8; 16]), key: LeaseKey([key; 16]), state: LeaseState::from_wire(state), parent: None, epoch: None },
                     };
                     let open = OpenId(w.next_open);
                     w.next_open += 1;
@@ -131,21 +129,21 @@ proptest! {
                 },
                 Op::Write(i) => if let Some(o) = w.nth_live(i) {
                     let own_lease = w.core.caching_of(o).unwrap().lease;
-                    let before: Vec<(OpenId, u32, bool)> = w.live.keys().map(|&x| { let v = w.core.caching_of(x).unwrap(); (x, v.bits, v.breaking) }).collect();
+                    let before: Vec<(OpenId, LeaseState, bool)> = w.live.keys().map(|&x| { let v = w.core.caching_of(x).unwrap(); (x, v.bits, v.breaking) }).collect();
                     w.core.handle_write(w.now, o);
                     let evs = w.absorb();
                     for (x, bits, breaking) in before {
                         let v = w.core.caching_of(x).unwrap();
                         if v.lease.is_some() && v.lease == own_lease { continue; }
-                        if x == o && bits & W != 0 { continue; }
-                        if bits & R != 0 && !breaking {
+                        if x == o && bits.intersects(W) { continue; }
+                        if bits.intersects(R) && !breaking {
                             let told = evs.iter().any(|e| match *e {
                                 Event::SendOplockBreak { open, .. } => open == x,
                                 Event::SendLeaseBreak { lease, .. } => Some(lease) == v.lease,
                                 _ => false,
                             });
-                            prop_assert!(told, "holder {:?} of {:#x} not told before the write by {:?}", x, bits, o);
-                            prop_assert!(v.bits & R == 0 || v.breaking, "holder {:?} still reads {:?}", x, v);
+                            prop_assert!(told, "holder {:?} of {:?} not told before the write by {:?}", x, bits, o);
+                            prop_assert!(!v.bits.intersects(R) || v.breaking, "holder {:?} still reads {:?}", x, v);
                         }
                     }
                 },
@@ -154,7 +152,7 @@ proptest! {
                 },
                 Op::AckLease(k, s) => {
                     for c in 1..4u8 {
-                        let _ = w.core.handle_lease_break_ack(w.now, ClientGuid([c; 16]), LeaseKey([k; 16]), s);
+                        let _ = w.core.handle_lease_break_ack(w.now, ClientGuid([c; 16]), LeaseKey([k; 16]), LeaseState::from_wire(s));
                     }
                 }
                 Op::AckLastBreak => if let Some(e) = w.last_breaks.pop() {
@@ -183,7 +181,7 @@ proptest! {
                     w.absorb();
                     for &x in w.live.keys() {
                         let v = w.core.caching_of(x).unwrap();
-                        prop_assert!(v.bits & !access.allowed() == 0 || v.breaking, "holder {:?} keeps {:?} past a host open", x, v);
+                        prop_assert!(access.allowed().contains(v.bits) || v.breaking, "holder {:?} keeps {:?} past a host open", x, v);
                     }
                     let allowed = host_wait.map_or(access.allowed(), |(a, _)| a & access.allowed());
                     host_wait = Some((allowed, host_wait.map_or(w.now + timeout, |(_, d)| d.min(w.now + timeout))));
@@ -209,8 +207,8 @@ proptest! {
             prop_assert_eq!(w.deferred.len(), w.core.deferred_count());
             if let Some((allowed, by)) = host_wait && w.now >= by {
                 // Queued follow-up breaks of leases may take one more timeout.
-                prop_assert!(w.core.host_caching(FILE) & !allowed == 0 || w.now < by + timeout,
-                    "holders keep {:#x} past the host's break deadline", w.core.host_caching(FILE));
+                prop_assert!(allowed.contains(w.core.host_caching(FILE)) || w.now < by + timeout,
+                    "holders keep {:?} past the host's break deadline", w.core.host_caching(FILE));
             }
         }
     }

@@ -1,9 +1,8 @@
 //! Walk-throughs of the behaviour smbtorture expects from Windows.
 mod common;
 use common::*;
-use opportune_locks::caching::{self, H, R, W};
+use opportune_locks::caching;
 use opportune_locks::*;
-use opportune_types::create::oplock;
 use opportune_types::{AccessMask, NtStatus, ShareAccess};
 use std::time::{Duration, Instant};
 
@@ -21,32 +20,32 @@ fn granted(o: CreateOutcome) -> GrantedCaching {
 fn level2_walkthrough() {
     let t0 = Instant::now();
     let mut c = LockCore::new(Config::default());
-    let s1 = c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(oplock::EXCLUSIVE)));
-    assert_eq!(granted(s1), GrantedCaching::Oplock(oplock::EXCLUSIVE));
+    let s1 = c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(OplockLevel::Exclusive)));
+    assert_eq!(granted(s1), GrantedCaching::Oplock(OplockLevel::Exclusive));
     assert!(drain(&mut c).is_empty());
 
-    let s2 = c.handle_create(t0, req(2, 2, ALL, ShareAccess::ALL, RequestedCaching::Oplock(oplock::EXCLUSIVE)));
+    let s2 = c.handle_create(t0, req(2, 2, ALL, ShareAccess::ALL, RequestedCaching::Oplock(OplockLevel::Exclusive)));
     assert_eq!(s2, CreateOutcome::Deferred);
-    assert_eq!(drain(&mut c), vec![Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: oplock::LEVEL_II }]);
+    assert_eq!(drain(&mut c), vec![Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: OplockLevel::LevelII }]);
     assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(35)));
 
     let t1 = t0 + Duration::from_secs(1);
-    assert_eq!(c.handle_oplock_break_ack(t1, OpenId(1), oplock::LEVEL_II), Ok(oplock::LEVEL_II));
+    assert_eq!(c.handle_oplock_break_ack(t1, OpenId(1), OplockLevel::LevelII), Ok(OplockLevel::LevelII));
     assert_eq!(
         drain(&mut c),
-        vec![Event::CompleteCreate { open: OpenId(2), outcome: CreateOutcome::Granted { caching: GrantedCaching::Oplock(oplock::LEVEL_II) } }]
+        vec![Event::CompleteCreate { open: OpenId(2), outcome: CreateOutcome::Granted { caching: GrantedCaching::Oplock(OplockLevel::LevelII) } }]
     );
     assert_eq!(c.poll_timeout(), None);
 
     c.handle_write(t1, OpenId(2));
     let evs = drain(&mut c);
-    assert!(evs.contains(&Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: oplock::NONE }));
-    assert!(evs.contains(&Event::SendOplockBreak { conn: ConnId(2), open: OpenId(2), to_level: oplock::NONE }));
+    assert!(evs.contains(&Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: OplockLevel::None }));
+    assert!(evs.contains(&Event::SendOplockBreak { conn: ConnId(2), open: OpenId(2), to_level: OplockLevel::None }));
     assert_eq!(evs.len(), 2);
-    assert_eq!(c.caching_of(OpenId(1)).unwrap().bits, 0);
-    assert_eq!(c.caching_of(OpenId(2)).unwrap().bits, 0);
+    assert_eq!(c.caching_of(OpenId(1)).unwrap().bits, NONE);
+    assert_eq!(c.caching_of(OpenId(2)).unwrap().bits, NONE);
     // No acknowledgment is expected for a Level II break; one is a protocol error.
-    assert_eq!(c.handle_oplock_break_ack(t1, OpenId(1), oplock::NONE), Err(NtStatus::INVALID_OPLOCK_PROTOCOL));
+    assert_eq!(c.handle_oplock_break_ack(t1, OpenId(1), OplockLevel::None), Err(NtStatus::INVALID_OPLOCK_PROTOCOL));
 }
 
 /// smb2.oplock.exclusive1: an exclusive oplock with share none is not broken by a
@@ -55,8 +54,8 @@ fn level2_walkthrough() {
 fn exclusive_not_broken_by_sharing_violation() {
     let t0 = Instant::now();
     let mut c = LockCore::new(Config::default());
-    granted(c.handle_create(t0, req(1, 1, ALL, 0, RequestedCaching::Oplock(oplock::EXCLUSIVE))));
-    let o = c.handle_create(t0, req(2, 2, ALL, 0, RequestedCaching::Oplock(oplock::EXCLUSIVE)));
+    granted(c.handle_create(t0, req(1, 1, ALL, 0, RequestedCaching::Oplock(OplockLevel::Exclusive))));
+    let o = c.handle_create(t0, req(2, 2, ALL, 0, RequestedCaching::Oplock(OplockLevel::Exclusive)));
     assert_eq!(o, CreateOutcome::Denied(NtStatus::SHARING_VIOLATION));
     assert!(drain(&mut c).is_empty());
 }
@@ -68,15 +67,15 @@ fn batch_broken_before_sharing_violation() {
     let t0 = Instant::now();
     for close_instead in [false, true] {
         let mut c = LockCore::new(Config::default());
-        granted(c.handle_create(t0, req(1, 1, ALL, 0, RequestedCaching::Oplock(oplock::BATCH))));
-        let o = c.handle_create(t0, req(2, 2, ALL, 0, RequestedCaching::Oplock(oplock::BATCH)));
+        granted(c.handle_create(t0, req(1, 1, ALL, 0, RequestedCaching::Oplock(OplockLevel::Batch))));
+        let o = c.handle_create(t0, req(2, 2, ALL, 0, RequestedCaching::Oplock(OplockLevel::Batch)));
         assert_eq!(o, CreateOutcome::Deferred);
-        assert_eq!(drain(&mut c), vec![Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: oplock::LEVEL_II }]);
+        assert_eq!(drain(&mut c), vec![Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: OplockLevel::LevelII }]);
         if close_instead {
             assert!(!c.handle_close(t0, OpenId(1)).unwrap().delete_file);
-            assert_eq!(drain(&mut c), vec![Event::CompleteCreate { open: OpenId(2), outcome: CreateOutcome::Granted { caching: GrantedCaching::Oplock(oplock::BATCH) } }]);
+            assert_eq!(drain(&mut c), vec![Event::CompleteCreate { open: OpenId(2), outcome: CreateOutcome::Granted { caching: GrantedCaching::Oplock(OplockLevel::Batch) } }]);
         } else {
-            c.handle_oplock_break_ack(t0, OpenId(1), oplock::LEVEL_II).unwrap();
+            c.handle_oplock_break_ack(t0, OpenId(1), OplockLevel::LevelII).unwrap();
             assert_eq!(drain(&mut c), vec![Event::CompleteCreate { open: OpenId(2), outcome: CreateOutcome::Denied(NtStatus::SHARING_VIOLATION) }]);
         }
     }
@@ -87,9 +86,9 @@ fn batch_broken_before_sharing_violation() {
 fn stat_open_breaks_nothing() {
     let t0 = Instant::now();
     let mut c = LockCore::new(Config::default());
-    granted(c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(oplock::BATCH))));
+    granted(c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(OplockLevel::Batch))));
     let stat = AccessMask::FILE_READ_ATTRIBUTES | AccessMask::FILE_WRITE_ATTRIBUTES | AccessMask::SYNCHRONIZE;
-    let o = c.handle_create(t0, req(2, 2, stat, ShareAccess::ALL, RequestedCaching::Oplock(oplock::EXCLUSIVE)));
+    let o = c.handle_create(t0, req(2, 2, stat, ShareAccess::ALL, RequestedCaching::Oplock(OplockLevel::Exclusive)));
     assert_eq!(granted(o), GrantedCaching::None);
     assert!(drain(&mut c).is_empty());
 }
@@ -99,15 +98,15 @@ fn stat_open_breaks_nothing() {
 fn break_timeout_completes_create() {
     let t0 = Instant::now();
     let mut c = LockCore::new(Config::default());
-    granted(c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(oplock::BATCH))));
-    assert_eq!(c.handle_create(t0, req(2, 2, ALL, ShareAccess::ALL, RequestedCaching::Oplock(oplock::LEVEL_II))), CreateOutcome::Deferred);
+    granted(c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(OplockLevel::Batch))));
+    assert_eq!(c.handle_create(t0, req(2, 2, ALL, ShareAccess::ALL, RequestedCaching::Oplock(OplockLevel::LevelII))), CreateOutcome::Deferred);
     drain(&mut c);
     let deadline = c.poll_timeout().unwrap();
     c.handle_timeout(deadline - Duration::from_millis(1));
     assert!(drain(&mut c).is_empty());
     c.handle_timeout(deadline);
-    assert_eq!(drain(&mut c), vec![Event::CompleteCreate { open: OpenId(2), outcome: CreateOutcome::Granted { caching: GrantedCaching::Oplock(oplock::LEVEL_II) } }]);
-    assert_eq!(c.caching_of(OpenId(1)).unwrap().bits, 0);
+    assert_eq!(drain(&mut c), vec![Event::CompleteCreate { open: OpenId(2), outcome: CreateOutcome::Granted { caching: GrantedCaching::Oplock(OplockLevel::LevelII) } }]);
+    assert_eq!(c.caching_of(OpenId(1)).unwrap().bits, NONE);
     assert_eq!(c.deferred_count(), 0);
 }
 
@@ -130,7 +129,7 @@ fn lease_break_table() {
         let g = granted(c.handle_create(t0, lease_req(1, 1, 1, first)));
         assert_eq!(g.bits(), first);
         let o = c.handle_create(t0, lease_req(2, 2, 2, second));
-        let o = if first & W != 0 {
+        let o = if first.intersects(W) {
             assert_eq!(o, CreateOutcome::Deferred);
             let evs = drain(&mut c);
             let Event::SendLeaseBreak { from, to, ack_required, .. } = evs[0] else { panic!("{evs:?}") };
@@ -143,7 +142,7 @@ fn lease_break_table() {
         } else {
             o
         };
-        assert_eq!(granted(o).bits(), second_granted, "{first:#x} then {second:#x}");
+        assert_eq!(granted(o).bits(), second_granted, "{first} then {second}");
         assert_eq!(c.caching_of(OpenId(1)).unwrap().bits, first_after);
     }
 }
@@ -159,7 +158,7 @@ fn lease_handle_break_on_sharing_violation() {
     r2.share = ShareAccess(ShareAccess::READ);
     assert_eq!(c.handle_create(t0, r2), CreateOutcome::Deferred);
     let evs = drain(&mut c);
-    assert!(matches!(evs[0], Event::SendLeaseBreak { from: 7, to: 5, epoch: 2, ack_required: true, .. }), "{evs:?}");
+    assert!(matches!(evs[0], Event::SendLeaseBreak { from: RWH, to: LeaseState::RW, epoch: 2, ack_required: true, .. }), "{evs:?}");
     c.handle_lease_break_ack(t0, ClientGuid([1; 16]), LeaseKey([1; 16]), R | W).unwrap();
     assert_eq!(drain(&mut c), vec![Event::CompleteCreate { open: OpenId(2), outcome: CreateOutcome::Denied(NtStatus::SHARING_VIOLATION) }]);
 }
@@ -176,6 +175,22 @@ fn lease_ack_errors() {
     let mut other = lease_req(1, 3, 1, R);
     other.file = FileKey { device: 1, inode: 7 };
     assert_eq!(c.handle_create(t0, other), CreateOutcome::Denied(NtStatus::INVALID_PARAMETER));
+}
+
+/// A break always takes caching away (MS-SMB2 3.3.4.7), so no break goes to RWH and an
+/// acknowledgment of RWH is refused like any state beyond the break's target (MS-SMB2
+/// 3.3.5.22.2); the server answers bits outside R, W and H that way.
+#[test]
+fn lease_ack_of_everything_is_refused() {
+    let t0 = Instant::now();
+    let mut c = LockCore::new(Config::default());
+    let k = (ClientGuid([1; 16]), LeaseKey([1; 16]));
+    granted(c.handle_create(t0, lease_req(1, 1, 1, RWH)));
+    assert_eq!(c.handle_create(t0, lease_req(2, 2, 2, RWH)), CreateOutcome::Deferred);
+    assert_eq!(lease_events(&drain(&mut c)), vec![(RWH, R | H, true, 2)]);
+    assert_eq!(c.handle_lease_break_ack(t0, k.0, k.1, RWH), Err(NtStatus::REQUEST_NOT_ACCEPTED));
+    assert!(c.caching_of(OpenId(1)).unwrap().breaking, "the break is still outstanding");
+    assert_eq!(c.handle_lease_break_ack(t0, k.0, k.1, R | H), Ok(R | H));
 }
 
 #[test]
@@ -287,12 +302,12 @@ fn lock_request_validation() {
 fn lock_breaks_level2() {
     let t0 = Instant::now();
     let mut c = LockCore::new(Config::default());
-    granted(c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(oplock::LEVEL_II))));
+    granted(c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(OplockLevel::LevelII))));
     c.handle_lock(t0, OpenId(1), RequestId(1), &[LockElement::lock(0, 1, true, true)]);
-    assert_eq!(drain(&mut c), vec![Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: oplock::NONE }]);
+    assert_eq!(drain(&mut c), vec![Event::SendOplockBreak { conn: ConnId(1), open: OpenId(1), to_level: OplockLevel::None }]);
 }
 
-fn lease_events(evs: &[Event]) -> Vec<(u32, u32, bool, u16)> {
+fn lease_events(evs: &[Event]) -> Vec<(LeaseState, LeaseState, bool, u16)> {
     evs.iter()
         .filter_map(|e| match *e {
             Event::SendLeaseBreak { from, to, ack_required, epoch, .. } => Some((from, to, ack_required, epoch)),
@@ -318,14 +333,14 @@ fn lease_breaking3_steps() {
     assert!(drain(&mut c).is_empty(), "no second notification while breaking");
     // Same key during the break: current state with BREAK_IN_PROGRESS.
     let g = granted(c.handle_create(t0, lease_req(1, 4, 1, R | W | H)));
-    assert!(matches!(g, GrantedCaching::Lease { state: 7, flags: caching::LEASE_FLAG_BREAK_IN_PROGRESS, .. }), "{g:?}");
+    assert!(matches!(g, GrantedCaching::Lease { state: RWH, flags: caching::LEASE_FLAG_BREAK_IN_PROGRESS, .. }), "{g:?}");
     c.handle_close(t0, OpenId(4));
     assert_eq!(c.handle_lease_break_ack(t0, k.0, k.1, R | H), Ok(R | H));
     assert_eq!(lease_events(&drain(&mut c)), vec![(R | H, R, true, 2)]);
     assert_eq!(c.deferred_count(), 2);
     assert_eq!(c.handle_lease_break_ack(t0, k.0, k.1, R), Ok(R));
     let evs = drain(&mut c);
-    assert_eq!(lease_events(&evs), vec![(R, 0, false, 2)]);
+    assert_eq!(lease_events(&evs), vec![(R, NONE, false, 2)]);
     assert_eq!(evs.iter().filter(|e| matches!(e, Event::CompleteCreate { outcome: CreateOutcome::Granted { .. }, .. })).count(), 2);
 }
 
@@ -339,11 +354,11 @@ fn lease_handle_break_does_not_block_overwrite() {
     let mut overwrite = req(1, 2, ALL, ShareAccess::ALL, RequestedCaching::None);
     overwrite.truncating = true;
     granted(c.handle_create(t0, overwrite));
-    assert_eq!(lease_events(&drain(&mut c)), vec![(R | H, 0, true, 2)]);
+    assert_eq!(lease_events(&drain(&mut c)), vec![(R | H, NONE, true, 2)]);
     overwrite.open = OpenId(3);
     granted(c.handle_create(t0, overwrite));
     assert!(drain(&mut c).is_empty());
-    assert_eq!(c.handle_lease_break_ack(t0, ClientGuid([1; 16]), LeaseKey([1; 16]), 0), Ok(0));
+    assert_eq!(c.handle_lease_break_ack(t0, ClientGuid([1; 16]), LeaseKey([1; 16]), NONE), Ok(NONE));
 }
 
 /// smb2.lease.timeout: an unacknowledged break leaves the lease with nothing.
@@ -356,8 +371,8 @@ fn lease_break_timeout_drops_to_none() {
     drain(&mut c);
     c.handle_timeout(c.poll_timeout().unwrap());
     let evs = drain(&mut c);
-    assert!(matches!(evs.as_slice(), [Event::CompleteCreate { outcome: CreateOutcome::Granted { caching: GrantedCaching::Lease { state: 3, .. } }, .. }]), "{evs:?}");
-    assert_eq!(c.caching_of(OpenId(1)).unwrap().bits, 0);
+    assert!(matches!(evs.as_slice(), [Event::CompleteCreate { outcome: CreateOutcome::Granted { caching: GrantedCaching::Lease { state: LeaseState::RH, .. } }, .. }]), "{evs:?}");
+    assert_eq!(c.caching_of(OpenId(1)).unwrap().bits, NONE);
     assert_eq!(c.handle_lease_break_ack(t0, ClientGuid([1; 16]), LeaseKey([1; 16]), R | H), Err(NtStatus::UNSUCCESSFUL));
 }
 
@@ -373,7 +388,7 @@ fn lease_stat_opens() {
     granted(c.handle_create(t0, req(1, 3, AccessMask::READ_CONTROL | AccessMask::SYNCHRONIZE, ShareAccess::ALL, RequestedCaching::None)));
     assert!(drain(&mut c).is_empty());
     let mut o = LockCore::new(Config::default());
-    granted(o.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(oplock::BATCH))));
+    granted(o.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(OplockLevel::Batch))));
     assert_eq!(o.handle_create(t0, req(1, 2, AccessMask::READ_CONTROL, ShareAccess::ALL, RequestedCaching::None)), CreateOutcome::Deferred);
     assert_eq!(drain(&mut o).len(), 1);
 }
@@ -428,16 +443,16 @@ fn rename_parent_sharing() {
 fn moved_open_keeps_its_state_and_gets_its_breaks_elsewhere() {
     let t0 = Instant::now();
     let mut c = LockCore::new(Config::default());
-    granted(c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(oplock::BATCH))));
+    granted(c.handle_create(t0, req(1, 1, ALL, ShareAccess::ALL, RequestedCaching::Oplock(OplockLevel::Batch))));
     assert_eq!(c.handle_lock(t0, OpenId(1), RequestId(9), &[LockElement::lock(0, 10, true, true)]), LockOutcome::Done(NtStatus::SUCCESS));
     assert!(c.move_open(OpenId(1), ConnId(7)));
     assert!(!c.move_open(OpenId(99), ConnId(7)));
     assert!(c.handle_disconnect(t0, ConnId(1)).is_empty());
-    assert_eq!(c.caching_of(OpenId(1)).unwrap().bits, caching::RWH);
+    assert_eq!(c.caching_of(OpenId(1)).unwrap().bits, RWH);
     assert_eq!(c.check_io(OpenId(1), 0, 1, true), Ok(()));
     let o = c.handle_create(t0, req(2, 2, ALL, ShareAccess::ALL, RequestedCaching::None));
     assert_eq!(o, CreateOutcome::Deferred);
-    assert_eq!(drain(&mut c), vec![Event::SendOplockBreak { conn: ConnId(7), open: OpenId(1), to_level: oplock::LEVEL_II }]);
+    assert_eq!(drain(&mut c), vec![Event::SendOplockBreak { conn: ConnId(7), open: OpenId(1), to_level: OplockLevel::LevelII }]);
 
     let mut c = LockCore::new(Config::default());
     granted(c.handle_create(t0, lease_req(1, 1, 1, R | W | H)));

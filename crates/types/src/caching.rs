@@ -6,7 +6,7 @@
 //! and batch as RWH.
 
 use std::fmt;
-use std::ops::{BitAnd, BitOr, BitOrAssign, Not, Sub};
+use std::ops::{BitAnd, BitAndAssign, BitOr, BitOrAssign, Not, Sub};
 
 /// A lease state: a set of SMB2_LEASE_READ_CACHING, _HANDLE_CACHING and
 /// _WRITE_CACHING (MS-SMB2 2.2.13.2.8). Other bits of the wire field are dropped by
@@ -74,6 +74,12 @@ impl BitAnd for LeaseState {
     type Output = LeaseState;
     fn bitand(self, o: LeaseState) -> LeaseState {
         LeaseState(self.0 & o.0)
+    }
+}
+
+impl BitAndAssign for LeaseState {
+    fn bitand_assign(&mut self, o: LeaseState) {
+        self.0 &= o.0;
     }
 }
 

@@ -3,6 +3,7 @@
 //! on it. What `opportune trace` streams and `opportune status --breaks` shows; the JSON
 //! form is part of the documented status schema (docs/STATUS.md).
 
+use opportune_types::{LeaseState, OplockLevel};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -156,17 +157,17 @@ fn is_zero(n: &u64) -> bool {
 }
 
 /// R/W/H caching bits (R = 1, H = 2, W = 4) as letters.
-pub fn lease_letters(bits: u32) -> String {
-    [(1, 'R'), (4, 'W'), (2, 'H')].iter().filter(|(b, _)| bits & b != 0).map(|(_, c)| *c).collect()
+pub fn lease_letters(bits: LeaseState) -> String {
+    bits.to_string()
 }
 
-/// An oplock's caching bits as its level's name.
-pub fn oplock_name(bits: u32) -> &'static str {
-    match bits & 7 {
-        7 => "batch",
-        5 => "exclusive",
-        b if b & 1 != 0 => "level2",
-        _ => "none",
+/// An oplock's caching as its level's name ([`OplockLevel::covered_by`]).
+pub fn oplock_name(bits: LeaseState) -> &'static str {
+    match OplockLevel::covered_by(bits) {
+        OplockLevel::Batch => "batch",
+        OplockLevel::Exclusive => "exclusive",
+        OplockLevel::LevelII => "level2",
+        OplockLevel::None | OplockLevel::Lease => "none",
     }
 }
 
@@ -258,13 +259,14 @@ mod tests {
 
     #[test]
     fn names_of_caching() {
-        assert_eq!(lease_letters(7), "RWH");
-        assert_eq!(lease_letters(3), "RH");
-        assert_eq!(lease_letters(0), "");
-        assert_eq!(oplock_name(7), "batch");
-        assert_eq!(oplock_name(5), "exclusive");
-        assert_eq!(oplock_name(1), "level2");
-        assert_eq!(oplock_name(0), "none");
+        assert_eq!(lease_letters(LeaseState::RWH), "RWH");
+        assert_eq!(lease_letters(LeaseState::RH), "RH");
+        assert_eq!(lease_letters(LeaseState::NONE), "");
+        assert_eq!(oplock_name(LeaseState::RWH), "batch");
+        assert_eq!(oplock_name(LeaseState::RW), "exclusive");
+        assert_eq!(oplock_name(LeaseState::R), "level2");
+        assert_eq!(oplock_name(LeaseState::RH), "level2");
+        assert_eq!(oplock_name(LeaseState::NONE), "none");
         let g = [0x33, 0x22, 0x11, 0x00, 0x55, 0x44, 0x77, 0x66, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff];
         assert_eq!(guid(&g), "00112233-4455-6677-8899-aabbccddeeff");
     }

@@ -14,8 +14,8 @@ use crate::security::{self, Descriptor};
 use crate::server::ServerState;
 use opportune_fs::{CreateParams, FileInfo, Opened};
 use crate::policy::{caching_policy, CreateFacts};
-use opportune_locks::{ClientGuid, CreateOutcome, GrantedCaching, LeaseKey, RequestedCaching};
-use opportune_types::create::{options, oplock, CreateAction, CreateDisposition};
+use opportune_locks::{ClientGuid, CreateOutcome, GrantedCaching, LeaseKey, LeaseState, OplockLevel, RequestedCaching};
+use opportune_types::create::{options, CreateAction, CreateDisposition};
 use opportune_types::{FileAttributes, FileId, NtStatus};
 use opportune_wire::create::{context_name, encode_contexts, CreateResponse, LeaseContext};
 use opportune_wire::cursor::Put;
@@ -206,14 +206,14 @@ fn admit(server: &ServerState, conn: &ConnState, plan: &CreatePlan, info: &FileI
         Some(l) => RequestedCaching::Lease {
             client: ClientGuid(client),
             key: LeaseKey(l.key),
-            state: l.state,
+            state: LeaseState::from_wire(l.state),
             parent: l.parent.map(LeaseKey),
             epoch: l.epoch,
         },
-        None if matches!(plan.oplock_level, oplock::LEVEL_II | oplock::EXCLUSIVE | oplock::BATCH) => {
-            RequestedCaching::Oplock(plan.oplock_level)
-        }
-        None => RequestedCaching::None,
+        None => match OplockLevel::from_wire(plan.oplock_level) {
+            Some(level @ (OplockLevel::LevelII | OplockLevel::Exclusive | OplockLevel::Batch)) => RequestedCaching::Oplock(level),
+            _ => RequestedCaching::None,
+        },
     };
     let facts = CreateFacts {
         file_name: plan.path.file_name().unwrap_or(""),
@@ -270,8 +270,8 @@ fn directory_lease_allowed(server: &ServerState, conn: &ConnState, plan: &Create
 /// Handle caching: a lease with H, or a batch oplock.
 fn caches_handle(caching: GrantedCaching) -> bool {
     match caching {
-        GrantedCaching::Lease { state, .. } => state & 0x2 != 0,
-        GrantedCaching::Oplock(level) => level == oplock::BATCH,
+        GrantedCaching::Lease { state, .. } => state.contains(LeaseState::H),
+        GrantedCaching::Oplock(level) => level == OplockLevel::Batch,
         _ => false,
     }
 }
@@ -368,7 +368,7 @@ fn finish(
         // An overwrite, or only an open: the server's own doing either way.
         server.host_notify.own_change(plan.share, &opened.rel_path, server.now());
     }
-    let body = encode_response(&info, oplock_level, opened.action, file_id, contexts);
+    let body = encode_response(&info, oplock_level.to_wire(), opened.action, file_id, contexts);
     Step::Done(Reply::ok(body), Some(file_id))
 }
 
@@ -430,23 +430,23 @@ pub(super) fn encode_response(info: &FileInfo, oplock_level: u8, action: CreateA
 }
 
 /// The OplockLevel of the response, and the lease response context when a lease was granted.
-fn granted_caching(plan: &CreatePlan, caching: GrantedCaching, is_dir: bool) -> (u8, Option<LeaseContext>) {
+fn granted_caching(plan: &CreatePlan, caching: GrantedCaching, is_dir: bool) -> (OplockLevel, Option<LeaseContext>) {
     match (caching, plan.lease) {
         // A directory granted no directory lease (not SMB 3.x, a v1 request, leasing off
         // or the budget spent): the lease context is ignored (MS-SMB2 3.3.5.9.8).
-        (GrantedCaching::Lease { state: 0, .. }, _) if is_dir => (oplock::NONE, None),
+        (GrantedCaching::Lease { state: LeaseState::NONE, .. }, _) if is_dir => (OplockLevel::None, None),
         (GrantedCaching::Oplock(level), _) => (level, None),
         (GrantedCaching::Lease { state, flags, epoch, parent, v2 }, Some(req)) => {
             let ctx = LeaseContext {
                 key: req.key,
-                state,
+                state: state.bits(),
                 flags,
                 parent: parent.map(|p| p.0),
                 epoch: v2.then_some(epoch),
             };
-            (oplock::LEASE, Some(ctx))
+            (OplockLevel::Lease, Some(ctx))
         }
-        _ => (oplock::NONE, None),
+        _ => (OplockLevel::None, None),
     }
 }
 
@@ -456,7 +456,7 @@ fn grant_durable(
     conn: &ConnState,
     hdr: &Header,
     plan: &CreatePlan,
-    oplock_level: u8,
+    oplock_level: OplockLevel,
     lease: Option<&LeaseContext>,
     is_dir: bool,
 ) -> Option<crate::durable::Durable> {
@@ -466,8 +466,7 @@ fn grant_durable(
         Request::V1 => (false, [0; 16], DEFAULT_TIMEOUT_MS),
         Request::V2(r) => (true, r.create_guid, v2_timeout(r.timeout)),
     };
-    let level = opportune_types::OplockLevel::from_wire(oplock_level);
-    if !eligible(level, lease.map(|l| opportune_types::LeaseState::from_wire(l.state)), is_dir) {
+    if !eligible(Some(oplock_level), lease.map(|l| LeaseState::from_wire(l.state)), is_dir) {
         return None;
     }
     Some(Durable {

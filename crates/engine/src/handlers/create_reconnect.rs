@@ -9,7 +9,7 @@ use super::reply::{HResult, Reply};
 use crate::durable::Reconnect;
 use opportune_fs::{CreateParams, SmbPath};
 use opportune_types::create::{oplock, CreateAction, CreateDisposition};
-use opportune_types::{LeaseState, NtStatus, OplockLevel};
+use opportune_types::{NtStatus, OplockLevel};
 use opportune_wire::create::{context_name, encode_contexts, CreateRequest, LeaseContext};
 
 pub fn handle(ctx: &mut Ctx<'_>, req: &CreateRequest<'_>, rc: Reconnect) -> HResult {
@@ -66,14 +66,14 @@ pub fn handle(ctx: &mut Ctx<'_>, req: &CreateRequest<'_>, rc: Reconnect) -> HRes
         Some(l) => {
             let granted = LeaseContext {
                 key: l.key,
-                state: caching.bits,
+                state: caching.bits.bits(),
                 flags: 0,
                 parent: None,
                 epoch: l.epoch.map(|_| epoch.unwrap_or(0)),
             };
             (oplock::LEASE, encode_contexts(&[(context_name::REQUEST_LEASE, granted.encode())]))
         }
-        None => (OplockLevel::covered_by(LeaseState::from_wire(caching.bits)).to_wire(), Vec::new()),
+        None => (OplockLevel::covered_by(caching.bits).to_wire(), Vec::new()),
     };
     tracing::info!(conn = conn_id, peer = %ctx.conn.peer, ?id, "durable reconnect");
     Ok(Reply::ok(encode_response(&info, level, CreateAction::Opened, id, contexts)))

@@ -5,7 +5,7 @@ use super::reply::{empty_ok, HResult, Reply};
 use crate::conn_state::BreakTarget;
 use crate::pending::Waiting;
 use opportune_locks::{LockElement, LockKind, LockOutcome};
-use opportune_types::NtStatus;
+use opportune_types::{LeaseState, NtStatus, OplockLevel};
 use opportune_wire::file_ops::LockRequest;
 use opportune_wire::oplock::{encode_lease_break_response, encode_oplock_break, BreakAck};
 
@@ -70,20 +70,38 @@ pub fn oplock_break(ctx: &mut Ctx<'_>) -> HResult {
             let open = ctx.open(file_id)?;
             let (open_id, fid) = (open.file_id.volatile, open.file_id);
             acknowledged(ctx, BreakTarget::Open(open_id));
-            let granted = ctx.server.locks.ack_oplock(open_id, level)?;
+            let granted = ctx.server.locks.ack_oplock(open_id, acked_oplock_level(level))?;
             let mut body = Vec::with_capacity(24);
-            encode_oplock_break(&mut body, granted, fid);
+            encode_oplock_break(&mut body, granted.to_wire(), fid);
             Ok(Reply::ok(body))
         }
         BreakAck::Lease { lease_key, state } => {
             let client = ctx.conn.client_guid();
             acknowledged(ctx, BreakTarget::Lease(lease_key));
-            let granted = ctx.server.locks.ack_lease(client, lease_key, state)?;
+            let granted = ctx.server.locks.ack_lease(client, lease_key, acked_lease_state(state))?;
             let mut body = Vec::with_capacity(36);
-            encode_lease_break_response(&mut body, lease_key, granted);
+            encode_lease_break_response(&mut body, lease_key, granted.bits());
             Ok(Reply::ok(body))
         }
     }
+}
+
+/// The OplockLevel of an Oplock Break Acknowledgment (MS-SMB2 2.2.24.1). A byte MS-SMB2
+/// does not define is acknowledged as BATCH: neither is LEVEL_II or NONE, so either is
+/// refused with STATUS_INVALID_OPLOCK_PROTOCOL and the oplock dropped to NONE (MS-SMB2
+/// 3.3.5.22.1).
+fn acked_oplock_level(byte: u8) -> OplockLevel {
+    OplockLevel::from_wire(byte).unwrap_or(OplockLevel::Batch)
+}
+
+/// The LeaseState of a Lease Break Acknowledgment (MS-SMB2 2.2.24.2). A field with bits
+/// outside R, W and H is not a subset of any break's target (MS-SMB2 3.3.5.22.2): it is
+/// acknowledged as RWH, which no break goes to (a break always takes something away,
+/// MS-SMB2 3.3.4.7), so the lock core refuses it with STATUS_REQUEST_NOT_ACCEPTED after
+/// the same checks (the lease exists and is breaking) as any other state.
+fn acked_lease_state(field: u32) -> LeaseState {
+    let state = LeaseState::from_wire(field);
+    if state.bits() == field { state } else { LeaseState::RWH }
 }
 
 /// Logs how long the client took to acknowledge a break and feeds Windows' MaxLinkDelay
@@ -95,5 +113,22 @@ fn acknowledged(ctx: &mut Ctx<'_>, target: BreakTarget) {
     tracing::info!(conn = conn.id, peer = %conn.peer, ?target, ?latency, "break acknowledged");
     if conn.link.record_ack(latency, ctx.server.config.max_link_delay) {
         tracing::warn!(conn = conn.id, peer = %conn.peer, ?latency, "slow break acknowledgment: no more oplocks or leases");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acknowledged_levels_and_states_from_the_wire() {
+        assert_eq!(acked_oplock_level(0x00), OplockLevel::None);
+        assert_eq!(acked_oplock_level(0x01), OplockLevel::LevelII);
+        assert_eq!(acked_oplock_level(0x08), OplockLevel::Exclusive);
+        assert_eq!(acked_oplock_level(0x02), OplockLevel::Batch, "undefined: refused as BATCH is");
+        for field in 0..8 {
+            assert_eq!(acked_lease_state(field).bits(), field);
+        }
+        assert_eq!(acked_lease_state(0x8 | 0x1), LeaseState::RWH, "other bits: refused as RWH is");
     }
 }

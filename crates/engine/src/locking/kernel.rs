@@ -20,7 +20,9 @@
 //! goes with the old description and a write lease is taken back on the new one, which
 //! covers Level II and R holders too. No read lease can exist beside a writable
 //! description, so a local *reader* then breaks Level II and R holders, where beside a
-//! read-only description it would not.
+//! read-only description it would not; when the last SMB writer closes, the description
+//! is made read-only again (`Locking::stop_writing`: [`KernelLeases::let_go_of`] first)
+//! and a read lease covers them.
 //!
 //! What remains of the self-break workaround is for opens that do not share the
 //! description: the reopen itself (the read-write open would break the read-only
@@ -39,8 +41,7 @@ use std::time::{Duration, Instant};
 
 use opportune_fs::Handle;
 use opportune_fs::kernel_lease::{self, Lease, LeaseNote};
-use opportune_locks::caching::{H, R, RWH, W};
-use opportune_locks::{FileKey, HostAccess, LockCore};
+use opportune_locks::{FileKey, HostAccess, LeaseState, LockCore};
 
 /// An open file description of ours on a kernel-oplocks share, the opens that use it,
 /// and the lease it holds.
@@ -55,7 +56,7 @@ struct Desc {
 /// A kernel break being served: what the SMB holders may keep, and by when the lease goes.
 #[derive(Clone, Copy)]
 struct HostBreak {
-    allowed: u32,
+    allowed: LeaseState,
     deadline: Instant,
 }
 
@@ -105,10 +106,10 @@ pub(super) enum Due {
 }
 
 /// The lease caching `bits` needs.
-fn needed(bits: u32) -> Lease {
-    if bits & (W | H) != 0 {
+fn needed(bits: LeaseState) -> Lease {
+    if bits.intersects(LeaseState::W | LeaseState::H) {
         Lease::Write
-    } else if bits & R != 0 {
+    } else if bits.contains(LeaseState::R) {
         Lease::Read
     } else {
         Lease::Unlock
@@ -116,11 +117,11 @@ fn needed(bits: u32) -> Lease {
 }
 
 /// The caching a lease protects.
-fn covers(lease: Lease) -> u32 {
+fn covers(lease: Lease) -> LeaseState {
     match lease {
-        Lease::Write => RWH,
-        Lease::Read => R,
-        Lease::Unlock => 0,
+        Lease::Write => LeaseState::RWH,
+        Lease::Read => LeaseState::R,
+        Lease::Unlock => LeaseState::NONE,
     }
 }
 
@@ -151,17 +152,17 @@ impl KernelLeases {
 
     /// Takes the lease behind `bits` just granted to `open`; returns the caching the host
     /// allows (all of `bits`, R, or none).
-    pub(super) fn grant(&mut self, open: u64, file: FileKey, handle: &Arc<Handle>, bits: u32) -> u32 {
+    pub(super) fn grant(&mut self, open: u64, file: FileKey, handle: &Arc<Handle>, bits: LeaseState) -> LeaseState {
         self.opening.remove(&open);
         let fd = handle.lease_fd_number();
         let d = self.descs.entry(fd).or_insert_with(|| Desc { handle: handle.clone(), file, opens: BTreeSet::new(), held: Lease::Unlock });
         d.opens.insert(open);
         self.opens.insert(open, fd);
-        if bits == 0 || !self.active {
-            return 0;
+        if bits.is_empty() || !self.active {
+            return LeaseState::NONE;
         }
         if self.breaks.contains_key(&file) {
-            return 0; // a host opener waits on this file: nothing new until it is in
+            return LeaseState::NONE; // a host opener waits on this file: nothing new until it is in
         }
         bits & covers(self.protect(fd, bits))
     }
@@ -171,9 +172,9 @@ impl KernelLeases {
     /// no read lease), else a read lease. A lease never comes down here (other holders of
     /// the file may need it): if the kernel refuses more, what was held stays. Returns the
     /// lease held.
-    fn protect(&mut self, fd: i32, bits: u32) -> Lease {
+    fn protect(&mut self, fd: i32, bits: LeaseState) -> Lease {
         let Some(d) = self.descs.get_mut(&fd) else { return Lease::Unlock };
-        if bits & !covers(d.held) == 0 {
+        if covers(d.held).contains(bits) {
             return d.held;
         }
         let want = if needed(bits) == Lease::Write || d.handle.opened_for_writing() { Lease::Write } else { Lease::Read };
@@ -282,8 +283,27 @@ impl KernelLeases {
         any
     }
 
-    /// The file system reopened the shared description `handle` uses read-write (a writer
-    /// joined): its lease went with the old description. The file's holders are covered
+    /// The opens that use the description `handle` uses.
+    pub(super) fn opens_sharing(&self, handle: &Handle) -> Vec<u64> {
+        self.descs.get(&handle.lease_fd_number()).map(|d| d.opens.iter().copied().collect()).unwrap_or_default()
+    }
+
+    /// The shared description `handle` uses is about to be reopened read-only (its last
+    /// writer closes): our lease on it goes first, or the read-only open would break it.
+    /// The file is covered again at the next settle after the reopen ([`Self::reopened`]).
+    pub(super) fn let_go_of(&mut self, handle: &Handle) {
+        if let Some(d) = self.descs.get_mut(&handle.lease_fd_number()) {
+            if d.held != Lease::Unlock {
+                take(&d.handle, Lease::Unlock);
+                d.held = Lease::Unlock;
+            }
+            self.unprotected.insert(d.file);
+        }
+    }
+
+    /// The file system reopened the shared description `handle` uses (read-write for a
+    /// writer that joined, or read-only after the last writer): its lease went with the
+    /// old description. The file's holders are covered
     /// again, by a write lease on the new one, at the next settle.
     pub(super) fn reopened(&mut self, handle: &Handle) {
         if let Some(d) = self.descs.get_mut(&handle.lease_fd_number()) {
@@ -320,7 +340,7 @@ impl KernelLeases {
 
     /// A kernel break on `file` is being served from `now`.
     pub(super) fn broken(&mut self, file: FileKey, access: HostAccess, now: Instant) {
-        let b = self.breaks.entry(file).or_insert(HostBreak { allowed: RWH, deadline: now + self.grace });
+        let b = self.breaks.entry(file).or_insert(HostBreak { allowed: LeaseState::RWH, deadline: now + self.grace });
         b.allowed &= access.allowed();
     }
 
@@ -331,16 +351,16 @@ impl KernelLeases {
         let done: Vec<(FileKey, HostBreak)> = self
             .breaks
             .iter()
-            .filter(|(f, b)| core.host_caching(**f) & !b.allowed == 0 || now >= b.deadline)
+            .filter(|(f, b)| b.allowed.contains(core.host_caching(**f)) || now >= b.deadline)
             .map(|(f, b)| (*f, *b))
             .collect();
         for (file, b) in done {
             self.breaks.remove(&file);
-            if now >= b.deadline && core.host_caching(file) & !b.allowed != 0 {
+            if now >= b.deadline && !b.allowed.contains(core.host_caching(file)) {
                 tracing::warn!(?file, "kernel lease break: SMB holders did not acknowledge in time; the host opener goes on");
             }
             for d in self.descs.values_mut().filter(|d| d.file == file && d.held != Lease::Unlock) {
-                d.held = if b.allowed & R != 0 && d.held == Lease::Write && take(&d.handle, Lease::Read) {
+                d.held = if b.allowed.contains(LeaseState::R) && d.held == Lease::Write && take(&d.handle, Lease::Read) {
                     Lease::Read
                 } else {
                     take(&d.handle, Lease::Unlock);
@@ -367,29 +387,29 @@ impl KernelLeases {
     /// ours beside the shared one keep the kernel from it). Returns whether anything was
     /// broken.
     fn reprotect(&mut self, core: &mut LockCore, now: Instant, file: FileKey) -> bool {
-        let mut allowed = RWH;
-        let mut caching = 0;
-        let mut wanted: HashMap<i32, u32> = HashMap::new();
+        let mut allowed = LeaseState::RWH;
+        let mut caching = LeaseState::NONE;
+        let mut wanted: HashMap<i32, LeaseState> = HashMap::new();
         for open in core.opens_of(file) {
-            let bits = core.caching_of(open).map_or(0, |c| c.bits);
+            let bits = core.caching_of(open).map_or(LeaseState::NONE, |c| c.bits);
             caching |= bits;
             match self.opens.get(&open.0) {
-                _ if bits == 0 => {}
+                _ if bits.is_empty() => {}
                 Some(fd) => *wanted.entry(*fd).or_default() |= bits,
-                None => allowed = 0, // not an open of ours to lease (another share's)
+                None => allowed = LeaseState::NONE, // not an open of ours to lease (another share's)
             }
         }
         for (fd, bits) in wanted {
             let got = covers(self.protect(fd, bits));
-            if bits & !got != 0 {
+            if !got.contains(bits) {
                 allowed &= got;
             }
         }
-        if caching & !allowed == 0 {
+        if allowed.contains(caching) {
             self.unprotected.remove(&file);
             return false;
         }
-        let access = if allowed & R != 0 { HostAccess::Read } else { HostAccess::Write };
+        let access = if allowed.contains(LeaseState::R) { HostAccess::Read } else { HostAccess::Write };
         core.handle_host_open(now, file, access);
         // Still unprotected until the holders are down; the next settle looks again.
         true
@@ -405,15 +425,20 @@ impl KernelLeases {
 mod tests {
     use super::*;
 
+    const R: LeaseState = LeaseState::R;
+    const H: LeaseState = LeaseState::H;
+    const W: LeaseState = LeaseState::W;
+    const RWH: LeaseState = LeaseState::RWH;
+
     #[test]
     fn leases_for_caching() {
         assert_eq!(needed(R), Lease::Read);
         assert_eq!(needed(R | H), Lease::Write);
         assert_eq!(needed(R | W), Lease::Write);
         assert_eq!(needed(RWH), Lease::Write);
-        assert_eq!(needed(0), Lease::Unlock);
+        assert_eq!(needed(LeaseState::NONE), Lease::Unlock);
         assert_eq!(covers(Lease::Read), R);
-        assert_eq!(RWH & covers(Lease::Unlock), 0);
+        assert_eq!(RWH & covers(Lease::Unlock), LeaseState::NONE);
     }
 
     #[test]

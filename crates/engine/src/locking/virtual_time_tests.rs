@@ -50,7 +50,7 @@ fn admission(conn: u64, open: u64) -> Admission {
         open,
         access: AccessMask(AccessMask::FILE_READ_DATA | AccessMask::FILE_WRITE_DATA),
         share: ShareAccess(ShareAccess::READ | ShareAccess::WRITE),
-        requested: RequestedCaching::Oplock(0x09),
+        requested: RequestedCaching::Oplock(opportune_locks::OplockLevel::Batch),
         truncating: false,
         delete_on_close: false,
         policy: CreatePolicy::default(),

@@ -9,6 +9,7 @@
 use crate::break_trace::{BreakRecord, PendingBreak};
 use crate::figures::{dialect_name, ConnFigures};
 use crate::server::ServerState;
+use opportune_types::LeaseState;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -347,8 +348,8 @@ fn share_letters(s: u32) -> String {
     if l.is_empty() { "-".into() } else { l }
 }
 
-/// "batch", "exclusive", "level2", "lease RWH", … for R/W/H caching bits.
-pub fn caching_name(bits: u32, lease: bool) -> String {
+/// "batch", "exclusive", "level2", "lease RWH", … for an open's caching.
+pub fn caching_name(bits: LeaseState, lease: bool) -> String {
     if lease {
         let s = crate::break_trace::lease_letters(bits);
         return if s.is_empty() { "lease none".into() } else { format!("lease {s}") };
@@ -362,12 +363,12 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(caching_name(7, false), "batch");
-        assert_eq!(caching_name(1, false), "level2");
-        assert_eq!(caching_name(7, true), "lease RWH");
-        assert_eq!(caching_name(3, true), "lease RH");
-        assert_eq!(caching_name(0, false), "none");
-        assert_eq!(caching_name(0, true), "lease none");
+        assert_eq!(caching_name(LeaseState::RWH, false), "batch");
+        assert_eq!(caching_name(LeaseState::R, false), "level2");
+        assert_eq!(caching_name(LeaseState::RWH, true), "lease RWH");
+        assert_eq!(caching_name(LeaseState::RH, true), "lease RH");
+        assert_eq!(caching_name(LeaseState::NONE, false), "none");
+        assert_eq!(caching_name(LeaseState::NONE, true), "lease none");
         assert_eq!(share_letters(7), "RWD");
         assert_eq!(share_letters(0), "-");
     }

@@ -4,6 +4,12 @@ use opportune_types::{AccessMask, ShareAccess};
 
 pub const FILE: FileKey = FileKey { device: 1, inode: 42 };
 
+pub const NONE: LeaseState = LeaseState::NONE;
+pub const R: LeaseState = LeaseState::R;
+pub const H: LeaseState = LeaseState::H;
+pub const W: LeaseState = LeaseState::W;
+pub const RWH: LeaseState = LeaseState::RWH;
+
 pub fn req(conn: u64, open: u64, access: u32, share: u32, requested: RequestedCaching) -> CreateRequest {
     CreateRequest {
         conn: ConnId(conn),
@@ -20,7 +26,7 @@ pub fn req(conn: u64, open: u64, access: u32, share: u32, requested: RequestedCa
     }
 }
 
-pub fn lease_req(conn: u64, open: u64, n: u8, state: u32) -> CreateRequest {
+pub fn lease_req(conn: u64, open: u64, n: u8, state: LeaseState) -> CreateRequest {
     req(
         conn,
         open,
