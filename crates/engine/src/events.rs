@@ -73,9 +73,15 @@ pub fn handle(server: &ServerState, conn: &mut ConnState, ev: ConnEvent, out: &m
             crate::handlers::close::forced(server, conn, open, delete_file);
             Ok(())
         }
-        ConnEvent::NotifyDone { open, status } => {
-            let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Notify { open }) else { return Ok(()) };
-            complete(server, conn, out, async_id, op, Reply::error(status), None)
+        ConnEvent::NotifyDone { open, request, status } => {
+            if let Some(async_id) = request {
+                let Some(op) = conn.pending.take(async_id).filter(|op| op.waiting == Waiting::Notify { open }) else { return Ok(()) };
+                return complete(server, conn, out, async_id, op, Reply::error(status), None);
+            }
+            while let Some((async_id, op)) = conn.pending.take_waiting(Waiting::Notify { open }) {
+                complete(server, conn, out, async_id, op, Reply::error(status), None)?;
+            }
+            Ok(())
         }
     }
 }

@@ -63,6 +63,8 @@ mod share_table;
 pub mod reload;
 pub mod throttle;
 pub mod status;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod unix_id;
 mod wildcard;
 

@@ -59,8 +59,10 @@ pub enum ConnEvent {
     Lock(Event),
     /// A change under a directory this connection watches (CHANGE_NOTIFY).
     Change(crate::notify_change::Change),
-    /// A pending CHANGE_NOTIFY ends with this status (cancelled, or its handle closed).
-    NotifyDone { open: u64, status: NtStatus },
+    /// The pending CHANGE_NOTIFYs of `open` end with this status: the one with AsyncId
+    /// `request` (cancelled), or with None all of them (handle closed, directory deleted,
+    /// changes lost).
+    NotifyDone { open: u64, request: Option<u64>, status: NtStatus },
     /// The session ends: the client re-established it on another connection
     /// (PreviousSessionId), or a reload removed its user.
     ExpireSession { session: u64, why: &'static str },

@@ -104,7 +104,7 @@ impl NotifyHub {
         drop(w);
         for (open, conn) in hits {
             let status = opportune_types::NtStatus::DELETE_PENDING;
-            locks.send_to(conn, ConnEvent::NotifyDone { open, status });
+            locks.send_to(conn, ConnEvent::NotifyDone { open, request: None, status });
         }
     }
 }
@@ -118,7 +118,7 @@ impl NotifyHub {
         drop(w);
         for (open, conn) in hits {
             let status = opportune_types::NtStatus::NOTIFY_ENUM_DIR;
-            locks.send_to(conn, ConnEvent::NotifyDone { open, status });
+            locks.send_to(conn, ConnEvent::NotifyDone { open, request: None, status });
         }
     }
 }

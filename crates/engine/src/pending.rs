@@ -62,12 +62,20 @@ impl PendingTable {
         }
     }
 
-    /// Takes the request waiting for `w`, with its AsyncId.
+    /// Takes a request waiting for `w`, with its AsyncId. When several wait for the same
+    /// thing (CHANGE_NOTIFYs on one directory open), which one is not specified (Windows
+    /// completes the oldest first; here that would starve a client that abandoned a watch
+    /// without CANCEL, as `crates/cli/tests/host_notify.rs` does: an open question).
     pub fn take_waiting(&mut self, w: Waiting) -> Option<(u64, PendingOp)> {
         let id = *self.ops.iter().find(|(_, op)| op.waiting == w)?.0;
+        self.take(id).map(|op| (id, op))
+    }
+
+    /// Takes the request with AsyncId `id`.
+    pub fn take(&mut self, id: u64) -> Option<PendingOp> {
         let op = self.ops.remove(&id)?;
         self.bytes -= rest_len(&op);
-        Some((id, op))
+        Some(op)
     }
 
     /// Requests pending now.
@@ -80,12 +88,13 @@ impl PendingTable {
         self.bytes
     }
 
-    /// The request CANCEL names: by AsyncId when the CANCEL is async, else by MessageId.
-    pub fn find_cancel_target(&self, hdr: &Header) -> Option<Waiting> {
+    /// The request CANCEL names, with its AsyncId: by AsyncId when the CANCEL is async,
+    /// else by MessageId.
+    pub fn find_cancel_target(&self, hdr: &Header) -> Option<(u64, Waiting)> {
         if hdr.is_async() {
-            return self.ops.get(&hdr.async_id).map(|op| op.waiting);
+            return self.ops.get(&hdr.async_id).map(|op| (hdr.async_id, op.waiting));
         }
-        self.ops.values().find(|op| op.header.message_id == hdr.message_id).map(|op| op.waiting)
+        self.ops.iter().find(|(_, op)| op.header.message_id == hdr.message_id).map(|(id, op)| (*id, op.waiting))
     }
 
     pub fn find(&self, w: Waiting) -> bool {
@@ -112,9 +121,9 @@ mod tests {
         let h = Header { message_id: 7, ..Header::default() };
         t.insert(100, PendingOp { header: h, waiting: Waiting::Lock { request: 1 }, encrypted: false, rest: None, since: std::time::Instant::now(), create: None });
         let by_mid = Header { message_id: 7, ..Header::default() };
-        assert_eq!(t.find_cancel_target(&by_mid), Some(Waiting::Lock { request: 1 }));
+        assert_eq!(t.find_cancel_target(&by_mid), Some((100, Waiting::Lock { request: 1 })));
         let by_async = Header { flags: opportune_wire::header::flags::ASYNC_COMMAND, async_id: 100, ..Header::default() };
-        assert_eq!(t.find_cancel_target(&by_async), Some(Waiting::Lock { request: 1 }));
+        assert_eq!(t.find_cancel_target(&by_async), Some((100, Waiting::Lock { request: 1 })));
         assert!(t.take_waiting(Waiting::Lock { request: 1 }).is_some());
         assert!(t.is_empty());
     }

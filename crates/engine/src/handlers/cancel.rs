@@ -9,12 +9,13 @@ use opportune_wire::header::Header;
 
 pub fn handle_cancel(server: &ServerState, conn: &mut ConnState, hdr: &Header) {
     match conn.pending.find_cancel_target(hdr) {
-        Some(Waiting::Lock { request }) => server.locks.cancel_lock(request),
-        Some(Waiting::Create { open }) => server.locks.cancel_create(conn.id, open),
-        Some(Waiting::Notify { open }) => {
-            let done = ConnEvent::NotifyDone { open, status: opportune_types::NtStatus::CANCELLED };
+        Some((_, Waiting::Lock { request })) => server.locks.cancel_lock(request),
+        Some((_, Waiting::Create { open })) => server.locks.cancel_create(conn.id, open),
+        Some((async_id, Waiting::Notify { open })) => {
+            // This watch only: others on the same open keep waiting.
+            let done = ConnEvent::NotifyDone { open, request: Some(async_id), status: opportune_types::NtStatus::CANCELLED };
             server.locks.send_to(conn.id, done);
         }
-        Some(Waiting::Rename { .. }) | None => {}
+        Some((_, Waiting::Rename { .. })) | None => {}
     }
 }

@@ -92,6 +92,6 @@ pub fn on_close(server: &ServerState, conn: &mut ConnState, open: u64) {
     server.notify.unwatch(open);
     server.host_notify.unwatch(open);
     if conn.pending.find(Waiting::Notify { open }) {
-        server.locks.send_to(conn.id, ConnEvent::NotifyDone { open, status: NtStatus::NOTIFY_CLEANUP });
+        server.locks.send_to(conn.id, ConnEvent::NotifyDone { open, request: None, status: NtStatus::NOTIFY_CLEANUP });
     }
 }
