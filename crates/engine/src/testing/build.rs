@@ -42,14 +42,8 @@ pub mod options {
     pub const DELETE_ON_CLOSE: u32 = 0x0000_1000;
 }
 
-/// RequestedOplockLevel / OplockLevel (MS-SMB2 2.2.13, 2.2.14).
-pub mod oplock {
-    pub const NONE: u8 = 0x00;
-    pub const LEVEL_II: u8 = 0x01;
-    pub const EXCLUSIVE: u8 = 0x08;
-    pub const BATCH: u8 = 0x09;
-    pub const LEASE: u8 = 0xFF;
-}
+/// RequestedOplockLevel / OplockLevel (MS-SMB2 2.2.13, 2.2.14): the codec's constants.
+pub use opportune_types::create::oplock;
 
 /// SMB2_LEASE state bits (MS-SMB2 2.2.13.2.8).
 pub mod lease {
