@@ -275,6 +275,56 @@ fn smb_writers_joining_level2_holders_break_no_kernel_lease() {
     assert!(!records.is_empty() && records.iter().all(|r| r["trigger"]["cause"] == "host"), "the local writer's breaks only: {v}");
 }
 
+/// When the last SMB writer of a file closes, its shared description goes back to
+/// read-only (issue 11): the Level II holder left is covered by a read lease again, so a
+/// local reader leaves it alone, as before any writer came; a local writer still breaks it.
+#[test]
+fn the_description_is_read_only_again_after_the_last_writer_closes() {
+    let s = server("kop-down");
+    let p = seed(&s, "down.txt", b"shared");
+    let (mut a, mut b) = (client(&s), client(&s));
+    // The writer first, so the description is read-write from the start (the reopen the
+    // other way, a writer joining readers, has a test of its own above).
+    let (fb, lb) = b.create("down.txt", GENERIC_ALL, LEVEL_II).expect("create b (read-write)");
+    let (fa, la) = a.create("down.txt", FILE_GENERIC_READ, LEVEL_II).expect("create a (read-only)");
+    assert_eq!((la, lb), (LEVEL_II, LEVEL_II));
+    assert_eq!(b.close(fb), STATUS_SUCCESS);
+    assert!(a.next_break(Duration::from_millis(300)).is_none(), "the writer's close breaks nothing");
+    let Some(reader) = Local::open(&p, false) else { return };
+    assert_eq!(reader.opened_within(Duration::from_secs(1)).expect("a reader does not wait"), b"shared");
+    assert!(a.next_break(Duration::from_millis(500)).is_none(), "a local reader leaves Level II alone once no SMB open writes");
+    let Some(writer) = Local::open(&p, true) else { return };
+    assert!(writer.opened_within(Duration::from_secs(1)).is_some(), "the local writer does not wait for Level II");
+    assert_eq!(a.next_break(Duration::from_secs(1)), Some((fa, LEVEL_NONE)), "the read lease was held");
+}
+
+/// The self-break trap, over and over: writers come and go beside a Level II holder, so
+/// the shared description is reopened read-write and read-only again each time, and each
+/// reopen would break the lease of ours on it. The file system refuses such a reopen
+/// before opening anything (the server lets go of the lease and tries again), so no
+/// kernel break is ever raised and the holder sees none. Before, the reopen raised one
+/// and its note could be read before the lease was let go, passing for a host open.
+#[test]
+fn writers_coming_and_going_beside_level2_raise_no_kernel_break() {
+    let s = server("kop-cycle");
+    seed(&s, "cycle.txt", b"shared");
+    let (mut a, mut b) = (client(&s), client(&s));
+    let (_fa, la) = a.create("cycle.txt", FILE_GENERIC_READ, LEVEL_II).expect("create a (read-only)");
+    assert_eq!(la, LEVEL_II);
+    for round in 0..30 {
+        let (fb, lb) = b.create("cycle.txt", GENERIC_ALL, LEVEL_II).expect("create b (read-write)");
+        assert_eq!(lb, LEVEL_II, "round {round}: the writer gets Level II beside the reader");
+        assert_eq!(b.close(fb), STATUS_SUCCESS);
+    }
+    assert!(a.next_break(Duration::from_millis(300)).is_none(), "no break for the Level II holder");
+    let out = Command::new(env!("CARGO_BIN_EXE_opportune"))
+        .args(["status", "--json", "--breaks", "--listen", &s.addr.to_string()])
+        .output()
+        .expect("run status");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    assert!(v["breaks"].as_array().is_some_and(|r| r.is_empty()), "no break at all: {v}");
+}
+
 /// A local process holding a lease of its own (F_SETLEASE) on the file: an SMB open waits
 /// for the kernel to break that lease, without holding up other requests of its
 /// connection, and then succeeds.

@@ -1239,6 +1239,34 @@ impl Locking {
         self.publish(g);
     }
 
+    /// The last handle writing through a shared description closes (after `close_id`):
+    /// the description becomes read-only again (`Handle::stop_writing`), so that read-only
+    /// caching is covered by a read lease, which a local reader does not break. Our lease
+    /// goes first; the reopen runs outside the mutex; then, as after any reopen
+    /// ([`Locking::reopened`]), the other opens' OFD locks are taken again and the lease
+    /// with the next settle.
+    ///
+    /// Not while another open of the file holds an exclusive byte-range lock: through a
+    /// read-only description the kernel takes only read locks, so the lock would let local
+    /// readers in. The description then stays read-write until the last open goes.
+    pub fn stop_writing(&self, handle: &opportune_fs::Handle) {
+        {
+            let mut g = self.lock();
+            let opens = g.kernel.opens_sharing(handle);
+            if opens.iter().any(|o| g.core.locks_of(OpenId(*o)).iter().any(|l| l.exclusive)) {
+                return;
+            }
+            g.kernel.let_go_of(handle);
+        }
+        match crate::offload::blocking(|| handle.stop_writing()) {
+            Ok(true) => tracing::debug!(rel = %handle.rel_path(), "shared description read-only again: no open writes"),
+            Ok(false) => {}
+            Err(e) => tracing::debug!(rel = %handle.rel_path(), error = %e, "shared description stays read-write"),
+        }
+        self.reopened(handle);
+        self.wake_timer();
+    }
+
     /// The create of `open` met another process's lease: it waits (STATUS_PENDING) and is
     /// started over from the path lookup (`CreateOutcome::Restart`) as the kernel breaks
     /// that lease, given up (SHARING_VIOLATION) after the kernel's lease-break-time.

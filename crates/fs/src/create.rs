@@ -97,7 +97,9 @@ fn open_existing(
     };
     if p.directory != Some(true) && !path.trailing_separator() {
         match root.open_shared(rel, p.write || trunc) {
-            Shared::Found(Ok(found), st) => return finish_open(root, rel, p, found.description, &st, found.reopened),
+            Shared::Found(Ok(found), st) => {
+                return finish_open(root, rel, p, found.description, &st, found.reopened).map(|o| o.writing(found.writing));
+            }
             // No read permission (`unix_identity`) for an open of attributes only: an
             // O_PATH descriptor of its own, below.
             Shared::Found(Err(e), _) if e.raw_os_error() == Some(libc::EACCES) && p.metadata_only && !p.write && !trunc => {}

@@ -44,6 +44,11 @@ pub struct Opened {
 }
 
 impl Opened {
+    /// The open writes through its shared description: its handle holds the claim.
+    pub(crate) fn writing(self, w: Option<crate::description::Writing>) -> Opened {
+        Opened { handle: self.handle.with_writing(w), ..self }
+    }
+
     /// The opened object's metadata: what the open already read, else read now.
     pub fn info(&self) -> Result<FileInfo, FsError> {
         match self.info {

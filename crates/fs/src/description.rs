@@ -18,8 +18,12 @@
 //! `dup3` ([`crate::sys::dup_onto`]): every handle of the file follows at once, with no
 //! lock on the I/O path. What belonged to the old description goes with it — its lease
 //! (the caller lets go of it first: the read-write open would break it) and its OFD
-//! byte-range locks, which the caller takes again ([`Opened::reopened`]). It stays
-//! read-write until the last handle of the file closes.
+//! byte-range locks, which the caller takes again ([`Opened::reopened`]). Each handle
+//! that writes holds a [`Writing`] claim; when the last claim goes while other handles
+//! still use the description, the caller may make it read-only again
+//! ([`Handle::stop_writing`](crate::Handle::stop_writing)): the same `dup3`, the other way,
+//! after letting go of the write lease, so that a read lease can cover read-only caching
+//! again and a local reader no longer breaks it.
 //!
 //! Access is still checked per SMB open (the server asks each open's granted access
 //! before READ, WRITE and SET_INFO), not by the description's mode.
@@ -31,7 +35,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::sys;
@@ -45,19 +49,91 @@ pub(crate) struct Description {
     /// Never replaced: a reopen puts the new description under this descriptor number.
     file: File,
     writable: AtomicBool,
+    /// Handles that write through it ([`Writing`] claims).
+    writers: AtomicUsize,
     /// The table it is listed in, and under which key (shared descriptions only).
     listed: Option<(Arc<Table>, Key)>,
+    /// Held while a lease is taken on it ([`Description::take_lease`]) and while it is
+    /// checked for a lease and reopened (`refuse_if_leased`), so that no lease of ours
+    /// appears between the check and the reopen that would break it.
+    lease_gate: Mutex<()>,
 }
 
 impl Description {
     /// A description of one handle's own (a directory, or a share that shares none);
     /// `writable`: it was opened for writing (the caller knows its open flags).
     pub(crate) fn own(file: File, writable: bool) -> Arc<Description> {
-        Arc::new(Description { file, writable: AtomicBool::new(writable), listed: None })
+        Arc::new(Description { file, writable: AtomicBool::new(writable), writers: AtomicUsize::new(0), listed: None, lease_gate: Mutex::new(()) })
+    }
+
+    fn listed(file: File, writable: bool, table: &Arc<Table>, k: Key) -> Arc<Description> {
+        Arc::new(Description { file, writable: AtomicBool::new(writable), writers: AtomicUsize::new(0), listed: Some((table.clone(), k)), lease_gate: Mutex::new(()) })
+    }
+
+    /// A claim to write through this description; the caller holds the table's lock.
+    fn claim(self: &Arc<Self>) -> Writing {
+        self.writers.fetch_add(1, Ordering::AcqRel);
+        Writing(self.clone())
+    }
+
+    /// Whether `claim` is the only claim to write through this shared, writable
+    /// description.
+    pub(crate) fn is_last_writer(&self, claim: &Writing) -> bool {
+        std::ptr::eq(Arc::as_ptr(&claim.0), self)
+            && self.is_shared()
+            && self.is_writable()
+            && self.writers.load(Ordering::Acquire) == 1
+    }
+
+    /// Reopens the description read-only under the same descriptor number, if it is
+    /// shared, read-write and nobody claims to write through it; whether it did. The
+    /// table's lock is held throughout, so no writer joins in between. EWOULDBLOCK: a
+    /// lease (the caller's own, not let go first, or another process's) is in the way.
+    pub(crate) fn make_read_only_if_unwritten(&self) -> io::Result<bool> {
+        let Some((table, _)) = &self.listed else { return Ok(false) };
+        let _map = table.lock().map_err(|_| io::Error::from_raw_os_error(libc::EIO))?;
+        if !self.is_writable() || self.writers.load(Ordering::Acquire) > 0 {
+            return Ok(false);
+        }
+        // A read-only open breaks a write lease, ours included: see `refuse_if_leased`.
+        let _gate = self.gate();
+        self.refuse_if_leased(sys::Lease::Write)?;
+        let new = reopen(self.file.as_fd(), false)?;
+        sys::dup_onto(new.into(), self.file.as_fd())?;
+        self.writable.store(false, Ordering::Release);
+        Ok(true)
     }
 
     pub(crate) fn file(&self) -> &File {
         &self.file
+    }
+
+    fn gate(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.lease_gate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes, downgrades or drops the lease on this description (`kernel_lease::take`),
+    /// never while it is being checked and reopened.
+    pub(crate) fn take_lease(&self, lease: sys::Lease) -> Result<bool, crate::FsError> {
+        let _gate = self.gate();
+        crate::kernel_lease::take(self.file.as_fd(), lease)
+    }
+
+    /// EWOULDBLOCK, without opening anything, if this description holds a lease that a
+    /// reopen would break (`at_least` or stronger: a read-write reopen breaks a read
+    /// lease, a read-only one only a write lease). The kernel does not tell our own opens
+    /// from other processes': the reopen would start a break of our own lease, and its
+    /// note, if read before the caller let go of the lease, would pass for a host open
+    /// and break the SMB holders of the file. Asked first, the caller lets go of the lease
+    /// (the server's `kernel_yield`) and tries again, and no break is ever raised. The
+    /// caller holds the lease gate from the check through the reopen.
+    fn refuse_if_leased(&self, at_least: sys::Lease) -> io::Result<()> {
+        let held = sys::get_lease(self.file.as_fd())?;
+        let breaks = match at_least {
+            sys::Lease::Read => held != sys::Lease::Unlock,
+            _ => held == sys::Lease::Write,
+        };
+        if breaks { Err(io::Error::from_raw_os_error(libc::EWOULDBLOCK)) } else { Ok(()) }
     }
 
     pub(crate) fn is_shared(&self) -> bool {
@@ -81,6 +157,9 @@ impl Description {
     /// Reopens the description read-write under the same descriptor number. The caller
     /// holds the table's lock, so two opens do not reopen at once.
     fn make_writable(&self) -> io::Result<()> {
+        // A read-write open breaks any lease, ours included: see `refuse_if_leased`.
+        let _gate = self.gate();
+        self.refuse_if_leased(sys::Lease::Read)?;
         let new = reopen(self.file.as_fd(), true)?;
         sys::dup_onto(new.into(), self.file.as_fd())?;
         self.writable.store(true, Ordering::Release);
@@ -118,9 +197,21 @@ pub(crate) struct Descriptions {
     table: Arc<Table>,
 }
 
+/// One handle's claim to write through a shared description: while one exists the
+/// description stays read-write.
+pub(crate) struct Writing(Arc<Description>);
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        self.0.writers.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// What [`Descriptions::file`] found or made.
 pub(crate) struct Found {
     pub(crate) description: Arc<Description>,
+    /// This open's claim to write (an open that writes).
+    pub(crate) writing: Option<Writing>,
     /// The description was reopened read-write for this open (its lease and OFD locks
     /// went with the old one).
     pub(crate) reopened: bool,
@@ -151,34 +242,37 @@ impl Descriptions {
         if let Some(d) = listed {
             let reopened = write && !d.is_writable();
             let made = if reopened { d.make_writable() } else { Ok(()) };
+            let writing = (write && made.is_ok()).then(|| d.claim());
             // `d` may be the last reference if the other handles closed meanwhile: its
             // drop takes the table's lock, so the lock goes first.
             drop(map);
             made?;
-            return Ok(Found { description: d, reopened });
+            return Ok(Found { description: d, writing, reopened });
         }
         let file = reopen(path_fd, write)?;
-        let d = Arc::new(Description { file, writable: AtomicBool::new(write), listed: Some((self.table.clone(), k)) });
+        let d = Description::listed(file, write, &self.table, k);
         map.insert(k, Arc::downgrade(&d));
-        Ok(Found { description: d, reopened: false })
+        let writing = write.then(|| d.claim());
+        Ok(Found { description: d, writing, reopened: false })
     }
 
     /// A file just created through `file` (statx `st`; opened for writing if
     /// `writable`): its description is listed for the opens that follow. Unshared if the
     /// file has another listed description already (only a file reached under another
     /// name meanwhile could).
-    pub(crate) fn adopt(&self, file: File, st: &libc::statx, writable: bool) -> Arc<Description> {
+    pub(crate) fn adopt(&self, file: File, st: &libc::statx, writable: bool) -> (Arc<Description>, Option<Writing>) {
         if !self.is_enabled() {
-            return Description::own(file, writable);
+            return (Description::own(file, writable), None);
         }
         let k = key(st);
-        let Ok(mut map) = self.table.lock() else { return Description::own(file, writable) };
+        let Ok(mut map) = self.table.lock() else { return (Description::own(file, writable), None) };
         if map.get(&k).is_some_and(|w| w.strong_count() > 0) {
-            return Description::own(file, writable);
+            return (Description::own(file, writable), None);
         }
-        let d = Arc::new(Description { file, writable: AtomicBool::new(writable), listed: Some((self.table.clone(), k)) });
+        let d = Description::listed(file, writable, &self.table, k);
         map.insert(k, Arc::downgrade(&d));
-        d
+        let writing = writable.then(|| d.claim());
+        (d, writing)
     }
 
     /// How many files have a listed description (tests).
@@ -195,6 +289,39 @@ mod tests {
 
     /// Every handle of a file shares one description; a writer reopens it read-write
     /// under the same number; the entry goes with the last handle.
+    /// The description goes back to read-only when the last writer stops writing while
+    /// readers remain, and read-write again with the next writer; a writer that is not the
+    /// last, or the last handle of a file, changes nothing.
+    #[test]
+    fn read_only_again_after_the_last_writer() {
+        let (t, s) = share("desc-down", false);
+        s.share_descriptions(true);
+        std::fs::write(t.path().join("f"), b"data").unwrap();
+        let mut ro = params(Open, Some(false));
+        ro.write = false;
+        let r = s.create(&parse("f"), &ro).unwrap();
+        let w1 = s.create(&parse("f"), &params(Open, None)).unwrap();
+        let w2 = s.create(&parse("f"), &params(Open, None)).unwrap();
+        assert!(r.handle.opened_for_writing());
+        assert!(!r.handle.is_last_writer(), "a reader holds no claim");
+        assert!(!w1.handle.is_last_writer(), "another writer remains");
+        assert!(!w1.handle.stop_writing().unwrap(), "w2 still writes");
+        assert!(r.handle.opened_for_writing());
+        assert!(w2.handle.is_last_writer());
+        let fd = r.handle.lease_fd_number();
+        assert!(w2.handle.stop_writing().unwrap());
+        assert!(!r.handle.opened_for_writing() && !w2.handle.opened_for_writing(), "every handle follows");
+        assert_eq!(r.handle.lease_fd_number(), fd, "under the same descriptor number");
+        let mut buf = [0u8; 4];
+        r.handle.read_at(&mut buf, 0).unwrap();
+        assert_eq!(&buf, b"data");
+        assert!(!w2.handle.stop_writing().unwrap(), "a claim goes once");
+        let w3 = s.create(&parse("f"), &params(Open, None)).unwrap();
+        assert!(w3.reopened && r.handle.opened_for_writing(), "the next writer reopens it read-write");
+        drop((r, w1, w2));
+        assert!(!w3.handle.is_last_writer(), "the last handle of the file: nothing to keep read-only for");
+    }
+
     #[test]
     fn one_description_per_file() {
         let (t, s) = share("desc-one", false);

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 use opportune_types::FileAttributes;
 use opportune_types::time::filetime_to_unix;
 
-use crate::description::Description;
+use crate::description::{Description, Writing};
 use crate::dosattr::{self, DosRecord};
 use crate::error::FsError;
 use crate::info::{BasicInfo, FileInfo};
@@ -46,6 +46,9 @@ pub struct Handle {
     /// reported while it is more than what is on disk: without strict allocation it is
     /// recorded, not preallocated (see the `space` module). 0: none.
     requested_allocation: AtomicU64,
+    /// Its claim to write through a shared description (an open that writes), until
+    /// [`Handle::stop_writing`] or the handle goes.
+    writing: std::sync::Mutex<Option<Writing>>,
 }
 
 /// MS-FSCC 2.4.7: 0 and -1/-2 in a time field mean "leave unchanged".
@@ -63,7 +66,40 @@ impl Handle {
             rel: RwLock::new(rel),
             user_set_change_time: AtomicBool::new(false),
             requested_allocation: AtomicU64::new(0),
+            writing: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The handle writes through its shared description: it holds `w`, the claim that
+    /// keeps the description read-write.
+    pub(crate) fn with_writing(self, w: Option<Writing>) -> Handle {
+        *self.writing.lock().unwrap_or_else(|e| e.into_inner()) = w;
+        self
+    }
+
+    /// Whether this handle is the last one writing through a shared description that
+    /// other handles still use (its close may then make the description read-only again:
+    /// [`Handle::stop_writing`]). The last handle of a file closing is not: its
+    /// description goes with it.
+    pub fn is_last_writer(&self) -> bool {
+        let w = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        // This handle and its claim hold two references; any more are other handles'.
+        w.as_ref().is_some_and(|w| self.desc.is_last_writer(w)) && Arc::strong_count(&self.desc) > 2
+    }
+
+    /// The handle writes no more (it is closing): its claim goes, and if no handle writes
+    /// through the shared description any more it is reopened read-only under the same
+    /// descriptor number (the `description` module). Whether it was. What belonged to the
+    /// read-write description goes with it, as for the reopen the other way
+    /// ([`crate::Opened::reopened`]): the caller lets go of its lease first (else
+    /// EWOULDBLOCK) and takes the OFD locks of the other opens again after.
+    pub fn stop_writing(&self) -> std::io::Result<bool> {
+        let claim = self.writing.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if claim.is_none() {
+            return Ok(false);
+        }
+        drop(claim);
+        self.desc.make_read_only_if_unwritten()
     }
 
     /// An open of named stream `s` of the base object `file`; `rel` is
@@ -135,6 +171,11 @@ impl Handle {
 
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.desc.file().as_fd()
+    }
+
+    /// Its open file description (for the lease calls, `kernel_lease`).
+    pub(crate) fn description(&self) -> &Description {
+        &self.desc
     }
 
     /// Whether the open file description is open for writing.

@@ -50,6 +50,13 @@ impl Handle {
         self.fd()
     }
 
+    /// [`take`] on [`Handle::lease_fd`], never between the check and the reopen of its
+    /// shared description that a lease of ours would be broken by (the description's
+    /// lease gate): use this, not [`take`], for a handle's lease.
+    pub fn take_lease(&self, lease: Lease) -> Result<bool, FsError> {
+        self.description().take_lease(lease)
+    }
+
     /// The number of [`Handle::lease_fd`].
     pub fn lease_fd_number(&self) -> i32 {
         self.fd().as_raw_fd()

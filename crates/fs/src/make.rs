@@ -128,12 +128,12 @@ pub(crate) fn create_new(
             return Err(e);
         }
     };
-    let desc = if want_dir {
-        Description::own(file, false)
+    let (desc, writing) = if want_dir {
+        (Description::own(file, false), None)
     } else {
         root.descriptions.adopt(file, &st, writable)
     };
-    let handle = Handle::new(desc, want_dir, root.clone(), rel.clone());
+    let handle = Handle::new(desc, want_dir, root.clone(), rel.clone()).with_writing(writing);
     Ok(Opened {
         handle,
         action: CreateAction::Created,

@@ -152,9 +152,12 @@ fn shared_descriptions_keep_our_own_leases(dir: &Path, sig: &LeaseSignals) {
     assert!(c.same_description(&a));
     assert!(breaks(sig, Duration::from_millis(100)).is_empty(), "our own opens break nothing");
     // A writer needs the description read-write: the lease goes first, then it reopens.
-    assert!(share.create(&path, &p(true)).is_err(), "the reopen would break our lease");
-    assert!(kernel_lease::take(a.lease_fd(), Lease::Unlock).expect("unlock"));
-    let _ = breaks(sig, Duration::from_millis(100)); // the refused reopen's break note
+    // Refused before anything is opened: no break of our own lease is started.
+    let refused = share.create(&path, &p(true)).err().expect("the reopen would break our lease");
+    assert!(matches!(refused, opportune_fs::FsError::LeaseHeld { .. }), "{refused:?}");
+    assert_eq!(kernel_lease::held(a.lease_fd()).expect("held"), Lease::Write, "the lease is not being broken");
+    assert!(breaks(sig, Duration::from_millis(100)).is_empty(), "the refused reopen raised no break note");
+    assert!(a.take_lease(Lease::Unlock).expect("unlock"));
     let w = share.create(&path, &p(true)).expect("the writer reopens the description");
     assert!(w.reopened && w.handle.same_description(&a) && a.opened_for_writing());
     assert!(kernel_lease::take(a.lease_fd(), Lease::Write).expect("a write lease on the read-write description"));

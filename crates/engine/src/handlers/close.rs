@@ -51,6 +51,10 @@ pub fn finish_close(server: &ServerState, conn: &mut ConnState, open: Open) {
     }
     server.host_names.closed(&server.host_notify, id);
     let outcome = server.locks.close_id(id);
+    if open.handle.is_last_writer() && !outcome.delete_file {
+        // Kernel oplocks: the other opens of the file read only; so does its description now.
+        server.locks.stop_writing(&open.handle);
+    }
     if let Some(s) = server.shares.get(open.share) {
         s.metrics.closes.increment(1);
     }

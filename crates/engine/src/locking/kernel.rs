@@ -20,7 +20,9 @@
 //! goes with the old description and a write lease is taken back on the new one, which
 //! covers Level II and R holders too. No read lease can exist beside a writable
 //! description, so a local *reader* then breaks Level II and R holders, where beside a
-//! read-only description it would not.
+//! read-only description it would not; when the last SMB writer closes, the description
+//! is made read-only again (`Locking::stop_writing`: [`KernelLeases::let_go_of`] first)
+//! and a read lease covers them.
 //!
 //! What remains of the self-break workaround is for opens that do not share the
 //! description: the reopen itself (the read-write open would break the read-only
@@ -124,7 +126,7 @@ fn covers(lease: Lease) -> LeaseState {
 }
 
 fn take(handle: &Handle, lease: Lease) -> bool {
-    match kernel_lease::take(handle.lease_fd(), lease) {
+    match handle.take_lease(lease) {
         Ok(ok) => ok,
         Err(e) => {
             tracing::debug!(error = %e, ?lease, "kernel lease refused");
@@ -281,8 +283,27 @@ impl KernelLeases {
         any
     }
 
-    /// The file system reopened the shared description `handle` uses read-write (a writer
-    /// joined): its lease went with the old description. The file's holders are covered
+    /// The opens that use the description `handle` uses.
+    pub(super) fn opens_sharing(&self, handle: &Handle) -> Vec<u64> {
+        self.descs.get(&handle.lease_fd_number()).map(|d| d.opens.iter().copied().collect()).unwrap_or_default()
+    }
+
+    /// The shared description `handle` uses is about to be reopened read-only (its last
+    /// writer closes): our lease on it goes first, or the read-only open would break it.
+    /// The file is covered again at the next settle after the reopen ([`Self::reopened`]).
+    pub(super) fn let_go_of(&mut self, handle: &Handle) {
+        if let Some(d) = self.descs.get_mut(&handle.lease_fd_number()) {
+            if d.held != Lease::Unlock {
+                take(&d.handle, Lease::Unlock);
+                d.held = Lease::Unlock;
+            }
+            self.unprotected.insert(d.file);
+        }
+    }
+
+    /// The file system reopened the shared description `handle` uses (read-write for a
+    /// writer that joined, or read-only after the last writer): its lease went with the
+    /// old description. The file's holders are covered
     /// again, by a write lease on the new one, at the next settle.
     pub(super) fn reopened(&mut self, handle: &Handle) {
         if let Some(d) = self.descs.get_mut(&handle.lease_fd_number()) {
