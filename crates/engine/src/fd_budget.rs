@@ -152,7 +152,7 @@ impl Drop for OpenTicket {
 /// while under `cap`; STATUS_INSUFFICIENT_RESOURCES otherwise (what Windows answers when
 /// a table of the server is full).
 pub fn admit_one_more(n: usize, cap: usize) -> Result<(), NtStatus> {
-    if n < cap { Ok(()) } else { Err(NtStatus::INSUFFICIENT_RESOURCES) }
+    if n < cap { Ok(()) } else { Err(crate::fault::Fault::Resource("a table of the server is full").into()) }
 }
 
 #[cfg(test)]

@@ -63,11 +63,11 @@ impl PendingTable {
     }
 
     /// Takes a request waiting for `w`, with its AsyncId. When several wait for the same
-    /// thing (CHANGE_NOTIFYs on one directory open), which one is not specified (Windows
-    /// completes the oldest first; here that would starve a client that abandoned a watch
-    /// without CANCEL, as `crates/cli/tests/host_notify.rs` does: an open question).
+    /// thing (CHANGE_NOTIFYs on one directory open), the oldest (the lowest AsyncId: they
+    /// are given out in increasing order), as Windows completes them, and so that the
+    /// choice does not depend on the table's hash order.
     pub fn take_waiting(&mut self, w: Waiting) -> Option<(u64, PendingOp)> {
-        let id = *self.ops.iter().find(|(_, op)| op.waiting == w)?.0;
+        let id = self.ops.iter().filter(|(_, op)| op.waiting == w).map(|(id, _)| *id).min()?;
         self.take(id).map(|op| (id, op))
     }
 

@@ -189,3 +189,21 @@ fn close_ends_every_watch_on_the_handle() {
     }
     invariants::settled(&w).unwrap();
 }
+
+/// MS-FSA 2.1.5.10: with several CHANGE_NOTIFYs waiting on one directory open, a change
+/// completes the oldest; the next change completes the next one. The order is the
+/// requests', not the pending table's.
+#[test]
+fn a_change_completes_the_oldest_watch_of_the_handle() {
+    let (mut w, a, b, dir) = watcher("notify-oldest");
+    let mids: Vec<u64> = (0..4).map(|_| watch(&mut w, a, dir, FILE_NAME, false)).collect();
+    for (i, &mid) in mids.iter().enumerate() {
+        w.open(b, &format!("f{i}.txt"));
+        let r = w.clients[a].final_of(mid).unwrap_or_else(|| panic!("watch {i} completed by change {i}")).clone();
+        assert_eq!(r.changes(), vec![(ADDED, format!("f{i}.txt"))]);
+        for &later in &mids[i + 1..] {
+            assert!(w.clients[a].final_of(later).is_none(), "a later watch still waits");
+        }
+    }
+    invariants::settled(&w).unwrap();
+}

@@ -286,6 +286,28 @@ impl Client {
         mid
     }
 
+    /// Sends an SMB2 CANCEL of the request `mid` (MS-SMB2 3.2.4.24: same MessageId, no
+    /// credit charged, no response of its own); the request's final response follows.
+    pub fn cancel(&mut self, mid: u64) {
+        let mut m = vec![0xFE, b'S', b'M', b'B', 64, 0];
+        m.extend_from_slice(&0u16.to_le_bytes());
+        m.extend_from_slice(&0u32.to_le_bytes());
+        m.extend_from_slice(&0x0Cu16.to_le_bytes());
+        m.extend_from_slice(&0u16.to_le_bytes());
+        m.extend_from_slice(&0u32.to_le_bytes());
+        m.extend_from_slice(&0u32.to_le_bytes());
+        m.extend_from_slice(&mid.to_le_bytes());
+        m.extend_from_slice(&0u32.to_le_bytes());
+        m.extend_from_slice(&self.tree_id.to_le_bytes());
+        m.extend_from_slice(&self.session_id.to_le_bytes());
+        m.extend_from_slice(&[0; 16]);
+        m.extend_from_slice(&[4, 0, 0, 0]);
+        let len = m.len() as u32;
+        let mut f = vec![0, (len >> 16) as u8, (len >> 8) as u8, len as u8];
+        f.extend_from_slice(&m);
+        self.s.write_all(&f).expect("send");
+    }
+
     /// Waits for the final response to `mid` (interim responses are skipped), collecting
     /// break notifications on the way. None if nothing came within `timeout`.
     pub fn wait(&mut self, mid: u64, timeout: Duration) -> Option<Response> {

@@ -6,7 +6,7 @@ use crate::conn_state::ConnState;
 use crate::open::Open;
 use crate::server::ServerState;
 use crate::session::{Session, Tree};
-use opportune_types::{FileId, NtStatus};
+use opportune_types::{AccessMask, FileId, NtStatus};
 use opportune_wire::header::{Command, Header};
 
 pub struct Ctx<'a> {
@@ -107,6 +107,20 @@ impl Ctx<'_> {
             }
             _ => Err(NtStatus::FILE_CLOSED),
         }
+    }
+
+    /// The open `id` as a directory that may be listed: QUERY_DIRECTORY (MS-SMB2 3.3.5.18)
+    /// and CHANGE_NOTIFY (3.3.5.19) need a directory open (else INVALID_PARAMETER) with
+    /// FILE_LIST_DIRECTORY granted (else ACCESS_DENIED).
+    pub fn listable_dir(&mut self, id: FileId) -> Result<&mut Open, NtStatus> {
+        let open = self.open(id)?;
+        if !open.is_dir {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        if !open.has_access(AccessMask::FILE_LIST_DIRECTORY) {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        Ok(open)
     }
 
     /// The tree's share; STATUS_NETWORK_NAME_DELETED once a reload removed it.

@@ -6,7 +6,7 @@ use crate::meta::{ea_size, file_meta};
 use crate::open::Open;
 use opportune_fs::join_rel;
 use crate::wildcard;
-use opportune_types::{AccessMask, NtStatus};
+use opportune_types::NtStatus;
 use opportune_wire::fscc::{is_dir_class, put_dir_entry, FileMeta};
 use opportune_wire::query::{dir_flags, encode_buffer_response, QueryDirectoryRequest};
 
@@ -24,13 +24,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     // Access-based enumeration (SMB2_SHAREFLAG_ACCESS_BASED_DIRECTORY_ENUM): the tree's token.
     let abe = share.config.security.access_based_enumeration.then(|| ctx.tree().map(|t| t.token.clone())).transpose()?;
     let server = ctx.server;
-    let open = ctx.open(req.file_id)?;
-    if !open.is_dir {
-        return Err(NtStatus::INVALID_PARAMETER);
-    }
-    if !open.has_access(AccessMask::FILE_LIST_DIRECTORY) {
-        return Err(NtStatus::ACCESS_DENIED);
-    }
+    let open = ctx.listable_dir(req.file_id)?;
     if req.flags & (dir_flags::RESTART_SCANS | dir_flags::REOPEN) != 0 {
         open.dir.position = 0;
         open.dir.entries = None;

@@ -1,6 +1,7 @@
 //! READ, WRITE and FLUSH (MS-SMB2 3.3.5.11, 3.3.5.12, 3.3.5.13).
 
 use super::ctx::Ctx;
+use crate::fault::Fault;
 use super::reply::{empty_ok, HResult, Reply};
 use opportune_wire::header::HEADER_LEN;
 use crate::notify;
@@ -42,7 +43,7 @@ pub fn read(ctx: &mut Ctx<'_>) -> HResult {
     check_charge(ctx, u64::from(req.length))?;
     // The answer must fit in what is left of this compound's frame (docs/SECURITY.md).
     if req.length as usize + HEADER_LEN + 16 > ctx.chain.response_room {
-        return Err(NtStatus::INSUFFICIENT_RESOURCES);
+        return Err(Fault::Resource("the read does not fit in the compound's response").into());
     }
     let open = ctx.open(req.file_id)?;
     if open.is_dir {

@@ -10,7 +10,7 @@ use crate::notify;
 use crate::pending::Waiting;
 use crate::server::ServerState;
 use std::os::fd::AsFd;
-use opportune_types::{AccessMask, NtStatus};
+use opportune_types::NtStatus;
 use opportune_wire::query::{encode_buffer_response, ChangeNotifyRequest};
 
 /// SMB2_WATCH_TREE.
@@ -25,13 +25,7 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     }
     let conn_id = ctx.conn.id;
     let server = ctx.server;
-    let open = ctx.open(req.file_id)?;
-    if !open.is_dir {
-        return Err(NtStatus::INVALID_PARAMETER);
-    }
-    if !open.has_access(AccessMask::FILE_LIST_DIRECTORY) {
-        return Err(NtStatus::ACCESS_DENIED);
-    }
+    let open = ctx.listable_dir(req.file_id)?;
     let id = open.file_id.volatile;
     let (share, dir) = (open.share, open.handle.rel_path());
     let first = *open.notify.first_max.get_or_insert(req.output_buffer_length);

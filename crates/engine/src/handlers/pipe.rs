@@ -5,6 +5,7 @@
 //! STATUS_OBJECT_NAME_NOT_FOUND, as before.
 
 use super::ctx::Ctx;
+use crate::fault::Fault;
 use super::reply::{empty_ok, HResult, Reply};
 use crate::pipes::{PipeOpen, MAX_PIPES_PER_CONNECTION, MAX_PIPE_MEMORY_PER_CONNECTION};
 use crate::server_view::ServerView;
@@ -60,7 +61,7 @@ fn create(ctx: &mut Ctx<'_>) -> HResult {
     let iface = Interface::for_pipe(&req.name).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
     if ctx.conn.pipes.open.len() >= MAX_PIPES_PER_CONNECTION {
         tracing::info!(conn = ctx.conn.id, peer = %ctx.conn.peer, "pipe open refused: too many pipes");
-        return Err(NtStatus::INSUFFICIENT_RESOURCES);
+        return Err(Fault::Resource("too many pipes").into());
     }
     let id = ctx.server.next_id();
     let file_id = FileId { persistent: id, volatile: id };
@@ -105,7 +106,7 @@ fn pipe_of<'c>(ctx: &'c mut Ctx<'_>, id: FileId) -> Result<(&'c mut PipeOpen, Se
 /// Room for more input: the connection's pipes together stay under their budget.
 fn admit_input(ctx: &Ctx<'_>, len: usize) -> Result<(), NtStatus> {
     if ctx.conn.pipes.memory() + len > MAX_PIPE_MEMORY_PER_CONNECTION {
-        return Err(NtStatus::INSUFFICIENT_RESOURCES);
+        return Err(Fault::Resource("pipe input over the connection's budget").into());
     }
     Ok(())
 }
@@ -128,7 +129,7 @@ fn read(ctx: &mut Ctx<'_>) -> HResult {
     let req = ReadRequest::decode(ctx.msg)?;
     super::io::check_size(ctx, req.length as usize)?;
     if req.length as usize + HEADER_LEN + 16 > ctx.chain.response_room {
-        return Err(NtStatus::INSUFFICIENT_RESOURCES);
+        return Err(Fault::Resource("the read does not fit in the compound's response").into());
     }
     let (open, _) = pipe_of(ctx, req.file_id)?;
     let out = open.pipe.read(req.length as usize).ok_or(NtStatus::PIPE_EMPTY)?;
@@ -150,7 +151,7 @@ fn transceive(ctx: &mut Ctx<'_>, req: &IoctlRequest<'_>) -> HResult {
         return Err(NtStatus::INVALID_PARAMETER);
     }
     if req.max_output_response as usize + HEADER_LEN + 48 > ctx.chain.response_room {
-        return Err(NtStatus::INSUFFICIENT_RESOURCES);
+        return Err(Fault::Resource("the pipe's output does not fit in the compound's response").into());
     }
     admit_input(ctx, req.input.len())?;
     let ctl_code = req.ctl_code;

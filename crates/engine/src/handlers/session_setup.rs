@@ -2,6 +2,7 @@
 //! NTLMv2 only, session keys per dialect.
 
 use super::ctx::Ctx;
+use crate::fault::Fault;
 use super::reply::{empty_ok, HResult, Reply};
 use crate::session::{AuthState, Identity, Session};
 use crate::throttle::Admission;
@@ -105,7 +106,7 @@ fn session_for(ctx: &mut Ctx<'_>) -> Result<u64, NtStatus> {
     if sid == 0 {
         limit_pending_logons(ctx)?;
         crate::fd_budget::admit_one_more(ctx.conn.sessions.len(), ctx.server.config.max_sessions_per_connection)?;
-        let id = ctx.server.new_session_id().map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+        let id = ctx.server.new_session_id().map_err(|_| Fault::Resource("no session id left"))?;
         let preauth = ctx.conn.preauth.clone();
         ctx.conn.sessions.insert(id, Session::new(ntlm, preauth, ctx.server.now()));
         return Ok(id);
@@ -131,7 +132,7 @@ fn limit_pending_logons(ctx: &mut Ctx<'_>) -> Result<(), NtStatus> {
     let in_progress = sessions.values().filter(|s| s.is_half_open()).count();
     if in_progress >= limits.max_pending_logons {
         tracing::debug!(conn = ctx.conn.id, in_progress, "too many logons in progress");
-        return Err(NtStatus::INSUFFICIENT_RESOURCES);
+        return Err(Fault::Resource("too many logons in progress").into());
     }
     Ok(())
 }
