@@ -3,7 +3,8 @@
 
     bench/scaling-server [--quick] [--only opens,locks] [--locks 1,1000,100000]
                          [--opens 1,19000] [--seconds S] [--rounds N] [--depth D]
-                         [--setup-limit S] [--binary PATH | --rev REV | --skip-build]
+                         [--setup-limit S] [--posix-locking on|off]
+                         [--binary PATH | --rev REV | --skip-build]
 
 The end-to-end half of `bench/lock-scaling` (docs/BENCHMARKS.md, "Lock-core scaling",
 "Through the server"): the same questions asked of a running server by a client over a
@@ -70,7 +71,7 @@ def connect(srv: servers.Server, pool: list, source: str | None = None, depth: i
     c = smb.Conn(servers.HOST, srv.port, source=source)
     pool.append(c)
     c.logon(srv.user, srv.password)
-    c.tree_connect(f"\\\\{servers.HOST}\\{srv.share}")
+    c.tree_connect(f"\\\\{servers.HOST}\\{getattr(srv, 'bench_share', srv.share)}")
     c.ramp_credits(2 * depth + 8)
     return c
 
@@ -288,6 +289,8 @@ def table(result: dict) -> list[str]:
             "O/S")
     lines = []
     for label, case, op in ROWS:
+        if case not in result["params"]["only"]:
+            continue
         levels = result["params"]["locks" if case == "locks" else "opens"]
         unit = "locks" if case == "locks" else "other open"
         base = {}
@@ -344,8 +347,12 @@ def main() -> int:
     # STATUS_INVALID_PARAMETER (it takes 255), so 255 is the default for both servers.
     ap.add_argument("--lock-batch", type=int, default=255, help="locks per LOCK request in the "
                     "set-up (default 255)")
-    ap.add_argument("--setup-limit", type=float, default=60.0,
-                    help="seconds one level's set-up may take (default 60)")
+    ap.add_argument("--setup-limit", type=float, default=120.0,
+                    help="seconds one level's set-up may take (default 120)")
+    ap.add_argument("--posix-locking", choices=("on", "off"), default="on",
+                    help="off: byte-range locks are not mirrored as host (OFD/POSIX) locks, "
+                    "Opportune's posix_locking = false and Samba's posix locking = no; "
+                    "default on, both servers' defaults")
     ap.add_argument("--binary", help="use this opportune binary, do not build")
     ap.add_argument("--rev", help="build and measure this git revision (git archive)")
     ap.add_argument("--skip-build", action="store_true", help="use target/release/opportune as is")
@@ -388,7 +395,8 @@ def main() -> int:
         "started": started.isoformat(timespec="seconds"), "host": {"cpus": os.cpu_count()},
         "params": {"locks": args.locks, "opens": args.opens, "seconds": args.seconds,
                    "rounds": args.rounds, "depth": args.depth, "lock_batch": args.lock_batch,
-                   "setup_limit": args.setup_limit, "nofile": limit, "only": only},
+                   "setup_limit": args.setup_limit, "nofile": limit, "only": only,
+                   "posix_locking": args.posix_locking},
         "loadavg_start": loadavg(), "servers": {}, "errors": [],
     }
     live: list[servers.Server] = []
@@ -404,6 +412,13 @@ def main() -> int:
             srv = servers.make_server(kind, share_dir=base / "share", work_dir=base / "work",
                                       log_path=base / "server.log", binary=binary,
                                       toml=args.opportune_toml + ("\n" if args.opportune_toml else ""))
+            if args.posix_locking == "off":
+                if kind == "opportune":  # a second share on the same folder, without the mirror
+                    srv.toml += (f'[[share]]\nname = "nomirror"\npath = '
+                                 f'{servers.toml_string(str(srv.share_dir))}\nposix_locking = false\n')
+                    srv.bench_share = "nomirror"
+                else:
+                    srv.extra_conf += "    posix locking = no\n"
             live.append(srv)
             srv.start()
             res: dict = {"loadavg_start": loadavg()}
@@ -442,7 +457,8 @@ def main() -> int:
               f"of {args.seconds} s, {args.depth} in flight; client: one Python thread.")
         dial = ", ".join(f"{k} {v.get('dialect', '?')}" for k, v in result["servers"].items())
         loads = ", ".join(f"{k} {v['loadavg_start']:.2f}" for k, v in result["servers"].items())
-        print(f"Dialect: {dial}; no signing. Load average at each server's start: {loads}.")
+        print(f"Dialect: {dial}; no signing. Load average at each server's start: {loads}. "
+              f"Host (POSIX/OFD) lock mirroring: {args.posix_locking}.")
         if "opens" in only:
             print(f"Other open files held on {result['servers'].get(kinds[0], {}).get('opens_connections', '?')} "
                   f"connection(s) from distinct loopback addresses, the measuring one among them "
