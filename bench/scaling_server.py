@@ -131,13 +131,16 @@ def pipelined(conn: smb.Conn, requests, depth: int, deadline: float, what: str) 
 
 def case_opens(srv, levels, args, out: dict) -> None:
     """open+close of one more file with N other files held open."""
-    d = srv.share_dir / "scale-opens"
-    d.mkdir(exist_ok=True)
+    # The held files and the measured ones in separate directories: the measured open
+    # looks its name up in a directory of `depth` entries whatever N is.
+    held_dir, probe_dir = srv.share_dir / "scale-held", srv.share_dir / "scale-probe"
+    held_dir.mkdir(exist_ok=True)
+    probe_dir.mkdir(exist_ok=True)
     top = max(levels)
     for i in range(top):
-        os.close(os.open(d / f"f{i}", os.O_CREAT | os.O_WRONLY, 0o644))
+        os.close(os.open(held_dir / f"f{i}", os.O_CREAT | os.O_WRONLY, 0o644))
     for k in range(args.depth):
-        os.close(os.open(d / f"p{k}", os.O_CREAT | os.O_WRONLY, 0o644))
+        os.close(os.open(probe_dir / f"p{k}", os.O_CREAT | os.O_WRONLY, 0o644))
     nconn = max(1, math.ceil(top / args.opens_per_conn))
     pool: list[smb.Conn] = []
     try:
@@ -151,7 +154,7 @@ def case_opens(srv, levels, args, out: dict) -> None:
             per_conn = [[i for i in range(held, n) if i % nconn == c] for c in range(nconn)]
             try:
                 for c, idx in zip(conns, per_conn):
-                    pipelined(c, ((smb.CREATE, c.create_body(f"scale-opens\\f{i}", access=smb.GENERIC_READ,
+                    pipelined(c, ((smb.CREATE, c.create_body(f"scale-held\\f{i}", access=smb.GENERIC_READ,
                                                              disposition=smb.FILE_OPEN))
                                   for i in idx), args.depth, deadline, f"holding open {n} files")
             except NotMeasured:
@@ -165,7 +168,7 @@ def case_opens(srv, levels, args, out: dict) -> None:
 
             def slots():
                 for k in range(args.depth):
-                    yield open_close_slot(meas, f"scale-opens\\p{k}")
+                    yield open_close_slot(meas, f"scale-probe\\p{k}")
 
             r = rounds_of(srv, lambda: smb.run_slots(meas, list(slots()), args.seconds), args.rounds)
             r["setup_s"] = round(setup_s, 2)
