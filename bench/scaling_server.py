@@ -4,7 +4,7 @@
     bench/scaling-server [--quick] [--only opens,locks] [--locks 1,1000,100000]
                          [--opens 1,19000] [--seconds S] [--rounds N] [--depth D]
                          [--setup-limit S] [--posix-locking on|off]
-                         [--binary PATH | --rev REV | --skip-build]
+                         [--binary PATH | --rev REV | --skip-build] [--report JSON]
 
 The end-to-end half of `bench/lock-scaling` (docs/BENCHMARKS.md, "Lock-core scaling",
 "Through the server"): the same questions asked of a running server by a client over a
@@ -288,30 +288,33 @@ def cell(res: dict, case: str, op, n: str):
 
 
 def table(result: dict) -> list[str]:
-    head = ("operation", "held", "Opportune", "x N=1", "us srv/op", "Samba", "x N=1", "us srv/op",
-            "O/S")
+    head = ("operation", "held", "Opportune", "x N=1", "us srv/op", "x N=1", "Samba", "x N=1",
+            "us srv/op", "x N=1", "O/S")
     lines = []
     for label, case, op in ROWS:
         if case not in result["params"]["only"]:
             continue
         levels = result["params"]["locks" if case == "locks" else "opens"]
         unit = "locks" if case == "locks" else "other open"
-        base = {}
+        base, base_cpu = {}, {}
         for n in map(str, levels):
             row = [label if n == str(levels[0]) else "", f"{int(n):,} {unit}"]
             rates = {}
             for kind in KINDS:
                 res = result["servers"].get(kind)
                 if res is None:
-                    row += ["-", "-", "-"]
+                    row += ["-", "-", "-", "-"]
                     continue
                 r, why = cell(res, case, op, n)
                 if r is None:
-                    row += [why, "", ""]
+                    row += [why, "", "", ""]
                     continue
                 rates[kind] = r["rate"]
                 base.setdefault(kind, r["rate"])
-                row += [f"{r['rate']:,.0f}", f"{base[kind] / r['rate']:.2f}", fmt(r["server_us_per_op"])]
+                cpu = r["server_us_per_op"]
+                base_cpu.setdefault(kind, cpu)
+                row += [f"{r['rate']:,.0f}", f"{base[kind] / r['rate']:.2f}", fmt(cpu),
+                        f"{cpu / base_cpu[kind]:.2f}" if cpu and base_cpu[kind] else "-"]
             row.append(f"{rates['opportune'] / rates['samba']:.2f}" if len(rates) == 2 else "-")
             lines.append(row)
     w = [max(len(str(x[i])) for x in [head, *lines]) for i in range(len(head))]
@@ -362,7 +365,13 @@ def main() -> int:
     ap.add_argument("--opportune-toml", default="", metavar="TEXT",
                     help="top-level settings for Opportune's --config file")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory and server logs")
+    ap.add_argument("--report", metavar="JSON", help="only print the table of an earlier run "
+                    "(bench/results/scaling-*.json)")
     args = ap.parse_args()
+    if args.report:
+        for ln in table(json.loads(pathlib.Path(args.report).read_text())):
+            print(ln)
+        return 0
     q = args.quick
     args.seconds = args.seconds or (0.5 if q else 1.0)
     args.rounds = max(1, args.rounds or (1 if q else 3))
@@ -456,7 +465,8 @@ def main() -> int:
             print(ln)
         print()
         print(f"x N=1 = rate with the smallest N / this rate (1.00: flat; issue 9 asks <= 2). "
-              f"us srv/op: server CPU (user+sys) per operation. Median of {args.rounds} round(s) "
+              f"us srv/op: server CPU (user+sys) per operation, and its x N=1: this / the "
+              f"smallest N's (less noisy than the rates). Median of {args.rounds} round(s) "
               f"of {args.seconds} s, {args.depth} in flight; client: one Python thread.")
         dial = ", ".join(f"{k} {v.get('dialect', '?')}" for k, v in result["servers"].items())
         loads = ", ".join(f"{k} {v['loadavg_start']:.2f}" for k, v in result["servers"].items())
