@@ -141,6 +141,7 @@ def case_opens(srv, levels, args, out: dict) -> None:
         os.close(os.open(held_dir / f"f{i}", os.O_CREAT | os.O_WRONLY, 0o644))
     for k in range(args.depth):
         os.close(os.open(probe_dir / f"p{k}", os.O_CREAT | os.O_WRONLY, 0o644))
+    time.sleep(args.settle)  # let the host's own work on the new files (journal, watches) pass
     nconn = max(1, math.ceil(top / args.opens_per_conn))
     pool: list[smb.Conn] = []
     try:
@@ -359,6 +360,8 @@ def main() -> int:
                     help="off: byte-range locks are not mirrored as host (OFD/POSIX) locks, "
                     "Opportune's posix_locking = false and Samba's posix locking = no; "
                     "default on, both servers' defaults")
+    ap.add_argument("--settle", type=float, default=3.0,
+                    help="seconds to wait after creating the files of the opens case (default 3)")
     ap.add_argument("--binary", help="use this opportune binary, do not build")
     ap.add_argument("--rev", help="build and measure this git revision (git archive)")
     ap.add_argument("--skip-build", action="store_true", help="use target/release/opportune as is")
