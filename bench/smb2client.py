@@ -307,14 +307,6 @@ class Conn:
         self.call(self.close_body(fid), CLOSE, "CLOSE")
 
 
-def drain(conn: Conn, deadline: float) -> None:
-    """Reads the answers of everything still in flight (bounded by deadline)."""
-    conn.sock.settimeout(max(0.1, deadline - time.monotonic()))
-    while conn.inflight > 0:
-        conn._read_one()
-    conn.done.clear()
-
-
 def run_slots(conn: Conn, slots, seconds: float) -> tuple[int, float, collections.Counter]:
     """Drives pipelined request sequences for `seconds`.
 
