@@ -153,7 +153,7 @@ fn shared_descriptions_keep_our_own_leases(dir: &Path, sig: &LeaseSignals) {
     assert!(breaks(sig, Duration::from_millis(100)).is_empty(), "our own opens break nothing");
     // A writer needs the description read-write: the lease goes first, then it reopens.
     // Refused before anything is opened: no break of our own lease is started.
-    let refused = share.create(&path, &p(true)).err().expect("the reopen would break our lease");
+    let Err(refused) = share.create(&path, &p(true)) else { panic!("the reopen would break our lease") };
     assert!(matches!(refused, opportune_fs::FsError::LeaseHeld { .. }), "{refused:?}");
     assert_eq!(kernel_lease::held(a.lease_fd()).expect("held"), Lease::Write, "the lease is not being broken");
     assert!(breaks(sig, Duration::from_millis(100)).is_empty(), "the refused reopen raised no break note");
