@@ -431,7 +431,10 @@ impl Locking {
         };
         let mut g = self.lock();
         // One decision: the contention limit counts the opens the core admits against.
-        req.policy = crate::policy::within_contention_limit(req.policy, g.core.opens_of(req.file).len(), a.contention_limit);
+        // With no limit (0, the default) the policy stands as it is: nothing to count.
+        if a.contention_limit > 0 {
+            req.policy = crate::policy::within_contention_limit(req.policy, g.core.opens_of(req.file).len(), a.contention_limit);
+        }
         g.owners.insert(a.open, Owner::Conn(a.conn));
         g.users.insert(a.open, a.user);
         if a.client != [0; 16] {
