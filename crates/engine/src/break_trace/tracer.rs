@@ -11,6 +11,7 @@ use super::record::{BreakRecord, Outcome, Party, Waited, WallMs, MAX_WAITERS};
 use opportune_locks::FileKey;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Who a break is addressed to, as the lock adapter tells acknowledgments apart.
@@ -63,21 +64,32 @@ pub struct PendingBreak {
 }
 
 pub struct Tracer {
-    next_id: u64,
+    /// Record ids, shared by the tracers of a partitioned lock layer (one per shard) so
+    /// that ids stay unique and increasing across them.
+    ids: Arc<AtomicU64>,
+    /// The order records finish in, shared the same way, for merging histories.
+    finishes: Arc<AtomicU64>,
     history: usize,
     flights: BTreeMap<u64, InFlight>,
     /// The unended break of each holder.
     by_holder: HashMap<HolderKey, u64>,
     waiters: HashMap<WaitKey, Waiter>,
-    recent: VecDeque<Arc<BreakRecord>>,
+    recent: VecDeque<(u64, Arc<BreakRecord>)>,
     finished: Vec<Arc<BreakRecord>>,
 }
 
 impl Tracer {
     /// Keeps the last `history` finished records.
     pub fn new(history: usize) -> Tracer {
+        Tracer::sharing(history, Arc::new(AtomicU64::new(1)), Arc::new(AtomicU64::new(0)))
+    }
+
+    /// A tracer that takes record ids from `ids` and finish numbers from `finishes`,
+    /// which other tracers share.
+    pub fn sharing(history: usize, ids: Arc<AtomicU64>, finishes: Arc<AtomicU64>) -> Tracer {
         Tracer {
-            next_id: 1,
+            ids,
+            finishes,
             history,
             flights: BTreeMap::new(),
             by_holder: HashMap::new(),
@@ -90,8 +102,7 @@ impl Tracer {
     /// A break is sent. Requests already waiting on the file wait on it too. A break that
     /// needs no acknowledgment ends at once. Returns its id.
     pub fn sent(&mut self, now: Instant, wall: WallMs, b: NewBreak) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
         if let Some(old) = self.by_holder.remove(&b.key) {
             // One notification at a time per holder: an earlier one still open has been
             // overtaken (its end was not seen); close it honestly.
@@ -234,6 +245,12 @@ impl Tracer {
 
     /// The last `n` finished records, oldest first.
     pub fn recent(&self, n: usize) -> Vec<Arc<BreakRecord>> {
+        self.recent_numbered(n).into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// The last `n` finished records, oldest first, each with its finish number (which
+    /// orders the records of tracers that share their numbers).
+    pub fn recent_numbered(&self, n: usize) -> Vec<(u64, Arc<BreakRecord>)> {
         self.recent.iter().skip(self.recent.len().saturating_sub(n)).cloned().collect()
     }
 
@@ -303,7 +320,7 @@ impl Tracer {
             if self.recent.len() == self.history {
                 self.recent.pop_front();
             }
-            self.recent.push_back(r.clone());
+            self.recent.push_back((self.finishes.fetch_add(1, Ordering::Relaxed), r.clone()));
         }
         self.finished.push(r);
     }
