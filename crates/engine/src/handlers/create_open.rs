@@ -112,9 +112,9 @@ fn open_file(
         r => r,
     };
     // Another process's lease, which the kernel is breaking: wait and start over.
-    if let Err(opportune_fs::FsError::LeaseHeld { .. }) = opened
+    if let Err(opportune_fs::FsError::LeaseHeld { dev, ino }) = opened
         && admitted.is_none()
-        && server.locks.kernel_wait(conn.id, plan.open)
+        && server.locks.kernel_wait(conn.id, plan.open, dev, ino)
     {
         return Step::Wait(Box::new(DeferredCreate { plan, stage: Stage::Probed }));
     }
