@@ -19,7 +19,8 @@
 //! Lock order: at most one shard mutex at a time (a call about two files, a directory
 //! lease break for a child's change, takes them one after the other); while holding it
 //! the leaves may be taken: the connections table (`Conns`, a RwLock), the open index
-//! parts, the lease registry parts. A leaf is never held while taking anything else.
+//! parts, the lease registry parts, the break trace's shared history. A leaf is never
+//! held while taking anything else.
 //!
 //! Every break it routes is also a record of the break trace (`break_trace`): who
 //! triggered it, how it ended, who waited on it; finished records go to
@@ -32,7 +33,7 @@ use opportune_locks::{
 };
 use opportune_types::{AccessMask, LeaseState, NtStatus, OplockLevel, ShareAccess};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 use crate::break_trace::{self as bt, BreakRecord, HolderKey, NewBreak, Outcome, Party, Tracer, WaitKey};
@@ -116,8 +117,6 @@ pub struct Locking {
     requests: Arc<OpenIndex>,
     conns: Arc<RwLock<Conns>>,
     leases: Arc<opportune_locks::LeaseRegistry>,
-    /// How many finished break records each shard keeps (and `recent_breaks` returns at most).
-    history: usize,
     clock: Arc<dyn Clock>,
     /// The driver's timer and trace stream, once it has installed them ([`Locking::install`]).
     hooks: OnceLock<Hooks>,
@@ -344,7 +343,8 @@ impl Locking {
         let leases = Arc::new(opportune_locks::LeaseRegistry::default());
         let open_files = Arc::new(AtomicUsize::new(0));
         let share_names = Arc::new(RwLock::new(share_names));
-        let (ids, finishes) = (Arc::new(AtomicU64::new(1)), Arc::new(AtomicU64::new(0)));
+        // Break record ids and the history of finished records: one for every shard.
+        let trace = Tracer::shared_parts();
         let shards = (0..SHARDS)
             .map(|shard| {
                 Mutex::new(Inner {
@@ -365,13 +365,13 @@ impl Locking {
                     kernel: kernel::KernelLeases::new(break_timeout),
                     share_names: share_names.clone(),
                     break_timeout,
-                    trace: Tracer::sharing(history, ids.clone(), finishes.clone()),
+                    trace: Tracer::sharing(history, &trace),
                     cause: Cause::by("other", None, None),
                     clock: clock.clone(),
                 })
             })
             .collect();
-        Locking { shards, index, requests, conns, leases, history, clock, hooks: OnceLock::new() }
+        Locking { shards, index, requests, conns, leases, clock, hooks: OnceLock::new() }
     }
 
     /// The monotonic time now, on the lock layer's clock.
@@ -414,13 +414,9 @@ impl Locking {
         }
     }
 
-    /// The last `n` finished break records, oldest first (in the order they finished).
+    /// The last `n` finished break records, oldest first (one history for every shard).
     pub fn recent_breaks(&self, n: usize) -> Vec<Arc<BreakRecord>> {
-        let n = n.min(self.history);
-        let mut all: Vec<(u64, Arc<BreakRecord>)> = (0..SHARDS).flat_map(|i| self.shard(i).trace.recent_numbered(n)).collect();
-        all.sort_unstable_by_key(|(seq, _)| *seq);
-        let skip = all.len().saturating_sub(n);
-        all.into_iter().skip(skip).map(|(_, r)| r).collect()
+        self.shard(0).trace.recent(n)
     }
 
     /// Breaks not yet ended, oldest first, with their age.

@@ -246,3 +246,25 @@ fn status_listings_do_not_depend_on_the_partition() {
     let files: Vec<u64> = rows.iter().map(|r| inos[(r.open - 50) as usize]).collect();
     assert!(files.windows(2).all(|w| w[0] <= w[1]), "by file: {files:?}");
 }
+
+#[test]
+fn break_records_of_every_shard_share_ids_and_one_history() {
+    let (holder, contender) = (Arc::new(Inbox::default()), Arc::new(Inbox::default()));
+    let locks = locks_with(&[(1, holder), (2, contender)]);
+    let inos = inodes_in_distinct_shards(2);
+    let batch = RequestedCaching::Oplock(opportune_locks::OplockLevel::Batch);
+    // The second file's break is sent and finishes first.
+    for (i, &ino) in inos.iter().rev().enumerate() {
+        let open = 10 + i as u64;
+        assert!(granted(locks.admit_open(&info(ino, false), admission(1, open, batch))));
+        locks.set_path(open, 0, &format!("f{ino}"));
+        assert_eq!(locks.admit_open(&info(ino, false), admission(2, 20 + i as u64, RequestedCaching::None)), CreateOutcome::Deferred);
+        assert_eq!(locks.pending_breaks().len(), 1);
+        locks.ack_oplock(open, OplockLevel::LevelII).expect("acknowledged");
+    }
+    let recent = locks.recent_breaks(10);
+    assert_eq!(recent.iter().map(|r| r.path.clone()).collect::<Vec<_>>(), vec![format!("f{}", inos[1]), format!("f{}", inos[0])]);
+    assert!(recent[0].id < recent[1].id);
+    assert_eq!(locks.recent_breaks(1).len(), 1);
+    assert_eq!(locks.recent_breaks(1)[0].id, recent[1].id, "the latest");
+}
