@@ -137,15 +137,38 @@ struct Conns {
 
 /// Id (open or request) → shard, in parts by id (leaf locks, held for one map operation).
 struct OpenIndex {
-    parts: Vec<Mutex<HashMap<u64, u16>>>,
+    parts: Vec<Mutex<IdMap>>,
+}
+
+/// A map by server-allocated id (no client chooses the keys): a multiply-rotate hash
+/// instead of SipHash, on every call that names an open.
+type IdMap = HashMap<u64, u16, std::hash::BuildHasherDefault<IdHasher>>;
+
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(26);
+    }
 }
 
 impl OpenIndex {
     fn new() -> OpenIndex {
-        OpenIndex { parts: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect() }
+        OpenIndex { parts: (0..SHARDS).map(|_| Mutex::new(IdMap::default())).collect() }
     }
 
-    fn part(&self, id: u64) -> MutexGuard<'_, HashMap<u64, u16>> {
+    fn part(&self, id: u64) -> MutexGuard<'_, IdMap> {
         let m = &self.parts[(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARDS.trailing_zeros())) as usize];
         m.lock().unwrap_or_else(|p| p.into_inner())
     }
