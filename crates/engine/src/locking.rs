@@ -1,8 +1,26 @@
-//! The server's side of the lock core: one `LockCore` behind a mutex, fed with the
-//! current time. Its events are routed to the connection tasks they concern (breaks to
-//! the holder's connection, completions to the waiting request's connection); the
-//! driver's timer calls [`Locking::tick`] at the deadline it returned, and is woken
-//! (`Hooks::wake_timer`) when a deadline may have moved earlier. Nothing awaits while the mutex is held.
+//! The server's side of the lock core, partitioned by file: [`SHARDS`] shards, each a
+//! `LockCore` and the adapter state of the files that hash to it (by inode, so a file and
+//! its named streams share one) behind a mutex of its own, fed with the current time. Two
+//! operations on unrelated files take the same mutex only if their files share a shard.
+//! Events are routed to the connection tasks they concern (breaks to the holder's
+//! connection, completions to the waiting request's connection); the driver's timer calls
+//! [`Locking::tick`] at the deadline it returned, and is woken (`Hooks::wake_timer`) when
+//! a deadline may have moved earlier. Nothing awaits while a mutex is held.
+//!
+//! How a call finds its shard: by the file (`FileInfo`, `FileKey`) when it names one; by
+//! the open→shard index (`OpenIndex`, itself split in parts, set when an open is admitted)
+//! when it names an open; by the lease registry (`opportune_locks::LeaseRegistry`, which
+//! also refuses a lease key used for a file of another shard) for a lease acknowledgment;
+//! by the request→shard hints for a cancelled lock. What concerns every file (a
+//! connection's end, the timer, the status report, a directory rename's check of the
+//! opens below it, kernel break notes) visits the shards one at a time in index order,
+//! and output merged across shards is sorted, so it does not depend on the partition.
+//!
+//! Lock order: at most one shard mutex at a time (a call about two files, a directory
+//! lease break for a child's change, takes them one after the other); while holding it
+//! the leaves may be taken: the connections table (`Conns`, a RwLock), the open index
+//! parts, the lease registry parts, the break trace's shared history. A leaf is never
+//! held while taking anything else.
 //!
 //! Every break it routes is also a record of the break trace (`break_trace`): who
 //! triggered it, how it ended, who waited on it; finished records go to
@@ -15,7 +33,8 @@ use opportune_locks::{
 };
 use opportune_types::{AccessMask, LeaseState, NtStatus, OplockLevel, ShareAccess};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 use crate::break_trace::{self as bt, BreakRecord, HolderKey, NewBreak, Outcome, Party, Tracer, WaitKey};
 use crate::clock::Clock;
@@ -26,6 +45,8 @@ mod dir_change;
 mod host;
 pub use dir_change::Changer;
 mod kernel;
+#[cfg(test)]
+mod shard_tests;
 #[cfg(test)]
 mod virtual_time_tests;
 
@@ -80,10 +101,93 @@ pub enum ConnEvent {
     Figures(FiguresReply),
 }
 
+/// How many parts the lock state is split in (a power of two).
+pub const SHARDS: usize = 64;
+
+/// The shard of a file: by its inode, which a named stream shares with its file.
+pub fn shard_of(file: FileKey) -> usize {
+    (file.inode.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARDS.trailing_zeros())) as usize
+}
+
 pub struct Locking {
-    inner: Mutex<Inner>,
+    shards: Vec<Mutex<Inner>>,
+    /// The shard of each open the adapter knows.
+    index: Arc<OpenIndex>,
+    /// The shard a blocking lock request waits in (a hint for `cancel_lock`).
+    requests: Arc<OpenIndex>,
+    conns: Arc<RwLock<Conns>>,
+    leases: Arc<opportune_locks::LeaseRegistry>,
+    clock: Arc<dyn Clock>,
     /// The driver's timer and trace stream, once it has installed them ([`Locking::install`]).
     hooks: OnceLock<Hooks>,
+}
+
+/// What the lock layer knows of connections (a leaf lock: see the module's lock order).
+#[derive(Default)]
+struct Conns {
+    /// Where each connection's events go.
+    routes: HashMap<u64, EventSender>,
+    /// Connection.ClientGuid of connections that opened files, for lease break routing.
+    clients: HashMap<u64, [u8; 16]>,
+    /// The client address of each connection, for `opportune status`.
+    peers: HashMap<u64, std::net::SocketAddr>,
+    /// Connections going away, with the transport-liveness verdict if their host vanished.
+    ending: HashMap<u64, Option<&'static str>>,
+}
+
+/// Id (open or request) → shard, in parts by id (leaf locks, held for one map operation).
+struct OpenIndex {
+    parts: Vec<Mutex<IdMap>>,
+}
+
+/// A map by server-allocated id (no client chooses the keys): a multiply-rotate hash
+/// instead of SipHash, on every call that names an open.
+type IdMap = HashMap<u64, u16, std::hash::BuildHasherDefault<IdHasher>>;
+
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(26);
+    }
+}
+
+impl OpenIndex {
+    fn new() -> OpenIndex {
+        OpenIndex { parts: (0..SHARDS).map(|_| Mutex::new(IdMap::default())).collect() }
+    }
+
+    fn part(&self, id: u64) -> MutexGuard<'_, IdMap> {
+        let m = &self.parts[(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARDS.trailing_zeros())) as usize];
+        m.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, id: u64) -> Option<usize> {
+        self.part(id).get(&id).map(|s| usize::from(*s))
+    }
+
+    fn set(&self, id: u64, shard: usize) {
+        self.part(id).insert(id, shard as u16);
+    }
+
+    /// Forgets `id` if shard `shard` has it.
+    fn clear(&self, id: u64, shard: usize) {
+        let mut p = self.part(id);
+        if p.get(&id).is_some_and(|s| usize::from(*s) == shard) {
+            p.remove(&id);
+        }
+    }
 }
 
 /// What caused the core call now running, for the break trace.
@@ -100,29 +204,32 @@ impl Cause {
     }
 }
 
+/// One shard: the lock core and adapter state of the files that hash to it.
 struct Inner {
+    /// Which shard this is.
+    shard: usize,
     core: LockCore,
     /// Durable opens purged under the mutex whose file-system work is still to run.
     purged: Vec<Purged>,
-    /// Where each connection's events go.
-    routes: HashMap<u64, EventSender>,
+    /// The connections (shared by the shards).
+    conns: Arc<RwLock<Conns>>,
+    /// The shard of each open (shared): kept with `owners`.
+    index: Arc<OpenIndex>,
+    /// The shard of each waiting lock request (shared): kept with `lock_waits`.
+    requests: Arc<OpenIndex>,
+    /// Opens with a path, over every shard, for the metrics.
+    open_files: Arc<AtomicUsize>,
     /// Which connection owns each open the core knows.
     owners: HashMap<u64, Owner>,
     /// Share index and on-disk relative path of each open the server completed, for the
     /// rename checks that concern other opens by name (opens below a directory).
     paths: HashMap<u64, (usize, String)>,
-    /// Connection.ClientGuid of connections that opened files, for lease break routing.
-    clients: HashMap<u64, [u8; 16]>,
     /// Durable opens whose connection is gone, by open id (= FileId.Persistent).
     parked: HashMap<u64, Parked>,
     /// Open.AppInstanceId and the ClientGuid of its client, for opens that have one.
     app_instances: HashMap<u64, ([u8; 16], [u8; 16])>,
-    /// The client address of each connection, for `opportune status`.
-    peers: HashMap<u64, std::net::SocketAddr>,
     /// The session user of each open, for the break trace.
     users: HashMap<u64, Arc<str>>,
-    /// Connections going away, with the transport-liveness verdict if their host vanished.
-    ending: HashMap<u64, Option<&'static str>>,
     /// The blocking locks that wait (in the core or for the host), by request.
     lock_waits: HashMap<u64, LockWait>,
     /// Opens whose byte-range locks are mirrored on the host (`posix_locking`), and the
@@ -130,8 +237,8 @@ struct Inner {
     host: host::HostMirror,
     /// Kernel oplocks: the Linux leases behind grants, and the kernel breaks being served.
     kernel: kernel::KernelLeases,
-    /// Share names by index, for records.
-    share_names: Vec<String>,
+    /// Share names by index, for records (shared).
+    share_names: Arc<RwLock<Vec<String>>>,
     break_timeout: Duration,
     trace: Tracer,
     /// What caused the core call being routed.
@@ -253,33 +360,46 @@ impl Locking {
     /// deadline and timestamp is read from `clock`.
     pub fn new(break_timeout: Duration, history: usize, share_names: Vec<String>, clock: Arc<dyn Clock>) -> Locking {
         let config = Config { break_timeout, ..Config::default() };
-        let inner = Inner {
-            purged: Vec::new(),
-            core: LockCore::new(config),
-            routes: HashMap::new(),
-            owners: HashMap::new(),
-            paths: HashMap::new(),
-            clients: HashMap::new(),
-            parked: HashMap::new(),
-            app_instances: HashMap::new(),
-            peers: HashMap::new(),
-            users: HashMap::new(),
-            ending: HashMap::new(),
-            lock_waits: HashMap::new(),
-            host: host::HostMirror::default(),
-            kernel: kernel::KernelLeases::new(break_timeout),
-            share_names,
-            break_timeout,
-            trace: Tracer::new(history),
-            cause: Cause::by("other", None, None),
-            clock,
-        };
-        Locking { inner: Mutex::new(inner), hooks: OnceLock::new() }
+        let conns = Arc::new(RwLock::new(Conns::default()));
+        let index = Arc::new(OpenIndex::new());
+        let requests = Arc::new(OpenIndex::new());
+        let leases = Arc::new(opportune_locks::LeaseRegistry::default());
+        let open_files = Arc::new(AtomicUsize::new(0));
+        let share_names = Arc::new(RwLock::new(share_names));
+        // Break record ids and the history of finished records: one for every shard.
+        let trace = Tracer::shared_parts();
+        let shards = (0..SHARDS)
+            .map(|shard| {
+                Mutex::new(Inner {
+                    shard,
+                    purged: Vec::new(),
+                    core: LockCore::partitioned(config, leases.clone()),
+                    conns: conns.clone(),
+                    index: index.clone(),
+                    requests: requests.clone(),
+                    open_files: open_files.clone(),
+                    owners: HashMap::new(),
+                    paths: HashMap::new(),
+                    parked: HashMap::new(),
+                    app_instances: HashMap::new(),
+                    users: HashMap::new(),
+                    lock_waits: HashMap::new(),
+                    host: host::HostMirror::default(),
+                    kernel: kernel::KernelLeases::new(break_timeout),
+                    share_names: share_names.clone(),
+                    break_timeout,
+                    trace: Tracer::sharing(history, &trace),
+                    cause: Cause::by("other", None, None),
+                    clock: clock.clone(),
+                })
+            })
+            .collect();
+        Locking { shards, index, requests, conns, leases, clock, hooks: OnceLock::new() }
     }
 
     /// The monotonic time now, on the lock layer's clock.
     pub fn now(&self) -> Instant {
-        self.lock().clock.now()
+        self.clock.now()
     }
 
     /// Installs the driver's hooks (once; later calls are ignored).
@@ -294,10 +414,9 @@ impl Locking {
         }
     }
 
-    /// Runs `f` on the core, then routes the events it produced; breaks it sends are
-    /// recorded as caused by `cause`.
-    fn with<R>(&self, cause: Cause, f: impl FnOnce(&mut LockCore, Instant) -> R) -> R {
-        let mut g = self.lock();
+    /// Runs `f` on the core of shard `g`, then routes the events it produced; breaks it
+    /// sends are recorded as caused by `cause`.
+    fn run<R>(&self, mut g: Held<'_>, cause: Cause, f: impl FnOnce(&mut LockCore, Instant) -> R) -> R {
         g.cause = cause;
         let now = g.clock.now();
         let r = f(&mut g.core, now);
@@ -318,35 +437,41 @@ impl Locking {
         }
     }
 
-    /// The last `n` finished break records, oldest first.
+    /// The last `n` finished break records, oldest first (one history for every shard).
     pub fn recent_breaks(&self, n: usize) -> Vec<Arc<BreakRecord>> {
-        self.lock().trace.recent(n)
+        self.shard(0).trace.recent(n)
     }
 
     /// Breaks not yet ended, oldest first, with their age.
     pub fn pending_breaks(&self) -> Vec<bt::PendingBreak> {
-        let g = self.lock();
-        g.trace.pending(g.clock.now())
+        let mut all: Vec<bt::PendingBreak> = (0..SHARDS)
+            .flat_map(|i| {
+                let g = self.shard(i);
+                g.trace.pending(g.clock.now())
+            })
+            .collect();
+        all.sort_by_key(|p| p.record.id);
+        all
     }
 
     /// Share slot `idx` is now named `name` (a reload added or renamed it).
     pub fn set_share_name(&self, idx: usize, name: &str) {
-        let mut g = self.lock();
-        if g.share_names.len() <= idx {
-            g.share_names.resize(idx + 1, String::new());
+        let names = self.shard(0).share_names.clone();
+        let mut names = names.write().unwrap_or_else(|p| p.into_inner());
+        if names.len() <= idx {
+            names.resize(idx + 1, String::new());
         }
-        g.share_names[idx] = name.to_string();
+        names[idx] = name.to_string();
     }
 
-    /// Every granted byte-range lock on a file the server has open.
+    /// Every granted byte-range lock on a file the server has open, by file.
     pub fn byte_range_locks(&self) -> Vec<LockRow> {
-        let g = self.lock();
-        g.core
-            .byte_range_locks()
-            .into_iter()
-            .map(|(_, l)| {
+        let mut all: Vec<(FileKey, LockRow)> = Vec::new();
+        for i in 0..SHARDS {
+            let g = self.shard(i);
+            all.extend(g.core.byte_range_locks().into_iter().map(|(file, l)| {
                 let (share, path) = g.paths.get(&l.owner.0).cloned().map_or((None, String::new()), |(s, p)| (Some(s), p));
-                LockRow {
+                let row = LockRow {
                     open: l.owner.0,
                     conn: g.conn_of(l.owner.0),
                     share,
@@ -354,40 +479,57 @@ impl Locking {
                     offset: l.offset,
                     length: l.length,
                     exclusive: l.exclusive,
-                }
-            })
-            .collect()
+                };
+                (file, row)
+            }));
+        }
+        // As one core lists them: by file, each file's locks in its own order.
+        all.sort_by_key(|(file, _)| *file);
+        all.into_iter().map(|(_, r)| r).collect()
     }
 
     /// The connections now registered, for asking each of them for its figures.
     pub fn routes(&self) -> Vec<(u64, EventSender)> {
-        self.lock().routes.iter().map(|(c, tx)| (*c, tx.clone())).collect()
+        read(&self.conns).routes.iter().map(|(c, tx)| (*c, tx.clone())).collect()
     }
 
-    fn lock(&self) -> Held<'_> {
+    /// Shard `i`, locked.
+    fn shard(&self, i: usize) -> Held<'_> {
         // A panic while holding the lock would be a bug in the core; keep serving.
-        Held(Some(self.inner.lock().unwrap_or_else(|p| p.into_inner())))
+        Held(Some(self.shards[i].lock().unwrap_or_else(|p| p.into_inner())))
+    }
+
+    /// The shard of `file`, locked.
+    fn at_file(&self, file: FileKey) -> Held<'_> {
+        self.shard(shard_of(file))
+    }
+
+    /// The shard of `open`, locked; for an open the adapter does not know, shard 0 (which
+    /// does not know it either: the call finds an unknown open, as it would anywhere).
+    fn at_open(&self, open: u64) -> Held<'_> {
+        self.shard(self.index.get(open).unwrap_or(0))
     }
 
     pub fn register_connection(&self, conn: u64, peer: std::net::SocketAddr, tx: EventSender) {
-        let mut g = self.lock();
-        g.routes.insert(conn, tx);
-        g.peers.insert(conn, peer);
+        let mut c = write(&self.conns);
+        c.routes.insert(conn, tx);
+        c.peers.insert(conn, peer);
     }
 
     /// The connections now registered.
     pub fn connection_count(&self) -> usize {
-        self.lock().peers.len()
+        read(&self.conns).peers.len()
     }
 
     /// A snapshot of the opens, their caching and the waiting operations.
     pub fn report(&self) -> Report {
-        let g = self.lock();
-        let now = g.clock.now();
-        let mut opens: Vec<OpenRow> = g
-            .paths
-            .iter()
-            .filter_map(|(id, (share, path))| {
+        let mut opens: Vec<OpenRow> = Vec::new();
+        let mut waiting = 0;
+        for i in 0..SHARDS {
+            let g = self.shard(i);
+            let now = g.clock.now();
+            waiting += g.core.deferred_count();
+            opens.extend(g.paths.iter().filter_map(|(id, (share, path))| {
                 let c = g.core.caching_of(OpenId(*id))?;
                 Some(OpenRow {
                     open: *id,
@@ -401,15 +543,15 @@ impl Locking {
                     share_mode: g.core.open_view(OpenId(*id)).map(|v| (v.share_mode.access, v.share_mode.share)),
                     user: g.users.get(id).cloned(),
                 })
-            })
-            .collect();
+            }));
+        }
         opens.sort_by_key(|o| o.open);
-        Report { opens, waiting: g.core.deferred_count(), peers: g.peers.clone() }
+        Report { opens, waiting, peers: read(&self.conns).peers.clone() }
     }
 
     /// Delivers an event to a connection task (dropped if the connection is gone).
     pub fn send_to(&self, conn: u64, ev: ConnEvent) {
-        if let Some(tx) = self.lock().routes.get(&conn) {
+        if let Some(tx) = read(&self.conns).routes.get(&conn) {
             let _ = tx.send(ev);
         }
     }
@@ -429,13 +571,16 @@ impl Locking {
             policy: a.policy,
             base: (info.stream != 0).then_some(FileKey { device: info.dev, inode: info.file_id }),
         };
-        let mut g = self.lock();
+        let mut g = self.at_file(req.file);
         // One decision: the contention limit counts the opens the core admits against.
-        req.policy = crate::policy::within_contention_limit(req.policy, g.core.opens_of(req.file).len(), a.contention_limit);
-        g.owners.insert(a.open, Owner::Conn(a.conn));
+        // With no limit (0, the default) the policy stands as it is: nothing to count.
+        if a.contention_limit > 0 {
+            req.policy = crate::policy::within_contention_limit(req.policy, g.core.opens_of(req.file).len(), a.contention_limit);
+        }
+        g.own(a.open, Owner::Conn(a.conn));
         g.users.insert(a.open, a.user);
         if a.client != [0; 16] {
-            g.clients.insert(a.conn, a.client);
+            g.set_client(a.conn, a.client);
         }
         let now = g.clock.now();
         let outcome = g.core.handle_create(now, req);
@@ -444,7 +589,7 @@ impl Locking {
             g.probe_share_blockers(a.open, blockers);
         }
         if let CreateOutcome::Denied(_) = outcome {
-            g.owners.remove(&a.open);
+            g.disown(a.open);
             g.users.remove(&a.open);
             g.kernel.decided(a.open);
         }
@@ -461,35 +606,32 @@ impl Locking {
     }
 
     pub fn cancel_create(&self, conn: u64, open: u64) {
-        let cancelled = self.with(Cause::by("other", Some(conn), None), |c, _| c.handle_cancel_create(OpenId(open)))
-            || self.lock().kernel.cancel_wait(open);
+        let g = self.at_open(open);
+        let cancelled = self.run(g, Cause::by("other", Some(conn), None), |c, _| c.handle_cancel_create(OpenId(open)))
+            || self.at_open(open).kernel.cancel_wait(open);
         if cancelled {
-            let mut g = self.lock();
+            let mut g = self.at_open(open);
             let (now, wall) = g.times();
             g.trace.decided(WaitKey::Create(open), now, wall, status_name(NtStatus::CANCELLED));
             self.publish(&mut g);
-            if let Some(tx) = g.routes.get(&conn) {
-                let _ = tx.send(ConnEvent::Lock(Event::CompleteCreate {
-                    open: OpenId(open),
-                    outcome: CreateOutcome::Denied(NtStatus::CANCELLED),
-                }));
-            }
+            g.send(conn, ConnEvent::Lock(Event::CompleteCreate { open: OpenId(open), outcome: CreateOutcome::Denied(NtStatus::CANCELLED) }));
         }
     }
 
 
     /// Drops an open the core admitted (also one the server could not complete).
     pub fn close_id(&self, open: u64) -> CloseOutcome {
-        let lease = {
-            let mut g = self.lock();
-            g.release_host(open);
-            g.core.caching_of(OpenId(open)).and_then(|c| c.lease)
-        };
-        let outcome = self.with(Cause::by("close", None, Some(open)), |c, now| c.handle_close(now, OpenId(open)));
-        let mut g = self.lock();
+        let mut g = self.at_open(open);
+        g.release_host(open);
+        let lease = g.core.caching_of(OpenId(open)).and_then(|c| c.lease);
+        g.cause = Cause::by("close", None, Some(open));
+        let now = g.clock.now();
+        let outcome = g.core.handle_close(now, OpenId(open));
+        g.route();
+        self.publish(&mut g);
         let conn = g.conn_of(open);
-        let (how, verdict) = match conn.and_then(|c| g.ending.get(&c)) {
-            Some(Some(v)) => (Outcome::HolderVanished, Some(*v)),
+        let (how, verdict) = match conn.and_then(|c| read(&g.conns).ending.get(&c).copied()) {
+            Some(Some(v)) => (Outcome::HolderVanished, Some(v)),
             Some(None) => (Outcome::HolderDisconnected, None),
             None => (Outcome::HolderClosed, None),
         };
@@ -503,13 +645,14 @@ impl Locking {
         g.forget(open);
         self.publish(&mut g);
         drop(g);
+        self.wake_timer();
         outcome.unwrap_or(CloseOutcome { file: FileKey { device: 0, inode: 0 }, delete_file: false, delete_base: false })
     }
 
     /// Strict locking (MS-SMB2 3.3.5.12/3.3.5.13): may `open` read or write the range?
     /// Other opens' byte-range locks, and for a mirrored open local processes' locks too.
     pub fn check_io(&self, open: u64, offset: u64, length: u64, write: bool) -> Result<(), NtStatus> {
-        let g = self.lock();
+        let g = self.at_open(open);
         let r = g.core.check_io(OpenId(open), offset, length, write);
         if r == Err(NtStatus::FILE_LOCK_CONFLICT) {
             g.probe_io_blockers(open, offset, length, write);
@@ -525,35 +668,37 @@ impl Locking {
     /// Mirrors the byte-range locks of `open` on the host from now on (its descriptor is
     /// `handle`): a file, not a directory or named stream, on a share with `posix_locking`.
     pub fn mirror_locks(&self, open: u64, handle: Arc<opportune_fs::Handle>) {
-        self.lock().host.add(open, handle);
+        self.at_open(open).host.add(open, handle);
     }
 
     /// A write by `open`: read caches of the others are broken before it is answered.
     pub fn written(&self, open: u64) {
-        self.with(Cause::by("write", None, Some(open)), |c, now| c.handle_write(now, OpenId(open)));
+        self.run(self.at_open(open), Cause::by("write", None, Some(open)), |c, now| c.handle_write(now, OpenId(open)));
     }
 
     /// A size change (end of file, allocation, overwrite).
     pub fn truncated(&self, open: u64) {
-        self.with(Cause::by("truncate", None, Some(open)), |c, now| c.handle_truncate(now, OpenId(open)));
+        self.run(self.at_open(open), Cause::by("truncate", None, Some(open)), |c, now| c.handle_truncate(now, OpenId(open)));
     }
 
     pub fn set_delete_pending(&self, open: u64, delete: bool) -> Result<(), NtStatus> {
-        self.with(Cause::by("delete", None, Some(open)), |c, _| c.handle_set_delete_on_close(OpenId(open), delete))
+        self.run(self.at_open(open), Cause::by("delete", None, Some(open)), |c, _| c.handle_set_delete_on_close(OpenId(open), delete))
     }
 
     /// How many opens the file has now.
     pub fn open_count(&self, info: &FileInfo) -> usize {
-        self.lock().core.opens_of(file_key(info)).len()
+        let file = file_key(info);
+        self.at_file(file).core.opens_of(file).len()
     }
 
     pub fn is_delete_pending(&self, info: &FileInfo) -> bool {
-        self.lock().core.is_delete_pending(file_key(info))
+        let file = file_key(info);
+        self.at_file(file).core.is_delete_pending(file)
     }
 
     /// One LOCK request: the lock core decides, the host mirror follows (`host`).
     pub fn lock_range(&self, open: u64, request: u64, elements: &[LockElement]) -> LockOutcome {
-        let mut g = self.lock();
+        let mut g = self.at_open(open);
         g.cause = Cause::by("lock", None, Some(open));
         let now = g.clock.now();
         let outcome = g.core.handle_lock(now, OpenId(open), RequestId(request), elements);
@@ -561,6 +706,7 @@ impl Locking {
         let outcome = host.request(core, open, request, elements, outcome, now);
         if outcome == LockOutcome::Pending {
             g.lock_waits.insert(request, LockWait { since: now, element: elements[0] });
+            g.requests.set(request, g.shard);
         }
         g.route();
         self.publish(&mut g);
@@ -570,19 +716,35 @@ impl Locking {
         outcome
     }
 
+    /// Cancels a waiting lock request: in the shard it waits in, or (a request that waits
+    /// nowhere, a late cancel) after a look in every shard.
     pub fn cancel_lock(&self, request: u64) {
-        let mut g = self.lock();
-        if let Some(d) = g.host.cancel(request) {
-            g.decided(vec![d]);
-            return;
+        let hint = self.requests.get(request);
+        let order = hint.into_iter().chain((0..SHARDS).filter(|i| Some(*i) != hint));
+        for i in order {
+            let mut g = self.shard(i);
+            if let Some(d) = g.host.cancel(request) {
+                g.decided(vec![d]);
+                return;
+            }
+            g.cause = Cause::by("other", None, None);
+            if g.core.handle_cancel_lock(RequestId(request)) {
+                g.route();
+                self.publish(&mut g);
+                drop(g);
+                self.wake_timer();
+                return;
+            }
         }
-        drop(g);
-        self.with(Cause::by("other", None, None), |c, _| c.handle_cancel_lock(RequestId(request)));
     }
 
     pub fn ack_oplock(&self, open: u64, level: OplockLevel) -> Result<OplockLevel, NtStatus> {
-        let r = self.with(Cause::by("queued", None, None), |c, now| c.handle_oplock_break_ack(now, OpenId(open), level));
-        let mut g = self.lock();
+        let mut g = self.at_open(open);
+        g.cause = Cause::by("queued", None, None);
+        let now = g.clock.now();
+        let r = g.core.handle_oplock_break_ack(now, OpenId(open), level);
+        g.route();
+        self.publish(&mut g);
         // Whatever the acknowledgment's status, the break is over once the holder no
         // longer breaks (MS-SMB2 3.3.5.22.1 may change state on an error too).
         if let Some(c) = g.core.caching_of(OpenId(open)).filter(|c| !c.breaking) {
@@ -590,19 +752,26 @@ impl Locking {
             g.trace.acknowledged(HolderKey::Oplock { open }, wall, bt::oplock_name(c.bits).into());
             self.publish(&mut g);
         }
+        drop(g);
+        self.wake_timer();
         r
     }
 
     pub fn ack_lease(&self, client: [u8; 16], key: [u8; 16], state: LeaseState) -> Result<LeaseState, NtStatus> {
-        let r = self.with(Cause::by("queued", None, None), |c, now| {
-            c.handle_lease_break_ack(now, ClientGuid(client), LeaseKey(key), state)
-        });
+        let id = opportune_locks::LeaseId { client: ClientGuid(client), key: LeaseKey(key) };
+        let mut g = self.shard(self.leases.file_of(id).map_or(0, shard_of));
+        g.cause = Cause::by("queued", None, None);
+        let now = g.clock.now();
+        let r = g.core.handle_lease_break_ack(now, ClientGuid(client), LeaseKey(key), state);
+        g.route();
+        self.publish(&mut g);
         if let Ok(new) = r {
-            let mut g = self.lock();
             let wall = g.wall_ms();
             g.trace.acknowledged(HolderKey::Lease { client, key }, wall, bt::lease_letters(new));
             self.publish(&mut g);
         }
+        drop(g);
+        self.wake_timer();
         r
     }
 
@@ -610,66 +779,101 @@ impl Locking {
     /// found gone: breaks its opens had outstanding end as "holder vanished" (or
     /// "disconnected") as they are closed.
     pub fn connection_ending(&self, conn: u64, verdict: Option<&'static str>) {
-        self.lock().ending.insert(conn, verdict);
+        write(&self.conns).ending.insert(conn, verdict);
     }
 
     /// The connection is gone: its opens were closed one by one; waiting creates go too.
+    /// Every shard, in index order: first the core's side (while the connection's route
+    /// still exists, as its own events are routed), then what the adapter kept of its opens.
     pub fn disconnect(&self, conn: u64) {
-        self.with(Cause::by("other", Some(conn), None), |c, now| c.handle_disconnect(now, ConnId(conn)));
-        let mut g = self.lock();
-        let (now, wall) = g.times();
-        let verdict = g.ending.remove(&conn).flatten();
-        for key in g.trace.holders_on(conn) {
-            let how = if verdict.is_some() { Outcome::HolderVanished } else { Outcome::HolderDisconnected };
-            g.trace.ended(key, wall, how, verdict);
+        let verdict = read(&self.conns).ending.get(&conn).copied().flatten();
+        for i in 0..SHARDS {
+            let mut g = self.shard(i);
+            g.cause = Cause::by("other", Some(conn), None);
+            let now = g.clock.now();
+            g.core.handle_disconnect(now, ConnId(conn));
+            g.route();
+            self.publish(&mut g);
+            let (now, wall) = g.times();
+            for key in g.trace.holders_on(conn) {
+                let how = if verdict.is_some() { Outcome::HolderVanished } else { Outcome::HolderDisconnected };
+                g.trace.ended(key, wall, how, verdict);
+            }
+            g.trace.requester_gone(conn, now, wall);
+            self.publish(&mut g);
         }
-        g.trace.requester_gone(conn, now, wall);
-        g.routes.remove(&conn);
-        g.clients.remove(&conn);
-        g.peers.remove(&conn);
-        let gone: Vec<u64> = g.owners.iter().filter(|(_, c)| **c == Owner::Conn(conn)).map(|(o, _)| *o).collect();
-        for o in gone {
-            g.forget(o);
+        self.wake_timer();
+        {
+            let mut c = write(&self.conns);
+            c.ending.remove(&conn);
+            c.routes.remove(&conn);
+            c.clients.remove(&conn);
+            c.peers.remove(&conn);
         }
-        self.publish(&mut g);
+        for i in 0..SHARDS {
+            let mut g = self.shard(i);
+            let gone: Vec<u64> = g.owners.iter().filter(|(_, c)| **c == Owner::Conn(conn)).map(|(o, _)| *o).collect();
+            for o in gone {
+                g.forget(o);
+            }
+            self.publish(&mut g);
+        }
     }
 
-    /// Fires due break timeouts; returns when the core next needs waking.
+    /// Fires due break timeouts; returns when the core next needs waking. Every shard,
+    /// in index order.
     pub fn tick(&self) -> Option<Instant> {
-        let mut g = self.lock();
-        let waiting = g.core.deferred_count();
-        let now = g.clock.now();
-        g.cause = Cause::by("timer", None, None);
-        g.core.handle_timeout(now);
-        let decided = waiting.saturating_sub(g.core.deferred_count());
-        if decided > 0 {
-            tracing::warn!(decided, "break timeout: waiting requests proceed without the holders' acknowledgment");
-        }
-        g.record_timeouts(now);
-        let Inner { host, core, .. } = &mut *g;
-        let decided = host.retry(core, now);
-        g.decided(decided);
-        for due in g.kernel.due(now) {
-            let (open, outcome) = match due {
-                kernel::Due::Retry(o) => (o, CreateOutcome::Restart),
-                kernel::Due::GiveUp(o) => (o, CreateOutcome::Denied(NtStatus::SHARING_VIOLATION)),
-            };
-            if let Some(tx) = g.owners.remove(&open).and_then(Owner::conn).and_then(|c| g.routes.get(&c)) {
-                let _ = tx.send(ConnEvent::Lock(Event::CompleteCreate { open: OpenId(open), outcome }));
+        let mut next: Option<Instant> = None;
+        let mut decided_total = 0;
+        for i in 0..SHARDS {
+            let mut g = self.shard(i);
+            let waiting = g.core.deferred_count();
+            let now = g.clock.now();
+            g.cause = Cause::by("timer", None, None);
+            g.core.handle_timeout(now);
+            decided_total += waiting.saturating_sub(g.core.deferred_count());
+            g.record_timeouts(now);
+            let Inner { host, core, .. } = &mut *g;
+            let decided = host.retry(core, now);
+            g.decided(decided);
+            for due in g.kernel.due(now) {
+                let (open, outcome) = match due {
+                    kernel::Due::Retry(o) => (o, CreateOutcome::Restart),
+                    kernel::Due::GiveUp(o) => (o, CreateOutcome::Denied(NtStatus::SHARING_VIOLATION)),
+                };
+                if let Some(c) = g.disown(open).and_then(Owner::conn) {
+                    g.send(c, ConnEvent::Lock(Event::CompleteCreate { open: OpenId(open), outcome }));
+                }
             }
+            let expired: Vec<u64> = g.parked.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
+            for id in expired {
+                g.purge(id, "durable handle expired");
+            }
+            g.route();
+            self.publish(&mut g);
+            let parked = g.parked.values().map(|p| p.deadline).min();
+            let shard_next =
+                g.core.poll_timeout().into_iter().chain(parked).chain(g.host.next_retry()).chain(g.kernel.next_deadline()).min();
+            next = next.into_iter().chain(shard_next).min();
         }
-        let expired: Vec<u64> = g.parked.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
-        for id in expired {
-            g.purge(id, "durable handle expired");
+        if decided_total > 0 {
+            tracing::warn!(decided = decided_total, "break timeout: waiting requests proceed without the holders' acknowledgment");
         }
-        g.route();
-        self.publish(&mut g);
-        let parked = g.parked.values().map(|p| p.deadline).min();
-        g.core.poll_timeout().into_iter().chain(parked).chain(g.host.next_retry()).chain(g.kernel.next_deadline()).min()
+        next
     }
 }
 
-/// The lock layer's mutex, held. When it is let go, the file-system work decided while
+/// The connections table, read (a leaf lock).
+fn read(c: &RwLock<Conns>) -> RwLockReadGuard<'_, Conns> {
+    c.read().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The connections table, written (a leaf lock).
+fn write(c: &RwLock<Conns>) -> RwLockWriteGuard<'_, Conns> {
+    c.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A shard's mutex, held. When it is let go, the file-system work decided while
 /// it was held runs, after the release: no system call of a purge (a delete-on-close, the
 /// close of a descriptor) runs while other connections wait for lock state.
 struct Held<'a>(Option<MutexGuard<'a, Inner>>);
@@ -727,6 +931,35 @@ impl Purged {
 }
 
 impl Inner {
+    /// `open` belongs to `owner`, in this shard.
+    fn own(&mut self, open: u64, owner: Owner) {
+        self.owners.insert(open, owner);
+        self.index.set(open, self.shard);
+    }
+
+    /// `open` belongs to nobody here any more; returns who it belonged to.
+    fn disown(&mut self, open: u64) -> Option<Owner> {
+        let owner = self.owners.remove(&open);
+        if owner.is_some() {
+            self.index.clear(open, self.shard);
+        }
+        owner
+    }
+
+    /// Connection `conn` has ClientGuid `client` (written only when it changes).
+    fn set_client(&self, conn: u64, client: [u8; 16]) {
+        if read(&self.conns).clients.get(&conn) != Some(&client) {
+            write(&self.conns).clients.insert(conn, client);
+        }
+    }
+
+    /// Queues `ev` for connection `conn`, if it is still registered.
+    fn send(&self, conn: u64, ev: ConnEvent) {
+        if let Some(tx) = read(&self.conns).routes.get(&conn) {
+            let _ = tx.send(ev);
+        }
+    }
+
     /// The monotonic time now and the wall-clock milliseconds for records.
     fn times(&self) -> (Instant, bt::WallMs) {
         (self.clock.now(), self.wall_ms())
@@ -750,8 +983,8 @@ impl Inner {
             self.lock_waited(request);
             let event = Event::CompleteLock { request: RequestId(request), open: OpenId(open), status };
             tracing::debug!(event = ?event, "lock waiting for the host decided");
-            if let Some(tx) = self.conn_of(open).and_then(|c| self.routes.get(&c)) {
-                let _ = tx.send(ConnEvent::Lock(event));
+            if let Some(c) = self.conn_of(open) {
+                self.send(c, ConnEvent::Lock(event));
             }
         }
     }
@@ -759,6 +992,7 @@ impl Inner {
     /// A waiting lock request is decided: how long it waited goes to the metrics.
     fn lock_waited(&mut self, request: u64) {
         if let Some(w) = self.lock_waits.remove(&request) {
+            self.requests.clear(request, self.shard);
             crate::metrics::lock_waited(self.clock.now().saturating_duration_since(w.since));
         }
     }
@@ -772,22 +1006,24 @@ impl Inner {
     /// returns the connection that owned it.
     fn forget(&mut self, id: u64) -> Option<u64> {
         if self.paths.remove(&id).is_some() {
-            crate::metrics::open_files_now(self.paths.len());
+            let now = self.open_files.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
+            crate::metrics::open_files_now(now);
         }
         self.app_instances.remove(&id);
         self.users.remove(&id);
         self.release_host(id);
         self.kernel.close(id);
-        self.owners.remove(&id).and_then(Owner::conn)
+        self.disown(id).and_then(Owner::conn)
     }
 
     /// A client as the break trace names it: connection, address, the open's user, ClientGuid.
     fn party(&self, conn: Option<u64>, open: u64) -> Party {
+        let conns = read(&self.conns);
         Party {
             conn,
-            address: conn.and_then(|c| self.peers.get(&c).copied()),
+            address: conn.and_then(|c| conns.peers.get(&c).copied()),
             user: self.users.get(&open).cloned().unwrap_or_else(|| Arc::from("")),
-            client_guid: conn.and_then(|c| self.clients.get(&c)).map(bt::guid),
+            client_guid: conn.and_then(|c| conns.clients.get(&c)).map(bt::guid),
         }
     }
 
@@ -844,7 +1080,7 @@ impl Inner {
                 None => bt::Trigger { cause: cause.what, by: None, open: None },
             },
         };
-        let share = share.and_then(|s| self.share_names.get(s)).cloned().unwrap_or_default();
+        let share = share.and_then(|s| self.share_names.read().unwrap_or_else(|p| p.into_inner()).get(s).cloned()).unwrap_or_default();
         let record = BreakRecord::new(share, path, holder, from, to, ack_required, trigger);
         let id = self.trace.sent(self.clock.now(), self.wall_ms(), NewBreak { file, key, record });
         tracing::debug!(break_id = id, conn, open, "break sent");
@@ -910,14 +1146,18 @@ impl Inner {
                 // the client's oldest live connection (smbtorture smb2.lease.v2_complex1
                 // expects them on the first of two connections with one ClientGuid, also
                 // for a lease whose only open is on the second).
-                Event::SendLeaseBreak { conn, lease, .. } => Some(
-                    self.clients
-                        .iter()
-                        .filter(|(c, g)| **g == lease.client.0 && self.routes.contains_key(c))
-                        .map(|(c, _)| *c)
-                        .min()
-                        .unwrap_or(conn.0),
-                ),
+                Event::SendLeaseBreak { conn, lease, .. } => {
+                    let conns = read(&self.conns);
+                    Some(
+                        conns
+                            .clients
+                            .iter()
+                            .filter(|(c, g)| **g == lease.client.0 && conns.routes.contains_key(c))
+                            .map(|(c, _)| *c)
+                            .min()
+                            .unwrap_or(conn.0),
+                    )
+                }
                 Event::CompleteCreate { open, outcome } => {
                     let c = self.conn_of(open.0);
                     let result = match outcome {
@@ -930,7 +1170,7 @@ impl Inner {
                         crate::metrics::create_waited(waited);
                     }
                     if matches!(outcome, CreateOutcome::Denied(_) | CreateOutcome::Restart) {
-                        self.owners.remove(&open.0);
+                        self.disown(open.0);
                         self.users.remove(&open.0);
                         self.kernel.decided(open.0);
                     }
@@ -957,8 +1197,8 @@ impl Inner {
                 self.record_break(&e, Some(c));
             }
             tracing::debug!(event = ?e, conn = ?conn, "lock core event");
-            if let Some(tx) = conn.and_then(|c| self.routes.get(&c)) {
-                let _ = tx.send(ConnEvent::Lock(e));
+            if let Some(c) = conn {
+                self.send(c, ConnEvent::Lock(e));
             }
         }
     }
@@ -971,7 +1211,7 @@ impl Locking {
     /// closed as usual.
     pub fn park(&self, p: Parked) -> Result<(), Box<Parked>> {
         let id = p.open.file_id.volatile;
-        let mut g = self.lock();
+        let mut g = self.at_open(id);
         let breaking = g.core.caching_of(OpenId(id)).is_none_or(|c| c.breaking);
         if breaking {
             return Err(Box::new(p));
@@ -981,7 +1221,7 @@ impl Locking {
         g.decided(ended);
         g.route();
         g.core.move_open(OpenId(id), PARKED_IN_CORE);
-        g.owners.insert(id, Owner::Parked);
+        g.own(id, Owner::Parked);
         tracing::info!(open = id, path = ?p.open.handle.rel_path(), timeout = ?p.durable.timeout, "durable handle disconnected");
         g.parked.insert(id, p);
         drop(g);
@@ -991,12 +1231,12 @@ impl Locking {
 
     /// Whether `open` is live on a connection other than `conn` (not parked, not closed).
     pub fn live_elsewhere(&self, open: u64, conn: u64) -> bool {
-        self.lock().conn_of(open).is_some_and(|c| c != conn)
+        self.at_open(open).conn_of(open).is_some_and(|c| c != conn)
     }
 
     /// The lease key of an open's lease, if its caching is a lease.
     pub fn lease_key_of(&self, open: u64) -> Option<[u8; 16]> {
-        self.lock().core.caching_of(OpenId(open))?.lease.map(|l| l.key.0)
+        self.at_open(open).core.caching_of(OpenId(open))?.lease.map(|l| l.key.0)
     }
 
     /// Hands a parked open to connection `conn` if `check` accepts it (MS-SMB2 3.3.5.9.7,
@@ -1009,14 +1249,14 @@ impl Locking {
         client: [u8; 16],
         check: impl FnOnce(&Parked) -> Result<(), NtStatus>,
     ) -> Result<(Parked, opportune_locks::CachingView, Option<u16>), NtStatus> {
-        let mut g = self.lock();
+        let mut g = self.at_open(persistent);
         check(g.parked.get(&persistent).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?)?;
         let p = g.parked.remove(&persistent).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
         let id = OpenId(persistent);
         g.core.move_open(id, ConnId(conn));
-        g.owners.insert(persistent, Owner::Conn(conn));
+        g.own(persistent, Owner::Conn(conn));
         if client != [0; 16] {
-            g.clients.insert(conn, client);
+            g.set_client(conn, client);
         }
         if let Some(app) = g.app_instances.get_mut(&persistent) {
             app.1 = client;
@@ -1034,13 +1274,13 @@ impl Locking {
 impl Locking {
     /// Records the AppInstanceId of a completed open.
     pub fn set_app_instance(&self, open: u64, app: [u8; 16], client: [u8; 16]) {
-        self.lock().app_instances.insert(open, (app, client));
+        self.at_open(open).app_instances.insert(open, (app, client));
     }
 
     /// Closes the opens of the file `info` that carry `app` and belong to another client,
     /// before a create with that AppInstanceId is admitted.
     pub fn close_app_instance(&self, info: &FileInfo, app: [u8; 16], client: [u8; 16]) {
-        let mut g = self.lock();
+        let mut g = self.at_file(file_key(info));
         let victims: Vec<u64> = g
             .core
             .opens_of(file_key(info))
@@ -1058,9 +1298,9 @@ impl Locking {
             let outcome = g.core.handle_close(now, OpenId(id));
             let conn = g.forget(id);
             tracing::info!(open = id, ?conn, "open closed: its AppInstanceId was opened again by another client");
-            if let Some(tx) = conn.and_then(|c| g.routes.get(&c)) {
+            if let Some(c) = conn {
                 let delete_file = outcome.is_some_and(|o| o.delete_file);
-                let _ = tx.send(ConnEvent::ForceClose { open: id, delete_file });
+                g.send(c, ConnEvent::ForceClose { open: id, delete_file });
             }
         }
         g.route();
@@ -1071,9 +1311,11 @@ impl Locking {
 impl Locking {
     /// Records where a completed open lives (share, on-disk relative path).
     pub fn set_path(&self, open: u64, share: usize, rel: &str) {
-        let mut g = self.lock();
-        g.paths.insert(open, (share, rel.to_string()));
-        crate::metrics::open_files_now(g.paths.len());
+        let mut g = self.at_open(open);
+        if g.paths.insert(open, (share, rel.to_string())).is_none() {
+            g.open_files.fetch_add(1, Ordering::Relaxed);
+        }
+        crate::metrics::open_files_now(g.open_files.load(Ordering::Relaxed));
     }
 
     /// The checks of a rename that concern other opens (MS-FSA 2.1.5.14.11 as Windows
@@ -1092,7 +1334,7 @@ impl Locking {
         fs: &opportune_fs::Share,
         target: &opportune_fs::SmbPath,
     ) -> Result<(), NtStatus> {
-        let Some((share, from)) = self.lock().paths.get(&open).cloned() else { return Ok(()) };
+        let Some((share, from)) = self.at_open(open).paths.get(&open).cloned() else { return Ok(()) };
         // The target's parent, spelled on disk when it is the source's parent.
         let comps = target.components();
         let parent_client = comps[..comps.len().saturating_sub(1)].join("/");
@@ -1102,19 +1344,22 @@ impl Locking {
         } else {
             parent_client
         };
-        // The stat runs before the mutex is taken again: no system call under lock state.
+        // The stat runs before a mutex is taken again: no system call under lock state.
         let parent = fs.stat(&parent_rel);
-        let g = self.lock();
         if let Ok(info) = parent {
             let add_file = AccessMask(AccessMask::FILE_WRITE_DATA | AccessMask::SYNCHRONIZE);
             let share_rw = ShareAccess(ShareAccess::READ | ShareAccess::WRITE);
-            if !g.core.would_share(file_key(&info), add_file, share_rw) {
+            let file = file_key(&info);
+            if !self.at_file(file).core.would_share(file, add_file, share_rw) {
                 return Err(NtStatus::SHARING_VIOLATION);
             }
         }
+        // Opens below a directory are anywhere: every shard (a rename is rare).
         let prefix = format!("{from}/");
-        if g.paths.iter().any(|(o, (s, p))| *o != open && *s == share && p.starts_with(&prefix)) {
-            return Err(NtStatus::ACCESS_DENIED);
+        for i in 0..SHARDS {
+            if self.shard(i).paths.iter().any(|(o, (s, p))| *o != open && *s == share && p.starts_with(&prefix)) {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
         }
         Ok(())
     }
@@ -1122,7 +1367,7 @@ impl Locking {
     /// A rename by `open` may have to wait for handle caching of other opens to be
     /// broken (MS-FSA 2.1.5.14.11 → 2.1.4.12); `request` names the deferred operation.
     pub fn begin_rename(&self, open: u64, request: u64) -> opportune_locks::RenameOutcome {
-        let mut g = self.lock();
+        let mut g = self.at_open(open);
         let now = g.clock.now();
         let outcome = g.core.handle_rename(now, OpenId(open), RequestId(request));
         if outcome == opportune_locks::RenameOutcome::Deferred
@@ -1141,11 +1386,12 @@ impl Locking {
 
     /// The file behind `open` now lives at `new_rel`: every open of the old path follows.
     pub fn renamed(&self, open: u64, new_rel: &str) {
-        let mut g = self.lock();
-        let Some((share, from)) = g.paths.get(&open).cloned() else { return };
-        for (s, p) in g.paths.values_mut() {
-            if *s == share && *p == from {
-                *p = new_rel.to_string();
+        let Some((share, from)) = self.at_open(open).paths.get(&open).cloned() else { return };
+        for i in 0..SHARDS {
+            for (s, p) in self.shard(i).paths.values_mut() {
+                if *s == share && *p == from {
+                    *p = new_rel.to_string();
+                }
             }
         }
     }
@@ -1170,7 +1416,7 @@ impl Locking {
     /// with kernel oplocks), before the CREATE is answered; returns the caching to answer:
     /// the grant, or less if the kernel refused the lease.
     pub fn kernel_grant(&self, open: u64, info: &FileInfo, handle: &Arc<opportune_fs::Handle>, caching: GrantedCaching) -> GrantedCaching {
-        let mut g = self.lock();
+        let mut g = self.at_file(file_key(info));
         let bits = caching.bits();
         let allowed = g.kernel.grant(open, file_key(info), handle, bits);
         let granted = if allowed.contains(bits) {
@@ -1202,7 +1448,7 @@ impl Locking {
     /// kernel oplocks); the file's leases are taken back once the create is decided.
     pub fn kernel_yield(&self, y: KernelYield) -> bool {
         let file = FileKey { device: y.dev, inode: y.ino };
-        let mut g = self.lock();
+        let mut g = self.at_file(file);
         let ours = g.kernel.yield_file(file);
         if ours {
             tracing::debug!(dev = y.dev, ino = y.ino, "kernel leases let go for an SMB open of the file");
@@ -1229,8 +1475,8 @@ impl Locking {
     /// A create reopened the shared description of its file read-write (`Opened::reopened`):
     /// the lease and the OFD locks of the old description are gone. The locks are taken
     /// again at once; the lease with the next settle (a write lease now).
-    pub fn reopened(&self, handle: &opportune_fs::Handle) {
-        let mut g = self.lock();
+    pub fn reopened(&self, handle: &opportune_fs::Handle, file: FileKey) {
+        let mut g = self.at_file(file);
         let g = &mut *g;
         g.kernel.reopened(handle);
         g.host.reopened(&g.core, handle);
@@ -1250,8 +1496,12 @@ impl Locking {
     /// read-only description the kernel takes only read locks, so the lock would let local
     /// readers in. The description then stays read-write until the last open goes.
     pub fn stop_writing(&self, handle: &opportune_fs::Handle) {
+        // The file's shard (a stat outside any mutex; this is rare: the last writer of a
+        // file others still have open).
+        let Ok(info) = handle.info() else { return };
+        let file = file_key(&info);
         {
-            let mut g = self.lock();
+            let mut g = self.at_file(file);
             let opens = g.kernel.opens_sharing(handle);
             if opens.iter().any(|o| g.core.locks_of(OpenId(*o)).iter().any(|l| l.exclusive)) {
                 return;
@@ -1263,20 +1513,21 @@ impl Locking {
             Ok(false) => {}
             Err(e) => tracing::debug!(rel = %handle.rel_path(), error = %e, "shared description stays read-write"),
         }
-        self.reopened(handle);
+        self.reopened(handle, file);
         self.wake_timer();
     }
 
     /// The create of `open` met another process's lease: it waits (STATUS_PENDING) and is
     /// started over from the path lookup (`CreateOutcome::Restart`) as the kernel breaks
     /// that lease, given up (SHARING_VIOLATION) after the kernel's lease-break-time.
-    /// False when too many creates wait already.
-    pub fn kernel_wait(&self, conn: u64, open: u64) -> bool {
-        let mut g = self.lock();
+    /// False when too many creates wait already (in the shard of the file (`dev`, `ino`)
+    /// whose lease it met).
+    pub fn kernel_wait(&self, conn: u64, open: u64, dev: u64, ino: u64) -> bool {
+        let mut g = self.at_file(FileKey { device: dev, inode: ino });
         let now = g.clock.now();
         let ok = g.kernel.wait(open, now);
         if ok {
-            g.owners.insert(open, Owner::Conn(conn));
+            g.own(open, Owner::Conn(conn));
         }
         drop(g);
         self.wake_timer();
@@ -1286,30 +1537,46 @@ impl Locking {
     /// The create of `open` no longer waits for a host lease (it went on); `failed`: its
     /// open failed, so it is decided too.
     pub fn kernel_waited(&self, open: u64, failed: bool) {
-        let mut g = self.lock();
-        g.kernel.waited(open);
-        if failed {
-            g.kernel.decided(open);
-            g.route();
+        // A create the adapter knows (waiting, or admitted) is in its shard; one it does
+        // not may have made a shard let go of leases (`kernel_yield`): every shard.
+        let known = self.index.get(open);
+        let shards = match known {
+            Some(i) => i..i + 1,
+            None if failed => 0..SHARDS,
+            None => 0..0,
+        };
+        for i in shards {
+            let mut g = self.shard(i);
+            g.kernel.waited(open);
+            if failed {
+                g.kernel.decided(open);
+                g.route();
+            }
         }
     }
 
     /// Kernel lease breaks read from the signalfd: the SMB holders are broken as for an
     /// SMB contender, the leases come down once they have (or at the deadline).
     pub fn kernel_notes(&self, notes: &[opportune_fs::kernel_lease::LeaseNote]) {
-        let mut g = self.lock();
-        let now = g.clock.now();
-        g.cause = Cause::by("host", None, None);
-        for &note in notes {
-            for (file, access) in g.kernel.noted(note) {
-                tracing::info!(?file, ?access, "kernel lease break: a host process opens the file");
-                g.core.handle_host_open(now, file, access);
-                g.kernel.broken(file, access, now);
+        // A note names a descriptor: the shard whose file it is finds it.
+        for i in 0..SHARDS {
+            let mut g = self.shard(i);
+            let now = g.clock.now();
+            g.cause = Cause::by("host", None, None);
+            let mut any = false;
+            for &note in notes {
+                for (file, access) in g.kernel.noted(note) {
+                    tracing::info!(?file, ?access, "kernel lease break: a host process opens the file");
+                    g.core.handle_host_open(now, file, access);
+                    g.kernel.broken(file, access, now);
+                    any = true;
+                }
+            }
+            if any {
+                g.route();
+                self.publish(&mut g);
             }
         }
-        g.route();
-        self.publish(&mut g);
-        drop(g);
         self.wake_timer();
     }
 
@@ -1317,6 +1584,8 @@ impl Locking {
     /// blocked in every thread: `opportune_fs::kernel_lease::block_lease_signals`) and
     /// hands them to [`Locking::kernel_notes`]; until this is called no lease is taken.
     pub fn kernel_leases_ready(&self) {
-        self.lock().kernel.active = true;
+        for i in 0..SHARDS {
+            self.shard(i).kernel.active = true;
+        }
     }
 }

@@ -94,6 +94,9 @@ pub struct LockCore {
     /// counts only while its holder is still breaking with that deadline ([`LockCore::
     /// break_pending`]); acknowledgments and closes remove theirs, timeouts pop them.
     pub(crate) break_deadlines: BTreeSet<(Instant, HolderId)>,
+    /// The leases of the cores that hold the other files, when this core holds some files
+    /// only ([`LockCore::partitioned`]).
+    pub(crate) registry: Option<std::sync::Arc<crate::lease_registry::LeaseRegistry>>,
 }
 
 impl LockCore {
@@ -108,7 +111,20 @@ impl LockCore {
             streams: BTreeMap::new(),
             pending_locks: BTreeMap::new(),
             break_deadlines: BTreeSet::new(),
+            registry: None,
         }
+    }
+
+    /// A core for some of the server's files: leases are registered in `registry`, which
+    /// the cores of the other files share, so that a lease key used for a file of another
+    /// core is refused as one of this core's own would be (MS-SMB2 3.3.5.9.8).
+    pub fn partitioned(config: Config, registry: std::sync::Arc<crate::lease_registry::LeaseRegistry>) -> LockCore {
+        LockCore { registry: Some(registry), ..LockCore::new(config) }
+    }
+
+    /// The file of the lease `id` if another core's file has it.
+    pub(crate) fn foreign_lease_file(&self, id: LeaseId) -> Option<FileKey> {
+        self.registry.as_ref()?.file_of(id)
     }
 
     /// Drops a file's state (it has no opens left), and a stream from its file's index.
@@ -284,6 +300,12 @@ impl LockCore {
         // MS-SMB2 3.3.5.9.8: a lease key already used for another file is refused.
         if let Some(l) = lease_id.and_then(|id| self.leases.get(&id))
             && l.file != req.file
+        {
+            return Some(CreateOutcome::Denied(NtStatus::INVALID_PARAMETER));
+        }
+        if let Some(id) = lease_id
+            && !self.leases.contains_key(&id)
+            && self.foreign_lease_file(id).is_some_and(|f| f != req.file)
         {
             return Some(CreateOutcome::Denied(NtStatus::INVALID_PARAMETER));
         }

@@ -42,7 +42,8 @@ impl LockCore {
 
     /// Whether `client` already holds the lease `key` (on any file).
     pub fn has_lease(&self, client: ClientGuid, key: LeaseKey) -> bool {
-        self.leases.contains_key(&LeaseId { client, key })
+        let id = LeaseId { client, key };
+        self.leases.contains_key(&id) || self.foreign_lease_file(id).is_some()
     }
 }
 

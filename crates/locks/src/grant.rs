@@ -13,6 +13,14 @@ use crate::share_mode::{self, ShareEntry};
 impl LockCore {
     /// Grants the create: registers the open and computes its caching.
     pub(crate) fn grant(&mut self, req: &CreateRequest, lease_id: Option<LeaseId>) -> CreateOutcome {
+        // A core of a partitioned server: the lease key is claimed for this file before
+        // anything changes; another core's create that took it first for another file wins.
+        if let (Some(lid), Some(reg), RequestedCaching::Lease { .. }) = (lease_id, &self.registry, req.requested)
+            && !self.leases.contains_key(&lid)
+            && !reg.claim(lid, req.file)
+        {
+            return CreateOutcome::Denied(opportune_types::NtStatus::INVALID_PARAMETER);
+        }
         let level2_ok = self.config.level2_oplocks && req.policy.level2_allowed;
         let holders = self.holders(req.file, lease_id);
         let others: Vec<OpenId> = self.files.get(&req.file).map(|f| f.opens.clone()).unwrap_or_default();

@@ -22,6 +22,7 @@ mod host_contender;
 pub mod ids;
 mod interval_index;
 pub mod lease;
+mod lease_registry;
 mod lock_records;
 mod locking;
 pub mod oplock;
@@ -37,6 +38,7 @@ pub use api::{CloseOutcome, Config, CreateOutcome, CreateRequest, Event, LockOut
 pub use lock_records::{LockElement, LockKind};
 pub use caching::{CreatePolicy, GrantedCaching, LeaseState, OplockLevel, RequestedCaching};
 pub use core::{CachingView, LockCore};
+pub use lease_registry::LeaseRegistry;
 pub use host_contender::HostAccess;
 pub use views::OpenView;
 pub use ids::{ClientGuid, ConnId, FileKey, LeaseId, LeaseKey, OpenId, RequestId};

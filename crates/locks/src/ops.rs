@@ -26,7 +26,11 @@ impl LockCore {
         {
             l.opens.retain(|o| *o != open);
             if l.opens.is_empty() {
+                let file = l.file;
                 self.leases.remove(&lid);
+                if let Some(reg) = &self.registry {
+                    reg.release(lid, file);
+                }
             }
         }
         // Renames waiting on behalf of this open cannot go on.

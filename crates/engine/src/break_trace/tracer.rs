@@ -10,7 +10,8 @@
 use super::record::{BreakRecord, Outcome, Party, Waited, WallMs, MAX_WAITERS};
 use opportune_locks::FileKey;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Who a break is addressed to, as the lock adapter tells acknowledgments apart.
@@ -62,27 +63,47 @@ pub struct PendingBreak {
     pub age: Duration,
 }
 
+/// Record ids and the history of finished records, shared by tracers ([`Tracer::sharing`]).
+pub struct SharedParts {
+    ids: Arc<AtomicU64>,
+    recent: Arc<Mutex<VecDeque<Arc<BreakRecord>>>>,
+}
+
 pub struct Tracer {
-    next_id: u64,
+    /// Record ids, shared by the tracers of a partitioned lock layer (one per shard) so
+    /// that ids stay unique and increasing across them.
+    ids: Arc<AtomicU64>,
     history: usize,
     flights: BTreeMap<u64, InFlight>,
     /// The unended break of each holder.
     by_holder: HashMap<HolderKey, u64>,
     waiters: HashMap<WaitKey, Waiter>,
-    recent: VecDeque<Arc<BreakRecord>>,
+    /// The last finished records, shared the same way (a leaf lock, held to push or copy).
+    recent: Arc<Mutex<VecDeque<Arc<BreakRecord>>>>,
     finished: Vec<Arc<BreakRecord>>,
 }
 
 impl Tracer {
     /// Keeps the last `history` finished records.
     pub fn new(history: usize) -> Tracer {
+        Tracer::sharing(history, &Tracer::shared_parts())
+    }
+
+    /// What tracers that share their record ids and history have in common.
+    pub fn shared_parts() -> SharedParts {
+        SharedParts { ids: Arc::new(AtomicU64::new(1)), recent: Arc::new(Mutex::new(VecDeque::new())) }
+    }
+
+    /// A tracer that takes record ids from, and keeps its last `history` finished records
+    /// in, `shared` (from [`Tracer::shared_parts`]), with other tracers.
+    pub fn sharing(history: usize, shared: &SharedParts) -> Tracer {
         Tracer {
-            next_id: 1,
+            ids: shared.ids.clone(),
             history,
             flights: BTreeMap::new(),
             by_holder: HashMap::new(),
             waiters: HashMap::new(),
-            recent: VecDeque::new(),
+            recent: shared.recent.clone(),
             finished: Vec::new(),
         }
     }
@@ -90,8 +111,7 @@ impl Tracer {
     /// A break is sent. Requests already waiting on the file wait on it too. A break that
     /// needs no acknowledgment ends at once. Returns its id.
     pub fn sent(&mut self, now: Instant, wall: WallMs, b: NewBreak) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
         if let Some(old) = self.by_holder.remove(&b.key) {
             // One notification at a time per holder: an earlier one still open has been
             // overtaken (its end was not seen); close it honestly.
@@ -234,7 +254,8 @@ impl Tracer {
 
     /// The last `n` finished records, oldest first.
     pub fn recent(&self, n: usize) -> Vec<Arc<BreakRecord>> {
-        self.recent.iter().skip(self.recent.len().saturating_sub(n)).cloned().collect()
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.iter().skip(recent.len().saturating_sub(n)).cloned().collect()
     }
 
     /// Breaks not yet ended, oldest first, with the requests waiting on them so far.
@@ -300,10 +321,11 @@ impl Tracer {
         let Some(f) = self.flights.remove(&id) else { return };
         let r = Arc::new(f.record);
         if self.history > 0 {
-            if self.recent.len() == self.history {
-                self.recent.pop_front();
+            let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            if recent.len() == self.history {
+                recent.pop_front();
             }
-            self.recent.push_back(r.clone());
+            recent.push_back(r.clone());
         }
         self.finished.push(r);
     }

@@ -112,9 +112,9 @@ fn open_file(
         r => r,
     };
     // Another process's lease, which the kernel is breaking: wait and start over.
-    if let Err(opportune_fs::FsError::LeaseHeld { .. }) = opened
+    if let Err(opportune_fs::FsError::LeaseHeld { dev, ino }) = opened
         && admitted.is_none()
-        && server.locks.kernel_wait(conn.id, plan.open)
+        && server.locks.kernel_wait(conn.id, plan.open, dev, ino)
     {
         return Step::Wait(Box::new(DeferredCreate { plan, stage: Stage::Probed }));
     }
@@ -130,14 +130,14 @@ fn open_file(
             return Step::Done(Reply::error(e.status()), None);
         }
     };
-    if opened.reopened {
-        // A writer joined a file whose shared description was read-only (kernel oplocks).
-        server.locks.reopened(&opened.handle);
-    }
     let info = match opened.info() {
         Ok(i) => i,
         Err(e) => return Step::Done(Reply::error(e.status()), None),
     };
+    if opened.reopened {
+        // A writer joined a file whose shared description was read-only (kernel oplocks).
+        server.locks.reopened(&opened.handle, crate::locking::file_key(&info));
+    }
     if let Err(status) = crate::access_check::on_create(server, &mut plan, &opened, &info) {
         if admitted.is_some() {
             server.locks.close_id(plan.open);

@@ -3,7 +3,7 @@
 //! check its peer is alive (`ConnEvent::Probe`, handled by `link_watch.rs`). A vanished
 //! holder's connection then ends within seconds and what it held goes with it.
 
-use super::{ConnEvent, Inner, PARKED_IN_CORE};
+use super::{ConnEvent, Inner, PARKED_IN_CORE, read};
 use opportune_locks::{ConnId, LockElement, LockKind, LockOutcome};
 use opportune_types::NtStatus;
 
@@ -39,9 +39,9 @@ impl Inner {
         blockers.sort_unstable();
         blockers.dedup();
         for c in blockers.into_iter().map(|c| c.0).filter(|c| *c != PARKED_IN_CORE.0 && Some(*c) != requester) {
-            if let Some(tx) = self.routes.get(&c) {
+            if read(&self.conns).routes.contains_key(&c) {
                 tracing::debug!(conn = c, open, why, "contention: probing the holder");
-                let _ = tx.send(ConnEvent::Probe { why });
+                self.send(c, ConnEvent::Probe { why });
             }
         }
     }
