@@ -12,9 +12,11 @@
 //! when it names an open; by the lease registry (`opportune_locks::LeaseRegistry`, which
 //! also refuses a lease key used for a file of another shard) for a lease acknowledgment;
 //! by the request→shard hints for a cancelled lock. What concerns every file (a
-//! connection's end, the timer, the status report, a directory rename's check of the
+//! connection's end, the status report, a directory rename's check of the
 //! opens below it, kernel break notes) visits the shards one at a time in index order,
 //! and output merged across shards is sorted, so it does not depend on the partition.
+//! The timer's [`Locking::tick`] looks only at the shards locked since the last tick and
+//! those whose recorded deadline has come, so its cost follows the work, not the shards.
 //!
 //! Lock order: at most one shard mutex at a time (a call about two files, a directory
 //! lease break for a child's change, takes them one after the other); while holding it
@@ -33,7 +35,7 @@ use opportune_locks::{
 };
 use opportune_types::{AccessMask, LeaseState, NtStatus, OplockLevel, ShareAccess};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 use crate::break_trace::{self as bt, BreakRecord, HolderKey, NewBreak, Outcome, Party, Tracer, WaitKey};
@@ -101,8 +103,10 @@ pub enum ConnEvent {
     Figures(FiguresReply),
 }
 
-/// How many parts the lock state is split in (a power of two).
+/// How many parts the lock state is split in (a power of two, at most 64: the shards
+/// touched since the last tick are bits of one word).
 pub const SHARDS: usize = 64;
+const _: () = assert!(SHARDS.is_power_of_two() && SHARDS <= 64);
 
 /// The shard of a file: by its inode, which a named stream shares with its file.
 pub fn shard_of(file: FileKey) -> usize {
@@ -118,6 +122,13 @@ pub struct Locking {
     conns: Arc<RwLock<Conns>>,
     leases: Arc<opportune_locks::LeaseRegistry>,
     clock: Arc<dyn Clock>,
+    /// The shards locked since the last [`Locking::tick`] (bit i: shard i): only those, and
+    /// those whose deadline has come, are looked at by the next tick.
+    touched: Arc<AtomicU64>,
+    /// Each shard's next deadline as of its last tick, in nanoseconds after `base`
+    /// (`u64::MAX`: none).
+    deadlines: Box<[AtomicU64]>,
+    base: Instant,
     /// The driver's timer and trace stream, once it has installed them ([`Locking::install`]).
     hooks: OnceLock<Hooks>,
 }
@@ -219,6 +230,9 @@ struct Inner {
     requests: Arc<OpenIndex>,
     /// Opens with a path, over every shard, for the metrics.
     open_files: Arc<AtomicUsize>,
+    /// The shards locked since the last tick (shared; this one's bit is set as its guard
+    /// goes).
+    touched: Arc<AtomicU64>,
     /// Which connection owns each open the core knows.
     owners: HashMap<u64, Owner>,
     /// Share index and on-disk relative path of each open the server completed, for the
@@ -365,6 +379,7 @@ impl Locking {
         let requests = Arc::new(OpenIndex::new());
         let leases = Arc::new(opportune_locks::LeaseRegistry::default());
         let open_files = Arc::new(AtomicUsize::new(0));
+        let touched = Arc::new(AtomicU64::new(u64::MAX));
         let share_names = Arc::new(RwLock::new(share_names));
         // Break record ids and the history of finished records: one for every shard.
         let trace = Tracer::shared_parts();
@@ -378,6 +393,7 @@ impl Locking {
                     index: index.clone(),
                     requests: requests.clone(),
                     open_files: open_files.clone(),
+                    touched: touched.clone(),
                     owners: HashMap::new(),
                     paths: HashMap::new(),
                     parked: HashMap::new(),
@@ -394,7 +410,9 @@ impl Locking {
                 })
             })
             .collect();
-        Locking { shards, index, requests, conns, leases, clock, hooks: OnceLock::new() }
+        let deadlines = (0..SHARDS).map(|_| AtomicU64::new(u64::MAX)).collect();
+        let base = clock.now();
+        Locking { shards, index, requests, conns, leases, clock, touched, deadlines, base, hooks: OnceLock::new() }
     }
 
     /// The monotonic time now, on the lock layer's clock.
@@ -496,7 +514,7 @@ impl Locking {
     /// Shard `i`, locked.
     fn shard(&self, i: usize) -> Held<'_> {
         // A panic while holding the lock would be a bug in the core; keep serving.
-        Held(Some(self.shards[i].lock().unwrap_or_else(|p| p.into_inner())))
+        Held { guard: Some(self.shards[i].lock().unwrap_or_else(|p| p.into_inner())), touch: true }
     }
 
     /// The shard of `file`, locked.
@@ -823,10 +841,17 @@ impl Locking {
     /// Fires due break timeouts; returns when the core next needs waking. Every shard,
     /// in index order.
     pub fn tick(&self) -> Option<Instant> {
-        let mut next: Option<Instant> = None;
+        let now = self.clock.now();
+        let mut todo = self.touched.swap(0, Ordering::AcqRel);
+        for (i, d) in self.deadlines.iter().enumerate() {
+            if self.instant(d.load(Ordering::Acquire)).is_some_and(|d| d <= now) {
+                todo |= 1 << i;
+            }
+        }
         let mut decided_total = 0;
-        for i in 0..SHARDS {
+        for i in (0..SHARDS).filter(|i| todo & (1 << i) != 0) {
             let mut g = self.shard(i);
+            g.touch = false;
             let waiting = g.core.deferred_count();
             let now = g.clock.now();
             g.cause = Cause::by("timer", None, None);
@@ -854,12 +879,22 @@ impl Locking {
             let parked = g.parked.values().map(|p| p.deadline).min();
             let shard_next =
                 g.core.poll_timeout().into_iter().chain(parked).chain(g.host.next_retry()).chain(g.kernel.next_deadline()).min();
-            next = next.into_iter().chain(shard_next).min();
+            self.deadlines[i].store(shard_next.map_or(u64::MAX, |d| self.nanos(d)), Ordering::Release);
         }
         if decided_total > 0 {
             tracing::warn!(decided = decided_total, "break timeout: waiting requests proceed without the holders' acknowledgment");
         }
-        next
+        self.deadlines.iter().filter_map(|d| self.instant(d.load(Ordering::Acquire))).min()
+    }
+
+    /// A deadline as stored in `deadlines`.
+    fn nanos(&self, d: Instant) -> u64 {
+        u64::try_from(d.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX - 1)
+    }
+
+    /// A stored deadline (`u64::MAX`: none).
+    fn instant(&self, n: u64) -> Option<Instant> {
+        (n != u64::MAX).then(|| self.base + Duration::from_nanos(n))
     }
 }
 
@@ -876,24 +911,31 @@ fn write(c: &RwLock<Conns>) -> RwLockWriteGuard<'_, Conns> {
 /// A shard's mutex, held. When it is let go, the file-system work decided while
 /// it was held runs, after the release: no system call of a purge (a delete-on-close, the
 /// close of a descriptor) runs while other connections wait for lock state.
-struct Held<'a>(Option<MutexGuard<'a, Inner>>);
+struct Held<'a> {
+    guard: Option<MutexGuard<'a, Inner>>,
+    /// Mark the shard touched as the guard goes (all but the tick's own).
+    touch: bool,
+}
 
 impl std::ops::Deref for Held<'_> {
     type Target = Inner;
     fn deref(&self) -> &Inner {
-        self.0.as_deref().expect("held until dropped")
+        self.guard.as_deref().expect("held until dropped")
     }
 }
 
 impl std::ops::DerefMut for Held<'_> {
     fn deref_mut(&mut self) -> &mut Inner {
-        self.0.as_deref_mut().expect("held until dropped")
+        self.guard.as_deref_mut().expect("held until dropped")
     }
 }
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        let Some(mut g) = self.0.take() else { return };
+        let Some(mut g) = self.guard.take() else { return };
+        if self.touch {
+            g.touched.fetch_or(1 << g.shard, Ordering::AcqRel);
+        }
         let purged = std::mem::take(&mut g.purged);
         drop(g);
         for p in purged {

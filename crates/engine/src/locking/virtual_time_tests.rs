@@ -92,3 +92,32 @@ fn a_break_times_out_only_once_the_manual_clock_passes_its_deadline() {
     assert!(contender.create_completed(20));
     assert!(locks.pending_breaks().is_empty());
 }
+
+/// A tick looks only at the shards locked since the last one and those whose deadline has
+/// come: a break deadline in a shard nobody touches again is still met, while other files'
+/// work goes on; and the deadline returned is the earliest over every shard.
+#[test]
+fn a_deadline_in_an_untouched_shard_is_met() {
+    let clock = ManualClock::new();
+    let timeout = Duration::from_secs(35);
+    let locks = Locking::new(timeout, 8, vec!["share".into()], Arc::new(clock.clone()));
+    let (holder, contender) = (Arc::new(Inbox::default()), Arc::new(Inbox::default()));
+    let peer: std::net::SocketAddr = ([127, 0, 0, 1], 445).into();
+    locks.register_connection(1, peer, holder.clone());
+    locks.register_connection(2, peer, contender.clone());
+    let t0 = clock.now();
+    assert!(matches!(locks.admit_open(&info(), admission(1, 10)), CreateOutcome::Granted { .. }));
+    assert_eq!(locks.admit_open(&info(), admission(2, 20)), CreateOutcome::Deferred);
+    assert_eq!(locks.tick(), Some(t0 + timeout));
+    // Another file, in another shard, opened and closed meanwhile, then ticks.
+    let mut other = info();
+    other.file_id = (8..).find(|&i| shard_of(FileKey { device: 1, inode: i }) != shard_of(file_key(&info()))).unwrap();
+    for n in 0..3u64 {
+        assert!(matches!(locks.admit_open(&other, admission(1, 100 + n)), CreateOutcome::Granted { .. }));
+        locks.close_id(100 + n);
+        assert_eq!(locks.tick(), Some(t0 + timeout), "the untouched shard's deadline is still the earliest");
+    }
+    clock.advance(timeout + Duration::from_secs(1));
+    assert_eq!(locks.tick(), None, "nothing left to wait for");
+    assert!(contender.create_completed(20), "the break timed out and the create went on");
+}
