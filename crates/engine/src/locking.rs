@@ -15,8 +15,9 @@
 //! connection's end, the status report, a directory rename's check of the
 //! opens below it, kernel break notes) visits the shards one at a time in index order,
 //! and output merged across shards is sorted, so it does not depend on the partition.
-//! The timer's [`Locking::tick`] looks only at the shards locked since the last tick and
-//! those whose recorded deadline has come, so its cost follows the work, not the shards.
+//! Each shard's next deadline is recorded as its guard goes; an operation wakes the timer
+//! only if it made a deadline earlier than the one the timer sleeps until, and the
+//! timer's [`Locking::tick`] looks only at the shards whose deadline has come.
 //!
 //! Lock order: at most one shard mutex at a time (a call about two files, a directory
 //! lease break for a child's change, takes them one after the other); while holding it
@@ -103,10 +104,58 @@ pub enum ConnEvent {
     Figures(FiguresReply),
 }
 
-/// How many parts the lock state is split in (a power of two, at most 64: the shards
-/// touched since the last tick are bits of one word).
+/// How many parts the lock state is split in (a power of two).
 pub const SHARDS: usize = 64;
-const _: () = assert!(SHARDS.is_power_of_two() && SHARDS <= 64);
+const _: () = assert!(SHARDS.is_power_of_two());
+
+/// When the timer must run: each shard's next deadline, recorded as its guard goes, and
+/// the deadline the timer sleeps until. An operation wakes the timer only if it made its
+/// shard's deadline earlier than that (most operations set none, or a later one), so the
+/// timer task is not scheduled after every operation.
+struct TimerState {
+    /// Per shard, in nanoseconds after `base`; `NONE`: no deadline.
+    deadlines: Box<[AtomicU64]>,
+    base: Instant,
+    /// What the timer sleeps until (`NONE`: nothing; `TICKING`: a tick is running, so
+    /// every new deadline wakes it once more).
+    armed: AtomicU64,
+    /// A deadline earlier than `armed` was recorded: the next [`Locking::wake_timer`]
+    /// wakes the timer.
+    wake: std::sync::atomic::AtomicBool,
+}
+
+const NONE: u64 = u64::MAX;
+const TICKING: u64 = 0;
+
+impl TimerState {
+    fn new(base: Instant) -> TimerState {
+        TimerState {
+            deadlines: (0..SHARDS).map(|_| AtomicU64::new(NONE)).collect(),
+            base,
+            armed: AtomicU64::new(NONE),
+            wake: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn nanos(&self, d: Option<Instant>) -> u64 {
+        // 1 at the least: 0 is TICKING, and a deadline at `base` is due at once anyway.
+        d.map_or(NONE, |d| u64::try_from(d.saturating_duration_since(self.base).as_nanos()).unwrap_or(NONE - 1).max(1))
+    }
+
+    fn instant(&self, n: u64) -> Option<Instant> {
+        (n != NONE).then(|| self.base + Duration::from_nanos(n))
+    }
+
+    /// Shard `shard`'s next deadline is `d` now.
+    fn record(&self, shard: usize, d: Option<Instant>) {
+        let n = self.nanos(d);
+        // SeqCst with `armed` below and in `tick`: either the tick sees this deadline, or
+        // this sees the tick's `armed` (TICKING or what it armed) and wakes it if earlier.
+        if self.deadlines[shard].swap(n, Ordering::SeqCst) != n && n < self.armed.load(Ordering::SeqCst) {
+            self.wake.store(true, Ordering::SeqCst);
+        }
+    }
+}
 
 /// The shard of a file: by its inode, which a named stream shares with its file.
 pub fn shard_of(file: FileKey) -> usize {
@@ -122,13 +171,8 @@ pub struct Locking {
     conns: Arc<RwLock<Conns>>,
     leases: Arc<opportune_locks::LeaseRegistry>,
     clock: Arc<dyn Clock>,
-    /// The shards locked since the last [`Locking::tick`] (bit i: shard i): only those, and
-    /// those whose deadline has come, are looked at by the next tick.
-    touched: Arc<AtomicU64>,
-    /// Each shard's next deadline as of its last tick, in nanoseconds after `base`
-    /// (`u64::MAX`: none).
-    deadlines: Box<[AtomicU64]>,
-    base: Instant,
+    /// Each shard's next deadline and what the timer sleeps until (shared with the shards).
+    timer: Arc<TimerState>,
     /// The driver's timer and trace stream, once it has installed them ([`Locking::install`]).
     hooks: OnceLock<Hooks>,
 }
@@ -230,9 +274,8 @@ struct Inner {
     requests: Arc<OpenIndex>,
     /// Opens with a path, over every shard, for the metrics.
     open_files: Arc<AtomicUsize>,
-    /// The shards locked since the last tick (shared; this one's bit is set as its guard
-    /// goes).
-    touched: Arc<AtomicU64>,
+    /// Where this shard's next deadline is recorded as its guard goes (shared).
+    timer: Arc<TimerState>,
     /// Which connection owns each open the core knows.
     owners: HashMap<u64, Owner>,
     /// Share index and on-disk relative path of each open the server completed, for the
@@ -379,7 +422,7 @@ impl Locking {
         let requests = Arc::new(OpenIndex::new());
         let leases = Arc::new(opportune_locks::LeaseRegistry::default());
         let open_files = Arc::new(AtomicUsize::new(0));
-        let touched = Arc::new(AtomicU64::new(u64::MAX));
+        let timer = Arc::new(TimerState::new(clock.now()));
         let share_names = Arc::new(RwLock::new(share_names));
         // Break record ids and the history of finished records: one for every shard.
         let trace = Tracer::shared_parts();
@@ -393,7 +436,7 @@ impl Locking {
                     index: index.clone(),
                     requests: requests.clone(),
                     open_files: open_files.clone(),
-                    touched: touched.clone(),
+                    timer: timer.clone(),
                     owners: HashMap::new(),
                     paths: HashMap::new(),
                     parked: HashMap::new(),
@@ -410,9 +453,7 @@ impl Locking {
                 })
             })
             .collect();
-        let deadlines = (0..SHARDS).map(|_| AtomicU64::new(u64::MAX)).collect();
-        let base = clock.now();
-        Locking { shards, index, requests, conns, leases, clock, touched, deadlines, base, hooks: OnceLock::new() }
+        Locking { shards, index, requests, conns, leases, clock, timer, hooks: OnceLock::new() }
     }
 
     /// The monotonic time now, on the lock layer's clock.
@@ -426,8 +467,12 @@ impl Locking {
     }
 
     /// Tells the driver's timer that the next deadline may have moved (see [`Locking::tick`]).
+    /// Wakes the timer if an operation since the last wake made a deadline earlier than
+    /// the one it sleeps until (call after the shard's guard is gone).
     fn wake_timer(&self) {
-        if let Some(h) = self.hooks.get() {
+        if self.timer.wake.swap(false, Ordering::SeqCst)
+            && let Some(h) = self.hooks.get()
+        {
             (h.wake_timer)();
         }
     }
@@ -841,15 +886,13 @@ impl Locking {
     /// Fires due break timeouts; returns when the core next needs waking. Every shard,
     /// in index order.
     pub fn tick(&self) -> Option<Instant> {
+        let t = &self.timer;
+        t.armed.store(TICKING, Ordering::SeqCst);
         let now = self.clock.now();
-        let mut todo = self.touched.swap(0, Ordering::AcqRel);
-        for (i, d) in self.deadlines.iter().enumerate() {
-            if self.instant(d.load(Ordering::Acquire)).is_some_and(|d| d <= now) {
-                todo |= 1 << i;
-            }
-        }
+        let due: Vec<usize> =
+            (0..SHARDS).filter(|&i| t.instant(t.deadlines[i].load(Ordering::SeqCst)).is_some_and(|d| d <= now)).collect();
         let mut decided_total = 0;
-        for i in (0..SHARDS).filter(|i| todo & (1 << i) != 0) {
+        for i in due {
             let mut g = self.shard(i);
             g.touch = false;
             let waiting = g.core.deferred_count();
@@ -876,25 +919,17 @@ impl Locking {
             }
             g.route();
             self.publish(&mut g);
-            let parked = g.parked.values().map(|p| p.deadline).min();
-            let shard_next =
-                g.core.poll_timeout().into_iter().chain(parked).chain(g.host.next_retry()).chain(g.kernel.next_deadline()).min();
-            self.deadlines[i].store(shard_next.map_or(u64::MAX, |d| self.nanos(d)), Ordering::Release);
+            let next = g.next_deadline();
+            t.deadlines[i].store(t.nanos(next), Ordering::SeqCst);
         }
         if decided_total > 0 {
             tracing::warn!(decided = decided_total, "break timeout: waiting requests proceed without the holders' acknowledgment");
         }
-        self.deadlines.iter().filter_map(|d| self.instant(d.load(Ordering::Acquire))).min()
-    }
-
-    /// A deadline as stored in `deadlines`.
-    fn nanos(&self, d: Instant) -> u64 {
-        u64::try_from(d.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX - 1)
-    }
-
-    /// A stored deadline (`u64::MAX`: none).
-    fn instant(&self, n: u64) -> Option<Instant> {
-        (n != u64::MAX).then(|| self.base + Duration::from_nanos(n))
+        let next = t.deadlines.iter().map(|d| d.load(Ordering::SeqCst)).min().unwrap_or(NONE);
+        // A deadline recorded while this tick ran saw TICKING and set `wake`: the timer
+        // ticks once more (it may not be counted in `next`); `wake` is not cleared here.
+        t.armed.store(next, Ordering::SeqCst);
+        t.instant(next)
     }
 }
 
@@ -913,7 +948,8 @@ fn write(c: &RwLock<Conns>) -> RwLockWriteGuard<'_, Conns> {
 /// close of a descriptor) runs while other connections wait for lock state.
 struct Held<'a> {
     guard: Option<MutexGuard<'a, Inner>>,
-    /// Mark the shard touched as the guard goes (all but the tick's own).
+    /// Record the shard's next deadline as the guard goes (all but the tick's own, which
+    /// records it itself).
     touch: bool,
 }
 
@@ -934,7 +970,8 @@ impl Drop for Held<'_> {
     fn drop(&mut self) {
         let Some(mut g) = self.guard.take() else { return };
         if self.touch {
-            g.touched.fetch_or(1 << g.shard, Ordering::AcqRel);
+            let next = g.next_deadline();
+            g.timer.record(g.shard, next);
         }
         let purged = std::mem::take(&mut g.purged);
         drop(g);
@@ -973,6 +1010,13 @@ impl Purged {
 }
 
 impl Inner {
+    /// When this shard must be ticked next: a break or lock-wait deadline of the core, a
+    /// parked durable open's expiry, a host-lock retry, a kernel-lease deadline.
+    fn next_deadline(&self) -> Option<Instant> {
+        let parked = self.parked.values().map(|p| p.deadline).min();
+        self.core.poll_timeout().into_iter().chain(parked).chain(self.host.next_retry()).chain(self.kernel.next_deadline()).min()
+    }
+
     /// `open` belongs to `owner`, in this shard.
     fn own(&mut self, open: u64, owner: Owner) {
         self.owners.insert(open, owner);

@@ -121,3 +121,40 @@ fn a_deadline_in_an_untouched_shard_is_met() {
     assert_eq!(locks.tick(), None, "nothing left to wait for");
     assert!(contender.create_completed(20), "the break timed out and the create went on");
 }
+
+/// The timer is woken only when an operation makes a deadline earlier than the one it
+/// sleeps until: opens and closes that set none wake nothing, a break (a new, earliest
+/// deadline) wakes it once, and so does nothing after a tick armed it for that deadline.
+#[test]
+fn the_timer_is_woken_only_for_an_earlier_deadline() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let clock = ManualClock::new();
+    let locks = Locking::new(Duration::from_secs(35), 8, vec!["share".into()], Arc::new(clock.clone()));
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let w = wakes.clone();
+    locks.install(Hooks { wake_timer: Box::new(move || { w.fetch_add(1, Ordering::SeqCst); }), trace: Box::new(|_| {}) });
+    let (holder, contender) = (Arc::new(Inbox::default()), Arc::new(Inbox::default()));
+    let peer: std::net::SocketAddr = ([127, 0, 0, 1], 445).into();
+    locks.register_connection(1, peer, holder.clone());
+    locks.register_connection(2, peer, contender.clone());
+    assert_eq!(locks.tick(), None);
+    for n in 0..5u64 {
+        assert!(matches!(locks.admit_open(&info(), admission(1, 100 + n)), CreateOutcome::Granted { .. }));
+        locks.close_id(100 + n);
+    }
+    assert_eq!(wakes.load(Ordering::SeqCst), 0, "no deadline, no wake");
+    assert!(matches!(locks.admit_open(&info(), admission(1, 10)), CreateOutcome::Granted { .. }));
+    assert_eq!(locks.admit_open(&info(), admission(2, 20)), CreateOutcome::Deferred);
+    assert!(holder.oplock_break_sent());
+    assert_eq!(wakes.load(Ordering::SeqCst), 1, "the break's deadline woke the timer");
+    let deadline = locks.tick().expect("the break deadline");
+    // Armed for it now: more work that sets no earlier deadline wakes nothing.
+    let mut other = info();
+    other.file_id = 99;
+    assert!(matches!(locks.admit_open(&other, admission(1, 30)), CreateOutcome::Granted { .. }));
+    locks.close_id(30);
+    assert_eq!(wakes.load(Ordering::SeqCst), 1);
+    clock.advance(Duration::from_secs(36));
+    assert_eq!(locks.tick(), None);
+    assert!(contender.create_completed(20), "the break timed out at {deadline:?}");
+}
