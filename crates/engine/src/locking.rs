@@ -51,6 +51,8 @@ mod kernel;
 #[cfg(test)]
 mod shard_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod virtual_time_tests;
 
 /// Where a connection's events go: the driver's queue for that connection.

@@ -3,42 +3,12 @@
 //! or every file (a connection's end) still holds across shards.
 
 use super::*;
+use super::test_support::{file_info, Inbox};
 use crate::clock::SystemClock;
 use std::sync::mpsc;
 
-/// Collects the events routed to one connection.
-#[derive(Default)]
-struct Inbox(Mutex<Vec<ConnEvent>>);
-
-impl EventSink for Inbox {
-    fn send(&self, ev: ConnEvent) -> bool {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(ev);
-        true
-    }
-}
-
-impl Inbox {
-    fn lease_breaks(&self) -> usize {
-        let events = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        events.iter().filter(|e| matches!(e, ConnEvent::Lock(Event::SendLeaseBreak { .. }))).count()
-    }
-}
-
 fn info(ino: u64, is_dir: bool) -> FileInfo {
-    FileInfo {
-        file_id: ino,
-        dev: 1,
-        size: 0,
-        allocation_size: 0,
-        creation_time: 0,
-        last_access_time: 0,
-        last_write_time: 0,
-        change_time: 0,
-        attributes: 0,
-        nlink: 1,
-        is_dir,
-        stream: 0,
-    }
+    file_info(ino, is_dir)
 }
 
 fn shard_of_ino(ino: u64) -> usize {

@@ -2,46 +2,21 @@
 //! so nothing expires until a [`ManualClock`] is advanced past the deadline.
 
 use super::*;
+use super::test_support::{file_info, Inbox};
 use crate::clock::ManualClock;
 
-/// Collects the events routed to one connection.
-#[derive(Default)]
-struct Inbox(Mutex<Vec<ConnEvent>>);
-
-impl EventSink for Inbox {
-    fn send(&self, ev: ConnEvent) -> bool {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(ev);
-        true
-    }
-}
-
-impl Inbox {
-    fn create_completed(&self, open: u64) -> bool {
-        let events = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        events.iter().any(|e| matches!(e, ConnEvent::Lock(Event::CompleteCreate { open: o, .. }) if o.0 == open))
-    }
-
-    fn oplock_break_sent(&self) -> bool {
-        let events = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        events.iter().any(|e| matches!(e, ConnEvent::Lock(Event::SendOplockBreak { .. })))
-    }
-}
-
 fn info() -> FileInfo {
-    FileInfo {
-        file_id: 7,
-        dev: 1,
-        size: 0,
-        allocation_size: 0,
-        creation_time: 0,
-        last_access_time: 0,
-        last_write_time: 0,
-        change_time: 0,
-        attributes: 0,
-        nlink: 1,
-        is_dir: false,
-        stream: 0,
-    }
+    file_info(7, false)
+}
+
+/// A lock layer on `clock` with connections 1 (the holder) and 2 (the contender).
+fn two_connections(clock: &ManualClock) -> (Locking, Arc<Inbox>, Arc<Inbox>) {
+    let locks = Locking::new(Duration::from_secs(35), 8, vec!["share".into()], Arc::new(clock.clone()));
+    let (holder, contender) = (Arc::new(Inbox::default()), Arc::new(Inbox::default()));
+    let peer: std::net::SocketAddr = ([127, 0, 0, 1], 445).into();
+    locks.register_connection(1, peer, holder.clone());
+    locks.register_connection(2, peer, contender.clone());
+    (locks, holder, contender)
 }
 
 fn admission(conn: u64, open: u64) -> Admission {
@@ -64,11 +39,7 @@ fn admission(conn: u64, open: u64) -> Admission {
 fn a_break_times_out_only_once_the_manual_clock_passes_its_deadline() {
     let clock = ManualClock::new();
     let timeout = Duration::from_secs(35);
-    let locks = Locking::new(timeout, 8, vec!["share".into()], Arc::new(clock.clone()));
-    let (holder, contender) = (Arc::new(Inbox::default()), Arc::new(Inbox::default()));
-    let peer: std::net::SocketAddr = ([127, 0, 0, 1], 445).into();
-    locks.register_connection(1, peer, holder.clone());
-    locks.register_connection(2, peer, contender.clone());
+    let (locks, holder, contender) = two_connections(&clock);
     assert!(matches!(locks.admit_open(&info(), admission(1, 10)), CreateOutcome::Granted { .. }));
 
     // A second open breaks the batch oplock and waits for the acknowledgment.
@@ -93,18 +64,14 @@ fn a_break_times_out_only_once_the_manual_clock_passes_its_deadline() {
     assert!(locks.pending_breaks().is_empty());
 }
 
-/// A tick looks only at the shards locked since the last one and those whose deadline has
-/// come: a break deadline in a shard nobody touches again is still met, while other files'
-/// work goes on; and the deadline returned is the earliest over every shard.
+/// A tick looks only at the shards whose recorded deadline has come: a break deadline in a
+/// shard nobody touches again is still met while other files' work goes on, and the
+/// deadline returned is the earliest over every shard.
 #[test]
 fn a_deadline_in_an_untouched_shard_is_met() {
     let clock = ManualClock::new();
     let timeout = Duration::from_secs(35);
-    let locks = Locking::new(timeout, 8, vec!["share".into()], Arc::new(clock.clone()));
-    let (holder, contender) = (Arc::new(Inbox::default()), Arc::new(Inbox::default()));
-    let peer: std::net::SocketAddr = ([127, 0, 0, 1], 445).into();
-    locks.register_connection(1, peer, holder.clone());
-    locks.register_connection(2, peer, contender.clone());
+    let (locks, _holder, contender) = two_connections(&clock);
     let t0 = clock.now();
     assert!(matches!(locks.admit_open(&info(), admission(1, 10)), CreateOutcome::Granted { .. }));
     assert_eq!(locks.admit_open(&info(), admission(2, 20)), CreateOutcome::Deferred);
@@ -129,14 +96,10 @@ fn a_deadline_in_an_untouched_shard_is_met() {
 fn the_timer_is_woken_only_for_an_earlier_deadline() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let clock = ManualClock::new();
-    let locks = Locking::new(Duration::from_secs(35), 8, vec!["share".into()], Arc::new(clock.clone()));
+    let (locks, holder, contender) = two_connections(&clock);
     let wakes = Arc::new(AtomicUsize::new(0));
     let w = wakes.clone();
     locks.install(Hooks { wake_timer: Box::new(move || { w.fetch_add(1, Ordering::SeqCst); }), trace: Box::new(|_| {}) });
-    let (holder, contender) = (Arc::new(Inbox::default()), Arc::new(Inbox::default()));
-    let peer: std::net::SocketAddr = ([127, 0, 0, 1], 445).into();
-    locks.register_connection(1, peer, holder.clone());
-    locks.register_connection(2, peer, contender.clone());
     assert_eq!(locks.tick(), None);
     for n in 0..5u64 {
         assert!(matches!(locks.admit_open(&info(), admission(1, 100 + n)), CreateOutcome::Granted { .. }));
