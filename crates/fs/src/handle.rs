@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -477,6 +477,32 @@ impl std::fmt::Debug for Handle {
             .field("is_dir", &self.is_dir())
             .field("stream", &self.stream_name())
             .finish()
+    }
+}
+
+/// The kernel-lease face of a handle (`kernel_lease`).
+impl Handle {
+    /// The descriptor a kernel lease of this open is taken on ([`take`](crate::kernel_lease::take), [`held`](crate::kernel_lease::held)); its
+    /// number is what a [`LeaseNote::Break`](crate::kernel_lease::LeaseNote::Break) names.
+    pub fn lease_fd(&self) -> BorrowedFd<'_> {
+        self.fd()
+    }
+
+    /// [`take`](crate::kernel_lease::take) on [`Handle::lease_fd`], never between the check and the reopen of its
+    /// shared description that a lease of ours would be broken by (the description's
+    /// lease gate): use this, not [`take`](crate::kernel_lease::take), for a handle's lease.
+    pub fn take_lease(&self, lease: crate::kernel_lease::Lease) -> Result<bool, FsError> {
+        self.description().take_lease(lease)
+    }
+
+    /// The number of [`Handle::lease_fd`].
+    pub fn lease_fd_number(&self) -> i32 {
+        self.fd().as_raw_fd()
+    }
+
+    /// Whether the descriptor was opened for writing (a read lease needs one that was not).
+    pub fn opened_for_writing(&self) -> bool {
+        self.description_writable()
     }
 }
 

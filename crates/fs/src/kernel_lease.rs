@@ -15,10 +15,9 @@
 //! [`LeaseNote::Break`] for it, [`held`] says what the kernel wants it to come down to,
 //! and [`take`] of that (Read or Unlock) ends the break.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 
 use crate::error::FsError;
-use crate::handle::Handle;
 use crate::sys;
 
 pub use crate::sys::{Lease, LeaseNote, LeaseSignals, block_lease_signals, lease_break_time, lease_signal, lease_signals_blocked};
@@ -41,29 +40,4 @@ pub fn take(fd: BorrowedFd, lease: Lease) -> Result<bool, FsError> {
 /// The lease of `fd`'s description; during a break, what it must come down to.
 pub fn held(fd: BorrowedFd) -> Result<Lease, FsError> {
     Ok(sys::get_lease(fd)?)
-}
-
-impl Handle {
-    /// The descriptor a kernel lease of this open is taken on ([`take`], [`held`]); its
-    /// number is what a [`LeaseNote::Break`] names.
-    pub fn lease_fd(&self) -> BorrowedFd<'_> {
-        self.fd()
-    }
-
-    /// [`take`] on [`Handle::lease_fd`], never between the check and the reopen of its
-    /// shared description that a lease of ours would be broken by (the description's
-    /// lease gate): use this, not [`take`], for a handle's lease.
-    pub fn take_lease(&self, lease: Lease) -> Result<bool, FsError> {
-        self.description().take_lease(lease)
-    }
-
-    /// The number of [`Handle::lease_fd`].
-    pub fn lease_fd_number(&self) -> i32 {
-        self.fd().as_raw_fd()
-    }
-
-    /// Whether the descriptor was opened for writing (a read lease needs one that was not).
-    pub fn opened_for_writing(&self) -> bool {
-        self.description_writable()
-    }
 }
