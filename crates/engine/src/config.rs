@@ -202,6 +202,11 @@ pub struct ServerConfig {
     /// Delay before a break notification is sent (Samba "oplock break wait time"); gives a
     /// client that is about to close a chance to do so. Default 0.
     pub oplock_break_wait: Duration,
+    /// How long a request that goes asynchronous alone in its frame (a deferred CREATE, a
+    /// blocking lock, a deferred rename, CHANGE_NOTIFY) waits before its interim
+    /// STATUS_PENDING is sent (MS-SMB2 3.3.4.2). One decided sooner is answered with one
+    /// synchronous response and no interim. Default 500 µs, as Samba does; 0: at once.
+    pub interim_delay: Duration,
     /// A connection whose break acknowledgment takes longer than this gets no new oplocks or
     /// leases (Windows' MaxLinkDelay). None: off (default).
     pub max_link_delay: Option<Duration>,
@@ -256,6 +261,7 @@ impl ServerConfig {
             max_directory_leases_per_client: 1024,
             kernel_oplocks: true,
             oplock_break_wait: Duration::ZERO,
+            interim_delay: Duration::from_micros(500),
             max_link_delay: None,
             min_link_throughput: 0,
             status_socket: None,

@@ -8,7 +8,7 @@ use crate::fault::Fault;
 use crate::handlers::ctx::Ctx;
 use crate::handlers::reply::Reply;
 use crate::handlers;
-use crate::pending::{PendingOp, Waiting};
+use crate::pending::{HeldInterim, PendingOp, Waiting};
 use crate::server::ServerState;
 use opportune_types::{FileId, NtStatus};
 use opportune_crypto::{is_transform, transform_session_id, Signer};
@@ -325,8 +325,15 @@ fn process_message(
             // compound chain (MS-SMB2 <162>); smbtorture's compound.interim2 expects it.
             return Ok(Some(finish(conn, &h, Reply::error(NtStatus::INTERNAL_ERROR), charge, chain.encrypted)));
         }
-        let (out, async_id) = interim(server, conn, &h, (waiting, reply.deferred), charge, chain.encrypted);
+        let (out, async_id, credits) = interim(server, conn, &h, (waiting, reply.deferred), charge, chain.encrypted);
         chain.went_async = Some(async_id);
+        let delay = server.config.interim_delay;
+        if first && chain.last && !delay.is_zero() {
+            // Alone in its frame: the interim waits (pending::HeldInterim).
+            let frame = seal_alone(conn, chain, out);
+            conn.pending.hold_interim(async_id, HeldInterim { frame, due: server.now() + delay, credits });
+            return Ok(None);
+        }
         return Ok(Some(out));
     }
     let status = reply.status;
@@ -357,7 +364,8 @@ fn session_ok(conn: &ConnState, id: u64) -> bool {
 }
 
 /// The interim response of a request that went asynchronous (MS-SMB2 3.3.4.2): credits are
-/// granted now, the final response grants none. It is not signed.
+/// granted now, the final response grants none. It is not signed. Returns it, the AsyncId
+/// and the credits it grants.
 fn interim(
     server: &ServerState,
     conn: &mut ConnState,
@@ -365,9 +373,9 @@ fn interim(
     (waiting, create): (Waiting, Option<Box<crate::deferred_create::DeferredCreate>>),
     charge: u16,
     encrypted: bool,
-) -> (Outgoing, u64) {
+) -> (Outgoing, u64, u16) {
     let async_id = server.next_id();
-    conn.pending.insert(async_id, PendingOp { header: *h, waiting, encrypted, rest: None, since: server.now(), create });
+    conn.pending.insert(async_id, PendingOp { header: *h, waiting, encrypted, rest: None, since: server.now(), create, held: None });
     let credits = conn.window.grant(h.credits, charge);
     let rh = Header {
         credit_charge: h.credit_charge,
@@ -384,23 +392,50 @@ fn interim(
     let mut bytes = Vec::with_capacity(HEADER_LEN + 9);
     rh.encode(&mut bytes);
     opportune_wire::error_response::encode_error(&mut bytes);
-    (Outgoing { bytes, signer: None }, async_id)
+    (Outgoing { bytes, signer: None }, async_id, credits)
+}
+
+/// A lone response as it goes on the wire outside the frame processing: finished, and
+/// encrypted with the session that decrypted its request when the request was encrypted.
+fn seal_alone(conn: &ConnState, chain: &ChainState, out: Outgoing) -> Vec<u8> {
+    let mut v = Vec::new();
+    out.finish(&mut v, Link::Alone);
+    let enc = conn.sessions.get(&chain.decrypted_by).and_then(|s| s.encryptor.as_ref());
+    match enc.filter(|_| chain.encrypted) {
+        Some(e) => e.encrypt(chain.decrypted_by, &v),
+        None => v,
+    }
 }
 
 /// The final response of a pending request (MS-SMB2 3.3.4.2): async header, no credits,
-/// signed like the request.
+/// signed like the request. When its interim response was still held back
+/// ([`HeldInterim`]), it is an ordinary synchronous response instead, granting the credits
+/// the interim would have granted, and the interim is never sent.
 pub fn async_final(conn: &ConnState, async_id: u64, op: &PendingOp, reply: Reply) -> Vec<u8> {
     let req = &op.header;
-    let rh = Header {
-        credit_charge: req.credit_charge,
-        status: reply.status.0,
-        command: req.command,
-        credits: 0,
-        flags: flags::SERVER_TO_REDIR | flags::ASYNC_COMMAND,
-        message_id: req.message_id,
-        async_id,
-        session_id: req.session_id,
-        ..Header::default()
+    let rh = match &op.held {
+        None => Header {
+            credit_charge: req.credit_charge,
+            status: reply.status.0,
+            command: req.command,
+            credits: 0,
+            flags: flags::SERVER_TO_REDIR | flags::ASYNC_COMMAND,
+            message_id: req.message_id,
+            async_id,
+            session_id: req.session_id,
+            ..Header::default()
+        },
+        Some(held) => Header {
+            credit_charge: req.credit_charge,
+            status: reply.status.0,
+            command: req.command,
+            credits: held.credits,
+            flags: flags::SERVER_TO_REDIR | (req.flags & flags::PRIORITY_MASK),
+            message_id: req.message_id,
+            tree_id: req.tree_id,
+            session_id: req.session_id,
+            ..Header::default()
+        },
     };
     let session = conn.sessions.get(&req.session_id);
     let signer = session

@@ -93,6 +93,7 @@ pub async fn run(driver: Arc<Server>, stream: TcpStream, peer: SocketAddr, id: u
         let deadline = [hs.deadline(&conn, &limits), stalled].into_iter().flatten().min_by_key(|(t, _)| *t);
         let (when, why) = deadline.unwrap_or((Instant::now(), ""));
         let live_at = out.link.next_wake().map(Instant::from_std);
+        let interim_at = conn.pending.next_interim_due().map(Instant::from_std);
         tokio::select! {
             biased;
             Some(ev) = ev_rx.recv() => {
@@ -113,6 +114,13 @@ pub async fn run(driver: Arc<Server>, stream: TcpStream, peer: SocketAddr, id: u
             () = tokio::time::sleep_until(when), if deadline.is_some() => break Fault::Closed(why),
             () = tokio::time::sleep_until(live_at.unwrap_or(when)), if live_at.is_some() => {
                 out.watch(|w| w.tick(std::time::Instant::now()));
+            }
+            // Interim responses held back (opportune_engine::pending::HeldInterim) go out
+            // for the requests still waiting when their delay is over.
+            () = tokio::time::sleep_until(interim_at.unwrap_or(when)), if interim_at.is_some() => {
+                if let Err(fault) = send_due_interims(server, &mut conn, &mut out).await {
+                    break fault;
+                }
             }
         }
     };
@@ -176,6 +184,13 @@ async fn on_frame(
     }
     if conn.closing {
         return Err(Fault::Closed("closed by server"));
+    }
+    Ok(())
+}
+
+async fn send_due_interims(server: &ServerState, conn: &mut ConnState, out: &mut Outbox) -> Result<(), Fault> {
+    for frame in conn.pending.take_due_interims(server.now()) {
+        out.write(&frame).await?;
     }
     Ok(())
 }

@@ -34,7 +34,8 @@ pub fn check(w: &World) -> Result<(), String> {
         }
         let id = cl.conn.id;
         if cl.alive {
-            let server_view = cl.conn.window.outstanding() as i64;
+            // Credits of an interim response held back are the server's still, not the client's.
+            let server_view = cl.conn.window.outstanding() as i64 - cl.conn.pending.held_credits() as i64;
             let client_view = cl.credits + cl.credits_in_flight();
             if server_view != client_view {
                 return Err(format!(
@@ -71,7 +72,8 @@ pub fn settled(w: &World) -> Result<(), String> {
     check(w)?;
     for cl in w.clients.iter().filter(|c| c.alive) {
         for (mid, t) in &cl.requests {
-            if t.delivered > 0 && t.finals.is_empty() && t.interim.is_empty() && !cl.waits_in_chain(*mid) {
+            let waits = !t.interim.is_empty() || cl.conn.pending.holds_interim_of(*mid) || cl.waits_in_chain(*mid);
+            if t.delivered > 0 && t.finals.is_empty() && !waits {
                 return Err(format!("client {}: request {mid} (command {:#x}) delivered and never answered", cl.index, t.command));
             }
         }

@@ -67,6 +67,9 @@ pub struct World {
 pub fn config(root: &std::path::Path) -> ServerConfig {
     let mut c = ServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 445)));
     c.kernel_oplocks = false;
+    // Interim responses go out at once unless a test asks for the driver's delay
+    // (`interim_delay`): virtual time stands still while the world runs.
+    c.interim_delay = Duration::ZERO;
     c.users = USERS
         .iter()
         .map(|(n, p)| UserConfig { name: n.to_string(), nt_hash: opportune_auth::NtHash::from_password(p), rid: None, unix: None })
@@ -371,10 +374,20 @@ impl World {
         for l in due {
             self.server.locks.send_to(self.clients[l.client].conn.id, ConnEvent::Send(l.msg));
         }
+        for c in 0..self.clients.len() {
+            if !self.clients[c].alive {
+                continue;
+            }
+            for frame in self.clients[c].conn.pending.take_due_interims(now) {
+                self.note_frame(c, &frame);
+                self.clients[c].receive(&frame);
+            }
+        }
         let next = self.server.locks.tick();
         self.run();
         let held = self.later.iter().map(|l| l.due).min();
-        [next, held].into_iter().flatten().min()
+        let interims = self.clients.iter().filter(|c| c.alive).filter_map(|c| c.conn.pending.next_interim_due()).min();
+        [next, held, interims].into_iter().flatten().min()
     }
 
     /// Moves virtual time on by `d` and fires what fell due.
