@@ -41,7 +41,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLoc
 use std::time::{Duration, Instant};
 use crate::break_trace::{self as bt, BreakRecord, HolderKey, NewBreak, Outcome, Party, Tracer, WaitKey};
 use crate::clock::Clock;
-use crate::parked::Parked;
+use crate::parked::{Parked, ParkedOpens};
 
 mod contention;
 mod dir_change;
@@ -284,7 +284,7 @@ struct Inner {
     /// rename checks that concern other opens by name (opens below a directory).
     paths: HashMap<u64, (usize, String)>,
     /// Durable opens whose connection is gone, by open id (= FileId.Persistent).
-    parked: HashMap<u64, Parked>,
+    parked: ParkedOpens,
     /// Open.AppInstanceId and the ClientGuid of its client, for opens that have one.
     app_instances: HashMap<u64, ([u8; 16], [u8; 16])>,
     /// The session user of each open, for the break trace.
@@ -441,7 +441,7 @@ impl Locking {
                     timer: timer.clone(),
                     owners: HashMap::new(),
                     paths: HashMap::new(),
-                    parked: HashMap::new(),
+                    parked: ParkedOpens::default(),
                     app_instances: HashMap::new(),
                     users: HashMap::new(),
                     lock_waits: HashMap::new(),
@@ -915,7 +915,7 @@ impl Locking {
                     g.send(c, ConnEvent::Lock(Event::CompleteCreate { open: OpenId(open), outcome }));
                 }
             }
-            let expired: Vec<u64> = g.parked.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
+            let expired = g.parked.expired(now);
             for id in expired {
                 g.purge(id, "durable handle expired");
             }
@@ -1015,8 +1015,7 @@ impl Inner {
     /// When this shard must be ticked next: a break or lock-wait deadline of the core, a
     /// parked durable open's expiry, a host-lock retry, a kernel-lease deadline.
     fn next_deadline(&self) -> Option<Instant> {
-        let parked = self.parked.values().map(|p| p.deadline).min();
-        self.core.poll_timeout().into_iter().chain(parked).chain(self.host.next_retry()).chain(self.kernel.next_deadline()).min()
+        self.core.poll_timeout().into_iter().chain(self.parked.next_deadline()).chain(self.host.next_retry()).chain(self.kernel.next_deadline()).min()
     }
 
     /// `open` belongs to `owner`, in this shard.

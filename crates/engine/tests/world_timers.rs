@@ -4,6 +4,7 @@
 //! ManualClock; nothing here depends on the wall clock.
 
 use opportune_engine::testing::build::{lease, lock_flags, oplock, Create};
+use opportune_engine::clock::Clock;
 use opportune_engine::testing::{invariants, Notice, World, SMB302};
 use opportune_types::NtStatus;
 use std::time::Duration;
@@ -135,6 +136,32 @@ fn durable_open_expires() {
     assert_eq!(w.server.fds.opens(), 0, "its descriptor is released");
     let b = w.connect_as(SMB302, 0);
     assert_eq!(w.create(b, &Create::file("e.txt").reconnect_v2(fid, [8; 16])).status, NtStatus::OBJECT_NAME_NOT_FOUND);
+}
+
+/// MS-SMB2 3.3.6.2 with several parked opens: each expires at its own timeout, earliest
+/// first, and the next deadline is always the earliest one left.
+#[test]
+fn parked_opens_expire_in_deadline_order() {
+    let mut w = World::new("timer-durable-order");
+    let timeouts = [90_000u32, 30_000, 60_000];
+    let mut fids = Vec::new();
+    for (i, t) in timeouts.iter().enumerate() {
+        let c = w.connect_as(SMB302, 0);
+        let name = format!("p{i}.txt");
+        let fid = w.create(c, &Create::file(&name).durable_v2(*t, [i as u8 + 1; 16])).file_id();
+        fids.push(fid);
+        w.kill(c);
+    }
+    let start = w.clock.now();
+    assert_eq!(w.server.locks.report().opens.len(), 3);
+    assert_eq!(w.expire_timers(), Some(start + Duration::from_secs(30)), "the shortest timeout first");
+    assert_eq!(w.advance(Duration::from_secs(31)), Some(start + Duration::from_secs(60)));
+    assert_eq!(w.server.locks.report().opens.len(), 2, "the 30 s one expired");
+    assert_eq!(w.advance(Duration::from_secs(30)), Some(start + Duration::from_secs(90)));
+    assert_eq!(w.server.locks.report().opens.len(), 1, "then the 60 s one");
+    let b = w.connect_as(SMB302, 0);
+    assert_eq!(w.create(b, &Create::file("p0.txt").reconnect_v2(fids[0], [1; 16])).status, NtStatus::SUCCESS, "the 90 s one is still there");
+    assert_eq!(w.create(b, &Create::file("p1.txt").reconnect_v2(fids[1], [2; 16])).status, NtStatus::OBJECT_NAME_NOT_FOUND);
 }
 
 /// MS-SMB2 3.3.5.14: a blocking lock has no deadline: an hour later it still waits, and
