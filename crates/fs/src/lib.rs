@@ -34,6 +34,7 @@
 //! remove, listing, streams, links, EAs), and on top [`Share`]
 //! (docs/ARCHITECTURE.md lists the files of each layer).
 
+mod backend;
 mod create;
 mod create_types;
 mod current_path;
@@ -52,8 +53,12 @@ mod inotify_events;
 pub mod kernel_lease;
 mod link;
 mod make;
+mod memory;
 mod namecache;
 mod path;
+mod posix_backend;
+mod posix_handle;
+mod posix_object;
 mod rel_path;
 mod remove;
 mod rename;
@@ -75,6 +80,8 @@ mod unix_identity;
 mod volume;
 mod xattr;
 
+pub use backend::{Backend, FileObject};
+pub use memory::{MemoryFs, MemoryOptions};
 pub use create_types::{CreateParams, Opened};
 pub use dosattr::XATTR_NAME;
 pub use ea_blob::{valid_ea_name, Ea};

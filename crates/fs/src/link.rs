@@ -16,7 +16,7 @@ use opportune_types::FileAttributes;
 
 use crate::dosattr;
 use crate::error::FsError;
-use crate::handle::Handle;
+use crate::posix_handle::PosixHandle;
 use crate::info::{FileInfo, statx_is_dir};
 use crate::path::SmbPath;
 use crate::rel_path::{cstr, join};
@@ -56,7 +56,7 @@ fn link_error(e: std::io::Error) -> FsError {
     }
 }
 
-impl Handle {
+impl PosixHandle {
     /// FileLinkInformation (MS-FSA 2.1.5.15.6): gives the file this handle is
     /// open on the additional name `to` (a client path from the share root).
     ///
@@ -146,7 +146,7 @@ impl Handle {
 mod tests {
     use super::*;
     use crate::testutil::{params, parse as p, share};
-    use crate::Share;
+    use crate::{Handle, Share};
     use opportune_types::create::CreateDisposition::{Create, Open};
     use std::os::unix::fs::MetadataExt;
 
