@@ -406,7 +406,7 @@ mod tests {
 
     /// The on-disk name `locate` gives for dir/name, or None if it finds nothing.
     fn found(s: &crate::Share, dir: &str, name: &str) -> Option<String> {
-        let l = crate::resolve::locate(&s.root(), &comps(&[dir, name])).unwrap();
+        let l = crate::resolve::locate(s.root(), &comps(&[dir, name])).unwrap();
         l.found.then_some(l.name)
     }
 
@@ -514,7 +514,7 @@ mod tests {
             let d = dirs[rnd(dirs.len())];
             let want = names[rnd(names.len())];
             let path: Vec<&str> = if d.is_empty() { vec![want] } else { d.split('/').chain([want]).collect() };
-            let got = crate::resolve::locate(&s.root(), &comps(&path)).unwrap();
+            let got = crate::resolve::locate(s.root(), &comps(&path)).unwrap();
             let on_disk: Vec<String> = fs::read_dir(t.path().join(d))
                 .unwrap()
                 .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -154,6 +154,7 @@ fn create_stream(fs: &Arc<Shared>, path: &SmbPath, sname: &str, p: &CreateParams
             (tree.add(l.parent, &l.name, node)?, true)
         }
     };
+    let old = tree.node(id)?.charge();
     let node = tree.node_mut(id)?;
     let (name, mut action) = match (node.stream(sname), p.disposition) {
         (None, Open | Overwrite) => return Err(FsError::NotFound),
@@ -169,6 +170,7 @@ fn create_stream(fs: &Arc<Shared>, path: &SmbPath, sname: &str, p: &CreateParams
             (sname.to_string(), CreateAction::Created)
         }
     };
+    tree.settle(id, old);
     if base_created {
         action = CreateAction::Created;
     }

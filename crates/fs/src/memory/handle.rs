@@ -121,7 +121,7 @@ impl MemHandle {
         let new_len = if exact { len } else { len.max(cur) };
         let new_alloc = match index {
             Some(_) => crate::stream::allocation(new_len),
-            None => new_len.max(if new_len < cur { 0 } else { reserved }).next_multiple_of(CLUSTER),
+            None => new_len.max(if new_len < cur || (exact && new_len == cur) { 0 } else { reserved }).next_multiple_of(CLUSTER),
         };
         let cur_alloc = match index {
             Some(_) => crate::stream::allocation(cur),
@@ -133,8 +133,8 @@ impl MemHandle {
         let data = match (index, &mut node.kind) {
             (Some(i), _) => &mut node.streams[i].data,
             (None, Kind::File { data, reserved }) => {
-                if new_len < cur {
-                    *reserved = 0; // truncation gives back what lay beyond
+                if new_len < cur || (exact && new_len == cur) {
+                    *reserved = 0; // truncation gives back what lay beyond the end
                 }
                 data
             }

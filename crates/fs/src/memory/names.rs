@@ -86,6 +86,7 @@ impl MemHandle {
         let rel = self.rel_path();
         let base_rel = split_rel_stream(&rel).0.to_string();
         let mut tree = self.fs.tree();
+        let old = tree.node(self.id)?.charge();
         let node = tree.node_mut(self.id)?;
         let si = node.stream(&src).ok_or(FsError::NotFound)?;
         match target {
@@ -103,6 +104,7 @@ impl MemHandle {
                 if let super::node::Kind::File { data, .. } = &mut node.kind {
                     *data = moved.data;
                 }
+                tree.settle(self.id, old);
                 drop(tree);
                 self.set_stream(None);
                 self.set_rel_path(base_rel.clone());
@@ -124,6 +126,7 @@ impl MemHandle {
                 let data = std::mem::take(&mut node.streams[si].data);
                 node.streams.remove(si);
                 node.streams.push(Stream { name: name.to_string(), data });
+                tree.settle(self.id, old);
                 drop(tree);
                 let new_rel = format!("{base_rel}:{name}");
                 self.set_stream(Some(name.to_string()));
