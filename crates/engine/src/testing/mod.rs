@@ -22,6 +22,7 @@ mod ops;
 pub mod rng;
 pub mod share_dir;
 pub mod world;
+pub mod world_share;
 
 pub use build::{Create, Fid};
 pub use client::{Client, Msg};
@@ -29,3 +30,4 @@ pub use message::{Notice, Response};
 pub use ops::{SMB210, SMB302};
 pub use rng::Rng;
 pub use world::{WireFault, World, SHARE, USERS};
+pub use world_share::{Backend, WorldShare};
