@@ -4,7 +4,7 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use crate::backend::FileObject;
+use crate::file_object::FileObject;
 use crate::ea_blob::Ea;
 use crate::error::FsError;
 use crate::info::{BasicInfo, DirEntry, FileInfo};

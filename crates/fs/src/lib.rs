@@ -25,6 +25,10 @@
 //! * UNIX identities: [`UnixIdentity::enter`] makes the calling thread's
 //!   file-system calls run as a user (fsuid, fsgid, groups) until its guard goes.
 //! * Errors: [`FsError::status`] gives the NTSTATUS for the response.
+//! * Backends: [`Share`] and [`Handle`] dispatch to a [`Backend`] and a [`FileObject`]
+//!   (the `backend` and `file_object` modules): the POSIX one described above, or the
+//!   in-memory double [`MemoryFs`] (`Share::in_memory`, the `memory` module) the test
+//!   world runs on, which has no host features (`Handle::host_fd` is `None`).
 //!
 //! All `unsafe` code is in the `sys` module.
 //!
@@ -45,6 +49,7 @@ mod dosattr;
 mod ea;
 mod ea_blob;
 mod error;
+mod file_object;
 mod handle;
 mod host_lock;
 mod host_watch;
@@ -80,7 +85,8 @@ mod unix_identity;
 mod volume;
 mod xattr;
 
-pub use backend::{Backend, FileObject};
+pub use backend::Backend;
+pub use file_object::FileObject;
 pub use memory::{MemoryFs, MemoryOptions};
 pub use create_types::{CreateParams, Opened};
 pub use dosattr::XATTR_NAME;

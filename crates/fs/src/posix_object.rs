@@ -3,7 +3,7 @@
 
 use std::os::fd::{AsFd, BorrowedFd};
 
-use crate::backend::FileObject;
+use crate::file_object::FileObject;
 use crate::ea_blob::Ea;
 use crate::error::FsError;
 use crate::info::{BasicInfo, DirEntry, FileInfo};
