@@ -40,6 +40,10 @@ pub trait Backend: Send + Sync {
 
     // What only a host has.
 
+    /// Whether the share is a directory tree of the host (that programs of the host, and
+    /// walks with `std::fs` such as the quota scan's, see).
+    fn on_host(&self) -> bool;
+
     /// Open file descriptions shared between opens (for kernel leases); a backend
     /// without descriptions ignores it.
     fn share_descriptions(&self, on: bool);

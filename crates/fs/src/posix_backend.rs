@@ -99,6 +99,10 @@ impl Backend for PosixShare {
         Ok(out)
     }
 
+    fn on_host(&self) -> bool {
+        true
+    }
+
     fn share_descriptions(&self, on: bool) {
         self.0.descriptions.set_enabled(on);
     }

@@ -86,6 +86,12 @@ impl Share {
         self.backend().share_descriptions(on)
     }
 
+    /// Whether the share is a directory tree of the host (the POSIX backend), which host
+    /// programs and `std::fs` walks see; not the in-memory double.
+    pub fn on_host(&self) -> bool {
+        self.backend().on_host()
+    }
+
     /// Whether names are compared case-sensitively.
     pub fn case_sensitive(&self) -> bool {
         self.backend().case_sensitive()

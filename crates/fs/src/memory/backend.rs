@@ -73,6 +73,11 @@ impl Backend for MemoryFs {
         ops::subdirectories(&self.shared.tree(), rel, max)
     }
 
+    /// Nothing of it is on the host.
+    fn on_host(&self) -> bool {
+        false
+    }
+
     /// No open file descriptions to share: nothing to do.
     fn share_descriptions(&self, _on: bool) {}
 

@@ -8,7 +8,9 @@
 //! [`MemoryFs::fail_syncs`]). What only a host has — kernel leases, OFD host locks,
 //! inotify watches, shared open file descriptions — it does not pretend to have: a
 //! handle has no descriptor (`Handle::host_fd` is `None`) and those calls are
-//! `NotSupported`.
+//! `NotSupported`; it is no tree of the host (`Share::on_host` is false, so the quota
+//! scan walks it through the file-system layer); and it checks no UNIX permissions (a
+//! thread's fsuid, `UnixIdentity`, changes nothing here: access is the engine's check).
 //!
 //! * `node`: one object; `tree`: the nodes, name lookup, the budget;
 //! * `create`: the dispositions; `ops`: rename, remove, link;
