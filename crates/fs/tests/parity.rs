@@ -637,3 +637,70 @@ fn injected_faults_fail_the_next_writes_and_flushes() {
 fn libc_eio() -> i32 {
     5
 }
+
+#[test]
+fn a_trailing_separator_demands_a_directory() {
+    let e = ["InvalidName", "Opened", "InvalidName", "InvalidName", "Created"];
+    check("trailing", false, &e, |s| {
+        drop(file(s, "f", b""));
+        drop(dir(s, "d"));
+        vec![
+            act(create(s, "f\\", Open, None)),
+            act(create(s, "d\\", Open, None)),
+            act(create(s, "d\\", Open, Some(false))),
+            act(create(s, "new\\", OpenIf, None)),
+            act(create(s, "new2\\", Create, Some(true))),
+        ]
+    });
+}
+
+#[test]
+fn a_link_replaces_only_what_may_be_replaced() {
+    let e = ["AccessDenied", "AccessDenied", "AccessDenied", "replaced", "from f", "ok"];
+    check("link-replace", false, &e, |s| {
+        let h = file(s, "f", b"from f");
+        drop(file(s, "busy", b""));
+        drop(dir(s, "d"));
+        let ro = file(s, "ro", b"");
+        ro.set_basic(&BasicInfo { attributes: Some(FileAttributes::READONLY), ..Default::default() }).unwrap();
+        drop(ro);
+        drop(file(s, "plain", b"old"));
+        let l = h.link(&p("PLAIN"), true, |_| false);
+        let replaced = if l.as_ref().is_ok_and(|l| l.replaced) { "replaced" } else { "kept" };
+        let g = create(s, &l.unwrap().rel, Open, None).unwrap().handle;
+        vec![
+            out(h.link(&p("busy"), true, |_| true)),
+            out(h.link(&p("d"), true, |_| false)),
+            out(h.link(&p("ro"), true, |_| false)),
+            replaced.into(),
+            read_all(&g),
+            out(h.link(&p("f"), true, |_| false)),
+        ]
+    });
+}
+
+#[test]
+fn a_directory_may_replace_a_file() {
+    check("dir-over-file", false, &["ok", "true", "NotFound", "d/inner"], |s| {
+        drop(dir(s, "d"));
+        drop(file(s, "d\\inner", b""));
+        drop(file(s, "f", b"file"));
+        let r = out(s.rename("d", &p("f"), true));
+        let moved = s.stat("f").unwrap().is_dir.to_string();
+        let root = create(s, "f", Open, None).unwrap().handle;
+        let inner: Vec<String> = root.read_dir().unwrap().into_iter().map(|e| format!("d/{}", e.name)).collect();
+        vec![r, moved, out(s.stat("d")), inner.join(",")]
+    });
+}
+
+#[test]
+fn stream_supersede_and_open_if() {
+    check("stream-supersede", false, &["Superseded", "0", "Opened", "Created"], |s| {
+        let h = create(s, "f:s", Create, None).unwrap().handle;
+        h.write_at(b"data", 0).unwrap();
+        drop(h);
+        let o = create(s, "f:s", Supersede, None).unwrap();
+        let size = o.handle.info().unwrap().size.to_string();
+        vec![format!("{:?}", o.action), size, act(create(s, "f:S", OpenIf, None)), act(create(s, "f:t", OpenIf, None))]
+    });
+}
