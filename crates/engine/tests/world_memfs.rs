@@ -172,3 +172,20 @@ fn on_disk_a_write_lands_in_the_host_file() {
     assert!(w.share.memory().is_none());
     invariants::settled(&w).unwrap();
 }
+
+/// The double's file times follow the world's virtual wall clock: a write ten virtual
+/// seconds after the create is stamped ten seconds later, on every run.
+#[test]
+fn file_times_follow_the_world_clock() {
+    let mut w = World::new("virtual-times");
+    let c = w.connect();
+    let fid = w.open(c, "t.txt");
+    let born = w.share.fs().stat("t.txt").unwrap();
+    w.advance(std::time::Duration::from_secs(10));
+    assert_eq!(w.write(c, fid, 0, b"x").status, NtStatus::SUCCESS);
+    let after = w.share.fs().stat("t.txt").unwrap();
+    assert_eq!(born.creation_time, born.last_write_time);
+    assert_eq!(after.last_write_time - born.creation_time, 10 * 10_000_000, "FILETIME counts 100 ns");
+    assert_eq!(after.creation_time, born.creation_time);
+    assert_eq!(born.creation_time, opportune_types::time::filetime_from_system(opportune_engine::clock::ManualClock::epoch()), "the world starts at its epoch");
+}

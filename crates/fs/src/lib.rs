@@ -87,7 +87,7 @@ mod xattr;
 
 pub use backend::Backend;
 pub use file_object::FileObject;
-pub use memory::{MemoryFs, MemoryOptions};
+pub use memory::{MemoryFs, MemoryOptions, WallClock};
 pub use create_types::{CreateParams, Opened};
 pub use dosattr::XATTR_NAME;
 pub use ea_blob::{valid_ea_name, Ea};

@@ -137,6 +137,11 @@ impl World {
             None => WorldShare::new(label, backend, case_sensitive),
         };
         let clock = Arc::new(ManualClock::new());
+        if let Some(m) = share.memory() {
+            // The file times follow the world's virtual wall clock: a run is repeatable.
+            let wall = clock.clone();
+            m.set_clock(Arc::new(move || wall.wall()));
+        }
         let given = share.for_server();
         let fs = move |s: &crate::ShareConfig| if s.name == SHARE { given.clone() } else { None };
         let server = ServerState::with_file_systems(c, clock.clone(), Arc::new(SeededEntropy::new(seed)), &fs).expect("world server");

@@ -15,7 +15,7 @@ use crate::path::SmbPath;
 use super::handle::MemHandle;
 use super::node::{Kind, Node, Stream, CLUSTER};
 use super::tree::Tree;
-use super::{now, Shared};
+use super::Shared;
 
 pub(super) fn create(fs: &Arc<Shared>, path: &SmbPath, p: &CreateParams) -> Result<Opened, FsError> {
     use CreateDisposition::*;
@@ -45,7 +45,7 @@ pub(super) fn create(fs: &Arc<Shared>, path: &SmbPath, p: &CreateParams) -> Resu
         if path.trailing_separator() && !want_dir {
             return Err(FsError::InvalidName);
         }
-        let t = now();
+        let t = tree.now();
         let node = if want_dir {
             Node::new(0, Kind::Dir { entries: Default::default() }, p.attributes & FileAttributes::SETTABLE, t)
         } else {
@@ -119,7 +119,7 @@ fn overwrite(tree: &mut Tree, id: u64, p: &CreateParams) -> Result<CreateAction,
     }
     let old = node.charge();
     tree.admit(old, p.allocation_size.next_multiple_of(CLUSTER))?;
-    let t = now();
+    let t = tree.now();
     let node = tree.node_mut(id)?;
     node.kind = Kind::File { data: Vec::new(), reserved: p.allocation_size };
     node.streams.clear();
@@ -150,7 +150,7 @@ fn create_stream(fs: &Arc<Shared>, path: &SmbPath, sname: &str, p: &CreateParams
         None if matches!(p.disposition, Open | Overwrite) => return Err(FsError::NotFound),
         None => {
             let attributes = (p.attributes & FileAttributes::SETTABLE) | FileAttributes::ARCHIVE;
-            let node = Node::new(0, Kind::File { data: Vec::new(), reserved: 0 }, attributes, now());
+            let node = Node::new(0, Kind::File { data: Vec::new(), reserved: 0 }, attributes, tree.now());
             (tree.add(l.parent, &l.name, node)?, true)
         }
     };

@@ -11,7 +11,7 @@ use crate::info::FileInfo;
 
 use super::node::{Kind, Node, CLUSTER};
 use super::tree::Tree;
-use super::{now, Shared};
+use super::Shared;
 
 pub(crate) struct MemHandle {
     pub(super) fs: Arc<Shared>,
@@ -128,7 +128,7 @@ impl MemHandle {
             None => node.allocation(),
         };
         tree.admit(old, old - cur_alloc + new_alloc)?;
-        let t = now();
+        let t = tree.now();
         let node = tree.node_mut(self.id)?;
         let data = match (index, &mut node.kind) {
             (Some(i), _) => &mut node.streams[i].data,

@@ -12,7 +12,6 @@ use crate::error::FsError;
 use crate::info::{BasicInfo, DirEntry};
 
 use super::handle::MemHandle;
-use super::now;
 
 /// MS-FSCC 2.4.7: 0 and -1/-2 in a time field mean "leave unchanged".
 fn settable_time(t: Option<u64>) -> Option<u64> {
@@ -33,6 +32,7 @@ impl MemHandle {
             self.user_set_change_time.store(true, Ordering::Relaxed);
         }
         let mut tree = self.fs.tree();
+        let t_now = tree.now();
         let node = tree.node_mut(self.id)?;
         if let Some(t) = settable_time(b.last_access_time) {
             node.last_access_time = t;
@@ -50,7 +50,7 @@ impl MemHandle {
         let anything = attrs.is_some() || settable_time(b.creation_time).is_some() || write.is_some();
         match change {
             Some(c) => node.change_time = c,
-            None if anything && !self.user_set_change_time.load(Ordering::Relaxed) => node.change_time = now(),
+            None if anything && !self.user_set_change_time.load(Ordering::Relaxed) => node.change_time = t_now,
             None => {}
         }
         Ok(())
@@ -65,6 +65,7 @@ impl MemHandle {
             return Err(FsError::InvalidEaName);
         }
         let mut tree = self.fs.tree();
+        let t = tree.now();
         let node = tree.node_mut(self.id)?;
         let mut eas = node.eas.clone();
         for c in changes {
@@ -74,7 +75,7 @@ impl MemHandle {
             return Err(FsError::DiskFull);
         }
         node.eas = eas;
-        node.change_time = now();
+        node.change_time = t;
         Ok(())
     }
 

@@ -83,8 +83,11 @@ fn take_one(counter: &AtomicU32) -> Result<(), FsError> {
     if armed { Err(FsError::Io(std::io::Error::from_raw_os_error(libc::EIO))) } else { Ok(()) }
 }
 
-/// The time now as a FILETIME.
-pub(crate) fn now() -> u64 {
+/// A wall clock for the file times (a test world's virtual one).
+pub type WallClock = Arc<dyn Fn() -> std::time::SystemTime + Send + Sync>;
+
+/// The time now as a FILETIME, on the system's clock.
+fn now() -> u64 {
     opportune_types::time::filetime_from_system(std::time::SystemTime::now())
 }
 
@@ -94,6 +97,16 @@ impl MemoryFs {
         Arc::new(MemoryFs {
             shared: Arc::new(Shared { tree: Mutex::new(tree), failing_writes: AtomicU32::new(0), failing_syncs: AtomicU32::new(0) }),
         })
+    }
+
+    /// Takes the file times from `clock` from now on; the root's times are set to its now.
+    pub fn set_clock(&self, clock: WallClock) {
+        let mut tree = self.shared.tree();
+        tree.clock = Some(clock);
+        let t = tree.now();
+        if let Ok(root) = tree.node_mut(tree::ROOT) {
+            (root.creation_time, root.last_access_time, root.last_write_time, root.change_time) = (t, t, t, t);
+        }
     }
 
     /// Bytes held now (of [`MemoryOptions::budget`]).

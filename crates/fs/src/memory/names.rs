@@ -11,7 +11,6 @@ use crate::rel_path::split_rel_stream;
 
 use super::handle::MemHandle;
 use super::node::Stream;
-use super::now;
 
 impl MemHandle {
     /// As `Handle::current_rel_path`: the recorded path while it names this object,
@@ -74,9 +73,10 @@ impl MemHandle {
             }
         };
         tree.node_mut(l.parent)?.entries_mut().ok_or(FsError::PathNotFound)?.insert(new_name.to_string(), self.id);
+        let t = tree.now();
         let node = tree.node_mut(self.id)?;
         node.nlink += 1;
-        node.change_time = now();
+        node.change_time = t;
         Ok(Linked { rel: new_rel, replaced })
     }
 

@@ -11,7 +11,6 @@ use crate::rename::Replaced;
 
 use super::node::DEVICE;
 use super::tree::Tree;
-use super::now;
 
 /// As `Share::stat`.
 pub(super) fn stat(tree: &Tree, rel: &str) -> Result<FileInfo, FsError> {
@@ -73,7 +72,7 @@ pub(super) fn rename(tree: &mut Tree, from: &str, to: &SmbPath, replace: bool) -
 fn move_entry(tree: &mut Tree, from_dir: u64, from: &str, to_dir: u64, to: &str) -> Result<(), FsError> {
     let id = tree.node_mut(from_dir)?.entries_mut().ok_or(FsError::PathNotFound)?.remove(from).ok_or(FsError::NotFound)?;
     tree.node_mut(to_dir)?.entries_mut().ok_or(FsError::PathNotFound)?.insert(to.to_string(), id);
-    let t = now();
+    let t = tree.now();
     for d in [from_dir, to_dir] {
         if let Ok(n) = tree.node_mut(d) {
             n.last_write_time = t;
@@ -115,7 +114,7 @@ pub(super) fn remove(tree: &mut Tree, rel: &str, is_dir: bool) -> Result<(), FsE
         _ => {}
     }
     tree.unlink(parent, name)?;
-    let t = now();
+    let t = tree.now();
     if let Ok(n) = tree.node_mut(parent) {
         n.last_write_time = t;
         n.change_time = t;

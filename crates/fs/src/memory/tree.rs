@@ -20,6 +20,8 @@ pub(super) struct Tree {
     pub used: u64,
     pub budget: u64,
     pub case_sensitive: bool,
+    /// Where the times come from (the system's wall clock unless set).
+    pub clock: Option<super::WallClock>,
 }
 
 /// Where a client path leads: its parent directory and the name in it.
@@ -41,7 +43,13 @@ impl Tree {
     pub(super) fn new(case_sensitive: bool, budget: u64, now: u64) -> Tree {
         let mut nodes = HashMap::new();
         nodes.insert(ROOT, Node::new(ROOT, Kind::Dir { entries: Default::default() }, 0, now));
-        Tree { nodes, next_id: ROOT + 1, used: 0, budget, case_sensitive }
+        Tree { nodes, next_id: ROOT + 1, used: 0, budget, case_sensitive, clock: None }
+    }
+
+    /// The time now as a FILETIME.
+    pub(super) fn now(&self) -> u64 {
+        let wall = self.clock.as_ref().map_or_else(std::time::SystemTime::now, |c| c());
+        opportune_types::time::filetime_from_system(wall)
     }
 
     pub(super) fn node(&self, id: u64) -> Result<&Node, FsError> {
