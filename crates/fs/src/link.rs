@@ -31,7 +31,7 @@ pub const MAX_LINKS: u32 = 1024;
 /// Numbers the temporary names of replacing links.
 static TEMP: AtomicU64 = AtomicU64::new(0);
 
-/// What [`Handle::link`] did.
+/// What [`Handle::link`](crate::Handle::link) did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Linked {
     /// On-disk path of the new name, relative to the share root.
