@@ -704,3 +704,13 @@ fn stream_supersede_and_open_if() {
         vec![format!("{:?}", o.action), size, act(create(s, "f:S", OpenIf, None)), act(create(s, "f:t", OpenIf, None))]
     });
 }
+
+#[test]
+fn a_stream_is_bounded_like_an_xattr_value() {
+    let s = Share::in_memory(MemoryFs::new(MemoryOptions::default()));
+    let h = create(&s, "f:big", Create, None).unwrap().handle;
+    h.write_at(&[1u8; 60 << 10], 0).unwrap();
+    assert!(matches!(h.write_at(&[1u8; 8 << 10], 60 << 10), Err(FsError::DiskFull)), "past 64 KiB");
+    assert!(matches!(h.set_len(1 << 20), Err(FsError::DiskFull)));
+    assert_eq!(h.info().unwrap().size, 60 << 10);
+}

@@ -119,6 +119,12 @@ impl MemHandle {
             (None, Kind::Dir { .. }) => return Err(FsError::IsADirectory),
         };
         let new_len = if exact { len } else { len.max(cur) };
+        if let Some(i) = index
+            && new_len > cur
+            && !crate::stream::fits(&node.streams[i].name, new_len)
+        {
+            return Err(FsError::DiskFull); // as the POSIX backend's xattr value would be
+        }
         let new_alloc = match index {
             Some(_) => crate::stream::allocation(new_len),
             None => new_len.max(if new_len < cur || (exact && new_len == cur) { 0 } else { reserved }).next_multiple_of(CLUSTER),
