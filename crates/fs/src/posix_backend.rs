@@ -18,8 +18,8 @@ use crate::root::Root;
 use crate::stat::stat;
 use crate::volume;
 
-/// A share root as a backend; `Share` holds it in an `Arc` (the handles it opens hold one
-/// too), so `create` reaches it through [`PosixShare`].
+/// A share root as a backend (the root is shared with the handles it opens).
+#[derive(Clone)]
 pub(crate) struct PosixShare(pub(crate) std::sync::Arc<Root>);
 
 impl Backend for PosixShare {

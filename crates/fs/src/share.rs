@@ -29,7 +29,7 @@ pub struct Share {
 
 #[derive(Clone)]
 enum Inner {
-    Posix(Arc<PosixShare>),
+    Posix(PosixShare),
     Memory(Arc<MemoryFs>),
 }
 
@@ -44,7 +44,7 @@ impl Share {
     /// Like [`Share::new`], with the disk-space policy `space`.
     pub fn with_space(root: &Path, case_sensitive: bool, space: SpacePolicy) -> Result<Share, FsError> {
         let root = Arc::new(Root::open(root, case_sensitive, space)?);
-        Ok(Share { inner: Inner::Posix(Arc::new(PosixShare(root))) })
+        Ok(Share { inner: Inner::Posix(PosixShare(root)) })
     }
 
     /// A share on the in-memory double `fs` (the test world's): no host, so no kernel
@@ -64,7 +64,7 @@ impl Share {
     #[inline]
     fn backend(&self) -> &dyn Backend {
         match &self.inner {
-            Inner::Posix(p) => &**p,
+            Inner::Posix(p) => p,
             Inner::Memory(m) => &**m,
         }
     }
