@@ -39,14 +39,17 @@ impl DirLeases {
         self.count.load(Ordering::Relaxed) != 0
     }
 
-    /// The directory open `open` (at `rel` in `share`, on descriptor `fd`) was granted
+    /// The directory open `open` (at `rel` in `share`, on host descriptor `fd` if it has one) was granted
     /// a directory lease; the host watch `host` watches the directory for it.
-    pub fn granted(&self, host: &HostNotify, open: u64, share: usize, rel: &str, fd: BorrowedFd<'_>) {
+    pub fn granted(&self, host: &HostNotify, open: u64, share: usize, rel: &str, fd: Option<BorrowedFd<'_>>) {
         let Ok(mut h) = self.held.lock() else { return };
         h.entry((share, rel.to_string())).or_default().push(open);
         self.count.fetch_add(1, Ordering::Relaxed);
         drop(h);
-        host.watch(open | WATCH_ID_BIT, share, rel, fd);
+        // Without a host descriptor (the memory backend) only the server's own changes break it.
+        if let Some(fd) = fd {
+            host.watch(open | WATCH_ID_BIT, share, rel, fd);
+        }
     }
 
     /// `open` closed: if it was a leased directory, forget it (and its host watch).

@@ -65,9 +65,21 @@ impl ServerState {
     /// The server state reading the time from `clock` and drawing randomness from
     /// `entropy` (a test world passes virtual time and a seeded generator).
     pub fn with_sources(
+        config: ServerConfig,
+        clock: Arc<dyn crate::clock::Clock>,
+        entropy: Arc<dyn crate::entropy::Entropy>,
+    ) -> Result<Arc<ServerState>, ServerError> {
+        Self::with_file_systems(config, clock, entropy, &|_| None)
+    }
+
+    /// [`ServerState::with_sources`], each share on the file system `fs` gives for it (a
+    /// test world passes the in-memory double, `opportune_fs::Share::in_memory`), or, where
+    /// it gives none, on the POSIX share root at the configured path.
+    pub fn with_file_systems(
         mut config: ServerConfig,
         clock: Arc<dyn crate::clock::Clock>,
         entropy: Arc<dyn crate::entropy::Entropy>,
+        fs: &dyn Fn(&crate::config::ShareConfig) -> Option<opportune_fs::Share>,
     ) -> Result<Arc<ServerState>, ServerError> {
         if config.unix_identity {
             crate::unix_id::check_can_switch().map_err(ServerError::UnixIdentity)?;
@@ -84,7 +96,10 @@ impl ServerState {
         }
         let mut shares = Vec::new();
         for s in &config.shares {
-            shares.push(ShareState::open(s, config.encryption, config.kernel_oplocks)?);
+            shares.push(match fs(s) {
+                Some(given) => ShareState::with_fs(s, config.encryption, config.kernel_oplocks, Arc::new(given)),
+                None => ShareState::open(s, config.encryption, config.kernel_oplocks)?,
+            });
         }
         let mut server_guid = [0u8; 16];
         entropy.fill(&mut server_guid)?;

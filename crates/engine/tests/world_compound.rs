@@ -29,7 +29,7 @@ fn related_chain_create_write_read_close() {
     assert!(rs.iter().all(|r| r.status == NtStatus::SUCCESS), "{:?}", rs.iter().map(|r| r.status).collect::<Vec<_>>());
     assert_eq!(rs[2].read_data(), b"chained");
     assert!(w.server.locks.report().opens.is_empty(), "the chain's CLOSE closed the open");
-    assert_eq!(std::fs::read(w.share.file("chain.txt")).unwrap(), b"chained");
+    assert_eq!(w.share.read("chain.txt").unwrap(), b"chained");
     invariants::settled(&w).unwrap();
 }
 
@@ -40,7 +40,7 @@ fn unrelated_chain() {
     let c = w.connect();
     let rs = w.call_chain(c, vec![create(&Create::file("one.txt")), create(&Create::file("two.txt")), Msg::new(Command::Echo, build::empty4())]);
     assert!(rs.iter().all(|r| r.as_ref().map(|r| r.status) == Some(NtStatus::SUCCESS)));
-    assert!(w.share.file("one.txt").exists() && w.share.file("two.txt").exists());
+    assert!(w.share.exists("one.txt") && w.share.exists("two.txt"));
     assert_ne!(rs[0].as_ref().unwrap().file_id(), rs[1].as_ref().unwrap().file_id());
 }
 
@@ -109,7 +109,7 @@ fn async_create_mid_chain() {
     for m in &mids {
         assert_eq!(w.clients[b].final_of(*m).map(|r| r.status), Some(NtStatus::SUCCESS), "mid {m}");
     }
-    assert_eq!(std::fs::read(w.share.file("busy.txt")).unwrap(), b"after the break");
+    assert_eq!(w.share.read("busy.txt").unwrap(), b"after the break");
     invariants::settled(&w).unwrap();
 }
 

@@ -14,7 +14,7 @@ fn open_if_creates_then_opens() {
     let r = w.create(c, &Create::file("new.txt"));
     assert_eq!(r.status, NtStatus::SUCCESS);
     assert_eq!(r.create_action(), 2);
-    assert!(w.share.file("new.txt").is_file());
+    assert!(w.share.is_file("new.txt"));
     let r2 = w.create(c, &Create::file("new.txt"));
     assert_eq!(r2.create_action(), 1);
     assert_ne!(r.file_id(), r2.file_id(), "two opens, two FileIds");
@@ -35,7 +35,7 @@ fn open_of_a_missing_file() {
 fn create_of_an_existing_file() {
     let mut w = World::new("create-exists");
     let c = w.connect();
-    std::fs::write(w.share.file("here.txt"), b"x").unwrap();
+    w.share.write("here.txt", b"x");
     let r = w.create(c, &Create::file("here.txt").disposition(disposition::CREATE));
     assert_eq!(r.status, NtStatus::OBJECT_NAME_COLLISION);
 }
@@ -55,11 +55,11 @@ fn create_in_a_missing_directory() {
 fn overwrite_if_truncates() {
     let mut w = World::new("overwrite");
     let c = w.connect();
-    std::fs::write(w.share.file("big.txt"), b"0123456789").unwrap();
+    w.share.write("big.txt", b"0123456789");
     let r = w.create(c, &Create::file("big.txt").disposition(disposition::OVERWRITE_IF));
     assert_eq!(r.status, NtStatus::SUCCESS);
     assert_eq!(r.create_action(), 3);
-    assert_eq!(std::fs::metadata(w.share.file("big.txt")).unwrap().len(), 0);
+    assert_eq!(w.share.len("big.txt").unwrap(), 0);
 }
 
 /// MS-SMB2 3.3.5.9 with FILE_DIRECTORY_FILE: a directory is made.
@@ -69,7 +69,7 @@ fn create_a_directory() {
     let c = w.connect();
     let r = w.create(c, &Create::dir("sub").disposition(disposition::CREATE));
     assert_eq!(r.status, NtStatus::SUCCESS);
-    assert!(w.share.file("sub").is_dir());
+    assert!(w.share.is_dir("sub"));
 }
 
 /// MS-FSA 2.1.5.1.2: FILE_NON_DIRECTORY_FILE on a directory is STATUS_FILE_IS_A_DIRECTORY.
@@ -77,7 +77,7 @@ fn create_a_directory() {
 fn non_directory_open_of_a_directory() {
     let mut w = World::new("isdir");
     let c = w.connect();
-    std::fs::create_dir(w.share.file("d")).unwrap();
+    w.share.mkdir("d");
     let r = w.create(c, &Create::file("d").disposition(disposition::OPEN));
     assert_eq!(r.status, NtStatus::FILE_IS_A_DIRECTORY);
 }
@@ -293,9 +293,9 @@ fn delete_on_close() {
     let c = w.connect();
     let r = w.create(c, &Create::file("gone.txt").options(options::NON_DIRECTORY_FILE | options::DELETE_ON_CLOSE));
     assert_eq!(r.status, NtStatus::SUCCESS);
-    assert!(w.share.file("gone.txt").exists());
+    assert!(w.share.exists("gone.txt"));
     assert_eq!(w.close(c, r.file_id()), NtStatus::SUCCESS);
-    assert!(!w.share.file("gone.txt").exists(), "deleted at close");
+    assert!(!w.share.exists("gone.txt"), "deleted at close");
     invariants::settled(&w).unwrap();
 }
 
@@ -309,9 +309,9 @@ fn delete_on_close_waits_for_the_last_handle() {
     let r = w.create(a, &Create::file("two.txt").options(options::NON_DIRECTORY_FILE | options::DELETE_ON_CLOSE));
     assert_eq!(r.status, NtStatus::SUCCESS);
     w.close(a, r.file_id());
-    assert!(w.share.file("two.txt").exists(), "another open remains");
+    assert!(w.share.exists("two.txt"), "another open remains");
     w.close(b, keep);
-    assert!(!w.share.file("two.txt").exists());
+    assert!(!w.share.exists("two.txt"));
 }
 
 /// MS-FSA 2.1.5.1.2: a file whose delete is pending refuses new opens with
@@ -330,5 +330,5 @@ fn delete_pending_refuses_new_opens() {
     assert_eq!(again.status, NtStatus::DELETE_PENDING);
     w.close(a, r.file_id());
     w.close(a, keep);
-    assert!(!w.share.file("dp.txt").exists());
+    assert!(!w.share.exists("dp.txt"));
 }

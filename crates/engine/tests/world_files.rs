@@ -19,7 +19,7 @@ fn write_then_read_round_trip() {
     let r = w.read(c, fid, 7, 5);
     assert_eq!(r.status, NtStatus::SUCCESS);
     assert_eq!(r.read_data(), b"world");
-    assert_eq!(std::fs::read(w.share.file("rw.txt")).unwrap(), b"hello, world");
+    assert_eq!(w.share.read("rw.txt").unwrap(), b"hello, world");
     invariants::settled(&w).unwrap();
 }
 
@@ -71,7 +71,7 @@ fn write_without_write_access() {
     use opportune_engine::testing::build::access;
     let mut w = World::new("ro-open");
     let c = w.connect();
-    std::fs::write(w.share.file("ro.txt"), b"x").unwrap();
+    w.share.write("ro.txt", b"x");
     let r = w.create(c, &Create::file("ro.txt").access(access::GENERIC_READ));
     assert_eq!(w.write(c, r.file_id(), 0, b"no").status, NtStatus::ACCESS_DENIED);
 }
@@ -128,8 +128,8 @@ fn rename() {
     w.write(c, fid, 0, b"moved");
     assert_eq!(w.set_info(c, build::rename(fid, "new.txt", false)), NtStatus::SUCCESS);
     w.close(c, fid);
-    assert!(!w.share.file("old.txt").exists());
-    assert_eq!(std::fs::read(w.share.file("new.txt")).unwrap(), b"moved");
+    assert!(!w.share.exists("old.txt"));
+    assert_eq!(w.share.read("new.txt").unwrap(), b"moved");
 }
 
 /// MS-FSA 2.1.5.14.11: a rename onto an existing name without ReplaceIfExists is
@@ -138,13 +138,13 @@ fn rename() {
 fn rename_onto_an_existing_name() {
     let mut w = World::new("rename-collide");
     let c = w.connect();
-    std::fs::write(w.share.file("target.txt"), b"old").unwrap();
+    w.share.write("target.txt", b"old");
     let fid = w.open(c, "src.txt");
     w.write(c, fid, 0, b"new");
     assert_eq!(w.set_info(c, build::rename(fid, "target.txt", false)), NtStatus::OBJECT_NAME_COLLISION);
     assert_eq!(w.set_info(c, build::rename(fid, "target.txt", true)), NtStatus::SUCCESS);
     w.close(c, fid);
-    assert_eq!(std::fs::read(w.share.file("target.txt")).unwrap(), b"new");
+    assert_eq!(w.share.read("target.txt").unwrap(), b"new");
 }
 
 /// MS-SMB2 3.3.5.18: QUERY_DIRECTORY lists the directory's entries, then answers
@@ -154,7 +154,7 @@ fn query_directory_lists_the_files() {
     let mut w = World::new("list");
     let c = w.connect();
     for n in ["a.txt", "b.txt", "c.dat"] {
-        std::fs::write(w.share.file(n), b"").unwrap();
+        w.share.write(n, b"");
     }
     let dir = w.create(c, &Create::dir("").disposition(disposition::OPEN)).file_id();
     let mut names = w.list(c, dir, "*").unwrap();
@@ -169,7 +169,7 @@ fn query_directory_with_a_pattern() {
     let mut w = World::new("list-pattern");
     let c = w.connect();
     for n in ["a.txt", "b.txt", "c.dat"] {
-        std::fs::write(w.share.file(n), b"").unwrap();
+        w.share.write(n, b"");
     }
     let dir = w.create(c, &Create::dir("").disposition(disposition::OPEN)).file_id();
     let mut names = w.list(c, dir, "*.txt").unwrap();

@@ -49,7 +49,7 @@ fn notify_on_file_added() {
 #[test]
 fn notify_on_file_removed() {
     let (mut w, a, b, dir) = watcher("notify-remove");
-    std::fs::write(w.share.file("doomed.txt"), b"").unwrap();
+    w.share.write("doomed.txt", b"");
     let mid = watch(&mut w, a, dir, FILE_NAME, false);
     let r = w.create(b, &Create::file("doomed.txt").disposition(disposition::OPEN).options(options::NON_DIRECTORY_FILE | options::DELETE_ON_CLOSE));
     w.close(b, r.file_id());
@@ -91,7 +91,7 @@ fn notify_filter_excludes_other_changes() {
 #[test]
 fn notify_watch_tree() {
     let (mut w, a, b, dir) = watcher("notify-tree");
-    std::fs::create_dir(w.share.file("sub")).unwrap();
+    w.share.mkdir("sub");
     let flat = watch(&mut w, a, dir, FILE_NAME, false);
     let a2 = w.connect();
     let dir2 = w.create(a2, &Create::dir("").disposition(disposition::OPEN)).file_id();

@@ -11,7 +11,7 @@ use crate::create_types::{CreateParams, Opened, truncating};
 use crate::description::Description;
 use crate::dosattr;
 use crate::error::FsError;
-use crate::handle::Handle;
+use crate::posix_handle::PosixHandle;
 use crate::info::{FileInfo, statx_is_dir, statx_is_file};
 use crate::make::{create_new, overwrite};
 use crate::path::SmbPath;
@@ -191,9 +191,9 @@ fn finish_open(
         let dos = dosattr::read_fd(desc.file().as_fd())?;
         (CreateAction::Opened, Some(FileInfo::from_statx(st, dos)))
     };
-    let handle = Handle::new(desc, is_dir, root.clone(), rel.to_string());
+    let handle = PosixHandle::new(desc, is_dir, root.clone(), rel.to_string());
     Ok(Opened {
-        handle,
+        handle: crate::handle::Handle::posix(handle),
         action,
         rel_path: rel.to_string(),
         info,

@@ -14,7 +14,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::FsError;
-use crate::handle::Handle;
+use crate::posix_handle::PosixHandle;
 use crate::rel_path::{cstr, split_last};
 use crate::root::Root;
 use crate::sys;
@@ -38,7 +38,7 @@ fn relative(root: &Path, path: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
-impl Handle {
+impl PosixHandle {
     /// The object's on-disk path relative to the share root as it is now, recorded as
     /// [`Handle::rel_path`] if it changed (a host rename); for a named stream
     /// "base:name" with the base's current path. `None` when the object has no name in

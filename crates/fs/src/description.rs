@@ -334,7 +334,7 @@ mod tests {
         assert!(!a.reopened && !b.reopened);
         assert!(a.handle.same_description(&b.handle) && a.handle.shares_description());
         assert!(!a.handle.opened_for_writing());
-        assert_eq!(s.root.descriptions.len(), 1);
+        assert_eq!(s.root().descriptions.len(), 1);
         let w = s.create(&parse("f"), &params(Open, None)).unwrap();
         assert!(w.reopened && w.handle.same_description(&a.handle));
         assert!(a.handle.opened_for_writing(), "every handle follows the reopen");
@@ -354,11 +354,11 @@ mod tests {
         assert!(n.handle.same_description(&n2.handle));
         let d = s.create(&parse(""), &params(Open, None)).unwrap();
         assert!(!d.handle.shares_description());
-        assert_eq!(s.root.descriptions.len(), 2);
+        assert_eq!(s.root().descriptions.len(), 2);
         drop((a, b, w, again, o));
-        assert_eq!(s.root.descriptions.len(), 1, "the last handle of f took its entry");
+        assert_eq!(s.root().descriptions.len(), 1, "the last handle of f took its entry");
         drop((n, n2));
-        assert_eq!(s.root.descriptions.len(), 0);
+        assert_eq!(s.root().descriptions.len(), 0);
     }
 
     /// A named stream's open uses its base's description; sharing off, nothing is shared.

@@ -7,13 +7,13 @@ use std::os::fd::{AsFd, BorrowedFd};
 use crate::dirents::list_names;
 use crate::dosattr;
 use crate::error::FsError;
-use crate::handle::Handle;
+use crate::posix_handle::PosixHandle;
 use crate::info::{DirEntry, FileInfo, statx_is_dir, statx_is_file};
 use crate::path::check_component;
 use crate::rel_path::join;
 use crate::sys;
 
-impl Handle {
+impl PosixHandle {
     /// The entries of this directory except "." and "..", each with its
     /// info (statx relative to the directory fd, not following symlinks).
     ///

@@ -8,7 +8,7 @@ use std::os::fd::AsFd;
 
 use crate::ea_blob::{EA_XATTR, Ea, SD_XATTR, apply_ea, decode_eas, encode_eas, read_blob, read_blob_at, valid_ea_name};
 use crate::error::FsError;
-use crate::handle::Handle;
+use crate::posix_handle::PosixHandle;
 use crate::root::Root;
 use crate::sys;
 
@@ -28,7 +28,7 @@ pub(crate) fn security_descriptor_at(root: &Root, rel: &str) -> Result<Option<Ve
     read_blob_at(fd.as_fd(), SD_XATTR, reopen)
 }
 
-impl Handle {
+impl PosixHandle {
     fn write_blob(&self, name: &CStr, value: &[u8]) -> Result<(), FsError> {
         let res = self.with_owner_write(false, || sys::fsetxattr(self.fd(), name, value))?;
         res.map_err(|e: io::Error| match e.raw_os_error() {
@@ -122,7 +122,7 @@ mod tests {
         let h = s.create(&SmbPath::parse("f").unwrap(), &params(Create, None)).unwrap().handle;
         // What the old code stored for set_eas([("user.tag", "v"), ("Second", "w")]).
         let old = encode_eas(&[ea("USER.TAG", b"v"), ea("SECOND", b"w")]);
-        h.write_blob(EA_XATTR, &old).unwrap();
+        h.as_posix().unwrap().write_blob(EA_XATTR, &old).unwrap();
         assert_eq!(h.eas().unwrap(), vec![ea("USER.TAG", b"v"), ea("SECOND", b"w")]);
         h.set_eas(&[ea("user.tag", b"new")]).unwrap();
         assert_eq!(h.eas().unwrap(), vec![ea("SECOND", b"w"), ea("user.tag", b"new")]);

@@ -1,472 +1,278 @@
-//! An open file or directory: positional I/O and metadata
-//! (MS-FSA 2.1.5.2 read, 2.1.5.3 write, 2.1.5.14.2 FileBasicInformation).
+//! An open file, directory or named stream as the server sees it: a [`Handle`] of one of
+//! the backends (`backend`), the POSIX one or the in-memory double, dispatching each call
+//! to it (one match and one call through the [`FileObject`] table, no allocation).
 
-use std::fs::File;
-use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::os::unix::fs::{FileExt, PermissionsExt};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::os::fd::{AsRawFd, BorrowedFd};
 
-use opportune_types::FileAttributes;
-use opportune_types::time::filetime_to_unix;
-
-use crate::description::{Description, Writing};
-use crate::dosattr::{self, DosRecord};
+use crate::file_object::FileObject;
+use crate::ea_blob::Ea;
 use crate::error::FsError;
-use crate::info::{BasicInfo, FileInfo};
-use crate::root::Root;
-use crate::space;
-use crate::stream::{self, StreamName};
-use crate::stream_io::StreamIo;
-use crate::sys;
+use crate::info::{BasicInfo, DirEntry, FileInfo};
+use crate::link::Linked;
+use crate::memory::MemHandle;
+use crate::path::SmbPath;
+use crate::posix_handle::PosixHandle;
 
-/// One open file, directory or named stream. `Send + Sync`: all I/O is
-/// positional.
-///
-/// A named-stream open holds a descriptor of its base file or directory;
-/// its data lives in an xattr of the base (see the `stream` module), its
-/// times, attributes and ids are the base's.
-pub struct Handle {
-    /// Its open file description: its own, or on a share that shares them the one every
-    /// handle of the file uses (the `description` module).
-    desc: Arc<Description>,
-    /// Whether the base object is a directory (also for a stream open).
-    is_dir: bool,
-    /// The named stream of a stream open (it can be renamed, see `rename_stream`).
-    stream: RwLock<Option<StreamName>>,
-    pub(crate) root: Arc<Root>,
-    /// On-disk path relative to the share root, for confined symlink checks
-    /// in `read_dir`; the server updates it after a rename.
-    rel: RwLock<String>,
-    /// Open.UserSetChangeTime (MS-FSA 2.1.5.14.2): a ChangeTime set through
-    /// this open survives later attribute changes made through it.
-    user_set_change_time: AtomicBool,
-    /// The allocation size last set through this open (FileAllocationInformation), as
-    /// reported while it is more than what is on disk: without strict allocation it is
-    /// recorded, not preallocated (see the `space` module). 0: none.
-    requested_allocation: AtomicU64,
-    /// Its claim to write through a shared description (an open that writes), until
-    /// [`Handle::stop_writing`] or the handle goes.
-    writing: std::sync::Mutex<Option<Writing>>,
-}
+/// One open file, directory or named stream. `Send + Sync`: all I/O is positional.
+pub struct Handle(Inner);
 
-/// MS-FSCC 2.4.7: 0 and -1/-2 in a time field mean "leave unchanged".
-fn settable_time(t: Option<u64>) -> Option<u64> {
-    t.filter(|&v| v != 0 && v < u64::MAX - 1)
+enum Inner {
+    Posix(PosixHandle),
+    Memory(MemHandle),
 }
 
 impl Handle {
-    pub(crate) fn new(desc: Arc<Description>, is_dir: bool, root: Arc<Root>, rel: String) -> Handle {
-        Handle {
-            desc,
-            is_dir,
-            stream: RwLock::new(None),
-            root,
-            rel: RwLock::new(rel),
-            user_set_change_time: AtomicBool::new(false),
-            requested_allocation: AtomicU64::new(0),
-            writing: std::sync::Mutex::new(None),
+    pub(crate) fn posix(h: PosixHandle) -> Handle {
+        Handle(Inner::Posix(h))
+    }
+
+    pub(crate) fn memory(h: MemHandle) -> Handle {
+        Handle(Inner::Memory(h))
+    }
+
+    /// The POSIX handle behind it, if it is one.
+    pub(crate) fn as_posix(&self) -> Option<&PosixHandle> {
+        match &self.0 {
+            Inner::Posix(h) => Some(h),
+            Inner::Memory(_) => None,
         }
     }
 
-    /// The handle writes through its shared description: it holds `w`, the claim that
-    /// keeps the description read-write.
-    pub(crate) fn with_writing(self, w: Option<Writing>) -> Handle {
-        *self.writing.lock().unwrap_or_else(|e| e.into_inner()) = w;
-        self
-    }
-
-    /// Whether this handle is the last one writing through a shared description that
-    /// other handles still use (its close may then make the description read-only again:
-    /// [`Handle::stop_writing`]). The last handle of a file closing is not: its
-    /// description goes with it.
-    pub fn is_last_writer(&self) -> bool {
-        let w = self.writing.lock().unwrap_or_else(|e| e.into_inner());
-        // This handle and its claim hold two references; any more are other handles'.
-        w.as_ref().is_some_and(|w| self.desc.is_last_writer(w)) && Arc::strong_count(&self.desc) > 2
-    }
-
-    /// The handle writes no more (it is closing): its claim goes, and if no handle writes
-    /// through the shared description any more it is reopened read-only under the same
-    /// descriptor number (the `description` module). Whether it was. What belonged to the
-    /// read-write description goes with it, as for the reopen the other way
-    /// ([`crate::Opened::reopened`]): the caller lets go of its lease first (else
-    /// EWOULDBLOCK) and takes the OFD locks of the other opens again after.
-    pub fn stop_writing(&self) -> std::io::Result<bool> {
-        let claim = self.writing.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if claim.is_none() {
-            return Ok(false);
-        }
-        drop(claim);
-        self.desc.make_read_only_if_unwritten()
-    }
-
-    /// An open of named stream `s` of the base object `file`; `rel` is
-    /// "base:name".
-    pub(crate) fn new_stream(desc: Arc<Description>, base_is_dir: bool, root: Arc<Root>, rel: String, s: StreamName) -> Handle {
-        Handle {
-            stream: RwLock::new(Some(s)),
-            ..Handle::new(desc, base_is_dir, root, rel)
+    /// The memory handle behind it, if it is one.
+    pub(crate) fn as_memory(&self) -> Option<&MemHandle> {
+        match &self.0 {
+            Inner::Memory(h) => Some(h),
+            Inner::Posix(_) => None,
         }
     }
 
-    /// The description of the base object, for reuse by a stream create.
-    pub(crate) fn into_description(self) -> Arc<Description> {
-        self.desc
+    pub(crate) fn into_posix(self) -> Option<PosixHandle> {
+        match self.0 {
+            Inner::Posix(h) => Some(h),
+            Inner::Memory(_) => None,
+        }
     }
 
-    fn file(&self) -> &File {
-        self.desc.file()
+    /// The handle writes through its shared description (POSIX only).
+    pub(crate) fn with_writing(self, w: Option<crate::description::Writing>) -> Handle {
+        match self.0 {
+            Inner::Posix(h) => Handle::posix(h.with_writing(w)),
+            other => Handle(other),
+        }
     }
 
-    /// Whether this handle shares its open file description with the other handles of
-    /// its file (a share with kernel oplocks): leases and OFD byte-range locks taken
-    /// through it are then the file's, not this open's.
-    pub fn shares_description(&self) -> bool {
-        self.desc.is_shared()
+    #[inline]
+    fn obj(&self) -> &dyn FileObject {
+        match &self.0 {
+            Inner::Posix(h) => h,
+            Inner::Memory(h) => h,
+        }
     }
 
-    /// The device (as makedev(3) packs it) and inode of the object.
-    pub(crate) fn identity(&self) -> std::io::Result<(u64, u64)> {
-        self.desc.identity()
-    }
-
-    /// Whether `st` (a statx of some name) is of this very object.
-    pub(crate) fn is_object_of(&self, st: &libc::statx) -> std::io::Result<bool> {
-        Ok(crate::description::key(st) == self.identity()?)
-    }
-
-    /// Whether `other` uses the same open file description.
+    /// Whether `other` uses the same open file description (POSIX only).
     pub fn same_description(&self, other: &Handle) -> bool {
-        Arc::ptr_eq(&self.desc, &other.desc)
-    }
-
-    /// The named stream of a stream open.
-    pub(crate) fn stream(&self) -> Option<StreamName> {
-        self.stream.read().ok().and_then(|s| s.clone())
-    }
-
-    /// Records that this open now stands for named stream `s` (`None`: the
-    /// file itself), after a rename of its stream.
-    pub(crate) fn set_stream(&self, s: Option<StreamName>) {
-        if let Ok(mut cur) = self.stream.write() {
-            *cur = s;
+        match (&self.0, &other.0) {
+            (Inner::Posix(a), Inner::Posix(b)) => a.same_description(b),
+            _ => false,
         }
-    }
-
-    /// Whether the base object is a directory (also for a stream open).
-    pub(crate) fn base_is_dir(&self) -> bool {
-        self.is_dir
-    }
-
-    fn stream_io(&self) -> Option<StreamIo<'_>> {
-        self.stream().map(|s| StreamIo { fd: self.fd(), s })
-    }
-
-    /// The named stream this handle opened; `None` for a file or directory.
-    pub fn stream_name(&self) -> Option<String> {
-        self.stream().map(|s| s.name)
-    }
-
-    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
-        self.desc.file().as_fd()
-    }
-
-    /// Its open file description (for the lease calls, `kernel_lease`).
-    pub(crate) fn description(&self) -> &Description {
-        &self.desc
-    }
-
-    /// Whether the open file description is open for writing.
-    pub(crate) fn description_writable(&self) -> bool {
-        self.desc.is_writable()
     }
 
     /// Whether this is a directory (a named stream of a directory is not).
     pub fn is_dir(&self) -> bool {
-        self.is_dir && self.stream().is_none()
+        self.obj().is_dir()
+    }
+
+    /// The named stream this handle opened; `None` for a file or directory.
+    pub fn stream_name(&self) -> Option<String> {
+        self.obj().stream_name()
     }
 
     /// The on-disk path relative to the share root, as last known; for a
     /// named stream "base:name" (file names never contain ':'), which
     /// `Share::remove` and `Share::stat` understand.
     pub fn rel_path(&self) -> String {
-        self.rel.read().map(|r| r.clone()).unwrap_or_default()
+        self.obj().rel_path()
     }
 
     /// Records the new on-disk path after `Share::rename` of this object.
     pub fn set_rel_path(&self, rel: String) {
-        if let Ok(mut r) = self.rel.write() {
-            *r = rel;
-        }
+        self.obj().set_rel_path(rel)
     }
 
-    /// Whether `rel` still names this very object.
-    pub(crate) fn path_is_current(&self, rel: &str) -> bool {
-        let Ok(fd) = self.root.open_rel(rel, libc::O_PATH) else {
-            return false;
-        };
-        match (sys::fstatx(fd.as_fd()), sys::fstatx(self.fd())) {
-            (Ok(a), Ok(b)) => {
-                (a.stx_ino, a.stx_dev_major, a.stx_dev_minor)
-                    == (b.stx_ino, b.stx_dev_major, b.stx_dev_minor)
-            }
-            _ => false,
-        }
+    /// The object's path now, if it changed since [`Handle::rel_path`] (a host rename);
+    /// `None`: it has no name in the share any more.
+    pub fn current_rel_path(&self) -> Result<Option<String>, FsError> {
+        self.obj().current_rel_path()
     }
 
-    /// Reads at `offset` until `buf` is full or end of file; returns the count.
+    /// Reads at `offset` until `buf` is full or end of file; returns the count
+    /// (MS-FSA 2.1.5.2).
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, FsError> {
-        if let Some(s) = self.stream_io() {
-            return s.read_at(buf, offset);
-        }
-        if self.is_dir {
-            return Err(FsError::IsADirectory);
-        }
-        let mut done = 0;
-        while done < buf.len() {
-            let Some(pos) = offset
-                .checked_add(done as u64)
-                .filter(|&p| p <= i64::MAX as u64)
-            else {
-                break;
-            };
-            match self.file().read_at(&mut buf[done..], pos) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(done)
+        self.obj().read_at(buf, offset)
     }
 
-    /// Writes all of `buf` at `offset`.
+    /// Writes all of `buf` at `offset` (MS-FSA 2.1.5.3); growth the volume cannot hold is
+    /// `DiskFull`.
     pub fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize, FsError> {
-        if let Some(s) = self.stream_io() {
-            return self.with_owner_write(false, || s.write_at(buf, offset))?;
-        }
-        if self.is_dir {
-            return Err(FsError::IsADirectory);
-        }
-        let end = offset
-            .checked_add(buf.len() as u64)
-            .ok_or(FsError::DiskFull)?;
-        if end > i64::MAX as u64 {
-            return Err(FsError::DiskFull);
-        }
-        let size = sys::fstatx(self.fd())?.stx_size;
-        if end > size {
-            // Extending: the new bytes must leave the volume's reserve free.
-            let new_bytes = (end - size).min(buf.len() as u64);
-            space::ensure(self.fd(), &self.root.space, new_bytes)?;
-        }
-        self.file().write_all_at(buf, offset)?;
-        Ok(buf.len())
+        self.obj().write_at(buf, offset)
     }
 
     /// Sets the end of file (MS-FSA 2.1.5.14.4 FileEndOfFileInformation).
-    /// A named stream beyond what an xattr value can hold is `DiskFull`.
     pub fn set_len(&self, len: u64) -> Result<(), FsError> {
-        if len > i64::MAX as u64 {
-            return Err(FsError::InvalidParameter);
-        }
-        if let Some(s) = self.stream_io() {
-            return self.with_owner_write(false, || s.set_len(len))?;
-        }
-        if self.is_dir {
-            return Err(FsError::IsADirectory);
-        }
-        if len > sys::fstatx(self.fd())?.stx_size {
-            // A longer file is sparse and takes no blocks yet, but it is not granted on a
-            // volume already below its reserve.
-            space::ensure(self.fd(), &self.root.space, 0)?;
-        }
-        Ok(self.file().set_len(len)?)
+        self.obj().set_len(len)
     }
 
-    /// FileAllocationInformation (MS-FSA 2.1.5.14.1): below end of file the
-    /// file is truncated; a smaller allocation than the current one gives back
-    /// what lies beyond end of file; a larger one is granted only if it leaves
-    /// the volume's reserve free (`DiskFull` otherwise, with nothing consumed)
-    /// and is preallocated (fallocate KEEP_SIZE) as the share's
-    /// [`SpacePolicy`](crate::SpacePolicy) allows: in full with strict
-    /// allocation, else at most `LOOSE_PREALLOCATION` past end of file, the rest
-    /// being recorded and reported by [`Handle::info`].
+    /// FileAllocationInformation (MS-FSA 2.1.5.14.1): below end of file it truncates; a
+    /// larger allocation is granted only if the volume can hold it (`DiskFull`).
     pub fn set_allocation(&self, len: u64) -> Result<(), FsError> {
-        self.requested_allocation.store(0, Ordering::Relaxed);
-        if let Some(s) = self.stream_io() {
-            // Nothing to reserve: below the end of the stream it truncates.
-            return if len < s.len()? { self.set_len(len) } else { Ok(()) };
-        }
-        if self.is_dir {
-            return Err(FsError::IsADirectory);
-        }
-        let info = self.info()?;
-        if len < info.size {
-            return self.set_len(len);
-        }
-        if len < info.allocation_size {
-            // Truncating to the current size frees blocks past end of file.
-            return self.set_len(info.size);
-        }
-        space::grow_allocation(self.file(), &self.root.space, info.size, info.allocation_size, len)?;
-        self.requested_allocation.store(len.next_multiple_of(4096), Ordering::Relaxed);
-        Ok(())
+        self.obj().set_allocation(len)
     }
 
-    /// fsync(2) (MS-FSA 2.1.5.6 flush).
+    /// Flush (MS-FSA 2.1.5.6).
     pub fn sync(&self) -> Result<(), FsError> {
-        Ok(self.file().sync_all()?)
+        self.obj().sync()
     }
 
-    /// Current metadata. A named stream reports its base's times,
-    /// attributes and ids with its own size, `is_dir == false` and
-    /// `stream` set.
+    /// Current metadata. A named stream reports its base's times, attributes and ids
+    /// with its own size, `is_dir == false` and `stream` set.
     pub fn info(&self) -> Result<FileInfo, FsError> {
-        let mut info = self.base_info()?;
-        if let Some(s) = self.stream_io() {
-            info.size = s.len()?;
-            info.allocation_size = stream::allocation(info.size);
-            info.is_dir = false;
-            info.stream = s.s.hash;
-        } else if !info.is_dir {
-            let requested = self.requested_allocation.load(Ordering::Relaxed);
-            info.allocation_size = info.allocation_size.max(requested);
-        }
-        Ok(info)
+        self.obj().info()
     }
 
     /// Metadata of the file or directory itself (the base of a stream open).
     pub fn base_info(&self) -> Result<FileInfo, FsError> {
-        let st = sys::fstatx(self.fd())?;
-        let dos = dosattr::read_fd(self.fd())?;
-        Ok(FileInfo::from_statx(&st, dos))
+        self.obj().base_info()
     }
 
-    /// The named streams of the file or directory (of the base, for a
-    /// stream open): (name as created, size, allocation size), sorted by
-    /// name. The default data stream is not included.
+    /// The named streams of the file or directory (of the base, for a stream open):
+    /// (name as created, size, allocation size), sorted by name. The default data
+    /// stream is not included.
     pub fn streams(&self) -> Result<Vec<(String, u64, u64)>, FsError> {
-        Ok(stream::list(self.fd())?
-            .into_iter()
-            .map(|(n, size)| (n, size, stream::allocation(size)))
-            .collect())
+        self.obj().streams()
     }
 
-    /// Applies FileBasicInformation (MS-FSCC 2.4.7, MS-FSA 2.1.5.14.2); on a
-    /// named stream it applies to the base file or directory.
-    ///
-    /// * Access and write times go to the POSIX atime/mtime (futimens).
-    /// * Creation time, attributes and ChangeTime go to the
-    ///   `user.opportune.dos` xattr (ChangeTime with a stamp of the data it
-    ///   belongs to, see `dosattr`). Without user xattrs they are dropped.
-    /// * Attributes: DIRECTORY on a file or TEMPORARY on a directory is
-    ///   `InvalidParameter` (MS-FSA 2.1.5.14.2); NORMAL alone clears all
-    ///   attributes; 0 leaves them unchanged. READONLY is only recorded in
-    ///   the xattr, but clearing it gives the owner back a missing write bit.
-    /// * A change without a new ChangeTime drops a stored one (the file
-    ///   changed) unless this open set it (Open.UserSetChangeTime).
+    /// Applies FileBasicInformation (MS-FSCC 2.4.7, MS-FSA 2.1.5.14.2); on a named stream
+    /// it applies to the base. DIRECTORY on a file or TEMPORARY on a directory is
+    /// `InvalidParameter`; NORMAL alone clears the attributes, 0 leaves them; time
+    /// fields 0 and -1/-2 leave them unchanged.
     pub fn set_basic(&self, b: &BasicInfo) -> Result<(), FsError> {
-        let attrs = b.attributes.filter(|&a| a != 0);
-        if let Some(a) = attrs
-            && ((a & FileAttributes::DIRECTORY != 0 && !self.is_dir)
-                || (a & FileAttributes::TEMPORARY != 0 && self.is_dir))
-            {
-                return Err(FsError::InvalidParameter);
-            }
-        let to_unix = |t: Option<u64>| settable_time(t).map(filetime_to_unix);
-        let times = [to_unix(b.last_access_time), to_unix(b.last_write_time)];
-        if times.iter().any(Option::is_some) {
-            sys::futimens(self.fd(), times)?;
-        }
-        let change = settable_time(b.change_time);
-        if change.is_some() {
-            self.user_set_change_time.store(true, Ordering::Relaxed);
-        }
-        let update = RecordUpdate {
-            attributes: attrs.map(|a| a & FileAttributes::SETTABLE),
-            creation_time: settable_time(b.creation_time),
-            change_time: change,
-        };
-        let anything = update.attributes.is_some() || update.creation_time.is_some() || change.is_some();
-        if anything || times[1].is_some() {
-            self.update_record(&update)?;
-        }
-        Ok(())
+        self.obj().set_basic(b)
     }
 
-    fn update_record(&self, u: &RecordUpdate) -> Result<(), FsError> {
-        let now = FileInfo::from_statx(&sys::fstatx(self.fd())?, None);
-        let mut rec = match dosattr::read_fd(self.fd())? {
-            Some(r) => r,
-            None => {
-                let attributes = if self.is_dir {
-                    0
-                } else {
-                    FileAttributes::ARCHIVE
-                };
-                DosRecord {
-                    attributes,
-                    creation_time: now.creation_time,
-                    ..Default::default()
-                }
-            }
-        };
-        if let Some(a) = u.attributes {
-            rec.attributes = a;
-        }
-        if let Some(c) = u.creation_time {
-            rec.creation_time = c;
-        }
-        match u.change_time {
-            Some(c) => rec.change_time = c,
-            None if self.user_set_change_time.load(Ordering::Relaxed) => {}
-            None => rec.change_time = 0,
-        }
-        rec.stamp_mtime = now.last_write_time;
-        rec.stamp_size = now.size;
-        let clearing_readonly = u.attributes.is_some_and(|a| a & FileAttributes::READONLY == 0);
-        let res = self.with_owner_write(clearing_readonly, || dosattr::write_fd(self.fd(), &rec))?;
-        match res {
-            Ok(()) => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+    /// The entries of this directory except "." and "..", each with its info.
+    pub fn read_dir(&self) -> Result<Vec<DirEntry>, FsError> {
+        self.obj().read_dir()
     }
 
-    /// Runs `f`, which writes a user xattr, with the owner write bit lent to
-    /// a file whose owner lacks it (xattr writes need write permission on the
-    /// inode); the bit is taken back afterwards unless `keep` is set.
-    pub(crate) fn with_owner_write<R>(&self, keep: bool, f: impl FnOnce() -> R) -> Result<R, FsError> {
-        let st = sys::fstatx(self.fd())?;
-        let mode = u32::from(st.stx_mode) & 0o7777;
-        let lend = !self.is_dir && mode & 0o200 == 0;
-        if lend {
-            self.file()
-                .set_permissions(std::fs::Permissions::from_mode(mode | 0o200))?;
-        }
-        let r = f();
-        if lend && !keep {
-            self.file()
-                .set_permissions(std::fs::Permissions::from_mode(mode))?;
-        }
-        Ok(r)
+    /// The entry `name` of this directory as [`Handle::read_dir`] would list it, or None.
+    pub fn dir_entry(&self, name: &str) -> Result<Option<DirEntry>, FsError> {
+        self.obj().dir_entry(name)
     }
-}
 
-/// What `update_record` changes; `None` keeps a field.
-struct RecordUpdate {
-    attributes: Option<u32>,
-    creation_time: Option<u64>,
-    change_time: Option<u64>,
-}
+    /// The file's EAs, in the order they were added.
+    pub fn eas(&self) -> Result<Vec<Ea>, FsError> {
+        self.obj().eas()
+    }
 
-impl AsFd for Handle {
-    /// The open descriptor, for byte-range locks and leases.
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd()
+    /// Applies a FileFullEaInformation list (MS-FSA 2.1.5.15.5): each EA replaces the one
+    /// of the same name ignoring case, an empty value only removes; invalid names are
+    /// `InvalidEaName` and change nothing.
+    pub fn set_eas(&self, changes: &[Ea]) -> Result<(), FsError> {
+        self.obj().set_eas(changes)
+    }
+
+    /// The security descriptor a client stored, if any.
+    pub fn security_descriptor(&self) -> Result<Option<Vec<u8>>, FsError> {
+        self.obj().security_descriptor()
+    }
+
+    /// Stores a self-relative security descriptor.
+    pub fn set_security_descriptor(&self, sd: &[u8]) -> Result<(), FsError> {
+        self.obj().set_security_descriptor(sd)
+    }
+
+    /// FileLinkInformation (MS-FSA 2.1.5.15.6): a new name `to` for this file; an existing
+    /// target is replaced only with `replace` and when `in_use` says nobody has it open.
+    pub fn link(&self, to: &SmbPath, replace: bool, in_use: impl Fn(&FileInfo) -> bool) -> Result<Linked, FsError> {
+        self.obj().link(to, replace, &in_use)
+    }
+
+    /// Renames the named stream of this open (MS-FSA 2.1.5.14.11 on a stream): to stream
+    /// `target`, or with `None` to the default data stream; returns the new rel path.
+    pub fn rename_stream(&self, target: Option<&str>, replace: bool) -> Result<String, FsError> {
+        self.obj().rename_stream(target, replace)
+    }
+
+    /// The descriptor host features work on (kernel leases, OFD locks, inotify watches):
+    /// `None` on a backend without a host (the memory double), where the server skips them.
+    pub fn host_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.obj().host_fd()
+    }
+
+    /// The descriptor a kernel lease of this open is taken on; `None` without a host.
+    pub fn lease_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.obj().host_fd()
+    }
+
+    /// The number of [`Handle::lease_fd`] (what a lease break note names); `None` without a host.
+    pub fn lease_fd_number(&self) -> Option<i32> {
+        self.obj().host_fd().map(|fd| fd.as_raw_fd())
+    }
+
+    /// Takes, downgrades or drops the kernel lease of this open (never between the check and
+    /// the reopen of a shared description); `NotSupported` without a host.
+    pub fn take_lease(&self, lease: crate::kernel_lease::Lease) -> Result<bool, FsError> {
+        self.obj().take_lease(lease)
+    }
+
+    /// Whether the descriptor was opened for writing (a read lease needs one that was not).
+    pub fn opened_for_writing(&self) -> bool {
+        self.obj().opened_for_writing()
+    }
+
+    /// Whether this handle shares its open file description with the other handles of its
+    /// file (a share with kernel oplocks); never without a host.
+    pub fn shares_description(&self) -> bool {
+        self.obj().shares_description()
+    }
+
+    /// Whether this handle is the last one writing through a shared description that other
+    /// handles still use ([`Handle::stop_writing`]).
+    pub fn is_last_writer(&self) -> bool {
+        self.obj().is_last_writer()
+    }
+
+    /// The handle writes no more (it is closing): a shared description nobody writes
+    /// through any more is reopened read-only; whether it was.
+    pub fn stop_writing(&self) -> std::io::Result<bool> {
+        self.obj().stop_writing()
+    }
+
+    /// Mirrors a byte-range lock as a host (OFD) lock; `Ok(false)`: a local process holds a
+    /// conflicting one. `NotSupported` without a host.
+    pub fn host_lock(&self, offset: u64, len: u64, exclusive: bool) -> Result<bool, FsError> {
+        self.obj().host_lock(offset, len, exclusive)
+    }
+
+    /// Whether [`Handle::host_lock`] would succeed now; `NotSupported` without a host.
+    pub fn host_lockable(&self, offset: u64, len: u64, exclusive: bool) -> Result<bool, FsError> {
+        self.obj().host_lockable(offset, len, exclusive)
+    }
+
+    /// Drops the host lock over a range; `NotSupported` without a host.
+    pub fn host_unlock(&self, offset: u64, len: u64) -> Result<(), FsError> {
+        self.obj().host_unlock(offset, len)
+    }
+
+    /// Drops every host lock of this open; `NotSupported` without a host.
+    pub fn host_unlock_all(&self) -> Result<(), FsError> {
+        self.obj().host_unlock_all()
+    }
+
+    /// Whether a local process's lock conflicts with reading (or writing) the range;
+    /// `NotSupported` without a host.
+    pub fn host_conflict(&self, offset: u64, len: u64, write: bool) -> Result<bool, FsError> {
+        self.obj().host_conflict(offset, len, write)
     }
 }
 
@@ -477,259 +283,5 @@ impl std::fmt::Debug for Handle {
             .field("is_dir", &self.is_dir())
             .field("stream", &self.stream_name())
             .finish()
-    }
-}
-
-/// The kernel-lease face of a handle (`kernel_lease`).
-impl Handle {
-    /// The descriptor a kernel lease of this open is taken on ([`take`](crate::kernel_lease::take), [`held`](crate::kernel_lease::held)); its
-    /// number is what a [`LeaseNote::Break`](crate::kernel_lease::LeaseNote::Break) names.
-    pub fn lease_fd(&self) -> BorrowedFd<'_> {
-        self.fd()
-    }
-
-    /// [`take`](crate::kernel_lease::take) on [`Handle::lease_fd`], never between the check and the reopen of its
-    /// shared description that a lease of ours would be broken by (the description's
-    /// lease gate): use this, not [`take`](crate::kernel_lease::take), for a handle's lease.
-    pub fn take_lease(&self, lease: crate::kernel_lease::Lease) -> Result<bool, FsError> {
-        self.description().take_lease(lease)
-    }
-
-    /// The number of [`Handle::lease_fd`].
-    pub fn lease_fd_number(&self) -> i32 {
-        self.fd().as_raw_fd()
-    }
-
-    /// Whether the descriptor was opened for writing (a read lease needs one that was not).
-    pub fn opened_for_writing(&self) -> bool {
-        self.description_writable()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::SmbPath;
-    use crate::Share;
-    use crate::testutil::{params, share, xattr_share, xattrs_supported};
-    use opportune_types::create::CreateDisposition::*;
-
-    fn assert_send_sync<T: Send + Sync>() {}
-
-    #[test]
-    fn positional_io() {
-        assert_send_sync::<Handle>();
-        let (_t, s) = share("h-io", false);
-        let h = s
-            .create(&SmbPath::parse("f").unwrap(), &params(Create, None))
-            .unwrap()
-            .handle;
-        assert_eq!(h.write_at(b"hello world", 0).unwrap(), 11);
-        assert_eq!(h.write_at(b"W", 6).unwrap(), 1);
-        let mut buf = [0u8; 32];
-        assert_eq!(h.read_at(&mut buf, 0).unwrap(), 11);
-        assert_eq!(&buf[..11], b"hello World");
-        assert_eq!(h.read_at(&mut buf, 100).unwrap(), 0);
-        assert_eq!(h.read_at(&mut buf, u64::MAX).unwrap(), 0);
-        assert!(matches!(h.write_at(b"x", u64::MAX), Err(FsError::DiskFull)));
-        h.set_len(5).unwrap();
-        assert_eq!(h.info().unwrap().size, 5);
-        assert!(matches!(
-            h.set_len(u64::MAX),
-            Err(FsError::InvalidParameter)
-        ));
-        h.sync().unwrap();
-        let d = s
-            .create(&SmbPath::parse("").unwrap(), &params(Open, None))
-            .unwrap()
-            .handle;
-        assert!(matches!(d.read_at(&mut buf, 0), Err(FsError::IsADirectory)));
-        assert!(matches!(d.write_at(b"x", 0), Err(FsError::IsADirectory)));
-        d.sync().unwrap();
-    }
-
-    #[test]
-    fn set_basic_round_trips() {
-        let (t, s) = share("h-basic", false);
-        let h = s
-            .create(&SmbPath::parse("f").unwrap(), &params(Create, None))
-            .unwrap()
-            .handle;
-        // 100-ns FILETIME units survive the round trip through timespec.
-        let (ct, at, wt) = (
-            130_000_000_000_000_000u64,
-            131_000_000_000_000_100u64,
-            132_000_000_000_001_200u64,
-        );
-        let attrs = FileAttributes::HIDDEN | FileAttributes::SYSTEM;
-        let b = BasicInfo {
-            creation_time: Some(ct),
-            last_access_time: Some(at),
-            last_write_time: Some(wt),
-            change_time: Some(1),
-            attributes: Some(attrs),
-        };
-        h.set_basic(&b).unwrap();
-        let info = h.info().unwrap();
-        assert_eq!(info.last_access_time, at);
-        assert_eq!(info.last_write_time, wt);
-        if xattrs_supported(t.path()) {
-            assert_eq!(info.creation_time, ct);
-            assert_eq!(info.attributes, attrs);
-            // Seen the same way without the handle (stat and listings).
-            assert_eq!(s.stat("f").unwrap().attributes, attrs);
-            assert_eq!(s.stat("f").unwrap().creation_time, ct);
-            let root = s
-                .create(&SmbPath::parse("").unwrap(), &params(Open, None))
-                .unwrap()
-                .handle;
-            let e = root
-                .read_dir()
-                .unwrap()
-                .into_iter()
-                .find(|e| e.name == "f")
-                .unwrap();
-            assert_eq!((e.info.attributes, e.info.creation_time), (attrs, ct));
-            // 0 and -1 leave things unchanged; NORMAL alone clears.
-            h.set_basic(&BasicInfo {
-                creation_time: Some(u64::MAX),
-                attributes: Some(0),
-                ..Default::default()
-            })
-            .unwrap();
-            assert_eq!(h.info().unwrap().attributes, attrs);
-            assert_eq!(h.info().unwrap().creation_time, ct);
-            h.set_basic(&BasicInfo {
-                attributes: Some(FileAttributes::NORMAL),
-                ..Default::default()
-            })
-            .unwrap();
-            assert_eq!(h.info().unwrap().attributes, 0);
-        }
-        let bad = BasicInfo {
-            attributes: Some(FileAttributes::DIRECTORY),
-            ..Default::default()
-        };
-        assert!(matches!(h.set_basic(&bad), Err(FsError::InvalidParameter)));
-        let d = s
-            .create(&SmbPath::parse("d").unwrap(), &params(Create, Some(true)))
-            .unwrap()
-            .handle;
-        let bad = BasicInfo {
-            attributes: Some(FileAttributes::TEMPORARY),
-            ..Default::default()
-        };
-        assert!(matches!(d.set_basic(&bad), Err(FsError::InvalidParameter)));
-        let ok = BasicInfo {
-            attributes: Some(FileAttributes::DIRECTORY | FileAttributes::HIDDEN),
-            ..Default::default()
-        };
-        d.set_basic(&ok).unwrap();
-        if xattrs_supported(t.path()) {
-            assert_eq!(
-                d.info().unwrap().attributes,
-                FileAttributes::DIRECTORY | FileAttributes::HIDDEN
-            );
-        }
-    }
-
-    #[test]
-    fn change_time_is_kept_until_the_data_changes() {
-        let Some((_t, s)) = xattr_share("h-ctime") else {
-            return;
-        };
-        let h = s.create(&SmbPath::parse("f").unwrap(), &params(Create, None)).unwrap().handle;
-        let ct = 130_000_000_000_000_000u64;
-        h.set_basic(&BasicInfo { change_time: Some(ct), ..Default::default() }).unwrap();
-        assert_eq!(h.info().unwrap().change_time, ct);
-        // Same open (UserSetChangeTime): an attribute change keeps it.
-        h.set_basic(&BasicInfo { attributes: Some(FileAttributes::HIDDEN), ..Default::default() }).unwrap();
-        assert_eq!(h.info().unwrap().change_time, ct);
-        assert_eq!(s.stat("f").unwrap().change_time, ct);
-        h.write_at(b"data", 0).unwrap();
-        assert_ne!(h.info().unwrap().change_time, ct);
-    }
-
-    #[test]
-    fn allocation_grows_and_shrinks() {
-        let (_t, s) = share("h-alloc", false);
-        let h = s.create(&SmbPath::parse("f").unwrap(), &params(Create, None)).unwrap().handle;
-        h.write_at(b"0123456789", 0).unwrap();
-        h.set_allocation(4).unwrap();
-        assert_eq!(h.info().unwrap().size, 4);
-        h.set_allocation(1 << 20).unwrap();
-        let info = h.info().unwrap();
-        assert_eq!(info.size, 4);
-        assert!(info.allocation_size == 0 || info.allocation_size >= 1 << 20);
-        h.set_allocation(4).unwrap();
-        assert!(h.info().unwrap().allocation_size < 1 << 20);
-    }
-
-    #[test]
-    fn a_huge_allocation_is_disk_full_and_holds_nothing() {
-        use std::os::unix::fs::MetadataExt;
-        let (t, s) = share("h-huge", false);
-        let h = s.create(&SmbPath::parse("f").unwrap(), &params(Create, None)).unwrap().handle;
-        assert!(matches!(h.set_allocation(1 << 62), Err(FsError::DiskFull)));
-        assert!(matches!(h.set_allocation(u64::MAX), Err(FsError::DiskFull)));
-        let on_disk = || std::fs::metadata(t.path().join("f")).unwrap().blocks() * 512;
-        assert_eq!(on_disk(), 0);
-        // Without strict allocation the request is recorded and reported, not preallocated.
-        h.set_allocation(16 << 20).unwrap();
-        assert_eq!(h.info().unwrap().allocation_size, 16 << 20);
-        assert!(on_disk() <= crate::LOOSE_PREALLOCATION + 4096, "{} bytes held", on_disk());
-        assert_eq!(h.info().unwrap().size, 0);
-    }
-
-    #[test]
-    fn a_volume_below_the_reserve_refuses_growth_but_not_shrinking() {
-        let (t, s) = share("h-reserve", false);
-        let h = s.create(&SmbPath::parse("f").unwrap(), &params(Create, None)).unwrap().handle;
-        h.write_at(b"0123456789", 0).unwrap();
-        let policy = crate::SpacePolicy { strict_allocate: true, free_reserve: u64::MAX / 4 };
-        let tight = Share::with_space(t.path(), false, policy).unwrap();
-        let p = params(Open, None);
-        let h = tight.create(&SmbPath::parse("f").unwrap(), &p).unwrap().handle;
-        assert!(matches!(h.write_at(b"more", 10), Err(FsError::DiskFull)));
-        assert!(matches!(h.set_len(1 << 20), Err(FsError::DiskFull)));
-        assert!(matches!(h.set_allocation(1 << 20), Err(FsError::DiskFull)));
-        assert_eq!(h.write_at(b"AB", 0).unwrap(), 2, "a write inside the file takes no space");
-        h.set_len(4).unwrap();
-        assert_eq!(h.info().unwrap().size, 4);
-    }
-
-    #[test]
-    fn clearing_readonly_restores_the_write_bit() {
-        let (t, s) = share("h-ro", false);
-        let p = t.path().join("ro");
-        std::fs::write(&p, b"").unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444)).unwrap();
-        let mut rd = params(Open, None);
-        rd.write = false;
-        let h = s
-            .create(&SmbPath::parse("ro").unwrap(), &rd)
-            .unwrap()
-            .handle;
-        assert_ne!(h.info().unwrap().attributes & FileAttributes::READONLY, 0);
-        h.set_basic(&BasicInfo {
-            attributes: Some(FileAttributes::READONLY | FileAttributes::ARCHIVE),
-            ..Default::default()
-        })
-        .unwrap();
-        assert_eq!(
-            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o444,
-            "mode restored"
-        );
-        h.set_basic(&BasicInfo {
-            attributes: Some(FileAttributes::ARCHIVE),
-            ..Default::default()
-        })
-        .unwrap();
-        assert_eq!(
-            std::fs::metadata(&p).unwrap().permissions().mode() & 0o200,
-            0o200
-        );
-        assert_eq!(h.info().unwrap().attributes & FileAttributes::READONLY, 0);
     }
 }

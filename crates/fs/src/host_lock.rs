@@ -16,7 +16,7 @@
 //! through such an open is taken as a read lock, which still keeps host writers out.
 
 use crate::error::FsError;
-use crate::handle::Handle;
+use crate::posix_handle::PosixHandle;
 use crate::sys::{self, OfdLock};
 
 /// The first byte past what host locks can name (`off_t` is signed).
@@ -29,7 +29,7 @@ fn flock_range(offset: u64, len: u64) -> Result<(i64, i64), FsError> {
     Ok((offset as i64, l_len))
 }
 
-impl Handle {
+impl PosixHandle {
     /// The OFD lock an SMB lock of this kind becomes through this descriptor.
     fn lock_kind(&self, exclusive: bool) -> Result<OfdLock, FsError> {
         Ok(if exclusive && self.description_writable() { OfdLock::Write } else { OfdLock::Read })

@@ -25,6 +25,10 @@
 //! * UNIX identities: [`UnixIdentity::enter`] makes the calling thread's
 //!   file-system calls run as a user (fsuid, fsgid, groups) until its guard goes.
 //! * Errors: [`FsError::status`] gives the NTSTATUS for the response.
+//! * Backends: [`Share`] and [`Handle`] dispatch to a [`Backend`] and a [`FileObject`]
+//!   (the `backend` and `file_object` modules): the POSIX one described above, or the
+//!   in-memory double [`MemoryFs`] (`Share::in_memory`, the `memory` module) the test
+//!   world runs on, which has no host features (`Handle::host_fd` is `None`).
 //!
 //! All `unsafe` code is in the `sys` module.
 //!
@@ -34,6 +38,7 @@
 //! remove, listing, streams, links, EAs), and on top [`Share`]
 //! (docs/ARCHITECTURE.md lists the files of each layer).
 
+mod backend;
 mod create;
 mod create_types;
 mod current_path;
@@ -44,6 +49,7 @@ mod dosattr;
 mod ea;
 mod ea_blob;
 mod error;
+mod file_object;
 mod handle;
 mod host_lock;
 mod host_watch;
@@ -52,8 +58,12 @@ mod inotify_events;
 pub mod kernel_lease;
 mod link;
 mod make;
+mod memory;
 mod namecache;
 mod path;
+mod posix_backend;
+mod posix_handle;
+mod posix_object;
 mod rel_path;
 mod remove;
 mod rename;
@@ -75,6 +85,9 @@ mod unix_identity;
 mod volume;
 mod xattr;
 
+pub use backend::Backend;
+pub use file_object::FileObject;
+pub use memory::{MemoryFs, MemoryOptions, WallClock};
 pub use create_types::{CreateParams, Opened};
 pub use dosattr::XATTR_NAME;
 pub use ea_blob::{valid_ea_name, Ea};

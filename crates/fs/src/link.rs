@@ -16,7 +16,7 @@ use opportune_types::FileAttributes;
 
 use crate::dosattr;
 use crate::error::FsError;
-use crate::handle::Handle;
+use crate::posix_handle::PosixHandle;
 use crate::info::{FileInfo, statx_is_dir};
 use crate::path::SmbPath;
 use crate::rel_path::{cstr, join};
@@ -31,7 +31,7 @@ pub const MAX_LINKS: u32 = 1024;
 /// Numbers the temporary names of replacing links.
 static TEMP: AtomicU64 = AtomicU64::new(0);
 
-/// What [`Handle::link`] did.
+/// What [`Handle::link`](crate::Handle::link) did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Linked {
     /// On-disk path of the new name, relative to the share root.
@@ -56,7 +56,7 @@ fn link_error(e: std::io::Error) -> FsError {
     }
 }
 
-impl Handle {
+impl PosixHandle {
     /// FileLinkInformation (MS-FSA 2.1.5.15.6): gives the file this handle is
     /// open on the additional name `to` (a client path from the share root).
     ///
@@ -146,7 +146,7 @@ impl Handle {
 mod tests {
     use super::*;
     use crate::testutil::{params, parse as p, share};
-    use crate::Share;
+    use crate::{Handle, Share};
     use opportune_types::create::CreateDisposition::{Create, Open};
     use std::os::unix::fs::MetadataExt;
 

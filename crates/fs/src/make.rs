@@ -13,7 +13,7 @@ use crate::create_types::{CreateParams, Opened};
 use crate::description::Description;
 use crate::dosattr::{self, DosRecord};
 use crate::error::FsError;
-use crate::handle::Handle;
+use crate::posix_handle::PosixHandle;
 use crate::info::FileInfo;
 use crate::path::SmbPath;
 use crate::rel_path::{cstr, join};
@@ -133,9 +133,9 @@ pub(crate) fn create_new(
     } else {
         root.descriptions.adopt(file, &st, writable)
     };
-    let handle = Handle::new(desc, want_dir, root.clone(), rel.clone()).with_writing(writing);
+    let handle = PosixHandle::new(desc, want_dir, root.clone(), rel.clone()).with_writing(writing);
     Ok(Opened {
-        handle,
+        handle: crate::handle::Handle::posix(handle),
         action: CreateAction::Created,
         rel_path: rel,
         info: Some(info),

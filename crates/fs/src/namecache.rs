@@ -406,7 +406,7 @@ mod tests {
 
     /// The on-disk name `locate` gives for dir/name, or None if it finds nothing.
     fn found(s: &crate::Share, dir: &str, name: &str) -> Option<String> {
-        let l = crate::resolve::locate(&s.root, &comps(&[dir, name])).unwrap();
+        let l = crate::resolve::locate(s.root(), &comps(&[dir, name])).unwrap();
         l.found.then_some(l.name)
     }
 
@@ -419,7 +419,7 @@ mod tests {
             fs::write(d.join(format!("f{i}")), b"").unwrap();
         }
         assert_eq!(found(&s, "d", "NEW"), None);
-        assert_eq!(s.root.names.ready_dirs(), 1);
+        assert_eq!(s.root().names.ready_dirs(), 1);
         fs::write(d.join("New"), b"").unwrap();
         assert_eq!(found(&s, "d", "NEW").as_deref(), Some("New"));
         fs::remove_file(d.join("New")).unwrap();
@@ -451,7 +451,7 @@ mod tests {
         let (t, s) = share("nc-scan", false);
         fs::write(t.path().join("Gone"), b"").unwrap();
         let dir = std::fs::File::open(t.path()).unwrap();
-        let c = &s.root.names;
+        let c = &s.root().names;
         let Check::Scan(Some(ticket)) = c.check(dir.as_fd(), "x") else {
             panic!("a new directory is scanned with a ticket");
         };
@@ -470,7 +470,7 @@ mod tests {
     fn a_full_event_queue_forgets_everything_and_stays_right() {
         let (t, s) = share("nc-overflow", false);
         assert_eq!(found(&s, "", "a"), None);
-        assert_eq!(s.root.names.ready_dirs(), 1);
+        assert_eq!(s.root().names.ready_dirs(), 1);
         // More events than the default queue holds (16,384), none read meanwhile.
         let max: usize = fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
             .ok()
@@ -514,7 +514,7 @@ mod tests {
             let d = dirs[rnd(dirs.len())];
             let want = names[rnd(names.len())];
             let path: Vec<&str> = if d.is_empty() { vec![want] } else { d.split('/').chain([want]).collect() };
-            let got = crate::resolve::locate(&s.root, &comps(&path)).unwrap();
+            let got = crate::resolve::locate(s.root(), &comps(&path)).unwrap();
             let on_disk: Vec<String> = fs::read_dir(t.path().join(d))
                 .unwrap()
                 .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -526,7 +526,7 @@ mod tests {
                 assert!(on_disk.contains(&got.name));
             }
         }
-        assert!(s.root.names.ready_dirs() >= 1);
+        assert!(s.root().names.ready_dirs() >= 1);
     }
 }
 

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use crate::dirents::list_names;
 use crate::error::FsError;
-use crate::handle::Handle;
+use crate::posix_handle::PosixHandle;
 use crate::rel_path::{cstr, split_last, split_rel, split_rel_stream};
 use crate::root::Root;
 use crate::stream::{self, StreamName};
@@ -50,7 +50,7 @@ pub(crate) fn remove(root: &Root, rel: &str, is_dir: bool) -> Result<(), FsError
 /// name still names it, looked up and removed through one descriptor of the parent:
 /// the removed path, or None when the name is gone or names another object now (a host
 /// rename: the caller finds the current name).
-pub(crate) fn remove_if_named(root: &Root, handle: &Handle, is_dir: bool) -> Result<Option<String>, FsError> {
+pub(crate) fn remove_if_named(root: &Root, handle: &PosixHandle, is_dir: bool) -> Result<Option<String>, FsError> {
     let rel = handle.rel_path();
     if split_rel(&rel)?.is_empty() {
         return Err(FsError::AccessDenied);

@@ -17,17 +17,12 @@ fn is_dir(st: &libc::statx) -> bool {
     u32::from(st.stx_mode) & libc::S_IFMT == libc::S_IFDIR
 }
 
-/// The rename of MS-FSA 2.1.5.14.11 behind `Share::rename`, whose documentation
-/// lists the rules.
-pub(crate) fn rename(root: &Root, from: &str, to: &SmbPath, replace: bool) -> Result<String, FsError> {
-    rename_replacing(root, from, to, replace, &mut None)
-}
-
 /// What a rename put its source over: (device, inode, link count before), for the
 /// server's quota accounting.
 pub type Replaced = (u64, u64, u32);
 
-/// [`rename`], telling in `replaced` what object the rename replaced, if it did.
+/// The rename of MS-FSA 2.1.5.14.11 behind `Share::rename`, whose documentation
+/// lists the rules, telling in `replaced` what object the rename replaced, if it did.
 pub(crate) fn rename_replacing(
     root: &Root,
     from: &str,

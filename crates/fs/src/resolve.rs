@@ -112,7 +112,7 @@ mod tests {
         std::fs::create_dir_all(t.path().join("Dir/Sub")).unwrap();
         std::fs::write(t.path().join("Dir/Sub/File.txt"), b"").unwrap();
         let s = Share::new(t.path(), false).unwrap();
-        let l = locate(&s.root, &comps(&["dir", "SUB", "file.TXT"])).unwrap();
+        let l = locate(s.root(), &comps(&["dir", "SUB", "file.TXT"])).unwrap();
         assert_eq!(
             l,
             Lookup {
@@ -121,7 +121,7 @@ mod tests {
                 found: true
             }
         );
-        let l = locate(&s.root, &comps(&["DIR", "NewFile"])).unwrap();
+        let l = locate(s.root(), &comps(&["DIR", "NewFile"])).unwrap();
         assert_eq!(
             l,
             Lookup {
@@ -131,11 +131,11 @@ mod tests {
             }
         );
         assert!(matches!(
-            locate(&s.root, &comps(&["nope", "x"])),
+            locate(s.root(), &comps(&["nope", "x"])),
             Err(FsError::PathNotFound)
         ));
         assert!(matches!(
-            locate(&s.root, &comps(&["dir", "sub", "file.txt", "x"])),
+            locate(s.root(), &comps(&["dir", "sub", "file.txt", "x"])),
             Err(FsError::PathNotFound)
         ));
     }
@@ -145,10 +145,10 @@ mod tests {
         let t = TempDir::new("locate-cs");
         std::fs::create_dir(t.path().join("Dir")).unwrap();
         let s = Share::new(t.path(), true).unwrap();
-        assert!(locate(&s.root, &comps(&["Dir"])).unwrap().found);
-        assert!(!locate(&s.root, &comps(&["dir"])).unwrap().found);
+        assert!(locate(s.root(), &comps(&["Dir"])).unwrap().found);
+        assert!(!locate(s.root(), &comps(&["dir"])).unwrap().found);
         assert!(matches!(
-            locate(&s.root, &comps(&["dir", "x"])),
+            locate(s.root(), &comps(&["dir", "x"])),
             Err(FsError::PathNotFound)
         ));
     }

@@ -1,31 +1,36 @@
-//! The share: the public face of the file-system layer. A [`Share`] holds the
-//! share root (the `root` module) and hands each request to the operation that
-//! implements it; the operations know nothing of it.
+//! The share: the public face of the file-system layer. A [`Share`] holds a backend
+//! (`backend`): the POSIX one on a directory of the host (`posix_backend`, the share root
+//! of the `root` module), or the in-memory double (`memory`); it hands each request to it.
 
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::create;
+use crate::backend::Backend;
 use crate::create_types::{CreateParams, Opened};
-use crate::ea::{eas_at, security_descriptor_at};
 use crate::ea_blob::Ea;
 use crate::error::FsError;
 use crate::handle::Handle;
 use crate::info::{FileInfo, FsStats};
+use crate::memory::MemoryFs;
 use crate::path::SmbPath;
-use crate::remove;
-use crate::rename::{rename, Replaced};
+use crate::posix_backend::PosixShare;
+use crate::rename::Replaced;
 use crate::root::Root;
 use crate::space::SpacePolicy;
-use crate::stat::stat;
-use crate::volume;
 
 /// A share root. Nothing outside it can be reached: not by "..", not by an
 /// absolute path, not by a symlink inside the share that points out (such a
 /// lookup fails with `Escape`). A symlink that stays inside is followed.
 #[derive(Clone)]
 pub struct Share {
-    pub(crate) root: Arc<Root>,
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    Posix(PosixShare),
+    Memory(Arc<MemoryFs>),
 }
 
 impl Share {
@@ -38,26 +43,64 @@ impl Share {
 
     /// Like [`Share::new`], with the disk-space policy `space`.
     pub fn with_space(root: &Path, case_sensitive: bool, space: SpacePolicy) -> Result<Share, FsError> {
-        Ok(Share { root: Arc::new(Root::open(root, case_sensitive, space)?) })
+        let root = Arc::new(Root::open(root, case_sensitive, space)?);
+        Ok(Share { inner: Inner::Posix(PosixShare(root)) })
+    }
+
+    /// A share on the in-memory double `fs` (the test world's): no host, so no kernel
+    /// leases, host locks or host watches ([`Handle::host_fd`] is `None`).
+    pub fn in_memory(fs: Arc<MemoryFs>) -> Share {
+        Share { inner: Inner::Memory(fs) }
+    }
+
+    /// The in-memory file system behind this share, if it is one (for faults and budgets).
+    pub fn memory(&self) -> Option<&Arc<MemoryFs>> {
+        match &self.inner {
+            Inner::Memory(m) => Some(m),
+            Inner::Posix(_) => None,
+        }
+    }
+
+    #[inline]
+    fn backend(&self) -> &dyn Backend {
+        match &self.inner {
+            Inner::Posix(p) => p,
+            Inner::Memory(m) => &**m,
+        }
+    }
+
+    /// The POSIX share root (unit tests of the POSIX modules).
+    #[cfg(test)]
+    pub(crate) fn root(&self) -> &Arc<Root> {
+        match &self.inner {
+            Inner::Posix(p) => &p.0,
+            Inner::Memory(_) => panic!("not a POSIX share"),
+        }
     }
 
     /// Makes every open of a regular file from now on share one open file description
     /// of that file (on: a share with kernel oplocks, so that the server's own opens do
     /// not break its Linux leases; see the `description` module), or have its own (off,
-    /// the default). Handles opened before keep theirs.
+    /// the default). Handles opened before keep theirs. No effect without a host.
     pub fn share_descriptions(&self, on: bool) {
-        self.root.descriptions.set_enabled(on);
+        self.backend().share_descriptions(on)
+    }
+
+    /// Whether the share is a directory tree of the host (the POSIX backend), which host
+    /// programs and `std::fs` walks see; not the in-memory double.
+    pub fn on_host(&self) -> bool {
+        self.backend().on_host()
     }
 
     /// Whether names are compared case-sensitively.
     pub fn case_sensitive(&self) -> bool {
-        self.root.case_sensitive
+        self.backend().case_sensitive()
     }
 
     /// Volume sizes (MS-FSCC 2.5.8 FileFsFullSizeInformation): allocation
     /// units of `f_frsize` bytes, reported as 512-byte sectors per unit.
     pub fn statfs(&self) -> Result<FsStats, FsError> {
-        volume::stats(&self.root)
+        self.backend().statfs()
     }
 
     /// Opens or creates `path` following the CreateDisposition rules of
@@ -87,7 +130,7 @@ impl Share {
     /// empty file if missing and the disposition creates; the disposition
     /// applies to the stream (see the `stream` module).
     pub fn create(&self, path: &SmbPath, p: &CreateParams) -> Result<Opened, FsError> {
-        create::create(&self.root, path, p)
+        self.backend().create(path, p)
     }
 
     /// Renames the object at on-disk relative path `from` to the client
@@ -104,53 +147,35 @@ impl Share {
     /// * Streams are not renamed: a named stream as source or target is
     ///   `InvalidParameter` (see `rename_stream`).
     pub fn rename(&self, from: &str, to: &SmbPath, replace: bool) -> Result<String, FsError> {
-        rename(&self.root, from, to, replace)
+        self.backend().rename_replacing(from, to, replace).map(|(rel, _)| rel)
     }
 
     /// [`Share::rename`], also answering what object it replaced (device, inode, link
     /// count before), if any.
     pub fn rename_replacing(&self, from: &str, to: &SmbPath, replace: bool) -> Result<(String, Option<Replaced>), FsError> {
-        let mut replaced = None;
-        let rel = crate::rename::rename_replacing(&self.root, from, to, replace, &mut replaced)?;
-        Ok((rel, replaced))
+        self.backend().rename_replacing(from, to, replace)
     }
 
-    /// Info of an on-disk relative path (as in `Opened::rel_path`) without
-    /// opening it for data, so no lease is broken. Symlinks inside the share
-    /// are followed. A named stream ("base:name", see `Handle::rel_path`)
-    /// reports as a stream open's `info` does; a missing one is `NotFound`.
     /// An `O_PATH` descriptor of the directory at on-disk `rel`, confined to the share
     /// (for an inotify watch: no data access, no lease break, no share-mode effect).
-    pub fn open_dir(&self, rel: &str) -> Result<std::os::fd::OwnedFd, FsError> {
-        self.root.open_dir(rel)
+    /// `NotSupported` without a host.
+    pub fn open_dir(&self, rel: &str) -> Result<OwnedFd, FsError> {
+        self.backend().open_dir(rel)
     }
 
     /// The on-disk relative paths of the subdirectories of the directory at `rel`, at
     /// most `max` of them (for a recursive host watch: symlinks are not followed, names
     /// that are not UTF-8 or are the server's own short-lived entries are left out).
     pub fn subdirectories(&self, rel: &str, max: usize) -> Result<Vec<String>, FsError> {
-        use std::os::fd::AsFd;
-        let dir = self.root.open_dir(rel)?;
-        let mut out = Vec::new();
-        for raw in crate::dirents::list_names(dir.as_fd())? {
-            if out.len() >= max {
-                break;
-            }
-            let Ok(name) = std::str::from_utf8(&raw) else { continue };
-            if name.starts_with(".opportune-") {
-                continue;
-            }
-            let Ok(c) = crate::rel_path::cstr(name) else { continue };
-            match crate::sys::statx(dir.as_fd(), &c, libc::AT_SYMLINK_NOFOLLOW) {
-                Ok(st) if crate::info::statx_is_dir(&st) => out.push(crate::rel_path::join(rel, name)),
-                _ => {}
-            }
-        }
-        Ok(out)
+        self.backend().subdirectories(rel, max)
     }
 
+    /// Info of an on-disk relative path (as in `Opened::rel_path`) without
+    /// opening it for data, so no lease is broken. Symlinks inside the share
+    /// are followed. A named stream ("base:name", see `Handle::rel_path`)
+    /// reports as a stream open's `info` does; a missing one is `NotFound`.
     pub fn stat(&self, rel: &str) -> Result<FileInfo, FsError> {
-        stat(&self.root, rel)
+        self.backend().stat(rel)
     }
 
     /// unlink(2) or rmdir(2) of an on-disk relative path. A non-empty
@@ -159,7 +184,7 @@ impl Share {
     /// alone, leaving its base and the other streams; a missing one is
     /// `NotFound`. Removing a file drops its streams with it.
     pub fn remove(&self, rel: &str, is_dir: bool) -> Result<(), FsError> {
-        remove::remove(&self.root, rel, is_dir)
+        self.backend().remove(rel, is_dir)
     }
 
     /// Removes the object `handle` has open (its delete-on-close), under the name it has
@@ -169,40 +194,27 @@ impl Share {
     /// the share any more, or the name stopped naming it between the look and the unlink
     /// (the one window left: a host rename in the microseconds between the two calls).
     /// `base_only`: for a stream open, remove its base file (the last open of a stream of
-    /// a delete-pending file).
+    /// a delete-pending file). A handle of another backend is `InvalidParameter`.
     pub fn remove_open(&self, handle: &Handle, is_dir: bool, base_only: bool) -> Result<Option<String>, FsError> {
-        // The usual case, in one look: the recorded name still names the object.
-        if handle.stream_name().is_none()
-            && let Some(removed) = remove::remove_if_named(&self.root, handle, is_dir)?
-        {
-            return Ok(Some(removed));
-        }
-        let Some(rel) = handle.current_rel_path()? else { return Ok(None) };
-        let (base, _) = crate::rel_path::split_rel_stream(&rel);
-        let target = if base_only { base } else { rel.as_str() };
-        if !handle.named_by(&self.root, base)? {
-            return Ok(None);
-        }
-        remove::remove(&self.root, target, is_dir && !base_only)?;
-        Ok(Some(target.to_string()))
+        self.backend().remove_open(handle, is_dir, base_only)
     }
 
     /// Whether a directory has entries other than "." and ".." (MS-FSA 2.1.5.14.3
     /// FileDispositionInformation: a non-empty directory cannot be deleted).
     pub fn is_dir_empty(&self, rel: &str) -> Result<bool, FsError> {
-        remove::is_dir_empty(&self.root, rel)
+        self.backend().is_dir_empty(rel)
     }
 
     /// The EAs of the on-disk relative path `rel` (as in a directory listing),
     /// read without opening the file for data where the kernel allows it.
     pub fn eas_at(&self, rel: &str) -> Result<Vec<Ea>, FsError> {
-        eas_at(&self.root, rel)
+        self.backend().eas_at(rel)
     }
 
     /// The security descriptor stored for the on-disk relative path `rel` (a
     /// directory whose children are being created or deleted), if any.
     pub fn security_descriptor_at(&self, rel: &str) -> Result<Option<Vec<u8>>, FsError> {
-        security_descriptor_at(&self.root, rel)
+        self.backend().security_descriptor_at(rel)
     }
 }
 

@@ -80,6 +80,12 @@ impl StreamName {
     }
 }
 
+/// Whether a stream named `name` of `len` bytes fits in one xattr value (the most any
+/// Linux file system keeps; the memory double holds its streams to it too).
+pub(crate) fn fits(name: &str, len: u64) -> bool {
+    (HEADER + name.len()) as u64 + len <= XATTR_SIZE_MAX as u64
+}
+
 fn encode(name: &str, data: &[u8]) -> Result<Vec<u8>, FsError> {
     let n = u16::try_from(name.len()).map_err(|_| FsError::InvalidName)?;
     let total = HEADER + name.len() + data.len();

@@ -10,7 +10,7 @@ use opportune_types::create::{CreateAction, CreateDisposition};
 use crate::create_types::{CreateParams, Opened};
 use crate::description::Description;
 use crate::error::FsError;
-use crate::handle::Handle;
+use crate::posix_handle::PosixHandle;
 use crate::make::create_new;
 use crate::path::SmbPath;
 use crate::remove::remove;
@@ -53,7 +53,10 @@ pub(crate) fn create_stream(root: &Arc<Root>, path: &SmbPath, sname: &str, p: &C
                 metadata_only: false,
             };
             match create_new(root, &l.parent, &l.name, &base, &bp) {
-                Ok(o) => (o.handle.into_description(), false, o.rel_path, true),
+                Ok(o) => match o.handle.into_posix() {
+                    Some(h) => (h.into_description(), false, o.rel_path, true),
+                    None => return Err(FsError::NotSupported),
+                },
                 Err(FsError::Exists) => continue, // appeared meanwhile
                 Err(e) => return Err(e),
             }
@@ -67,7 +70,7 @@ pub(crate) fn create_stream(root: &Arc<Root>, path: &SmbPath, sname: &str, p: &C
                 action = CreateAction::Created;
             }
             let rel_path = handle.rel_path();
-            Opened { handle, action, rel_path, info: None, reopened: false }
+            Opened { handle: crate::handle::Handle::posix(handle), action, rel_path, info: None, reopened: false }
         });
     }
     Err(FsError::Exists)
@@ -81,7 +84,7 @@ fn open_stream_on(
     rel: &str,
     mut s: StreamName,
     p: &CreateParams,
-) -> Result<(Handle, CreateAction), FsError> {
+) -> Result<(PosixHandle, CreateAction), FsError> {
     use CreateDisposition::*;
     let b = desc.file().as_fd();
     let existing = get(b, &s)?;
@@ -110,12 +113,13 @@ fn open_stream_on(
         }
     };
     let full = format!("{rel}:{}", s.name);
-    Ok((Handle::new_stream(desc, is_dir, root.clone(), full, s), action))
+    Ok((PosixHandle::new_stream(desc, is_dir, root.clone(), full, s), action))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Handle;
     use crate::stream::{list, stream_hash};
     use crate::testutil::{TempDir, params, parse, xattr_share, xattrs_supported};
     use crate::xattr::XATTR_SIZE_MAX;

@@ -5,12 +5,12 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 
 use crate::error::FsError;
-use crate::handle::Handle;
+use crate::posix_handle::PosixHandle;
 use crate::rel_path::split_rel_stream;
 use crate::stream::{self, StreamName};
 use crate::stream_io::StreamIo;
 
-impl Handle {
+impl PosixHandle {
     /// FileRenameInformation of a stream open to another stream of the same
     /// file (MS-FSA 2.1.5.14.11, target ":name[:$DATA]"; `target` `None` is
     /// the default stream "::$DATA"). Returns the new `rel_path` (also

@@ -142,12 +142,12 @@ fn shared_descriptions_keep_our_own_leases(dir: &Path, sig: &LeaseSignals) {
     let path = SmbPath::parse("shared").expect("path");
     let p = |write| CreateParams { disposition: CreateDisposition::Open, directory: Some(false), write, attributes: 0, allocation_size: 0, metadata_only: false };
     let a = share.create(&path, &p(false)).expect("open a").handle;
-    assert!(kernel_lease::take(a.lease_fd(), Lease::Read).expect("take read"));
+    assert!(kernel_lease::take(a.lease_fd().expect("a host descriptor"), Lease::Read).expect("take read"));
     let b = share.create(&path, &p(false)).expect("a second reader opens beside the read lease").handle;
     assert!(a.same_description(&b) && a.shares_description());
-    assert_eq!(kernel_lease::held(a.lease_fd()).expect("held"), Lease::Read);
+    assert_eq!(kernel_lease::held(a.lease_fd().expect("a host descriptor")).expect("held"), Lease::Read);
     // A write lease through the read-only description: even a stat or read open keeps it.
-    assert!(kernel_lease::take(a.lease_fd(), Lease::Write).expect("take write"));
+    assert!(kernel_lease::take(a.lease_fd().expect("a host descriptor"), Lease::Write).expect("take write"));
     let c = share.create(&path, &p(false)).expect("a third open beside the write lease").handle;
     assert!(c.same_description(&a));
     assert!(breaks(sig, Duration::from_millis(100)).is_empty(), "our own opens break nothing");
@@ -155,20 +155,20 @@ fn shared_descriptions_keep_our_own_leases(dir: &Path, sig: &LeaseSignals) {
     // Refused before anything is opened: no break of our own lease is started.
     let Err(refused) = share.create(&path, &p(true)) else { panic!("the reopen would break our lease") };
     assert!(matches!(refused, opportune_fs::FsError::LeaseHeld { .. }), "{refused:?}");
-    assert_eq!(kernel_lease::held(a.lease_fd()).expect("held"), Lease::Write, "the lease is not being broken");
+    assert_eq!(kernel_lease::held(a.lease_fd().expect("a host descriptor")).expect("held"), Lease::Write, "the lease is not being broken");
     assert!(breaks(sig, Duration::from_millis(100)).is_empty(), "the refused reopen raised no break note");
     assert!(a.take_lease(Lease::Unlock).expect("unlock"));
     let w = share.create(&path, &p(true)).expect("the writer reopens the description");
     assert!(w.reopened && w.handle.same_description(&a) && a.opened_for_writing());
-    assert!(kernel_lease::take(a.lease_fd(), Lease::Write).expect("a write lease on the read-write description"));
-    assert!(!kernel_lease::take(a.lease_fd(), Lease::Read).expect("no read lease beside a writer"));
+    assert!(kernel_lease::take(a.lease_fd().expect("a host descriptor"), Lease::Write).expect("a write lease on the read-write description"));
+    assert!(!kernel_lease::take(a.lease_fd().expect("a host descriptor"), Lease::Read).expect("no read lease beside a writer"));
     let mut data = [0u8; 5];
     w.handle.write_at(b"HELLO", 0).expect("write");
     assert_eq!(c.read_at(&mut data, 0).expect("read through another handle"), 5);
     assert_eq!(&data, b"HELLO");
     let mut child = local(&dir.join("shared"), false);
-    assert_eq!(breaks(sig, Duration::from_secs(3)), vec![LeaseNote::Break { fd: a.lease_fd_number() }], "a local reader breaks it");
-    assert!(kernel_lease::take(a.lease_fd(), Lease::Unlock).expect("unlock"));
+    assert_eq!(breaks(sig, Duration::from_secs(3)), vec![LeaseNote::Break { fd: a.lease_fd_number().expect("a host descriptor") }], "a local reader breaks it");
+    assert!(kernel_lease::take(a.lease_fd().expect("a host descriptor"), Lease::Unlock).expect("unlock"));
     assert!(finished_within(&mut child, Duration::from_secs(3)));
 }
 

@@ -20,7 +20,6 @@ use opportune_types::{FileAttributes, FileId, NtStatus};
 use opportune_wire::create::{context_name, encode_contexts, CreateResponse, LeaseContext};
 use opportune_wire::cursor::Put;
 use opportune_wire::header::Header;
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
 pub enum Step {
@@ -324,13 +323,14 @@ fn finish(
         server.locks.set_app_instance(plan.open, app, client);
     }
     if info.is_dir && lease_ctx_granted {
-        server.dir_leases.granted(&server.host_notify, plan.open, plan.share, &opened.rel_path, handle.as_fd());
+        server.dir_leases.granted(&server.host_notify, plan.open, plan.share, &opened.rel_path, handle.host_fd());
     }
     if !info.is_dir && info.stream == 0 && caches_handle(caching) {
         server.host_names.granted(&server.host_notify, &server.locks, &server.shares, plan.open, plan.share, &opened.rel_path);
     }
     let mirrored = server.shares.get(plan.share).is_some_and(|s| s.caching.posix_locking && s.caching.locking);
-    if mirrored && !info.is_dir && info.stream == 0 {
+    // Host locks need a host descriptor (none on the memory backend).
+    if mirrored && !info.is_dir && info.stream == 0 && handle.host_fd().is_some() {
         server.locks.mirror_locks(plan.open, handle.clone());
     }
     let session_opens = conn.sessions.get(&hdr.session_id).map(|s| s.opens.clone()).unwrap_or_default();

@@ -9,7 +9,6 @@ use crate::locking::ConnEvent;
 use crate::notify;
 use crate::pending::Waiting;
 use crate::server::ServerState;
-use std::os::fd::AsFd;
 use opportune_types::NtStatus;
 use opportune_wire::query::{encode_buffer_response, ChangeNotifyRequest};
 
@@ -31,12 +30,16 @@ pub fn handle(ctx: &mut Ctx<'_>) -> HResult {
     let first = *open.notify.first_max.get_or_insert(req.output_buffer_length);
     open.notify.max = first.min(req.output_buffer_length);
     let ready = take_ready(open);
-    if req.flags & WATCH_TREE != 0 {
-        if let Some(s) = server.shares.get(share) {
-            crate::offload::blocking(|| server.host_notify.watch_tree(id, share, &dir, open.handle.as_fd(), &s.fs));
+    // A backend without a host (the memory double) has no inotify: the server's own
+    // change notices still complete the watch.
+    if let Some(fd) = open.handle.host_fd() {
+        if req.flags & WATCH_TREE != 0 {
+            if let Some(s) = server.shares.get(share) {
+                crate::offload::blocking(|| server.host_notify.watch_tree(id, share, &dir, fd, &s.fs));
+            }
+        } else {
+            server.host_notify.watch(id, share, &dir, fd);
         }
-    } else {
-        server.host_notify.watch(id, share, &dir, open.handle.as_fd());
     }
     ctx.server.notify.watch(id, conn_id, share, dir, req.flags & WATCH_TREE != 0, req.completion_filter);
     match ready {

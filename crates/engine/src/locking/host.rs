@@ -145,8 +145,10 @@ pub(super) type Decided = (u64, u64, NtStatus);
 impl HostMirror {
     /// Mirrors the locks of `open` from now on; `handle` is its descriptor.
     pub(super) fn add(&mut self, open: u64, handle: Arc<Handle>) {
-        if handle.shares_description() {
-            self.shared.entry(handle.lease_fd_number()).or_default().push(open);
+        if handle.shares_description()
+            && let Some(fd) = handle.lease_fd_number()
+        {
+            self.shared.entry(fd).or_default().push(open);
         }
         self.opens.insert(open, HostOpen { handle, locked: false });
     }
@@ -156,7 +158,7 @@ impl HostMirror {
     fn sharers(&self, open: u64) -> Vec<u64> {
         match self.opens.get(&open) {
             Some(h) if h.handle.shares_description() => {
-                self.shared.get(&h.handle.lease_fd_number()).cloned().unwrap_or_else(|| vec![open])
+                h.handle.lease_fd_number().and_then(|fd| self.shared.get(&fd)).cloned().unwrap_or_else(|| vec![open])
             }
             _ => vec![open],
         }
@@ -349,7 +351,7 @@ impl HostMirror {
         if !handle.shares_description() {
             return Vec::new();
         }
-        let fd = handle.lease_fd_number();
+        let Some(fd) = handle.lease_fd_number() else { return Vec::new() };
         let Some(list) = self.shared.get_mut(&fd) else { return Vec::new() };
         list.retain(|&o| o != open);
         let left = list.clone();
@@ -363,7 +365,7 @@ impl HostMirror {
     /// OFD locks of the old description went with it, so the file's locks are taken
     /// again, now as write locks where exclusive.
     pub(super) fn reopened(&mut self, core: &LockCore, handle: &Handle) {
-        let Some(&open) = self.shared.get(&handle.lease_fd_number()).and_then(|l| l.first()) else { return };
+        let Some(&open) = handle.lease_fd_number().and_then(|fd| self.shared.get(&fd)).and_then(|l| l.first()) else { return };
         let any = self.sharers(open).iter().any(|o| self.opens.get(o).is_some_and(|h| h.locked));
         if any && !self.sync(core, open, &[(0, HOST_LOCK_END)]) {
             tracing::warn!(open, "byte-range locks not all taken again on the host after a reopen (a local lock came in between)");

@@ -154,7 +154,8 @@ impl KernelLeases {
     /// allows (all of `bits`, R, or none).
     pub(super) fn grant(&mut self, open: u64, file: FileKey, handle: &Arc<Handle>, bits: LeaseState) -> LeaseState {
         self.opening.remove(&open);
-        let fd = handle.lease_fd_number();
+        // No host descriptor (the memory backend): no lease can protect the caching.
+        let Some(fd) = handle.lease_fd_number() else { return LeaseState::NONE };
         let d = self.descs.entry(fd).or_insert_with(|| Desc { handle: handle.clone(), file, opens: BTreeSet::new(), held: Lease::Unlock });
         d.opens.insert(open);
         self.opens.insert(open, fd);
@@ -285,14 +286,14 @@ impl KernelLeases {
 
     /// The opens that use the description `handle` uses.
     pub(super) fn opens_sharing(&self, handle: &Handle) -> Vec<u64> {
-        self.descs.get(&handle.lease_fd_number()).map(|d| d.opens.iter().copied().collect()).unwrap_or_default()
+        handle.lease_fd_number().and_then(|fd| self.descs.get(&fd)).map(|d| d.opens.iter().copied().collect()).unwrap_or_default()
     }
 
     /// The shared description `handle` uses is about to be reopened read-only (its last
     /// writer closes): our lease on it goes first, or the read-only open would break it.
     /// The file is covered again at the next settle after the reopen ([`Self::reopened`]).
     pub(super) fn let_go_of(&mut self, handle: &Handle) {
-        if let Some(d) = self.descs.get_mut(&handle.lease_fd_number()) {
+        if let Some(d) = handle.lease_fd_number().and_then(|fd| self.descs.get_mut(&fd)) {
             if d.held != Lease::Unlock {
                 take(&d.handle, Lease::Unlock);
                 d.held = Lease::Unlock;
@@ -306,7 +307,7 @@ impl KernelLeases {
     /// old description. The file's holders are covered
     /// again, by a write lease on the new one, at the next settle.
     pub(super) fn reopened(&mut self, handle: &Handle) {
-        if let Some(d) = self.descs.get_mut(&handle.lease_fd_number()) {
+        if let Some(d) = handle.lease_fd_number().and_then(|fd| self.descs.get_mut(&fd)) {
             d.held = Lease::Unlock;
             self.unprotected.insert(d.file);
         }
@@ -321,7 +322,7 @@ impl KernelLeases {
         let mut out = Vec::new();
         for fd in suspects {
             let Some(d) = self.descs.get(&fd).filter(|d| d.held != Lease::Unlock) else { continue };
-            let Ok(now) = kernel_lease::held(d.handle.lease_fd()) else { continue };
+            let Some(Ok(now)) = d.handle.lease_fd().map(kernel_lease::held) else { continue };
             // A stale note (a lease we let go, a descriptor number used again) changes nothing.
             if now == d.held {
                 continue;

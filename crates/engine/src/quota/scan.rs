@@ -31,7 +31,7 @@ pub fn start(name: String, fs: Arc<Share>, path: PathBuf, quota: Arc<ShareQuota>
         // credentials, whoever that was (runtime.rs).
         opportune_fs::become_the_server();
         let began = std::time::Instant::now();
-        let outcome = walk(&fs, &path, &quota, epoch);
+        let outcome = if fs.on_host() { walk(&fs, &path, &quota, epoch) } else { walk_share(&fs, &quota, epoch) };
         let complete = outcome == Walk::Complete;
         let mut t = quota.lock();
         t.end_scan(epoch, complete);
@@ -53,6 +53,39 @@ enum Walk {
     Complete,
     Superseded,
     TooMany,
+}
+
+/// The walk through the file-system layer, for a share that is no directory of the host
+/// (the in-memory double): the same entries, ids and owners.
+fn walk_share(fs: &Share, quota: &ShareQuota, epoch: u32) -> Walk {
+    use opportune_fs::{CreateParams, SmbPath};
+    use opportune_types::create::CreateDisposition;
+    let p = CreateParams { disposition: CreateDisposition::Open, directory: Some(true), write: false, attributes: 0, allocation_size: 0, metadata_only: true };
+    let mut dirs = vec![String::new()];
+    let mut seen = 0usize;
+    while let Some(dir) = dirs.pop() {
+        let Ok(path) = SmbPath::parse(&dir.replace('/', "\\")) else { continue };
+        let Ok(entries) = fs.create(&path, &p).and_then(|o| o.handle.read_dir()) else { continue };
+        for e in entries {
+            seen += 1;
+            if seen > MAX_ENTRIES {
+                return Walk::TooMany;
+            }
+            let rel = opportune_fs::join_rel(&dir, &e.name);
+            let owner = fs.security_descriptor_at(&rel).ok().flatten().and_then(|b| crate::security::stored(Some(b))).and_then(|sd| sd.owner);
+            let size = if e.info.is_dir { 0 } else { e.info.size };
+            let mut t = quota.lock();
+            t.scanned(epoch, (e.info.dev, e.info.file_id), owner.as_ref(), size);
+            if t.epoch() != epoch {
+                return Walk::Superseded;
+            }
+            drop(t);
+            if e.info.is_dir {
+                dirs.push(rel);
+            }
+        }
+    }
+    Walk::Complete
 }
 
 fn walk(fs: &Share, root: &std::path::Path, quota: &ShareQuota, epoch: u32) -> Walk {
@@ -91,4 +124,31 @@ fn walk(fs: &Share, root: &std::path::Path, quota: &ShareQuota, epoch: u32) -> W
         }
     }
     Walk::Complete
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quota::table::{Limits, Table};
+    use opportune_fs::{CreateParams, MemoryFs, MemoryOptions, SmbPath};
+    use opportune_types::create::CreateDisposition;
+
+    /// A share that is no host directory (the in-memory double) is walked through the
+    /// file-system layer: every file and directory below the root, with its size.
+    #[test]
+    fn a_memory_share_is_walked_through_the_file_system_layer() {
+        let fs = Share::in_memory(MemoryFs::new(MemoryOptions::default()));
+        assert!(!fs.on_host());
+        let p = |d, dir| CreateParams { disposition: d, directory: dir, write: true, attributes: 0, allocation_size: 0, metadata_only: false };
+        fs.create(&SmbPath::parse("d").unwrap(), &p(CreateDisposition::Create, Some(true))).unwrap();
+        for (name, len) in [("a", 3usize), ("d\\b", 5)] {
+            let h = fs.create(&SmbPath::parse(name).unwrap(), &p(CreateDisposition::Create, Some(false))).unwrap().handle;
+            h.write_at(&vec![1; len], 0).unwrap();
+        }
+        let quota = ShareQuota::new(Table::new(Limits::default(), Limits::default(), Default::default()));
+        let epoch = quota.lock().begin_scan();
+        assert_eq!(walk_share(&fs, &quota, epoch), Walk::Complete);
+        let total = quota.lock().total();
+        assert_eq!((total.files, total.bytes), (3, 8), "d, a and d/b; 3 + 5 bytes");
+    }
 }

@@ -1,6 +1,7 @@
 //! The test world: the engine driven without sockets or tokio, after quinn's `Pair` and
 //! the lock core's invariant world (`crates/locks/tests/invariants.rs`). A [`World`] holds
-//! one [`ServerState`](crate::ServerState) serving a temporary directory and N
+//! one [`ServerState`](crate::ServerState) serving a share (the in-memory file
+//! system by default, a temporary directory for what needs a host: [`WorldShare`]) and N
 //! [`Client`]s; clients send real encoded SMB2 frames (MS-SMB2 2.2), the world delivers
 //! them through [`dispatch::process_frame`](crate::dispatch::process_frame) and routes the
 //! lock layer's events through [`events::handle`](crate::events::handle) in the order the
@@ -22,6 +23,7 @@ mod ops;
 pub mod rng;
 pub mod share_dir;
 pub mod world;
+pub mod world_share;
 
 pub use build::{Create, Fid};
 pub use client::{Client, Msg};
@@ -29,3 +31,4 @@ pub use message::{Notice, Response};
 pub use ops::{SMB210, SMB302};
 pub use rng::Rng;
 pub use world::{WireFault, World, SHARE, USERS};
+pub use world_share::{Backend, WorldShare};

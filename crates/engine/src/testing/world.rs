@@ -1,4 +1,5 @@
-//! The world: one [`ServerState`] on a temporary share, N [`Client`]s whose frames it
+//! The world: one [`ServerState`] on a share ([`WorldShare`]: the in-memory double by
+//! default, a temporary directory on request), N [`Client`]s whose frames it
 //! delivers one at a time, the lock layer's events routed to their connections as the
 //! tokio driver routes them (`crates/server/src/connection.rs`), and the faults the tests
 //! inject on the way ([`WireFault`], [`World::kill`], [`World::expire_timers`]).
@@ -6,7 +7,7 @@
 //! the test did (and of the seed, for the property test).
 
 use super::client::{Client, InFlight, Msg, Queue};
-use super::share_dir::TempShare;
+use super::world_share::{Backend, WorldShare};
 use crate::conn_state::ConnState;
 use crate::dispatch::{process_frame, FrameResult};
 use crate::events::{self, Output};
@@ -51,7 +52,7 @@ pub struct World {
     /// The server's clock: virtual time, moved only by [`World::advance`].
     pub clock: Arc<ManualClock>,
     pub clients: Vec<Client>,
-    pub share: TempShare,
+    pub share: WorldShare,
     /// Faults waiting for a client's next frame.
     faults: Vec<Vec<WireFault>>,
     later: Vec<Later>,
@@ -101,19 +102,52 @@ impl World {
     /// A world whose configuration `adjust` changes first; its randomness is seeded
     /// from the label.
     pub fn with_config(label: &str, adjust: impl FnOnce(&mut ServerConfig)) -> World {
-        // FNV-1a of the label: each test's world draws its own, repeatable numbers.
-        let seed = label.bytes().fold(0xCBF2_9CE4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3));
-        World::seeded(label, seed, adjust)
+        // FNV-1a of the label (in `World::on`): each test's world draws its own,
+        // repeatable numbers.
+        World::on(label, Backend::default(), adjust)
     }
 
     /// A world on virtual time ([`ManualClock`]) whose server draws its ids, GUIDs and
     /// challenges from `seed` ([`SeededEntropy`]): the same seed, the same run.
     pub fn seeded(label: &str, seed: u64, adjust: impl FnOnce(&mut ServerConfig)) -> World {
-        let share = TempShare::new(label);
-        let mut c = config(share.path());
+        World::seeded_on(label, seed, Backend::default(), adjust)
+    }
+
+    /// A world whose share is a temporary directory: for what needs a host (kernel
+    /// leases, host watches, host locks, the files as local programs see them).
+    pub fn on_disk(label: &str, adjust: impl FnOnce(&mut ServerConfig)) -> World {
+        World::on(label, Backend::TempDir, adjust)
+    }
+
+    /// A world on `backend`, its randomness seeded from the label.
+    pub fn on(label: &str, backend: Backend, adjust: impl FnOnce(&mut ServerConfig)) -> World {
+        let seed = label.bytes().fold(0xCBF2_9CE4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3));
+        World::seeded_on(label, seed, backend, adjust)
+    }
+
+    /// [`World::seeded`] on `backend`.
+    pub fn seeded_on(label: &str, seed: u64, backend: Backend, adjust: impl FnOnce(&mut ServerConfig)) -> World {
+        let dir = match backend {
+            Backend::TempDir => Some(super::share_dir::TempShare::new(label)),
+            Backend::Memory(_) => None,
+        };
+        let placeholder = std::path::PathBuf::from(format!("/opportune-memory/{label}"));
+        let mut c = config(dir.as_ref().map_or(placeholder.as_path(), |d| d.path()));
         adjust(&mut c);
+        let case_sensitive = c.shares.iter().find(|s| s.name == SHARE).is_some_and(|s| s.case_sensitive);
+        let share = match dir {
+            Some(d) => WorldShare::on_dir(d, case_sensitive),
+            None => WorldShare::new(label, backend, case_sensitive),
+        };
         let clock = Arc::new(ManualClock::new());
-        let server = ServerState::with_sources(c, clock.clone(), Arc::new(SeededEntropy::new(seed))).expect("world server");
+        if let Some(m) = share.memory() {
+            // The file times follow the world's virtual wall clock: a run is repeatable.
+            let wall = clock.clone();
+            m.set_clock(Arc::new(move || wall.wall()));
+        }
+        let given = share.for_server();
+        let fs = move |s: &crate::ShareConfig| if s.name == SHARE { given.clone() } else { None };
+        let server = ServerState::with_file_systems(c, clock.clone(), Arc::new(SeededEntropy::new(seed)), &fs).expect("world server");
         World {
             server,
             clock,
