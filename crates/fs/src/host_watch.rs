@@ -42,13 +42,6 @@ pub const MAX_WATCHED_DIRS: usize = 8192;
 /// Directories one recursive watcher holds at most (its own and those below).
 pub const MAX_DIRS_PER_WATCHER: usize = 1024;
 
-/// Directories whose last watcher went that stay watched, at most (the oldest go first).
-/// A file open with handle caching watches its directory while it is open, and a busy
-/// file is opened and closed over and over: keeping the kernel watch of a directory
-/// nobody watches for a while spares an inotify_add_watch that allocates and an
-/// inotify_rm_watch that frees (through the kernel's deferred work) per open.
-const MAX_IDLE_DIRS: usize = 256;
-
 /// What the server hears about: a directory's names and its files' data.
 const MASK: u32 = libc::IN_CREATE
     | libc::IN_DELETE
@@ -89,17 +82,11 @@ pub struct HostEvent {
     pub is_dir: bool,
 }
 
-/// A directory as one tag knows it, and how many watchers it has there. A place without
-/// watchers (`refs` 0) is idle: its kernel watch stays (up to [`MAX_IDLE_DIRS`]), it
-/// reports nothing, and only a new watcher that adds the same directory by descriptor
-/// takes it up again (the kernel answers the same watch for the same inode, so a path
-/// that now names another directory never joins it).
+/// A directory as one tag knows it, and how many watchers it has there.
 struct Place {
     tag: usize,
     rel: String,
     refs: u32,
-    /// When it last went idle (a count of idlings), to tell its entry in `State::idle`.
-    idled: u64,
 }
 
 /// One watcher: the directory it asked for and, when recursive, the ones below it that
@@ -115,94 +102,37 @@ struct Watcher {
 #[derive(Default)]
 struct State {
     by_wd: HashMap<i32, Vec<Place>>,
-    /// (tag, path) → its kernel watch, for watchers that join a watched directory (places
-    /// with watchers only).
+    /// (tag, path) → its kernel watch, for watchers that join a watched directory.
     by_place: HashMap<(usize, String), i32>,
     watchers: HashMap<u64, Watcher>,
-    /// Idle places, oldest first, as (watch, tag, path, idling): an entry whose place has
-    /// been taken up or has gone since is skipped when met.
-    idle: std::collections::VecDeque<(i32, usize, String, u64)>,
-    /// Idle places now (the entries of `idle` that still stand).
-    idle_count: usize,
-    idlings: u64,
     buf: Vec<u8>,
 }
 
 impl State {
-    /// One watcher less at (`wd`, `tag`, `rel`). With `linger`, a place left without
-    /// watchers goes idle (its kernel watch stays); else it goes, and the kernel watch
-    /// with the last place.
-    fn release(&mut self, inotify: BorrowedFd<'_>, wd: i32, tag: usize, rel: &str, linger: bool) {
+    /// One watcher less at (`wd`, `tag`, `rel`); the kernel watch goes with its last.
+    fn release(&mut self, inotify: BorrowedFd<'_>, wd: i32, tag: usize, rel: &str) {
         let Some(places) = self.by_wd.get_mut(&wd) else { return };
-        if let Some(i) = places.iter().position(|p| p.tag == tag && p.rel == rel && p.refs > 0) {
+        if let Some(i) = places.iter().position(|p| p.tag == tag && p.rel == rel) {
             places[i].refs -= 1;
             if places[i].refs == 0 {
+                places.swap_remove(i);
                 self.by_place.remove(&(tag, rel.to_string()));
-                if linger {
-                    self.idlings += 1;
-                    places[i].idled = self.idlings;
-                    self.idle.push_back((wd, tag, rel.to_string(), self.idlings));
-                    self.idle_count += 1;
-                } else {
-                    places.swap_remove(i);
-                }
             }
         }
         if places.is_empty() {
             self.by_wd.remove(&wd);
             sys::inotify_unwatch(inotify, wd);
         }
-        self.trim_idle(inotify, MAX_IDLE_DIRS);
     }
 
-    /// One watcher more at (`wd`, `tag`, `rel`), taking up the place if it was idle.
+    /// One watcher more at (`wd`, `tag`, `rel`).
     fn join(&mut self, wd: i32, tag: usize, rel: &str) {
         let places = self.by_wd.entry(wd).or_default();
         match places.iter_mut().find(|p| p.tag == tag && p.rel == rel) {
-            Some(p) => {
-                if p.refs == 0 {
-                    self.idle_count -= 1;
-                }
-                p.refs += 1;
-            }
-            None => places.push(Place { tag, rel: rel.to_string(), refs: 1, idled: 0 }),
+            Some(p) => p.refs += 1,
+            None => places.push(Place { tag, rel: rel.to_string(), refs: 1 }),
         }
         self.by_place.insert((tag, rel.to_string()), wd);
-    }
-
-    /// Lets the oldest idle places go until at most `keep` are left.
-    fn trim_idle(&mut self, inotify: BorrowedFd<'_>, keep: usize) {
-        while self.idle_count > keep {
-            let Some((wd, tag, rel, idled)) = self.idle.pop_front() else { break };
-            let Some(places) = self.by_wd.get_mut(&wd) else { continue };
-            let Some(i) = places.iter().position(|p| p.tag == tag && p.rel == rel && p.refs == 0 && p.idled == idled) else {
-                continue;
-            };
-            places.swap_remove(i);
-            self.idle_count -= 1;
-            if places.is_empty() {
-                self.by_wd.remove(&wd);
-                sys::inotify_unwatch(inotify, wd);
-            }
-        }
-        if self.idle.len() > 4 * MAX_IDLE_DIRS + 64 {
-            // Entries of places taken up again pile up under a steady open and close.
-            let by_wd = &self.by_wd;
-            self.idle.retain(|(wd, tag, rel, idled)| {
-                by_wd.get(wd).is_some_and(|ps| ps.iter().any(|p| p.tag == *tag && &p.rel == rel && p.refs == 0 && p.idled == *idled))
-            });
-        }
-    }
-
-    /// The kernel dropped watch `wd` (its directory went, or its file system): its places go.
-    fn forget_watch(&mut self, wd: i32) {
-        for p in self.by_wd.remove(&wd).into_iter().flatten() {
-            if p.refs == 0 {
-                self.idle_count -= 1;
-            } else {
-                self.by_place.remove(&(p.tag, p.rel));
-            }
-        }
     }
 }
 
@@ -245,13 +175,9 @@ impl HostWatch {
                 return Err(io::Error::from_raw_os_error(libc::ENOSPC));
             }
         }
-        // The limit is on kernel watches: joining a directory already watched is free,
-        // and idle ones make room.
+        // The limit is on kernel watches: joining a directory already watched is free.
         if s.by_wd.len() >= MAX_WATCHED_DIRS && !s.by_place.contains_key(&(tag, rel.to_string())) {
-            s.trim_idle(self.fd.as_fd(), 0);
-            if s.by_wd.len() >= MAX_WATCHED_DIRS {
-                return Err(io::Error::from_raw_os_error(libc::ENOSPC));
-            }
+            return Err(io::Error::from_raw_os_error(libc::ENOSPC));
         }
         let wd = sys::inotify_watch(self.fd.as_fd(), dir, MASK)?;
         s.join(wd, tag, rel);
@@ -309,7 +235,7 @@ impl HostWatch {
             });
         }
         for (wd, r) in gone {
-            s.release(self.fd.as_fd(), wd, tag, &r, false);
+            s.release(self.fd.as_fd(), wd, tag, &r);
         }
     }
 
@@ -324,7 +250,7 @@ impl HostWatch {
         let s = &mut *guard;
         let Some(w) = s.watchers.remove(&id) else { return };
         for (wd, rel) in w.places {
-            s.release(self.fd.as_fd(), wd, w.tag, &rel, true);
+            s.release(self.fd.as_fd(), wd, w.tag, &rel);
         }
     }
 
@@ -345,15 +271,8 @@ impl HostWatch {
                     break;
                 }
             };
-            let busy_idle = translate(&mut s, &buf[..n], &mut out);
+            translate(&mut s, &buf[..n], &mut out);
             s.buf = buf;
-            // An idle directory that changes stops being watched: nobody hears of it.
-            for wd in busy_idle {
-                if s.by_wd.get(&wd).is_some_and(|ps| ps.iter().all(|p| p.refs == 0)) {
-                    s.forget_watch(wd);
-                    sys::inotify_unwatch(self.fd.as_fd(), wd);
-                }
-            }
             if n == 0 {
                 break;
             }
@@ -372,10 +291,7 @@ fn overflow(s: &State, out: &mut Vec<HostEvent>) {
     }
 }
 
-/// Turns inotify records into the events of the places that have watchers; returns the
-/// watches that had records for idle places only.
-fn translate(s: &mut State, buf: &[u8], out: &mut Vec<HostEvent>) -> Vec<i32> {
-    let mut busy_idle = Vec::new();
+fn translate(s: &mut State, buf: &[u8], out: &mut Vec<HostEvent>) {
     let events = parse_events(buf);
     for (i, ev) in events.iter().enumerate() {
         if ev.mask & libc::IN_Q_OVERFLOW != 0 {
@@ -383,7 +299,9 @@ fn translate(s: &mut State, buf: &[u8], out: &mut Vec<HostEvent>) -> Vec<i32> {
             continue;
         }
         if ev.mask & (libc::IN_IGNORED | libc::IN_DELETE_SELF | libc::IN_UNMOUNT) != 0 {
-            s.forget_watch(ev.wd);
+            for p in s.by_wd.remove(&ev.wd).into_iter().flatten() {
+                s.by_place.remove(&(p.tag, p.rel));
+            }
             continue;
         }
         if ev.name.is_empty() || ev.name.starts_with(OWN_PREFIX) {
@@ -411,17 +329,11 @@ fn translate(s: &mut State, buf: &[u8], out: &mut Vec<HostEvent>) -> Vec<i32> {
             continue;
         };
         let is_dir = ev.mask & libc::IN_ISDIR != 0;
-        let mut heard = false;
-        for p in s.by_wd.get(&ev.wd).into_iter().flatten().filter(|p| p.refs > 0) {
+        for p in s.by_wd.get(&ev.wd).into_iter().flatten() {
             let rel = crate::rel_path::join(&p.rel, name);
             out.push(HostEvent { tag: p.tag, rel, change, is_dir });
-            heard = true;
-        }
-        if !heard && s.by_wd.contains_key(&ev.wd) && !busy_idle.contains(&ev.wd) {
-            busy_idle.push(ev.wd);
         }
     }
-    busy_idle
 }
 
 #[cfg(test)]
@@ -431,7 +343,7 @@ mod tests {
 
     fn state_with(wd: i32, places: &[(usize, &str)]) -> State {
         let mut s = State::default();
-        let v = places.iter().map(|(t, r)| Place { tag: *t, rel: r.to_string(), refs: 1, idled: 0 }).collect();
+        let v = places.iter().map(|(t, r)| Place { tag: *t, rel: r.to_string(), refs: 1 }).collect();
         s.by_wd.insert(wd, v);
         s
     }
@@ -465,7 +377,7 @@ mod tests {
     #[test]
     fn renames_pair_within_a_directory_and_split_across() {
         let mut s = state_with(1, &[(0, "a")]);
-        s.by_wd.insert(2, vec![Place { tag: 0, rel: "b".into(), refs: 1, idled: 0 }]);
+        s.by_wd.insert(2, vec![Place { tag: 0, rel: "b".into(), refs: 1 }]);
         let mut buf = record(1, libc::IN_MOVED_FROM, 7, b"x", 0);
         buf.extend(record(1, libc::IN_MOVED_TO, 7, b"y", 0));
         buf.extend(record(1, libc::IN_MOVED_FROM, 8, b"z", 0));
@@ -532,53 +444,6 @@ mod tests {
         w.remove(2);
         std::fs::write(dir.join("gone.txt"), b"").unwrap();
         assert!(w.drain().is_empty());
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    /// A directory whose last watcher went stays watched, idle: it reports nothing, a
-    /// path alone does not join it, and a watcher that adds the same directory by
-    /// descriptor takes up the same kernel watch. An idle directory that changes is let
-    /// go, and the oldest idle ones go beyond the bound.
-    #[test]
-    fn an_idle_directory_keeps_its_kernel_watch_until_it_changes() {
-        let dir = std::env::temp_dir().join(format!("opportune-host-watch-idle-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        for sub in ["a", "b", "c"] {
-            std::fs::create_dir_all(dir.join(sub)).unwrap();
-        }
-        let open = |p: &str| std::fs::File::open(dir.join(p)).unwrap();
-        let w = HostWatch::new().unwrap();
-        let wd_of = |w: &HostWatch, rel: &str| {
-            let s = w.state.lock().unwrap();
-            s.by_wd.iter().find(|(_, ps)| ps.iter().any(|p| p.rel == rel)).map(|(wd, _)| *wd)
-        };
-        w.add(1, 0, "a", open("a").as_fd(), false).unwrap();
-        let first = wd_of(&w, "a").unwrap();
-        w.remove(1);
-        assert_eq!(w.watchers(), 0);
-        assert_eq!(wd_of(&w, "a"), Some(first), "the kernel watch stays");
-        assert!(!w.add_to_watched(2, 0, "a"), "an idle place is not joined by path");
-        w.add(2, 0, "a", open("a").as_fd(), false).unwrap();
-        assert_eq!(wd_of(&w, "a"), Some(first), "the same watch, taken up again");
-        std::fs::write(dir.join("a/f.txt"), b"").unwrap();
-        assert_eq!(w.drain().len(), 1, "reported to the new watcher");
-        w.remove(2);
-        std::fs::write(dir.join("a/g.txt"), b"").unwrap();
-        assert!(w.drain().is_empty(), "an idle directory reports nothing");
-        assert_eq!(wd_of(&w, "a"), None, "and, having changed, is let go");
-        assert_eq!(w.state.lock().unwrap().idle_count, 0);
-        for (id, sub) in [(3, "a"), (4, "b"), (5, "c")] {
-            w.add(id, 0, sub, open(sub).as_fd(), false).unwrap();
-            w.remove(id);
-        }
-        {
-            let mut s = w.state.lock().unwrap();
-            assert_eq!(s.idle_count, 3);
-            s.trim_idle(w.fd.as_fd(), 1);
-            assert_eq!(s.idle_count, 1);
-            assert_eq!(s.by_wd.len(), 1, "the oldest idle watches went");
-        }
-        assert!(wd_of(&w, "c").is_some(), "the newest stays");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
