@@ -32,15 +32,7 @@ pub(crate) fn create(root: &Arc<Root>, path: &SmbPath, p: &CreateParams) -> Resu
     if let Some(s) = path.stream() {
         return create_stream(root, path, s, p);
     }
-    if p.directory == Some(true) && truncating(p.disposition) {
-        return Err(FsError::InvalidParameter);
-    }
-    if p.directory == Some(true) && p.attributes & FileAttributes::TEMPORARY != 0 {
-        return Err(FsError::InvalidParameter);
-    }
-    if path.trailing_separator() && p.directory == Some(false) {
-        return Err(FsError::InvalidName);
-    }
+    crate::fsa_rules::refuse_create(path, p)?;
     if path.is_root() {
         if p.disposition == CreateDisposition::Create {
             return Err(FsError::Exists);

@@ -50,6 +50,7 @@ mod ea;
 mod ea_blob;
 mod error;
 mod file_object;
+mod fsa_rules;
 mod handle;
 mod host_lock;
 mod host_watch;

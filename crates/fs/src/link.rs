@@ -72,16 +72,7 @@ impl PosixHandle {
     ///   atomically, and the new name keeps the client's case. A `to` that
     ///   already names this file is left as it is.
     pub fn link(&self, to: &SmbPath, replace: bool, in_use: impl Fn(&FileInfo) -> bool) -> Result<Linked, FsError> {
-        if self.stream_name().is_some() {
-            return Err(FsError::InvalidParameter);
-        }
-        if self.is_dir() {
-            return Err(FsError::IsADirectory);
-        }
-        if to.stream().is_some() || to.explicit_data_stream() {
-            return Err(FsError::InvalidName);
-        }
-        let new_name = to.file_name().ok_or(FsError::InvalidName)?;
+        let new_name = crate::fsa_rules::link_name(self.stream_name().is_some(), self.is_dir(), to)?;
         let src = sys::fstatx(self.fd())?;
         if src.stx_nlink == 0 {
             return Err(FsError::AccessDenied);

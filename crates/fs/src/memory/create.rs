@@ -25,15 +25,7 @@ pub(super) fn create(fs: &Arc<Shared>, path: &SmbPath, p: &CreateParams) -> Resu
     if let Some(s) = path.stream() {
         return create_stream(fs, path, s, p);
     }
-    if p.directory == Some(true) && truncating(p.disposition) {
-        return Err(FsError::InvalidParameter);
-    }
-    if p.directory == Some(true) && p.attributes & FileAttributes::TEMPORARY != 0 {
-        return Err(FsError::InvalidParameter);
-    }
-    if path.trailing_separator() && p.directory == Some(false) {
-        return Err(FsError::InvalidName);
-    }
+    crate::fsa_rules::refuse_create(path, p)?;
     let mut tree = fs.tree();
     let l = tree.locate(path.components())?;
     let rel = l.rel();

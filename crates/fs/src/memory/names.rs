@@ -37,16 +37,7 @@ impl MemHandle {
 
     /// As `Handle::link` (the POSIX backend's rules).
     pub(crate) fn link(&self, to: &SmbPath, replace: bool, in_use: &dyn Fn(&FileInfo) -> bool) -> Result<Linked, FsError> {
-        if self.stream().is_some() {
-            return Err(FsError::InvalidParameter);
-        }
-        if self.is_dir() {
-            return Err(FsError::IsADirectory);
-        }
-        if to.stream().is_some() || to.explicit_data_stream() {
-            return Err(FsError::InvalidName);
-        }
-        let new_name = to.file_name().ok_or(FsError::InvalidName)?;
+        let new_name = crate::fsa_rules::link_name(self.stream().is_some(), self.is_dir(), to)?;
         let mut tree = self.fs.tree();
         let nlink = tree.node(self.id)?.nlink;
         if nlink == 0 {
