@@ -4,7 +4,6 @@ use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use opportune_types::FileAttributes;
 use opportune_types::create::{CreateAction, CreateDisposition};
 
 use crate::create_types::{CreateParams, Opened, truncating};

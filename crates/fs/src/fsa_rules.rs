@@ -29,7 +29,7 @@ pub(crate) fn refuse_create(path: &SmbPath, p: &CreateParams) -> Result<(), FsEr
 /// that is not a stream; returns the new link's file name. A stream open is
 /// `InvalidParameter`, a directory `IsADirectory`, a stream name or a name without a
 /// last component `InvalidName`.
-pub(crate) fn link_name<'a>(is_stream: bool, is_dir: bool, to: &'a SmbPath) -> Result<&'a str, FsError> {
+pub(crate) fn link_name(is_stream: bool, is_dir: bool, to: &SmbPath) -> Result<&str, FsError> {
     if is_stream {
         return Err(FsError::InvalidParameter);
     }
