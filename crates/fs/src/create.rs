@@ -31,7 +31,7 @@ pub(crate) fn create(root: &Arc<Root>, path: &SmbPath, p: &CreateParams) -> Resu
     if let Some(s) = path.stream() {
         return create_stream(root, path, s, p);
     }
-    crate::fsa_rules::refuse_create(path, p)?;
+    crate::create_types::refuse_create(path, p)?;
     if path.is_root() {
         if p.disposition == CreateDisposition::Create {
             return Err(FsError::Exists);

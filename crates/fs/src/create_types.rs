@@ -2,10 +2,12 @@
 //! request, MS-SMB2 2.2.13) and what it gives back ([`Opened`]).
 
 use opportune_types::create::{CreateAction, CreateDisposition};
+use opportune_types::FileAttributes;
 
 use crate::error::FsError;
 use crate::handle::Handle;
 use crate::info::FileInfo;
+use crate::path::SmbPath;
 
 /// What the CREATE request asks of the file system.
 #[derive(Clone, Copy, Debug)]
@@ -66,4 +68,21 @@ pub(crate) fn truncating(d: CreateDisposition) -> bool {
             | CreateDisposition::OverwriteIf
             | CreateDisposition::Supersede
     )
+}
+
+/// MS-FSA 2.1.5.1: the refusals of a create of a file or directory (not a named stream)
+/// decided by its parameters alone: FILE_DIRECTORY_FILE with a truncating disposition or
+/// FILE_ATTRIBUTE_TEMPORARY is `InvalidParameter`; a trailing `\` with
+/// FILE_NON_DIRECTORY_FILE is `InvalidName`.
+pub(crate) fn refuse_create(path: &SmbPath, p: &CreateParams) -> Result<(), FsError> {
+    if p.directory == Some(true) && truncating(p.disposition) {
+        return Err(FsError::InvalidParameter);
+    }
+    if p.directory == Some(true) && p.attributes & FileAttributes::TEMPORARY != 0 {
+        return Err(FsError::InvalidParameter);
+    }
+    if path.trailing_separator() && p.directory == Some(false) {
+        return Err(FsError::InvalidName);
+    }
+    Ok(())
 }

@@ -25,7 +25,7 @@ pub(super) fn create(fs: &Arc<Shared>, path: &SmbPath, p: &CreateParams) -> Resu
     if let Some(s) = path.stream() {
         return create_stream(fs, path, s, p);
     }
-    crate::fsa_rules::refuse_create(path, p)?;
+    crate::create_types::refuse_create(path, p)?;
     let mut tree = fs.tree();
     let l = tree.locate(path.components())?;
     let rel = l.rel();
