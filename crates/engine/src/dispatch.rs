@@ -330,7 +330,7 @@ fn process_message(
         let delay = server.config.interim_delay;
         if first && chain.last && !delay.is_zero() {
             // Alone in its frame: the interim waits (pending::HeldInterim).
-            let frame = seal_alone(conn, chain, out);
+            let frame = seal_alone(conn, chain.decrypted_by, chain.encrypted, out);
             conn.pending.hold_interim(async_id, HeldInterim { frame, due: server.now() + delay, credits });
             return Ok(None);
         }
@@ -395,14 +395,15 @@ fn interim(
     (Outgoing { bytes, signer: None }, async_id, credits)
 }
 
-/// A lone response as it goes on the wire outside the frame processing: finished, and
-/// encrypted with the session that decrypted its request when the request was encrypted.
-fn seal_alone(conn: &ConnState, chain: &ChainState, out: Outgoing) -> Vec<u8> {
-    let mut v = Vec::new();
+/// A lone response as it goes on the wire outside the frame processing: finished (signed
+/// if it has a signer), and encrypted with session `session_id`'s key when its request
+/// came `encrypted`.
+fn seal_alone(conn: &ConnState, session_id: u64, encrypted: bool, out: Outgoing) -> Vec<u8> {
+    let mut v = Vec::with_capacity(out.bytes.len());
     out.finish(&mut v, Link::Alone);
-    let enc = conn.sessions.get(&chain.decrypted_by).and_then(|s| s.encryptor.as_ref());
-    match enc.filter(|_| chain.encrypted) {
-        Some(e) => e.encrypt(chain.decrypted_by, &v),
+    let enc = conn.sessions.get(&session_id).and_then(|s| s.encryptor.as_ref());
+    match enc.filter(|_| encrypted) {
+        Some(e) => e.encrypt(session_id, &v),
         None => v,
     }
 }
@@ -413,47 +414,38 @@ fn seal_alone(conn: &ConnState, chain: &ChainState, out: Outgoing) -> Vec<u8> {
 /// the interim would have granted, and the interim is never sent.
 pub fn async_final(conn: &ConnState, async_id: u64, op: &PendingOp, reply: Reply) -> Vec<u8> {
     let req = &op.header;
-    let rh = match &op.held {
-        None => Header {
-            credit_charge: req.credit_charge,
-            status: reply.status.0,
-            command: req.command,
-            credits: 0,
-            flags: flags::SERVER_TO_REDIR | flags::ASYNC_COMMAND,
-            message_id: req.message_id,
-            async_id,
-            session_id: req.session_id,
-            ..Header::default()
-        },
-        Some(held) => Header {
-            credit_charge: req.credit_charge,
-            status: reply.status.0,
-            command: req.command,
-            credits: held.credits,
-            flags: flags::SERVER_TO_REDIR | (req.flags & flags::PRIORITY_MASK),
-            message_id: req.message_id,
-            tree_id: req.tree_id,
-            session_id: req.session_id,
-            ..Header::default()
-        },
+    let mut rh = Header {
+        credit_charge: req.credit_charge,
+        status: reply.status.0,
+        command: req.command,
+        flags: flags::SERVER_TO_REDIR,
+        message_id: req.message_id,
+        session_id: req.session_id,
+        ..Header::default()
     };
-    let session = conn.sessions.get(&req.session_id);
-    let signer = session
+    match &op.held {
+        None => {
+            rh.flags |= flags::ASYNC_COMMAND;
+            rh.async_id = async_id;
+        }
+        Some(held) => {
+            rh.credits = held.credits;
+            rh.flags |= req.flags & flags::PRIORITY_MASK;
+            rh.tree_id = req.tree_id;
+        }
+    }
+    let signer = conn
+        .sessions
+        .get(&req.session_id)
         .filter(|s| !op.encrypted && (req.is_signed() || s.signing_required))
         .and_then(|s| s.signer.clone());
-    let mut out = Outgoing { bytes: Vec::with_capacity(HEADER_LEN + reply.body.len()), signer };
-    let mut rh = rh;
-    if out.signer.is_some() {
+    if signer.is_some() {
         rh.flags |= flags::SIGNED;
     }
+    let mut out = Outgoing { bytes: Vec::with_capacity(HEADER_LEN + reply.body.len()), signer };
     rh.encode(&mut out.bytes);
     out.bytes.extend_from_slice(&reply.body);
-    let mut v = Vec::with_capacity(out.bytes.len());
-    out.finish(&mut v, Link::Alone);
-    match session.and_then(|s| s.encryptor.as_ref()).filter(|_| op.encrypted) {
-        Some(enc) => enc.encrypt(req.session_id, &v),
-        None => v,
-    }
+    seal_alone(conn, req.session_id, op.encrypted, out)
 }
 
 /// SMB 3.1.1 preauth integrity (MS-SMB2 3.3.5.4, 3.3.5.5): the NEGOTIATE response goes into
