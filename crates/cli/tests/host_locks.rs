@@ -428,3 +428,86 @@ fn a_shared_description_keeps_each_opens_locks() {
     assert_eq!(local.ask("lock w 0 10"), "ok");
     assert_eq!(local.ask("lock w 40 1"), "busy");
 }
+
+/// Lock `i` of the many-locks tests: [16i, 16i + 8), exclusive for even i, shared for odd.
+fn nth_lock(i: u64) -> (u64, u64, u32) {
+    (16 * i, 8, if i.is_multiple_of(2) { EXCLUSIVE } else { SHARED } | FAIL_IMMEDIATELY)
+}
+
+/// Takes (or, with `UNLOCK`, releases) locks `from..to` in requests of 100 elements.
+fn many(c: &mut Client, fid: Fid, from: u64, to: u64, unlock: bool) {
+    let all: Vec<(u64, u64, u32)> =
+        (from..to).map(nth_lock).map(|(o, l, f)| (o, l, if unlock { UNLOCK } else { f })).collect();
+    for chunk in all.chunks(100) {
+        assert_eq!(c.call(10, locks_body(fid, chunk)).status, STATUS_SUCCESS, "locks {from}..{to}");
+    }
+}
+
+/// More than 1,024 lock ranges on a file: the host holds their hulls (one write lock
+/// over the exclusive ones, a read lock over the rest of the shared ones), so a local
+/// process meets a lock in the gaps too, and beyond them nothing; other SMB opens of the
+/// file lock in the gaps as before and grow the hulls. Unlocked down to fewer than 256,
+/// the host locks are exact again.
+#[test]
+fn many_locks_are_held_as_their_hulls() {
+    let config = "kernel_oplocks = true\n[[share]]\nname = \"share\"\npath = \"{root}\"\n";
+    let s = start_with("host-coarse", Some(config));
+    let mut c = client(&s);
+    let mut other = client(&s);
+    let Some((fid, mut local)) = setup(&s, &mut c, "many.dat", "ofd") else { return };
+    many(&mut c, fid, 0, 1000, false);
+    assert_eq!(local.ask("test w 10 4"), "free", "1,000 locks: exact, the gaps are free");
+    assert_eq!(local.ask("test w 0 1"), "held w");
+    assert_eq!(local.ask("test w 16 1"), "held r");
+    many(&mut c, fid, 1000, 1100, false);
+    assert_eq!(local.ask("test w 10 4"), "held w", "1,100 locks: a gap inside the hulls is held");
+    assert_eq!(local.ask("lock r 10 4"), "busy");
+    let end = 16 * 1099 + 8;
+    assert_eq!(local.ask(&format!("test w {end} 100")), "free", "beyond the hulls");
+
+    let (f2, _) = other.create("many.dat", GENERIC_ALL, OPLOCK_NONE).expect("second open");
+    assert_eq!(lock(&mut other, f2, 16 * 7 + 10, 4, EXCLUSIVE | FAIL_IMMEDIATELY), STATUS_SUCCESS, "SMB: a gap is free");
+    assert_eq!(lock(&mut other, f2, 16 * 7 + 4, 1, EXCLUSIVE | FAIL_IMMEDIATELY), STATUS_LOCK_NOT_GRANTED, "SMB: a lock is not");
+    assert_eq!(lock(&mut other, f2, 100_000, 10, EXCLUSIVE | FAIL_IMMEDIATELY), STATUS_SUCCESS);
+    assert_eq!(local.ask("test w 50000 1"), "held w", "the hulls grew to take it in");
+    assert_eq!(local.ask("test w 100010 1"), "free");
+    assert_eq!(other.close(f2), STATUS_SUCCESS);
+    assert_eq!(local.ask("test w 50000 1"), "free", "a close sets the hulls from the locks left");
+    assert_eq!(local.ask("test w 10 4"), "held w");
+
+    many(&mut c, fid, 200, 1100, true);
+    assert_eq!(local.ask("test w 10 4"), "free", "200 locks left: exact again");
+    assert_eq!(local.ask(&format!("test w {} 1", 16 * 1099)), "free", "unlocked");
+    assert_eq!(local.ask("test w 0 1"), "held w");
+    assert_eq!(local.ask(&format!("test w {} 1", 16 * 199)), "held r");
+    assert_eq!(c.close(fid), STATUS_SUCCESS);
+    assert_eq!(local.ask("lock w 0 0"), "ok", "closed: nothing is locked");
+}
+
+/// A local lock where the hulls would lie keeps the host locks exact: between the SMB
+/// locks when they pass 1,024 ranges, or where coarse hulls would grow (they become
+/// exact at once). An SMB lock is refused only by a local lock it overlaps.
+#[test]
+fn a_local_lock_keeps_many_locks_exact() {
+    let config = "kernel_oplocks = true\n[[share]]\nname = \"share\"\npath = \"{root}\"\n";
+    let s = start_with("host-exact", Some(config));
+    let mut c = client(&s);
+    let Some((fid, mut local)) = setup(&s, &mut c, "between.dat", "ofd") else { return };
+    assert_eq!(local.ask("lock r 26 4"), "ok", "in the gap after lock 1");
+    many(&mut c, fid, 0, 1100, false);
+    assert_eq!(local.ask("test w 42 4"), "free", "stayed exact: the other gaps are free");
+    assert_eq!(local.ask("test w 32 1"), "held w");
+    assert_eq!(local.ask("unlock 26 4"), "ok");
+    many(&mut c, fid, 1100, 1200, false);
+    assert_eq!(local.ask("test w 42 4"), "free", "tries again only at twice as many ranges");
+
+    let Some((fid, mut local)) = setup(&s, &mut c, "grow.dat", "ofd") else { return };
+    assert_eq!(local.ask("lock w 1000000 10"), "ok", "far above the SMB locks");
+    many(&mut c, fid, 0, 1100, false);
+    assert_eq!(local.ask("test w 10 4"), "held w", "coarse");
+    assert_eq!(lock(&mut c, fid, 2_000_000, 10, EXCLUSIVE | FAIL_IMMEDIATELY), STATUS_SUCCESS, "granted exactly");
+    assert_eq!(local.ask("test w 10 4"), "free", "exact again: the hulls could not grow over the local lock");
+    assert_eq!(local.ask("test w 2000000 1"), "held w");
+    assert_eq!(local.ask("test w 1500000 1"), "free");
+    assert_eq!(lock(&mut c, fid, 1_000_005, 1, SHARED | FAIL_IMMEDIATELY), STATUS_LOCK_NOT_GRANTED, "the local lock");
+}

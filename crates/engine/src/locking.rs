@@ -46,6 +46,7 @@ use crate::parked::{Parked, ParkedOpens};
 mod contention;
 mod dir_change;
 mod host;
+mod host_ranges;
 pub use dir_change::Changer;
 mod kernel;
 #[cfg(test)]

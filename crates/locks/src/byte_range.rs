@@ -52,6 +52,11 @@ impl ByteRangeLocks {
         self.state.as_ref().map_or(0, |s| s.lock_count())
     }
 
+    /// How many distinct ranges `open` holds locks on (stacked locks once). O(1).
+    pub fn ranges_of(&self, open: OpenId) -> usize {
+        self.state.as_ref().map_or(0, |s| s.granted.ranges_of(open))
+    }
+
     pub fn pending_count(&self) -> usize {
         self.state.as_ref().map_or(0, |s| s.pending_count())
     }

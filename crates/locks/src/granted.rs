@@ -60,6 +60,11 @@ impl GrantedLocks {
         self.count
     }
 
+    /// How many distinct ranges `owner` holds locks on (stacked locks once). O(1).
+    pub(crate) fn ranges_of(&self, owner: OpenId) -> usize {
+        self.by_owner.get(&owner).map_or(0, |m| m.len())
+    }
+
     /// Every lock, by owner and range (stacked locks repeated). Sorts: for status
     /// reports and checks, not for the request paths.
     pub(crate) fn iter(&self) -> impl Iterator<Item = GrantedLock> + '_ {

@@ -113,6 +113,13 @@ impl LockCore {
         self.files.get(&e.file).map(|f| f.locks.locks_of_overlapping(open, offset, length)).unwrap_or_default()
     }
 
+    /// How many distinct ranges `open` holds byte-range locks on (stacked locks once);
+    /// O(1), for callers that choose how to mirror them by their number.
+    pub fn lock_ranges_of(&self, open: OpenId) -> usize {
+        let Some(e) = self.opens.get(&open) else { return 0 };
+        self.files.get(&e.file).map_or(0, |f| f.locks.ranges_of(open))
+    }
+
     /// The byte-range locks `open` holds (stacked locks repeated), by range.
     pub fn locks_of(&self, open: OpenId) -> Vec<crate::lock_records::GrantedLock> {
         let Some(e) = self.opens.get(&open) else { return Vec::new() };

@@ -28,9 +28,19 @@
 //!   (the kernel takes write locks only through descriptors open for writing): local
 //!   writers are kept out, local readers are not.
 //! * Strict locking asks the host after the core ([`host_conflict`], `F_OFD_GETLK`).
+//! * Many locks on one shared description (more than [`COARSE_ABOVE`] ranges): the host
+//!   holds their hulls instead of each lock ([`Hulls`]), so the kernel's
+//!   per-inode lock list, which every `F_OFD_*` call walks, stays a few entries long.
+//!   While coarse, a lock inside the hulls costs no system call, one outside grows
+//!   them, and unlocks leave the host alone until fewer than [`EXACT_BELOW`] ranges are
+//!   left, when the description is set exact again. A local lock where the hulls would
+//!   grow makes the description exact at once (and it tries to become coarse again only
+//!   at twice as many ranges), so a local process only ever meets more than the SMB
+//!   locks, and an SMB lock is refused only by a local lock it really overlaps.
 //! * Nothing here waits: `F_OFD_SETLK` and `F_OFD_GETLK` never block, so they may run
 //!   under the lock-core mutex.
 
+use super::host_ranges::{Cover, Hulls, coverage, host_part};
 use opportune_fs::{Handle, HOST_LOCK_END};
 use opportune_locks::{LockCore, LockElement, LockKind, LockOutcome, OpenId, RequestId};
 use opportune_types::NtStatus;
@@ -42,6 +52,12 @@ use std::time::{Duration, Instant};
 const FIRST_RETRY: Duration = Duration::from_millis(10);
 /// ...and each later one twice as late, at most this late.
 const LAST_RETRY: Duration = Duration::from_secs(1);
+
+/// A shared description whose opens hold more than this many distinct lock ranges
+/// takes their hulls on the host instead of each lock...
+pub(super) const COARSE_ABOVE: usize = 1024;
+/// ...until fewer than this many are left.
+pub(super) const EXACT_BELOW: usize = 256;
 
 /// The descriptor of an open whose locks are mirrored on the host.
 struct HostOpen {
@@ -71,63 +87,6 @@ impl HostWait {
     }
 }
 
-/// What the locks of one open make of a byte on the host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Cover {
-    Unlocked,
-    Shared,
-    Exclusive,
-}
-
-/// The part of the SMB range `[offset, offset + length)` the host can lock, as
-/// `[start, end)` with `end` at most 2^63; `None` for a zero-length range or one that
-/// lies wholly above.
-fn host_part(offset: u64, length: u64) -> Option<(u64, u64)> {
-    if length == 0 || offset >= HOST_LOCK_END {
-        return None;
-    }
-    Some((offset, offset.saturating_add(length).min(HOST_LOCK_END)))
-}
-
-/// What `locks` (`[start, end)` host ranges, exclusive or not) make of each byte of
-/// `[start, end)`: pieces `(start, end, cover)` in order that cover the window exactly,
-/// neighbours of one cover merged.
-fn coverage(locks: &[(u64, u64, bool)], start: u64, end: u64) -> Vec<(u64, u64, Cover)> {
-    // A sweep over the lock boundaries inside the window: +1/-1 to the count of
-    // exclusive or shared locks over the bytes from each boundary on.
-    let mut edges: Vec<(u64, i32, i32)> = Vec::new();
-    for &(s, e, exclusive) in locks {
-        let (s, e) = (s.max(start), e.min(end));
-        if s >= e {
-            continue;
-        }
-        let (x, sh) = if exclusive { (1, 0) } else { (0, 1) };
-        edges.push((s, x, sh));
-        edges.push((e, -x, -sh));
-    }
-    edges.sort_unstable_by_key(|&(at, _, _)| at);
-    let mut pieces: Vec<(u64, u64, Cover)> = Vec::new();
-    let (mut at, mut exclusive, mut shared) = (start, 0, 0);
-    let mut push = |from: u64, to: u64, cover: Cover| {
-        if from >= to {
-            return;
-        }
-        match pieces.last_mut() {
-            Some(last) if last.2 == cover && last.1 == from => last.1 = to,
-            _ => pieces.push((from, to, cover)),
-        }
-    };
-    for (pos, x, sh) in edges {
-        let cover = if exclusive > 0 { Cover::Exclusive } else if shared > 0 { Cover::Shared } else { Cover::Unlocked };
-        push(at, pos, cover);
-        at = at.max(pos);
-        exclusive += x;
-        shared += sh;
-    }
-    push(at, end, Cover::Unlocked);
-    pieces
-}
-
 /// The host side of the lock adapter: the mirrored opens and the locks waiting for the
 /// host. Methods that decide a waiting request return it as [`Decided`] for the adapter
 /// to answer on its connection.
@@ -137,6 +96,33 @@ pub(super) struct HostMirror {
     /// The opens that share a description, by its descriptor number (shared ones only).
     shared: HashMap<i32, Vec<u64>>,
     waits: HashMap<u64, HostWait>,
+    /// Shared descriptions whose host locks are hulls, by descriptor number.
+    coarse: HashMap<i32, Hulls>,
+    /// Shared descriptions a local lock kept from becoming coarse: they try again from
+    /// this many ranges on.
+    coarse_from: HashMap<i32, usize>,
+}
+
+/// Sets host locks to `pieces` through `handle`: every piece is tried, and the result
+/// says whether all were taken (a refused piece keeps what was there). `Unlocked`
+/// pieces are unlocked only with `unlock_gaps`.
+fn set_pieces(handle: &Handle, open: u64, pieces: &[(u64, u64, Cover)], unlock_gaps: bool) -> bool {
+    let mut all = true;
+    for &(s, e, cover) in pieces {
+        let r = match cover {
+            Cover::Exclusive => handle.host_lock(s, e - s, true),
+            Cover::Shared => handle.host_lock(s, e - s, false),
+            Cover::Unlocked if unlock_gaps => handle.host_unlock(s, e - s).map(|()| true),
+            Cover::Unlocked => Ok(true),
+        };
+        match r {
+            Ok(true) => {}
+            Ok(false) => all = false,
+            // Not a conflict (no lock memory, say): the lock stays SMB-only.
+            Err(err) => tracing::warn!(open, start = s, end = e, error = %err, "host lock failed"),
+        }
+    }
+    all
 }
 
 /// A waiting lock request decided here: request, open, status.
@@ -169,34 +155,117 @@ impl HostMirror {
         self.opens.get(&open).map(|h| h.handle.clone())
     }
 
+    /// The shared description `open` uses, by descriptor number (`None`: a description
+    /// of its own, which stays exact).
+    fn description(&self, open: u64) -> Option<i32> {
+        let h = self.opens.get(&open)?;
+        if h.handle.shares_description() { h.handle.lease_fd_number() } else { None }
+    }
+
+    /// How many distinct ranges the opens of `open`'s description hold locks on.
+    fn ranges(&self, core: &LockCore, open: u64) -> usize {
+        self.sharers(open).iter().map(|&o| core.lock_ranges_of(OpenId(o))).sum()
+    }
+
+    /// The hulls of the host parts of every lock of `open`'s description.
+    fn hulls(&self, core: &LockCore, open: u64) -> Hulls {
+        Hulls::of(
+            self.sharers(open)
+                .iter()
+                .flat_map(|&o| core.locks_of(OpenId(o)))
+                .filter_map(|l| host_part(l.offset, l.length).map(|(s, e)| (s, e, l.exclusive))),
+        )
+    }
+
     /// Sets the host locks of `open` over `ranges` (host ranges) to what its core locks
     /// make of them. Returns false when the host refused a piece (a local process holds
-    /// a conflicting lock); what was set before it stays set.
+    /// a conflicting lock); the other pieces are set all the same.
     fn sync(&mut self, core: &LockCore, open: u64, ranges: &[(u64, u64)]) -> bool {
         let sharers = self.sharers(open);
         let Some(h) = self.opens.get_mut(&open) else { return true };
         h.locked = true;
+        let mut all = true;
         for &(start, end) in ranges {
             let locks: Vec<(u64, u64, bool)> = sharers
                 .iter()
                 .flat_map(|&o| core.locks_of_overlapping(OpenId(o), start, end - start))
                 .filter_map(|l| host_part(l.offset, l.length).map(|(s, e)| (s, e, l.exclusive)))
                 .collect();
-            for (s, e, cover) in coverage(&locks, start, end) {
-                let r = match cover {
-                    Cover::Exclusive => h.handle.host_lock(s, e - s, true),
-                    Cover::Shared => h.handle.host_lock(s, e - s, false),
-                    Cover::Unlocked => h.handle.host_unlock(s, e - s).map(|()| true),
-                };
-                match r {
-                    Ok(true) => {}
-                    Ok(false) => return false,
-                    // Not a conflict (no lock memory, say): the lock stays SMB-only.
-                    Err(err) => tracing::warn!(open, start = s, end = e, error = %err, "host lock failed"),
-                }
-            }
+            all &= set_pieces(&h.handle, open, &coverage(&locks, start, end), true);
         }
+        all
+    }
+
+    /// A coarse description takes in locks just granted to `open`: nothing to do for
+    /// those inside its hulls, the grown hulls taken for the others. False if the host
+    /// refused part of the growth (the caller makes the description exact).
+    fn widen(&mut self, open: u64, fd: i32, elements: &[LockElement]) -> bool {
+        let Some(&hulls) = self.coarse.get(&fd) else { return false };
+        let grown = elements
+            .iter()
+            .filter_map(|e| host_part(e.offset, e.length).map(|(s, t)| (s, t, e.kind == LockKind::Exclusive)))
+            .fold(hulls, |h, (s, t, x)| if h.covers(s, t, x) { h } else { h.with(s, t, x) });
+        if grown == hulls {
+            return true;
+        }
+        let Some(h) = self.opens.get_mut(&open) else { return false };
+        h.locked = true;
+        // Only more is taken than before, so the gaps are left alone.
+        if !set_pieces(&h.handle, open, &grown.pieces(), false) {
+            return false;
+        }
+        self.coarse.insert(fd, grown);
         true
+    }
+
+    /// Sets `open`'s description exact again: every byte what its core locks need.
+    fn make_exact(&mut self, core: &LockCore, open: u64, fd: i32) {
+        self.coarse.remove(&fd);
+        // Only the locks just granted can be refused here (the hulls held the rest);
+        // the caller's own sync finds them.
+        self.sync(core, open, &[(0, HOST_LOCK_END)]);
+    }
+
+    /// After a grant kept exact: a shared description over [`COARSE_ABOVE`] ranges takes
+    /// its hulls on the host. If a local lock is in the way it stays exact (set so again)
+    /// and tries once it holds twice as many ranges.
+    fn maybe_coarsen(&mut self, core: &LockCore, open: u64) {
+        let Some(fd) = self.description(open) else { return };
+        let n = self.ranges(core, open);
+        if n <= COARSE_ABOVE || n < self.coarse_from.get(&fd).copied().unwrap_or(0) {
+            return;
+        }
+        let hulls = self.hulls(core, open);
+        let Some(h) = self.opens.get(&open) else { return };
+        if set_pieces(&h.handle, open, &hulls.pieces(), false) {
+            tracing::debug!(open, ranges = n, "host locks of a shared description coarse");
+            self.coarse.insert(fd, hulls);
+            self.coarse_from.remove(&fd);
+        } else {
+            tracing::debug!(open, ranges = n, "host locks stay exact: a local lock lies between the SMB locks");
+            self.sync(core, open, &[(0, HOST_LOCK_END)]);
+            self.coarse_from.insert(fd, n * 2);
+        }
+    }
+
+    /// A coarse description whose locks went down (unlocks, a close): exact again below
+    /// [`EXACT_BELOW`] ranges; on a close (`shrink`) the hulls are recomputed from the
+    /// locks left (less than was held, so nothing can be refused).
+    fn after_release(&mut self, core: &LockCore, open: u64, fd: i32, shrink: bool) {
+        if self.ranges(core, open) < EXACT_BELOW {
+            self.make_exact(core, open, fd);
+            return;
+        }
+        if !shrink {
+            return;
+        }
+        let hulls = self.hulls(core, open);
+        let Some(h) = self.opens.get(&open) else { return };
+        if set_pieces(&h.handle, open, &hulls.pieces(), true) {
+            self.coarse.insert(fd, hulls);
+        } else {
+            self.make_exact(core, open, fd);
+        }
     }
 
     /// The core just granted `elements` to `open`: takes them on the host too. If the
@@ -207,7 +276,19 @@ impl HostMirror {
             return true;
         }
         let ranges: Vec<(u64, u64)> = elements.iter().filter_map(|e| host_part(e.offset, e.length)).collect();
-        if ranges.is_empty() || self.sync(core, open, &ranges) {
+        if ranges.is_empty() {
+            return true;
+        }
+        if let Some(fd) = self.description(open).filter(|fd| self.coarse.contains_key(fd)) {
+            if self.widen(open, fd, elements) {
+                return true;
+            }
+            tracing::debug!(open, "host locks exact again: a local lock lies where the hulls would grow");
+            self.make_exact(core, open, fd);
+            self.coarse_from.insert(fd, self.ranges(core, open) * 2);
+        }
+        if self.sync(core, open, &ranges) {
+            self.maybe_coarsen(core, open);
             return true;
         }
         for e in elements.iter().rev() {
@@ -240,8 +321,14 @@ impl HostMirror {
                 .filter(|e| e.kind == LockKind::Unlock)
                 .filter_map(|e| host_part(e.offset, e.length))
                 .collect();
-            // Only less is locked than before: nothing new is taken, nothing is refused.
-            self.sync(core, open, &ranges);
+            match self.description(open) {
+                // Coarse: the hulls stay until few locks are left.
+                Some(fd) if self.coarse.contains_key(&fd) => self.after_release(core, open, fd, false),
+                // Only less is locked than before: nothing new is taken, nothing is refused.
+                _ => {
+                    self.sync(core, open, &ranges);
+                }
+            }
             return outcome;
         }
         if outcome != LockOutcome::Done(NtStatus::SUCCESS) || self.grant(core, open, elements) {
@@ -329,8 +416,19 @@ impl HostMirror {
     /// are recomputed from theirs.
     pub(super) fn release(&mut self, core: &LockCore, open: u64) -> Vec<Decided> {
         let decided = self.end_waits(open, NtStatus::RANGE_NOT_LOCKED);
+        let fd = self.description(open);
         let Some(h) = self.opens.remove(&open) else { return decided };
         let others = self.leave_shared(open, &h.handle);
+        if others.is_empty()
+            && let Some(fd) = fd
+        {
+            self.coarse.remove(&fd);
+            self.coarse_from.remove(&fd);
+        }
+        if let (Some(&other), Some(fd)) = (others.first(), fd.filter(|fd| self.coarse.contains_key(fd))) {
+            self.after_release(core, other, fd, true);
+            return decided;
+        }
         match others.first() {
             Some(&other) if h.locked || self.opens.get(&other).is_some_and(|o| o.locked) => {
                 self.sync(core, other, &[(0, HOST_LOCK_END)]);
@@ -367,6 +465,16 @@ impl HostMirror {
     pub(super) fn reopened(&mut self, core: &LockCore, handle: &Handle) {
         let Some(&open) = handle.lease_fd_number().and_then(|fd| self.shared.get(&fd)).and_then(|l| l.first()) else { return };
         let any = self.sharers(open).iter().any(|o| self.opens.get(o).is_some_and(|h| h.locked));
+        if let Some(fd) = self.description(open)
+            && let Some(&hulls) = self.coarse.get(&fd)
+        {
+            let taken = self.opens.get(&open).is_some_and(|h| set_pieces(&h.handle, open, &hulls.pieces(), false));
+            if taken {
+                return;
+            }
+            self.coarse.remove(&fd);
+            self.coarse_from.insert(fd, self.ranges(core, open) * 2);
+        }
         if any && !self.sync(core, open, &[(0, HOST_LOCK_END)]) {
             tracing::warn!(open, "byte-range locks not all taken again on the host after a reopen (a local lock came in between)");
         }
@@ -383,49 +491,6 @@ pub(super) fn host_conflict(handle: &Handle, offset: u64, length: u64, write: bo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Cover::*;
-
-    #[test]
-    fn host_part_stops_at_two_to_the_63() {
-        assert_eq!(host_part(0, 10), Some((0, 10)));
-        assert_eq!(host_part(10, 0), None, "zero-length locks are SMB-only");
-        assert_eq!(host_part(0, u64::MAX), Some((0, HOST_LOCK_END)), "the whole file");
-        assert_eq!(host_part(HOST_LOCK_END - 1, 5), Some((HOST_LOCK_END - 1, HOST_LOCK_END)));
-        assert_eq!(host_part(HOST_LOCK_END, 1), None);
-        assert_eq!(host_part(u64::MAX, 1), None);
-    }
-
-    #[test]
-    fn an_empty_window_is_unlocked() {
-        assert_eq!(coverage(&[], 0, 10), vec![(0, 10, Unlocked)]);
-        assert_eq!(coverage(&[(20, 30, true)], 0, 10), vec![(0, 10, Unlocked)]);
-    }
-
-    /// Two overlapping shared locks, one unlocked: the other still covers its bytes.
-    #[test]
-    fn what_is_left_after_an_unlock() {
-        let left = [(5, 15, false)];
-        assert_eq!(coverage(&left, 0, 10), vec![(0, 5, Unlocked), (5, 10, Shared)]);
-    }
-
-    /// Exclusive wins over shared, neighbours of one kind merge, gaps are unlocked.
-    #[test]
-    fn exclusive_over_shared() {
-        let locks = [(0, 10, false), (4, 6, true), (10, 20, false), (25, 30, true), (0, 3, false)];
-        assert_eq!(
-            coverage(&locks, 0, 40),
-            vec![(0, 4, Shared), (4, 6, Exclusive), (6, 20, Shared), (20, 25, Unlocked), (25, 30, Exclusive), (30, 40, Unlocked)]
-        );
-        assert_eq!(coverage(&locks, 5, 8), vec![(5, 6, Exclusive), (6, 8, Shared)], "clipped to the window");
-    }
-
-    /// Stacked locks of one range count one by one.
-    #[test]
-    fn stacked_locks() {
-        let locks = [(0, 10, false), (0, 10, false), (0, 10, true)];
-        assert_eq!(coverage(&locks, 0, 10), vec![(0, 10, Exclusive)]);
-        assert_eq!(coverage(&locks[..2], 0, 10), vec![(0, 10, Shared)]);
-    }
 
     #[test]
     fn back_off_doubles_up_to_a_second() {
