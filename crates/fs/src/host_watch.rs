@@ -156,15 +156,22 @@ impl State {
     fn trim_idle(&mut self, inotify: BorrowedFd<'_>, keep: usize) {
         while self.idle.len() > keep {
             let Some(wd) = self.idle.pop_front() else { break };
-            if self.is_idle(wd) {
-                for p in self.by_wd.remove(&wd).into_iter().flatten() {
-                    if self.by_place.get(&(p.tag, p.rel.clone())) == Some(&wd) {
-                        self.by_place.remove(&(p.tag, p.rel));
-                    }
-                }
-                sys::inotify_unwatch(inotify, wd);
+            self.forget_idle(inotify, wd);
+        }
+    }
+
+    /// Drops idle kernel watch `wd` for good (nothing if a watcher holds it).
+    fn forget_idle(&mut self, inotify: BorrowedFd<'_>, wd: i32) {
+        self.idle.retain(|&w| w != wd);
+        if !self.is_idle(wd) {
+            return;
+        }
+        for p in self.by_wd.remove(&wd).into_iter().flatten() {
+            if self.by_place.get(&(p.tag, p.rel.clone())) == Some(&wd) {
+                self.by_place.remove(&(p.tag, p.rel));
             }
         }
+        sys::inotify_unwatch(inotify, wd);
     }
 
     /// One watcher more at (`wd`, `tag`, `rel`). Taking up an idle watch, what it kept
@@ -266,11 +273,8 @@ impl HostWatch {
         // An idle watch kept under this path for another inode (renamed away meanwhile).
         if let Some(&old) = s.by_place.get(&(tag, rel.to_string()))
             && old != wd
-            && s.is_idle(old)
         {
-            s.idle.retain(|&w| w != old);
-            s.idle.push_front(old);
-            s.trim_idle(self.fd.as_fd(), s.idle.len() - 1);
+            s.forget_idle(self.fd.as_fd(), old);
         }
         if s.is_idle(wd) {
             // Taking an idle watch up: what it queued while nobody watched is dropped
