@@ -57,6 +57,32 @@ SUITE_SETUP = {
 }
 
 
+# Variants: "SUITE@VARIANT" in suites.txt (or --suites) runs smbtorture's SUITE in
+# another way, with its own known-failures file (known-failures/SUITE@VARIANT) and log
+# directory. A variant may name another smbtorture ("smbtorture": a command) and add
+# settings like SUITE_SETUP's, which apply on top of the suite's own.
+TORTURE_CHROOT = HERE / "torture-chroot"
+VARIANTS = {
+    # trixie-backports' smbtorture (Samba 4.24), for tests that Debian 12's 4.17 has
+    # wrong and Samba fixed since (conformance/torture-chroot).
+    "trixie-backports": {"smbtorture": str(TORTURE_CHROOT)},
+    # A share without Level II oplocks (level2_oplocks = false; Samba: level2 oplocks =
+    # no): the state Samba's kernel oplocks always put a share in.
+    "no-level2": {"share_toml": "level2_oplocks = false\n",
+                  "extra_conf": "    level2 oplocks = no\n"},
+}
+
+
+def split_variant(suite: str) -> tuple[str, dict]:
+    """(smbtorture's suite name, the variant's settings) of a listed suite."""
+    base, _, variant = suite.partition("@")
+    if not variant:
+        return suite, {}
+    if variant not in VARIANTS:
+        raise ValueError(f"{suite}: unknown variant {variant!r} (known: {', '.join(VARIANTS)})")
+    return base, VARIANTS[variant]
+
+
 def merged_toml(own: str, extra: str) -> str:
     """A suite's own TOML with the lines of `extra` whose keys it does not set."""
     keys = {line.split("=", 1)[0].strip() for line in own.splitlines() if "=" in line}
@@ -66,11 +92,20 @@ def merged_toml(own: str, extra: str) -> str:
 
 
 def suite_setup(suite: str) -> dict:
-    """The SUITE_SETUP entry of a suite or of one of its tests."""
-    for name, setup in SUITE_SETUP.items():
-        if suite == name or suite.startswith(name + "."):
-            return setup
-    return {}
+    """The SUITE_SETUP entry of a suite or of one of its tests, with its variant's."""
+    base, variant = split_variant(suite)
+    setup: dict = {}
+    for name, entry in SUITE_SETUP.items():
+        if base == name or base.startswith(name + "."):
+            setup = dict(entry)
+            break
+    for key in ("toml", "share_toml", "extra_conf"):
+        if key in variant:
+            setup[key] = (setup.get(key, "") + variant[key] if key == "extra_conf"
+                          else merged_toml(variant[key], setup.get(key, "")))
+    if "smbtorture" in variant:
+        setup["smbtorture"] = variant["smbtorture"]
+    return setup
 DEADLINE_MARGIN = 20  # seconds kept back for stopping and the summary
 PANIC_MARKERS = ("panicked at", "AddressSanitizer", "Segmentation fault")
 
@@ -234,6 +269,8 @@ class Runner:
         setup = suite_setup(suite)
         kw["toml"] = merged_toml(setup.get("toml", ""), self.args.opportune_toml)
         kw["extra_conf"] = setup.get("extra_conf", "")
+        if self.args.server == "opportune":
+            kw["share_toml"] = setup.get("share_toml", "")
         return servers.make_server(self.args.server, **kw)
 
     def client_command(self, suite: str, srv, conf: pathlib.Path) -> list[str]:
@@ -241,11 +278,15 @@ class Runner:
             return ["bash", str(SMBCLIENT_SCRIPT), "-p", str(srv.port), "-U", srv.credentials,
                     "-s", str(conf), srv.unc]
         opts = ["torture:timelimit=5"] + self.args.torture_option
-        if suite_setup(suite).get("localdir"):
+        setup = suite_setup(suite)
+        if setup.get("localdir"):
             opts.append(f"torture:localdir={srv.share_dir}")
-        return ([self.args.smbtorture, "-p", str(srv.port), srv.unc, "-U", srv.credentials,
+        return ([self.smbtorture(suite), "-p", str(srv.port), srv.unc, "-U", srv.credentials,
                  f"--configfile={conf}", "--fullname", "--format=subunit"]
-                + [f"--option={o}" for o in opts] + [suite])
+                + [f"--option={o}" for o in opts] + [split_variant(suite)[0]])
+
+    def smbtorture(self, suite: str) -> str:
+        return suite_setup(suite).get("smbtorture", self.args.smbtorture)
 
     def suite_timeout(self, suite: str) -> float:
         timeout = (self.args.timeout or self.listed_timeouts.get(suite)
@@ -295,7 +336,7 @@ class Runner:
             srv.stop()
         if srv.stop_needed_kill:
             res.notes.append("server ignored SIGTERM for 10 s and was killed")
-        stream = subunit.parse(out.read_text(errors="replace"), suite)
+        stream = subunit.parse(out.read_text(errors="replace"), split_variant(suite)[0])
         res.results = dict(stream.results)
         abnormal = timed_out or code not in (0, 1) or stream.in_progress is not None
         if early is not None:
@@ -327,15 +368,16 @@ class Runner:
             res.results[stream.in_progress] = subunit.TestResult(
                 stream.in_progress, subunit.FAILED, "no-result",
                 "no result: the run was cut off while this test was running")
+        base = split_variant(suite)[0]
         if suite == SMBCLIENT_SUITE:
             cmd = ["bash", str(SMBCLIENT_SCRIPT), "-l"]
         else:
-            cmd = [self.args.smbtorture, "--list", suite]
+            cmd = [self.smbtorture(suite), "--list", base]
         try:
             listing = subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
         except (OSError, subprocess.TimeoutExpired):
             return
-        for name in subunit.expected_names(listing, suite):
+        for name in subunit.expected_names(listing, base):
             if name not in res.results:
                 res.results[name] = subunit.TestResult(
                     name, subunit.FAILED, "not-run", "not run: the suite was cut off before it")
@@ -433,6 +475,11 @@ def write_json(path: pathlib.Path, results: list[SuiteResult], server: str) -> N
 
 def preflight(args: argparse.Namespace, suites: list[str]) -> list[str]:
     problems = []
+    for suite in suites:
+        try:
+            split_variant(suite)
+        except ValueError as e:
+            problems.append(str(e))
     if any(s != SMBCLIENT_SUITE for s in suites) and not shutil.which(args.smbtorture):
         problems.append(f"{args.smbtorture} not found: run scripts/install-deps "
                         "(apt-get install samba-testsuite)")

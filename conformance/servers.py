@@ -204,11 +204,14 @@ class Server:
 class OpportuneServer(Server):
     kind = "opportune"
 
-    def __init__(self, *, binary, toml="", **kw):
+    def __init__(self, *, binary, toml="", share_toml="", **kw):
         super().__init__(**kw)
         self.binary = str(pathlib.Path(binary).resolve())
         # Extra top-level settings, written at the top of the --config file.
         self.toml = toml
+        # Extra settings of the share (its [[share]] table); with them, the share is
+        # defined in the --config file instead of by --share.
+        self.share_toml = share_toml
         if self.env is None:
             self.env = dict(os.environ)
             self.env.setdefault("RUST_BACKTRACE", "1")
@@ -221,9 +224,8 @@ class OpportuneServer(Server):
         return self.work_dir / "extra.toml"
 
     def command(self) -> list[str]:
-        return [self.binary, "serve",
-                "--listen", f"{HOST}:{self.port}",
-                "--share", f"{self.share}={self.share_dir}",
+        share = [] if self.share_toml else ["--share", f"{self.share}={self.share_dir}"]
+        return [self.binary, "serve", "--listen", f"{HOST}:{self.port}", *share,
                 "--user", f"{self.user}:{self.password}",
                 "--config", str(self.extra_config)]
 
@@ -233,8 +235,13 @@ class OpportuneServer(Server):
                               "(build it with: cargo build --release -p opportune)")
         # Top-level settings of the suite (self.toml) come before the tables.
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        share = ""
+        if self.share_toml:
+            share = (f"[[share]]\nname = {toml_string(self.share)}\n"
+                     f"path = {toml_string(str(self.share_dir))}\n{self.share_toml}\n")
         self.extra_config.write_text(self.toml + OPPORTUNE_EXTRA.format(
-            share_dir=toml_string(str(self.share_dir)), user2=self.user2, password2=self.password2))
+            share_dir=toml_string(str(self.share_dir)), user2=self.user2, password2=self.password2)
+            + share)
 
 
 OPPORTUNE_EXTRA = """\
@@ -330,6 +337,7 @@ def make_server(kind: str, **kw) -> Server:
     if kind == "samba":
         kw.pop("binary", None)
         kw.pop("toml", None)
+        kw.pop("share_toml", None)
         return SambaServer(**kw)
     raise ValueError(f"unknown server kind {kind!r}")
 
