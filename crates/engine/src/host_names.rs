@@ -35,8 +35,8 @@ impl HostNames {
     pub fn granted(&self, host: &HostNotify, locks: &Locking, shares: &ShareTable, open: u64, share: usize, rel: &str) {
         let (dir, _) = opportune_fs::split_rel(rel);
         let id = open | WATCH_ID_BIT;
-        if !host.watch_existing(id, share, dir) {
-            let Some(s) = shares.get(share) else { return };
+        let Some(s) = shares.get(share) else { return };
+        if !host.watch_existing(id, share, dir, &s.fs) {
             match s.fs.open_dir(dir) {
                 Ok(fd) => host.watch(id, share, dir, fd.as_fd()),
                 Err(e) => tracing::debug!(open, dir, error = %e, "no host watch for handle caching"),

@@ -121,11 +121,12 @@ impl HostNotify {
         }
     }
 
-    /// As [`HostNotify::watch`], joining a directory already watched as `dir`; false
-    /// when it is not (then `watch` it with a descriptor).
-    pub fn watch_existing(&self, id: u64, share: usize, dir: &str) -> bool {
+    /// As [`HostNotify::watch`], joining a directory already watched as `dir` (or kept
+    /// watched: `fs` says whether `dir` still names it); false when it is not (then
+    /// `watch` it with a descriptor).
+    pub fn watch_existing(&self, id: u64, share: usize, dir: &str, fs: &Share) -> bool {
         let Some(w) = &self.watch else { return true };
-        let joined = w.add_to_watched(id, share, dir);
+        let joined = w.add_to_watched(id, share, dir, || fs.identity_of(dir).ok());
         self.active.store(w.watchers(), Ordering::Relaxed);
         joined
     }

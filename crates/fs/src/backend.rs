@@ -49,4 +49,8 @@ pub trait Backend: Send + Sync {
     fn share_descriptions(&self, on: bool);
     /// A descriptor of a directory for an inotify watch; `NotSupported` without a host.
     fn open_dir(&self, rel: &str) -> Result<OwnedFd, FsError>;
+    /// Device and inode of what `rel` names now, not following a final symlink, without
+    /// opening it (to tell whether a kept inotify watch still watches `rel`);
+    /// `NotSupported` without a host.
+    fn identity_of(&self, rel: &str) -> Result<(u64, u64), FsError>;
 }

@@ -57,17 +57,20 @@ pub(crate) struct Description {
     /// checked for a lease and reopened (`refuse_if_leased`), so that no lease of ours
     /// appears between the check and the reopen that would break it.
     lease_gate: Mutex<()>,
+    /// The description under `file` announces lease breaks with the lease signal
+    /// (`kernel_lease::take_signalled`); cleared by a reopen, under the gate.
+    signalled: AtomicBool,
 }
 
 impl Description {
     /// A description of one handle's own (a directory, or a share that shares none);
     /// `writable`: it was opened for writing (the caller knows its open flags).
     pub(crate) fn own(file: File, writable: bool) -> Arc<Description> {
-        Arc::new(Description { file, writable: AtomicBool::new(writable), writers: AtomicUsize::new(0), listed: None, lease_gate: Mutex::new(()) })
+        Arc::new(Description { file, writable: AtomicBool::new(writable), writers: AtomicUsize::new(0), listed: None, lease_gate: Mutex::new(()), signalled: AtomicBool::new(false) })
     }
 
     fn listed(file: File, writable: bool, table: &Arc<Table>, k: Key) -> Arc<Description> {
-        Arc::new(Description { file, writable: AtomicBool::new(writable), writers: AtomicUsize::new(0), listed: Some((table.clone(), k)), lease_gate: Mutex::new(()) })
+        Arc::new(Description { file, writable: AtomicBool::new(writable), writers: AtomicUsize::new(0), listed: Some((table.clone(), k)), lease_gate: Mutex::new(()), signalled: AtomicBool::new(false) })
     }
 
     /// A claim to write through this description; the caller holds the table's lock.
@@ -100,6 +103,7 @@ impl Description {
         self.refuse_if_leased(sys::Lease::Write)?;
         let new = reopen(self.file.as_fd(), false)?;
         sys::dup_onto(new.into(), self.file.as_fd())?;
+        self.signalled.store(false, Ordering::Release);
         self.writable.store(false, Ordering::Release);
         Ok(true)
     }
@@ -116,7 +120,7 @@ impl Description {
     /// never while it is being checked and reopened.
     pub(crate) fn take_lease(&self, lease: sys::Lease) -> Result<bool, crate::FsError> {
         let _gate = self.gate();
-        crate::kernel_lease::take(self.file.as_fd(), lease)
+        crate::kernel_lease::take_signalled(self.file.as_fd(), lease, &self.signalled)
     }
 
     /// EWOULDBLOCK, without opening anything, if this description holds a lease that a
@@ -162,6 +166,7 @@ impl Description {
         self.refuse_if_leased(sys::Lease::Read)?;
         let new = reopen(self.file.as_fd(), true)?;
         sys::dup_onto(new.into(), self.file.as_fd())?;
+        self.signalled.store(false, Ordering::Release);
         self.writable.store(true, Ordering::Release);
         Ok(())
     }

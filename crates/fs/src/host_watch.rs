@@ -32,9 +32,12 @@
 //! cached entry of it (`fsnotify_set_children_dentry_flags`), so with the handle-caching
 //! watch added and removed around every open of a file in a directory of 19,000 entries
 //! an open+close cost three times what it costs in a small one. An idle watch reports
-//! to nobody; it is taken up again only through a descriptor of the directory (the same
-//! inode gives the same watch; a directory renamed away while idle does not), and what
-//! it queued while idle is dropped then.
+//! to nobody; it is taken up again through a descriptor of the directory (the same
+//! inode gives the same watch; a directory renamed away while idle does not), or by path
+//! when the path names the inode the watch was added for (its device and inode, one
+//! statx: [`HostWatch::add_to_watched`]); what it queued while idle is dropped then. A
+//! watch the kernel removed meanwhile (the directory deleted, its inode number perhaps
+//! given to a new one) says so in that queue, and is then not taken up by path.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -121,6 +124,9 @@ struct State {
     idle: VecDeque<i32>,
     /// Events read early (while taking up an idle watch), for the next drain.
     stash: Vec<HostEvent>,
+    /// Device and inode of the directory behind each kernel watch (from the descriptor
+    /// it was added through), to take an idle one up by path.
+    identity: HashMap<i32, (u64, u64)>,
     buf: Vec<u8>,
 }
 
@@ -143,6 +149,7 @@ impl State {
         }
         if places.is_empty() {
             self.by_wd.remove(&wd);
+            self.identity.remove(&wd);
             sys::inotify_unwatch(inotify, wd);
         }
     }
@@ -171,6 +178,7 @@ impl State {
                 self.by_place.remove(&(p.tag, p.rel));
             }
         }
+        self.identity.remove(&wd);
         sys::inotify_unwatch(inotify, wd);
     }
 
@@ -197,6 +205,21 @@ impl State {
         }
         self.idle.retain(|&w| w != wd);
         self.by_place.insert((tag, rel.to_string()), wd);
+    }
+
+    /// Before an idle watch is taken up: what it queued while nobody watched is dropped
+    /// (read now, while it reports to nobody; others' events wait for the drain, and a
+    /// record that the kernel removed a watch is applied). False if events were lost.
+    fn drop_idle_queue(&mut self, inotify: BorrowedFd<'_>) -> bool {
+        let mut early = std::mem::take(&mut self.stash);
+        let before = early.len();
+        let read = self.read_queue(inotify, &mut early);
+        if !read {
+            overflow(self, &mut early);
+        }
+        let lost = early[before..].iter().any(|e| e.change == HostChange::Overflow);
+        self.stash = early;
+        read && !lost
     }
 
     /// Reads every queued record into `out`; false if reading failed (treated as an
@@ -277,13 +300,12 @@ impl HostWatch {
             s.forget_idle(self.fd.as_fd(), old);
         }
         if s.is_idle(wd) {
-            // Taking an idle watch up: what it queued while nobody watched is dropped
-            // (read now, while it reports to nobody); others' events wait for the drain.
-            let mut early = std::mem::take(&mut s.stash);
-            if !s.read_queue(self.fd.as_fd(), &mut early) {
-                overflow(s, &mut early);
-            }
-            s.stash = early;
+            s.drop_idle_queue(self.fd.as_fd());
+        }
+        if let std::collections::hash_map::Entry::Vacant(e) = s.identity.entry(wd)
+            && let Ok(st) = sys::fstatx(dir)
+        {
+            e.insert((libc::makedev(st.stx_dev_major, st.stx_dev_minor), st.stx_ino));
         }
         s.join(wd, tag, rel);
         let w = s.watchers.entry(id).or_insert_with(|| Watcher { tag, root: rel.to_string(), recursive, places: Vec::new() });
@@ -292,8 +314,10 @@ impl HostWatch {
     }
 
     /// Adds watcher `id` to a directory already watched as `rel` under `tag`, without a
-    /// descriptor; false when nobody watches it yet (then [`HostWatch::add`] it).
-    pub fn add_to_watched(&self, id: u64, tag: usize, rel: &str) -> bool {
+    /// descriptor; false when nobody watches it yet (then [`HostWatch::add`] it). A watch
+    /// kept idle is taken up only if `names_now` (device and inode of what `rel` names
+    /// now) is the directory it watches, and the kernel did not remove it meanwhile.
+    pub fn add_to_watched(&self, id: u64, tag: usize, rel: &str, names_now: impl FnOnce() -> Option<(u64, u64)>) -> bool {
         let Ok(mut guard) = self.state.lock() else { return false };
         let s = &mut *guard;
         if s.watchers.contains_key(&id) {
@@ -301,8 +325,13 @@ impl HostWatch {
         }
         let Some(&wd) = s.by_place.get(&(tag, rel.to_string())) else { return false };
         if s.is_idle(wd) {
-            // Only a descriptor tells whether the path still names the watched inode.
-            return false;
+            let Some(&known) = s.identity.get(&wd) else { return false };
+            if names_now() != Some(known) {
+                return false; // renamed, replaced or gone while idle: a descriptor decides
+            }
+            if !s.drop_idle_queue(self.fd.as_fd()) || !s.is_idle(wd) {
+                return false; // events lost, or the kernel removed the watch meanwhile
+            }
         }
         s.join(wd, tag, rel);
         s.watchers.insert(id, Watcher { tag, root: rel.to_string(), recursive: false, places: vec![(wd, rel.to_string())] });
@@ -396,6 +425,7 @@ fn translate(s: &mut State, buf: &[u8], out: &mut Vec<HostEvent>) {
             for p in s.by_wd.remove(&ev.wd).into_iter().flatten() {
                 s.by_place.remove(&(p.tag, p.rel));
             }
+            s.identity.remove(&ev.wd);
             s.idle.retain(|&w| w != ev.wd);
             continue;
         }
@@ -529,8 +559,8 @@ mod tests {
                 ("sub/renamed.txt".to_string(), HostChange::Removed),
             ]
         );
-        assert!(w.add_to_watched(3, 0, "sub"), "joins the watched directory without a descriptor");
-        assert!(!w.add_to_watched(4, 0, "other"));
+        assert!(w.add_to_watched(3, 0, "sub", || None), "joins the watched directory without a descriptor");
+        assert!(!w.add_to_watched(4, 0, "other", || None));
         assert_eq!(w.stale(|id| id != 3), vec![3]);
         w.remove(3);
         w.remove(1);
@@ -591,7 +621,12 @@ mod tests {
         assert_eq!(w.watchers(), 0);
         assert_eq!(wd(&w), Some(first), "kept, idle");
         std::fs::write(dir.join("d/while-idle.txt"), b"").unwrap();
-        assert!(!w.add_to_watched(2, 0, "d"), "not joined by path");
+        let identity = |p: &str| {
+            let st = sys::fstatx(open(p).as_fd()).unwrap();
+            Some((libc::makedev(st.stx_dev_major, st.stx_dev_minor), st.stx_ino))
+        };
+        assert!(!w.add_to_watched(2, 0, "d", || None), "not joined by a path that names nothing");
+        assert!(!w.add_to_watched(2, 0, "d", || identity("")), "nor by one that names another directory");
         w.add(2, 0, "d", open("d").as_fd(), false).unwrap();
         assert_eq!(wd(&w), Some(first), "the same kernel watch");
         assert!(w.drain().is_empty(), "what it queued while idle is dropped");
@@ -599,6 +634,16 @@ mod tests {
         let got: Vec<_> = w.drain().into_iter().map(|e| e.rel).collect();
         assert_eq!(got, vec!["d/now.txt".to_string()]);
         w.remove(2);
+
+        // Taken up by path: the path still names the watched directory.
+        std::fs::write(dir.join("d/idle-again.txt"), b"").unwrap();
+        assert!(w.add_to_watched(5, 0, "d", || identity("d")), "joined by path");
+        assert_eq!(wd(&w), Some(first));
+        assert!(w.drain().is_empty(), "what it queued while idle is dropped");
+        std::fs::write(dir.join("d/then.txt"), b"").unwrap();
+        let got: Vec<_> = w.drain().into_iter().map(|e| e.rel).collect();
+        assert_eq!(got, vec!["d/then.txt".to_string()]);
+        w.remove(5);
 
         // Renamed away while idle: a new "d" gets a watch of its own.
         std::fs::rename(dir.join("d"), dir.join("moved")).unwrap();
@@ -610,6 +655,19 @@ mod tests {
         let got: Vec<_> = w.drain().into_iter().map(|e| e.rel).collect();
         assert_eq!(got, vec!["d/new.txt".to_string()], "the old inode's watch went");
         w.remove(3);
+
+        let third = wd(&w).expect("idle");
+        // Deleted while idle and made again (perhaps with the same inode number): the
+        // kernel's record that the watch went keeps it from being taken up by path.
+        std::fs::remove_dir_all(dir.join("d")).unwrap();
+        std::fs::create_dir(dir.join("d")).unwrap();
+        assert!(!w.add_to_watched(6, 0, "d", || identity("d")), "a removed watch is not taken up");
+        w.add(7, 0, "d", open("d").as_fd(), false).unwrap();
+        assert_ne!(wd(&w), Some(third), "a watch of its own");
+        std::fs::write(dir.join("d/fresh.txt"), b"").unwrap();
+        let got: Vec<_> = w.drain().into_iter().map(|e| e.rel).collect();
+        assert_eq!(got, vec!["d/fresh.txt".to_string()], "the new directory is watched");
+        w.remove(7);
 
         // At most IDLE_WATCHES idle ones.
         for i in 0..IDLE_WATCHES + 5 {

@@ -16,6 +16,7 @@
 //! and [`take`] of that (Read or Unlock) ends the break.
 
 use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::FsError;
 use crate::sys;
@@ -28,11 +29,22 @@ pub use crate::sys::{Lease, LeaseNote, LeaseSignals, block_lease_signals, lease_
 /// the file system keeps no leases); nothing changed. Refuses to take a lease while the
 /// lease signal is not blocked in this thread: its default action would end the process.
 pub fn take(fd: BorrowedFd, lease: Lease) -> Result<bool, FsError> {
+    take_signalled(fd, lease, &AtomicBool::new(false))
+}
+
+/// [`take`], with `signalled` remembering that `fd`'s description announces its breaks
+/// with [`lease_signal`] already (`F_SETSIG` belongs to the open file description and
+/// lasts as long as it does): set once, not before every lease. The caller clears it
+/// when another description is put under the descriptor.
+pub(crate) fn take_signalled(fd: BorrowedFd, lease: Lease, signalled: &AtomicBool) -> Result<bool, FsError> {
     if lease != Lease::Unlock {
         if !sys::lease_signals_blocked() {
             return Ok(false);
         }
-        sys::set_lease_signal(fd, sys::lease_signal())?;
+        if !signalled.load(Ordering::Acquire) {
+            sys::set_lease_signal(fd, sys::lease_signal())?;
+            signalled.store(true, Ordering::Release);
+        }
     }
     Ok(sys::set_lease(fd, lease)?)
 }

@@ -110,4 +110,8 @@ impl Backend for PosixShare {
     fn open_dir(&self, rel: &str) -> Result<OwnedFd, FsError> {
         self.0.open_dir(rel)
     }
+
+    fn identity_of(&self, rel: &str) -> Result<(u64, u64), FsError> {
+        Ok(self.0.identity_of(rel)?)
+    }
 }

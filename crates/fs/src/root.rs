@@ -81,6 +81,19 @@ impl Root {
             })
     }
 
+    /// Device and inode of what on-disk `rel` names now ("" is the root), in one statx
+    /// and without opening it; the last component is not followed if a symlink. Not
+    /// confined: for comparing with an identity known to be in the share only.
+    pub(crate) fn identity_of(&self, rel: &str) -> io::Result<(u64, u64)> {
+        let st = if rel.is_empty() {
+            sys::fstatx(self.fd.as_fd())?
+        } else {
+            let c = cstr(rel).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+            sys::statx(self.fd.as_fd(), &c, libc::AT_SYMLINK_NOFOLLOW)?
+        };
+        Ok((libc::makedev(st.stx_dev_major, st.stx_dev_minor), st.stx_ino))
+    }
+
     /// Opens the base object at on-disk `rel` for stream access; it must be
     /// a regular file or a directory (`AccessDenied` otherwise). Returns the
     /// fd and whether it is a directory.

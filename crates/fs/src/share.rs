@@ -163,6 +163,13 @@ impl Share {
         self.backend().open_dir(rel)
     }
 
+    /// Device and inode of what on-disk `rel` names now, in one statx (a final symlink
+    /// not followed, nothing opened): whether a kept inotify watch of `rel` still
+    /// watches what `rel` names. `NotSupported` without a host.
+    pub fn identity_of(&self, rel: &str) -> Result<(u64, u64), FsError> {
+        self.backend().identity_of(rel)
+    }
+
     /// The on-disk relative paths of the subdirectories of the directory at `rel`, at
     /// most `max` of them (for a recursive host watch: symlinks are not followed, names
     /// that are not UTF-8 or are the server's own short-lived entries are left out).

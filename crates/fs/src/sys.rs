@@ -677,8 +677,21 @@ pub fn block_lease_signals() -> io::Result<()> {
 }
 
 /// Whether [`lease_signal`] is blocked in the calling thread (only then may leases be
-/// taken: see [`block_lease_signals`]).
+/// taken: see [`block_lease_signals`]). Once seen blocked in a thread, remembered for
+/// it: nothing in the server unblocks them.
 pub fn lease_signals_blocked() -> bool {
+    thread_local! {
+        static BLOCKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if BLOCKED.get() {
+        return true;
+    }
+    let blocked = lease_signals_blocked_now();
+    BLOCKED.set(blocked);
+    blocked
+}
+
+fn lease_signals_blocked_now() -> bool {
     let mut cur = MaybeUninit::<libc::sigset_t>::zeroed();
     // SAFETY: a null new set only reads the mask into `cur`, a valid out-buffer; a
     // zeroed sigset_t is a valid (empty) set for sigismember if the call failed.

@@ -85,4 +85,8 @@ impl Backend for MemoryFs {
     fn open_dir(&self, _rel: &str) -> Result<OwnedFd, FsError> {
         Err(FsError::NotSupported)
     }
+
+    fn identity_of(&self, _rel: &str) -> Result<(u64, u64), FsError> {
+        Err(FsError::NotSupported)
+    }
 }
