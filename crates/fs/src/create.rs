@@ -86,7 +86,10 @@ fn open_existing(
     } else {
         libc::O_RDONLY
     };
-    if p.directory != Some(true) && !path.trailing_separator() {
+    // The share's root is a directory: no probe for a shared file description first
+    // (an O_PATH open, a statx and a close fewer for the most frequent open of all).
+    let known_dir = rel.is_empty() && p.directory != Some(false);
+    if p.directory != Some(true) && !path.trailing_separator() && !known_dir {
         match root.open_shared(rel, p.write || trunc) {
             Shared::Found(Ok(found), st) => {
                 return finish_open(root, rel, p, found.description, &st, found.reopened).map(|o| o.writing(found.writing));
@@ -100,7 +103,7 @@ fn open_existing(
         }
     }
     let dir_flags = libc::O_RDONLY | libc::O_DIRECTORY;
-    let first = if p.directory == Some(true) {
+    let first = if p.directory == Some(true) || known_dir {
         dir_flags
     } else {
         rw | libc::O_NONBLOCK | libc::O_NOCTTY

@@ -142,11 +142,14 @@ impl HostMirror {
     /// The opens whose locks make up the host locks of `open`'s description: itself, and
     /// on a shared description every other open using it.
     fn sharers(&self, open: u64) -> Vec<u64> {
+        self.shared_with(open).map_or_else(|| vec![open], <[u64]>::to_vec)
+    }
+
+    /// The opens of `open`'s shared description, when it has one that is listed.
+    fn shared_with(&self, open: u64) -> Option<&[u64]> {
         match self.opens.get(&open) {
-            Some(h) if h.handle.shares_description() => {
-                h.handle.lease_fd_number().and_then(|fd| self.shared.get(&fd)).cloned().unwrap_or_else(|| vec![open])
-            }
-            _ => vec![open],
+            Some(h) if h.handle.shares_description() => h.handle.lease_fd_number().and_then(|fd| self.shared.get(&fd)).map(Vec::as_slice),
+            _ => None,
         }
     }
 
@@ -164,7 +167,8 @@ impl HostMirror {
 
     /// How many distinct ranges the opens of `open`'s description hold locks on.
     fn ranges(&self, core: &LockCore, open: u64) -> usize {
-        self.sharers(open).iter().map(|&o| core.lock_ranges_of(OpenId(o))).sum()
+        let count = |o: &u64| core.lock_ranges_of(OpenId(*o));
+        self.shared_with(open).map_or_else(|| count(&open), |all| all.iter().map(count).sum())
     }
 
     /// The hulls of the host parts of every lock of `open`'s description.
