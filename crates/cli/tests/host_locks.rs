@@ -366,6 +366,18 @@ fn posix_locking_off_keeps_them_apart() {
     assert_eq!(local.ask("lock w 20 10"), "ok");
 }
 
+/// [`Local::start`] on a file that `c` holds a batch oplock on: the local open breaks it
+/// (kernel oplocks), and `c` acknowledges the break so the local process need not wait
+/// out the break timeout.
+fn local_breaking(c: &mut Client, path: &Path, kind: &'static str) -> Option<Local> {
+    let path = path.to_path_buf();
+    let opener = std::thread::spawn(move || Local::start(&path, kind));
+    if let Some((fid, level)) = c.next_break(Duration::from_secs(5)) {
+        assert_eq!(c.ack_break(fid, level), STATUS_SUCCESS);
+    }
+    opener.join().expect("the local process started")
+}
+
 /// A durable handle parked after its connection dropped keeps its descriptor, so its
 /// host locks stay until it is reconnected and closed, or expires.
 #[test]
@@ -375,7 +387,7 @@ fn a_parked_durable_handle_keeps_its_host_locks() {
     let guid = [5; 16];
     let (fid, _) = a.create_durable("kept.dat", 60_000, guid).expect("durable open");
     assert_eq!(a.lock(fid, 0, 10), STATUS_SUCCESS);
-    let Some(mut local) = Local::start(&s.root.join("kept.dat"), "ofd") else { return };
+    let Some(mut local) = local_breaking(&mut a, &s.root.join("kept.dat"), "ofd") else { return };
     assert_eq!(local.ask("lock r 0 1"), "busy");
     drop(a);
     thread_sleep(300);
@@ -388,7 +400,7 @@ fn a_parked_durable_handle_keeps_its_host_locks() {
 
     let (brief, _) = b.create_durable("brief.dat", 100, [6; 16]).expect("durable open");
     assert_eq!(b.lock(brief, 0, 10), STATUS_SUCCESS);
-    let Some(mut local) = Local::start(&s.root.join("brief.dat"), "posix") else { return };
+    let Some(mut local) = local_breaking(&mut b, &s.root.join("brief.dat"), "posix") else { return };
     drop(b);
     thread_sleep(1500);
     assert_eq!(local.ask("lock w 0 10"), "ok", "expired and purged");
