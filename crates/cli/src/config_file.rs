@@ -35,6 +35,8 @@ pub struct FileConfig {
     pub break_history: Option<usize>,
     /// How long a stop (SIGTERM, Ctrl-C) may take.
     pub shutdown_timeout_secs: Option<u64>,
+    /// Threads that run connections (the runtime's workers); absent or 0: one per core.
+    pub worker_threads: Option<usize>,
     /// Budgets and deadlines (docs/SECURITY.md).
     #[serde(default)]
     pub limits: FileLimits,

@@ -97,6 +97,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         (None, None) => None,
     };
     let shutdown_timeout = file.shutdown_timeout_secs.map_or(DEFAULT_SHUTDOWN_TIMEOUT, std::time::Duration::from_secs);
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let workers = worker_threads(file.worker_threads, cores, std::env::var_os("TOKIO_WORKER_THREADS").is_some())?;
     let discovery = crate::discovery::Settings::new(&file, args.no_discovery);
     let (config, generated) = build_config(&args, file)?;
     if args.check_config {
@@ -104,7 +106,12 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     }
     // Before any thread exists: every runtime thread starts as the server (runtime.rs).
     let runtime = opportune_server::runtime::builder(MAX_BLOCKING_THREADS)
-        .and_then(|mut b| b.build())
+        .and_then(|mut b| {
+            if let Some(n) = workers {
+                b.worker_threads(n);
+            }
+            b.build()
+        })
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         if let Some(addr) = metrics {
@@ -182,6 +189,24 @@ fn reloader(args: ServeArgs, generated: Option<(String, String)>) -> opportune_s
         }
         Ok(config)
     })
+}
+
+/// Most worker threads `worker_threads` may ask for.
+pub const MAX_WORKER_THREADS: usize = 1024;
+
+/// The runtime's worker threads: `worker_threads` if set (not 0); else what
+/// `TOKIO_WORKER_THREADS` says (None: tokio reads it); else one per core but one, at
+/// least one. The core left over is the kernel's network processing, the blocking pool's
+/// and the clients' on the same machine: a worker there only steals work back and forth
+/// (measured on 2 cores: 25.5 against 36 µs of server CPU per open+close, less per echo
+/// and per oplock break too; docs/BENCHMARKS.md).
+fn worker_threads(asked: Option<usize>, cores: usize, env_says: bool) -> Result<Option<usize>, String> {
+    match asked {
+        Some(n) if n > MAX_WORKER_THREADS => Err(format!("worker_threads = {n}: at most {MAX_WORKER_THREADS}")),
+        Some(n) if n > 0 => Ok(Some(n)),
+        _ if env_says => Ok(None),
+        _ => Ok(Some(cores.saturating_sub(1).max(1))),
+    }
 }
 
 /// `--check-config`: what `serve` would serve, or why it would not.
@@ -470,4 +495,20 @@ fn announce_to(
         writeln!(out, "  first-run user {n} with password {p} (give --user NAME:PASSWORD to choose)")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_threads_default_to_one_per_core_but_one() {
+        assert_eq!(worker_threads(None, 2, false), Ok(Some(1)));
+        assert_eq!(worker_threads(Some(0), 8, false), Ok(Some(7)));
+        assert_eq!(worker_threads(None, 1, false), Ok(Some(1)), "at least one");
+        assert_eq!(worker_threads(None, 2, true), Ok(None), "TOKIO_WORKER_THREADS decides");
+        assert_eq!(worker_threads(Some(3), 2, true), Ok(Some(3)), "the configuration wins");
+        assert_eq!(worker_threads(Some(MAX_WORKER_THREADS), 2, false), Ok(Some(MAX_WORKER_THREADS)));
+        assert!(worker_threads(Some(MAX_WORKER_THREADS + 1), 2, false).unwrap_err().contains("worker_threads"));
+    }
 }
