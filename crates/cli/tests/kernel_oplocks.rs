@@ -188,6 +188,37 @@ fn a_local_reader_leaves_level2_alone() {
     assert!(c.next_break(Duration::from_millis(500)).is_none(), "no break for a reader");
 }
 
+/// A local writer against an R lease: broken to none within a second, and the local open
+/// does not wait (a break from R needs no acknowledgment).
+#[test]
+fn a_local_writer_breaks_an_r_lease_without_waiting() {
+    let s = server("kop-rw");
+    let p = seed(&s, "r.txt", b"shared");
+    let mut c = client(&s);
+    let key = [0x52; 16];
+    let (_, level) = c.create_lease_for("r.txt", FILE_GENERIC_READ, key, 1).expect("create");
+    assert_eq!(level, 0xFF, "an R lease is granted");
+    let at = Instant::now();
+    let Some(local) = Local::open(&p, true) else { return };
+    assert!(local.opened_within(Duration::from_secs(1)).is_some(), "the local writer does not wait");
+    let (bkey, _) = c.next_break(Duration::from_secs(1)).expect("the R lease broken");
+    assert_eq!(bkey.0, key);
+    assert!(at.elapsed() < Duration::from_secs(2));
+}
+
+/// A local reader leaves an R lease alone.
+#[test]
+fn a_local_reader_leaves_an_r_lease_alone() {
+    let s = server("kop-rr");
+    let p = seed(&s, "rr.txt", b"shared");
+    let mut c = client(&s);
+    let (_, level) = c.create_lease_for("rr.txt", FILE_GENERIC_READ, [0x53; 16], 1).expect("create");
+    assert_eq!(level, 0xFF, "an R lease is granted");
+    let Some(local) = Local::open(&p, false) else { return };
+    assert_eq!(local.opened_within(Duration::from_secs(1)).expect("a reader does not wait"), b"shared");
+    assert!(c.next_break(Duration::from_millis(500)).is_none(), "no break for a reader");
+}
+
 /// The self-break trap: two SMB clients sharing a Level II file through Opportune see no
 /// kernel-lease break (and a local reader after them none either).
 #[test]

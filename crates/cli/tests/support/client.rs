@@ -375,10 +375,15 @@ impl Client {
     /// A CREATE asking for a v1 lease with `state` (R=1, H=2, W=4); returns the granted
     /// OplockLevel (0xFF when a lease was granted).
     pub fn create_lease(&mut self, name: &str, key: [u8; 16], state: u32) -> Result<(Fid, u8), u32> {
+        self.create_lease_for(name, GENERIC_ALL, key, state)
+    }
+
+    /// [`Client::create_lease`] with `access` instead of GENERIC_ALL.
+    pub fn create_lease_for(&mut self, name: &str, access: u32, key: [u8; 16], state: u32) -> Result<(Fid, u8), u32> {
         let mut data = key.to_vec();
         data.extend_from_slice(&state.to_le_bytes());
         data.extend_from_slice(&[0; 12]);
-        let mid = self.send_create_with(name, GENERIC_ALL, 0xFF, &create_context(b"RqLs", &data));
+        let mid = self.send_create_with(name, access, 0xFF, &create_context(b"RqLs", &data));
         let r = self.wait(mid, Duration::from_secs(30)).expect("create answered");
         Self::created(&r)
     }
