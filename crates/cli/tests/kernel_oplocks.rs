@@ -158,65 +158,78 @@ fn a_local_writer_waits_for_the_rwh_lease_holder() {
     assert_eq!(&seen[..13], b"lease flushed");
 }
 
-/// A local writer against Level II: broken to none within a second, and the local open
-/// does not wait for an acknowledgment (none is due).
+/// Read-only caching for tests: Level II, or an R lease under a key.
+#[derive(Clone, Copy)]
+enum ReadCaching {
+    LevelII,
+    RLease([u8; 16]),
+}
+
+/// Opens `name` read-only with `caching` granted; what its break notifications name (the
+/// file id, or the lease key) .
+fn open_read_cached(c: &mut Client, name: &str, caching: ReadCaching) -> [u8; 16] {
+    match caching {
+        ReadCaching::LevelII => {
+            let (fid, level) = c.create(name, FILE_GENERIC_READ, LEVEL_II).expect("create");
+            assert_eq!(level, LEVEL_II);
+            fid.0
+        }
+        ReadCaching::RLease(key) => {
+            let (_, level) = c.create_lease_for(name, FILE_GENERIC_READ, key, 1).expect("create");
+            assert_eq!(level, 0xFF, "an R lease is granted");
+            key
+        }
+    }
+}
+
+/// A local writer against read-only caching: broken within a second (Level II to none),
+/// and the local open does not wait for an acknowledgment (none is due).
+fn a_local_writer_breaks_read_caching_without_waiting(tag: &str, caching: ReadCaching) {
+    let s = server(tag);
+    let p = seed(&s, "shared.txt", b"shared");
+    let mut c = client(&s);
+    let names = open_read_cached(&mut c, "shared.txt", caching);
+    let at = Instant::now();
+    let Some(local) = Local::open(&p, true) else { return };
+    assert!(local.opened_within(Duration::from_secs(1)).is_some(), "the local writer does not wait");
+    let (named, to) = c.next_break(Duration::from_secs(1)).expect("read caching broken");
+    assert_eq!(named.0, names);
+    if matches!(caching, ReadCaching::LevelII) {
+        assert_eq!(to, LEVEL_NONE);
+    }
+    assert!(at.elapsed() < Duration::from_secs(2));
+}
+
+/// A local reader leaves read-only caching alone.
+fn a_local_reader_leaves_read_caching_alone(tag: &str, caching: ReadCaching) {
+    let s = server(tag);
+    let p = seed(&s, "shared.txt", b"shared");
+    let mut c = client(&s);
+    open_read_cached(&mut c, "shared.txt", caching);
+    let Some(local) = Local::open(&p, false) else { return };
+    assert_eq!(local.opened_within(Duration::from_secs(1)).expect("a reader does not wait"), b"shared");
+    assert!(c.next_break(Duration::from_millis(500)).is_none(), "no break for a reader");
+}
+
 #[test]
 fn a_local_writer_breaks_level2_to_none_without_waiting() {
-    let s = server("kop-l2w");
-    let p = seed(&s, "l2.txt", b"shared");
-    let mut c = client(&s);
-    let (fid, level) = c.create("l2.txt", FILE_GENERIC_READ, LEVEL_II).expect("create");
-    assert_eq!(level, LEVEL_II);
-    let at = Instant::now();
-    let Some(local) = Local::open(&p, true) else { return };
-    assert!(local.opened_within(Duration::from_secs(1)).is_some(), "the local writer does not wait");
-    let (bfid, to) = c.next_break(Duration::from_secs(1)).expect("Level II broken");
-    assert_eq!((bfid, to), (fid, LEVEL_NONE));
-    assert!(at.elapsed() < Duration::from_secs(2));
+    a_local_writer_breaks_read_caching_without_waiting("kop-l2w", ReadCaching::LevelII);
 }
 
-/// A local reader leaves Level II alone.
 #[test]
 fn a_local_reader_leaves_level2_alone() {
-    let s = server("kop-l2r");
-    let p = seed(&s, "l2r.txt", b"shared");
-    let mut c = client(&s);
-    let (_, level) = c.create("l2r.txt", FILE_GENERIC_READ, LEVEL_II).expect("create");
-    assert_eq!(level, LEVEL_II);
-    let Some(local) = Local::open(&p, false) else { return };
-    assert_eq!(local.opened_within(Duration::from_secs(1)).expect("a reader does not wait"), b"shared");
-    assert!(c.next_break(Duration::from_millis(500)).is_none(), "no break for a reader");
+    a_local_reader_leaves_read_caching_alone("kop-l2r", ReadCaching::LevelII);
 }
 
-/// A local writer against an R lease: broken to none within a second, and the local open
-/// does not wait (a break from R needs no acknowledgment).
+/// A break from R needs no acknowledgment either.
 #[test]
 fn a_local_writer_breaks_an_r_lease_without_waiting() {
-    let s = server("kop-rw");
-    let p = seed(&s, "r.txt", b"shared");
-    let mut c = client(&s);
-    let key = [0x52; 16];
-    let (_, level) = c.create_lease_for("r.txt", FILE_GENERIC_READ, key, 1).expect("create");
-    assert_eq!(level, 0xFF, "an R lease is granted");
-    let at = Instant::now();
-    let Some(local) = Local::open(&p, true) else { return };
-    assert!(local.opened_within(Duration::from_secs(1)).is_some(), "the local writer does not wait");
-    let (bkey, _) = c.next_break(Duration::from_secs(1)).expect("the R lease broken");
-    assert_eq!(bkey.0, key);
-    assert!(at.elapsed() < Duration::from_secs(2));
+    a_local_writer_breaks_read_caching_without_waiting("kop-rw", ReadCaching::RLease([0x52; 16]));
 }
 
-/// A local reader leaves an R lease alone.
 #[test]
 fn a_local_reader_leaves_an_r_lease_alone() {
-    let s = server("kop-rr");
-    let p = seed(&s, "rr.txt", b"shared");
-    let mut c = client(&s);
-    let (_, level) = c.create_lease_for("rr.txt", FILE_GENERIC_READ, [0x53; 16], 1).expect("create");
-    assert_eq!(level, 0xFF, "an R lease is granted");
-    let Some(local) = Local::open(&p, false) else { return };
-    assert_eq!(local.opened_within(Duration::from_secs(1)).expect("a reader does not wait"), b"shared");
-    assert!(c.next_break(Duration::from_millis(500)).is_none(), "no break for a reader");
+    a_local_reader_leaves_read_caching_alone("kop-rr", ReadCaching::RLease([0x53; 16]));
 }
 
 /// The self-break trap: two SMB clients sharing a Level II file through Opportune see no
