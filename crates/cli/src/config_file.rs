@@ -35,7 +35,8 @@ pub struct FileConfig {
     pub break_history: Option<usize>,
     /// How long a stop (SIGTERM, Ctrl-C) may take.
     pub shutdown_timeout_secs: Option<u64>,
-    /// Threads that run connections (the runtime's workers); absent or 0: one per core.
+    /// Threads that run connections (the runtime's workers); absent or 0: one per core but
+    /// one, at least one (`serve::worker_threads`).
     pub worker_threads: Option<usize>,
     /// Budgets and deadlines (docs/SECURITY.md).
     #[serde(default)]

@@ -305,7 +305,7 @@ impl HostWatch {
         if let std::collections::hash_map::Entry::Vacant(e) = s.identity.entry(wd)
             && let Ok(st) = sys::fstatx(dir)
         {
-            e.insert((libc::makedev(st.stx_dev_major, st.stx_dev_minor), st.stx_ino));
+            e.insert(crate::description::key(&st));
         }
         s.join(wd, tag, rel);
         let w = s.watchers.entry(id).or_insert_with(|| Watcher { tag, root: rel.to_string(), recursive, places: Vec::new() });
@@ -623,7 +623,7 @@ mod tests {
         std::fs::write(dir.join("d/while-idle.txt"), b"").unwrap();
         let identity = |p: &str| {
             let st = sys::fstatx(open(p).as_fd()).unwrap();
-            Some((libc::makedev(st.stx_dev_major, st.stx_dev_minor), st.stx_ino))
+            Some(crate::description::key(&st))
         };
         assert!(!w.add_to_watched(2, 0, "d", || None), "not joined by a path that names nothing");
         assert!(!w.add_to_watched(2, 0, "d", || identity("")), "nor by one that names another directory");

@@ -91,7 +91,7 @@ impl Root {
             let c = cstr(rel).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
             sys::statx(self.fd.as_fd(), &c, libc::AT_SYMLINK_NOFOLLOW)?
         };
-        Ok((libc::makedev(st.stx_dev_major, st.stx_dev_minor), st.stx_ino))
+        Ok(crate::description::key(&st))
     }
 
     /// Opens the base object at on-disk `rel` for stream access; it must be
